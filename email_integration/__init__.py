@@ -1,0 +1,1 @@
+"""Email integration: inbound mail to tickets and outbound notifications (SPEC section 5)."""

@@ -1,0 +1,1 @@
+"""Event log: the append-only audit trail (SPEC section 6)."""

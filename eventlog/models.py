@@ -1,0 +1,1 @@
+"""Models of the eventlog app; they arrive with its issue, with their migrations."""

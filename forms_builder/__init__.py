@@ -1,0 +1,1 @@
+"""Form builder: staff-designed forms whose submissions become tickets (SPEC section 4)."""

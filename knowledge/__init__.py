@@ -1,0 +1,1 @@
+"""Knowledge base: versioned articles and full-text search (SPEC section 3)."""

@@ -1,0 +1,1 @@
+"""SLA management: business-hours clocks, breach monitor and dashboard (SPEC section 2)."""
