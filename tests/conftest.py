@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+from tests.support.processes import (
+    ScratchDatabase,
+    create_database,
+    drop_database,
+    run,
+    scratch_name,
+)
+
+
+@pytest.fixture(autouse=True)
+def _readyz_without_cache(settings: Settings) -> None:
+    settings.NIXFLOW_READYZ_CACHE_SECONDS = 0
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def agent(db: None) -> object:
+    return UserFactory(role="agent")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per session (with the incident app), to clone from."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"nixflow_tpl_{worker}"
+    create_database(name)
+    db = ScratchDatabase(name, tmp_path_factory.mktemp("template"))
+    outcome = run([sys.executable, "manage.py", "migrate", "--noinput"], db.env())
+    assert outcome.returncode == 0, outcome.output
+    yield name
+    drop_database(name)
+
+
+@pytest.fixture
+def scratch_db(migrated_template: str, tmp_path: Path) -> Iterator[ScratchDatabase]:
+    """A fully migrated database of the test's own, with its own var/ directory."""
+    name = scratch_name("nixflow_scratch")
+    create_database(name, template=migrated_template)
+    yield ScratchDatabase(name, tmp_path)
+    drop_database(name)

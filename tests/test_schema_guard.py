@@ -1,0 +1,190 @@
+"""The schema guard in-process: `check`, /readyz and the commands that must keep working.
+
+Each test changes the schema inside its own transaction (PostgreSQL DDL is
+transactional), so the rollback at the end restores the test database.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import connection
+from django.test import Client
+from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings
+
+from nixflow import schema_guard
+
+pytestmark = pytest.mark.django_db
+
+
+def run_sql(statement: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def check_output() -> str:
+    with pytest.raises(SystemCheckError) as failure:
+        call_command("check")
+    return str(failure.value)
+
+
+def readyz(client: Client) -> tuple[int, dict]:
+    response = client.get("/readyz")
+    return response.status_code, response.json()
+
+
+def test_check_passes_and_readyz_is_ready_on_a_migrated_database(client: Client) -> None:
+    call_command("check")
+    assert schema_guard.find_problems() == []
+    assert readyz(client) == (200, {"status": "ready"})
+
+
+def test_healthz_answers_without_the_database(client: Client) -> None:
+    run_sql("DROP TABLE django_migrations")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_unapplied_migration_is_named_with_migrate_as_the_fix(client: Client) -> None:
+    run_sql("DELETE FROM django_migrations WHERE app = 'sessions'")
+
+    output = check_output()
+    assert "nixflow.E001" in output
+    assert "App 'sessions' has unapplied migrations: 0001_initial." in output
+    assert "Fix: python manage.py migrate" in output
+
+    status, body = readyz(client)
+    assert status == 503
+    assert body["status"] == "unavailable"
+    assert [p["kind"] for p in body["problems"]] == ["unapplied_migrations"]
+    assert body["problems"][0]["fix"] == "python manage.py migrate"
+
+
+def test_column_dropped_by_hand_is_named_with_its_table(client: Client) -> None:
+    run_sql("ALTER TABLE nixflow_user DROP COLUMN role CASCADE")
+
+    output = check_output()
+    assert "nixflow.E003" in output
+    assert "Column nixflow_user.role (field nixflow.User.role) is missing" in output
+    assert "sqlmigrate nixflow 0001_initial" in output
+
+    status, body = readyz(client)
+    assert status == 503
+    assert {p["kind"] for p in body["problems"]} == {"missing_schema"}
+
+
+def test_table_dropped_by_hand_is_named_with_the_migration_that_creates_it(
+    client: Client,
+) -> None:
+    run_sql("DROP TABLE authtoken_token")
+
+    output = check_output()
+    assert "Table 'authtoken_token' of model authtoken.Token is missing" in output
+    assert "migration authtoken.0001_initial that creates it is recorded as applied" in output
+    assert "python manage.py migrate authtoken zero --fake" in output
+    assert readyz(client)[0] == 503
+
+
+def test_missing_named_constraint_and_foreign_key_are_reported(client: Client) -> None:
+    run_sql("ALTER TABLE nixflow_user DROP CONSTRAINT nixflow_user_role_valid")
+    run_sql(
+        "ALTER TABLE authtoken_token DROP CONSTRAINT "
+        + _constraint_name("authtoken_token", "f")
+    )
+
+    output = check_output()
+    assert "'nixflow_user_role_valid' on table 'nixflow_user'" in output
+    assert "foreign key on authtoken_token.user_id" in output
+
+
+def _constraint_name(table: str, kind: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = %s",
+            [table, kind],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_database_ahead_of_the_code_is_named(client: Client) -> None:
+    run_sql(
+        "INSERT INTO django_migrations (app, name, applied) "
+        "VALUES ('nixflow', '0999_from_a_newer_release', now())"
+    )
+
+    output = check_output()
+    assert "nixflow.E004" in output
+    assert "applied migrations of app 'nixflow' that this code does not have: " in output
+    assert "0999_from_a_newer_release" in output
+
+    status, body = readyz(client)
+    assert status == 503
+    assert body["problems"][0]["kind"] == "unknown_applied_migrations"
+
+
+def test_applied_migrations_of_apps_not_installed_are_not_drift() -> None:
+    run_sql(
+        "INSERT INTO django_migrations (app, name, applied) "
+        "VALUES ('an_app_removed_long_ago', '0001_initial', now())"
+    )
+    assert schema_guard.find_problems() == []
+
+
+def test_migrate_showmigrations_sqlmigrate_and_makemigrations_keep_working_on_drift() -> None:
+    run_sql(
+        "INSERT INTO django_migrations (app, name, applied) "
+        "VALUES ('nixflow', '0999_from_a_newer_release', now())"
+    )
+    run_sql("DROP TABLE authtoken_token")
+
+    call_command("migrate", verbosity=0)
+    call_command("showmigrations", verbosity=0)
+    call_command("sqlmigrate", "nixflow", "0001_initial", verbosity=0)
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+    # ...while `check` still refuses: migrate did not hide the problems.
+    assert "authtoken_token" in check_output()
+
+
+def test_check_reports_every_problem_at_once() -> None:
+    run_sql("DELETE FROM django_migrations WHERE app = 'sessions'")
+    run_sql("DROP TABLE authtoken_token")
+    run_sql(
+        "INSERT INTO django_migrations (app, name, applied) "
+        "VALUES ('nixflow', '0999_from_a_newer_release', now())"
+    )
+    kinds = [p.kind for p in schema_guard.find_problems()]
+    assert kinds == ["unapplied_migrations", "missing_schema", "unknown_applied_migrations"]
+
+
+def test_check_skip_schema_runs_only_djangos_checks() -> None:
+    run_sql("DROP TABLE authtoken_token")
+    call_command("check", skip_schema=True)
+
+
+def test_raise_if_drifted_carries_the_same_message_as_check() -> None:
+    run_sql("DROP TABLE authtoken_token")
+    with pytest.raises(schema_guard.SchemaDriftError) as refused:
+        schema_guard.raise_if_drifted("web server")
+    message = str(refused.value)
+    assert message.startswith("NixFlow web server refuses to start")
+    assert "Table 'authtoken_token' of model authtoken.Token is missing" in message
+    assert "Run `python manage.py check` for the full report." in message
+
+
+def test_readyz_caches_its_verdict_for_the_configured_seconds(
+    client: Client, settings: Settings, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    settings.NIXFLOW_READYZ_CACHE_SECONDS = 60
+    schema_guard._readiness_cache.clear()
+    assert readyz(client)[0] == 200
+    with django_assert_num_queries(0):
+        assert readyz(client)[0] == 200
+    schema_guard._readiness_cache.clear()
+
+
+def test_every_model_change_in_the_project_has_a_migration() -> None:
+    # The CI gate for rule 3, also run by `make test` before pytest.
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)
