@@ -23,6 +23,8 @@ def _refuse_worker_on_drift(**kwargs: Any) -> None:
 
 @signals.beat_init.connect
 def _refuse_beat_on_drift(**kwargs: Any) -> None:
+    # Also guarded by nixflow.beat.GuardedDatabaseScheduler, which runs earlier; this
+    # catches beat started with another scheduler (-S).
     _refuse_on_drift("Celery beat")
 
 

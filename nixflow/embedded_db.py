@@ -16,6 +16,7 @@ Run as a script: ``python -m nixflow.embedded_db start|stop|status|url``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -87,10 +88,9 @@ def _create_database(socket_dir: str, database: str) -> None:
         exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if exists:
             return
-        try:
+        # Another process may create it between our SELECT and CREATE.
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process created it between our SELECT and CREATE
 
 
 def stop(data_dir: Path = DATA_DIR) -> bool:

@@ -121,11 +121,16 @@ def raise_if_drifted(component: str, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def exit_if_drifted(component: str, using: str = DEFAULT_DB_ALIAS) -> None:
-    """For processes whose framework swallows exceptions (Celery signals): exit 78."""
+    """For processes whose framework swallows exceptions (Celery signals): exit 78.
+
+    Writes to the process's real stderr: Celery replaces ``sys.stderr`` with a logging
+    proxy that would lose the message when the process exits right after.
+    """
     problems = find_problems(using)
     if problems:
-        sys.stderr.write(describe(problems, component=component) + "\n")
-        sys.stderr.flush()
+        stream = sys.__stderr__ or sys.stderr
+        stream.write(describe(problems, component=component) + "\n")
+        stream.flush()
         raise SystemExit(78)  # EX_CONFIG from sysexits.h
 
 
@@ -142,7 +147,9 @@ def schema_check(
         for problem in find_problems(alias):
             messages.append(
                 checks.Error(
-                    problem.message if alias == DEFAULT_DB_ALIAS else f"[{alias}] {problem.message}",
+                    problem.message
+                    if alias == DEFAULT_DB_ALIAS
+                    else f"[{alias}] {problem.message}",
                     hint=f"Fix: {problem.fix}",
                     id=problem.check_id,
                 )
@@ -314,8 +321,7 @@ def _model_problems(
                 f"Table {table!r} of model {label} is missing from the database",
                 loader,
                 applied,
-                meta.app_label,
-                meta.model_name,
+                meta,
             )
         ]
 
@@ -329,9 +335,8 @@ def _model_problems(
                     "from the database",
                     loader,
                     applied,
-                    meta.app_label,
-                    meta.model_name,
-                    field.name,
+                    meta,
+                    field_name=field.name,
                 )
             )
 
@@ -345,8 +350,7 @@ def _model_problems(
                     "missing from the database",
                     loader,
                     applied,
-                    meta.app_label,
-                    meta.model_name,
+                    meta,
                     index_name=name,
                 )
             )
@@ -368,9 +372,8 @@ def _model_problems(
                         "is missing from the database",
                         loader,
                         applied,
-                        meta.app_label,
-                        meta.model_name,
-                        field.name,
+                        meta,
+                        field_name=field.name,
                     )
                 )
     return problems
@@ -380,12 +383,15 @@ def _missing(
     what: str,
     loader: MigrationLoader,
     applied: list[tuple[str, str]],
-    app_label: str,
-    model_name: str,
+    meta: Any,
+    *,
     field_name: str | None = None,
     index_name: str | None = None,
 ) -> SchemaProblem:
-    origin = _creating_migration(loader, applied, app_label, model_name, field_name, index_name)
+    app_label = meta.app_label
+    origin = _creating_migration(
+        loader, applied, meta, field_name=field_name, index_name=index_name
+    )
     if origin is None:
         message = f"{what}, though the migrations of app {app_label!r} that create it are applied."
         fix = (
@@ -416,12 +422,13 @@ def _missing(
 def _creating_migration(
     loader: MigrationLoader,
     applied: list[tuple[str, str]],
-    app_label: str,
-    model_name: str,
+    meta: Any,
+    *,
     field_name: str | None = None,
     index_name: str | None = None,
 ) -> tuple[str, str] | None:
-    """The last applied migration of ``app_label`` that creates the model, field or index."""
+    """The last applied migration of the model's app that creates the model, field or index."""
+    app_label, model_name = meta.app_label, meta.model_name
     plan: list[tuple[str, str]] = []
     for key in sorted(k for k in applied if k[0] == app_label):
         plan.extend(k for k in loader.graph.forwards_plan(key) if k not in plan)
@@ -437,14 +444,7 @@ def _creating_migration(
 
 def _creates(op: Any, model_name: str, field_name: str | None, index_name: str | None) -> bool:
     if isinstance(op, CreateModel):
-        if op.name_lower != model_name:
-            return False
-        if field_name is not None:
-            return any(name == field_name for name, _ in op.fields)
-        if index_name is not None:
-            named = [*op.options.get("indexes", []), *op.options.get("constraints", [])]
-            return any(item.name == index_name for item in named)
-        return True
+        return op.name_lower == model_name and _create_model_has(op, field_name, index_name)
     if getattr(op, "model_name_lower", None) != model_name:
         return False
     if isinstance(op, AddField):
@@ -454,6 +454,15 @@ def _creates(op: Any, model_name: str, field_name: str | None, index_name: str |
     if isinstance(op, AddConstraint):
         return op.constraint.name == index_name
     return False
+
+
+def _create_model_has(op: CreateModel, field_name: str | None, index_name: str | None) -> bool:
+    if field_name is not None:
+        return any(name == field_name for name, _ in op.fields)
+    if index_name is not None:
+        named = [*op.options.get("indexes", []), *op.options.get("constraints", [])]
+        return any(item.name == index_name for item in named)
+    return True
 
 
 def _previous_in_app(loader: MigrationLoader, key: tuple[str, str]) -> str:

@@ -91,8 +91,7 @@ def test_table_dropped_by_hand_is_named_with_the_migration_that_creates_it(
 def test_missing_named_constraint_and_foreign_key_are_reported(client: Client) -> None:
     run_sql("ALTER TABLE nixflow_user DROP CONSTRAINT nixflow_user_role_valid")
     run_sql(
-        "ALTER TABLE authtoken_token DROP CONSTRAINT "
-        + _constraint_name("authtoken_token", "f")
+        "ALTER TABLE authtoken_token DROP CONSTRAINT " + _constraint_name("authtoken_token", "f")
     )
 
     output = check_output()

@@ -114,7 +114,9 @@ def run(cmd: list[str], env: dict[str, str], timeout: int = 120) -> Outcome:
 
 def create_database(name: str, template: str | None = None) -> None:
     with admin_connection() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         if template:
             conn.execute(
                 sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -127,7 +129,9 @@ def create_database(name: str, template: str | None = None) -> None:
 
 def drop_database(name: str) -> None:
     with admin_connection() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def scratch_name(prefix: str) -> str:
@@ -182,7 +186,9 @@ def refused_components(db: ScratchDatabase, migrations: str = "v2") -> dict[str,
 
 
 @contextmanager
-def running(cmd: list[str], env: dict[str, str], ready_marker: str, timeout: float = 60) -> Iterator[subprocess.Popen[str]]:
+def running(
+    cmd: list[str], env: dict[str, str], ready_marker: str, timeout: float = 60
+) -> Iterator[subprocess.Popen[str]]:
     """Start ``cmd`` and yield once ``ready_marker`` appears in its output."""
     log = open(Path(env["NIXFLOW_VAR_DIR"]) / f"{uuid.uuid4().hex}.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)

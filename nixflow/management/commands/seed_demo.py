@@ -69,7 +69,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users created: {', '.join(created) or 'none (already there)'}")
         self.stdout.write(self.style.SUCCESS(f"Admin:    {base}/admin/"))
         self.stdout.write(self.style.SUCCESS(f"Login:    admin / {password}"))
-        self.stdout.write(
-            f"Also:     {', '.join(u[0] for u in DEMO_USERS[1:])} (same password)"
-        )
+        self.stdout.write(f"Also:     {', '.join(u[0] for u in DEMO_USERS[1:])} (same password)")
         self.stdout.write(f"API docs: {base}/api/docs/  (Authorization: Token {admin_token.key})")
