@@ -167,15 +167,22 @@ def test_each_drift_is_named_by_check_refused_by_web_worker_beat_and_cleared_by_
     scratch_db: ScratchDatabase, drift: str
 ) -> None:
     cause, fix, needles = DRIFTS[drift]
-    cause(scratch_db)
+    # A server already running when the schema drifts stays up but reports not ready.
+    with web_server(scratch_db) as base:
+        cause(scratch_db)
+        status, body = get_json(base + "/readyz")
+        assert status == 503, body
+        assert body["status"] == "unavailable"
+        assert needles[1] in " ".join(p["message"] for p in body["problems"]), body
 
-    check = scratch_db.manage("check")
-    assert check.returncode == 1, check.output
-    for needle in needles:
-        assert needle in check.output, check.output
-    assert_refused(refused_components(scratch_db), needles[1])
+        check = scratch_db.manage("check")
+        assert check.returncode == 1, check.output
+        for needle in needles:
+            assert needle in check.output, check.output
+        assert_refused(refused_components(scratch_db), needles[1])
 
-    fix(scratch_db)
+        fix(scratch_db)
+        assert get_json(base + "/readyz") == (200, {"status": "ready"})
     assert_green(scratch_db)
 
 
