@@ -1,12 +1,18 @@
-"""Core models of the service desk. The ticketing models arrive with the core issue."""
+"""Core models of the service desk: users, workflows, tickets and what hangs off them."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -52,3 +58,342 @@ class User(AbstractUser):
     def is_agent(self) -> bool:
         """Agents and admins work tickets; requesters only see their own."""
         return self.role in {Role.AGENT, Role.ADMIN}
+
+
+# --- Workflows --------------------------------------------------------------------------
+class StageCategory(models.TextChoices):
+    """What a stage means to the clocks: SLA timers run, pause or stop by category."""
+
+    NEW = "NEW", "New"
+    OPEN = "OPEN", "Open"
+    WAITING = "WAITING", "Waiting"  # on the requester or a third party
+    RESOLVED = "RESOLVED", "Resolved"
+    CLOSED = "CLOSED", "Closed"
+
+
+DONE_CATEGORIES = frozenset({StageCategory.RESOLVED, StageCategory.CLOSED})
+
+
+class Workflow(models.Model):
+    """A ticket lifecycle: ordered stages and the transitions allowed between them.
+
+    Tickets created without a workflow go to the default one; at most one workflow is the
+    default (a partial unique index says so).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="nixflow_workflow_one_default",
+                violation_error_message="Another workflow is already the default.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def initial_stage(self) -> Stage:
+        """New tickets start in the workflow's first stage (lowest position)."""
+        stage = self.stages.order_by("position").first()
+        if stage is None:
+            raise ValidationError(f"Workflow {self.name!r} has no stages.")
+        return stage
+
+
+class Stage(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=100)
+    category = models.CharField(max_length=16, choices=StageCategory.choices)
+    position = models.PositiveSmallIntegerField(
+        help_text="Order in the workflow; the first stage is where new tickets start."
+    )
+
+    class Meta:
+        ordering = ["workflow", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "name"], name="nixflow_stage_name_unique_in_workflow"
+            ),
+            # Deferred, so that the admin inline can swap two positions in one save.
+            models.UniqueConstraint(
+                fields=["workflow", "position"],
+                name="nixflow_stage_position_unique_in_workflow",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=StageCategory.values),
+                name="nixflow_stage_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.name}: {self.name}"
+
+
+class Transition(models.Model):
+    """An allowed move between two stages of one workflow; anything else is refused."""
+
+    from_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="transitions")
+    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100, blank=True, help_text='e.g. "Resolve", "Reopen".')
+    requester_allowed = models.BooleanField(
+        default=False,
+        help_text="Requesters may take this transition on their own tickets "
+        "(for example reopen or confirm a resolution). Agents may take every transition.",
+    )
+
+    class Meta:
+        ordering = ["from_stage__position", "to_stage__position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_stage", "to_stage"], name="nixflow_transition_unique"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_stage=models.F("to_stage")),
+                name="nixflow_transition_not_to_itself",
+                violation_error_message="A transition must lead to another stage.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.from_stage.name} → {self.to_stage.name}"
+
+    def clean(self) -> None:
+        # A foreign key can't say "same workflow"; every write path calls full_clean.
+        if (
+            self.from_stage_id
+            and self.to_stage_id
+            and self.from_stage.workflow_id != self.to_stage.workflow_id
+        ):
+            raise ValidationError(
+                {"to_stage": "A transition must stay within the workflow of its stage."}
+            )
+
+
+# --- Tickets ----------------------------------------------------------------------------
+class Priority(models.TextChoices):
+    LOW = "LOW", "Low"
+    NORMAL = "NORMAL", "Normal"
+    HIGH = "HIGH", "High"
+    URGENT = "URGENT", "Urgent"
+
+
+# Priorities are stored by name (readable in SQL, the API and history); this rank orders
+# them for `ordering=priority`.
+PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Source(models.TextChoices):
+    WEB = "WEB", "Web"
+    API = "API", "API"
+    EMAIL = "EMAIL", "Email"
+    FORM = "FORM", "Form"
+
+
+TICKET_KEY_PREFIX = "NF-"
+TICKET_KEY_PATTERN = r"NF-[1-9][0-9]{0,17}"
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def with_priority_rank(self) -> TicketQuerySet:
+        return self.annotate(
+            priority_rank=models.Case(
+                *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
+                output_field=models.SmallIntegerField(),
+            )
+        )
+
+
+class Ticket(models.Model):
+    """A request from a requester, moving through the stages of its workflow.
+
+    The key is ``NF-<id>``: the primary key is the ticket number, so a lookup by key is a
+    primary-key lookup and needs no second unique index or counter table (numbers of
+    rolled-back creations are skipped, as with any sequence). The key is also the mail
+    subject token ``[NF-1042]``.
+    """
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="tickets")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="tickets")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        # Each list filter is paired with the default ordering, so that "one page of a
+        # filter" is an index range scan whatever the size of the table.
+        indexes = [
+            models.Index(fields=["-created"], name="nf_ticket_created"),
+            models.Index(fields=["-updated"], name="nf_ticket_updated"),
+            models.Index(fields=["stage", "-created"], name="nf_ticket_stage_created"),
+            models.Index(fields=["assignee", "-created"], name="nf_ticket_assignee_created"),
+            models.Index(fields=["requester", "-created"], name="nf_ticket_requester_created"),
+            models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
+            models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
+            # `search` is icontains, which PostgreSQL runs as UPPER(col) LIKE UPPER(%q%):
+            # trigram indexes on those expressions serve it without a sequential scan.
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="nf_ticket_title_trgm"),
+            GinIndex(
+                OpClass(Upper("description"), name="gin_trgm_ops"),
+                name="nf_ticket_descr_trgm",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(title=""), name="nixflow_ticket_title_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=Priority.values),
+                name="nixflow_ticket_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=Source.values), name="nixflow_ticket_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(first_response_at__isnull=True)
+                | models.Q(first_response_at__gte=models.F("created")),
+                name="nixflow_ticket_first_response_after_created",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closed_at__isnull=True) | models.Q(resolved_at__isnull=False),
+                name="nixflow_ticket_closed_implies_resolved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    @property
+    def key(self) -> str:
+        return f"{TICKET_KEY_PREFIX}{self.pk}"
+
+    @staticmethod
+    def number_from_key(key: str) -> int | None:
+        """``"NF-12"`` → 12; None for anything that is not a ticket key."""
+        if not re.fullmatch(TICKET_KEY_PATTERN, key, flags=re.IGNORECASE):
+            return None
+        return int(key[len(TICKET_KEY_PREFIX) :])
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # A random folder per file: names are kept for download but never collide or guess.
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}/{filename}"
+
+
+class Comment(models.Model):
+    """A reply on a ticket. Internal comments are for agents only, in every interface."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments"
+    )
+    body = models.TextField()
+    is_internal = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["ticket", "created"], name="nf_comment_ticket")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(body=""), name="nixflow_comment_body_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on {self.ticket.key}"
+
+
+class Attachment(models.Model):
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketWatcher(models.Model):
+    """A user notified of a ticket's public activity; requesters also see what they watch."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="watchers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user"], name="nixflow_watcher_unique"),
+        ]
+        # The unique index serves "watchers of a ticket"; this one "tickets a user watches"
+        # (a requester's ticket list).
+        indexes = [models.Index(fields=["user", "ticket"], name="nf_watcher_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} watches {self.ticket.key}"
+
+
+class HistoryLog(models.Model):
+    """One changed field of a ticket: who, when, from what to what.
+
+    Values are stored as the text a person reads (stage and user names, choice values),
+    not ids, so history stays readable after the referenced row is renamed or removed.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="history")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for changes made by the system (scheduled tasks, automation).",
+    )
+    field = models.CharField(max_length=64)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        verbose_name_plural = "history"
+        indexes = [models.Index(fields=["ticket", "created"], name="nf_history_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.key} {self.field}: {self.old_value!r} → {self.new_value!r}"

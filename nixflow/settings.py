@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -246,6 +247,10 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Tickets --------------------------------------------------------------------------
+NIXFLOW_MAX_ATTACHMENT_BYTES = env.int("NIXFLOW_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+NIXFLOW_MAX_ATTACHMENTS = env.int("NIXFLOW_MAX_ATTACHMENTS", default=10)
 
 # --- Schema guard ---------------------------------------------------------------------
 # /readyz caches its verdict this many seconds so that frequent probes don't each

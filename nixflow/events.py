@@ -1,0 +1,53 @@
+"""What the core publishes: the hook point the event log, SLA clocks and notifications use.
+
+Every ticket service ends by publishing one ``TicketEvent`` *inside its transaction*.
+Receivers of ``ticket_event`` run synchronously in that transaction: whatever they write
+(an event-log row, an SLA clock) commits or rolls back with the change, and an exception
+in a receiver rolls the change back. Receivers that reach outside the process (mail,
+webhooks, Celery tasks) must defer that work with ``transaction.on_commit``.
+
+Connect in an ``AppConfig.ready()``::
+
+    ticket_event.connect(on_ticket_event, dispatch_uid="sla.clocks")
+
+The core imports no feature app; feature apps subscribe here (STYLE.md rule 16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.dispatch import Signal
+
+if TYPE_CHECKING:
+    from nixflow.models import Ticket, User
+
+TICKET_CREATED = "ticket.created"
+TICKET_UPDATED = "ticket.updated"
+TICKET_TRANSITIONED = "ticket.transitioned"
+TICKET_ASSIGNED = "ticket.assigned"
+TICKET_COMMENTED = "ticket.commented"
+TICKET_WATCHED = "ticket.watched"
+TICKET_UNWATCHED = "ticket.unwatched"
+
+# Sent with sender=TicketEvent and event=<TicketEvent>; see the module docstring.
+ticket_event = Signal()
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    type: str
+    ticket: Ticket
+    actor: User | None  # None: the system (a scheduled task, automation)
+    occurred_at: datetime
+    # field -> (old, new), as written to HistoryLog
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # JSON-serialisable details specific to the type (ids, stage categories, ...)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def publish(event: TicketEvent) -> None:
+    """Run every receiver now; an exception propagates and rolls the change back."""
+    ticket_event.send(sender=TicketEvent, event=event)
