@@ -143,6 +143,10 @@ class Stage(models.Model):
 class Transition(models.Model):
     """An allowed move between two stages of one workflow; anything else is refused."""
 
+    # The workflow is implied by the stages; it is stored so that the admin's workflow
+    # editor can show transitions inline (inlines need a foreign key to the parent), and
+    # clean() keeps the three consistent.
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="transitions")
     from_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="transitions")
     to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100, blank=True, help_text='e.g. "Resolve", "Reopen".')
@@ -170,14 +174,10 @@ class Transition(models.Model):
 
     def clean(self) -> None:
         # A foreign key can't say "same workflow"; every write path calls full_clean.
-        if (
-            self.from_stage_id
-            and self.to_stage_id
-            and self.from_stage.workflow_id != self.to_stage.workflow_id
-        ):
-            raise ValidationError(
-                {"to_stage": "A transition must stay within the workflow of its stage."}
-            )
+        for name in ("from_stage", "to_stage"):
+            stage = getattr(self, name) if getattr(self, f"{name}_id") else None
+            if stage is not None and self.workflow_id and stage.workflow_id != self.workflow_id:
+                raise ValidationError({name: f"Stage {stage.name!r} belongs to another workflow."})
 
 
 # --- Tickets ----------------------------------------------------------------------------

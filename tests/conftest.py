@@ -9,7 +9,8 @@ import pytest
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
+from nixflow.models import Role, Stage, User, Workflow
+from tests.factories import UserFactory, default_workflow
 from tests.support.processes import (
     ScratchDatabase,
     create_database,
@@ -30,8 +31,29 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
-def agent(db: None) -> object:
-    return UserFactory(role="agent")
+def agent(db: None) -> User:
+    return UserFactory(username="agent", role=Role.AGENT)
+
+
+@pytest.fixture
+def requester(db: None) -> User:
+    return UserFactory(username="requester", role=Role.REQUESTER)
+
+
+@pytest.fixture
+def other_requester(db: None) -> User:
+    return UserFactory(username="other", role=Role.REQUESTER)
+
+
+@pytest.fixture
+def workflow(db: None) -> Workflow:
+    return default_workflow()
+
+
+@pytest.fixture
+def stages(workflow: Workflow) -> dict[str, Stage]:
+    """The default workflow's stages by name: New, Open, Waiting on requester, ..."""
+    return {stage.name: stage for stage in workflow.stages.all()}
 
 
 @pytest.fixture(scope="session")

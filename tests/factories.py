@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from nixflow.models import Role, User
+from nixflow.models import Role, Ticket, User, Workflow
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -17,3 +17,22 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     role = Role.REQUESTER
     password = factory.django.Password("correct horse battery staple")
     is_staff = factory.LazyAttribute(lambda u: u.role in {Role.AGENT, Role.ADMIN})
+
+
+def default_workflow() -> Workflow:
+    """The workflow the data migration ships (New, Open, Waiting on requester, ...)."""
+    return Workflow.objects.get(is_default=True)
+
+
+class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
+    """A ticket in the first stage of the default workflow, written directly (no history
+    or events): for setting the scene. Tests of behaviour create tickets with services."""
+
+    class Meta:
+        model = Ticket
+
+    title = factory.Sequence(lambda n: f"Ticket {n}")
+    description = "Something is broken."
+    requester = factory.SubFactory(UserFactory)
+    workflow = factory.LazyFunction(default_workflow)
+    stage = factory.LazyAttribute(lambda t: t.workflow.initial_stage)

@@ -48,7 +48,11 @@ def create_default_workflow(apps, schema_editor):
     }
     Transition.objects.bulk_create(
         Transition(
-            from_stage=stages[a], to_stage=stages[b], name=name, requester_allowed=requester
+            workflow=workflow,
+            from_stage=stages[a],
+            to_stage=stages[b],
+            name=name,
+            requester_allowed=requester,
         )
         for a, b, name, requester in TRANSITIONS
     )
