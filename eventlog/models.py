@@ -1,1 +1,136 @@
-"""Models of the eventlog app; they arrive with its issue, with their migrations."""
+"""The audit trail: events appended in the transaction of the change they describe.
+
+``eventlog`` knows no domain. Other apps describe their changes to it (a type, a subject,
+a payload) through ``eventlog.services.event_record``; it stores them, seals them and
+hands them to subscribers after commit.
+
+Append-only is enforced by PostgreSQL: triggers (migration 0002) refuse UPDATE, DELETE
+and TRUNCATE on ``EventLog`` and ``Seal``. Tamper evidence (``Seal``) catches what a
+database owner can still do by disabling the triggers; ``manage.py verify_eventlog``
+checks it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+HASH_BYTES = 32  # SHA-256
+
+
+class EventLog(models.Model):
+    """One domain event: what happened (type), when, by whom, to what, with which details.
+
+    The actor is stored twice: as a key without a database constraint (deleting a user
+    must not need to UPDATE the append-only log) and as the label it had at the time.
+    PostgreSQL fills two columns itself, in a BEFORE INSERT trigger (migration 0002), so
+    no writer can supply them: ``recorded_at`` (the clock when the row was inserted,
+    which the sealer relies on, see ``eventlog.sealing``) and ``row_hash``, SHA-256 over
+    the row's content as computed by the SQL function ``eventlog_row_hash``. Seals chain
+    the row hashes.
+    """
+
+    type = models.CharField(max_length=100, help_text="Dotted name, e.g. ticket.created.")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, help_text='Username, or "system".')
+    subject_app = models.CharField(max_length=100)
+    subject_model = models.CharField(max_length=100)
+    subject_id = models.CharField(max_length=64)
+    ticket_key = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    correlation_id = models.UUIDField()
+    # Both set by the database on insert (see above); the defaults only satisfy NOT NULL.
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    row_hash = models.BinaryField(max_length=HASH_BYTES, default=b"", editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "event"
+        # Every filter of the API and admin pairs with the id order of cursor pagination.
+        indexes = [
+            models.Index(fields=["type", "-id"], name="eventlog_type_id"),
+            models.Index(
+                fields=["subject_app", "subject_model", "subject_id", "-id"],
+                name="eventlog_subject_id",
+            ),
+            models.Index(
+                fields=["ticket_key", "-id"],
+                name="eventlog_ticket_id",
+                condition=~models.Q(ticket_key=""),
+            ),
+            models.Index(fields=["actor", "-id"], name="eventlog_actor_id"),
+            models.Index(fields=["correlation_id"], name="eventlog_correlation"),
+            models.Index(fields=["-occurred_at"], name="eventlog_occurred"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type__regex=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"),
+                name="eventlog_type_dotted",
+                violation_error_message="Event types are dotted names like ticket.created.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} {self.subject_model}:{self.subject_id}"
+
+
+class Seal(models.Model):
+    """A digest over a range of committed events, chained to the previous seal.
+
+    ``digest = SHA-256(previous digest || row_hash of each event in id order)``. Ids that
+    were missing when the range was sealed (sequence values of rolled-back transactions)
+    are listed in ``gaps``, so that verification can tell a deleted event from one that
+    never existed. Seals are written by one sealer at a time (an advisory lock) and never
+    hold writers back: writers only insert events.
+    """
+
+    first_event_id = models.BigIntegerField(unique=True)
+    last_event_id = models.BigIntegerField(unique=True)
+    event_count = models.PositiveIntegerField()
+    gaps = models.JSONField(default=list, help_text="Ids in the range that held no event.")
+    previous_digest = models.BinaryField(max_length=HASH_BYTES)
+    digest = models.BinaryField(max_length=HASH_BYTES)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_event_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_event_id__gte=models.F("first_event_id")),
+                name="eventlog_seal_range_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Seal of events {self.first_event_id}-{self.last_event_id}"
+
+
+class Delivery(models.Model):
+    """An event handed to one subscriber: the record that makes delivery idempotent.
+
+    Written in the transaction of the handler's own writes, so a handler's effects and
+    the record that it ran commit together; a redelivered event finds the row and skips.
+    """
+
+    event = models.ForeignKey(EventLog, on_delete=models.DO_NOTHING, related_name="deliveries")
+    subscriber = models.CharField(max_length=200)
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber"], name="eventlog_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.subscriber}"

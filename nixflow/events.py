@@ -1,8 +1,10 @@
 """What the core publishes: the hook point the event log, SLA clocks and notifications use.
 
-Every ticket service ends by publishing one ``TicketEvent`` *inside its transaction*.
-Receivers of ``ticket_event`` run synchronously in that transaction: whatever they write
-(an event-log row, an SLA clock) commits or rolls back with the change, and an exception
+Every ticket service ends by publishing one ``TicketEvent`` *inside its transaction*:
+it is appended to the event log (``eventlog`` knows no domain; the core describes its
+changes to it) and handed to the receivers of ``ticket_event``. Receivers run
+synchronously in that transaction: whatever they write (an SLA clock, say) commits or
+rolls back with the change, and an exception
 in a receiver rolls the change back. Receivers that reach outside the process (mail,
 webhooks, Celery tasks) must defer that work with ``transaction.on_commit``.
 
@@ -20,6 +22,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.dispatch import Signal
+
+from eventlog.services import event_record
 
 if TYPE_CHECKING:
     from nixflow.models import Ticket, User
@@ -49,5 +53,17 @@ class TicketEvent:
 
 
 def publish(event: TicketEvent) -> None:
-    """Run every receiver now; an exception propagates and rolls the change back."""
+    """Record the event in the event log, then run every receiver, all in the caller's
+    transaction; an exception propagates and rolls the change back."""
+    event_record(
+        type=event.type,
+        subject=event.ticket,
+        actor=event.actor,
+        ticket_key=event.ticket.key,
+        occurred_at=event.occurred_at,
+        payload={
+            **event.payload,
+            "changes": {name: list(values) for name, values in event.changes.items()},
+        },
+    )
     ticket_event.send(sender=TicketEvent, event=event)

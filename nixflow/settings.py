@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "eventlog.context.CorrelationIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -202,8 +203,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Page numbers with ?page_size= (at most 200); the ticket list uses cursors instead
+    # (nixflow/api/pagination.py says why).
+    "DEFAULT_PAGINATION_CLASS": "nixflow.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
+    # Services' Django ValidationError → 400 {field: [messages]} (nixflow/api/exceptions.py).
+    "EXCEPTION_HANDLER": "nixflow.api.exceptions.exception_handler",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -251,6 +256,16 @@ if PRODUCTION:
 # --- Tickets --------------------------------------------------------------------------
 NIXFLOW_MAX_ATTACHMENT_BYTES = env.int("NIXFLOW_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 NIXFLOW_MAX_ATTACHMENTS = env.int("NIXFLOW_MAX_ATTACHMENTS", default=10)
+
+# --- Event log ------------------------------------------------------------------------
+EVENTLOG_SEAL_MAX_EVENTS = env.int("EVENTLOG_SEAL_MAX_EVENTS", default=10_000)
+EVENTLOG_REDELIVERY_WINDOW_SECONDS = env.int("EVENTLOG_REDELIVERY_WINDOW_SECONDS", default=86_400)
+
+# Synced into django-celery-beat's tables when beat starts (editable in the admin).
+CELERY_BEAT_SCHEDULE = {
+    "eventlog-seal": {"task": "eventlog.tasks.seal_events", "schedule": 60.0},
+    "eventlog-redeliver": {"task": "eventlog.tasks.redeliver_missed", "schedule": 300.0},
+}
 
 # --- Schema guard ---------------------------------------------------------------------
 # /readyz caches its verdict this many seconds so that frequent probes don't each

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db.backends.postgresql.operations import DatabaseOperations
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -18,6 +19,26 @@ from tests.support.processes import (
     run,
     scratch_name,
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_append_only_triggers() -> Iterator[None]:
+    """Let transactional tests' teardown TRUNCATE the event log.
+
+    The event log's triggers refuse TRUNCATE (eventlog migration 0002), and Django
+    empties the test database with TRUNCATE after each transactional test. Only for that
+    flush, and only in the test database, triggers are switched off for the flushing
+    transaction (session_replication_role needs a superuser, which the tests' own
+    PostgreSQL user is). Tests that the triggers work run outside a flush.
+    """
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        original(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
 
 
 @pytest.fixture(autouse=True)

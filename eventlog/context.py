@@ -1,0 +1,77 @@
+"""The correlation id: one per web request or Celery task, stamped on its events.
+
+Set by ``CorrelationIdMiddleware`` for requests (from a valid ``X-Request-ID`` header, or
+new) and by Celery signals for tasks (passed along from whoever queued the task, so a
+request's follow-up work shares its id). Outside both, each event gets its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from celery import signals
+from django.http import HttpRequest, HttpResponse
+
+HEADER = "X-Request-ID"
+TASK_HEADER = "nixflow_correlation_id"
+
+_current: ContextVar[uuid.UUID | None] = ContextVar("correlation_id", default=None)
+
+
+def current() -> uuid.UUID | None:
+    return _current.get()
+
+
+@contextmanager
+def correlated(correlation_id: uuid.UUID | None = None) -> Iterator[uuid.UUID]:
+    """Run a block under ``correlation_id`` (a new one when None)."""
+    value = correlation_id or uuid.uuid4()
+    token = _current.set(value)
+    try:
+        yield value
+    finally:
+        _current.reset(token)
+
+
+def parse(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with correlated(parse(request.headers.get(HEADER))) as correlation_id:
+            response = self.get_response(request)
+        response[HEADER] = str(correlation_id)
+        return response
+
+
+@signals.before_task_publish.connect
+def _pass_correlation_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    if headers is not None and current() is not None:
+        headers[TASK_HEADER] = str(current())
+
+
+_task_tokens: dict[str, Any] = {}
+
+
+@signals.task_prerun.connect
+def _enter_task(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
+    header = getattr(task.request, TASK_HEADER, None) if task is not None else None
+    _task_tokens[task_id or ""] = _current.set(parse(header) or uuid.uuid4())
+
+
+@signals.task_postrun.connect
+def _leave_task(task_id: str | None = None, **kwargs: Any) -> None:
+    token = _task_tokens.pop(task_id or "", None)
+    if token is not None:
+        _current.reset(token)
