@@ -42,6 +42,21 @@ def _flush_past_append_only_triggers() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _default_workflow(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the database finds the default workflow, as a fresh install
+    does (a transactional test's flush removes it, and --reuse-db keeps the database)."""
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("_django_db_helper")
+    elif "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    elif "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    else:
+        return
+    default_workflow()
+
+
+@pytest.fixture(autouse=True)
 def _readyz_without_cache(settings: Settings) -> None:
     settings.NIXFLOW_READYZ_CACHE_SECONDS = 0
 
