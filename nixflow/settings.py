@@ -263,8 +263,14 @@ EVENTLOG_REDELIVERY_WINDOW_SECONDS = env.int("EVENTLOG_REDELIVERY_WINDOW_SECONDS
 
 # Synced into django-celery-beat's tables when beat starts (editable in the admin).
 CELERY_BEAT_SCHEDULE = {
-    "eventlog-seal": {"task": "eventlog.tasks.seal_events", "schedule": 60.0},
-    "eventlog-redeliver": {"task": "eventlog.tasks.redeliver_missed", "schedule": 300.0},
+    "eventlog-seal": {
+        "task": "eventlog.tasks.seal_events",
+        "schedule": env.float("EVENTLOG_SEAL_INTERVAL_SECONDS", default=60.0),
+    },
+    "eventlog-redeliver": {
+        "task": "eventlog.tasks.redeliver_missed",
+        "schedule": env.float("EVENTLOG_REDELIVER_INTERVAL_SECONDS", default=300.0),
+    },
 }
 
 # --- Schema guard ---------------------------------------------------------------------
