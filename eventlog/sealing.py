@@ -10,7 +10,10 @@ transaction still in progress may hold an id below ids that are already committe
 would commit into a range already sealed. Let ``T`` be the start time of the oldest
 transaction of this database that has written anything and is still open (or now, if
 none). A transaction open now either started at or after ``T``, so every id it drew was
-drawn after ``T``, and its rows will carry ``recorded_at >= T``. Hence every id up to
+drawn after ``T``, and its rows will carry ``recorded_at >= T``. (This needs a writer to
+show as open, with a transaction id, before it draws an event id: ``event_record_many``
+takes the transaction id first. Without that, a writer caught between drawing an id and
+its first row write would be invisible here, and would land behind the seal.) Hence every id up to
 ``b = max(id) where recorded_at < T`` belongs to a transaction that has finished: ids
 below ``b`` that are not visible were rolled back and are recorded as ``gaps``. The log
 therefore never changes below ``b`` again, unless someone tampers with it.
@@ -40,6 +43,7 @@ def _safe_upper_bound(after_id: int, limit: int) -> int | None:
             SELECT coalesce(min(xact_start), clock_timestamp())
             FROM pg_stat_activity
             WHERE datname = current_database()
+              AND backend_type = 'client backend'  -- not autovacuum's ANALYZE
               AND backend_xid IS NOT NULL
               AND pid <> pg_backend_pid()
             """

@@ -66,7 +66,7 @@ def test_the_database_refuses_to_change_or_remove_events_and_seals(
     requester: User, statement: str
 ) -> None:
     record_events(requester, 3)
-    sealing.seal_pending()
+    assert sealing.seal_pending()
     with pytest.raises(DatabaseError, match="is append-only"), transaction.atomic():
         sql(statement)
     assert EventLog.objects.filter(type="test.happened").count() == 3
