@@ -5,3 +5,29 @@ class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "sla"
     verbose_name = "SLA management"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from nixflow.events import ticket_event
+        from sla import clocks, notifications
+        from sla.models import CalendarHoliday, WorkingInterval
+
+        # Clocks change inside the ticket's transaction (nixflow/events.py).
+        ticket_event.connect(clocks.on_ticket_event, dispatch_uid="sla.clocks")
+        notifications.register()
+        # Cached calendar specs are keyed by the calendar's `updated`: touch it when its
+        # intervals or holidays change, however they change.
+        for model in (WorkingInterval, CalendarHoliday):
+            post_save.connect(_touch_calendar, sender=model, dispatch_uid=f"sla.touch.{model}")
+            post_delete.connect(
+                _touch_calendar, sender=model, dispatch_uid=f"sla.touch.del.{model}"
+            )
+
+
+def _touch_calendar(sender: object, instance: object, **kwargs: object) -> None:
+    from django.utils import timezone
+
+    from sla.models import BusinessCalendar
+
+    BusinessCalendar.objects.filter(pk=instance.calendar_id).update(updated=timezone.now())

@@ -1,0 +1,312 @@
+"""The SLA clocks: how ticket events start, pause, resume, re-target and complete them.
+
+Connected to ``nixflow.events.ticket_event`` (see ``SlaConfig.ready``), so every clock
+change happens inside the transaction of the ticket change that caused it.
+
+Rules (SPEC section 2):
+- When a ticket is created, the first active policy whose conditions match (by order)
+  starts a first-response and a resolution clock, each with the policy's target for the
+  ticket's priority. A ticket created in a WAITING stage starts with its clocks paused.
+- A change of priority, workflow or source re-evaluates the policy: open clocks take
+  the new policy's targets and keep the business time already used; clocks the new
+  policy has no target for are cancelled.
+- Entering a WAITING stage pauses every running clock; leaving it resumes them, with
+  the deadline recomputed from the business time left.
+- The first public agent comment completes first response; a public reply by the
+  requester starts a next-response clock, completed by the next public agent comment.
+- Entering RESOLVED or CLOSED completes resolution (and any response clock still open:
+  a resolution answers the requester); reopening resumes the resolution clock.
+- Completing after the deadline is BREACHED, before it MET. A breach is recorded once
+  per clock, whether the monitor or the completion notices it first.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+
+from nixflow import events
+from nixflow.models import DONE_CATEGORIES, StageCategory, Ticket
+from sla.calendar import add_business_seconds, business_seconds, calendar_spec
+from sla.models import (
+    OPEN_STATUSES,
+    TICKING,
+    MetricType,
+    SLABreach,
+    SLAMetric,
+    SLAPolicy,
+    SLAStatus,
+)
+
+RESPONSE_TYPES = (MetricType.FIRST_RESPONSE, MetricType.NEXT_RESPONSE)
+
+
+# --- policies ---------------------------------------------------------------------------
+def policy_for(ticket: Ticket) -> SLAPolicy | None:
+    """The first active policy (by order) whose conditions match the ticket."""
+    policies = (
+        SLAPolicy.objects.filter(is_active=True)
+        .select_related("calendar")
+        .prefetch_related("targets")
+        .order_by("order", "name")
+    )
+    return next((policy for policy in policies if policy.matches(ticket)), None)
+
+
+def target_seconds(policy: SLAPolicy, priority: str, metric_type: str) -> int | None:
+    for target in policy.targets.all():  # prefetched: no query per call
+        if target.priority == priority and target.metric_type == metric_type:
+            return target.minutes * 60
+    return None
+
+
+# --- one clock --------------------------------------------------------------------------
+def _schedule(metric: SLAMetric) -> None:
+    """Deadline and warning time of a ticking clock, from the business time it has left."""
+    spec = calendar_spec(metric.policy.calendar)
+    warning_total = math.ceil(metric.target_seconds * metric.policy.warning_threshold / 100)
+    remaining = max(metric.target_seconds - metric.elapsed_seconds, 0)
+    to_warning = max(warning_total - metric.elapsed_seconds, 0)
+    metric.deadline = add_business_seconds(spec, metric.running_since, remaining)
+    metric.warning_at = add_business_seconds(spec, metric.running_since, to_warning)
+
+
+def _used_since(metric: SLAMetric, since: datetime, until: datetime) -> int:
+    return business_seconds(calendar_spec(metric.policy.calendar), since, until)
+
+
+def start(
+    *, ticket: Ticket, policy: SLAPolicy, metric_type: str, at: datetime, paused: bool
+) -> SLAMetric | None:
+    target = target_seconds(policy, ticket.priority, metric_type)
+    if target is None:
+        return None
+    metric = SLAMetric(
+        ticket=ticket,
+        policy=policy,
+        metric_type=metric_type,
+        target_seconds=target,
+        started_at=at,
+    )
+    if paused:
+        metric.status, metric.paused_at = SLAStatus.PAUSED, at
+    else:
+        metric.status, metric.running_since = SLAStatus.RUNNING, at
+        _schedule(metric)
+    metric.save()
+    return metric
+
+
+def pause(metric: SLAMetric, at: datetime) -> None:
+    if metric.status not in TICKING:
+        return
+    metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
+    metric.status, metric.paused_at = SLAStatus.PAUSED, at
+    metric.running_since = metric.deadline = metric.warning_at = None
+    metric.save()
+
+
+def resume(metric: SLAMetric, at: datetime) -> None:
+    if metric.status != SLAStatus.PAUSED:
+        return
+    metric.paused_seconds += _used_since(metric, metric.paused_at, at)
+    metric.status, metric.running_since, metric.paused_at = SLAStatus.RUNNING, at, None
+    _schedule(metric)
+    metric.save()
+
+
+def complete(metric: SLAMetric, at: datetime) -> None:
+    """Stop the clock: MET if the business time used stayed within the target."""
+    if metric.completed_at is not None or metric.status == SLAStatus.CANCELLED:
+        return
+    if metric.running_since is not None:
+        metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
+    if metric.status == SLAStatus.PAUSED:
+        metric.paused_seconds += _used_since(metric, metric.paused_at, at)
+    late = metric.elapsed_seconds > metric.target_seconds
+    if metric.status != SLAStatus.BREACHED:
+        metric.status = SLAStatus.BREACHED if late else SLAStatus.MET
+    metric.completed_at, metric.running_since, metric.paused_at = at, None, None
+    metric.save()
+    if metric.status == SLAStatus.BREACHED:
+        record_breach(metric, breached_at=metric.deadline or at)
+
+
+def cancel(metric: SLAMetric, at: datetime) -> None:
+    if metric.completed_at is None and metric.status != SLAStatus.CANCELLED:
+        if metric.running_since is not None:
+            metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
+        metric.status = SLAStatus.CANCELLED
+        metric.running_since = metric.paused_at = None
+        metric.save()
+
+
+def reopen(metric: SLAMetric, at: datetime, *, paused: bool) -> None:
+    """Resume a completed clock (a reopened ticket), keeping the business time it used."""
+    if metric.completed_at is None:
+        return
+    metric.completed_at = None
+    if metric.status == SLAStatus.BREACHED:
+        # Already breached and recorded once; it counts on, with no deadline to watch.
+        metric.running_since = None if paused else at
+        metric.save()
+        return
+    if paused:
+        metric.status, metric.paused_at, metric.running_since = SLAStatus.PAUSED, at, None
+        metric.deadline = metric.warning_at = None
+    else:
+        metric.status, metric.running_since = SLAStatus.RUNNING, at
+        _schedule(metric)
+    metric.save()
+
+
+def retarget(metric: SLAMetric, policy: SLAPolicy, target: int, at: datetime) -> None:
+    """Move an open clock to ``policy``'s ``target``, keeping the business time used."""
+    if metric.running_since is not None:
+        metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
+        metric.running_since = at
+    metric.policy, metric.target_seconds = policy, target
+    if metric.status in TICKING:
+        metric.status = SLAStatus.RUNNING  # the monitor re-marks it at risk if it still is
+        _schedule(metric)
+    metric.save()
+
+
+def record_breach(metric: SLAMetric, *, breached_at: datetime) -> None:
+    """The breach row, once per clock (the monitor may have recorded it already)."""
+    breach, created = SLABreach.objects.get_or_create(
+        metric=metric,
+        defaults={
+            "ticket_id": metric.ticket_id,
+            "policy_id": metric.policy_id,
+            "breach_type": metric.metric_type,
+            "breached_at": breached_at,
+        },
+    )
+    if created:
+        from sla.services import record_breach_events  # services import this module
+
+        record_breach_events([breach])
+
+
+# --- reacting to ticket events ----------------------------------------------------------
+def _open_metrics(ticket: Ticket, *types: str) -> list[SLAMetric]:
+    """The ticket's clocks that can still change, locked against the monitor."""
+    query = Q(status__in=OPEN_STATUSES) | Q(status=SLAStatus.BREACHED, completed_at__isnull=True)
+    metrics = SLAMetric.objects.filter(query, ticket=ticket).select_related("policy__calendar")
+    if types:
+        metrics = metrics.filter(metric_type__in=types)
+    return list(metrics.select_for_update(of=("self",)).order_by("id"))
+
+
+def _created(event: events.TicketEvent) -> None:
+    ticket = event.ticket
+    policy = policy_for(ticket)
+    if policy is None:
+        return
+    _start_missing(ticket, policy, event.occurred_at)
+
+
+def _start_missing(ticket: Ticket, policy: SLAPolicy, at: datetime) -> None:
+    paused = ticket.stage.category == StageCategory.WAITING
+    if ticket.stage.category in DONE_CATEGORIES:
+        return
+    if ticket.first_response_at is None:
+        start(
+            ticket=ticket,
+            policy=policy,
+            metric_type=MetricType.FIRST_RESPONSE,
+            at=at,
+            paused=paused,
+        )
+    start(ticket=ticket, policy=policy, metric_type=MetricType.RESOLUTION, at=at, paused=paused)
+
+
+def _updated(event: events.TicketEvent) -> None:
+    if not {"priority", "workflow", "source"} & set(event.changes):
+        return
+    ticket, at = event.ticket, event.occurred_at
+    policy = policy_for(ticket)
+    metrics = _open_metrics(ticket)
+    if policy is not None and not SLAMetric.objects.filter(ticket=ticket).exists():
+        _start_missing(ticket, policy, at)  # a policy applies for the first time
+        return
+    for metric in metrics:
+        target = target_seconds(policy, ticket.priority, metric.metric_type) if policy else None
+        if target is None:
+            cancel(metric, at)
+        else:
+            retarget(metric, policy, target, at)
+
+
+def _transitioned(event: events.TicketEvent) -> None:
+    ticket, at = event.ticket, event.occurred_at
+    before, after = event.payload["from_category"], event.payload["to_category"]
+    waiting = after == StageCategory.WAITING
+    if after in DONE_CATEGORIES:
+        if before not in DONE_CATEGORIES:
+            for metric in _open_metrics(ticket):
+                complete(metric, at)
+        return
+    if before in DONE_CATEGORIES:  # reopened
+        resolution = (
+            SLAMetric.objects.filter(ticket=ticket, metric_type=MetricType.RESOLUTION)
+            .exclude(status=SLAStatus.CANCELLED)
+            .select_for_update()
+            .order_by("-started_at", "-id")
+            .first()
+        )
+        if resolution is not None:
+            reopen(resolution, at, paused=waiting)
+        return
+    for metric in _open_metrics(ticket):
+        if waiting:
+            pause(metric, at)
+        elif before == StageCategory.WAITING:
+            resume(metric, at)
+
+
+def _commented(event: events.TicketEvent) -> None:
+    if event.payload["is_internal"] or event.actor is None:
+        return
+    ticket, at = event.ticket, event.occurred_at
+    if event.payload["by_agent"] and event.actor.pk != ticket.requester_id:
+        for metric in _open_metrics(ticket, *RESPONSE_TYPES):
+            complete(metric, at)
+        return
+    if ticket.stage.category in DONE_CATEGORIES:
+        return
+    if _open_metrics(ticket, MetricType.NEXT_RESPONSE):
+        return  # the requester wrote again before anyone answered: same clock
+    resolution = (
+        SLAMetric.objects.filter(ticket=ticket, metric_type=MetricType.RESOLUTION)
+        .select_related("policy")
+        .order_by("-started_at")
+        .first()
+    )
+    policy = resolution.policy if resolution is not None else policy_for(ticket)
+    if policy is not None:
+        start(
+            ticket=ticket,
+            policy=policy,
+            metric_type=MetricType.NEXT_RESPONSE,
+            at=at,
+            paused=ticket.stage.category == StageCategory.WAITING,
+        )
+
+
+HANDLERS = {
+    events.TICKET_CREATED: _created,
+    events.TICKET_UPDATED: _updated,
+    events.TICKET_TRANSITIONED: _transitioned,
+    events.TICKET_COMMENTED: _commented,
+}
+
+
+def on_ticket_event(sender: Any, event: events.TicketEvent, **kwargs: Any) -> None:
+    handler = HANDLERS.get(event.type)
+    if handler is not None:
+        handler(event)

@@ -1,0 +1,185 @@
+"""Writes of the SLA app: the monitor's scan and breach acknowledgement.
+
+Clock changes caused by ticket changes live in ``sla.clocks`` (they run inside the
+ticket's transaction); this module holds what runs on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from eventlog.services import event_build, event_record, event_record_many
+from nixflow.models import TICKET_KEY_PREFIX, User
+from sla.models import SLABreach, SLAMetric
+
+SLA_AT_RISK = "sla.at_risk"
+SLA_BREACHED = "sla.breached"
+SLA_ACKNOWLEDGED = "sla.acknowledged"
+
+# Rows claimed per statement: bounds each transaction after a long outage.
+SCAN_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    at_risk: int
+    breached: int
+
+
+def _key(ticket_id: int) -> str:
+    return f"{TICKET_KEY_PREFIX}{ticket_id}"
+
+
+def record_breach_events(breaches: Sequence[SLABreach]) -> None:
+    event_record_many(
+        events=[
+            event_build(
+                type=SLA_BREACHED,
+                subject=breach,
+                actor=None,
+                ticket_key=_key(breach.ticket_id),
+                occurred_at=breach.breached_at,
+                payload={
+                    "metric_id": breach.metric_id,
+                    "policy_id": breach.policy_id,
+                    "breach_type": breach.breach_type,
+                },
+            )
+            for breach in breaches
+        ]
+    )
+
+
+# The monitor's statements. Each claims due clocks with FOR UPDATE SKIP LOCKED, so scans
+# running at once take disjoint rows (and a clock a ticket transaction holds is left for
+# the next scan), and works through the partial indexes on deadline / warning_at: its
+# cost follows the clocks that are due, not all running clocks.
+_MARK_AT_RISK = """
+    UPDATE sla_slametric AS m SET status = 'at_risk'
+    FROM (
+        SELECT id FROM sla_slametric
+        WHERE status = 'running' AND warning_at <= %(now)s AND deadline > %(now)s
+        ORDER BY warning_at LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    ) AS due
+    WHERE m.id = due.id
+    RETURNING m.id, m.ticket_id, m.policy_id, m.metric_type, m.deadline
+"""
+# One breach per clock: the unique metric_id makes a breach already recorded by the
+# clock's own completion (or by anything else) a no-op.
+_MARK_BREACHED = """
+    WITH due AS (
+        SELECT id FROM sla_slametric
+        WHERE status IN ('running', 'at_risk') AND deadline <= %(now)s
+        ORDER BY deadline LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    ), breached AS (
+        UPDATE sla_slametric AS m SET status = 'breached'
+        FROM due WHERE m.id = due.id
+        RETURNING m.id, m.ticket_id, m.policy_id, m.metric_type, m.deadline
+    )
+    INSERT INTO sla_slabreach
+        (metric_id, ticket_id, policy_id, breach_type, breached_at, acknowledgement_note)
+    SELECT id, ticket_id, policy_id, metric_type, deadline, '' FROM breached
+    ON CONFLICT (metric_id) DO NOTHING
+    RETURNING id, metric_id, ticket_id, policy_id, breach_type, breached_at
+"""
+
+
+def _mark_at_risk(now: datetime) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_MARK_AT_RISK, {"now": now, "batch": SCAN_BATCH})
+        rows = cursor.fetchall()
+        event_record_many(
+            events=[
+                event_build(
+                    type=SLA_AT_RISK,
+                    subject=SLAMetric(pk=metric_id),
+                    actor=None,
+                    ticket_key=_key(ticket_id),
+                    payload={
+                        "metric_type": metric_type,
+                        "policy_id": policy_id,
+                        "deadline": deadline,
+                    },
+                )
+                for metric_id, ticket_id, policy_id, metric_type, deadline in rows
+            ]
+        )
+    return len(rows)
+
+
+def _mark_breached(now: datetime) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_MARK_BREACHED, {"now": now, "batch": SCAN_BATCH})
+        rows = cursor.fetchall()
+        record_breach_events(
+            [
+                SLABreach(
+                    pk=pk,
+                    metric_id=metric_id,
+                    ticket_id=ticket_id,
+                    policy_id=policy_id,
+                    breach_type=breach_type,
+                    breached_at=breached_at,
+                )
+                for pk, metric_id, ticket_id, policy_id, breach_type, breached_at in rows
+            ]
+        )
+    return len(rows)
+
+
+def sla_scan(*, now: datetime | None = None) -> ScanResult:
+    """One pass of the monitor: mark clocks at risk, then breached, in batches until none
+    is due. Idempotent and safe to run concurrently; after an outage it catches up every
+    clock that came due meanwhile, once."""
+    now = now or timezone.now()
+    at_risk = breached = 0
+    while True:
+        marked = _mark_at_risk(now)
+        at_risk += marked
+        if marked < SCAN_BATCH:
+            break
+    while True:
+        # A full batch may mean more are due. (A batch is short of full also when a
+        # claimed clock already had its breach; the rest waits for the next scan.)
+        marked = _mark_breached(now)
+        breached += marked
+        if marked < SCAN_BATCH:
+            break
+    return ScanResult(at_risk=at_risk, breached=breached)
+
+
+@transaction.atomic
+def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLABreach:
+    """Record who acknowledged the breach, when, and why: once. A second acknowledgement
+    is refused, naming the first, so nobody's note is overwritten."""
+    if not actor.is_agent:
+        raise PermissionDenied("Only agents can acknowledge SLA breaches.")
+    breach = (
+        SLABreach.objects.select_for_update().select_related("acknowledged_by").get(pk=breach.pk)
+    )
+    if breach.acknowledged_at is not None:
+        by = breach.acknowledged_by.get_username()
+        raise ValidationError(
+            f"Already acknowledged by {by} at {breach.acknowledged_at:%Y-%m-%d %H:%M} UTC."
+        )
+    breach.acknowledged_by = actor
+    breach.acknowledged_at = timezone.now()
+    breach.acknowledgement_note = note.strip()
+    breach.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
+    event_record(
+        type=SLA_ACKNOWLEDGED,
+        subject=breach,
+        actor=actor,
+        ticket_key=_key(breach.ticket_id),
+        occurred_at=breach.acknowledged_at,
+        payload={"note": breach.acknowledgement_note, "breach_type": breach.breach_type},
+    )
+    return breach
