@@ -163,7 +163,9 @@ def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLA
     if not actor.is_agent:
         raise PermissionDenied("Only agents can acknowledge SLA breaches.")
     breach = (
-        SLABreach.objects.select_for_update().select_related("acknowledged_by").get(pk=breach.pk)
+        SLABreach.objects.select_for_update(of=("self",))
+        .select_related("acknowledged_by")
+        .get(pk=breach.pk)
     )
     if breach.acknowledged_at is not None:
         by = breach.acknowledged_by.get_username()

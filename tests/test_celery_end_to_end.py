@@ -86,3 +86,13 @@ def test_worker_delivers_events_after_commit_and_beat_seals_the_log(
     verified = scratch_db.manage("verify_eventlog")
     assert verified.returncode == 0, verified.output
     assert "Event log intact: 3 events" in verified.output
+
+
+def test_migrate_creates_the_sla_monitors_beat_schedule(scratch_db: ScratchDatabase) -> None:
+    # A fresh clone of the migrated template: exactly what `migrate` leaves on deploy.
+    rows = scratch_db.sql(
+        "SELECT t.task, t.enabled, i.every, i.period FROM django_celery_beat_periodictask t "
+        "JOIN django_celery_beat_intervalschedule i ON i.id = t.interval_id "
+        "WHERE t.name = 'SLA monitor'"
+    )
+    assert rows == [("sla.tasks.sla_scan", True, 1, "minutes")]
