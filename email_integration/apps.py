@@ -5,3 +5,8 @@ class EmailIntegrationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "email_integration"
     verbose_name = "Email integration"
+
+    def ready(self) -> None:
+        from email_integration import outbound
+
+        outbound.register()  # acknowledgements and comment mail, after commit

@@ -1,1 +1,215 @@
-"""Models of the email_integration app; they arrive with its issue, with their migrations."""
+"""Mail accounts, the messages that came in or went out, their threads and attachments.
+
+Store first, then act: every inbound message is saved raw (``EmailMessage.raw``) before
+anything else happens to it, and before the mail server is told it was taken. Saving
+is idempotent per account on (Message-ID, SHA-256 of the raw bytes), so fetching,
+posting or ingesting the same message again creates nothing; the same Message-ID with
+different bytes is kept too, and flagged. Processing (threading, tickets, comments) is
+a separate, repeatable step whose failures are kept with a reason.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from nixflow.models import Comment, Priority, Ticket, Workflow
+
+
+class InboundProtocol(models.TextChoices):
+    IMAP = "IMAP", "IMAP"
+    POP3 = "POP3", "POP3"
+    NONE = "NONE", "None (posted or ingested mail only)"
+
+
+class EmailAccount(models.Model):
+    """A mailbox NixFlow reads (and sends as). The password is write-only everywhere."""
+
+    name = models.CharField(max_length=100, unique=True)
+    address = models.EmailField(unique=True, help_text="The desk's address, e.g. help@example.com.")
+    protocol = models.CharField(
+        max_length=4, choices=InboundProtocol.choices, default=InboundProtocol.IMAP
+    )
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    use_tls = models.BooleanField(default=True, help_text="Implicit TLS (IMAPS, POP3S).")
+    username = models.CharField(max_length=255, blank=True)
+    # Never rendered back by the admin or the API (write-only fields there).
+    password = models.CharField(max_length=255, blank=True)
+    folder = models.CharField(max_length=255, default="INBOX")
+    workflow = models.ForeignKey(
+        Workflow,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Workflow of tickets opened by mail (empty: the default workflow).",
+    )
+    default_priority = models.CharField(
+        max_length=8, choices=Priority.choices, default=Priority.NORMAL
+    )
+    is_active = models.BooleanField(default=True)
+    poll_interval_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(10)]
+    )
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # IMAP: messages are fetched by UID above last_uid, as long as UIDVALIDITY holds.
+    imap_uidvalidity = models.BigIntegerField(null=True, blank=True)
+    imap_last_uid = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>"
+
+
+class EmailThread(models.Model):
+    """The mail conversation of one ticket through one account."""
+
+    account = models.ForeignKey(EmailAccount, on_delete=models.PROTECT, related_name="threads")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="email_threads")
+    normalized_subject = models.CharField(max_length=998, blank=True)
+    root_message_id = models.CharField(max_length=998, blank=True)
+    participants = ArrayField(models.EmailField(), default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "ticket"], name="email_thread_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.key}: {self.normalized_subject}"
+
+
+class EmailMessageType(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    AUTO_REPLY = "auto_reply", "Auto-reply"
+    BOUNCE = "bounce", "Bounce"
+
+
+class EmailMessageStatus(models.TextChoices):
+    RECEIVED = "received", "Received"  # stored, not processed yet
+    PROCESSED = "processed", "Processed"  # became a ticket or a comment
+    IGNORED = "ignored", "Ignored"  # auto-reply, bounce, list mail, rate limit, duplicate
+    FAILED = "failed", "Failed"  # processing raised; see error_reason, can be reprocessed
+    QUEUED = "queued", "Queued"  # outbound, waiting for the sender task
+    SENT = "sent", "Sent"
+
+
+class EmailMessage(models.Model):
+    account = models.ForeignKey(EmailAccount, on_delete=models.PROTECT, related_name="messages")
+    thread = models.ForeignKey(
+        EmailThread, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    message_type = models.CharField(
+        max_length=16, choices=EmailMessageType.choices, default=EmailMessageType.INBOUND
+    )
+    status = models.CharField(
+        max_length=16, choices=EmailMessageStatus.choices, default=EmailMessageStatus.RECEIVED
+    )
+    message_id = models.CharField(max_length=998, blank=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = ArrayField(models.CharField(max_length=998), default=list, blank=True)
+    from_address = models.CharField(max_length=320, blank=True)
+    from_name = models.CharField(max_length=255, blank=True)
+    to_addresses = ArrayField(models.CharField(max_length=320), default=list, blank=True)
+    cc_addresses = ArrayField(models.CharField(max_length=320), default=list, blank=True)
+    subject = models.TextField(blank=True)
+    text_body = models.TextField(blank=True, help_text="The full text, quotes included.")
+    reply_text = models.TextField(blank=True, help_text="The new text, without quotes.")
+    html_body = models.TextField(blank=True, help_text="Sanitized with nh3.")
+    raw = models.BinaryField(help_text="The message exactly as received or sent.")
+    raw_sha256 = models.CharField(max_length=64)
+    error_reason = models.TextField(blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="An earlier message with the same Message-ID but other content.",
+    )
+    bounce_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bounces",
+        help_text="The message this delivery report is about.",
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="email_messages"
+    )
+    comment = models.ForeignKey(
+        Comment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Store-first idempotency (see the module docstring): a message without a
+            # Message-ID is keyed on its bytes alone ("" + sha256).
+            models.UniqueConstraint(
+                fields=["account", "message_id", "raw_sha256"], name="email_message_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["message_id"], name="email_message_id"),
+            models.Index(fields=["status", "received_at"], name="email_message_status"),
+            models.Index(fields=["from_address", "received_at"], name="email_message_sender"),
+            models.Index(fields=["ticket", "received_at"], name="email_message_ticket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_message_type_display()} {self.message_id or self.pk}: {self.subject}"
+
+
+def email_attachment_path(instance: EmailAttachment, filename: str) -> str:
+    return f"email/{timezone.now():%Y/%m}/{instance.sha256[:2]}/{instance.sha256}/{filename}"
+
+
+class EmailAttachment(models.Model):
+    """A part of a message stored as a file; refused parts keep their record and reason."""
+
+    message = models.ForeignKey(EmailMessage, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_id = models.CharField(max_length=998, blank=True, help_text="For inline images.")
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=email_attachment_path, max_length=400, blank=True)
+    refused_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class SenderCount(models.Model):
+    """Messages per sender per hour, for the runaway-correspondent limit (an upsert)."""
+
+    address = models.CharField(max_length=320)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["address", "hour"], name="email_sender_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.hour:%Y-%m-%d %H}: {self.count}"

@@ -170,6 +170,11 @@ else:
     EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
     EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Inbound mail: a sender writing more than this per hour is treated as a runaway loop.
+EMAIL_SENDER_LIMIT_PER_HOUR = env.int("EMAIL_SENDER_LIMIT_PER_HOUR", default=30)
+# The largest raw message the inbound API accepts (413 above it).
+EMAIL_MAX_MESSAGE_BYTES = env.int("EMAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
+NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="NixFlow <nixflow@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 

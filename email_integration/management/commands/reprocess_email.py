@@ -1,0 +1,25 @@
+"""`manage.py reprocess_email [--id N ...]`: run failed messages through the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from email_integration import services
+from email_integration.models import EmailMessage, EmailMessageStatus
+
+
+class Command(BaseCommand):
+    help = "Reprocess failed inbound messages (all, or the given ids)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--id", type=int, action="append", dest="ids")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        messages = EmailMessage.objects.filter(status=EmailMessageStatus.FAILED)
+        if options["ids"]:
+            messages = EmailMessage.objects.filter(pk__in=options["ids"])
+        done = services.messages_reprocess(messages=list(messages.order_by("id")))
+        for message in done:
+            self.stdout.write(f"#{message.pk}: {message.status} {message.error_reason}".strip())

@@ -1,0 +1,276 @@
+"""Reading mail as it really arrives: any charset, broken MIME, missing headers.
+
+Every accessor here degrades instead of raising: a header that doesn't parse is read
+raw, a part in an unknown charset is decoded as UTF-8 with replacement characters, a
+part that can't be decoded at all is skipped and noted in ``defects``. Only the
+pipeline decides what to do with a message; this module just reads it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+
+import nh3
+from mailparser_reply import EmailReplyParser
+
+MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
+SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|rif|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
+REPLY_LANGUAGES = ["en", "de", "fr", "es", "nl", "it", "pl", "sv"]
+# Tags and attributes that survive in stored mail HTML; everything else (scripts, event
+# handlers, styles, forms, iframes) is removed, and links keep only safe schemes.
+HTML_TAGS = {
+    "a", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
+    "img", "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead",
+    "tr", "u", "ul",
+}  # fmt: skip
+HTML_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"colspan"}}
+URL_SCHEMES = {"http", "https", "mailto", "cid"}
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
+    content_id: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass
+class ParsedMessage:
+    message: Message
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    from_address: str = ""
+    from_name: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        return header_text(self.message, name)
+
+    @property
+    def reply_text(self) -> str:
+        """The new text, without quoted history and signature; the whole text when the
+        parser finds nothing else."""
+        return reply_text(self.text)
+
+    @property
+    def safe_html(self) -> str:
+        return sanitize_html(self.html) if self.html else ""
+
+
+def message_from_bytes(raw: bytes) -> Message:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def header_text(message: Message, name: str) -> str:
+    """A header's decoded text, or its raw text when it doesn't parse; "" when absent."""
+    try:
+        value = message.get(name)
+    except Exception:  # a malformed header: the modern policy raises while parsing it
+        value = None
+        for key, raw_value in message.raw_items():
+            if key.lower() == name.lower():
+                value = raw_value
+                break
+    if value is None:
+        return ""
+    return " ".join(str(value).split())
+
+
+def message_ids(value: str) -> list[str]:
+    """The ids in a Message-ID, In-Reply-To or References header, without brackets."""
+    found = MESSAGE_ID.findall(value or "")
+    if not found and value and "@" in value and " " not in value.strip():
+        found = [value.strip().strip("<>")]  # a bare id without brackets
+    return found
+
+
+def first_message_id(raw: bytes) -> str:
+    """The Message-ID of a raw message, read from its headers only (cheap)."""
+    try:
+        headers = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+        ids = message_ids(str(headers.get("Message-ID", "")))
+    except Exception:
+        return ""
+    return ids[0][:998] if ids else ""
+
+
+def normalize_subject(subject: str) -> str:
+    return SUBJECT_PREFIX.sub("", subject or "").strip()
+
+
+def _addresses(message: Message, name: str) -> list[str]:
+    text = header_text(message, name)
+    return [addr.lower() for _, addr in getaddresses([text]) if "@" in addr]
+
+
+def _decode_part(part: Message, defects: list[str]) -> str | None:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError, KeyError) as error:
+        payload = part.get_payload(decode=True) or b""
+        defects.append(f"part {part.get_content_type()} decoded leniently ({error})")
+        return payload.decode("utf-8", errors="replace")
+    if isinstance(content, bytes):
+        return content.decode("utf-8", errors="replace")
+    return content if isinstance(content, str) else None
+
+
+def _filename(part: Message, index: int) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:
+        name = ""
+    name = safe_filename(name)
+    if not name:
+        subtype = part.get_content_subtype() or "bin"
+        name = f"attachment-{index}.{subtype[:10]}"
+    return name
+
+
+def safe_filename(name: str) -> str:
+    """A name safe on any file system: no path, no control characters, at most 150."""
+    name = name.replace("\\", "/").split("/")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .")
+    return name[-150:]
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    """Everything the pipeline needs from a raw message; never raises on bad input."""
+    message = message_from_bytes(raw)
+    parsed = ParsedMessage(message=message)
+    parsed.defects.extend(str(d) for d in message.defects)
+    ids = message_ids(header_text(message, "Message-ID"))
+    parsed.message_id = ids[0][:998] if ids else ""
+    reply_ids = message_ids(header_text(message, "In-Reply-To"))
+    parsed.in_reply_to = reply_ids[0][:998] if reply_ids else ""
+    parsed.references = [i[:998] for i in message_ids(header_text(message, "References"))]
+    name, address = parseaddr(header_text(message, "From"))
+    parsed.from_name, parsed.from_address = name[:255], address.lower()[:320]
+    parsed.to = _addresses(message, "To")
+    parsed.cc = _addresses(message, "Cc")
+    parsed.subject = header_text(message, "Subject")
+
+    texts, htmls = [], []
+    index = 0
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        index += 1
+        content_type = part.get_content_type()
+        disposition = (part.get_content_disposition() or "").lower()
+        if disposition != "attachment" and content_type in {"text/plain", "text/html"}:
+            content = _decode_part(part, parsed.defects)
+            if content is not None:
+                (texts if content_type == "text/plain" else htmls).append(content)
+            continue
+        if content_type in {"message/delivery-status", "text/rfc822-headers"}:
+            continue
+        payload = _payload(part, parsed.defects)
+        if payload is None:
+            continue
+        content_id = message_ids(header_text(part, "Content-ID"))
+        parsed.attachments.append(
+            ParsedAttachment(
+                filename=_filename(part, index),
+                content_type=content_type[:255],
+                payload=payload,
+                content_id=content_id[0] if content_id else "",
+            )
+        )
+    parsed.html = "\n".join(htmls)
+    parsed.text = "\n".join(texts) if texts else html_to_text(parsed.html)
+    return parsed
+
+
+def _payload(part: Message, defects: list[str]) -> bytes | None:
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner:
+            return inner[0].as_bytes()
+        return None
+    try:
+        return part.get_payload(decode=True)
+    except Exception as error:
+        defects.append(f"part {part.get_content_type()} skipped: {error}")
+        return None
+
+
+def reply_text(text: str) -> str:
+    if not text.strip():
+        return ""
+    try:
+        replies = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text).replies
+    except Exception:
+        return text.strip()
+    body = replies[0].body.strip() if replies else ""
+    return body or text.strip()
+
+
+def sanitize_html(value: str) -> str:
+    return nh3.clean(
+        value,
+        tags=HTML_TAGS,
+        attributes=HTML_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+class _TextExtractor(HTMLParser):
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
+    SKIP = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(value: str) -> str:
+    if not value:
+        return ""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(value)
+        extractor.close()
+    except Exception:
+        return html.unescape(re.sub(r"<[^>]+>", " ", value))
+    text = "".join(extractor.parts)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
