@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import imaplib
+import poplib
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from email_integration import services
+from email_integration.models import (
+    EmailAccount,
+    EmailAttachment,
+    EmailMessage,
+    EmailMessageStatus,
+    InboundProtocol,
+)
+from nixflow.admin import READ_ONLY, RolePermissionsMixin
+
+
+class EmailAccountForm(forms.ModelForm):
+    # Write-only: the stored secret is never rendered back; blank keeps it.
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the stored password.",
+    )
+
+    class Meta:
+        model = EmailAccount
+        fields = [
+            "name",
+            "address",
+            "protocol",
+            "host",
+            "port",
+            "use_tls",
+            "username",
+            "password",
+            "folder",
+            "workflow",
+            "default_priority",
+            "is_active",
+            "poll_interval_seconds",
+        ]
+
+    def clean_password(self) -> str:
+        return self.cleaned_data["password"] or (self.instance.password if self.instance else "")
+
+
+def check_connection(account: EmailAccount) -> str:
+    """Log in and out; the server's greeting, or raise."""
+    if account.protocol == InboundProtocol.IMAP:
+        cls = imaplib.IMAP4_SSL if account.use_tls else imaplib.IMAP4
+        client = cls(account.host, account.port or (993 if account.use_tls else 143), timeout=15)
+        client.login(account.username, account.password)
+        status, _ = client.select(account.folder, readonly=True)
+        client.logout()
+        return f"IMAP login and folder {account.folder!r}: {status}"
+    if account.protocol == InboundProtocol.POP3:
+        cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
+        client = cls(account.host, account.port or (995 if account.use_tls else 110), timeout=15)
+        client.user(account.username)
+        client.pass_(account.password)
+        count, _ = client.stat()
+        client.quit()
+        return f"POP3 login: {count} message(s) waiting"
+    return "No server to test: this account takes posted or ingested mail only."
+
+
+@admin.register(EmailAccount)
+class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    form = EmailAccountForm
+    agent_actions = READ_ONLY
+    list_display = ("name", "address", "protocol", "host", "is_active", "last_polled_at", "error")
+    list_filter = ("protocol", "is_active")
+    search_fields = ("name", "address")
+    readonly_fields = ("last_polled_at", "last_error")
+    actions = ["test_connection"]
+
+    @admin.display(description="last error")
+    def error(self, account: EmailAccount) -> str:
+        return (account.last_error or "")[:80]
+
+    @admin.action(description="Test the connection")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
+        for account in queryset:
+            try:
+                self.message_user(request, f"{account.name}: {check_connection(account)}")
+            except Exception as error:  # any failure is the answer the admin asked for
+                self.message_user(
+                    request, f"{account.name}: {type(error).__name__}: {error}", messages.ERROR
+                )
+
+
+class AttachmentInline(RolePermissionsMixin, admin.TabularInline):
+    model = EmailAttachment
+    agent_actions = admin_actions = READ_ONLY
+    fields = ("filename", "content_type", "size", "refused_reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(EmailMessage)
+class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    agent_actions = READ_ONLY
+    admin_actions = READ_ONLY
+    list_display = (
+        "received_at",
+        "message_type",
+        "status",
+        "from_address",
+        "subject",
+        "ticket_link",
+    )
+    list_filter = ("status", "message_type", "account")
+    search_fields = ("=message_id", "from_address", "subject")
+    list_select_related = ("ticket",)
+    show_full_result_count = False
+    inlines = [AttachmentInline]
+    exclude = ("raw",)
+    actions = ["reprocess"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in EmailMessage._meta.fields if f.name != "raw"] + ["raw_link"]
+
+    @admin.display(description="ticket")
+    def ticket_link(self, message: EmailMessage) -> str:
+        if not message.ticket_id:
+            return "-"
+        url = reverse("admin:nixflow_ticket_change", args=[message.ticket_id])
+        return format_html('<a href="{}">{}</a>', url, message.ticket.key)
+
+    @admin.display(description="raw message")
+    def raw_link(self, message: EmailMessage) -> str:
+        url = reverse("admin:email_integration_emailmessage_raw", args=[message.pk])
+        return format_html('<a href="{}">Download the raw message (.eml)</a>', url)
+
+    def get_urls(self) -> list:
+        raw = path(
+            "<int:pk>/raw/",
+            self.admin_site.admin_view(self.raw_view),
+            name="email_integration_emailmessage_raw",
+        )
+        return [raw, *super().get_urls()]
+
+    def raw_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        message = get_object_or_404(EmailMessage, pk=pk)
+        response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
+        # Served as a download, never rendered: a message can carry anything.
+        response["Content-Disposition"] = f'attachment; filename="message-{message.pk}.eml"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(
+        description="Reprocess (failed or unprocessed) messages", permissions=["reprocess"]
+    )
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
+        eligible = list(
+            queryset.filter(status__in=[EmailMessageStatus.FAILED, EmailMessageStatus.RECEIVED])
+        )
+        done = services.messages_reprocess(messages=eligible)
+        ok = sum(m.status == EmailMessageStatus.PROCESSED for m in done)
+        self.message_user(
+            request,
+            f"Reprocessed {len(done)} message(s): {ok} processed, {len(done) - ok} not "
+            f"(see their status); {queryset.count() - len(eligible)} skipped as already done.",
+        )

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from email_integration.models import EmailAccount, EmailAttachment, EmailMessage
+
+
+class EmailAccountSerializer(serializers.ModelSerializer):
+    """Configuration, written with plain ModelSerializer saves (no domain events). The
+    password is write-only: it is never sent back."""
+
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, style={"input_type": "password"}
+    )
+    has_password = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EmailAccount
+        fields = [
+            "id",
+            "name",
+            "address",
+            "protocol",
+            "host",
+            "port",
+            "use_tls",
+            "username",
+            "password",
+            "has_password",
+            "folder",
+            "workflow",
+            "default_priority",
+            "is_active",
+            "poll_interval_seconds",
+            "last_polled_at",
+            "last_error",
+        ]
+        read_only_fields = ["last_polled_at", "last_error"]
+
+    def get_has_password(self, account: EmailAccount) -> bool:
+        return bool(account.password)
+
+    def update(self, instance: EmailAccount, validated_data: dict) -> EmailAccount:
+        if not validated_data.get("password"):
+            validated_data.pop("password", None)  # blank keeps the stored secret
+        return super().update(instance, validated_data)
+
+
+class EmailAttachmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EmailAttachment
+        fields = ["id", "filename", "content_type", "size", "content_id", "refused_reason"]
+        read_only_fields = fields
+
+
+class EmailMessageSerializer(serializers.ModelSerializer):
+    ticket = serializers.SerializerMethodField()
+    attachments = EmailAttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EmailMessage
+        fields = [
+            "id",
+            "account",
+            "message_type",
+            "status",
+            "message_id",
+            "in_reply_to",
+            "references",
+            "from_address",
+            "from_name",
+            "to_addresses",
+            "cc_addresses",
+            "subject",
+            "reply_text",
+            "error_reason",
+            "ticket",
+            "received_at",
+            "processed_at",
+            "sent_at",
+            "attachments",
+        ]
+        read_only_fields = fields
+
+    def get_ticket(self, message: EmailMessage) -> str | None:
+        return message.ticket.key if message.ticket_id else None

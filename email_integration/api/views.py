@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from email_integration import services
+from email_integration.api.serializers import EmailAccountSerializer, EmailMessageSerializer
+from email_integration.models import EmailAccount, EmailMessage
+from nixflow.api.exceptions import PayloadTooLarge
+from nixflow.api.permissions import IsAdminOrAgentReadOnly, IsAgent
+from nixflow.models import Ticket
+
+
+class RawMessageParser(BaseParser):
+    """The body as bytes, for ``message/rfc822`` (a raw mail message)."""
+
+    media_type = "message/rfc822"
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> bytes:
+        limit = settings.EMAIL_MAX_MESSAGE_BYTES
+        data = stream.read(limit + 1) if stream is not None else b""
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The message is larger than {limit} bytes.")
+        return data
+
+
+class EmailAccountViewSet(viewsets.ModelViewSet):
+    queryset = EmailAccount.objects.select_related("workflow").order_by("name")
+    serializer_class = EmailAccountSerializer
+    permission_classes = [IsAdminOrAgentReadOnly]
+    filter_backends: list = []
+
+
+class EmailMessageFilter(django_filters.FilterSet):
+    status = django_filters.CharFilter()
+    message_type = django_filters.CharFilter()
+    account = django_filters.NumberFilter(field_name="account_id")
+    ticket = django_filters.CharFilter(method="filter_ticket")
+    from_address = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = EmailMessage
+        fields: list[str] = []
+
+    def filter_ticket(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(ticket_id=Ticket.number_from_key(value.upper()) or 0)
+
+
+class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Mail in and out, for agents; the raw message stays in the admin's raw view."""
+
+    queryset = (
+        EmailMessage.objects.select_related("ticket")
+        .prefetch_related("attachments")
+        .defer("raw", "text_body", "html_body")
+        .order_by("-received_at", "-id")
+    )
+    serializer_class = EmailMessageSerializer
+    permission_classes = [IsAgent]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = EmailMessageFilter
+
+
+class InboundMessageView(APIView):
+    """Deliver one raw message to an account, for mail servers that post rather than
+    wait to be polled. Token-authenticated; agents and admins only (use a dedicated
+    agent account for the mail server)."""
+
+    permission_classes = [IsAgent]
+    parser_classes = [RawMessageParser]
+
+    @extend_schema(
+        request={"message/rfc822": OpenApiTypes.BINARY},
+        responses={201: EmailMessageSerializer, 200: EmailMessageSerializer},
+        examples=[OpenApiExample("raw", value="From: a@example.com\r\n\r\nHello")],
+    )
+    def post(self, request: Request, account_id: int) -> Response:
+        account = get_object_or_404(EmailAccount, pk=account_id, is_active=True)
+        raw = request.data
+        if not isinstance(raw, bytes) or not raw.strip():
+            raise ParseError("Send the raw message as the body, Content-Type: message/rfc822.")
+        message, created = services.message_store(account=account, raw=raw)
+        if message.status == "received":
+            message = services.message_process(message=message)
+        return Response(
+            EmailMessageSerializer(message).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
