@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings
 
 from email_integration.models import EmailAccount, InboundProtocol
 from tests.email_integration.servers import (
@@ -22,7 +22,7 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 @pytest.fixture
-def smtp(settings: SettingsWrapper) -> Iterator[SMTPServer]:
+def smtp(settings: Settings) -> Iterator[SMTPServer]:
     """A real SMTP server on loopback, and Django's SMTP backend pointed at it."""
     server = start_smtp()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
