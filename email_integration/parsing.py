@@ -111,7 +111,8 @@ def first_message_id(raw: bytes) -> str:
         ids = message_ids(str(headers.get("Message-ID", "")))
     except Exception:
         return ""
-    return ids[0][:998] if ids else ""
+    # Stored as text by the store step, which must never fail on content: no NUL.
+    return ids[0].replace("\x00", "")[:998] if ids else ""
 
 
 def normalize_subject(subject: str) -> str:
@@ -199,7 +200,27 @@ def parse(raw: bytes) -> ParsedMessage:
         )
     parsed.html = "\n".join(htmls)
     parsed.text = "\n".join(texts) if texts else html_to_text(parsed.html)
+    _without_nul(parsed)
     return parsed
+
+
+def _without_nul(parsed: ParsedMessage) -> None:
+    """PostgreSQL text cannot hold NUL; mail can. Replace it, visibly."""
+    for name in (
+        "message_id",
+        "in_reply_to",
+        "from_address",
+        "from_name",
+        "subject",
+        "text",
+        "html",
+    ):
+        setattr(parsed, name, getattr(parsed, name).replace("\x00", "\ufffd"))
+    parsed.references = [r.replace("\x00", "") for r in parsed.references]
+    parsed.to = [a.replace("\x00", "") for a in parsed.to]
+    parsed.cc = [a.replace("\x00", "") for a in parsed.cc]
+    for attachment in parsed.attachments:
+        attachment.filename = attachment.filename.replace("\x00", "_")
 
 
 def _payload(part: Message, defects: list[str]) -> bytes | None:
