@@ -88,7 +88,11 @@ def message_process(*, message: EmailMessage) -> EmailMessage:
     """Process a stored message (received or failed); never raises for a bad message."""
     try:
         with transaction.atomic():
-            locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
+            locked = (
+                EmailMessage.objects.select_for_update(of=("self",))
+                .select_related("account__workflow")
+                .get(pk=message.pk)
+            )
             if locked.status not in {EmailMessageStatus.RECEIVED, EmailMessageStatus.FAILED}:
                 return locked  # done by a concurrent delivery of the same message
             _process_locked(locked)
@@ -293,17 +297,18 @@ def _find_ticket(
 
 
 def _thread_for(message: EmailMessage, ticket: Ticket, parsed: ParsedMessage) -> EmailThread:
-    thread, _ = EmailThread.objects.get_or_create(
+    people = {parsed.from_address, *parsed.to, *parsed.cc} - {message.account.address.lower()}
+    thread, created = EmailThread.objects.get_or_create(
         account=message.account,
         ticket=ticket,
         defaults={
             "normalized_subject": normalize_subject(parsed.subject)[:998],
             "root_message_id": parsed.message_id,
+            "participants": sorted(people),
         },
     )
-    people = {parsed.from_address, *parsed.to, *parsed.cc} - {message.account.address.lower()}
     missing = sorted(people - set(thread.participants))
-    if missing:
+    if missing and not created:
         thread.participants = [*thread.participants, *missing]
         thread.save(update_fields=["participants"])
     return thread
@@ -352,6 +357,23 @@ def message_ingest(*, account: EmailAccount, raw: bytes) -> EmailMessage:
     if message.status == EmailMessageStatus.RECEIVED:
         message = message_process(message=message)
     return message
+
+
+def messages_ingest_batch(*, account: EmailAccount, raws: list[bytes]) -> list[EmailMessage]:
+    """Store a batch in one transaction, then process it in another.
+
+    For sources that keep their copy (files, a Maildir, an mbox): nothing has to be
+    acknowledged message by message, so a batch costs two commits instead of two per
+    message. Each message is still processed in its own savepoint: one that fails is
+    recorded as failed and the others go on.
+    """
+    with transaction.atomic():
+        stored = [message_store(account=account, raw=raw)[0] for raw in raws]
+    with transaction.atomic():
+        return [
+            message_process(message=m) if m.status == EmailMessageStatus.RECEIVED else m
+            for m in stored
+        ]
 
 
 def messages_reprocess(*, messages: list[EmailMessage]) -> list[EmailMessage]:

@@ -86,6 +86,14 @@ def _lock(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().select_related("stage", "workflow").get(pk=ticket.pk)
 
 
+# Services validate fields (lengths, choices, blank) with full_clean, but leave the
+# table's constraints and foreign keys to PostgreSQL: the services set those values
+# themselves from loaded rows, and validating them here would cost a query each on the
+# hottest write paths (mail intake, forms, load) for checks the database makes anyway.
+_CHECKED_BY_THE_DATABASE = {"validate_constraints": False, "validate_unique": False}
+TICKET_RELATIONS = ["workflow", "stage", "requester", "assignee"]
+
+
 def _commit_change(
     *,
     ticket: Ticket,
@@ -176,7 +184,7 @@ def ticket_create(
         created=now,
         updated=now,
     )
-    ticket.full_clean()
+    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
     ticket.save()
     _commit_change(
         ticket=ticket,
@@ -222,7 +230,7 @@ def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -
     if not changes:
         return ticket
     ticket.updated = now
-    ticket.full_clean()
+    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
     ticket.save(update_fields=[*changes, "updated"])
     _commit_change(
         ticket=ticket, actor=actor, event_type=events.TICKET_UPDATED, changes=changes, at=now
@@ -357,7 +365,7 @@ def comment_create(
     ticket = _lock(ticket)
     now = timezone.now()
     comment = Comment(ticket=ticket, author=author, body=body, is_internal=is_internal, created=now)
-    comment.full_clean()
+    comment.full_clean(exclude=["ticket", "author"], **_CHECKED_BY_THE_DATABASE)
     comment.save()
     for upload in attachments:
         Attachment.objects.create(

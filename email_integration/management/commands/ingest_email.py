@@ -3,10 +3,11 @@ folders or mbox files, through the same pipeline as fetched mail."""
 
 from __future__ import annotations
 
+import itertools
 import mailbox
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,24 @@ def raw_messages(path: Path) -> Iterator[tuple[str, bytes]]:
         yield str(path), path.read_bytes()
 
 
+def batched(items: Iterable[tuple[str, bytes]], size: int) -> Iterator[list[tuple[str, bytes]]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
 class Command(BaseCommand):
     help = "Ingest raw messages from files, Maildir folders or mbox files."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--account", required=True, help="Name of the receiving account.")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=100,
+            help="Messages stored and processed per transaction (default 100).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         account = EmailAccount.objects.filter(name=options["account"]).first()
@@ -49,11 +62,13 @@ class Command(BaseCommand):
         for path in options["paths"]:
             if not path.exists():
                 raise CommandError(f"{path} does not exist.")
-            for label, raw in raw_messages(path):
-                message = services.message_ingest(account=account, raw=raw)
-                counts[message.status] = counts.get(message.status, 0) + 1
-                if message.status == EmailMessageStatus.FAILED:
-                    self.stderr.write(f"{label}: failed: {message.error_reason}")
+            for batch in batched(raw_messages(path), max(options["batch_size"], 1)):
+                labels, raws = zip(*batch, strict=True)
+                done = services.messages_ingest_batch(account=account, raws=list(raws))
+                for label, message in zip(labels, done, strict=True):
+                    counts[message.status] = counts.get(message.status, 0) + 1
+                    if message.status == EmailMessageStatus.FAILED:
+                        self.stderr.write(f"{label}: failed: {message.error_reason}")
         total = sum(counts.values())
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
