@@ -167,6 +167,8 @@ def ticket_create(
             raise PermissionDenied("Requesters can only open tickets for themselves.")
         if assignee is not None:
             raise PermissionDenied("Only agents can assign tickets.")
+    if not requester.is_active:
+        raise ValidationError({"requester": f"{requester.username} is not an active user."})
     workflow = workflow or _default_workflow()
     if not workflow.is_active:
         raise ValidationError({"workflow": f"Workflow {workflow.name!r} is not active."})
@@ -268,7 +270,11 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
                 f"{to_stage.name!r}. Allowed from {current.name!r}: {_allowed_targets(current)}."
             }
         )
-    if actor is not None and not actor.is_agent and not transition.requester_allowed:
+    if (
+        actor is not None
+        and not actor.is_agent
+        and not (transition.requester_allowed and actor.pk == ticket.requester_id)
+    ):
         raise PermissionDenied(
             f"Only agents can move a ticket from {current.name!r} to {to_stage.name!r}."
         )

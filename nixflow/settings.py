@@ -239,6 +239,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps use the core's choices; one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "nixflow.models.Priority",
+        "SourceEnum": "nixflow.models.Source",
+        "MetricTypeEnum": "sla.models.MetricType",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

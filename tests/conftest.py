@@ -57,6 +57,12 @@ def _default_workflow(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Settings) -> None:
+    # PBKDF2's deliberate slowness protects stored passwords, not test users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _readyz_without_cache(settings: Settings) -> None:
     settings.NIXFLOW_READYZ_CACHE_SECONDS = 0
 

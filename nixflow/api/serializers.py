@@ -1,6 +1,23 @@
+"""What the API reads and writes. Input serializers validate and hand typed values to a
+service; output serializers render rows. None of them writes to the database."""
+
+from __future__ import annotations
+
+from django.urls import reverse
 from rest_framework import serializers
 
-from nixflow.models import User
+from nixflow.models import (
+    Attachment,
+    Comment,
+    HistoryLog,
+    Priority,
+    Stage,
+    Ticket,
+    TicketWatcher,
+    Transition,
+    User,
+    Workflow,
+)
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -8,3 +25,213 @@ class MeSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "email", "first_name", "last_name", "role"]
         read_only_fields = fields
+
+
+# --- Output -----------------------------------------------------------------------------
+class UserSummarySerializer(serializers.ModelSerializer):
+    full_name = serializers.CharField(source="get_full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name"]
+        read_only_fields = fields
+
+
+class WorkflowSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workflow
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class StageSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Stage
+        fields = ["id", "name", "category"]
+        read_only_fields = fields
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True, help_text="The ticket's key, e.g. NF-12.")
+    url = serializers.HyperlinkedIdentityField(view_name="ticket-detail", lookup_field="key")
+    workflow = WorkflowSummarySerializer(read_only=True)
+    stage = StageSummarySerializer(read_only=True)
+    requester = UserSummarySerializer(read_only=True)
+    assignee = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "key",
+            "url",
+            "title",
+            "description",
+            "priority",
+            "source",
+            "workflow",
+            "stage",
+            "requester",
+            "assignee",
+            "created",
+            "updated",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Authenticated download of the file.")
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "size", "content_type", "url"]
+        read_only_fields = fields
+
+    def get_url(self, attachment: Attachment) -> str:
+        # The ticket comes from the context: attachment.comment.ticket would be a query
+        # per attachment.
+        path = reverse(
+            "ticket-attachment",
+            kwargs={"key": self.context["ticket"].key, "attachment_id": attachment.pk},
+        )
+        return self.context["request"].build_absolute_uri(path)
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserSummarySerializer(read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "is_internal", "created", "attachments"]
+        read_only_fields = fields
+
+
+class WatcherSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = TicketWatcher
+        fields = ["user", "created"]
+        read_only_fields = fields
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    actor = UserSummarySerializer(
+        read_only=True, allow_null=True, help_text="Null for changes made by the system."
+    )
+
+    class Meta:
+        model = HistoryLog
+        fields = ["id", "actor", "field", "old_value", "new_value", "created"]
+        read_only_fields = fields
+
+
+class StageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Stage
+        fields = ["id", "name", "category", "position"]
+        read_only_fields = fields
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Transition
+        fields = ["id", "from_stage", "to_stage", "name", "requester_allowed"]
+        read_only_fields = fields
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    stages = StageSerializer(many=True, read_only=True)
+    transitions = TransitionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Workflow
+        fields = ["id", "name", "description", "is_default", "is_active", "stages", "transitions"]
+        read_only_fields = fields
+
+
+# --- Input ------------------------------------------------------------------------------
+class TicketCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    workflow = serializers.PrimaryKeyRelatedField(
+        queryset=Workflow.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Defaults to the default workflow.",
+    )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        help_text="Agents only: open the ticket for this user. Defaults to the caller.",
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Agents only: an active agent to take the ticket.",
+    )
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(
+        choices=Priority.choices, required=False, help_text="Agents only."
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Agents only: an active agent, or null to unassign.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if "stage" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "stage": "The stage changes only along a transition: POST {stage} to the "
+                    "ticket's transition/ endpoint."
+                }
+            )
+        return attrs
+
+
+class TicketTransitionSerializer(serializers.Serializer):
+    stage = serializers.PrimaryKeyRelatedField(
+        queryset=Stage.objects.all(), help_text="The stage to move the ticket to."
+    )
+
+
+class TicketAssignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        allow_null=True,
+        help_text="An active agent, or null to unassign.",
+    )
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    # Not trimmed: the body is the author's text as written; the service refuses a blank one.
+    body = serializers.CharField(trim_whitespace=False)
+    is_internal = serializers.BooleanField(
+        default=False, help_text="Agents only: a note requesters never see."
+    )
+    attachments = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="Files, sent as multipart/form-data (repeat the field for several).",
+    )
+
+
+class WatchSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        required=False,
+        help_text="Defaults to the caller. Requesters can only add or remove themselves.",
+    )

@@ -1,7 +1,13 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from nixflow.api.views import MeView
+from nixflow.api.views import MeView, TicketViewSet, WorkflowViewSet
+
+router = SimpleRouter()
+router.register("tickets", TicketViewSet, basename="ticket")
+router.register("workflows", WorkflowViewSet, basename="workflow")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
+    *router.urls,
 ]

@@ -1,9 +1,59 @@
-from drf_spectacular.utils import extend_schema
+"""The core API. Each view validates its input with a serializer, calls one service or
+selector, and serializes the result (STYLE.md rule 10); who may do what is decided by
+the selectors (what a user sees) and the services (what a user may change)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from nixflow.api.serializers import MeSerializer
+from nixflow import selectors, services
+from nixflow.api.exceptions import PayloadTooLarge
+from nixflow.api.filters import TicketFilter, TicketOrderingFilter
+from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
+from nixflow.api.serializers import (
+    CommentCreateSerializer,
+    CommentSerializer,
+    HistorySerializer,
+    MeSerializer,
+    TicketAssignSerializer,
+    TicketCreateSerializer,
+    TicketSerializer,
+    TicketTransitionSerializer,
+    TicketUpdateSerializer,
+    WatcherSerializer,
+    WatchSerializer,
+    WorkflowSerializer,
+)
+from nixflow.models import (
+    TICKET_KEY_PATTERN,
+    Attachment,
+    Source,
+    Stage,
+    Ticket,
+    TicketWatcher,
+    Transition,
+    User,
+    Workflow,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class MeView(APIView):
@@ -12,3 +62,305 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)
+
+
+TICKET_FILTER_PARAMETERS = [
+    OpenApiParameter(
+        "stage",
+        {"type": "array", "items": {"type": "integer"}},
+        description="Stage ids: `stage=3`, `stage=3,4` or `stage=3&stage=4`.",
+    ),
+    OpenApiParameter(
+        "assignee",
+        {"type": "string", "pattern": "^([1-9][0-9]*|none)$"},
+        description="The assignee's user id, or `none` for unassigned tickets.",
+    ),
+    OpenApiParameter("requester", OpenApiTypes.INT, description="The requester's user id."),
+    OpenApiParameter("workflow", OpenApiTypes.INT, description="The workflow's id."),
+]
+USER_PARAMETER = OpenApiParameter(
+    "user",
+    OpenApiTypes.INT,
+    description="The watcher to remove (also accepted as a JSON body `{user}`); "
+    "defaults to the caller.",
+)
+
+
+class TicketViewSet(viewsets.GenericViewSet):
+    """Tickets, addressed by key (``NF-12``).
+
+    Requesters see the tickets they requested or watch and get 404 for any other, exactly
+    as for a key that does not exist; agents see every ticket. There is no PUT and no
+    DELETE: tickets are closed through a transition, never removed.
+    """
+
+    # The class-level queryset only tells the router and the schema the model; every
+    # request goes through get_queryset (the visibility rule of the selector).
+    queryset = Ticket.objects.none()
+    serializer_class = TicketSerializer
+    lookup_field = "key"
+    lookup_value_regex = TICKET_KEY_PATTERN
+    filter_backends = [DjangoFilterBackend, TicketOrderingFilter]
+    filterset_class = TicketFilter
+    pagination_class = TicketCursorPagination
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return selectors.ticket_list(user=self.request.user)
+
+    def get_object(self) -> Ticket:
+        ticket = selectors.ticket_get(user=self.request.user, key=self.kwargs["key"])
+        if ticket is None:
+            raise NotFound("No such ticket.")
+        return ticket
+
+    def _ticket_response(self, ticket: Ticket, *, created: bool = False) -> Response:
+        # Read back through the selector: the row a service returns is locked and fresh but
+        # lacks the related rows a ticket shows (one query instead of one per relation).
+        shown = selectors.ticket_get(user=self.request.user, key=ticket.key) or ticket
+        data = self.get_serializer(shown).data
+        if created:
+            return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
+        return Response(data)
+
+    @extend_schema(responses=TicketSerializer(many=True), parameters=TICKET_FILTER_PARAMETERS)
+    def list(self, request: Request) -> Response:
+        """Tickets the caller may see, newest first unless ``ordering`` says otherwise,
+        one cursor page at a time: follow ``next`` and ``previous``."""
+        tickets = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(tickets)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
+    def create(self, request: Request) -> Response:
+        """Open a ticket (source API). Agents may open it for another requester and
+        assign it; requesters open tickets for themselves."""
+        serializer = TicketCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ticket = services.ticket_create(
+            requester=data.get("requester") or request.user,
+            title=data["title"],
+            description=data["description"],
+            priority=data["priority"],
+            workflow=data.get("workflow"),
+            assignee=data.get("assignee"),
+            source=Source.API,
+            actor=request.user,
+        )
+        return self._ticket_response(ticket, created=True)
+
+    def retrieve(self, request: Request, key: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=TicketUpdateSerializer, responses=TicketSerializer)
+    def partial_update(self, request: Request, key: str) -> Response:
+        """Change title and description; agents also priority and assignee. The stage
+        changes only through ``transition/``."""
+        ticket = self.get_object()
+        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        assign = "assignee" in fields
+        assignee = fields.pop("assignee", None)
+        # All or nothing: a refused assignee must not leave a changed title behind.
+        with transaction.atomic():
+            if fields:
+                services.ticket_update(ticket=ticket, actor=request.user, data=fields)
+            if assign:
+                services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+        return self._ticket_response(ticket)
+
+    @extend_schema(request=TicketTransitionSerializer, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, key: str) -> Response:
+        """Move the ticket to another stage along an allowed transition of its workflow.
+        Requesters may take only the transitions marked ``requester_allowed``."""
+        ticket = self.get_object()
+        serializer = TicketTransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.ticket_transition(
+            ticket=ticket, to_stage=serializer.validated_data["stage"], actor=request.user
+        )
+        return self._ticket_response(ticket)
+
+    @extend_schema(request=TicketAssignSerializer, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, key: str) -> Response:
+        """Give the ticket to an active agent, or unassign it with null. Agents only."""
+        ticket = self.get_object()
+        serializer = TicketAssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.ticket_assign(
+            ticket=ticket, assignee=serializer.validated_data["assignee"], actor=request.user
+        )
+        return self._ticket_response(ticket)
+
+    @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "application/json": CommentCreateSerializer,
+            "multipart/form-data": CommentCreateSerializer,
+        },
+        responses={201: CommentSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[JSONParser, MultiPartParser],
+        filter_backends=[],
+        pagination_class=DefaultPagination,
+    )
+    def comments(self, request: Request, key: str) -> Response:
+        """The ticket's comments, oldest first (requesters never get internal ones), or
+        add one: JSON, or multipart/form-data with ``attachments`` files."""
+        ticket = self.get_object()
+        context = {**self.get_serializer_context(), "ticket": ticket}
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.comment_list(user=request.user, ticket=ticket))
+            data = CommentSerializer(page, many=True, context=context).data
+            return self.get_paginated_response(data)
+
+        serializer = CommentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = services.comment_create(
+            ticket=ticket,
+            author=request.user,
+            body=serializer.validated_data["body"],
+            is_internal=serializer.validated_data["is_internal"],
+            attachments=serializer.validated_data["attachments"],
+        )
+        return Response(
+            CommentSerializer(comment, context=context).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("attachment_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file, as an attachment download."
+            )
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"attachments/(?P<attachment_id>[1-9][0-9]{0,17})",
+        url_name="attachment",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def attachment(self, request: Request, key: str, attachment_id: str) -> FileResponse:
+        """Download an attachment of a comment the caller may read (requesters never get
+        the files of internal comments)."""
+        ticket = self.get_object()
+        readable = selectors.comment_list(user=request.user, ticket=ticket)
+        attachment = Attachment.objects.filter(pk=attachment_id, comment__in=readable).first()
+        if attachment is None:
+            raise NotFound("No such attachment.")
+        try:
+            file = attachment.file.open("rb")
+        except FileNotFoundError as exc:
+            logger.error("The file of attachment %s is missing: %s", attachment.pk, exc)
+            raise NotFound("The file of this attachment is missing.") from exc
+        return FileResponse(
+            file,
+            as_attachment=True,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+        )
+
+    @extend_schema(methods=["GET"], responses=WatcherSerializer(many=True))
+    @extend_schema(methods=["POST"], request=WatchSerializer, responses={201: WatcherSerializer})
+    @extend_schema(
+        methods=["DELETE"], request=None, parameters=[USER_PARAMETER], responses={204: None}
+    )
+    @action(
+        detail=True,
+        methods=["get", "post", "delete"],
+        filter_backends=[],
+        pagination_class=DefaultPagination,
+    )
+    def watchers(self, request: Request, key: str) -> Response:
+        """Who watches the ticket; add a watcher (``{user}``, default the caller; adding
+        twice is harmless); or remove one (``?user=`` or ``{user}``, default the caller).
+        Requesters can only add or remove themselves."""
+        ticket = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.watcher_list(ticket=ticket))
+            data = WatcherSerializer(page, many=True, context=self.get_serializer_context()).data
+            return self.get_paginated_response(data)
+
+        given = request.data if request.method == "POST" or request.data else request.query_params
+        serializer = WatchSerializer(data=given)
+        serializer.is_valid(raise_exception=True)
+        user: User = serializer.validated_data.get("user") or request.user
+        if request.method == "POST":
+            watcher: TicketWatcher = services.ticket_watch(
+                ticket=ticket, user=user, actor=request.user
+            )
+            return Response(WatcherSerializer(watcher).data, status=status.HTTP_201_CREATED)
+        services.ticket_unwatch(ticket=ticket, user=user, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=HistorySerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=DefaultPagination)
+    def history(self, request: Request, key: str) -> Response:
+        """Every change of the ticket, oldest first: who changed which field from what to
+        what."""
+        ticket = self.get_object()
+        page = self.paginate_queryset(selectors.history_list(ticket=ticket))
+        return self.get_paginated_response(HistorySerializer(page, many=True).data)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method in {"POST", "PATCH", "DELETE"}:
+            refuse_oversized_body(request, with_attachments=self.action == "comments")
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        # A download answers whatever the client accepts (a browser sends Accept: image/*
+        # and the like); only JSON renderers are configured, so negotiation would fail
+        # with 406 before the view runs. Errors on that route still render as JSON.
+        return super().perform_content_negotiation(
+            request, force=force or self.action == "attachment"
+        )
+
+
+def refuse_oversized_body(request: Request, *, with_attachments: bool) -> None:
+    """413 for a declared body larger than the view could accept, before it is read.
+
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE guards ``request.body`` and form fields, but DRF's
+    JSON parser reads the stream itself, whatever its size; and multipart files would be
+    spooled to disk only for the service to refuse them. A multipart comment may carry
+    the most and largest attachments allowed on top of the usual limit.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return
+    if with_attachments and request.content_type.startswith("multipart/"):
+        limit += settings.NIXFLOW_MAX_ATTACHMENTS * settings.NIXFLOW_MAX_ATTACHMENT_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if length > limit:
+        raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit}.")
+
+
+class WorkflowViewSet(viewsets.ReadOnlyModelViewSet):
+    """Workflows with their stages (in order) and the transitions allowed between them.
+
+    Read-only for every authenticated user, so that clients can show the lifecycle and
+    offer the next stages. Workflows are edited in the admin (``/admin/``), where the
+    workflow editor validates stages and transitions together.
+    """
+
+    serializer_class = WorkflowSerializer
+    filter_backends: list[Any] = []
+    # Three queries whatever the number of workflows: workflows, stages, transitions.
+    queryset = Workflow.objects.prefetch_related(
+        Prefetch("stages", queryset=Stage.objects.order_by("position")),
+        Prefetch("transitions", queryset=Transition.objects.all()),
+    )

@@ -532,3 +532,19 @@ def test_ticket_keys_parse_strictly() -> None:
     assert Ticket.number_from_key("nf-7") == 7
     for bad in ("NF-0", "NF-", "NF-12a", "12", "NF--3", "NF-99999999999999999999"):
         assert Ticket.number_from_key(bad) is None
+
+
+def test_a_watching_requester_cannot_take_the_requesters_transitions(
+    requester: User, other_requester: User, agent: User, stages: dict[str, Stage]
+) -> None:
+    ticket = new_ticket(requester)
+    services.ticket_transition(ticket=ticket, to_stage=stages["Resolved"], actor=agent)
+    services.ticket_watch(ticket=ticket, user=other_requester, actor=agent)
+    with pytest.raises(PermissionDenied, match="Only agents can move a ticket"):
+        services.ticket_transition(ticket=ticket, to_stage=stages["Open"], actor=other_requester)
+
+
+def test_tickets_are_not_opened_for_inactive_requesters(agent: User) -> None:
+    gone = UserFactory(username="gone", is_active=False)
+    with pytest.raises(ValidationError, match="gone is not an active user"):
+        services.ticket_create(requester=gone, title="x", actor=agent)

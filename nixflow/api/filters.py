@@ -1,0 +1,171 @@
+"""Query-string filters and ordering of the ticket list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django_filters.widgets import QueryArrayWidget
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQuerySet
+
+# Primary keys are bigints: a larger number is bad input (400), not a database error.
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdListField(forms.Field):
+    """Ids as ``?f=1,2``, ``?f=1&f=2`` or ``?f[]=1&f[]=2``."""
+
+    widget = QueryArrayWidget
+
+    def to_python(self, value: list[str] | None) -> list[int]:
+        # The widget splits commas only outside a QueryDict, so split them here too.
+        one = IdField()
+        items = (part for item in value or () for part in item.split(",") if part.strip())
+        return sorted({one.clean(part) for part in items})
+
+
+class AssigneeField(forms.Field):
+    """A user id, or ``none`` for unassigned tickets."""
+
+    def to_python(self, value: str | None) -> int | str | None:
+        if value in (None, ""):
+            return None
+        if value.strip().lower() == "none":
+            return "none"
+        return IdField().clean(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.Filter):
+    field_class = IdField
+
+
+@extend_schema_field({"type": "array", "items": {"type": "integer"}})
+class IdInFilter(django_filters.Filter):
+    field_class = IdListField
+
+    def filter(self, qs: TicketQuerySet, value: list[int]) -> TicketQuerySet:
+        if not value:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
+@extend_schema_field({"type": "string", "pattern": "^([1-9][0-9]*|none)$"})
+class AssigneeFilter(django_filters.Filter):
+    field_class = AssigneeField
+
+    def filter(self, qs: TicketQuerySet, value: int | str | None) -> TicketQuerySet:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(assignee__isnull=True)
+        return qs.filter(assignee_id=value)
+
+
+class TicketFilter(django_filters.FilterSet):
+    stage = IdInFilter(
+        label="Stage ids: `stage=3`, `stage=3,4` or `stage=3&stage=4`.",
+    )
+    stage_category = django_filters.ChoiceFilter(
+        field_name="stage__category", choices=StageCategory.choices, label="Stage category."
+    )
+    priority = django_filters.ChoiceFilter(choices=Priority.choices, label="Priority.")
+    assignee = AssigneeFilter(label="Assignee's user id, or `none` for unassigned tickets.")
+    requester = IdFilter(field_name="requester_id", label="Requester's user id.")
+    workflow = IdFilter(field_name="workflow_id", label="Workflow id.")
+    source = django_filters.ChoiceFilter(choices=Source.choices, label="Where it came from.")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="gte", label="Created at or after (ISO 8601)."
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="lt", label="Created before (ISO 8601)."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        label="Text in the title or description (case-insensitive), or a ticket key (`NF-12`).",
+    )
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_search(self, queryset: TicketQuerySet, name: str, value: str) -> TicketQuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        # icontains is UPPER(col) LIKE UPPER('%q%') on PostgreSQL, which the trigram
+        # indexes on UPPER(title) and UPPER(description) serve (see Ticket.Meta.indexes).
+        match = Q(title__icontains=value) | Q(description__icontains=value)
+        number = Ticket.number_from_key(value)
+        if number is not None:
+            match |= Q(pk=number)
+        return queryset.filter(match)
+
+
+class TicketOrderingFilter(OrderingFilter):
+    """``?ordering=`` over ``created``, ``updated``, ``priority`` and ``key``, ``-`` for
+    descending, comma-separated for several; default ``-created``.
+
+    ``priority`` sorts by rank (LOW < NORMAL < HIGH < URGENT), not alphabetically: it maps
+    to the ``priority_rank`` annotation. The ordering always ends with ``id`` so that it is
+    total, which the cursor pagination needs (its cursor is the row's ordering key).
+    Unknown names are ignored, as DRF's OrderingFilter does.
+    """
+
+    fields = {"created": "created", "updated": "updated", "priority": "priority_rank", "key": "id"}
+
+    def get_ordering(self, request: Request, queryset: Any, view: APIView) -> list[str]:
+        terms: list[str] = []
+        for raw in request.query_params.get(self.ordering_param, "").split(","):
+            term = raw.strip()
+            name = self.fields.get(term.removeprefix("-"))
+            if name and name not in {t.lstrip("-") for t in terms}:
+                terms.append(f"-{name}" if term.startswith("-") else name)
+        named = {t.lstrip("-"): t for t in terms}
+        if "id" not in named:
+            if "created" not in named:
+                terms.append("-created")
+            terms.append("id" if named.get("created") == "created" else "-id")
+        return terms
+
+    def get_valid_fields(
+        self, queryset: Any, view: APIView, context: dict[str, Any] | None = None
+    ) -> list[tuple[str, str]]:
+        # The names a client sends (the browsable API's ordering menu lists these).
+        return [(name, name) for name in self.fields]
+
+    def filter_queryset(
+        self, request: Request, queryset: TicketQuerySet, view: APIView
+    ) -> TicketQuerySet:
+        ordering = self.get_ordering(request, queryset, view)
+        if any(term.lstrip("-") == "priority_rank" for term in ordering):
+            queryset = queryset.with_priority_rank()
+        return queryset.order_by(*ordering)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        names = ", ".join(f"`{name}`" for name in self.fields)
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Sort by {names}; `-` in front for descending, several "
+                "comma-separated. Default `-created`. `priority` sorts by rank, LOW to URGENT.",
+                "schema": {"type": "string"},
+            }
+        ]
