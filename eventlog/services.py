@@ -60,11 +60,8 @@ def event_record_many(*, events: Sequence[EventLog]) -> list[EventLog]:
         raise RuntimeError("Events must be recorded inside the change's transaction.")
     if not events:
         return []
-    with transaction.get_connection().cursor() as cursor:
-        # Take a transaction id before drawing event ids, so that from the moment this
-        # transaction holds an event id it shows as an open writer to the sealer
-        # (eventlog/sealing.py relies on it). A no-op when it has written already.
-        cursor.execute("SELECT pg_current_xact_id()")
+    # The id's default takes a transaction id before drawing the event id (migration
+    # 0003), which the sealer relies on.
     created = EventLog.objects.bulk_create(events)
     to_deliver = [event.pk for event in created if subscribers.subscribed(event.type)]
     if to_deliver:

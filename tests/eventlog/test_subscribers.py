@@ -20,8 +20,10 @@ Capture = Callable[..., object]
 
 
 @pytest.fixture
-def received() -> Iterator[list[int]]:
-    """A subscriber of ticket.commented that remembers the event ids it was given."""
+def received(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """A subscriber of ticket.commented that remembers the event ids it was given, alone
+    in a registry of its own (the apps' real subscribers are tested with their apps)."""
+    monkeypatch.setattr(subscribers, "_registry", {})
     seen: list[int] = []
 
     @subscribers.subscribe("ticket.commented", name="tests.recorder")
