@@ -12,8 +12,9 @@ transaction of this database that has written anything and is still open (or now
 none). A transaction open now either started at or after ``T``, so every id it drew was
 drawn after ``T``, and its rows will carry ``recorded_at >= T``. (This needs a writer to
 show as open, with a transaction id, before it draws an event id: the id column's
-default, ``eventlog_next_id()`` (migration 0003), takes the transaction id first. Without that, a writer caught between drawing an id and
-its first row write would be invisible here, and would land behind the seal.) Hence every id up to
+default, ``eventlog_next_id()`` of migration 0003, takes the transaction id first.
+Without that, a writer caught between drawing an id and its first row write would be
+invisible here, and would land behind the seal.) Hence every id up to
 ``b = max(id) where recorded_at < T`` belongs to a transaction that has finished: ids
 below ``b`` that are not visible were rolled back and are recorded as ``gaps``. The log
 therefore never changes below ``b`` again, unless someone tampers with it.
