@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("email_integration.api.urls")),
     path("", include("nixflow.api.urls")),
     path("", include("sla.api.urls")),
+    path("forms/", include("forms_builder.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,4 +23,5 @@ urlpatterns = [
     path("admin/", include(dashboard_urls())),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("forms/", include("forms_builder.urls")),
 ]

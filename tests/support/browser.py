@@ -44,9 +44,15 @@ def browser() -> Iterator[webdriver.Chrome]:
 def login(driver: webdriver.Chrome, base_url: str, username: str, password: str) -> None:
     """Log in through the admin login page, as a person would."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.delete_all_cookies()
     driver.get(f"{base_url}/admin/login/")
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # Wait for the logged-in page: the next get() would otherwise cancel the login POST.
+    WebDriverWait(driver, 15).until(
+        expected_conditions.presence_of_element_located((By.ID, "user-tools"))
+    )

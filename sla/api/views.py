@@ -1,0 +1,162 @@
+"""The SLA API. Agents read everything; admins (and superusers) change the configuration
+(policies, calendars); requesters get 403 throughout: SLA figures are internal.
+
+Clock and breach lists can grow as large as the ticket table, so they use the core's
+keyset cursor pages (no COUNT, no OFFSET) in an order an index serves; the configuration
+lists are short and use the default page numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Model, ProtectedError
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from nixflow.api.pagination import KeysetCursorPagination
+from nixflow.models import Role
+from sla import services
+from sla.api.filters import SLABreachFilter, SLAMetricFilter
+from sla.api.serializers import (
+    BreachAcknowledgeSerializer,
+    BusinessCalendarSerializer,
+    SLABreachSerializer,
+    SLAMetricSerializer,
+    SLAPolicySerializer,
+)
+from sla.models import BusinessCalendar, SLABreach, SLAMetric, SLAPolicy
+
+
+def _is_agent(user: Any) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or user.is_agent))
+
+
+def _is_admin(user: Any) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN))
+
+
+class IsAgent(BasePermission):
+    message = "Only agents and admins can see SLA clocks and breaches."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return _is_agent(request.user)
+
+
+class AgentsReadAdminsWrite(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            self.message = "Only agents and admins can see the SLA configuration."
+            return _is_agent(request.user)
+        self.message = "Only admins can change the SLA configuration."
+        return _is_admin(request.user)
+
+
+class ConfigurationViewSet(viewsets.ModelViewSet):
+    """Plain CRUD of a configuration model; the serializer saves it with its nested rows."""
+
+    permission_classes = [AgentsReadAdminsWrite]
+    filter_backends: list[Any] = []
+    in_use_message = ""
+
+    def perform_destroy(self, instance: Model) -> None:
+        # What clocks (and policies) refer to is PROTECTed: say so as a 400, not a 500.
+        # Checked first with one EXISTS, so that Django's deletion collector never loads
+        # the (possibly many) protecting rows; ProtectedError covers a row added since.
+        if self.in_use(instance):
+            raise ValidationError(self.in_use_message)
+        try:
+            instance.delete()
+        except ProtectedError as error:
+            raise ValidationError(self.in_use_message) from error
+
+    def in_use(self, instance: Model) -> bool:
+        raise NotImplementedError
+
+
+class SLAPolicyViewSet(ConfigurationViewSet):
+    """SLA policies with their targets. A policy applies to the tickets its conditions
+    match (empty: any), the first active one by ``order``; its targets give the business
+    minutes each metric may take per priority."""
+
+    queryset = SLAPolicy.objects.prefetch_related("targets")
+    serializer_class = SLAPolicySerializer
+    in_use_message = (
+        "This policy has SLA clocks on tickets, which keep referring to it: "
+        "deactivate it instead (is_active false)."
+    )
+
+    def in_use(self, instance: SLAPolicy) -> bool:
+        # Breaches belong to metrics, so no metric means no breach either.
+        return instance.metrics.exists()
+
+
+class BusinessCalendarViewSet(ConfigurationViewSet):
+    """Business calendars: time zone, working hours per weekday (none: 24x7) and holidays
+    (listed dates plus the public holidays of a country)."""
+
+    queryset = BusinessCalendar.objects.prefetch_related("intervals", "holidays")
+    serializer_class = BusinessCalendarSerializer
+    in_use_message = "SLA policies use this calendar: give them another one first."
+
+    def in_use(self, instance: BusinessCalendar) -> bool:
+        return instance.policies.exists()
+
+
+class SLAMetricCursorPagination(KeysetCursorPagination):
+    """Newest clocks first, by primary key."""
+
+    ordering = ("-id",)
+    page_size = 50
+
+
+class SLABreachCursorPagination(KeysetCursorPagination):
+    """Latest breaches first: the sla_breach_time index on ``-breached_at``, then id."""
+
+    ordering = ("-breached_at", "-id")
+    page_size = 50
+
+
+class SLAMetricViewSet(viewsets.ReadOnlyModelViewSet):
+    """SLA clocks on tickets (one per metric started), newest first, one cursor page at
+    a time: follow ``next`` and ``previous``."""
+
+    # One query per page whatever its size: the policy's name comes along in a join;
+    # the ticket key needs only ticket_id.
+    queryset = SLAMetric.objects.select_related("policy")
+    serializer_class = SLAMetricSerializer
+    permission_classes = [IsAgent]
+    pagination_class = SLAMetricCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SLAMetricFilter
+
+
+class SLABreachViewSet(viewsets.ReadOnlyModelViewSet):
+    """SLA breaches, latest first, one cursor page at a time. Each clock breaches at most
+    once; a breach is acknowledged once, with a note."""
+
+    queryset = SLABreach.objects.select_related("policy", "acknowledged_by")
+    serializer_class = SLABreachSerializer
+    permission_classes = [IsAgent]
+    pagination_class = SLABreachCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SLABreachFilter
+
+    @extend_schema(request=BreachAcknowledgeSerializer, responses=SLABreachSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        """Record that the caller has seen the breach, when, and why. Only once: a second
+        acknowledgement is refused (400) naming the first, whose note is kept."""
+        breach = self.get_object()
+        serializer = BreachAcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.breach_acknowledge(
+            breach=breach, actor=request.user, note=serializer.validated_data["note"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=breach.pk)).data)
