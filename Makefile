@@ -1,11 +1,14 @@
 # The two commands of the README, plus helpers. Each target installs what it needs.
-.PHONY: run test lint db-start db-stop db-shell
+.PHONY: run test lint db-start db-stop db-shell bench
 
 run:  ## set up and run web + worker + beat on the embedded PostgreSQL
 	scripts/run.sh
 
 test:  ## set up and run lint, the migration gate and every test
 	scripts/test.sh $(ARGS)
+
+bench:  ## time the ticket API at 10k and 1M tickets (scratch databases); writes bench/results/
+	bench/run.sh $(ARGS)
 
 lint:
 	scripts/bootstrap.sh

@@ -1,30 +1,39 @@
 """``manage.py seed_demo``: a believable desk to click through on first run.
 
-Idempotent: users that exist are left alone (their passwords too). All demo users share
-one generated password, kept in ``var/demo-password`` so that ``make run`` can print
-it again on every start. Refuses to run in production.
+Creates the demo team (an admin, six agents) and twenty requesters at five customer
+companies, a second workflow ("Access requests", with a WAITING stage for the manager's
+approval) next to the default "Service desk", and a few hundred tickets spread over the
+last 60 days and every stage: most closed, some new, open, waiting or resolved, with
+public and internal comments, watchers, history and events. Tickets go through the
+services, then get their timestamps moved into the past (see ``nixflow/demo.py``).
+
+Idempotent: users that exist are left alone (their passwords too); the workflow and the
+tickets are created only while no demo requester has a ticket, so a second run creates
+nothing. Deterministic for a given ``--seed``. All demo users share one generated
+password, kept in ``var/demo-password`` so that ``make run`` can print it again on every
+start. Refuses to run in production.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from nixflow.models import Role, User
+from nixflow import demo
+from nixflow.models import User
 from nixflow.services import user_create
 
-DEMO_USERS = [
-    ("admin", "admin@nixflow.example", Role.ADMIN, "Ada", "Admin"),
-    ("alice", "alice@nixflow.example", Role.AGENT, "Alice", "Agent"),
-    ("bob", "bob@nixflow.example", Role.AGENT, "Bob", "Builder"),
-    ("carol", "carol@customer.example", Role.REQUESTER, "Carol", "Customer"),
-    ("dave", "dave@customer.example", Role.REQUESTER, "Dave", "Davis"),
-]
+DEMO_USERS = demo.DEMO_USERS
+ORIGINAL_USERS = 5  # admin, alice, bob, carol, dave: the logins the output names
 
 
 def demo_password(var_dir: Path) -> str:
@@ -39,7 +48,7 @@ def demo_password(var_dir: Path) -> str:
 
 
 class Command(BaseCommand):
-    help = "Load demo data (users; later issues add workflows, tickets, articles, forms)."
+    help = "Load demo data: users, a second workflow, and tickets with their history."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -47,27 +56,72 @@ class Command(BaseCommand):
             default="http://127.0.0.1:8000",
             help="Where the web server listens, for the printed links.",
         )
+        parser.add_argument(
+            "--tickets",
+            type=int,
+            default=300,
+            help="How many demo tickets to create on the first run (default 300; 0: none).",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=1042, help="Random seed; the same seed, the same desk."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates users with a shared password; not in production.")
+        if options["tickets"] < 0:
+            raise CommandError("--tickets must be 0 or more.")
         password = demo_password(settings.VAR_DIR)
-        created = []
-        for username, email, role, first, last in DEMO_USERS:
-            if not User.objects.filter(username=username).exists():
-                user_create(
-                    username=username,
-                    email=email,
-                    role=role,
-                    password=password,
-                    first_name=first,
-                    last_name=last,
-                )
-                created.append(username)
+        created = self.create_users(password)
         admin_token, _ = Token.objects.get_or_create(user=User.objects.get(username="admin"))
+        tickets = self.create_tickets(options["tickets"], options["seed"])
+
         base = options["base_url"].rstrip("/")
+        originals = [u[0] for u in DEMO_USERS[1:ORIGINAL_USERS]]
+        more = len(DEMO_USERS) - ORIGINAL_USERS
         self.stdout.write(f"Demo users created: {', '.join(created) or 'none (already there)'}")
+        if tickets:
+            self.stdout.write(tickets)
         self.stdout.write(self.style.SUCCESS(f"Admin:    {base}/admin/"))
         self.stdout.write(self.style.SUCCESS(f"Login:    admin / {password}"))
-        self.stdout.write(f"Also:     {', '.join(u[0] for u in DEMO_USERS[1:])} (same password)")
+        self.stdout.write(
+            f"Also:     {', '.join(originals)} and {more} more agents and requesters "
+            "(same password)"
+        )
         self.stdout.write(f"API docs: {base}/api/docs/  (Authorization: Token {admin_token.key})")
+
+    def create_users(self, password: str) -> list[str]:
+        existing = set(User.objects.values_list("username", flat=True))
+        missing = [u for u in DEMO_USERS if u[0] not in existing]
+        if not missing:
+            return []
+        # One hash for the shared password: PBKDF2 costs a few hundred milliseconds a
+        # user by design, and the first `make run` would wait for 27 of them.
+        hashed = make_password(password)
+        with transaction.atomic():
+            for username, email, role, first, last in missing:
+                user_create(
+                    username=username, email=email, role=role, first_name=first, last_name=last
+                )
+            names = [u[0] for u in missing]
+            # Joined before the oldest demo ticket, which is up to 60 days old.
+            joined = timezone.now() - timedelta(days=demo.DEMO_DAYS + 30)
+            User.objects.filter(username__in=names).update(password=hashed, date_joined=joined)
+        return names
+
+    def create_tickets(self, count: int, seed: int) -> str:
+        """The second workflow, then the tickets; returns the line to print about them.
+
+        Both only on the first run: a workflow an administrator removed later stays away.
+        """
+        if count == 0:
+            return ""
+        if demo.demo_tickets_exist():
+            return "Demo tickets created: none (already there)"
+        demo.ensure_access_workflow()
+        try:
+            outcome = demo.build_demo_tickets(count=count, seed=seed)
+        except demo.WorkflowsChangedError as error:
+            return self.style.WARNING(f"Demo tickets skipped: {error}.")
+        by_stage = ", ".join(f"{name} {n}" for name, n in sorted(outcome.items()))
+        return f"Demo tickets created: {sum(outcome.values())} ({by_stage})"

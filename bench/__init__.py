@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench``; each module says what it measures and how."""
