@@ -6,6 +6,18 @@ class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = "SLA management"
 
+    def seed_demo(self, *, admin: object, **context: object) -> str:
+        """The demo data hook (see nixflow seed_demo): policies, a calendar and clocks on
+        the demo tickets in every state, on the first run."""
+        from sla import demo
+        from sla.models import SLAPolicy
+
+        if SLAPolicy.objects.exists():
+            return "SLA policies created: none (already there)"
+        counts = demo.seed_sla(acknowledger=admin)
+        shown = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        return f"SLA clocks created: {sum(counts.values())} ({shown})"
+
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 

@@ -16,11 +16,13 @@ start. Refuses to run in production.
 
 from __future__ import annotations
 
+import random
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -29,7 +31,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from nixflow import demo
-from nixflow.models import User
+from nixflow.models import Role, User
 from nixflow.services import user_create
 
 DEMO_USERS = demo.DEMO_USERS
@@ -75,6 +77,7 @@ class Command(BaseCommand):
         created = self.create_users(password)
         admin_token, _ = Token.objects.get_or_create(user=User.objects.get(username="admin"))
         tickets = self.create_tickets(options["tickets"], options["seed"])
+        features = self.seed_feature_apps(options["seed"])
 
         base = options["base_url"].rstrip("/")
         originals = [u[0] for u in DEMO_USERS[1:ORIGINAL_USERS]]
@@ -82,6 +85,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users created: {', '.join(created) or 'none (already there)'}")
         if tickets:
             self.stdout.write(tickets)
+        for line in features:
+            self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Admin:    {base}/admin/"))
         self.stdout.write(self.style.SUCCESS(f"Login:    admin / {password}"))
         self.stdout.write(
@@ -108,6 +113,24 @@ class Command(BaseCommand):
             joined = timezone.now() - timedelta(days=demo.DEMO_DAYS + 30)
             User.objects.filter(username__in=names).update(password=hashed, date_joined=joined)
         return names
+
+    def seed_feature_apps(self, seed: int) -> list[str]:
+        """Each app config with a ``seed_demo(*, rng, requesters, agents, admin)`` hook
+        adds its own demo data (SLA policies, articles, forms), in INSTALLED_APPS order:
+        the core doesn't import feature apps."""
+        demo_names = [u[0] for u in DEMO_USERS]
+        people = User.objects.filter(username__in=demo_names).order_by("username")
+        context = {
+            "requesters": [u for u in people if u.role == Role.REQUESTER],
+            "agents": [u for u in people if u.role == Role.AGENT],
+            "admin": User.objects.get(username="admin"),
+        }
+        lines = []
+        for config in apps.get_app_configs():
+            hook = getattr(config, "seed_demo", None)
+            if callable(hook):
+                lines.append(hook(rng=random.Random(seed), **context))  # noqa: S311
+        return lines
 
     def create_tickets(self, count: int, seed: int) -> str:
         """The second workflow, then the tickets; returns the line to print about them.

@@ -1,0 +1,179 @@
+"""Demo SLA data for `seed_demo`: a business calendar, policies, and clocks on the demo
+tickets in every state (running, at risk, met, breached), so the dashboard means
+something on the first run.
+
+The demo tickets are created first and then moved into the past (nixflow/demo.py), so
+their clocks can't come from the live ticket events. They are rebuilt here by replaying
+each ticket's history through the same clock functions the events drive
+(``sla.clocks``), at the historical times; then one monitor pass marks what is at risk
+or breached now, as beat would have.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from nixflow.models import DONE_CATEGORIES, Priority, StageCategory, Ticket, User
+from sla import clocks, services
+from sla.calendar import business_seconds, calendar_spec
+from sla.models import (
+    BusinessCalendar,
+    CalendarHoliday,
+    MetricType,
+    SLABreach,
+    SLAMetric,
+    SLAPolicy,
+    SLATarget,
+    WorkingInterval,
+)
+
+CALENDAR = "Berlin office"
+# priority: (first response, next response, resolution) in business minutes
+STANDARD = {
+    Priority.LOW: (8 * 60, 8 * 60, 50 * 60),
+    Priority.NORMAL: (4 * 60, 4 * 60, 30 * 60),
+    Priority.HIGH: (2 * 60, 2 * 60, 16 * 60),
+}
+URGENT = {Priority.URGENT: (30, 30, 8 * 60)}
+TYPES = (MetricType.FIRST_RESPONSE, MetricType.NEXT_RESPONSE, MetricType.RESOLUTION)
+
+
+def _targets(policy: SLAPolicy, minutes: dict[str, tuple[int, int, int]]) -> None:
+    SLATarget.objects.bulk_create(
+        SLATarget(policy=policy, priority=priority, metric_type=kind, minutes=m)
+        for priority, values in minutes.items()
+        for kind, m in zip(TYPES, values, strict=True)
+    )
+
+
+def ensure_policies() -> list[SLAPolicy]:
+    """The calendar and the two policies, created once."""
+    calendar, created = BusinessCalendar.objects.get_or_create(
+        name=CALENDAR,
+        defaults={
+            "time_zone": "Europe/Berlin",
+            "holiday_country": "DE",
+            "holiday_subdivision": "BE",
+        },
+    )
+    if created:
+        WorkingInterval.objects.bulk_create(
+            WorkingInterval(calendar=calendar, weekday=day, start=time(8), end=time(18))
+            for day in range(5)
+        )
+        CalendarHoliday.objects.create(
+            calendar=calendar, date=timezone.now().date().replace(month=12, day=31),
+            name="Company day off",
+        )  # fmt: skip
+    urgent, created = SLAPolicy.objects.get_or_create(
+        name="Urgent (24x7)",
+        defaults={
+            "order": 10,
+            "priorities": [Priority.URGENT],
+            "escalation_email": "oncall@nixflow.example",
+        },
+    )
+    if created:
+        _targets(urgent, URGENT)
+    standard, created = SLAPolicy.objects.get_or_create(
+        name="Standard (office hours)", defaults={"order": 20, "calendar": calendar}
+    )
+    if created:
+        _targets(standard, STANDARD)
+    return [urgent, standard]
+
+
+def _apply(
+    metrics: list[SLAMetric], resolution: SLAMetric | None, before: str, after: str, at: datetime
+) -> None:
+    """The clock rules of a stage change from ``before`` to ``after`` (sla.clocks)."""
+    if after in DONE_CATEGORIES and before not in DONE_CATEGORIES:
+        for metric in metrics:
+            clocks.complete(metric, at)
+    elif after not in DONE_CATEGORIES and before in DONE_CATEGORIES:
+        if resolution is not None:
+            clocks.reopen(resolution, at, paused=after == StageCategory.WAITING)
+    elif after == StageCategory.WAITING:
+        for metric in metrics:
+            clocks.pause(metric, at)
+    elif before == StageCategory.WAITING:
+        for metric in metrics:
+            clocks.resume(metric, at)
+
+
+def _replay(ticket: Ticket) -> None:
+    """Rebuild the ticket's clocks from its history, at the times things happened."""
+    policy = clocks.policy_for(ticket)
+    if policy is None:
+        return
+    categories = {s.name: s.category for s in ticket.workflow.stages.all()}
+    started = [
+        clocks.start(
+            ticket=ticket, policy=policy, metric_type=kind, at=ticket.created, paused=False
+        )
+        for kind in (MetricType.FIRST_RESPONSE, MetricType.RESOLUTION)
+    ]
+    first, resolution = started
+    metrics = [m for m in started if m is not None]
+    category = StageCategory.NEW
+    history = ticket.history.filter(field__in=["stage", "first_response_at"]).order_by(
+        "created", "id"
+    )
+    for row in history:
+        if row.field == "first_response_at" and first is not None:
+            clocks.complete(first, row.created)
+        elif row.field == "stage" and row.new_value in categories:
+            after = categories[row.new_value]
+            _apply(metrics, resolution, category, after, row.created)
+            category = after
+        for metric in metrics:
+            metric.refresh_from_db()
+
+
+def _due_soon(tickets: list[Ticket], now: datetime) -> None:
+    """Move the creation of a few untouched new tickets back to 80 % of their first-
+    response target, so that the monitor finds them at risk, whatever the hour."""
+    for ticket in tickets:
+        policy = clocks.policy_for(ticket)
+        target = clocks.target_seconds(policy, ticket.priority, MetricType.FIRST_RESPONSE)
+        if policy is None or target is None:
+            continue
+        spec = calendar_spec(policy.calendar)
+        created = now
+        while business_seconds(spec, created, now) < target * 0.8:
+            created -= timedelta(minutes=5)
+        Ticket.objects.filter(pk=ticket.pk).update(created=created, updated=created)
+        ticket.history.filter(created__lt=created + timedelta(minutes=1)).update(created=created)
+        ticket.history.filter(created__lt=created).update(created=created)
+        ticket.created = ticket.updated = created
+
+
+@transaction.atomic
+def seed_sla(*, acknowledger: User) -> dict[str, int]:
+    """Policies, then clocks for every ticket without any; counts of clocks by status."""
+    ensure_policies()
+    now = timezone.now()
+    without = Ticket.objects.exclude(sla_metrics__isnull=False).select_related("workflow", "stage")
+    fresh = list(
+        without.filter(stage__category=StageCategory.NEW, first_response_at__isnull=True)
+        .exclude(history__field="stage", history__old_value__gt="")
+        .order_by("-created")[:3]
+    )
+    _due_soon(fresh, now)
+    for ticket in without.order_by("created", "id"):
+        _replay(ticket)
+    services.sla_scan(now=now)
+    # A few acknowledged breaches, as a team would have done.
+    for breach in SLABreach.objects.filter(acknowledged_at__isnull=True).order_by("breached_at")[
+        :5
+    ]:
+        services.breach_acknowledge(
+            breach=breach, actor=acknowledger, note="Known printer outage; customer informed."
+        )
+    counts: dict[str, int] = {}
+    for status in SLAMetric.objects.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
