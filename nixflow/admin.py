@@ -1,11 +1,204 @@
-from django.contrib import admin
+"""The staff UI: agents work tickets here; admins also design workflows and manage users.
+
+Who may do what follows the user's role (agents are staff without Django permission
+rows), and every change to a ticket goes through nixflow.services, as the API's do, so
+that history and events are written whichever interface made the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.deletion import ProtectedError
+from django.db.models.functions import Coalesce
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import smart_split, unescape_string_literal
 
-from nixflow.models import User
+from nixflow import services
+from nixflow.forms import (
+    CommentAddForm,
+    ServiceRefusalMixin,
+    StageChoiceField,
+    StageInlineFormSet,
+    TicketActionForm,
+    TicketAddForm,
+    TicketChangeForm,
+)
+from nixflow.models import (
+    TICKET_KEY_PREFIX,
+    Comment,
+    HistoryLog,
+    Role,
+    Source,
+    Stage,
+    Ticket,
+    TicketWatcher,
+    Transition,
+    User,
+    Workflow,
+)
+
+# --- Who may do what ---------------------------------------------------------------------
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+EVERYTHING = frozenset({VIEW, ADD, CHANGE, DELETE})
+READ_ONLY = frozenset({VIEW})
 
 
+class RolePermissionsMixin:
+    """Admin permissions from the user's role instead of Django's permission rows.
+
+    Agents are staff without permissions of their own, so each admin class says what
+    agents, admins and superusers may do with its model. Requesters get nothing, even
+    if someone made one staff.
+    """
+
+    agent_actions: frozenset[str] = READ_ONLY
+    admin_actions: frozenset[str] = EVERYTHING
+    superuser_actions: frozenset[str] | None = None  # None: the same as admins
+
+    def _actions(self, request: HttpRequest) -> frozenset[str]:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return frozenset()
+        if user.is_superuser:
+            return self.admin_actions if self.superuser_actions is None else self.superuser_actions
+        role = getattr(user, "role", None)
+        if role == Role.ADMIN:
+            return self.admin_actions
+        if role == Role.AGENT:
+            return self.agent_actions
+        return frozenset()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool({VIEW, CHANGE} & self._actions(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool({VIEW, CHANGE} & self._actions(request))
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return ADD in self._actions(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return CHANGE in self._actions(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return DELETE in self._actions(request)
+
+
+# --- Saving through services -------------------------------------------------------------
+class ServiceRefused(Exception):  # noqa: N818 -- an outcome, named like PermissionDenied
+    """A service refused a change the admin's forms had accepted."""
+
+    def __init__(self, error: ValidationError | PermissionDenied) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _text(error: ValidationError | PermissionDenied) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "Not allowed."
+
+
+@contextmanager
+def refusals_to_form(context: str | None = None) -> Iterator[None]:
+    """Turn a service's ValidationError or PermissionDenied into ServiceRefused.
+
+    ``context`` prefixes the message when it is about an inline row (it is shown at the
+    top of the form, where a field name alone would not say which row).
+    """
+    try:
+        yield
+    except (ValidationError, PermissionDenied) as error:
+        shown = error if context is None else ValidationError(f"{context}: {_text(error)}")
+        raise ServiceRefused(shown) from error
+
+
+_REFUSAL = "_nixflow_service_refusal"
+
+
+class ServiceFormAdminMixin:
+    """Shows a service's refusal as a form error instead of a server error.
+
+    The forms validate what they can (allowed stages, active agents), but a service may
+    still refuse when save_model or save_formset calls it: a concurrent change, or a
+    feature app's receiver of the ticket event. Django runs the POST of a change form in
+    one transaction, so the exception rolls back everything the services already did;
+    the view is then run again on the same POST, with form classes that add the refusal
+    to their errors, and renders the page like any invalid form.
+    """
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except ServiceRefused as refused:
+            setattr(request, _REFUSAL, refused.error)
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm]:
+        form: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        refusal = getattr(request, _REFUSAL, None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (ServiceRefusalMixin, form), {"refusal": refusal})
+
+
+def _count(queryset: QuerySet[Any], field: str) -> Coalesce:
+    """A correlated COUNT for list columns: unlike Count() over joins, counts of two
+    relations don't multiply each other, and each uses the index on ``field``."""
+    counts = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field)
+    return Coalesce(
+        Subquery(counts.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0
+    )
+
+
+def _key_number(search_term: str) -> int | None:
+    return Ticket.number_from_key(search_term.strip())
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
+MAX_LISTED_ERRORS = 10
+
+
+def _report_failures(
+    model_admin: admin.ModelAdmin, request: HttpRequest, what: str, failures: list[str]
+) -> None:
+    if not failures:
+        return
+    shown = "; ".join(failures[:MAX_LISTED_ERRORS])
+    more = len(failures) - MAX_LISTED_ERRORS
+    suffix = f"; and {more} more" if more > 0 else ""
+    model_admin.message_user(
+        request, f"{what} {_plural(len(failures), 'ticket')}: {shown}{suffix}.", messages.ERROR
+    )
+
+
+# --- Users -------------------------------------------------------------------------------
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
+    """Agents look people up (requesters, colleagues); only admins change them."""
+
     list_display = ("username", "email", "role", "is_staff", "is_active", "last_login")
     list_filter = ("role", "is_staff", "is_superuser", "is_active")
     search_fields = ("username", "email", "first_name", "last_name")
@@ -17,3 +210,538 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Service desk", {"fields": ("email", "role")}),
     )
+
+
+# --- Tickets -----------------------------------------------------------------------------
+class AgentListFilter(admin.RelatedFieldListFilter):
+    """Assignee choices: agents and admins (including deactivated ones, whose tickets
+    still need finding), not every requester in the user table."""
+
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[Any, str]]:
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to={"role__in": [Role.AGENT, Role.ADMIN]},
+        )
+
+
+class AssignmentFilter(admin.SimpleListFilter):
+    title = "assignment"
+    parameter_name = "assignment"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("mine", "Assigned to me"), ("unassigned", "Unassigned")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        if self.value() == "mine":
+            return queryset.filter(assignee=request.user)
+        if self.value() == "unassigned":
+            return queryset.filter(assignee__isnull=True)
+        return queryset
+
+
+class WatcherInline(RolePermissionsMixin, admin.TabularInline):
+    """Adding a row watches, deleting one unwatches (TicketAdmin.save_formset)."""
+
+    model = TicketWatcher
+    fields = ("user", "created")
+    readonly_fields = ("created",)
+    autocomplete_fields = ("user",)
+    extra = 0
+    agent_actions = admin_actions = frozenset({VIEW, ADD, DELETE})
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TicketWatcher]:
+        # Each row's caption is str(row), which names the ticket.
+        return super().get_queryset(request).select_related("ticket", "user")
+
+
+class CommentInline(RolePermissionsMixin, admin.TabularInline):
+    """The conversation, read-only: a comment once sent is part of the record."""
+
+    model = Comment
+    fields = ("created", "author", "is_internal", "body", "files")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    agent_actions = admin_actions = READ_ONLY
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("ticket", "author")
+            .prefetch_related("attachments")
+        )
+
+    @admin.display(description="attachments")
+    def files(self, comment: Comment) -> SafeString | str:
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (attachment.file.url, attachment.filename)
+                for attachment in comment.attachments.all()
+            ),
+        )
+
+
+class NewCommentInline(RolePermissionsMixin, admin.StackedInline):
+    """One empty comment form, saved through services.comment_create."""
+
+    model = Comment
+    form = CommentAddForm
+    fields = ("body", "is_internal", "attachments")
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = "new comment"
+    verbose_name_plural = "add a comment"
+    agent_actions = admin_actions = frozenset({VIEW, ADD})
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
+        return super().get_queryset(request).none()
+
+
+class HistoryInline(RolePermissionsMixin, admin.TabularInline):
+    """The audit trail: nobody edits or deletes it."""
+
+    model = HistoryLog
+    fields = ("created", "actor", "field", "old_value", "new_value")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    agent_actions = admin_actions = READ_ONLY
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[HistoryLog]:
+        return super().get_queryset(request).select_related("ticket", "actor")
+
+
+TICKET_READONLY_ON_CHANGE = (
+    "key",
+    "requester",
+    "workflow",
+    "source",
+    "created",
+    "updated",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+)
+
+
+@admin.register(Ticket)
+class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    """The agents' desk. Nothing here saves a ticket itself: see save_model."""
+
+    agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE})
+    # Deleting a ticket takes its history with it: superusers only (mistakes, spam).
+    superuser_actions = EVERYTHING
+
+    list_display = (
+        "key",
+        "title",
+        "stage_and_category",
+        "priority",
+        "requester",
+        "assignee",
+        "created",
+        "updated",
+        "first_response_at",
+    )
+    list_display_links = ("key", "title")
+    # One query for the page's rows whatever their number.
+    list_select_related = ("stage", "requester", "assignee")
+    list_filter = (
+        "stage__category",
+        "priority",
+        ("assignee", AgentListFilter),
+        AssignmentFilter,
+        "workflow",
+        "source",
+    )
+    # Sorting a million rows is only cheap along an index: the primary key (key),
+    # nf_ticket_created and nf_ticket_updated.
+    sortable_by = ("key", "created", "updated")
+    ordering = ("-created",)
+    # Listed for the search box; get_search_results does the searching.
+    search_fields = ("title", "description", "requester__username", "requester__email")
+    search_help_text = (
+        "A key (NF-12), or words of the title or description, "
+        "or the requester's username or e-mail address."
+    )
+    # The paginator still counts the filtered rows once; this avoids a second count of
+    # the whole table on every page view.
+    show_full_result_count = False
+    autocomplete_fields = ("requester",)
+    actions = ("assign_to_me", "move_to_stage")
+    action_form = TicketActionForm
+
+    # --- list ---------------------------------------------------------------------------
+    @admin.display(description="key", ordering="id")
+    def key(self, ticket: Ticket) -> str:
+        return ticket.key
+
+    @admin.display(description="stage")
+    def stage_and_category(self, ticket: Ticket) -> str:
+        return f"{ticket.stage.name} ({ticket.stage.get_category_display()})"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
+    ) -> tuple[QuerySet[Ticket], bool]:
+        """A key finds its ticket; otherwise every word must be in the title or the
+        description (trigram indexes serve both) or be the requester's username or
+        e-mail address. The requester test is a semi-join on requester_id rather than
+        an OR across a join, so that PostgreSQL can combine the three indexes."""
+        number = _key_number(search_term)
+        if number is not None:
+            return queryset.filter(pk=number), False
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)  # noqa: PLW2901 -- as Django's own search
+            people = User.objects.filter(Q(username__iexact=bit) | Q(email__iexact=bit))
+            queryset = queryset.filter(
+                Q(title__icontains=bit) | Q(description__icontains=bit) | Q(requester__in=people)
+            )
+        return queryset, False
+
+    # --- actions ------------------------------------------------------------------------
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        assigned, already, failures = 0, 0, []
+        for ticket in queryset.order_by("pk"):
+            if ticket.assignee_id == request.user.pk:
+                already += 1
+                continue
+            try:
+                services.ticket_assign(ticket=ticket, assignee=request.user, actor=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"{ticket.key}: {_text(error)}")
+            else:
+                assigned += 1
+        if assigned:
+            self.message_user(request, f"Assigned {_plural(assigned, 'ticket')} to you.")
+        if already:
+            self.message_user(
+                request, f"{_plural(already, 'ticket')} already yours.", messages.INFO
+            )
+        _report_failures(self, request, "Could not assign", failures)
+
+    @admin.action(
+        description="Move to stage (choose it next to the action)", permissions=["change"]
+    )
+    def move_to_stage(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        try:
+            stage = self.action_form.base_fields["to_stage"].clean(request.POST.get("to_stage"))
+        except ValidationError:
+            stage = None
+        if stage is None:
+            self.message_user(request, "Choose the stage to move the tickets to.", messages.WARNING)
+            return
+        moved, already, failures = 0, 0, []
+        for ticket in queryset.order_by("pk"):
+            if ticket.stage_id == stage.pk:
+                already += 1
+                continue
+            try:
+                services.ticket_transition(ticket=ticket, to_stage=stage, actor=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"{ticket.key}: {_text(error)}")
+            else:
+                moved += 1
+        if moved:
+            self.message_user(request, f"Moved {_plural(moved, 'ticket')} to {stage.name}.")
+        if already:
+            self.message_user(
+                request, f"{_plural(already, 'ticket')} already in {stage.name}.", messages.INFO
+            )
+        _report_failures(self, request, "Could not move", failures)
+
+    # --- the ticket page ----------------------------------------------------------------
+    def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
+        if obj is None:
+            return [
+                (None, {"fields": ("title", "description", "priority")}),
+                ("People and process", {"fields": ("requester", "assignee", "workflow")}),
+            ]
+        return [
+            (None, {"fields": ("key", "title", "description")}),
+            ("Work", {"fields": ("stage", "priority", "assignee")}),
+            ("Details", {"fields": TICKET_READONLY_ON_CHANGE[1:]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
+        return () if obj is None else TICKET_READONLY_ON_CHANGE
+
+    def get_form(
+        self, request: HttpRequest, obj: Ticket | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm]:
+        kwargs["form"] = TicketAddForm if obj is None else TicketChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_inlines(self, request: HttpRequest, obj: Ticket | None) -> list[type[Any]]:
+        if obj is None:
+            return []
+        return [WatcherInline, CommentInline, NewCommentInline, HistoryInline]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "assignee":
+            kwargs["queryset"] = User.objects.filter(
+                is_active=True, role__in=[Role.AGENT, Role.ADMIN]
+            ).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form: ModelForm, change: bool) -> None:
+        """Everything through the services, which lock the row, write history and publish
+        events. ``obj`` carries the form's values but is never saved itself."""
+        data = form.cleaned_data
+        with refusals_to_form():
+            if not change:
+                ticket = services.ticket_create(
+                    requester=data["requester"],
+                    title=data["title"],
+                    description=data["description"],
+                    priority=data["priority"],
+                    workflow=data["workflow"],
+                    assignee=data["assignee"],
+                    source=Source.WEB,
+                    actor=request.user,
+                )
+                # The admin carries on with the form's instance (inlines, its log entry,
+                # the redirect): make it the row the service created.
+                for field in Ticket._meta.concrete_fields:
+                    setattr(obj, field.attname, getattr(ticket, field.attname))
+                obj._state.adding = False
+                obj._state.db = ticket._state.db
+                return
+            own_fields = {
+                name: data[name]
+                for name in ("title", "description", "priority")
+                if name in form.changed_data
+            }
+            if own_fields:
+                services.ticket_update(ticket=obj, actor=request.user, data=own_fields)
+            if "assignee" in form.changed_data:
+                services.ticket_assign(ticket=obj, assignee=data["assignee"], actor=request.user)
+            if "stage" in form.changed_data:
+                services.ticket_transition(ticket=obj, to_stage=data["stage"], actor=request.user)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        # What formset.save() would have recorded, for the admin's change message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        ticket = form.instance
+        if formset.model is Comment:
+            # The read-only conversation has no new rows; the "add a comment" form may.
+            for row in formset.extra_forms:
+                if not row.has_changed():
+                    continue
+                with refusals_to_form("Comment"):
+                    comment = services.comment_create(
+                        ticket=ticket,
+                        author=request.user,
+                        body=row.cleaned_data["body"],
+                        is_internal=row.cleaned_data["is_internal"],
+                        attachments=row.cleaned_data["attachments"],
+                    )
+                formset.new_objects.append(comment)
+        elif formset.model is TicketWatcher:
+            deleted = formset.deleted_forms
+            for row in deleted:
+                with refusals_to_form("Watchers"):
+                    services.ticket_unwatch(
+                        ticket=ticket, user=row.instance.user, actor=request.user
+                    )
+                formset.deleted_objects.append(row.instance)
+            for row in formset.extra_forms:
+                if row in deleted or not row.has_changed():
+                    continue
+                with refusals_to_form("Watchers"):
+                    watcher = services.ticket_watch(
+                        ticket=ticket, user=row.cleaned_data["user"], actor=request.user
+                    )
+                formset.new_objects.append(watcher)
+        elif formset.model is not HistoryLog:  # history is read-only
+            raise NotImplementedError(f"No service saves {formset.model.__name__} rows.")
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        to_delete, model_count, _, protected = super().get_deleted_objects(objs, request)
+        # A ticket takes its conversation, watchers, history and whatever feature apps
+        # keep about it (SLA clocks, ...) with it. Nobody deletes those rows one by one,
+        # but whoever may delete the ticket (a superuser) may delete them with it; rows
+        # that PROTECT the ticket still stop the deletion.
+        return to_delete, model_count, set(), protected
+
+
+# --- Workflows ---------------------------------------------------------------------------
+class StageInline(RolePermissionsMixin, admin.TabularInline):
+    model = Stage
+    formset = StageInlineFormSet
+    fields = ("name", "category", "position")
+    ordering = ("position",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Stage]:
+        # Each row's caption is str(stage), which names the workflow.
+        return super().get_queryset(request).select_related("workflow")
+
+    def get_extra(self, request: HttpRequest, obj: Workflow | None = None, **kwargs: Any) -> int:
+        return 3 if obj is None else 1
+
+
+class TransitionInline(RolePermissionsMixin, admin.TabularInline):
+    model = Transition
+    fields = ("from_stage", "to_stage", "name", "requester_allowed")
+    extra = 1
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Transition]:
+        # Read-only rows print the stages, whose names include their workflow's.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("from_stage__workflow", "to_stage__workflow")
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in {"from_stage", "to_stage"}:
+            # Only this workflow's stages: the inline has no other way to know the
+            # workflow than the URL of the page it is on.
+            match = request.resolver_match
+            object_id = unquote(match.kwargs.get("object_id") or "") if match else ""
+            stages = Stage.objects.order_by("position")
+            kwargs["queryset"] = (
+                stages.filter(workflow_id=object_id) if object_id.isdigit() else stages.none()
+            )
+            kwargs["form_class"] = StageChoiceField
+            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            # Every row offers the same stages: query them once per page, not once per
+            # row and column (a list of choices survives the copy each form makes).
+            field.choices = list(iter(field.choices))  # iter(): no COUNT for len()
+            return field
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    """The workflow editor: stages and transitions inline; admins only change it."""
+
+    list_display = (
+        "name",
+        "is_default",
+        "is_active",
+        "stage_count",
+        "transition_count",
+        "ticket_count",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
+        # A handful of workflows; the ticket count is an index-only count per workflow
+        # on nf_ticket_workflow_created.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                stage_count=_count(Stage.objects.all(), "workflow"),
+                transition_count=_count(Transition.objects.all(), "workflow"),
+                ticket_count=_count(Ticket.objects.all(), "workflow"),
+            )
+        )
+
+    @admin.display(description="stages", ordering="stage_count")
+    def stage_count(self, workflow: Workflow) -> int:
+        return workflow.stage_count  # type: ignore[attr-defined]
+
+    @admin.display(description="transitions", ordering="transition_count")
+    def transition_count(self, workflow: Workflow) -> int:
+        return workflow.transition_count  # type: ignore[attr-defined]
+
+    @admin.display(description="tickets", ordering="ticket_count")
+    def ticket_count(self, workflow: Workflow) -> int:
+        return workflow.ticket_count  # type: ignore[attr-defined]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Workflow | None = None) -> Any:
+        fields = ("name", "description", "is_default", "is_active")
+        if obj is not None:
+            return [(None, {"fields": fields})]
+        # Transitions join stages that must exist first.
+        description = (
+            "Add the stages below and save; then add the transitions between them. "
+            "New tickets start in the stage with the lowest position."
+        )
+        return [(None, {"fields": fields, "description": description})]
+
+    def get_inlines(self, request: HttpRequest, obj: Workflow | None) -> list[type[Any]]:
+        return [StageInline] if obj is None else [StageInline, TransitionInline]
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        # StageInlineFormSet refuses to delete stages in use; this covers a ticket that
+        # entered the stage between that check and the delete.
+        try:
+            super().save_formset(request, form, formset, change)
+        except ProtectedError as error:
+            raise ServiceRefused(
+                ValidationError(
+                    "A stage you deleted has tickets now; move them to another stage first."
+                )
+            ) from error
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """A workflow with tickets can't be deleted (PROTECT). Say so without collecting
+        its tickets, which Django's confirmation page would list one by one."""
+        pks = [workflow.pk for workflow in objs]
+        in_use = Workflow.objects.filter(pk__in=pks).filter(
+            Exists(Ticket.objects.filter(workflow=OuterRef("pk")))
+        )
+        protected = [
+            f"{workflow.name}: it has tickets (deactivate it instead)" for workflow in in_use
+        ]
+        if protected:
+            return [], {}, set(), protected
+        return super().get_deleted_objects(objs, request)
+
+
+# --- The record, read-only ---------------------------------------------------------------
+class RecordAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """Rows about tickets, listed newest first and found by ticket key. Ordered by id
+    (the primary key index) rather than by time, which has no index of its own."""
+
+    agent_actions = admin_actions = READ_ONLY
+    ordering = ("-id",)
+    show_full_result_count = False
+    search_fields = ("ticket__id",)
+    search_help_text = "A ticket key, such as NF-12."
+
+    @admin.display(description="ticket", ordering="ticket_id")
+    def ticket_key(self, obj: Comment | HistoryLog) -> str:
+        return f"{TICKET_KEY_PREFIX}{obj.ticket_id}"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if not search_term.strip():
+            return queryset, False
+        number = _key_number(search_term)
+        return (queryset.none() if number is None else queryset.filter(ticket_id=number)), False
+
+
+@admin.register(Comment)
+class CommentAdmin(RecordAdmin):
+    list_display = ("id", "ticket_key", "author", "is_internal", "created", "excerpt")
+    list_select_related = ("author",)
+    list_filter = ("is_internal",)
+
+    @admin.display(description="body")
+    def excerpt(self, comment: Comment) -> str:
+        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
+
+
+@admin.register(HistoryLog)
+class HistoryLogAdmin(RecordAdmin):
+    list_display = ("created", "ticket_key", "actor", "field", "old_value", "new_value")
+    list_select_related = ("actor",)

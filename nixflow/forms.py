@@ -1,0 +1,178 @@
+"""Forms of the staff UI (the admin). They validate input; nixflow/admin.py saves it
+through nixflow.services, never with ``form.save()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Exists, OuterRef, Q
+
+from nixflow.models import Comment, Stage, Ticket, Transition, User, Workflow
+
+
+def _unix_newlines(value: str) -> str:
+    # Browsers post textareas with CRLF; without this, saving an untouched description
+    # would look like a change to the services.
+    return value.replace("\r\n", "\n")
+
+
+class StageChoiceField(forms.ModelChoiceField):
+    """Stages labelled by name and category. (Stage.__str__ names the workflow too, which
+    costs one query per option when the workflow isn't loaded.)"""
+
+    def label_from_instance(self, obj: Stage) -> str:
+        return f"{obj.name} ({obj.get_category_display()})"
+
+
+class WorkflowStageChoiceField(forms.ModelChoiceField):
+    """Stages of every workflow, for the list page's "move to stage" action."""
+
+    def label_from_instance(self, obj: Stage) -> str:
+        return f"{obj.workflow.name}: {obj.name}"
+
+
+class ServiceRefusalMixin:
+    """Shows a service's refusal as the form's errors (a mixin for ModelForms).
+
+    The admin validates a form, then saves it through the services; a service can still
+    refuse (a concurrent change, a rule of a feature app that listens to ticket events).
+    The admin then rolls the whole change back and renders the same POST again with a
+    form class that carries the refusal (see ``ServiceFormAdminMixin`` in admin.py).
+    """
+
+    refusal: ValidationError | PermissionDenied | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data: dict[str, Any] = super().clean()  # type: ignore[misc]
+        if self.refusal is not None:
+            add_refusal(self, self.refusal)  # type: ignore[arg-type]
+        return cleaned_data
+
+
+def add_refusal(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
+    """Errors on the form's fields where the service named one, else on the form."""
+    if isinstance(error, PermissionDenied):
+        form.add_error(None, str(error) or "You are not allowed to make this change.")
+    elif hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- Tickets -----------------------------------------------------------------------------
+class TicketAddForm(forms.ModelForm):
+    workflow = forms.ModelChoiceField(
+        queryset=Workflow.objects.filter(is_active=True),
+        required=False,
+        empty_label="Default workflow",
+        help_text="The ticket starts in the first stage of this workflow.",
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ("title", "description", "priority", "workflow", "requester", "assignee")
+
+    def clean_description(self) -> str:
+        return _unix_newlines(self.cleaned_data["description"])
+
+
+class TicketChangeForm(forms.ModelForm):
+    """Stage offers only where the ticket can go from where it is (and where it is)."""
+
+    stage = StageChoiceField(queryset=Stage.objects.none())
+
+    class Meta:
+        model = Ticket
+        fields = ("title", "description", "priority", "stage", "assignee")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ticket = self.instance
+        targets = Transition.objects.filter(from_stage=ticket.stage_id).values("to_stage")
+        allowed = Stage.objects.filter(Q(pk=ticket.stage_id) | Q(pk__in=targets))
+        stage = self.fields["stage"]
+        stage.queryset = allowed.order_by("position")
+        names = [s.name for s in stage.queryset if s.pk != ticket.stage_id]
+        allowed_text = ", ".join(names) if names else "none (it is a final stage)"
+        stage.help_text = f"Allowed from {ticket.stage.name}: {allowed_text}."
+        stage.error_messages["invalid_choice"] = (
+            f"{ticket.key} cannot move from {ticket.stage.name} to that stage. "
+            f"Allowed: {allowed_text}."
+        )
+        if "assignee" in self.fields and ticket.assignee_id is not None:
+            # The admin offers active agents; keep a deactivated current assignee
+            # selectable, so that saving other fields doesn't silently unassign.
+            assignee = self.fields["assignee"]
+            assignee.queryset = assignee.queryset | User.objects.filter(pk=ticket.assignee_id)
+
+    def clean_description(self) -> str:
+        return _unix_newlines(self.cleaned_data["description"])
+
+
+class TicketActionForm(ActionForm):
+    """The list page's action bar, with the stage the "move to stage" action needs."""
+
+    to_stage = WorkflowStageChoiceField(
+        queryset=Stage.objects.select_related("workflow").order_by("workflow__name", "position"),
+        required=False,
+        label="Stage:",
+        empty_label="(for “Move to stage”)",
+    )
+
+
+# --- Comments ----------------------------------------------------------------------------
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploads in one input (the pattern of Django's file-upload docs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single_file_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_file_clean(item, initial) for item in data]
+        return [single_file_clean(data, initial)] if data else []
+
+
+class CommentAddForm(forms.ModelForm):
+    """The "add a comment" row of the ticket page; comment_create checks the files."""
+
+    attachments = MultipleFileField(required=False)
+
+    class Meta:
+        model = Comment
+        fields = ("body", "is_internal", "attachments")
+
+    def clean_body(self) -> str:
+        return _unix_newlines(self.cleaned_data["body"])
+
+
+# --- Workflows ---------------------------------------------------------------------------
+class StageInlineFormSet(forms.BaseInlineFormSet):
+    """The workflow editor's stages: a stage that tickets are in can't be deleted."""
+
+    def clean(self) -> None:
+        # Before super().clean(): its uniqueness check validates the deleted forms too,
+        # and the admin's check of those collects every ticket that protects the stage,
+        # to list them all. One EXISTS per stage says enough.
+        doomed = [form.instance.pk for form in self.deleted_forms if form.instance.pk]
+        in_use = Stage.objects.filter(pk__in=doomed).filter(
+            Exists(Ticket.objects.filter(stage=OuterRef("pk")))
+        )
+        errors = [
+            f"Stage {stage.name} has tickets; move them to another stage before deleting it."
+            for stage in in_use.order_by("position")
+        ]
+        if errors:
+            raise ValidationError(errors)
+        super().clean()
