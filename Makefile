@@ -7,8 +7,8 @@ run:  ## set up and run web + worker + beat on the embedded PostgreSQL
 test:  ## set up and run lint, the migration gate and every test
 	scripts/test.sh $(ARGS)
 
-bench:  ## time the ticket API at 10k and 1M tickets (scratch databases); writes bench/results/
-	bench/run.sh $(ARGS)
+bench:  ## every benchmark of bench/ at full size, then a summary; ONLY=load,sla picks some, ARGS go to them
+	ONLY="$(ONLY)" bench/run.sh $(ARGS)
 
 lint:
 	scripts/bootstrap.sh
