@@ -6,7 +6,7 @@ class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = "SLA management"
 
-    def seed_demo(self, *, admin: object, **context: object) -> str:
+    def seed_demo(self, *, admin: object, requesters: list, **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): policies, a calendar and clocks on
         the demo tickets in every state, on the first run."""
         from sla import demo
@@ -14,7 +14,7 @@ class SlaConfig(AppConfig):
 
         if SLAPolicy.objects.exists():
             return "SLA policies created: none (already there)"
-        counts = demo.seed_sla(acknowledger=admin)
+        counts = demo.seed_sla(acknowledger=admin, requesters=requesters)
         shown = ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
         return f"SLA clocks created: {sum(counts.values())} ({shown})"
 

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from nixflow.models import DONE_CATEGORIES, Priority, StageCategory, Ticket, User
 from sla import clocks, services
-from sla.calendar import business_seconds, calendar_spec
 from sla.models import (
     BusinessCalendar,
     CalendarHoliday,
@@ -133,36 +132,39 @@ def _replay(ticket: Ticket) -> None:
             metric.refresh_from_db()
 
 
-def _due_soon(tickets: list[Ticket], now: datetime) -> None:
-    """Move the creation of a few untouched new tickets back to 80 % of their first-
-    response target, so that the monitor finds them at risk, whatever the hour."""
-    for ticket in tickets:
-        policy = clocks.policy_for(ticket)
-        target = clocks.target_seconds(policy, ticket.priority, MetricType.FIRST_RESPONSE)
-        if policy is None or target is None:
-            continue
-        spec = calendar_spec(policy.calendar)
-        created = now
-        while business_seconds(spec, created, now) < target * 0.8:
-            created -= timedelta(minutes=5)
-        Ticket.objects.filter(pk=ticket.pk).update(created=created, updated=created)
-        ticket.history.filter(created__lt=created + timedelta(minutes=1)).update(created=created)
-        ticket.history.filter(created__lt=created).update(created=created)
-        ticket.created = ticket.updated = created
+AT_RISK_TITLES = [
+    "Payroll export fails for the whole finance team",
+    "Warehouse scanners cannot reach the server",
+    "CEO cannot join the board call: headset not detected",
+]
+
+
+def _urgent_and_due_soon(requesters: list[User], now: datetime) -> None:
+    """Three urgent tickets opened 24 minutes ago, with no answer yet: 80 % of the urgent
+    policy's 30-minute first response, so the monitor finds them at risk at any hour.
+
+    Created through the services before any policy exists (no live clocks), then moved
+    24 minutes back; being the newest tickets, they keep ticket numbers in time order.
+    """
+    from nixflow import services as core_services
+
+    opened = now - timedelta(minutes=24)
+    for title, requester in zip(AT_RISK_TITLES, requesters, strict=False):
+        ticket = core_services.ticket_create(
+            requester=requester, title=title, priority=Priority.URGENT, actor=requester
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(created=opened, updated=opened)
+        ticket.history.update(created=opened)
 
 
 @transaction.atomic
-def seed_sla(*, acknowledger: User) -> dict[str, int]:
+def seed_sla(*, acknowledger: User, requesters: list[User]) -> dict[str, int]:
     """Policies, then clocks for every ticket without any; counts of clocks by status."""
-    ensure_policies()
     now = timezone.now()
+    if requesters:
+        _urgent_and_due_soon(requesters, now)
+    ensure_policies()
     without = Ticket.objects.exclude(sla_metrics__isnull=False).select_related("workflow", "stage")
-    fresh = list(
-        without.filter(stage__category=StageCategory.NEW, first_response_at__isnull=True)
-        .exclude(history__field="stage", history__old_value__gt="")
-        .order_by("-created")[:3]
-    )
-    _due_soon(fresh, now)
     for ticket in without.order_by("created", "id"):
         _replay(ticket)
     services.sla_scan(now=now)

@@ -64,7 +64,18 @@ def command(*args: str) -> str:
 # The tests look only at the rows the commands made (the demo's people, a load's run
 # prefix), so that rows other tests left in a reused database don't count.
 def demo_tickets() -> QuerySet[Ticket]:
-    return Ticket.objects.filter(requester__username__in=demo.demo_requester_usernames())
+    """The core's demo tickets (the forms app's demo adds tickets from submissions)."""
+    return Ticket.objects.filter(
+        requester__username__in=demo.demo_requester_usernames(), form_submission__isnull=True
+    )
+
+
+def remove_demo_desk() -> None:
+    """Everything seed_demo made that keeps its tickets from being deleted."""
+    from forms_builder.models import FormSubmission
+
+    FormSubmission.objects.all().delete()
+    Ticket.objects.filter(requester__username__in=demo.demo_requester_usernames()).delete()
 
 
 def demo_users() -> QuerySet[User]:
@@ -107,7 +118,7 @@ def assert_consistent(tickets: QuerySet[Ticket]) -> None:
 def test_seed_demo_builds_a_desk_with_tickets_in_every_stage_of_both_workflows(
     published: Counter[str],
 ) -> None:
-    output = command("seed_demo", "--tickets", "40")
+    output = command("seed_demo", "--core-only", "--tickets", "40")
 
     assert "Demo tickets created: 40" in output
     tickets = demo_tickets()
@@ -126,7 +137,7 @@ def test_seed_demo_builds_a_desk_with_tickets_in_every_stage_of_both_workflows(
 def test_seed_demo_goes_through_the_services_so_history_events_and_comments_exist(
     published: Counter[str],
 ) -> None:
-    command("seed_demo", "--tickets", "40")
+    command("seed_demo", "--core-only", "--tickets", "40")
 
     tickets = demo_tickets()
     comments = Comment.objects.filter(ticket__in=tickets)
@@ -148,7 +159,7 @@ def test_seed_demo_goes_through_the_services_so_history_events_and_comments_exis
 
 
 def test_seed_demo_dates_tickets_over_the_last_60_days_consistently() -> None:
-    command("seed_demo", "--tickets", "40")
+    command("seed_demo", "--core-only", "--tickets", "40")
 
     tickets = demo_tickets()
     now = timezone.now()
@@ -183,10 +194,10 @@ def test_seed_demo_run_twice_creates_nothing_new() -> None:
             "watchers": TicketWatcher.objects.filter(ticket__in=tickets).count(),
         }
 
-    command("seed_demo", "--tickets", "20")
+    command("seed_demo", "--core-only", "--tickets", "20")
     first = counts()
 
-    second = command("seed_demo", "--tickets", "20")
+    second = command("seed_demo", "--core-only", "--tickets", "20")
 
     assert counts() == first
     assert first["tickets"] == 20
@@ -199,13 +210,13 @@ def test_seed_demo_builds_the_same_desk_for_the_same_seed() -> None:
         fields = ("title", "priority", "source", "stage__name", "requester__username")
         return list(demo_tickets().order_by("pk").values_list(*fields, "assignee__username"))
 
-    command("seed_demo", "--tickets", "15", "--seed", "5")
+    command("seed_demo", "--core-only", "--tickets", "15", "--seed", "5")
     first = desk()
-    demo_tickets().delete()
-    command("seed_demo", "--tickets", "15", "--seed", "5")
+    remove_demo_desk()
+    command("seed_demo", "--core-only", "--tickets", "15", "--seed", "5")
     second = desk()
-    demo_tickets().delete()
-    command("seed_demo", "--tickets", "15", "--seed", "6")
+    remove_demo_desk()
+    command("seed_demo", "--core-only", "--tickets", "15", "--seed", "6")
 
     assert second == first
     assert desk() != first
@@ -324,3 +335,19 @@ def test_verdict_fails_when_the_large_median_is_over_50_ms_even_in_proportion() 
 def test_verdict_with_one_size_checks_only_the_absolute_target() -> None:
     assert verdict({1000: {"list": 49.0}}) == []
     assert len(verdict({1000: {"list": 60.0}})) == 1
+
+
+def test_seed_demo_with_the_apps_shows_sla_clocks_in_every_state_and_forms() -> None:
+    from forms_builder.models import CustomForm
+    from sla.models import SLABreach, SLAMetric
+
+    output = command("seed_demo", "--tickets", "60")
+
+    statuses = set(SLAMetric.objects.values_list("status", flat=True))
+    assert {"running", "at_risk", "met", "breached"} <= statuses
+    assert SLABreach.objects.filter(acknowledged_at__isnull=False).exists()
+    assert SLABreach.objects.filter(acknowledged_at__isnull=True).exists()
+    assert "SLA clocks created:" in output
+    assert CustomForm.objects.filter(status="published").count() >= 2
+    again = command("seed_demo", "--tickets", "60")
+    assert "SLA policies created: none (already there)" in again

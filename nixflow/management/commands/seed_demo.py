@@ -67,6 +67,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=1042, help="Random seed; the same seed, the same desk."
         )
+        parser.add_argument(
+            "--core-only",
+            action="store_true",
+            help="Only the core's users, workflows and tickets; skip the apps' demo data.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -77,7 +82,7 @@ class Command(BaseCommand):
         created = self.create_users(password)
         admin_token, _ = Token.objects.get_or_create(user=User.objects.get(username="admin"))
         tickets = self.create_tickets(options["tickets"], options["seed"])
-        features = self.seed_feature_apps(options["seed"])
+        features = [] if options["core_only"] else self.seed_feature_apps(options["seed"])
 
         base = options["base_url"].rstrip("/")
         originals = [u[0] for u in DEMO_USERS[1:ORIGINAL_USERS]]
