@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import mailbox
-import os
 import random
 import re
 import sys
@@ -32,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from bench.tickets_api import BenchError, child_env, machine, manage, say
+from bench.tickets_api import bench_main, child_env, machine, manage, say
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -193,16 +192,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
-    import django
-
-    django.setup()
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"ERROR: {error}")
-        return 2
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

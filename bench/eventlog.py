@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import random
 import statistics
 import sys
@@ -36,6 +35,7 @@ from unittest import mock
 
 from bench.tickets_api import (
     BenchError,
+    bench_main,
     child_env,
     get,
     machine,
@@ -238,16 +238,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
-    import django
-
-    django.setup()
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"ERROR: {error}")
-        return 2
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

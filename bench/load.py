@@ -75,6 +75,7 @@ from urllib.parse import urlencode
 
 from bench.tickets_api import (
     BenchError,
+    bench_main,
     child_env,
     machine,
     manage,
@@ -817,17 +818,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    # Django settings find the database server: DATABASE_URL, else the embedded one.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
-    import django
-
-    django.setup()
-    try:
-        return run(args)
-    except (BenchError, subprocess.TimeoutExpired) as error:
-        say(f"BENCHMARK ERROR: {error}")
-        return 2
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.tickets_api import BenchError, child_env, machine, manage, say
+from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -222,16 +221,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
-    import django
-
-    django.setup()
-    try:
-        return run(args)
-    except BenchError as error:
-        say(f"ERROR: {error}")
-        return 2
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":

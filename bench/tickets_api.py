@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -526,18 +526,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def bench_main(
+    parse: Callable[[Sequence[str]], argparse.Namespace],
+    measure_run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """What every bench module's ``main`` does: parse, set Django up, run; exit 2 when the
+    run itself failed (as opposed to measuring a missed target, which is 1)."""
+    args = parse(sys.argv[1:] if argv is None else argv)
     # Django settings find the database server: DATABASE_URL, else the embedded one.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
     import django
 
     django.setup()
     try:
-        return run(args)
+        return measure_run(args)
     except (BenchError, subprocess.TimeoutExpired) as error:
         say(f"BENCHMARK ERROR: {error}")
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return bench_main(parse_args, run, argv)
 
 
 if __name__ == "__main__":
