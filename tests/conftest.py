@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db.backends.postgresql.operations import DatabaseOperations
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
@@ -65,6 +66,21 @@ def _fast_password_hashing(settings: Settings) -> None:
 @pytest.fixture(autouse=True)
 def _readyz_without_cache(settings: Settings) -> None:
     settings.NIXFLOW_READYZ_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings: Settings) -> None:
+    """An empty in-memory cache for each test (the live server's thread shares it).
+
+    Rate limits count in the cache, and every test client comes from 127.0.0.1: with the
+    file cache under var/, requests of earlier tests, earlier runs and other xdist workers
+    would count against this one. The rates stay as configured; tests/test_security.py
+    shows each limit at work.
+    """
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}
+    }
+    cache.clear()
 
 
 @pytest.fixture

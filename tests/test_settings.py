@@ -51,6 +51,17 @@ SETTINGS_VARIABLES = (
     "SECURE_HSTS_SECONDS",
     "LOG_LEVEL",
     "DJANGO_SETTINGS_MODULE",
+    # Abuse limits (tests/test_security.py)
+    "CACHE_URL",
+    "NUM_PROXIES",
+    "THROTTLE_ANON_RATE",
+    "THROTTLE_USER_RATE",
+    "THROTTLE_LOGIN_RATE",
+    "THROTTLE_MAIL_INBOUND_RATE",
+    "THROTTLE_FORM_SUBMIT_RATE",
+    "DATA_UPLOAD_MAX_MEMORY_SIZE",
+    "AXES_FAILURE_LIMIT",
+    "AXES_COOLOFF_MINUTES",
 )
 # Parsed, never connected to: settings do not open a connection at import.
 UNUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/nixflow_elsewhere"

@@ -6,7 +6,7 @@ import django_filters
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
@@ -81,8 +81,11 @@ class InboundMessageView(APIView):
 
     permission_classes = [IsAgent]
     parser_classes = [RawMessageParser]
+    throttle_scope = "mail_inbound"  # settings.THROTTLE_RATES
 
     @extend_schema(
+        # The route's <int:>: digits only.
+        parameters=[OpenApiParameter("account_id", {"type": "integer", "minimum": 0}, "path")],
         request={"message/rfc822": OpenApiTypes.BINARY},
         responses={201: EmailMessageSerializer, 200: EmailMessageSerializer},
         examples=[OpenApiExample("raw", value="From: a@example.com\r\n\r\nHello")],

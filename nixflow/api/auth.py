@@ -1,0 +1,36 @@
+"""POST /api/auth/token/: DRF's token for a username and password, with the protections
+of the sign-in pages (nixflow/security.py): the per-address ``login`` rate, and
+django-axes counting failures and locking the account out for that address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from nixflow.security import LoginThrottle, client_address
+
+
+class TokenLoginView(ObtainAuthToken):
+    throttle_classes = [LoginThrottle]
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        # authenticate() gets the HttpRequest, not DRF's wrapper: django-axes marks the
+        # request it is given as locked out, and AxesMiddleware, which turns that mark
+        # into the lockout response, only ever sees the HttpRequest.
+        return {**super().get_serializer_context(), "request": self.request._request}
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().post(request, *args, **kwargs)
+        if settings.AXES_RESET_ON_SUCCESS:
+            # A token is a sign-in that never calls login(), so the user_logged_in signal
+            # by which axes forgets earlier failures never fires: forget them as it would
+            # (this username's failures from this address).
+            AxesProxyHandler.reset_attempts(
+                ip_address=client_address(request), username=request.data.get("username")
+            )
+        return response
