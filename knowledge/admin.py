@@ -1,0 +1,743 @@
+"""The editors' UI: agents write, review, publish and archive articles here, compare and
+restore versions, answer feedback and read the search reports.
+
+Every change goes through ``knowledge.services`` (versions, events, rendering), as the
+API's do; permissions follow the user's role (``RolePermissionsMixin`` of the core).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from knowledge import selectors, services
+from knowledge.models import (
+    SEARCH_CONFIG,
+    FeedbackStatus,
+    KnowledgeArticle,
+    KnowledgeArticleAttachment,
+    KnowledgeArticleFeedback,
+    KnowledgeArticleStatus,
+    KnowledgeArticleTicketLink,
+    KnowledgeCategory,
+    KnowledgeSearchHistory,
+    KnowledgeTag,
+)
+from nixflow.admin import (
+    ADD,
+    CHANGE,
+    DELETE,
+    READ_ONLY,
+    VIEW,
+    RolePermissionsMixin,
+    ServiceFormAdminMixin,
+    refusals_to_form,
+)
+
+REPORT_DAYS = (7, 30, 90)
+
+
+def _text(error: ValidationError | PermissionDenied) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "Not allowed."
+
+
+def _count(queryset: QuerySet[Any], field: str) -> Coalesce:
+    """A correlated COUNT for a list column (one index probe per row of the page)."""
+    counts = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field)
+    return Coalesce(
+        Subquery(counts.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0
+    )
+
+
+def _require_agent(request: HttpRequest) -> None:
+    # admin_view lets in active staff; of those, agents and admins edit the knowledge base.
+    if not getattr(request.user, "is_agent", False):
+        raise PermissionDenied
+
+
+# --- Articles ------------------------------------------------------------------------------
+class ArticleForm(ModelForm):
+    note = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="What changed and why: the note of the new version (title, summary and "
+        "body changes make one).",
+    )
+
+    class Meta:
+        model = KnowledgeArticle
+        fields = ["title", "slug", "summary", "body", "kind", "visibility", "category", "tags"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 24, "class": "vLargeTextField"})}
+        help_texts = {
+            "body": "Markdown. Rendered to HTML and sanitized on save: scripts, event "
+            "handlers and javascript: links are removed.",
+            "slug": "Made from the title when left empty.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+
+
+class AttachmentInline(RolePermissionsMixin, admin.TabularInline):
+    model = KnowledgeArticleAttachment
+    fields = ("filename", "content_type", "size", "sha256", "created")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    agent_actions = admin_actions = READ_ONLY
+
+
+class AttachmentUploadForm(forms.Form):
+    file = forms.FileField()
+
+
+class TicketLinkInline(RolePermissionsMixin, admin.TabularInline):
+    model = KnowledgeArticleTicketLink
+    fields = ("ticket", "linked_by", "created")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "tickets this article helped with"
+    agent_actions = admin_actions = READ_ONLY
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticleTicketLink]:
+        return super().get_queryset(request).select_related("ticket", "linked_by")
+
+
+class FeedbackInline(RolePermissionsMixin, admin.TabularInline):
+    model = KnowledgeArticleFeedback
+    fields = ("created", "author", "status", "comment", "ticket")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    agent_actions = admin_actions = READ_ONLY
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticleFeedback]:
+        return super().get_queryset(request).select_related("author", "ticket")
+
+
+@admin.register(KnowledgeArticle)
+class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
+    form = ArticleForm
+    list_display = (
+        "title",
+        "status",
+        "visibility",
+        "kind",
+        "category",
+        "author",
+        "version",
+        "published_at",
+        "view_count",
+        "helpfulness",
+        "open_feedback",
+    )
+    list_filter = ("status", "visibility", "kind", "category")
+    list_select_related = ("category", "author")
+    search_fields = ("title",)
+    search_help_text = 'Words of the article (full-text, "phrases", -exclusions), or its id.'
+    show_full_result_count = False
+    ordering = ("-updated",)
+    actions = ("submit_for_review", "publish", "archive", "return_to_draft")
+    readonly_fields = (
+        "status",
+        "version",
+        "author",
+        "published_at",
+        "view_count",
+        "helpful_count",
+        "not_helpful_count",
+        "rendered",
+        "version_history",
+    )
+    filter_horizontal = ("tags",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticle]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("body", "body_html", "body_text", "search_vector", "title_vector")
+            .annotate(
+                open_feedback=_count(
+                    KnowledgeArticleFeedback.objects.filter(status=FeedbackStatus.OPEN), "article"
+                )
+            )
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: KnowledgeArticle | None = None) -> Any:
+        content = ("title", "slug", "summary", "body", "note")
+        meta = ("kind", "visibility", "category", "tags")
+        if obj is None:
+            return [(None, {"fields": content}), ("Filing", {"fields": meta})]
+        return [
+            (None, {"fields": content}),
+            ("Filing", {"fields": meta}),
+            (
+                "Publishing",
+                {"fields": ("status", "version", "version_history", "author", "published_at")},
+            ),
+            ("Readers", {"fields": ("view_count", "helpful_count", "not_helpful_count")}),
+            ("Preview", {"fields": ("rendered",)}),
+        ]
+
+    def get_inlines(self, request: HttpRequest, obj: KnowledgeArticle | None) -> list[type[Any]]:
+        return [] if obj is None else [AttachmentInline, TicketLinkInline, FeedbackInline]
+
+    @admin.display(description="helpful")
+    def helpfulness(self, article: KnowledgeArticle) -> str:
+        total = article.helpful_count + article.not_helpful_count
+        return f"{100 * article.helpful_count // total} % of {total}" if total else "-"
+
+    @admin.display(description="open feedback", ordering="open_feedback")
+    def open_feedback(self, article: KnowledgeArticle) -> int:
+        return article.open_feedback  # type: ignore[attr-defined]
+
+    @admin.display(description="rendered body")
+    def rendered(self, article: KnowledgeArticle) -> SafeString:
+        # body_html is the output of knowledge.rendering: sanitized by nh3 on save, so
+        # it is safe to show as HTML here as anywhere else.
+        return mark_safe(f'<div class="kb-rendered">{article.body_html}</div>')  # noqa: S308
+
+    @admin.display(description="versions")
+    def version_history(self, article: KnowledgeArticle) -> SafeString:
+        return format_html(
+            '<a href="{}">Versions, diff and restore</a> · <a href="{}">Attach a file</a>',
+            reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk]),
+            reverse("admin:knowledge_knowledgearticle_attach", args=[article.pk]),
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle], search_term: str
+    ) -> tuple[QuerySet[KnowledgeArticle], bool]:
+        """Full-text search (the GIN index), or an article id."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isdigit() and len(term) < 19:
+            return queryset.filter(pk=int(term)), False
+        query = SearchQuery(term, search_type="websearch", config=SEARCH_CONFIG)
+        return queryset.filter(search_vector=query), False
+
+    # --- saving through the services -------------------------------------------------
+    def save_model(
+        self, request: HttpRequest, obj: KnowledgeArticle, form: ModelForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        with refusals_to_form():
+            if not change:
+                article = services.article_create(
+                    title=data["title"],
+                    summary=data["summary"],
+                    body=data["body"],
+                    kind=data["kind"],
+                    visibility=data["visibility"],
+                    category=data["category"],
+                    tags=data["tags"],
+                    slug=data["slug"],
+                    note=data["note"],
+                    author=request.user,
+                )
+                for field in KnowledgeArticle._meta.concrete_fields:
+                    if not field.generated:
+                        setattr(obj, field.attname, getattr(article, field.attname))
+                obj._state.adding = False
+                obj._state.db = article._state.db
+                return
+            changed = {
+                name: data[name]
+                for name in ("title", "slug", "summary", "body", "kind", "visibility", "category")
+                if name in form.changed_data
+            }
+            if "tags" in form.changed_data:
+                changed["tags"] = list(data["tags"])
+            if changed:
+                services.article_update(
+                    article=obj, actor=request.user, data=changed, note=data["note"]
+                )
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
+    ) -> None:
+        # Tags were saved by the service (save_model); the inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: KnowledgeArticle) -> None:
+        try:
+            services.article_delete(article=obj, actor=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            self.message_user(request, f"{obj}: {_text(error)}", messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        for article in queryset:
+            self.delete_model(request, article)
+
+    # --- status actions --------------------------------------------------------------
+    def _move(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[KnowledgeArticle],
+        to_status: KnowledgeArticleStatus,
+        verb: str,
+    ) -> None:
+        moved, failures = 0, []
+        for article in queryset.order_by("pk"):
+            if article.status == to_status:
+                continue
+            try:
+                services.article_transition(
+                    article=article, to_status=to_status, actor=request.user
+                )
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"“{article.title}”: {_text(error)}")
+            else:
+                moved += 1
+        if moved:
+            self.message_user(request, f"{verb} {moved} article{'s' if moved != 1 else ''}.")
+        if failures:
+            self.message_user(request, "Not changed: " + "; ".join(failures[:10]), messages.ERROR)
+
+    @admin.action(description="Submit for review", permissions=["change"])
+    def submit_for_review(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        self._move(request, queryset, KnowledgeArticleStatus.IN_REVIEW, "Submitted")
+
+    @admin.action(description="Publish", permissions=["change"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        self._move(request, queryset, KnowledgeArticleStatus.PUBLISHED, "Published")
+
+    @admin.action(description="Archive", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        self._move(request, queryset, KnowledgeArticleStatus.ARCHIVED, "Archived")
+
+    @admin.action(description="Return to draft", permissions=["change"])
+    def return_to_draft(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
+        self._move(request, queryset, KnowledgeArticleStatus.DRAFT, "Returned to draft")
+
+    # --- versions: list, diff, restore; attachment upload -----------------------------
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/versions/",
+                wrap(self.versions_view),
+                name="knowledge_knowledgearticle_versions",
+            ),
+            path(
+                "<int:object_id>/versions/diff/",
+                wrap(self.diff_view),
+                name="knowledge_knowledgearticle_diff",
+            ),
+            path(
+                "<int:object_id>/versions/<int:number>/restore/",
+                wrap(self.restore_view),
+                name="knowledge_knowledgearticle_restore",
+            ),
+            path(
+                "<int:object_id>/attach/",
+                wrap(self.attach_view),
+                name="knowledge_knowledgearticle_attach",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _article(self, request: HttpRequest, object_id: int) -> KnowledgeArticle:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(
+            KnowledgeArticle.objects.defer("body_html", "body_text"), pk=object_id
+        )
+
+    def _context(
+        self, request: HttpRequest, article: KnowledgeArticle, title: str
+    ) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": article,
+            "title": title,
+            "has_change_permission": self.has_change_permission(request, article),
+        }
+
+    def versions_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        article = self._article(request, object_id)
+        context = {
+            **self._context(request, article, f"Versions of “{article.title}”"),
+            "versions": selectors.version_list(article=article),
+        }
+        return TemplateResponse(request, "admin/knowledge/knowledgearticle/versions.html", context)
+
+    def diff_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        article = self._article(request, object_id)
+        numbers = []
+        for name, default in (("from", article.version - 1), ("to", article.version)):
+            raw = request.GET.get(name, str(default))
+            numbers.append(int(raw) if raw.isdigit() and len(raw) < 10 else 0)
+        old = selectors.version_get(article=article, number=numbers[0])
+        new = selectors.version_get(article=article, number=numbers[1])
+        if old is None or new is None:
+            self.message_user(request, "Choose two existing versions to compare.", messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk])
+            )
+        context = {
+            **self._context(
+                request, article, f"Version {old.number} → {new.number} of “{article.title}”"
+            ),
+            "old": old,
+            "new": new,
+            # difflib.HtmlDiff escapes the texts it puts in its table.
+            "diffs": [
+                {"field": d.field, "changed": d.changed, "table": mark_safe(d.html)}  # noqa: S308
+                for d in selectors.version_diff(old=old, new=new)
+            ],
+        }
+        return TemplateResponse(request, "admin/knowledge/knowledgearticle/diff.html", context)
+
+    def restore_view(self, request: HttpRequest, object_id: int, number: int) -> HttpResponse:
+        article = self._article(request, object_id)
+        if request.method != "POST" or not self.has_change_permission(request, article):
+            raise PermissionDenied
+        try:
+            article = services.article_restore(
+                article=article, version_number=number, actor=request.user
+            )
+        except (ValidationError, PermissionDenied) as error:
+            self.message_user(request, _text(error), messages.ERROR)
+        else:
+            self.message_user(request, f"Restored version {number} as version {article.version}.")
+        return HttpResponseRedirect(
+            reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk])
+        )
+
+    def attach_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        article = self._article(request, object_id)
+        if not self.has_change_permission(request, article):
+            raise PermissionDenied
+        form = AttachmentUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.attachment_add(
+                    article=article, upload=form.cleaned_data["file"], actor=request.user
+                )
+            except (ValidationError, PermissionDenied) as error:
+                form.add_error("file", _text(error))
+            else:
+                self.message_user(request, "File attached.")
+                return HttpResponseRedirect(
+                    reverse("admin:knowledge_knowledgearticle_change", args=[article.pk])
+                )
+        context = {**self._context(request, article, "Attach a file"), "form": form}
+        return TemplateResponse(request, "admin/knowledge/knowledgearticle/attach.html", context)
+
+
+# --- Categories and tags -----------------------------------------------------------------
+class _ServiceSavedAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
+    editable: tuple[str, ...] = ()
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def remove(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in self.editable}
+        with refusals_to_form():
+            if change:
+                changed = {name: value for name, value in data.items() if name in form.changed_data}
+                if changed:
+                    self.update(request, obj, changed)
+                return
+            created = self.create(request, data)
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            self.remove(request, obj)
+        except (ValidationError, PermissionDenied) as error:
+            self.message_user(request, f"{obj}: {_text(error)}", messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(KnowledgeCategory)
+class KnowledgeCategoryAdmin(_ServiceSavedAdmin):
+    list_display = ("name", "slug", "parent", "position", "article_count")
+    list_select_related = ("parent",)
+    search_fields = ("name", "slug")
+    fields = ("name", "slug", "parent", "description", "position")
+    editable = ("name", "slug", "parent", "description", "position")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeCategory]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(article_count=_count(KnowledgeArticle.objects.all(), "category"))
+        )
+
+    @admin.display(description="articles", ordering="article_count")
+    def article_count(self, category: KnowledgeCategory) -> int:
+        return category.article_count  # type: ignore[attr-defined]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["slug"].required = False
+        return form
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
+        return services.category_create(actor=request.user, **data)
+
+    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
+        return services.category_update(category=obj, actor=request.user, data=data)
+
+    def remove(self, request: HttpRequest, obj: Any) -> None:
+        services.category_delete(category=obj, actor=request.user)
+
+
+@admin.register(KnowledgeTag)
+class KnowledgeTagAdmin(_ServiceSavedAdmin):
+    list_display = ("name", "slug", "article_count")
+    search_fields = ("name", "slug")
+    fields = ("name", "slug")
+    editable = ("name", "slug")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeTag]:
+        tagged = KnowledgeArticle.tags.through.objects.all()
+        return super().get_queryset(request).annotate(article_count=_count(tagged, "knowledgetag"))
+
+    @admin.display(description="articles", ordering="article_count")
+    def article_count(self, tag: KnowledgeTag) -> int:
+        return tag.article_count  # type: ignore[attr-defined]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["slug"].required = False
+        return form
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
+        return services.tag_create(actor=request.user, **data)
+
+    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
+        return services.tag_update(tag=obj, actor=request.user, data=data)
+
+    def remove(self, request: HttpRequest, obj: Any) -> None:
+        services.tag_delete(tag=obj, actor=request.user)
+
+
+# --- Feedback -----------------------------------------------------------------------------
+@admin.register(KnowledgeArticleFeedback)
+class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """Readers' feedback: resolve, dismiss or turn into a ticket (actions)."""
+
+    agent_actions = admin_actions = frozenset({VIEW, CHANGE})
+    list_display = ("created", "article", "author", "status", "excerpt", "ticket_key")
+    list_filter = ("status",)
+    list_select_related = ("article", "author")
+    search_fields = ("comment", "article__title")
+    ordering = ("-created", "-id")
+    actions = ("resolve", "dismiss", "turn_into_ticket")
+    readonly_fields = (
+        "article",
+        "author",
+        "comment",
+        "contact",
+        "status",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "ticket",
+        "created",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # readers write feedback through the API
+
+    @admin.display(description="comment")
+    def excerpt(self, feedback: KnowledgeArticleFeedback) -> str:
+        return feedback.comment if len(feedback.comment) <= 80 else feedback.comment[:79] + "…"
+
+    @admin.display(description="ticket", ordering="ticket_id")
+    def ticket_key(self, feedback: KnowledgeArticleFeedback) -> str:
+        return f"NF-{feedback.ticket_id}" if feedback.ticket_id else ""
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback], do: Any, verb: str
+    ) -> None:
+        done, failures = 0, []
+        for feedback in queryset.order_by("pk"):
+            try:
+                do(feedback)
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"#{feedback.pk}: {_text(error)}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{verb} {done} feedback item{'s' if done != 1 else ''}.")
+        if failures:
+            self.message_user(request, "Not changed: " + "; ".join(failures[:10]), messages.ERROR)
+
+    @admin.action(description="Resolve (the article was fixed)", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda f: services.feedback_resolve(feedback=f, actor=request.user),
+            "Resolved",
+        )
+
+    @admin.action(description="Dismiss", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda f: services.feedback_resolve(
+                feedback=f, actor=request.user, status=FeedbackStatus.DISMISSED
+            ),
+            "Dismissed",
+        )
+
+    @admin.action(description="Turn into a ticket", permissions=["change"])
+    def turn_into_ticket(
+        self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]
+    ) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda f: services.feedback_create_ticket(feedback=f, actor=request.user),
+            "Turned into tickets:",
+        )
+
+
+# --- Search history and reports -----------------------------------------------------------
+class ZeroResultsFilter(admin.SimpleListFilter):
+    title = "results"
+    parameter_name = "results"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("none", "Found nothing"), ("some", "Found articles")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "none":
+            return queryset.filter(results_count=0)
+        if self.value() == "some":
+            return queryset.filter(results_count__gt=0)
+        return queryset
+
+
+class ClickedFilter(admin.SimpleListFilter):
+    title = "click-through"
+    parameter_name = "clicked"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "An article was opened"), ("no", "Nothing was opened")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(~Q(clicked_article=None))
+        if self.value() == "no":
+            return queryset.filter(clicked_article=None)
+        return queryset
+
+
+@admin.register(KnowledgeSearchHistory)
+class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """Every search, newest first (read-only), and the report page: top queries,
+    queries that found nothing, click-through."""
+
+    agent_actions = admin_actions = READ_ONLY
+    list_display = (
+        "created",
+        "query",
+        "results_count",
+        "corrected_query",
+        "user",
+        "clicked_article",
+    )
+    list_select_related = ("user", "clicked_article")
+    list_filter = (ZeroResultsFilter, ClickedFilter)
+    search_fields = ("normalized_query",)
+    ordering = ("-created", "-id")
+    show_full_result_count = False
+    change_list_template = "admin/knowledge/knowledgesearchhistory/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name="knowledge_knowledgesearchhistory_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def report_view(self, request: HttpRequest) -> HttpResponse:
+        _require_agent(request)
+        raw = request.GET.get("days", "30")
+        days = int(raw) if raw.isdigit() and int(raw) in REPORT_DAYS else 30
+        report = selectors.search_report(since=timezone.now() - timedelta(days=days))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Knowledge base searches",
+            "days": days,
+            "day_choices": REPORT_DAYS,
+            "report": report,
+        }
+        return TemplateResponse(
+            request, "admin/knowledge/knowledgesearchhistory/report.html", context
+        )
+
+
+# --- For the ticket page ------------------------------------------------------------------
+def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
+    """Suggested articles for ``ticket`` as an HTML list, for the ticket's admin page.
+
+    The core imports no feature app (STYLE.md rule 16): its ticket admin is expected to
+    render panels that apps register with it, and this is the one the knowledge base
+    registers. Titles are escaped by ``format_html``."""
+    articles = selectors.articles_suggested_for_ticket(ticket=ticket, user=request.user)
+    if not articles:
+        return format_html('<p class="help">{}</p>', "No suggested articles.")
+    items = format_html_join(
+        "",
+        '<li><a href="{}">{}</a>{}</li>',
+        (
+            (
+                reverse("admin:knowledge_knowledgearticle_change", args=[article.pk]),
+                article.title,
+                " (helped with this ticket)" if getattr(article, "linked", False) else "",
+            )
+            for article in articles
+        ),
+    )
+    return format_html('<ul class="kb-suggestions">{}</ul>', items)
