@@ -83,6 +83,15 @@ class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
     readonly_fields = ("last_polled_at", "last_error")
     actions = ["test_connection"]
 
+    def get_fields(self, request: HttpRequest, obj: EmailAccount | None = None) -> list[str]:
+        fields = list(super().get_fields(request, obj))
+        if self.has_change_permission(request, obj):
+            return fields
+        # A view-only page (agents) prints every field's stored value as text, which for
+        # the password is the secret itself: only editors get the field, as the form's
+        # write-only input.
+        return [name for name in fields if name != "password"]
+
     @admin.display(description="last error")
     def error(self, account: EmailAccount) -> str:
         return (account.last_error or "")[:80]

@@ -42,6 +42,7 @@ from forms_builder.rendering import SUBMITTER_EMAIL
 from forms_builder.throttling import FormSubmitAnonThrottle
 from forms_builder.validation import Definition
 from forms_builder.views import client_ip
+from nixflow.api.filters import UTCDateTimeFilter
 from nixflow.api.views import refuse_oversized_body
 from nixflow.models import TICKET_KEY_PREFIX
 
@@ -285,8 +286,8 @@ class FormViewSet(viewsets.GenericViewSet):
 class SubmissionFilter(django_filters.FilterSet):
     form = django_filters.CharFilter(field_name="form__slug", label="The form's slug.")
     status = django_filters.ChoiceFilter(choices=FormSubmissionStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = FormSubmission

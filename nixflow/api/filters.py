@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -50,6 +52,33 @@ class AssigneeField(forms.Field):
         return IdField().clean(value)
 
 
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, given to the database in UTC.
+
+    ISO 8601 allows any UTC offset up to ±23:59, PostgreSQL only up to ±15:59: a time
+    such as ``2026-03-02T09:00+17:00`` would reach the query as it is and fail there
+    (a 500). In UTC it is the same instant; one that has no UTC form in Python's range
+    (``0001-01-01T00:00+01:00``) is a 400.
+    """
+
+    default_error_messages = {"out_of_range": "Enter a date/time between the years 1 and 9999."}
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                self.error_messages["out_of_range"], code="out_of_range"
+            ) from exc
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.Filter):
     field_class = IdField
@@ -89,10 +118,10 @@ class TicketFilter(django_filters.FilterSet):
     requester = IdFilter(field_name="requester_id", label="Requester's user id.")
     workflow = IdFilter(field_name="workflow_id", label="Workflow id.")
     source = django_filters.ChoiceFilter(choices=Source.choices, label="Where it came from.")
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = UTCDateTimeFilter(
         field_name="created", lookup_expr="gte", label="Created at or after (ISO 8601)."
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = UTCDateTimeFilter(
         field_name="created", lookup_expr="lt", label="Created before (ISO 8601)."
     )
     search = django_filters.CharFilter(

@@ -235,9 +235,16 @@ class TicketViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("attachment_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter(
+                "attachment_id",
+                # What the route's pattern takes (below): 1 to 18 digits, no leading zero.
+                {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+                OpenApiParameter.PATH,
+            )
+        ],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
+            (200, "*/*"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The file, as an attachment download."
             )
         },

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from nixflow.api.filters import IdFilter
+from nixflow.api.filters import IdFilter, UTCDateTimeFilter
 from nixflow.models import TICKET_KEY_PATTERN, Ticket
 from sla.models import MetricType, SLABreach, SLABreachType, SLAMetric, SLAStatus
 
@@ -63,10 +63,10 @@ class SLAMetricFilter(django_filters.FilterSet):
     metric_type = django_filters.ChoiceFilter(choices=MetricType.choices, label="Metric.")
     policy = IdFilter(field_name="policy_id", label="SLA policy id.")
     ticket = TicketKeyFilter(label="Ticket key, e.g. NF-12.")
-    deadline_after = django_filters.IsoDateTimeFilter(
+    deadline_after = UTCDateTimeFilter(
         field_name="deadline", lookup_expr="gte", label="Deadline at or after (ISO 8601)."
     )
-    deadline_before = django_filters.IsoDateTimeFilter(
+    deadline_before = UTCDateTimeFilter(
         field_name="deadline", lookup_expr="lt", label="Deadline before (ISO 8601)."
     )
 
@@ -82,10 +82,10 @@ class SLABreachFilter(django_filters.FilterSet):
     acknowledged = BooleanFilter(
         method="filter_acknowledged", label="`true`: acknowledged; `false`: not yet."
     )
-    breached_after = django_filters.IsoDateTimeFilter(
+    breached_after = UTCDateTimeFilter(
         field_name="breached_at", lookup_expr="gte", label="Breached at or after (ISO 8601)."
     )
-    breached_before = django_filters.IsoDateTimeFilter(
+    breached_before = UTCDateTimeFilter(
         field_name="breached_at", lookup_expr="lt", label="Breached before (ISO 8601)."
     )
 

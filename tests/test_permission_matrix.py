@@ -1,0 +1,1222 @@
+"""The permission matrix: every route of the URLconf, for anonymous callers, requester
+A, requester B, an agent and an admin (the role; superusers are not in the matrix).
+
+The routes come from the resolver (tests/support/matrix.py), so a new route fails
+``test_every_route_is_in_the_matrix`` until it is classified below, and a new ModelAdmin
+fails ``test_every_model_admin_is_in_the_matrix`` until ADMIN_MODELS says what agents and
+admins may do with it. Each expectation names the outcome per actor: 2xx, 401/403, 404
+(someone else's object, or one that is not for this reader: answered as if it did not
+exist), 405, or for the admin and the HTML pages a redirect to the login page. Writes
+send a valid request, so "2xx" means the change went through. The desk is seeded once
+per module in a transaction that is never committed; each case runs in a savepoint of
+it, rolled back after.
+
+Every response is also searched for text its reader must never see: requester B's
+tickets, comments, submissions and mail for requester A and the other way round;
+internal comments, internal and draft articles and draft forms for requesters and
+anonymous callers; a stored mail password for anyone. The lists are checked for exactly
+what each actor should find, the admin's bulk actions for what each role may do, and
+every admin page for a requester who was made staff by mistake.
+
+Routes that are intentionally public (anonymous callers get 2xx):
+- ``/healthz``, ``/readyz``: probes for load balancers and orchestrators (SPEC §7);
+- ``/api/auth/token/``, ``/admin/login/``, ``/forms/login/``: where one signs in;
+- ``/api/schema/``, ``/api/docs/``: the API's description, which holds no data;
+- ``/api/knowledge/…`` reads: published public articles, categories, tags and search are
+  a portal read before anyone signs in (SPEC §3: requesters see published public
+  articles); the click of a search is recorded for any reader of the article;
+- ``/api/forms/{slug}/schema/`` and ``submit/``, ``/forms/…``: a public form is filled in
+  by anyone, who gives an e-mail address (SPEC §4); login-required forms are not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.http import HttpResponseBase
+from django.test import Client, override_settings
+from django.urls import resolve
+
+from forms_builder.models import FormStatus, FormSubmission
+from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, Visibility
+from tests.support.matrix import (
+    ACTORS,
+    DENIED,
+    FORBIDDEN_MARKERS,
+    HIDDEN,
+    INVALID,
+    LOGIN,
+    NOT_ALLOWED,
+    OK,
+    PASSWORD,
+    PNG,
+    TO_INDEX,
+    WRITE_METHODS,
+    Outcome,
+    Route,
+    Row,
+    World,
+    body_text,
+    classify,
+    discover_routes,
+    display,
+    fill,
+    seed_world,
+)
+
+pytestmark = pytest.mark.django_db
+
+# --- Rows -------------------------------------------------------------------------------
+# One outcome per actor: anonymous, requester A, requester B, agent, admin.
+EVERYONE = Row(OK, OK, OK, OK, OK)
+SIGNED_IN = Row(DENIED, OK, OK, OK, OK)
+OWNER = Row(DENIED, OK, HIDDEN, OK, OK)  # requester A's object
+OWNER_B = Row(DENIED, HIDDEN, OK, OK, OK)  # requester B's object
+AGENTS = Row(DENIED, DENIED, DENIED, OK, OK)
+AGENTS_ON_A = Row(DENIED, DENIED, HIDDEN, OK, OK)  # A's object: B can't tell it exists
+ADMINS = Row(DENIED, DENIED, DENIED, DENIED, OK)
+STAFF_READ = Row(HIDDEN, HIDDEN, HIDDEN, OK, OK)  # internal or draft, on an open route
+STAFF_OF_A = Row(DENIED, HIDDEN, HIDDEN, OK, OK)  # the same, on a signed-in route
+NOBODY = Row(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)
+ALL_INVALID = Row(INVALID, INVALID, INVALID, INVALID, INVALID)
+# The admin: anyone who is not staff is sent to its login page.
+STAFF = Row(LOGIN, LOGIN, LOGIN, OK, OK)
+STAFF_404 = Row(LOGIN, LOGIN, LOGIN, HIDDEN, HIDDEN)
+NOT_VIA_GET = Row(LOGIN, LOGIN, LOGIN, DENIED, DENIED)
+ADMIN_ROLE = Row(LOGIN, LOGIN, LOGIN, DENIED, OK)
+
+
+# --- Requests ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Multipart:
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Raw:
+    content: bytes
+    content_type: str
+
+
+Params = dict[str, Any]
+Body = dict[str, Any] | Multipart | Raw | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What each actor gets from ``pattern`` opened at ``target`` (``note`` tells targets
+    of one pattern apart), per method; ``bodies`` are the requests' payloads."""
+
+    pattern: str
+    expect: dict[str, Row]
+    target: Callable[[World], Params] = lambda world: {}
+    note: str = ""
+    bodies: dict[str, Callable[[World], Body]] = field(default_factory=dict)
+
+
+def entry(
+    pattern: str,
+    note: str = "",
+    *,
+    at: Callable[[World], Params] | None = None,
+    body: Callable[[World], Body] | None = None,
+    **expect: Row,
+) -> Entry:
+    """``entry(pattern, note, at=target, body=payload, GET=row, POST=row, ...)``; one
+    body serves every write method of the entry."""
+    bodies = {method: body for method in expect if method != "GET" and body is not None}
+    return Entry(pattern, expect, at or (lambda world: {}), note, bodies)
+
+
+def json_body(**values: Any) -> Callable[[World], Body]:
+    return lambda world: values
+
+
+# Targets
+def ticket_a(w: World) -> Params:
+    return {"key": w.ticket_a.key}
+
+
+def ticket_b(w: World) -> Params:
+    return {"key": w.ticket_b.key}
+
+
+def resolved_ticket_a(w: World) -> Params:
+    return {"key": w.ticket_a_resolved.key}
+
+
+def pk(name: str) -> Callable[[World], Params]:
+    def target(w: World) -> Params:
+        value = getattr(w, name)
+        return {"pk": value if isinstance(value, int) else value.pk}
+
+    return target
+
+
+def slug(name: str) -> Callable[[World], Params]:
+    return lambda w: {"slug": getattr(w, name).slug}
+
+
+def article(name: str, **more: Callable[[World], Any]) -> Callable[[World], Params]:
+    return lambda w: {"pk": getattr(w, name).pk, **{k: f(w) for k, f in more.items()}}
+
+
+def inbound_mail(w: World) -> Body:
+    return Raw(
+        b"From: newcomer@matrix.test\r\nTo: help@matrix.test\r\nSubject: Hello\r\n"
+        b"Message-ID: <matrix-inbound@matrix.test>\r\n\r\nMy mouse is gone.\r\n",
+        "message/rfc822",
+    )
+
+
+def form_definition(name: str, slug: str) -> Callable[[World], Body]:
+    return json_body(
+        name=name,
+        slug=slug,
+        description_field="details",
+        fields=[{"key": "details", "label": "What happens?", "type": "text", "required": True}],
+    )
+
+
+# --- The API ----------------------------------------------------------------------------
+API = [
+    # Signing in, and the API's description.
+    entry(
+        "/api/auth/token/",
+        "right password",
+        POST=EVERYONE,
+        body=lambda w: {"username": w.users["requester_a"].username, "password": PASSWORD},
+    ),
+    entry(
+        "/api/auth/token/",
+        "wrong password",
+        POST=ALL_INVALID,
+        body=lambda w: {"username": w.users["requester_a"].username, "password": "guess"},
+    ),
+    entry("/api/schema/", GET=EVERYONE),
+    entry("/api/docs/", GET=EVERYONE),
+    entry("/api/me/", GET=SIGNED_IN),
+    # The core: tickets are A's own; B is answered as if they did not exist.
+    entry(
+        "/api/tickets/",
+        GET=SIGNED_IN,
+        POST=SIGNED_IN,
+        body=json_body(title="Matrix ticket", description="The scanner is slow."),
+    ),
+    entry(
+        "/api/tickets/",
+        "for requester B",
+        POST=Row(DENIED, DENIED, OK, OK, OK),
+        body=lambda w: {"title": "On behalf", "requester": w.users["requester_b"].pk},
+    ),
+    entry(
+        "/api/tickets/",
+        "assigned",
+        POST=AGENTS,
+        body=lambda w: {"title": "Assigned", "assignee": w.users["agent"].pk},
+    ),
+    entry(
+        "/api/tickets/{key}/",
+        at=ticket_a,
+        GET=OWNER,
+        PATCH=OWNER,
+        body=json_body(title="Printer still jams"),
+    ),
+    entry(
+        "/api/tickets/{key}/",
+        "priority",
+        at=ticket_a,
+        PATCH=AGENTS_ON_A,
+        body=json_body(priority="HIGH"),
+    ),
+    entry(
+        "/api/tickets/{key}/assign/",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        body=lambda w: {"assignee": w.users["agent"].pk},
+    ),
+    entry(
+        "/api/tickets/{key}/attachments/{attachment_id}/",
+        "public comment",
+        at=lambda w: {**ticket_a(w), "attachment_id": w.attachment_public_a},
+        GET=OWNER,
+    ),
+    entry(
+        "/api/tickets/{key}/attachments/{attachment_id}/",
+        "internal comment",
+        at=lambda w: {**ticket_a(w), "attachment_id": w.attachment_internal_a},
+        GET=STAFF_OF_A,
+    ),
+    entry(
+        "/api/tickets/{key}/attachments/{attachment_id}/",
+        "another ticket's file",
+        at=lambda w: {**resolved_ticket_a(w), "attachment_id": w.attachment_public_a},
+        GET=Row(DENIED, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    ),
+    entry(
+        "/api/tickets/{key}/comments/",
+        at=ticket_a,
+        GET=OWNER,
+        POST=OWNER,
+        body=json_body(body="Any news?"),
+    ),
+    entry(
+        "/api/tickets/{key}/comments/",
+        "internal",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        body=json_body(body="A note for colleagues.", is_internal=True),
+    ),
+    entry("/api/tickets/{key}/history/", at=ticket_a, GET=OWNER),
+    # And the other way round: requester A asking for B's.
+    entry("/api/tickets/{key}/", "B's", at=ticket_b, GET=OWNER_B),
+    entry("/api/tickets/{key}/comments/", "B's", at=ticket_b, GET=OWNER_B),
+    entry("/api/tickets/{key}/history/", "B's", at=ticket_b, GET=OWNER_B),
+    entry("/api/tickets/{key}/watchers/", "B's", at=ticket_b, GET=OWNER_B),
+    entry(
+        "/api/tickets/{key}/transition/",
+        "agents' transition",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        body=lambda w: {"stage": w.stage_open.pk},
+    ),
+    entry(
+        "/api/tickets/{key}/transition/",
+        "requester-allowed reopen",
+        at=resolved_ticket_a,
+        POST=OWNER,
+        body=lambda w: {"stage": w.stage_open.pk},
+    ),
+    entry(
+        "/api/tickets/{key}/watchers/",
+        "the caller",
+        at=ticket_a,
+        GET=OWNER,
+        POST=OWNER,
+        DELETE=OWNER,
+        body=json_body(),
+    ),
+    entry(
+        "/api/tickets/{key}/watchers/",
+        "another user",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        DELETE=AGENTS_ON_A,
+        body=lambda w: {"user": w.users["requester_b"].pk},
+    ),
+    entry("/api/workflows/", GET=SIGNED_IN),
+    entry("/api/workflows/{pk}/", at=pk("workflow"), GET=SIGNED_IN),
+    # The event log and mail: staff only, read-only.
+    entry("/api/events/", GET=AGENTS),
+    entry("/api/events/{pk}/", at=pk("event_a"), GET=AGENTS),
+    entry(
+        "/api/email/inbound/{account_id}/",
+        at=lambda w: {"account_id": w.account.pk},
+        POST=AGENTS,
+        body=inbound_mail,
+    ),
+    entry(
+        "/api/email/accounts/",
+        GET=AGENTS,
+        POST=ADMINS,
+        body=json_body(name="Matrix sales", address="sales@matrix.test", protocol="NONE"),
+    ),
+    entry(
+        "/api/email/accounts/{pk}/",
+        at=pk("account"),
+        GET=AGENTS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        body=json_body(name="Matrix help desk", address="help@matrix.test", protocol="NONE"),
+    ),
+    entry("/api/email/accounts/{pk}/", "unused", at=pk("account_spare"), DELETE=ADMINS),
+    entry("/api/email/messages/", GET=AGENTS),
+    entry("/api/email/messages/{pk}/", at=pk("mail_a"), GET=AGENTS),
+    # SLA: figures for staff; configuration changed by admins.
+    entry("/api/sla/summary/", GET=AGENTS),
+    entry(
+        "/api/sla/policies/",
+        GET=AGENTS,
+        POST=ADMINS,
+        body=json_body(name="Matrix new policy", order=40, is_active=False),
+    ),
+    entry(
+        "/api/sla/policies/{pk}/",
+        at=pk("policy"),
+        GET=AGENTS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        body=lambda w: {"name": "Matrix standard", "order": 1, "calendar": w.calendar.pk},
+    ),
+    entry("/api/sla/policies/{pk}/", "unused", at=pk("policy_spare"), DELETE=ADMINS),
+    entry(
+        "/api/sla/calendars/",
+        GET=AGENTS,
+        POST=ADMINS,
+        body=json_body(name="Matrix new calendar", time_zone="Europe/Berlin"),
+    ),
+    entry(
+        "/api/sla/calendars/{pk}/",
+        at=pk("calendar"),
+        GET=AGENTS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        body=json_body(name="Matrix 24x7", time_zone="UTC"),
+    ),
+    entry("/api/sla/calendars/{pk}/", "unused", at=pk("calendar_spare"), DELETE=ADMINS),
+    entry("/api/sla/metrics/", GET=AGENTS),
+    entry("/api/sla/metrics/{pk}/", at=pk("metric_a"), GET=AGENTS),
+    entry("/api/sla/breaches/", GET=AGENTS),
+    entry("/api/sla/breaches/{pk}/", at=pk("breach_a"), GET=AGENTS),
+    entry(
+        "/api/sla/breaches/{pk}/acknowledge/",
+        at=pk("breach_a"),
+        POST=AGENTS,
+        body=json_body(note="Seen."),
+    ),
+    # Forms: agents design them; published public ones are filled in by anyone.
+    entry(
+        "/api/forms/",
+        GET=SIGNED_IN,
+        POST=AGENTS,
+        body=form_definition("Request a monitor", "matrix-monitor"),
+    ),
+    entry(
+        "/api/forms/{slug}/",
+        "published",
+        at=slug("form_public"),
+        GET=SIGNED_IN,
+        PUT=AGENTS,
+        PATCH=AGENTS,
+        body=form_definition("Report a problem", "matrix-problem"),
+    ),
+    # A form with submissions is archived, not deleted: the draft has none.
+    entry("/api/forms/{slug}/", "draft", at=slug("form_draft"), GET=STAFF_OF_A, DELETE=AGENTS),
+    entry("/api/forms/{slug}/schema/", "public", at=slug("form_public"), GET=EVERYONE),
+    entry("/api/forms/{slug}/schema/", "login required", at=slug("form_login"), GET=SIGNED_IN),
+    entry("/api/forms/{slug}/schema/", "draft", at=slug("form_draft"), GET=NOBODY),
+    entry(
+        "/api/forms/{slug}/status/",
+        at=slug("form_public"),
+        POST=AGENTS,
+        body=json_body(status=FormStatus.ARCHIVED),
+    ),
+    entry(
+        "/api/forms/{slug}/submit/",
+        "public",
+        at=slug("form_public"),
+        POST=EVERYONE,
+        body=json_body(details="The scanner is slow.", submitter_email="walk-in@matrix.test"),
+    ),
+    entry(
+        "/api/forms/{slug}/submit/",
+        "login required",
+        at=slug("form_login"),
+        POST=SIGNED_IN,
+        body=json_body(details="A laptop, please."),
+    ),
+    entry(
+        "/api/forms/{slug}/submit/",
+        "draft",
+        at=slug("form_draft"),
+        POST=NOBODY,
+        body=json_body(details="Too early.", submitter_email="walk-in@matrix.test"),
+    ),
+    entry("/api/forms/submissions/", GET=SIGNED_IN),
+    entry("/api/forms/submissions/{pk}/", at=pk("submission_a"), GET=OWNER),
+    entry("/api/forms/submissions/{pk}/", "B's", at=pk("submission_b"), GET=OWNER_B),
+    entry(
+        "/api/forms/submissions/{pk}/convert/",
+        at=pk("submission_a_failed"),
+        POST=AGENTS,
+        body=lambda w: None,
+    ),
+    entry(
+        "/api/forms/submissions/{pk}/reject/",
+        at=pk("submission_a_failed"),
+        POST=AGENTS,
+        body=json_body(reason="Spam."),
+    ),
+    # Knowledge: published public articles for everyone; the rest for staff.
+    entry("/api/knowledge/search/", at=lambda w: {"?": "q=printer jams"}, GET=EVERYONE),
+    entry(
+        "/api/knowledge/search/{search_id}/click/",
+        "public article",
+        at=lambda w: {"search_id": w.search_a.token},
+        POST=EVERYONE,
+        body=lambda w: {"article": w.article_public.pk},
+    ),
+    entry(
+        "/api/knowledge/search/{search_id}/click/",
+        "internal article",
+        at=lambda w: {"search_id": w.search_a.token},
+        POST=Row(INVALID, INVALID, INVALID, OK, OK),
+        body=lambda w: {"article": w.article_internal.pk},
+    ),
+    entry(
+        "/api/knowledge/suggestions/",
+        at=lambda w: {"?": f"ticket={w.ticket_a.key}"},
+        GET=OWNER,
+    ),
+    entry(
+        "/api/knowledge/suggestions/",
+        "B's ticket",
+        at=lambda w: {"?": f"ticket={w.ticket_b.key}"},
+        GET=OWNER_B,
+    ),
+    entry(
+        "/api/knowledge/articles/",
+        GET=EVERYONE,
+        POST=AGENTS,
+        body=json_body(title="Scanner is slow", body="Restart it."),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/",
+        "public",
+        at=article("article_public"),
+        GET=EVERYONE,
+        PATCH=AGENTS,
+        body=json_body(summary="Clearing a jam."),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/",
+        "internal",
+        at=article("article_internal"),
+        GET=STAFF_READ,
+        PATCH=AGENTS,
+        body=json_body(summary="Escalation."),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/",
+        "draft",
+        at=article("article_draft"),
+        GET=STAFF_READ,
+        DELETE=AGENTS,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/attachments/{attachment_id}/",
+        "public article",
+        at=article("article_public", attachment_id=lambda w: w.kb_attachment_public),
+        GET=EVERYONE,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/attachments/{attachment_id}/",
+        "internal article",
+        at=article("article_internal", attachment_id=lambda w: w.kb_attachment_internal),
+        GET=STAFF_READ,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/attachments/{attachment_id}/",
+        "another article's file",
+        at=article("article_public", attachment_id=lambda w: w.kb_attachment_internal),
+        GET=NOBODY,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/attachments/",
+        "public article",
+        at=article("article_public"),
+        GET=EVERYONE,
+        POST=AGENTS,
+        body=lambda w: Multipart({"file": SimpleUploadedFile("more.png", PNG, "image/png")}),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/attachments/",
+        "internal article",
+        at=article("article_internal"),
+        GET=STAFF_READ,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/diff/",
+        at=lambda w: {"pk": w.article_public.pk, "?": "from_version=1"},
+        GET=AGENTS,
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/feedback/",
+        "public article",
+        at=article("article_public"),
+        GET=AGENTS,
+        POST=SIGNED_IN,
+        body=json_body(comment="Step three is missing."),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/feedback/",
+        "internal article",
+        at=article("article_internal"),
+        POST=STAFF_OF_A,
+        body=json_body(comment="Step three is missing."),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/rate/",
+        "public article",
+        at=article("article_public"),
+        GET=SIGNED_IN,
+        POST=SIGNED_IN,
+        body=json_body(helpful=True),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/rate/",
+        "internal article",
+        at=article("article_internal"),
+        GET=STAFF_OF_A,
+        POST=STAFF_OF_A,
+        body=json_body(helpful=True),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/restore/",
+        at=article("article_public"),
+        POST=AGENTS,
+        body=json_body(version=1),
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/tickets/",
+        at=article("article_public"),
+        GET=AGENTS,
+        POST=AGENTS,
+        DELETE=AGENTS,
+        body=lambda w: {"ticket": w.ticket_a.key},
+    ),
+    entry(
+        "/api/knowledge/articles/{pk}/transition/",
+        at=article("article_public"),
+        POST=AGENTS,
+        body=json_body(status=KnowledgeArticleStatus.ARCHIVED),
+    ),
+    entry("/api/knowledge/articles/{pk}/versions/", at=article("article_public"), GET=AGENTS),
+    entry(
+        "/api/knowledge/articles/{pk}/versions/{number}/",
+        at=article("article_public", number=lambda w: 1),
+        GET=AGENTS,
+    ),
+    entry(
+        "/api/knowledge/categories/",
+        GET=EVERYONE,
+        POST=AGENTS,
+        body=json_body(name="Scanning"),
+    ),
+    entry(
+        "/api/knowledge/categories/{pk}/",
+        at=pk("category"),
+        GET=EVERYONE,
+        PATCH=AGENTS,
+        body=json_body(description="Printers and toner."),
+    ),
+    entry("/api/knowledge/categories/{pk}/", "unused", at=pk("category_spare"), DELETE=AGENTS),
+    entry("/api/knowledge/tags/", GET=EVERYONE, POST=AGENTS, body=json_body(name="scanner")),
+    entry(
+        "/api/knowledge/tags/{pk}/",
+        at=pk("tag"),
+        GET=EVERYONE,
+        PATCH=AGENTS,
+        body=json_body(name="printers"),
+    ),
+    entry("/api/knowledge/tags/{pk}/", "unused", at=pk("tag_spare"), DELETE=AGENTS),
+    entry("/api/knowledge/feedback/", GET=AGENTS),
+    entry("/api/knowledge/feedback/{pk}/", at=pk("feedback_a"), GET=AGENTS),
+    entry(
+        "/api/knowledge/feedback/{pk}/resolve/",
+        at=pk("feedback_a"),
+        POST=AGENTS,
+        body=json_body(note="Fixed the steps."),
+    ),
+    entry(
+        "/api/knowledge/feedback/{pk}/ticket/",
+        at=pk("feedback_a"),
+        POST=AGENTS,
+        body=lambda w: None,
+    ),
+]
+
+# --- HTML pages outside the admin -------------------------------------------------------
+PAGES = [
+    entry("/healthz", GET=EVERYONE),
+    entry("/readyz", GET=EVERYONE),
+    entry("/forms/", GET=EVERYONE),
+    entry("/forms/login/", GET=EVERYONE),  # signed-in callers are sent on to /forms/
+    entry(
+        "/forms/{slug}/",
+        "public",
+        at=slug("form_public"),
+        GET=EVERYONE,
+        POST=EVERYONE,  # then redirected to done/
+        body=lambda w: Multipart({"details": "Slow.", "submitter_email": "walk-in@matrix.test"}),
+    ),
+    entry(
+        "/forms/{slug}/",
+        "login required",
+        at=slug("form_login"),
+        GET=Row(LOGIN, OK, OK, OK, OK),
+        POST=Row(LOGIN, OK, OK, OK, OK),
+        body=lambda w: Multipart({"details": "A laptop, please."}),
+    ),
+    entry("/forms/{slug}/", "draft", at=slug("form_draft"), GET=NOBODY),
+    entry("/forms/{slug}/done/", at=slug("form_public"), GET=EVERYONE),
+]
+
+# --- The admin --------------------------------------------------------------------------
+ALL = "view add change delete"
+# What each ModelAdmin lets agents and admins do (superusers are not in the matrix), and
+# the object its pages open. Admin classes state this as RolePermissionsMixin's
+# agent_actions / admin_actions; third-party admins keep Django's permission rows, which
+# neither role has: only superusers use them.
+ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
+    "auth.group": ("", "", lambda w: w.group.pk),
+    "authtoken.tokenproxy": ("", "", lambda w: w.users["agent"].pk),  # keyed by the user
+    "django_celery_beat.periodictask": ("", "", lambda w: w.periodic_task.pk),
+    "django_celery_beat.clockedschedule": ("", "", lambda w: w.clocked.pk),
+    "django_celery_beat.crontabschedule": ("", "", lambda w: w.crontab.pk),
+    "django_celery_beat.solarschedule": ("", "", lambda w: w.solar.pk),
+    "django_celery_beat.intervalschedule": ("", "", lambda w: w.interval.pk),
+    "axes.accessattempt": ("", "", lambda w: w.access_attempt.pk),
+    "axes.accesslog": ("", "", lambda w: w.access_log.pk),
+    "axes.accessfailurelog": ("", "", lambda w: w.access_failure.pk),
+    "nixflow.user": ("view", ALL, lambda w: w.users["requester_a"].pk),
+    # Deleting a ticket is for superusers only.
+    "nixflow.ticket": ("view add change", "view add change", lambda w: w.ticket_a.pk),
+    "nixflow.workflow": ("view", ALL, lambda w: w.workflow.pk),
+    "nixflow.comment": ("view", "view", lambda w: w.comment_internal_a.pk),
+    "nixflow.historylog": ("view", "view", lambda w: w.history_a.pk),
+    "sla.businesscalendar": ("view", ALL, lambda w: w.calendar.pk),
+    "sla.slapolicy": ("view", ALL, lambda w: w.policy.pk),
+    "sla.slametric": ("view", "view", lambda w: w.metric_a.pk),
+    "sla.slabreach": ("view", "view", lambda w: w.breach_a.pk),  # acknowledged by action
+    "knowledge.knowledgearticle": (ALL, ALL, lambda w: w.article_internal.pk),
+    "knowledge.knowledgecategory": (ALL, ALL, lambda w: w.category.pk),
+    "knowledge.knowledgetag": (ALL, ALL, lambda w: w.tag.pk),
+    "knowledge.knowledgearticlefeedback": ("view change", "view change", lambda w: w.feedback_a.pk),
+    "knowledge.knowledgesearchhistory": ("view", "view", lambda w: w.search_a.pk),
+    "forms_builder.customform": ("view add change", ALL, lambda w: w.form_public.pk),
+    "forms_builder.formsubmission": ("view", "view", lambda w: w.submission_a.pk),
+    "email_integration.emailaccount": ("view", ALL, lambda w: w.account.pk),
+    "email_integration.emailmessage": ("view", "view", lambda w: w.mail_a.pk),
+    "eventlog.eventlog": ("view", "view", lambda w: w.event_a.pk),
+    "eventlog.seal": ("view", "view", lambda w: w.seal.pk),
+}
+
+
+def _staff_row(agent: str, admin_: str, *needed: str) -> Row:
+    """The row of a page that needs any of ``needed`` (Django's own rule for it)."""
+
+    def outcome(granted: str) -> Outcome:
+        return OK if set(granted.split()) & set(needed) else DENIED
+
+    return Row(LOGIN, LOGIN, LOGIN, outcome(agent), outcome(admin_))
+
+
+def _model_pages() -> list[Entry]:
+    """The pages Django's admin gives each registered model, with the row each page's
+    own permission check gives (the changelist and change form open read-only with view
+    permission; saving needs change)."""
+    entries = []
+    for label, (agent, admin_, obj) in ADMIN_MODELS.items():
+        base = "/admin/" + label.replace(".", "/") + "/"
+
+        def at(w: World, obj: Callable[[World], Any] = obj) -> Params:
+            return {"object_id": obj(w)}
+
+        def can(*needed: str, agent: str = agent, admin_: str = admin_) -> Row:
+            return _staff_row(agent, admin_, *needed)
+
+        read = can("view", "change")
+        entries += [
+            entry(base, GET=read),
+            entry(base + "add/", GET=can("add"), POST=can("add")),
+            entry(base + "{object_id}/change/", at=at, GET=read, POST=can("change")),
+            entry(base + "{object_id}/history/", at=at, GET=read),
+            entry(base + "{object_id}/delete/", at=at, GET=can("delete"), POST=can("delete")),
+            entry(base + "{object_id}/", at=at, GET=STAFF),  # redirects to change/
+        ]
+    return entries
+
+
+def _app_indexes() -> list[Entry]:
+    """An app's page lists the models the user may see, and is a 404 without any."""
+    labels = {label.split(".")[0] for label in ADMIN_MODELS}
+    entries = []
+    for app in sorted(labels):
+        granted = [perms for label, perms in ADMIN_MODELS.items() if label.startswith(app + ".")]
+        agent = OK if any(perms[0] for perms in granted) else HIDDEN
+        admin_ = OK if any(perms[1] for perms in granted) else HIDDEN
+        entries.append(
+            entry(
+                "/admin/{app_label}/",
+                app,
+                at=lambda w, app=app: {"app_label": app},
+                GET=Row(LOGIN, LOGIN, LOGIN, agent, admin_),
+            )
+        )
+    return entries
+
+
+def _article(w: World) -> Params:
+    return {"object_id": w.article_public.pk}
+
+
+ADMIN_PAGES = [
+    entry("/admin/", GET=STAFF),
+    # Staff already signed in are sent on to the index.
+    entry("/admin/login/", GET=Row(OK, OK, OK, TO_INDEX, TO_INDEX)),
+    entry(
+        "/admin/logout/",
+        GET=Row(TO_INDEX, TO_INDEX, TO_INDEX, NOT_ALLOWED, NOT_ALLOWED),
+        POST=Row(TO_INDEX, TO_INDEX, TO_INDEX, OK, OK),
+    ),
+    entry("/admin/password_change/", GET=STAFF),
+    entry("/admin/password_change/done/", GET=STAFF),
+    entry(
+        "/admin/autocomplete/",
+        at=lambda w: {"?": "app_label=nixflow&model_name=ticket&field_name=requester&term=m"},
+        GET=STAFF,
+    ),
+    entry("/admin/jsi18n/", GET=STAFF),
+    # No model has a public page (get_absolute_url) to view on site.
+    entry(
+        "/admin/r/{content_type_id}/{object_id}/",
+        at=lambda w: {
+            "content_type_id": ContentType.objects.get_for_model(w.ticket_a).pk,
+            "object_id": w.ticket_a.pk,
+        },
+        GET=STAFF_404,
+    ),
+    *_app_indexes(),
+    entry("/admin/{url}", at=lambda w: {"url": "no/such/page/"}, GET=STAFF_404),
+    entry("/admin/sla/dashboard/", GET=STAFF, POST=STAFF),
+    entry(
+        "/admin/nixflow/user/{id}/password/",
+        at=lambda w: {"id": w.users["requester_a"].pk},
+        GET=ADMIN_ROLE,
+        POST=ADMIN_ROLE,
+    ),
+    entry("/admin/knowledge/knowledgearticle/{object_id}/versions/", at=_article, GET=STAFF),
+    entry("/admin/knowledge/knowledgearticle/{object_id}/versions/diff/", at=_article, GET=STAFF),
+    entry(
+        "/admin/knowledge/knowledgearticle/{object_id}/versions/{number}/restore/",
+        at=lambda w: {**_article(w), "number": 1},
+        GET=NOT_VIA_GET,
+        POST=STAFF,
+    ),
+    entry(
+        "/admin/knowledge/knowledgearticle/{object_id}/attach/", at=_article, GET=STAFF, POST=STAFF
+    ),
+    entry("/admin/knowledge/knowledgesearchhistory/report/", GET=STAFF),
+    entry(
+        "/admin/forms_builder/customform/{object_id}/preview/",
+        at=lambda w: {"object_id": w.form_draft.pk},
+        GET=STAFF,
+        POST=STAFF,
+    ),
+    entry(
+        "/admin/forms_builder/customform/{object_id}/export/",
+        at=lambda w: {"object_id": w.form_public.pk},
+        GET=STAFF,
+    ),
+    entry(
+        "/admin/forms_builder/formsubmission/{object_id}/files/{attachment_id}/",
+        at=lambda w: {"object_id": w.submission_a.pk, "attachment_id": w.submission_file_a},
+        GET=STAFF,
+    ),
+    entry(
+        "/admin/email_integration/emailmessage/{pk}/raw/",
+        at=lambda w: {"pk": w.mail_a.pk},
+        GET=STAFF,
+    ),
+]
+
+ENTRIES: list[Entry] = [*API, *PAGES, *_model_pages(), *ADMIN_PAGES]
+ROUTES: list[Route] = discover_routes()
+
+
+# --- Cases ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    entry: Entry
+    method: str
+    actor: str
+    expected: Outcome
+
+    def __str__(self) -> str:
+        note = f" ({self.entry.note})" if self.entry.note else ""
+        return f"{self.method} {self.entry.pattern}{note} as {self.actor} -> {self.expected}"
+
+    def send(self, client: Client, world: World) -> HttpResponseBase:
+        params = dict(self.entry.target(world))
+        query = params.pop("?", "")
+        path = fill(self.entry.pattern, params)
+        # The path must reach the route it stands for (a slug can shadow a literal).
+        assert display(resolve(path).route) == self.entry.pattern, path
+        extra: dict[str, Any] = {}
+        if self.entry.pattern.startswith("/api/"):
+            if self.actor in world.tokens:
+                extra["HTTP_AUTHORIZATION"] = f"Token {world.tokens[self.actor]}"
+        elif self.actor in world.sessions:
+            client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[self.actor]
+        url = f"{path}?{query}" if query else path
+        make_body = self.entry.bodies.get(self.method)
+        payload = make_body(world) if make_body is not None else None
+        if self.method == "GET":
+            return client.get(url, **extra)
+        if isinstance(payload, Multipart) or (payload is None and self.method == "POST"):
+            data = payload.data if isinstance(payload, Multipart) else {}
+            return client.post(url, data, **extra)
+        if isinstance(payload, Raw):
+            return client.generic(
+                self.method, url, payload.content, content_type=payload.content_type, **extra
+            )
+        content = json.dumps(payload if payload is not None else {})
+        return client.generic(self.method, url, content, content_type="application/json", **extra)
+
+
+def _cases() -> Iterator[Case]:
+    for item in ENTRIES:
+        for method, row in item.expect.items():
+            for actor, expected in zip(ACTORS, row, strict=True):
+                yield Case(item, method, actor, expected)
+    # A method an API route does not take has no handler, whoever asks: the admin, who
+    # gets past every permission, gets 405 (the others are refused sooner, or alike).
+    first = {}
+    for item in API:
+        first.setdefault(item.pattern, item)
+    for route in ROUTES:
+        if not route.is_api or route.methods is None or route.pattern not in first:
+            continue
+        for method in ("GET", *WRITE_METHODS):
+            if method not in route.methods:
+                lacking = Entry(route.pattern, {}, first[route.pattern].target, "no such method")
+                yield Case(lacking, method, "admin", NOT_ALLOWED)
+
+
+CASES = list(_cases())
+
+
+@pytest.fixture(scope="module")
+def world(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    """The desk, seeded once for the module in a transaction that is never committed;
+    each test runs in a savepoint of it (pytest-django's ``db``), rolled back after."""
+    media = tmp_path_factory.mktemp("matrix-media")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            MEDIA_ROOT=str(media),
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            # Rate limits count in the cache: one in memory, emptied before each test.
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        ),
+        transaction.atomic(),
+    ):
+        yield seed_world()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> Iterator[None]:
+    # Anonymous form submissions are counted per address in the cache.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _excerpt(response: HttpResponseBase) -> str:
+    location = response.get("Location")
+    if location:
+        return f"-> {location}"
+    if getattr(response, "streaming", False):
+        return "(streamed)"
+    return response.content[:600].decode("utf-8", "replace")  # type: ignore[attr-defined]
+
+
+# --- The matrix -------------------------------------------------------------------------
+def test_every_route_is_in_the_matrix() -> None:
+    declared = {item.pattern for item in ENTRIES}
+    unclassified = sorted({route.pattern for route in ROUTES} - declared)
+    assert not unclassified, (
+        "Routes nobody has classified: add them to tests/test_permission_matrix.py "
+        "(ADMIN_MODELS for a new ModelAdmin) with what each actor gets:\n" + "\n".join(unclassified)
+    )
+    stale = sorted(declared - {route.pattern for route in ROUTES})
+    assert not stale, "The matrix names routes the URLconf no longer has:\n" + "\n".join(stale)
+
+
+def test_every_method_of_every_api_route_has_expectations() -> None:
+    missing = []
+    for route in ROUTES:
+        if not route.is_api or route.methods is None:
+            continue
+        covered = {m for item in API if item.pattern == route.pattern for m in item.expect}
+        missing += [f"{m} {route.pattern}" for m in sorted(route.methods - covered)]
+        missing += [f"{m} {route.pattern} (the route lacks it)" for m in covered - route.methods]
+    assert not missing, "\n".join(missing)
+
+
+def test_every_model_admin_is_in_the_matrix() -> None:
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert registered == set(ADMIN_MODELS), (
+        f"missing: {sorted(registered - set(ADMIN_MODELS))}; "
+        f"no longer registered: {sorted(set(ADMIN_MODELS) - registered)}"
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_permission_matrix(case: Case, world: World, client: Client) -> None:
+    response = case.send(client, world)
+    got = classify(response)
+    assert got in case.expected.accepts, (
+        f"{case}: got {response.status_code} ({got}) {_excerpt(response)}"
+    )
+    text = body_text(response)
+    leaked = [marker for marker in FORBIDDEN_MARKERS[case.actor] if marker in text]
+    assert not leaked, f"{case}: the response shows {leaked}:\n{text[:2000]}"
+
+
+# The staff requester's own pages (the index lists nothing; their password is theirs).
+OWN_ADMIN_PAGES = {
+    "/admin/",
+    "/admin/login/",
+    "/admin/logout/",
+    "/admin/password_change/",
+    "/admin/password_change/done/",
+    "/admin/jsi18n/",
+}
+
+
+NOTHING = Outcome("403/404", frozenset({"denied", "hidden"}))
+
+
+def _for_staff_requester(item: Entry) -> Outcome | None:
+    """What a requester made staff by mistake gets: nothing (RolePermissionsMixin; the
+    custom pages check the role too). Refused or not found, as each page answers."""
+    if item.pattern in OWN_ADMIN_PAGES:
+        return None
+    if item.expect.get("GET") == STAFF and item.pattern.endswith("/{object_id}/"):
+        return OK  # the redirect to change/, which then refuses
+    return NOTHING
+
+
+@pytest.mark.parametrize(
+    ("item", "method", "expected"),
+    [
+        pytest.param(
+            item,
+            method,
+            expected,
+            id=f"{method} {item.pattern}{f' ({item.note})' if item.note else ''} "
+            f"as a requester made staff -> {expected}",
+        )
+        for item in ENTRIES
+        if item.pattern.startswith("/admin/")
+        and (expected := _for_staff_requester(item)) is not None
+        for method in item.expect
+    ],
+)
+def test_a_requester_made_staff_gets_nothing_from_the_admin(
+    item: Entry, method: str, expected: Outcome, world: World, client: Client
+) -> None:
+    case = Case(item, method, "staff_requester", expected)
+    response = case.send(client, world)
+    assert classify(response) in expected.accepts, f"{case}: got {response.status_code}"
+    leaked = [m for m in FORBIDDEN_MARKERS["requester_a"] if m in body_text(response)]
+    assert not leaked, f"{case}: the response shows {leaked}"
+
+
+# --- What the lists hold ----------------------------------------------------------------
+def _get(client: Client, world: World, actor: str, path: str) -> Any:
+    extra = {}
+    if actor != "anonymous":
+        extra["HTTP_AUTHORIZATION"] = f"Token {world.tokens[actor]}"
+    response = client.get(path, **extra)
+    assert response.status_code == 200, (path, actor, response.content[:500])
+    return response.json()
+
+
+def _ids(data: Any, key: str = "id") -> set[Any]:
+    rows = data["results"] if isinstance(data, dict) else data
+    return {row[key] for row in rows}
+
+
+ListCheck = Callable[[Client, World, str], None]
+REQUESTERS = ("requester_a", "requester_b")
+STAFF_ACTORS = ("agent", "admin")
+
+
+def tickets_listed(client: Client, world: World, actor: str) -> None:
+    listed = _ids(_get(client, world, actor, "/api/tickets/"), "key")
+    assert listed == world.tickets_of(actor)
+    if actor == "requester_a":
+        assert world.ticket_a.key in listed
+        assert world.ticket_b.key not in listed
+
+
+def tickets_filtered_by_the_other_requester(client: Client, world: World, actor: str) -> None:
+    other = world.users["requester_b" if actor == "requester_a" else "requester_a"]
+    assert _ids(_get(client, world, actor, f"/api/tickets/?requester={other.pk}"), "key") == set()
+
+
+def comments_listed(client: Client, world: World, actor: str) -> None:
+    data = _get(client, world, actor, f"/api/tickets/{world.ticket_a.key}/comments/")
+    rows = data["results"]
+    internal = [row["id"] for row in rows if row["is_internal"]]
+    if actor in STAFF_ACTORS:
+        assert internal == [world.comment_internal_a.pk]
+    else:
+        assert internal == []
+        assert world.comment_public_a.pk in {row["id"] for row in rows}
+
+
+def submissions_listed(client: Client, world: World, actor: str) -> None:
+    listed = _ids(_get(client, world, actor, "/api/forms/submissions/"))
+    mine = FormSubmission.objects.all()
+    if actor in REQUESTERS:
+        mine = mine.filter(submitter=world.users[actor])
+    assert listed == set(mine.values_list("pk", flat=True))
+    assert (world.submission_b.pk in listed) == (actor != "requester_a")
+    assert (world.submission_a.pk in listed) == (actor != "requester_b")
+
+
+def forms_listed(client: Client, world: World, actor: str) -> None:
+    listed = _ids(_get(client, world, actor, "/api/forms/"), "slug")
+    assert world.form_public.slug in listed
+    assert (world.form_draft.slug in listed) == (actor in STAFF_ACTORS)
+
+
+def _readable_articles(actor: str) -> set[int]:
+    articles = KnowledgeArticle.objects.all()
+    if actor not in STAFF_ACTORS:
+        articles = articles.filter(
+            status=KnowledgeArticleStatus.PUBLISHED, visibility=Visibility.PUBLIC
+        )
+    return set(articles.values_list("pk", flat=True))
+
+
+def articles_listed(client: Client, world: World, actor: str) -> None:
+    listed = _ids(_get(client, world, actor, "/api/knowledge/articles/?page_size=200"))
+    assert listed == _readable_articles(actor)
+    for hidden in (world.article_internal, world.article_draft):
+        assert (hidden.pk in listed) == (actor in STAFF_ACTORS)
+
+
+def articles_filtered_to_internal(client: Client, world: World, actor: str) -> None:
+    data = _get(client, world, actor, "/api/knowledge/articles/?visibility=INTERNAL")
+    assert (world.article_internal.pk in _ids(data)) == (actor in STAFF_ACTORS)
+
+
+def search_results(client: Client, world: World, actor: str) -> None:
+    found = _ids(_get(client, world, actor, "/api/knowledge/search/?q=printer jams"))
+    assert world.article_public.pk in found
+    # Search shows published articles only, internal ones to staff.
+    assert (world.article_internal.pk in found) == (actor in STAFF_ACTORS)
+    assert world.article_draft.pk not in found
+
+
+def suggestions_for_ticket_a(client: Client, world: World, actor: str) -> None:
+    data = _get(client, world, actor, f"/api/knowledge/suggestions/?ticket={world.ticket_a.key}")
+    found = _ids(data)
+    assert world.article_public.pk in found
+    assert (world.article_internal.pk in found) == (actor in STAFF_ACTORS)
+
+
+def category_counts(client: Client, world: World, actor: str) -> None:
+    for path, item in (
+        ("/api/knowledge/categories/", world.category),
+        ("/api/knowledge/tags/", world.tag),
+    ):
+        rows = {row["id"]: row for row in _get(client, world, actor, path)["results"]}
+        # Three articles carry it: public, internal and draft.
+        assert rows[item.pk]["article_count"] == (3 if actor in STAFF_ACTORS else 1)
+
+
+def staff_lists_hold_both_requesters(client: Client, world: World, actor: str) -> None:
+    mail = _ids(_get(client, world, actor, "/api/email/messages/"))
+    assert {world.mail_a.pk, world.mail_b.pk} <= mail
+    events = _get(client, world, actor, "/api/events/?page_size=500")["results"]
+    keys = {row["ticket_key"] for row in events}
+    assert {world.ticket_a.key, world.ticket_b.key} <= keys
+    assert world.breach_a.pk in _ids(_get(client, world, actor, "/api/sla/breaches/"))
+    assert world.feedback_a.pk in _ids(_get(client, world, actor, "/api/knowledge/feedback/"))
+
+
+LISTS: list[tuple[str, ListCheck, tuple[str, ...]]] = [
+    ("GET /api/tickets/ lists exactly the caller's tickets", tickets_listed,
+     (*REQUESTERS, *STAFF_ACTORS)),
+    ("GET /api/tickets/?requester= of the other requester lists nothing",
+     tickets_filtered_by_the_other_requester, REQUESTERS),
+    ("GET /api/tickets/{key}/comments/ holds internal comments for staff only",
+     comments_listed, ("requester_a", *STAFF_ACTORS)),
+    ("GET /api/forms/submissions/ lists exactly the caller's submissions", submissions_listed,
+     (*REQUESTERS, *STAFF_ACTORS)),
+    ("GET /api/forms/ lists draft forms for staff only", forms_listed,
+     (*REQUESTERS, *STAFF_ACTORS)),
+    ("GET /api/knowledge/articles/ lists published public articles to readers",
+     articles_listed, ACTORS),
+    ("GET /api/knowledge/articles/?visibility=INTERNAL is empty for readers",
+     articles_filtered_to_internal, ACTORS),
+    ("GET /api/knowledge/search/ finds internal articles for staff only", search_results,
+     ACTORS),
+    ("GET /api/knowledge/suggestions/ suggests internal articles to staff only",
+     suggestions_for_ticket_a, ("requester_a", *STAFF_ACTORS)),
+    ("GET /api/knowledge/categories/ and tags/ count what the caller may open",
+     category_counts, ACTORS),
+    ("GET the staff lists (mail, events, breaches, feedback) hold A's and B's",
+     staff_lists_hold_both_requesters, STAFF_ACTORS),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check", "actor"),
+    [
+        pytest.param(check, actor, id=f"{title} as {actor}")
+        for title, check, actors in LISTS
+        for actor in actors
+    ],
+)
+def test_list_contents(check: ListCheck, actor: str, world: World, client: Client) -> None:
+    check(client, world, actor)
+
+
+# --- What the admin's bulk actions offer -------------------------------------------------
+@pytest.mark.parametrize(
+    ("label", "actor"),
+    [
+        pytest.param(label, actor, id=f"actions of /admin/{label.replace('.', '/')}/ as {actor}")
+        for label, (agent, admin_, _) in ADMIN_MODELS.items()
+        for actor, granted in (("agent", agent), ("admin", admin_))
+        if set(granted.split()) & {"view", "change"}
+    ],
+)
+def test_bulk_actions_need_the_declared_permissions(
+    label: str, actor: str, world: World, client: Client
+) -> None:
+    """An action that deletes or changes rows is offered only to whoever may do that:
+    a bulk action is not a page, and would not answer 403."""
+    agent, admin_, _ = ADMIN_MODELS[label]
+    granted = set((agent if actor == "agent" else admin_).split())
+    client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[actor]
+    response = client.get("/admin/" + label.replace(".", "/") + "/")
+    assert response.status_code == 200
+    model_admin = next(a for m, a in admin.site._registry.items() if m._meta.label_lower == label)
+    offered = set(model_admin.get_actions(response.wsgi_request))
+    for name in offered:
+        func = model_admin.get_action(name)[0]
+        needed = set(getattr(func, "allowed_permissions", ())) & {"add", "change", "delete"}
+        assert needed <= granted, f"{actor} is offered {name!r}, which needs {needed}"
+    assert ("delete_selected" in offered) == ("delete" in granted)
+    action_form = response.context.get("action_form")
+    shown = set() if action_form is None else set(dict(action_form.fields["action"].choices))
+    assert shown - {""} == offered
+
+
+def test_the_matrix_is_large_and_says_who_asks() -> None:
+    # A guard against a generator bug that would quietly drop the cases.
+    assert len(CASES) > 1000
+    assert {case.actor for case in CASES} == set(ACTORS)
