@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
 from django.apps import AppConfig
 
 
@@ -5,3 +10,12 @@ class KnowledgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "knowledge"
     verbose_name = "Knowledge base"
+
+    def seed_demo(self, *, rng: random.Random, agents: Sequence[object], **context: object) -> str:
+        """The demo data hook (see nixflow seed_demo): a few dozen articles, once."""
+        from knowledge.demo import seed_articles
+
+        if not agents:
+            return "Demo articles created: none (no agent to write them)"
+        created = seed_articles(author=agents[0], rng=rng)
+        return f"Demo articles created: {created or 'none (already there)'}"
