@@ -633,18 +633,21 @@ def articles_suggested_for_ticket(
         return []
     any_word = _any_of([SearchQuery(w, search_type="plain", config=SEARCH_CONFIG) for w in words])
     strongest = words[:_PAIR_WORDS]
-    two_words = _any_of(
-        [
-            SearchQuery(a, search_type="plain", config=SEARCH_CONFIG)
-            & SearchQuery(b, search_type="plain", config=SEARCH_CONFIG)
-            for i, a in enumerate(strongest)
-            for b in strongest[i + 1 :]
-        ]
-    )
+    attempts = [any_word]
+    if len(strongest) > 1:  # one word ("VPN down": "down" is a stop word) makes no pair
+        two_words = _any_of(
+            [
+                SearchQuery(a, search_type="plain", config=SEARCH_CONFIG)
+                & SearchQuery(b, search_type="plain", config=SEARCH_CONFIG)
+                for i, a in enumerate(strongest)
+                for b in strongest[i + 1 :]
+            ]
+        )
+        attempts.insert(0, two_words)
     articles = KnowledgeArticle.objects.filter(searchable_filter(user))
     linked = KnowledgeArticleTicketLink.objects.filter(ticket=ticket, article=OuterRef("pk"))
     linked_ids = KnowledgeArticleTicketLink.objects.filter(ticket=ticket).values("article_id")
-    for required in (two_words, any_word) if len(strongest) > 1 else (any_word,):
+    for required in attempts:
         # As in search: the first matches and title matches, without sorting them all.
         candidates = (
             articles.filter(search_vector=required)

@@ -6,7 +6,7 @@ operation as open to anonymous callers only when its permission is ``AllowAny`` 
 everywhere (``nixflow/api/exceptions.py``), so this schema class says so:
 
 - the error responses each operation can give, with their JSON bodies: 400 for input
-  (a body, or query parameters beyond paging), 401 for a missing or bad token, 403 when
+  (any change, or query parameters beyond paging), 401 for a missing or bad token, 403 when
   a permission or a service refuses, 404 for a path naming nothing (or a page or cursor
   past the end), 413/415 for bodies too large or of a type the view doesn't parse, and
   429 for throttled operations;
@@ -108,7 +108,9 @@ class AutoSchema(openapi.AutoSchema):
         query = {p["name"] for p in parameters if p["in"] == "query"}
         has_body = "requestBody" in operation or self.method in {"POST", "PUT", "PATCH"}
         codes = ["401"]
-        if has_body or query - PAGING:
+        # Services refuse changes with a ValidationError, DELETE included (a published
+        # article is archived, not deleted; an SLA policy in use stays).
+        if self.method not in SAFE_METHODS or query - PAGING:
             codes.append("400")
         if not (self.method in SAFE_METHODS and self._allows_anonymous()):
             codes.append("403")
