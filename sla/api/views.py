@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from nixflow.api.pagination import KeysetCursorPagination
-from nixflow.models import Role
+from nixflow.api.permissions import is_admin, is_agent
 from sla import services
 from sla.api.filters import SLABreachFilter, SLAMetricFilter
 from sla.api.serializers import (
@@ -34,28 +34,20 @@ from sla.api.serializers import (
 from sla.models import BusinessCalendar, SLABreach, SLAMetric, SLAPolicy
 
 
-def _is_agent(user: Any) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.is_agent))
-
-
-def _is_admin(user: Any) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN))
-
-
 class IsAgent(BasePermission):
     message = "Only agents and admins can see SLA clocks and breaches."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_agent(request.user)
+        return is_agent(request.user)
 
 
 class AgentsReadAdminsWrite(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in SAFE_METHODS:
             self.message = "Only agents and admins can see the SLA configuration."
-            return _is_agent(request.user)
+            return is_agent(request.user)
         self.message = "Only admins can change the SLA configuration."
-        return _is_admin(request.user)
+        return is_admin(request.user)
 
 
 class ConfigurationViewSet(viewsets.ModelViewSet):
