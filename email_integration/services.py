@@ -5,6 +5,13 @@ One pipeline serves every way mail arrives (IMAP, POP3, the inbound API, files):
 caller tell the server the message was taken. ``message_process`` turns a stored
 message into a ticket or a comment, or records why not; a failure rolls its work back
 and leaves the message ``failed`` with the reason, to be reprocessed.
+
+Sources that keep their own copy (files, Maildirs, mboxes) go by the batch:
+``messages_store`` saves many messages in two queries and ``messages_process`` runs
+many through the same steps in one transaction, looking up once per batch what every
+message needs (our own addresses, the default workflow, the senders' users, the
+senders' hourly counts) and giving each message its own savepoint, so one that fails
+is recorded as failed and the others go on. A single message is a batch of one.
 """
 
 from __future__ import annotations
@@ -12,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from email_integration import loops
@@ -31,14 +39,39 @@ from email_integration.models import (
     EmailThread,
 )
 from email_integration.parsing import ParsedMessage, first_message_id, normalize_subject, parse
-from eventlog.services import event_record
+from eventlog.models import EventLog
+from eventlog.services import event_build, event_record_many
 from nixflow import selectors as core_selectors
 from nixflow import services as core_services
-from nixflow.models import TICKET_KEY_PATTERN, Role, Source, Ticket, User
+from nixflow.models import TICKET_KEY_PATTERN, Role, Source, Ticket, User, Workflow
 
 logger = logging.getLogger(__name__)
 
 SUBJECT_TOKEN = re.compile(rf"\[({TICKET_KEY_PATTERN})\]", re.IGNORECASE)
+# What processing writes on a message: everything but the raw bytes and the store keys.
+# Saving ``raw`` again would send every message to the database a second time.
+PROCESSED_FIELDS = [
+    "message_id",
+    "in_reply_to",
+    "references",
+    "from_address",
+    "from_name",
+    "to_addresses",
+    "cc_addresses",
+    "subject",
+    "text_body",
+    "reply_text",
+    "html_body",
+    "message_type",
+    "status",
+    "error_reason",
+    "attempts",
+    "processed_at",
+    "ticket",
+    "comment",
+    "thread",
+    "bounce_of",
+]
 
 
 # --- store ------------------------------------------------------------------------------
@@ -63,17 +96,74 @@ def message_store(*, account: EmailAccount, raw: bytes) -> tuple[EmailMessage, b
                 EmailMessage.objects.filter(account=account, message_id=message_id)
                 .exclude(pk=message.pk)
                 .order_by("id")
+                .only("id")
                 .first()
             )
             if earlier is not None:
-                message.duplicate_of = earlier
-                message.status = EmailMessageStatus.IGNORED
-                message.error_reason = (
-                    f"Message-ID <{message_id}> was received before with different content "
-                    f"(message #{earlier.pk}); kept for review, not processed."
-                )
-                message.save(update_fields=["duplicate_of", "status", "error_reason"])
+                _flag_duplicate(message, earlier)
     return message, created
+
+
+def messages_store(*, account: EmailAccount, raws: Sequence[bytes]) -> list[EmailMessage]:
+    """``message_store`` for many messages: one lookup and one INSERT; commits.
+
+    The stored message of each raw, in order. The same rules hold: a message stored
+    before (or twice in ``raws``) is found, not stored again, and comes back with only
+    its keys and status loaded; a Message-ID seen before with other bytes is stored,
+    flagged and not processed. When a concurrent delivery stores one of these first,
+    the INSERT fails on the unique constraint and the batch is stored one by one.
+    """
+    keys = [(first_message_id(raw), hashlib.sha256(raw).hexdigest()) for raw in raws]
+    ids = {message_id for message_id, _ in keys if message_id}
+    without_id = {sha for message_id, sha in keys if not message_id}
+    found = (
+        EmailMessage.objects.filter(account=account)
+        .filter(Q(message_id__in=ids) | Q(message_id="", raw_sha256__in=without_id))
+        .only("id", "message_id", "raw_sha256", "status")
+        .order_by("id")
+    )
+    known: dict[tuple[str, str], EmailMessage] = {}
+    first_with_id: dict[str, EmailMessage] = {}
+    for row in found if keys else []:
+        known.setdefault((row.message_id, row.raw_sha256), row)
+        if row.message_id:
+            first_with_id.setdefault(row.message_id, row)
+    stored, new, duplicates = [], [], []
+    for raw, (message_id, sha) in zip(raws, keys, strict=True):
+        message = known.get((message_id, sha))
+        if message is None:
+            message = EmailMessage(
+                account=account,
+                message_id=message_id,
+                raw_sha256=sha,
+                raw=raw,
+                message_type=EmailMessageType.INBOUND,
+            )
+            if message_id in first_with_id:
+                duplicates.append((message, first_with_id[message_id]))
+            elif message_id:
+                first_with_id[message_id] = message
+            known[(message_id, sha)] = message
+            new.append(message)
+        stored.append(message)
+    try:
+        with transaction.atomic():
+            EmailMessage.objects.bulk_create(new)
+            for message, earlier in duplicates:  # rare: flagged once both have an id
+                _flag_duplicate(message, earlier)
+    except IntegrityError:  # stored meanwhile by a concurrent delivery
+        return [message_store(account=account, raw=raw)[0] for raw in raws]
+    return stored
+
+
+def _flag_duplicate(message: EmailMessage, earlier: EmailMessage) -> None:
+    message.duplicate_of = earlier
+    message.status = EmailMessageStatus.IGNORED
+    message.error_reason = (
+        f"Message-ID <{message.message_id}> was received before with different content "
+        f"(message #{earlier.pk}); kept for review, not processed."
+    )
+    message.save(update_fields=["duplicate_of", "status", "error_reason"])
 
 
 # --- process ----------------------------------------------------------------------------
@@ -84,30 +174,192 @@ class Outcome:
     reason: str = ""
 
 
+@dataclass
+class _Plan:
+    """A message of a batch, read before its turn (see ``messages_process``)."""
+
+    parsed: ParsedMessage | None = None
+    error: Exception | None = None  # parsing raised: raised again in the message's turn
+    verdict: loops.Verdict | None = None
+    counted: bool = False  # counts against its sender's hourly limit
+    over_limit: bool = False
+
+
+class _Intake:
+    """What a batch looks up once instead of once per message.
+
+    Our own addresses and the default workflow are read when the batch starts and hold
+    for it (a few seconds; a batch sees the configuration of its start). Senders' users
+    are loaded for the whole batch and cached by address; a user created while
+    processing a message that then rolls back is forgotten with it.
+    """
+
+    def __init__(self) -> None:
+        self.own_addresses = {
+            address.lower() for address in EmailAccount.objects.values_list("address", flat=True)
+        }
+        self.users: dict[str, User] = {}
+        self.looked_up: set[str] = set()
+        self.created_by: dict[str, int] = {}  # address -> message whose savepoint made it
+        self._default_workflow: list[Workflow | None] = []
+
+    def workflow_for(self, account: EmailAccount) -> Workflow | None:
+        """The account's workflow, else the default; None lets ``ticket_create`` say
+        that there is none."""
+        if account.workflow_id is not None:
+            return account.workflow
+        if not self._default_workflow:
+            self._default_workflow.append(
+                Workflow.objects.filter(is_default=True, is_active=True).first()
+            )
+        return self._default_workflow[0]
+
+    def load_users(self, addresses: set[str]) -> None:
+        missing = addresses - self.looked_up
+        if not missing:
+            return
+        # Lower(email) of non-empty addresses: the unique index nixflow_user_email_ci_unique.
+        users = (
+            User.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=missing)
+            .exclude(email="")
+        )
+        self.users.update((user.email_lower, user) for user in users)
+        self.looked_up |= missing
+
+    def forget(self, message: EmailMessage, plan: _Plan) -> None:
+        address = plan.parsed.from_address if plan.parsed else ""
+        if address and self.created_by.get(address) == message.pk:
+            del self.created_by[address]
+            self.users.pop(address, None)
+            self.looked_up.discard(address)
+
+
 def message_process(*, message: EmailMessage) -> EmailMessage:
     """Process a stored message (received or failed); never raises for a bad message."""
+    return messages_process(messages=[message])[0]
+
+
+def messages_process(*, messages: Sequence[EmailMessage]) -> list[EmailMessage]:
+    """Process stored messages (received or failed) in one transaction; never raises
+    for a bad message.
+
+    The messages are locked (in id order, so that concurrent batches cannot deadlock on
+    them) and read first: parsed, screened for automatic mail, and counted against
+    their senders' hourly limits in one upsert; the senders' users are loaded in one
+    query. Then each message, in the given order, gets its own savepoint: one that
+    fails rolls back its own work only and is recorded as failed with the reason.
+    Their ``email.received`` events are appended together at the end. Messages that
+    are no longer due (processed by a concurrent delivery) come back as they are.
+    """
+    if not messages:
+        return []
     try:
         with transaction.atomic():
-            locked = (
-                EmailMessage.objects.select_for_update(of=("self",))
-                .select_related("account__workflow")
-                .get(pk=message.pk)
-            )
-            if locked.status not in {EmailMessageStatus.RECEIVED, EmailMessageStatus.FAILED}:
-                return locked  # done by a concurrent delivery of the same message
-            _process_locked(locked)
-            return locked
+            return _process_batch(messages)
     except Exception as error:
+        if len(messages) > 1:
+            # The batch as a whole failed (a lost connection, say): one at a time, so that
+            # each message gets its own verdict.
+            logger.exception("Processing %d mail messages failed; one by one", len(messages))
+            return [message_process(message=m) for m in messages]
+        (message,) = messages
         logger.exception("Processing mail message %s failed", message.pk)
-        reason = f"{type(error).__name__}: {error}"[:2000]
-        EmailMessage.objects.filter(pk=message.pk).update(
-            status=EmailMessageStatus.FAILED,
-            error_reason=reason,
-            attempts=F("attempts") + 1,
-            processed_at=timezone.now(),
+        _record_failure(message, error)
+        return [message]
+
+
+def _process_batch(messages: Sequence[EmailMessage]) -> list[EmailMessage]:
+    locked = {
+        m.pk: m
+        for m in EmailMessage.objects.select_for_update(of=("self",))
+        .select_related("account__workflow")
+        .filter(pk__in=[m.pk for m in messages])
+        .order_by("id")
+    }
+    due = [
+        locked[pk]
+        for pk in dict.fromkeys(m.pk for m in messages)
+        if pk in locked
+        and locked[pk].status in {EmailMessageStatus.RECEIVED, EmailMessageStatus.FAILED}
+    ]
+    intake = _Intake()
+    plans = {message.pk: _read(message, intake) for message in due}
+    _count_senders(due, plans)
+    intake.load_users(
+        {p.parsed.from_address for p in plans.values() if p.counted and not p.over_limit}
+    )
+    events: list[EventLog] = []
+    for message in due:
+        plan = plans[message.pk]
+        try:
+            with transaction.atomic():
+                _process_locked(message, plan, intake)
+        except Exception as error:
+            logger.exception("Processing mail message %s failed", message.pk)
+            intake.forget(message, plan)
+            _record_failure(message, error)
+        else:
+            events.append(_received_event(message))
+    event_record_many(events=events)
+    return [locked.get(m.pk, m) for m in messages]
+
+
+def _record_failure(message: EmailMessage, error: Exception) -> None:
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    EmailMessage.objects.filter(pk=message.pk).update(
+        status=EmailMessageStatus.FAILED,
+        error_reason=reason,
+        attempts=F("attempts") + 1,
+        processed_at=timezone.now(),
+    )
+    message.refresh_from_db(fields=PROCESSED_FIELDS)
+
+
+def _read(message: EmailMessage, intake: _Intake) -> _Plan:
+    try:
+        parsed = parse(bytes(message.raw))
+        verdict = loops.classify(parsed)
+    except Exception as error:  # parse() degrades instead of raising; kept for its turn
+        return _Plan(error=error)
+    address = parsed.from_address
+    counted = verdict is None and "@" in address and address not in intake.own_addresses
+    return _Plan(parsed=parsed, verdict=verdict, counted=counted)
+
+
+def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> None:
+    """Count the batch's messages against their senders' hours in one upsert, and mark
+    those past the limit: the n-th message of a sender in the batch is over it when the
+    count before the batch plus n exceeds the limit, as when counted one by one."""
+    groups: dict[tuple[str, object], list[_Plan]] = {}
+    for message in messages:
+        plan = plans[message.pk]
+        if plan.counted:
+            hour = message.received_at.replace(minute=0, second=0, microsecond=0)
+            groups.setdefault((plan.parsed.from_address, hour), []).append(plan)
+    if not groups:
+        return
+    # Sorted: every batch locks the counter rows in one order, so concurrent batches
+    # wait for each other instead of deadlocking.
+    keys = sorted(groups, key=lambda key: (key[0], key[1]))
+    rows = ", ".join(["(%s, %s, %s)"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO email_integration_sendercount (address, hour, count)
+            VALUES {rows}
+            ON CONFLICT (address, hour)
+                DO UPDATE SET count = email_integration_sendercount.count + EXCLUDED.count
+            RETURNING address, hour, count
+            """,  # noqa: S608 -- only placeholders are formatted in
+            [value for key in keys for value in (*key, len(groups[key]))],
         )
-        message.refresh_from_db()
-        return message
+        totals = {(address, hour): count for address, hour, count in cursor.fetchall()}
+    limit = settings.EMAIL_SENDER_LIMIT_PER_HOUR
+    for key, group in groups.items():
+        before = totals[key] - len(group)
+        for n, plan in enumerate(group, start=1):
+            plan.over_limit = before + n > limit
 
 
 def _fill(message: EmailMessage, parsed: ParsedMessage) -> None:
@@ -122,17 +374,22 @@ def _fill(message: EmailMessage, parsed: ParsedMessage) -> None:
     message.html_body = parsed.safe_html
 
 
-def _process_locked(message: EmailMessage) -> None:
-    parsed = parse(bytes(message.raw))
+def _process_locked(message: EmailMessage, plan: _Plan, intake: _Intake) -> None:
+    if plan.error is not None:
+        raise plan.error
+    parsed = plan.parsed
     _fill(message, parsed)
     message.attempts += 1
     message.processed_at = timezone.now()
-    outcome = _route(message, parsed)
+    outcome = _route(message, parsed, plan, intake)
     message.status = outcome.status
     message.error_reason = outcome.reason
     message.ticket = outcome.ticket or message.ticket
-    message.save()
-    event_record(
+    message.save(update_fields=PROCESSED_FIELDS)
+
+
+def _received_event(message: EmailMessage) -> EventLog:
+    return event_build(
         type="email.received",
         subject=message,
         actor=None,
@@ -146,8 +403,8 @@ def _process_locked(message: EmailMessage) -> None:
     )
 
 
-def _route(message: EmailMessage, parsed: ParsedMessage) -> Outcome:
-    verdict = loops.classify(parsed)
+def _route(message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _Intake) -> Outcome:
+    verdict = plan.verdict
     if verdict is not None:
         message.message_type = verdict.message_type
         if verdict.message_type == EmailMessageType.BOUNCE:
@@ -159,18 +416,18 @@ def _route(message: EmailMessage, parsed: ParsedMessage) -> Outcome:
         return Outcome(EmailMessageStatus.IGNORED, reason=f"Automatic mail: {verdict.reason}.")
     if not parsed.from_address or "@" not in parsed.from_address:
         return Outcome(EmailMessageStatus.IGNORED, reason="No usable sender address.")
-    if _is_own_address(parsed.from_address):
+    if parsed.from_address in intake.own_addresses:
         return Outcome(
             EmailMessageStatus.IGNORED, reason="Sent by one of our own addresses (a loop)."
         )
-    if _over_rate_limit(parsed.from_address, message.received_at):
+    if plan.over_limit:
         limit = settings.EMAIL_SENDER_LIMIT_PER_HOUR
         return Outcome(
             EmailMessageStatus.IGNORED,
             reason=f"{parsed.from_address} sent more than {limit} messages this hour.",
         )
 
-    sender = _sender_user(parsed)
+    sender = _sender_user(message, parsed, intake)
     ticket, thread = _find_ticket(message, parsed, sender)
     attachments, refused = _attachments(parsed)
     if ticket is None:
@@ -179,7 +436,7 @@ def _route(message: EmailMessage, parsed: ParsedMessage) -> Outcome:
             title=(normalize_subject(parsed.subject) or "(no subject)")[:200],
             description=message.reply_text or message.text_body,
             priority=message.account.default_priority,
-            workflow=message.account.workflow,
+            workflow=intake.workflow_for(message.account),
             source=Source.EMAIL,
             actor=sender,
         )
@@ -190,6 +447,8 @@ def _route(message: EmailMessage, parsed: ParsedMessage) -> Outcome:
                 body="Attachments of the message that opened this ticket.",
                 attachments=attachments,
             )
+        # A ticket opened just now has no thread yet: no lookup needed.
+        message.thread = _thread_create(message, ticket, parsed)
     else:
         message.comment = core_services.comment_create(
             ticket=ticket,
@@ -197,36 +456,17 @@ def _route(message: EmailMessage, parsed: ParsedMessage) -> Outcome:
             body=message.reply_text or message.text_body or "(empty message)",
             attachments=attachments,
         )
-    message.thread = thread or _thread_for(message, ticket, parsed)
-    _record_attachments(message, parsed, refused)
+        message.thread = thread or _thread_for(message, ticket, parsed)
+    if parsed.attachments:
+        _record_attachments(message, parsed, refused)
     return Outcome(EmailMessageStatus.PROCESSED, ticket=ticket)
 
 
-def _is_own_address(address: str) -> bool:
-    return EmailAccount.objects.filter(address__iexact=address).exists()
-
-
-def _over_rate_limit(address: str, at: datetime) -> bool:
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO email_integration_sendercount (address, hour, count)
-            VALUES (%s, %s, 1)
-            ON CONFLICT (address, hour)
-                DO UPDATE SET count = email_integration_sendercount.count + 1
-            RETURNING count
-            """,
-            [address, hour],
-        )
-        (count,) = cursor.fetchone()
-    return count > settings.EMAIL_SENDER_LIMIT_PER_HOUR
-
-
-def _sender_user(parsed: ParsedMessage) -> User:
+def _sender_user(message: EmailMessage, parsed: ParsedMessage, intake: _Intake) -> User:
     """The user with the sender's address, created as a requester on first contact."""
     address = parsed.from_address
-    user = User.objects.filter(email__iexact=address).first()
+    intake.load_users({address})  # loaded for the batch already: no query
+    user = intake.users.get(address)
     if user is not None:
         return user
     base = re.sub(r"[^\w.@+-]", "", address)[:140] or "requester"
@@ -235,17 +475,20 @@ def _sender_user(parsed: ParsedMessage) -> User:
         n += 1
         username = f"{base[:140]}-{n}"
     first, _, last = (parsed.from_name or "").partition(" ")
-    try:
-        with transaction.atomic():
-            return core_services.user_create(
-                username=username,
-                email=address,
-                role=Role.REQUESTER,
-                first_name=first[:150],
-                last_name=last[:150],
-            )
+    try:  # user_create's own savepoint keeps the transaction usable after a conflict
+        user = core_services.user_create(
+            username=username,
+            email=address,
+            role=Role.REQUESTER,
+            first_name=first[:150],
+            last_name=last[:150],
+        )
     except IntegrityError:  # created by a concurrent message from the same sender
-        return User.objects.get(email__iexact=address)
+        user = User.objects.get(email__iexact=address)
+    else:
+        intake.created_by[address] = message.pk
+    intake.users[address] = user
+    return user
 
 
 def _participants(ticket: Ticket) -> set[str]:
@@ -274,18 +517,22 @@ def _find_ticket(
 ) -> tuple[Ticket | None, EmailThread | None]:
     """Threading, in the order the best desks use: our own ids in In-Reply-To, then in
     References, then the [NF-n] subject token from a participant of that ticket."""
-    for ids in ([parsed.in_reply_to] if parsed.in_reply_to else [], parsed.references[::-1]):
-        if not ids:
-            continue
-        known = (
-            EmailMessage.objects.filter(message_id__in=ids, ticket__isnull=False)
+    in_reply_to = {parsed.in_reply_to} - {""}
+    references = set(parsed.references)
+    if in_reply_to or references:
+        # One query for both; the latest stored message wins within each.
+        known = list(
+            EmailMessage.objects.filter(message_id__in=in_reply_to | references)
+            .filter(ticket__isnull=False)
             .exclude(pk=message.pk)
             .select_related("ticket", "thread")
+            .only("id", "message_id", "ticket", "thread")
             .order_by("-id")
-            .first()
         )
-        if known is not None and _may_join(known.ticket, sender, parsed):
-            return known.ticket, known.thread
+        for ids in (in_reply_to, references):
+            match = next((k for k in known if k.message_id in ids), None)
+            if match is not None and _may_join(match.ticket, sender, parsed):
+                return match.ticket, match.thread
     token = SUBJECT_TOKEN.search(parsed.subject or "")
     if token:
         number = Ticket.number_from_key(token.group(1).upper())
@@ -296,8 +543,22 @@ def _find_ticket(
     return None, None
 
 
+def _thread_people(message: EmailMessage, parsed: ParsedMessage) -> set[str]:
+    return {parsed.from_address, *parsed.to, *parsed.cc} - {message.account.address.lower()}
+
+
+def _thread_create(message: EmailMessage, ticket: Ticket, parsed: ParsedMessage) -> EmailThread:
+    return EmailThread.objects.create(
+        account=message.account,
+        ticket=ticket,
+        normalized_subject=normalize_subject(parsed.subject)[:998],
+        root_message_id=parsed.message_id,
+        participants=sorted(_thread_people(message, parsed)),
+    )
+
+
 def _thread_for(message: EmailMessage, ticket: Ticket, parsed: ParsedMessage) -> EmailThread:
-    people = {parsed.from_address, *parsed.to, *parsed.cc} - {message.account.address.lower()}
+    people = _thread_people(message, parsed)
     thread, created = EmailThread.objects.get_or_create(
         account=message.account,
         ticket=ticket,
@@ -360,20 +621,16 @@ def message_ingest(*, account: EmailAccount, raw: bytes) -> EmailMessage:
 
 
 def messages_ingest_batch(*, account: EmailAccount, raws: list[bytes]) -> list[EmailMessage]:
-    """Store a batch in one transaction, then process it in another.
+    """Store a batch (one commit), then process what is new in it (another).
 
     For sources that keep their copy (files, a Maildir, an mbox): nothing has to be
     acknowledged message by message, so a batch costs two commits instead of two per
-    message. Each message is still processed in its own savepoint: one that fails is
-    recorded as failed and the others go on.
+    message. Messages stored and processed before come back as they are.
     """
-    with transaction.atomic():
-        stored = [message_store(account=account, raw=raw)[0] for raw in raws]
-    with transaction.atomic():
-        return [
-            message_process(message=m) if m.status == EmailMessageStatus.RECEIVED else m
-            for m in stored
-        ]
+    stored = messages_store(account=account, raws=raws)
+    due = [m for m in stored if m.status == EmailMessageStatus.RECEIVED]
+    done = {m.pk: m for m in messages_process(messages=list({m.pk: m for m in due}.values()))}
+    return [done.get(m.pk, m) for m in stored]
 
 
 def messages_reprocess(*, messages: list[EmailMessage]) -> list[EmailMessage]:
