@@ -285,8 +285,34 @@ class SLAMetric(models.Model):
                 name="sla_metric_warning",
                 condition=models.Q(status="running"),
             ),
+            # At-risk clocks for the dashboard: marked AT_RISK by the monitor (this index)
+            # or RUNNING past their warning time (``sla_metric_warning``).
+            models.Index(
+                fields=["deadline"],
+                name="sla_metric_at_risk",
+                condition=models.Q(status="at_risk"),
+            ),
+            # Breached clocks not completed yet: the dashboard counts them as decided.
+            models.Index(
+                fields=["policy"],
+                name="sla_metric_breached_open",
+                condition=models.Q(status="breached", completed_at__isnull=True),
+            ),
             models.Index(fields=["ticket", "metric_type"], name="sla_metric_ticket"),
-            models.Index(fields=["completed_at"], name="sla_metric_completed"),
+            # Covering, so the dashboard's window-edge counts read the index alone.
+            models.Index(
+                fields=["completed_at"],
+                include=["status", "policy", "metric_type"],
+                name="sla_metric_completed",
+            ),
+            # The medians: completed clocks of a type in elapsed order, read up to the
+            # middle (no sort); ``completed_at`` included to filter the window.
+            models.Index(
+                fields=["metric_type", "elapsed_seconds"],
+                include=["completed_at"],
+                name="sla_metric_elapsed",
+                condition=models.Q(status__in=["met", "breached"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -354,3 +380,32 @@ class SLABreach(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_breach_type_display()} breach on {self.ticket.key}"
+
+
+class SLADailyTally(models.Model):
+    """Completed clocks per UTC day of completion, policy and metric type: the
+    dashboard's compliance figures without reading every clock of the last 30 days.
+
+    Kept by the database, not by Python: triggers on ``sla_slametric`` (migration sla
+    0004) append a row of +1 / -1 for every clock that becomes completed (MET or
+    BREACHED with ``completed_at``) or stops being so (a reopened ticket resumes its
+    resolution clock; a deleted ticket takes its clocks along), whoever writes it:
+    services, bulk loads, cascades, or SQL by hand. Appending never blocks a concurrent
+    writer; ``sla.services.tally_compact`` (run by the monitor task) sums the rows of
+    each (day, policy, metric type) into one, so the table stays about days x policies
+    x metric types long. Readers always sum, so they are exact compacted or not.
+    """
+
+    day = models.DateField()
+    policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="+")
+    metric_type = models.CharField(max_length=16, choices=MetricType.choices)
+    # Net changes: a single row may be negative until compacted; a day's sum never is.
+    met = models.BigIntegerField(default=0)
+    breached = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "SLA daily tally"
+        indexes = [models.Index(fields=["day"], name="sla_tally_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric_type}: {self.met} met, {self.breached} breached"

@@ -14,15 +14,24 @@ so the dashboard costs about the same on a thousand tickets as on a million:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from nixflow.models import TICKET_KEY_PREFIX
-from sla.models import TICKING, MetricType, SLABreach, SLAMetric, SLAPolicy, SLAStatus
+from sla.models import (
+    MetricType,
+    SLABreach,
+    SLADailyTally,
+    SLAMetric,
+    SLAPolicy,
+    SLAStatus,
+)
 
 # Compliance windows, in days, by the name they have in the summary.
 WINDOWS = {"last_7_days": 7, "last_30_days": 30}
@@ -32,16 +41,6 @@ BREACH_LIMIT = 20
 AT_RISK_LIMIT = 20
 
 COMPLETED = (SLAStatus.MET, SLAStatus.BREACHED)
-
-
-class Median(Aggregate):
-    """``percentile_cont(0.5)``: the median, interpolated between the middle two values
-    when their number is even (``percentile_disc`` would pick one of them)."""
-
-    function = "PERCENTILE_CONT"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
 
 
 def _key(ticket_id: int) -> str:
@@ -57,22 +56,61 @@ def _tally(met: int, breached: int) -> dict[str, Any]:
     }
 
 
-def _window_counts(field: str, starts: dict[str, datetime], *, met: Q | None) -> dict[str, Count]:
-    """``<window>_met`` / ``<window>_breached`` counts of the rows whose ``field`` falls
-    in each window (one pass: COUNT(*) FILTER (WHERE ...) per window). With ``met``
-    None every row is a breach."""
-    counts = {}
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _completed_counts(*, now: datetime) -> dict[tuple[int, str], dict[str, int]]:
+    """Clocks completed (MET or BREACHED) in each window, per (policy id, metric type):
+    ``{(policy_id, type): {"last_7_days_met": n, "last_7_days_breached": n, ...}}``.
+
+    Read from the daily tally (``SLADailyTally``: a few rows per day), not from the
+    clocks: the sum over the UTC days a window touches, less the clocks of those days
+    that fall outside it, completed on its first day before it starts or today after
+    ``now``. Those lie within a day at each end, a short range of the covering index
+    ``sla_metric_completed``. The result is the count over the clocks themselves, exactly.
+    """
+    today = now.astimezone(UTC).date()
+    after_today = _day_start(today + timedelta(days=1))
+    starts = {name: now - timedelta(days=days) for name, days in WINDOWS.items()}
+    first_days = {name: start.astimezone(UTC).date() for name, start in starts.items()}
+    met = Q(status=SLAStatus.MET)
+
+    sums, outside = {}, {}
+    edges = Q(completed_at__gt=now, completed_at__lt=after_today)
     for name, start in starts.items():
-        in_window = Q(**{f"{field}__gt": start})
-        if met is None:
-            counts[f"{name}_breached"] = Count("pk", filter=in_window)
-        else:
-            counts[f"{name}_met"] = Count("pk", filter=in_window & met)
-            counts[f"{name}_breached"] = Count("pk", filter=in_window & ~met)
+        on_first_day = Q(day__gte=first_days[name])
+        sums[f"{name}_met"] = Sum("met", filter=on_first_day, default=0)
+        sums[f"{name}_breached"] = Sum("breached", filter=on_first_day, default=0)
+        before = Q(completed_at__gte=_day_start(first_days[name]), completed_at__lte=start)
+        outside_window = before | Q(completed_at__gt=now, completed_at__lt=after_today)
+        outside[f"{name}_met"] = Count("pk", filter=outside_window & met)
+        outside[f"{name}_breached"] = Count("pk", filter=outside_window & ~met)
+        edges |= before
+    tallied = (
+        SLADailyTally.objects.filter(day__gte=min(first_days.values()), day__lte=today)
+        .values("policy_id", "metric_type")
+        .annotate(**sums)
+        .order_by()
+    )
+    beyond = (
+        SLAMetric.objects.filter(edges, status__in=COMPLETED)
+        .values("policy_id", "metric_type")
+        .annotate(**outside)
+        .order_by()
+    )
+    counts: dict[tuple[int, str], dict[str, int]] = {}
+    for sign, rows in ((1, tallied), (-1, beyond)):
+        for row in rows:
+            group = counts.setdefault((row.pop("policy_id"), row.pop("metric_type")), {})
+            for name, value in row.items():
+                group[name] = group.get(name, 0) + sign * value
     return counts
 
 
-def sla_compliance(*, now: datetime) -> dict[str, Any]:
+def sla_compliance(
+    *, now: datetime, completed: dict[tuple[int, str], dict[str, int]] | None = None
+) -> dict[str, Any]:
     """Compliance overall, per metric type and per policy, over the last 7 and 30 days.
 
     Compliance = met ÷ (met + breached), Jira Service Management's success rate
@@ -89,29 +127,27 @@ def sla_compliance(*, now: datetime) -> dict[str, Any]:
     from its breach time to its completion time. Running, at-risk, paused and cancelled
     clocks are not decided and not counted. A clock counts under its current policy.
     ``compliance_percent`` is None (shown as "—") when nothing was decided.
+    ``completed`` is ``_completed_counts(now=now)`` when the caller has it already.
     """
     starts = {name: now - timedelta(days=days) for name, days in WINDOWS.items()}
-    earliest = min(starts.values())
-    # Completed clocks: a range scan of the completed_at index.
-    completed = (
+    if completed is None:
+        completed = _completed_counts(now=now)
+    # Breached clocks still open: few, through the partial index of such clocks, each
+    # joined to its breach for the time it breached.
+    still_open = (
         SLAMetric.objects.filter(
-            status__in=COMPLETED, completed_at__gt=earliest, completed_at__lte=now
+            status=SLAStatus.BREACHED,
+            completed_at__isnull=True,
+            breach__breached_at__gt=min(starts.values()),
+            breach__breached_at__lte=now,
         )
         .values("policy_id", "metric_type")
-        .annotate(**_window_counts("completed_at", starts, met=Q(status=SLAStatus.MET)))
-        .order_by()
-    )
-    # Breached clocks still open: a range scan of the breach time index, each joined to
-    # its clock by primary key.
-    still_open = (
-        SLABreach.objects.filter(
-            breached_at__gt=earliest,
-            breached_at__lte=now,
-            metric__status=SLAStatus.BREACHED,
-            metric__completed_at__isnull=True,
+        .annotate(
+            **{
+                f"{name}_breached": Count("pk", filter=Q(breach__breached_at__gt=start))
+                for name, start in starts.items()
+            }
         )
-        .values("metric__policy_id", "metric__metric_type")
-        .annotate(**_window_counts("breached_at", starts, met=None))
         .order_by()
     )
 
@@ -120,17 +156,13 @@ def sla_compliance(*, now: datetime) -> dict[str, Any]:
     overall = dict.fromkeys(names, 0)
     by_type = {value: dict.fromkeys(names, 0) for value in MetricType.values}
     by_policy: dict[int, dict[str, int]] = {}
-    groups = [
-        ("policy_id", "metric_type", completed),
-        ("metric__policy_id", "metric__metric_type", still_open),
-    ]
-    for policy_field, type_field, query in groups:
-        for row in query:
-            policy_id, metric_type = row.pop(policy_field), row.pop(type_field)
-            for name, value in row.items():
-                overall[name] += value
-                by_type[metric_type][name] += value
-                by_policy.setdefault(policy_id, dict.fromkeys(names, 0))[name] += value
+    groups = [*completed.items()]
+    groups += [((row.pop("policy_id"), row.pop("metric_type")), row) for row in still_open]
+    for (policy_id, metric_type), row in groups:
+        for name, value in row.items():
+            overall[name] += value
+            by_type[metric_type][name] += value
+            by_policy.setdefault(policy_id, dict.fromkeys(names, 0))[name] += value
 
     def windows(counts: dict[str, int]) -> dict[str, Any]:
         return {w: _tally(counts[f"{w}_met"], counts[f"{w}_breached"]) for w in WINDOWS}
@@ -187,6 +219,19 @@ def sla_unacknowledged_breaches(*, now: datetime, limit: int = BREACH_LIMIT) -> 
     }
 
 
+# Each branch in the terms of a partial index (sla_metric_at_risk, sla_metric_warning),
+# so PostgreSQL reads just the clocks at risk; MATERIALIZED keeps it from walking every
+# ticking clock in deadline order instead (sla_metric_due), hoping to meet the limit
+# early, which a poor estimate of "warning_at <= now" can lead it to.
+_AT_RISK = """
+    WITH at_risk AS MATERIALIZED (
+        SELECT id, deadline FROM sla_slametric
+        WHERE status = 'at_risk' OR (status = 'running' AND warning_at <= %(now)s)
+    )
+    SELECT id, count(*) OVER () FROM at_risk ORDER BY deadline, id LIMIT %(limit)s
+"""
+
+
 def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
     """Ticking clocks past their warning time, least time left first.
 
@@ -196,14 +241,16 @@ def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
     overdue, and hiding it would hide a stalled monitor. Each row is one clock, so a
     ticket with two clocks at risk appears twice.
     """
-    at_risk = SLAMetric.objects.filter(
-        Q(status=SLAStatus.AT_RISK) | Q(warning_at__lte=now),
-        # Stated again in the partial index's own terms, so PostgreSQL uses it.
-        status__in=TICKING,
+    with connection.cursor() as cursor:
+        cursor.execute(_AT_RISK, {"now": now, "limit": limit})
+        rows = cursor.fetchall()
+    count = rows[0][1] if rows else 0
+    by_id = SLAMetric.objects.select_related("ticket__assignee", "policy").in_bulk(
+        [pk for pk, _ in rows]
     )
-    clocks = at_risk.select_related("ticket__assignee", "policy").order_by("deadline", "id")
+    clocks = [by_id[pk] for pk, _ in rows]
     return {
-        "count": at_risk.count(),
+        "count": count,
         "clocks": [
             {
                 "metric_id": metric.pk,
@@ -221,23 +268,53 @@ def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
                 "deadline": metric.deadline,
                 "time_left_seconds": int((metric.deadline - now).total_seconds()),
             }
-            for metric in clocks[:limit]
+            for metric in clocks
         ],
     }
 
 
-def sla_median_seconds(*, now: datetime) -> dict[str, float | None]:
+def sla_median_seconds(
+    *, now: datetime, completed: dict[tuple[int, str], dict[str, int]] | None = None
+) -> dict[str, float | None]:
     """Median business seconds used by the first-response and resolution clocks that
-    completed (MET or BREACHED) in the last 30 days; None when none did."""
-    return SLAMetric.objects.filter(
-        status__in=COMPLETED,
-        completed_at__gt=now - timedelta(days=MEDIAN_DAYS),
-        completed_at__lte=now,
-        metric_type__in=(MetricType.FIRST_RESPONSE, MetricType.RESOLUTION),
-    ).aggregate(
-        first_response=Median("elapsed_seconds", filter=Q(metric_type=MetricType.FIRST_RESPONSE)),
-        resolution=Median("elapsed_seconds", filter=Q(metric_type=MetricType.RESOLUTION)),
-    )
+    completed (MET or BREACHED) in the last 30 days; None when none did. Of an even
+    number, the mean of the middle two (as ``percentile_cont(0.5)``).
+
+    The tally says how many there are, so the median is read, not sorted: the index
+    ``sla_metric_elapsed`` holds completed clocks of a type in elapsed order, and the
+    query stops at the middle one. Its cost is half the clocks of that type completed
+    in the window (about 0.1 s per million), not a sort of them all. ``completed`` is
+    ``_completed_counts(now=now)`` when the caller has it already.
+    """
+    if completed is None:
+        completed = _completed_counts(now=now)
+    window = f"last_{MEDIAN_DAYS}_days"
+    medians: dict[str, float | None] = {}
+    for metric_type, name in (
+        (MetricType.FIRST_RESPONSE, "first_response"),
+        (MetricType.RESOLUTION, "resolution"),
+    ):
+        count = sum(
+            group[f"{window}_met"] + group[f"{window}_breached"]
+            for (_, kind), group in completed.items()
+            if kind == metric_type
+        )
+        middle = (
+            list(
+                SLAMetric.objects.filter(
+                    status__in=COMPLETED,
+                    metric_type=metric_type,
+                    completed_at__gt=now - timedelta(days=MEDIAN_DAYS),
+                    completed_at__lte=now,
+                )
+                .order_by("elapsed_seconds")
+                .values_list("elapsed_seconds", flat=True)[(count - 1) // 2 : count // 2 + 1]
+            )
+            if count
+            else []
+        )
+        medians[name] = sum(middle) / len(middle) if middle else None
+    return medians
 
 
 # Days with no breach have no group; the series of days supplies them with a zero.
@@ -273,11 +350,27 @@ def sla_summary(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the SLA dashboard shows, as plain data (the admin page renders it, the
     API returns it as JSON). Times are aware datetimes, durations seconds."""
     now = now or timezone.now()
-    return {
-        "generated_at": now,
-        "compliance": sla_compliance(now=now),
-        "unacknowledged_breaches": sla_unacknowledged_breaches(now=now),
-        "at_risk": sla_at_risk(now=now),
-        "median_seconds": sla_median_seconds(now=now),
-        "breaches_per_day": sla_breaches_per_day(now=now),
-    }
+    with _snapshot():
+        completed = _completed_counts(now=now)
+        return {
+            "generated_at": now,
+            "compliance": sla_compliance(now=now, completed=completed),
+            "unacknowledged_breaches": sla_unacknowledged_breaches(now=now),
+            "at_risk": sla_at_risk(now=now),
+            "median_seconds": sla_median_seconds(now=now, completed=completed),
+            "breaches_per_day": sla_breaches_per_day(now=now),
+        }
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One read-only REPEATABLE READ transaction, so every figure comes from the same
+    moment (the medians rely on the tally's count matching the clocks they read). Inside
+    a caller's transaction, that transaction's isolation applies."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield

@@ -156,6 +156,45 @@ def sla_scan(*, now: datetime | None = None) -> ScanResult:
     return ScanResult(at_risk=at_risk, breached=breached)
 
 
+# Folds the tally rows of each (day, policy, metric type) that has more than one into a
+# single row (dropping groups that net to zero). The DELETE takes only rows it sees and
+# still finds: a row appended meanwhile stays for the next run, and of two compactions
+# at once each sums only the rows it deleted itself, so nothing is counted twice or lost.
+_COMPACT_TALLY = """
+    WITH crowded AS (
+        SELECT day, policy_id, metric_type FROM sla_sladailytally
+        GROUP BY day, policy_id, metric_type HAVING count(*) > 1
+    ), folded AS (
+        DELETE FROM sla_sladailytally AS t USING crowded AS c
+        WHERE t.day = c.day AND t.policy_id = c.policy_id AND t.metric_type = c.metric_type
+        RETURNING t.day, t.policy_id, t.metric_type, t.met, t.breached
+    ), summed AS (
+        INSERT INTO sla_sladailytally (day, policy_id, metric_type, met, breached)
+        SELECT day, policy_id, metric_type, sum(met), sum(breached) FROM folded
+        GROUP BY day, policy_id, metric_type
+        HAVING sum(met) <> 0 OR sum(breached) <> 0
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM folded), (SELECT count(*) FROM summed)
+"""
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    folded: int  # rows read and deleted
+    kept: int  # rows written in their place
+
+
+def tally_compact() -> CompactResult:
+    """Fold the rows the triggers appended to ``SLADailyTally`` (see its docstring).
+    Readers sum, so this changes no figure, only how many rows they read; the monitor
+    task runs it after each scan."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_COMPACT_TALLY)
+        folded, kept = cursor.fetchone()
+    return CompactResult(folded=folded, kept=kept)
+
+
 @transaction.atomic
 def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLABreach:
     """Record who acknowledged the breach, when, and why: once. A second acknowledgement

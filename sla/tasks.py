@@ -10,7 +10,9 @@ from sla import services
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def sla_scan() -> dict[str, int]:
-    """One monitor pass; scheduled every minute by django-celery-beat (PeriodicTask
-    "SLA monitor", created by migration sla 0002, editable in the admin)."""
+    """One monitor pass, then folding the dashboard's tally; scheduled every minute by
+    django-celery-beat (PeriodicTask "SLA monitor", created by migration sla 0002,
+    editable in the admin)."""
     result = services.sla_scan()
-    return {"at_risk": result.at_risk, "breached": result.breached}
+    tally = services.tally_compact()
+    return {"at_risk": result.at_risk, "breached": result.breached, "tally_folded": tally.folded}

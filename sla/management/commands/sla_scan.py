@@ -1,4 +1,5 @@
-"""`manage.py sla_scan`: one pass of the SLA monitor, as beat runs it every minute."""
+"""`manage.py sla_scan`: one pass of the SLA monitor (scan, then folding the dashboard's
+tally), as beat runs it every minute."""
 
 from __future__ import annotations
 
@@ -14,4 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = services.sla_scan()
-        self.stdout.write(f"{result.at_risk} at risk, {result.breached} breached.")
+        tally = services.tally_compact()
+        self.stdout.write(
+            f"{result.at_risk} at risk, {result.breached} breached; "
+            f"{tally.folded} tally rows folded into {tally.kept}."
+        )
