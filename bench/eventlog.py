@@ -140,7 +140,8 @@ def time_reads(base_url: str, token: str, tickets: int, requests: int) -> list[f
         started = time.perf_counter()
         status, body = get(conn, path, token)
         elapsed = (time.perf_counter() - started) * 1000
-        if status != 200 or len(json.loads(body)["results"]) != 10:
+        # Ten filled events each; the write-cost tickets (the lowest keys) have more.
+        if status != 200 or len(json.loads(body)["results"]) < 10:
             raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
         if index >= 30:
             samples.append(elapsed)
