@@ -107,12 +107,39 @@ def message_ids(value: str) -> list[str]:
 def first_message_id(raw: bytes) -> str:
     """The Message-ID of a raw message, read from its headers only (cheap)."""
     try:
-        headers = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+        headers = email.message_from_bytes(header_block(raw))
         ids = message_ids(str(headers.get("Message-ID", "")))
     except Exception:
         return ""
     # Stored as text by the store step, which must never fail on content: no NUL.
     return ids[0].replace("\x00", "")[:998] if ids else ""
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header section of a raw message (up to the first empty line)."""
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+
+
+def conversation_keys(raw: bytes, *, subject_token: re.Pattern[str]) -> set[str]:
+    """What ties a message to others, read from its headers only (cheap): its own and
+    its referenced Message-IDs, its sender's address, and the [NF-n] token of its
+    subject. Messages sharing a key belong to one conversation or one sender."""
+    try:
+        message = message_from_bytes(header_block(raw) + b"\r\n\r\n")
+        keys = {
+            f"id:{i[:998]}"
+            for name in ("Message-ID", "In-Reply-To", "References")
+            for i in message_ids(header_text(message, name))
+        }
+        address = parseaddr(header_text(message, "From"))[1].lower()[:320]
+        token = subject_token.search(header_text(message, "Subject"))
+    except Exception:  # keys only group work; processing reads the message properly
+        return set()
+    if "@" in address:
+        keys.add(f"from:{address}")
+    if token:
+        keys.add(f"ticket:{token.group(1).upper()}")
+    return keys
 
 
 def normalize_subject(subject: str) -> str:

@@ -119,7 +119,7 @@ def messages_store(*, account: EmailAccount, raws: Sequence[bytes]) -> list[Emai
     found = (
         EmailMessage.objects.filter(account=account)
         .filter(Q(message_id__in=ids) | Q(message_id="", raw_sha256__in=without_id))
-        .only("id", "message_id", "raw_sha256", "status")
+        .only("id", "message_id", "raw_sha256", "status", "error_reason")
         .order_by("id")
     )
     known: dict[tuple[str, str], EmailMessage] = {}
@@ -240,6 +240,10 @@ def message_process(*, message: EmailMessage) -> EmailMessage:
     return messages_process(messages=[message])[0]
 
 
+class _Retry(Exception):  # noqa: N818 -- a signal, not an error
+    """A message failed in a batch run without savepoints (see ``messages_process``)."""
+
+
 def messages_process(*, messages: Sequence[EmailMessage]) -> list[EmailMessage]:
     """Process stored messages (received or failed) in one transaction; never raises
     for a bad message.
@@ -247,29 +251,38 @@ def messages_process(*, messages: Sequence[EmailMessage]) -> list[EmailMessage]:
     The messages are locked (in id order, so that concurrent batches cannot deadlock on
     them) and read first: parsed, screened for automatic mail, and counted against
     their senders' hourly limits in one upsert; the senders' users are loaded in one
-    query. Then each message, in the given order, gets its own savepoint: one that
-    fails rolls back its own work only and is recorded as failed with the reason.
-    Their ``email.received`` events are appended together at the end. Messages that
-    are no longer due (processed by a concurrent delivery) come back as they are.
+    query. Then each message is processed in the given order, and their
+    ``email.received`` events are appended together at the end.
+
+    A message that fails must roll back its own work only. A savepoint per message
+    would do that, at two more round trips each; as failures are rare, the batch runs
+    without them first, and when a message fails the whole batch is rolled back and
+    run again with a savepoint per message, so that the failed one is recorded as
+    failed with its reason and the others are processed. Messages that are no longer
+    due (processed by a concurrent delivery) come back as they are.
     """
     if not messages:
         return []
-    try:
-        with transaction.atomic():
-            return _process_batch(messages)
-    except Exception as error:
-        if len(messages) > 1:
-            # The batch as a whole failed (a lost connection, say): one at a time, so that
-            # each message gets its own verdict.
-            logger.exception("Processing %d mail messages failed; one by one", len(messages))
-            return [message_process(message=m) for m in messages]
-        (message,) = messages
-        logger.exception("Processing mail message %s failed", message.pk)
-        _record_failure(message, error)
-        return [message]
+    for savepoints in (False, True):
+        try:
+            with transaction.atomic():
+                return _process_batch(messages, savepoints=savepoints)
+        except _Retry:
+            continue
+        except Exception as error:
+            if len(messages) > 1:
+                # The batch as a whole failed (a lost connection, say): one at a time, so
+                # that each message gets its own verdict.
+                logger.exception("Processing %d mail messages failed; one by one", len(messages))
+                return [message_process(message=m) for m in messages]
+            (message,) = messages
+            logger.exception("Processing mail message %s failed", message.pk)
+            _record_failure(message, error)
+            return [message]
+    raise AssertionError("unreachable: the run with savepoints never retries")
 
 
-def _process_batch(messages: Sequence[EmailMessage]) -> list[EmailMessage]:
+def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> list[EmailMessage]:
     locked = {
         m.pk: m
         for m in EmailMessage.objects.select_for_update(of=("self",))
@@ -292,15 +305,21 @@ def _process_batch(messages: Sequence[EmailMessage]) -> list[EmailMessage]:
     events: list[EventLog] = []
     for message in due:
         plan = plans[message.pk]
-        try:
-            with transaction.atomic():
+        if not savepoints:
+            try:
                 _process_locked(message, plan, intake)
-        except Exception as error:
-            logger.exception("Processing mail message %s failed", message.pk)
-            intake.forget(message, plan)
-            _record_failure(message, error)
+            except Exception as error:
+                raise _Retry from error
         else:
-            events.append(_received_event(message))
+            try:
+                with transaction.atomic():
+                    _process_locked(message, plan, intake)
+            except Exception as error:
+                logger.exception("Processing mail message %s failed", message.pk)
+                intake.forget(message, plan)
+                _record_failure(message, error)
+                continue
+        events.append(_received_event(message))
     event_record_many(events=events)
     return [locked.get(m.pk, m) for m in messages]
 
