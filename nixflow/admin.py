@@ -210,6 +210,28 @@ class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Service desk", {"fields": ("email", "role")}),
     )
+    # What only a superuser may grant: superuser status, and Django's permission rows
+    # (which third-party admin pages such as django-celery-beat's go by). A role admin
+    # manages roles; otherwise an admin could make anyone, themselves included, a
+    # superuser.
+    superuser_only_fields = ("is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return (*fields, *self.superuser_only_fields)
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        """A superuser's account (details, password, activity) is a superuser's to change."""
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 # --- Tickets -----------------------------------------------------------------------------

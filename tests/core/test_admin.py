@@ -647,6 +647,57 @@ def test_agents_view_users_but_only_admins_change_them(
     assert admin_client.get(url("user_change", requester.pk)).status_code == 200
 
 
+def user_form_data(response: HttpResponse) -> dict[str, Any]:
+    """``form_data`` of a user's page, with the join date split as its widget posts it."""
+    data = form_data(response)
+    joined = data.pop("date_joined")
+    data.update(date_joined_0=f"{joined:%Y-%m-%d}", date_joined_1=f"{joined:%H:%M:%S}")
+    return data
+
+
+@pytest.fixture
+def role_admin_client(client: Client) -> Client:
+    client.force_login(UserFactory(role=Role.ADMIN, is_staff=True))
+    return client
+
+
+def test_a_role_admin_cannot_make_anyone_a_superuser(
+    role_admin_client: Client, requester: User
+) -> None:
+    page = role_admin_client.get(url("user_change", requester.pk))
+    data = user_form_data(page)
+    data.update(is_superuser="on", is_staff="on", first_name="Promoted")
+
+    response = role_admin_client.post(url("user_change", requester.pk), data)
+
+    assert response.status_code == 302, errors(response)
+    requester.refresh_from_db()
+    assert requester.first_name == "Promoted"  # the change was saved...
+    assert requester.is_superuser is False  # ...but not superuser status
+    assert "is_superuser" not in page.context["adminform"].form.fields
+
+
+def test_a_role_admin_cannot_change_or_delete_a_superuser(
+    role_admin_client: Client, admin_user: User
+) -> None:
+    assert role_admin_client.get(url("user_change", admin_user.pk)).status_code == 200  # view
+    assert role_admin_client.post(url("user_change", admin_user.pk), {}).status_code == 403
+    assert role_admin_client.get(url("user_delete", admin_user.pk)).status_code == 403
+    password = reverse("admin:auth_user_password_change", args=[admin_user.pk])
+    assert role_admin_client.get(password).status_code == 403
+
+
+def test_a_superuser_may_grant_superuser_status(admin_client: Client, requester: User) -> None:
+    data = user_form_data(admin_client.get(url("user_change", requester.pk)))
+    data.update(is_superuser="on", is_staff="on")
+
+    response = admin_client.post(url("user_change", requester.pk), data)
+
+    assert response.status_code == 302, errors(response)
+    requester.refresh_from_db()
+    assert requester.is_superuser is True
+
+
 # --- the workflow editor -----------------------------------------------------------------
 def test_workflow_list_counts_stages_transitions_and_tickets(
     admin_client: Client, workflow: Workflow
