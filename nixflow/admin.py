@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
@@ -588,6 +589,14 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                 formset.new_objects.append(watcher)
         elif formset.model is not HistoryLog:  # history is read-only
             raise NotImplementedError(f"No service saves {formset.model.__name__} rows.")
+
+    def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
+        services.ticket_delete(ticket=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        with transaction.atomic():
+            for ticket in queryset:
+                services.ticket_delete(ticket=ticket, actor=request.user)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         to_delete, model_count, _, protected = super().get_deleted_objects(objs, request)

@@ -35,6 +35,7 @@ TICKET_ASSIGNED = "ticket.assigned"
 TICKET_COMMENTED = "ticket.commented"
 TICKET_WATCHED = "ticket.watched"
 TICKET_UNWATCHED = "ticket.unwatched"
+TICKET_DELETED = "ticket.deleted"
 
 # Sent with sender=TicketEvent and event=<TicketEvent>; see the module docstring.
 ticket_event = Signal()
@@ -67,3 +68,19 @@ def publish(event: TicketEvent) -> None:
         },
     )
     ticket_event.send(sender=TicketEvent, event=event)
+
+
+def publish_deletion(
+    *, ticket: Ticket, actor: User | None, occurred_at: datetime, payload: dict[str, Any]
+) -> None:
+    """Record that ``ticket`` is being deleted, in the deleting transaction. Only the
+    event log hears of it: receivers keep rows about living tickets, and those rows go
+    with the ticket (its foreign keys cascade)."""
+    event_record(
+        type=TICKET_DELETED,
+        subject=ticket,
+        actor=actor,
+        ticket_key=ticket.key,
+        occurred_at=occurred_at,
+        payload=payload,
+    )

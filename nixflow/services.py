@@ -205,6 +205,37 @@ def ticket_create(
 
 
 @transaction.atomic
+def ticket_delete(*, ticket: Ticket, actor: User | None, reason: str = "") -> None:
+    """Delete a ticket with all that is kept about it (conversation, watchers, history,
+    SLA clocks, ...): superusers only, for mistakes and spam.
+
+    The event log outlives it: a ``ticket.deleted`` event, in the same transaction, says
+    who deleted what and why, with the ticket's main fields. Attachment files stay in
+    storage: mail records may share them (the raw message keeps them anyway).
+    """
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("Only superusers can delete tickets.")
+    ticket = _lock(ticket)
+    events.publish_deletion(
+        ticket=ticket,
+        actor=actor,
+        occurred_at=timezone.now(),
+        payload={
+            "title": ticket.title,
+            "requester_id": ticket.requester_id,
+            "requester": ticket.requester.get_username(),
+            "stage": ticket.stage.name,
+            "priority": ticket.priority,
+            "source": ticket.source,
+            "created": ticket.created.isoformat(),
+            "comments": ticket.comments.count(),
+            "reason": reason.strip(),
+        },
+    )
+    ticket.delete()
+
+
+@transaction.atomic
 def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -> Ticket:
     """Change the ticket's own fields (title, description, priority).
 

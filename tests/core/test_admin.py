@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 
+from eventlog.models import EventLog
 from nixflow import admin as nixflow_admin
 from nixflow import events, services
 from nixflow.models import (
@@ -599,6 +600,25 @@ def test_a_superuser_deletes_a_ticket_with_its_history(
     assert response.status_code == 302
     assert not Ticket.objects.filter(pk=ticket.pk).exists()
     assert not HistoryLog.objects.filter(ticket_id=ticket.pk).exists()
+    deleted = EventLog.objects.get(type="ticket.deleted", ticket_key=ticket.key)
+    assert deleted.actor.is_superuser
+
+
+def test_deleting_tickets_in_bulk_records_each_deletion(
+    admin_client: Client, requester: User, ticket: Ticket
+) -> None:
+    other = services.ticket_create(requester=requester, title="Other", actor=requester)
+
+    response = admin_client.post(
+        url("ticket_changelist"),
+        {"action": "delete_selected", "_selected_action": [ticket.pk, other.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not Ticket.objects.filter(pk__in=[ticket.pk, other.pk]).exists()
+    assert set(
+        EventLog.objects.filter(type="ticket.deleted").values_list("ticket_key", flat=True)
+    ) == {ticket.key, other.key}
 
 
 def test_history_is_never_editable_even_for_superusers(

@@ -7,7 +7,7 @@ import re
 import uuid
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.test import Client
 
@@ -63,6 +63,66 @@ def test_each_core_service_appends_exactly_one_event_of_its_type(
         )
         assert event.ticket_key == ticket.key
     assert EventLog.objects.filter(ticket_key=ticket.key).count() == len(calls)
+
+
+def test_deleting_a_ticket_leaves_one_event_saying_what_was_deleted_by_whom_and_why(
+    requester: User, agent: User, admin_user: User
+) -> None:
+    ticket = services.ticket_create(requester=requester, title="Spam offer", actor=requester)
+    services.comment_create(ticket=ticket, author=agent, body="Spam?")
+    before = last_id()
+
+    services.ticket_delete(ticket=ticket, actor=admin_user, reason=" Spam ")
+
+    assert not Ticket.objects.filter(pk=ticket.pk).exists()
+    [event] = new_events(before)
+    assert (event.type, event.ticket_key, event.actor) == ("ticket.deleted", ticket.key, admin_user)
+    assert (event.subject_model, event.subject_id) == ("ticket", str(ticket.pk))
+    assert event.payload == {
+        "title": "Spam offer",
+        "requester_id": requester.pk,
+        "requester": requester.username,
+        "stage": "New",
+        "priority": "NORMAL",
+        "source": "WEB",
+        "created": ticket.created.isoformat(),
+        "comments": 1,
+        "reason": "Spam",
+    }
+    # The ticket's own events outlive it, as the audit trail must.
+    assert EventLog.objects.filter(ticket_key=ticket.key).count() == 3
+
+
+def test_only_superusers_and_the_system_delete_tickets(
+    requester: User, agent: User, admin_user: User
+) -> None:
+    admin = UserFactory(role="admin", is_staff=True)
+    ticket = services.ticket_create(requester=requester, title="Keep", actor=requester)
+    for actor in (requester, agent, admin):
+        with pytest.raises(PermissionDenied, match="Only superusers"):
+            services.ticket_delete(ticket=ticket, actor=actor)
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+
+    services.ticket_delete(ticket=ticket, actor=None)
+    assert EventLog.objects.get(type="ticket.deleted").actor_label == "system"
+
+
+def test_a_deletion_that_rolls_back_leaves_the_ticket_and_no_event(
+    requester: User, admin_user: User
+) -> None:
+    ticket = services.ticket_create(requester=requester, title="Almost", actor=requester)
+    before = last_id()
+
+    @transaction.atomic
+    def delete_then_fail() -> None:
+        services.ticket_delete(ticket=ticket, actor=admin_user)
+        raise RuntimeError("the caller fails after the service returned")
+
+    with pytest.raises(RuntimeError):
+        delete_then_fail()
+
+    assert Ticket.objects.filter(pk=ticket.pk).exists()
+    assert new_events(before) == []
 
 
 def test_the_event_carries_actor_changes_and_payload(
