@@ -266,7 +266,9 @@ def production_database() -> Iterator[str]:
 def test_production_settings_pass_the_deploy_checks(
     production_database: str, var_dir: Path
 ) -> None:
-    env = production_env(var_dir, DATABASE_URL=production_database)
+    env = production_env(
+        var_dir, DATABASE_URL=production_database, CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
+    )
     migrate = run([sys.executable, "manage.py", "migrate", "--noinput"], env)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
 
@@ -274,6 +276,17 @@ def test_production_settings_pass_the_deploy_checks(
 
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_deploy_checks_warn_that_the_filesystem_broker_needs_one_shared_folder(
+    production_database: str, var_dir: Path
+) -> None:
+    env = production_env(var_dir, DATABASE_URL=production_database)
+
+    check = run([sys.executable, "manage.py", "check", "--deploy", "--tag", "compatibility"], env)
+
+    assert "nixflow.W010" in check.stderr, check.stdout + check.stderr
+    assert str(var_dir / "broker") in check.stderr
 
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
