@@ -1,0 +1,117 @@
+"""Mail by the batch (files, Maildirs, mboxes): the same verdicts as one by one, for a
+fixed number of queries per message."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_django.fixtures import DjangoAssertNumQueries, Settings
+
+from email_integration import services
+from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus
+from eventlog.models import EventLog
+from nixflow import services as core_services
+from nixflow.models import Ticket, User
+from tests.email_integration.messages import mail, message_id_of
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# Per batch: lock the messages, our own addresses, the senders' hourly counts (one
+# upsert), their users, the default workflow, the email.received events, and the
+# batch's savepoint (two). Per new-ticket message from a known sender: ticket_create
+# (its savepoint, two; the workflow's first stage; the ticket; its history row; its
+# ticket.created event; the SLA policy lookup), the message's thread, and the message.
+QUERIES_PER_BATCH = 8
+QUERIES_PER_NEW_TICKET = 9
+
+
+@pytest.mark.parametrize("size", [1, 10])
+def test_a_new_ticket_message_costs_a_fixed_number_of_queries(
+    account: EmailAccount, django_assert_num_queries: DjangoAssertNumQueries, size: int
+) -> None:
+    UserFactory(email="carol@example.com")
+    stored = services.messages_store(
+        account=account, raws=[mail(subject=f"Printer {n}") for n in range(size)]
+    )
+    with django_assert_num_queries(QUERIES_PER_BATCH + QUERIES_PER_NEW_TICKET * size):
+        done = services.messages_process(messages=stored)
+    assert [m.status for m in done] == [EmailMessageStatus.PROCESSED] * size
+    assert Ticket.objects.count() == size
+
+
+def test_storing_a_batch_finds_what_was_stored_before_and_flags_reused_ids(
+    account: EmailAccount,
+) -> None:
+    before = mail(message_id="<old@example.com>", body="one")
+    (earlier,) = services.messages_store(account=account, raws=[before])
+    again = mail(subject="Twice")
+    stored = services.messages_store(
+        account=account,
+        raws=[
+            before,
+            again,
+            again,
+            mail(message_id="<old@example.com>", body="two"),
+            mail(message_id="<new@example.com>", body="three"),
+            mail(message_id="<new@example.com>", body="four"),
+        ],
+    )
+
+    assert stored[0].pk == earlier.pk
+    assert stored[1] is stored[2]
+    assert [m.status for m in stored[3:]] == ["ignored", "received", "ignored"]
+    assert stored[3].duplicate_of == earlier
+    assert stored[5].duplicate_of == stored[4]
+    assert "received before with different content" in stored[5].error_reason
+    assert EmailMessage.objects.count() == 5
+
+
+def test_a_batch_threads_a_reply_to_a_message_earlier_in_the_same_batch(
+    account: EmailAccount,
+) -> None:
+    first = mail()
+    reply = mail(subject="Re: it", body="Now it beeps.", in_reply_to=message_id_of(first))
+    opened, answered = services.messages_ingest_batch(account=account, raws=[first, reply])
+    assert answered.ticket == opened.ticket
+    assert answered.comment.body == "Now it beeps."
+    assert User.objects.filter(email="carol@example.com").count() == 1
+
+
+def test_the_hourly_limit_counts_the_messages_of_one_batch_in_order(
+    account: EmailAccount, settings: Settings
+) -> None:
+    settings.EMAIL_SENDER_LIMIT_PER_HOUR = 3
+    services.message_ingest(account=account, raw=mail(subject="Loop 0"))
+    done = services.messages_ingest_batch(
+        account=account, raws=[mail(subject=f"Loop {n}") for n in range(1, 5)]
+    )
+    assert [m.status for m in done] == ["processed", "processed", "ignored", "ignored"]
+    assert "more than 3 messages this hour" in done[-1].error_reason
+
+
+def test_one_failing_message_leaves_the_rest_of_its_batch_processed(
+    account: EmailAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create = core_services.ticket_create
+
+    def fails_on_boom(**kwargs: object) -> Ticket:
+        if kwargs["title"] == "Boom":
+            raise RuntimeError("database hiccup")
+        return create(**kwargs)
+
+    monkeypatch.setattr(core_services, "ticket_create", fails_on_boom)
+    raws = [
+        mail(sender="dan@example.com", subject="Boom"),  # creates Dan, then fails
+        mail(sender="dan@example.com", subject="Second try"),
+        mail(subject="Unrelated"),
+    ]
+    done = services.messages_ingest_batch(account=account, raws=raws)
+
+    assert [m.status for m in done] == ["failed", "processed", "processed"]
+    assert done[0].error_reason == "RuntimeError: database hiccup"
+    assert (done[0].attempts, done[1].attempts) == (1, 1)
+    assert done[1].ticket.requester.email == "dan@example.com"  # created again, kept
+    assert sorted(Ticket.objects.values_list("title", flat=True)) == ["Second try", "Unrelated"]
+    received = EventLog.objects.filter(type="email.received")
+    assert sorted(int(e.subject_id) for e in received) == [done[1].pk, done[2].pk]
