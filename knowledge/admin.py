@@ -722,9 +722,9 @@ class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
 def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
     """Suggested articles for ``ticket`` as an HTML list, for the ticket's admin page.
 
-    The core imports no feature app (STYLE.md rule 16): its ticket admin is expected to
-    render panels that apps register with it, and this is the one the knowledge base
-    registers. Titles are escaped by ``format_html``."""
+    The core imports no feature app (STYLE.md rule 16): its ticket admin renders the
+    panels apps register (``nixflow.panels``), and ``KnowledgeConfig.ready`` registers
+    this one. Titles are escaped by ``format_html``."""
     articles = selectors.articles_suggested_for_ticket(ticket=ticket, user=request.user)
     if not articles:
         return format_html('<p class="help">{}</p>', "No suggested articles.")

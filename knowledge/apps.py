@@ -11,6 +11,12 @@ class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = "Knowledge base"
 
+    def ready(self) -> None:
+        from knowledge.admin import ticket_suggestions_panel
+        from nixflow.panels import register_ticket_panel
+
+        register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
+
     def seed_demo(self, *, rng: random.Random, agents: Sequence[object], **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): a few dozen articles, once."""
         from knowledge.demo import seed_articles

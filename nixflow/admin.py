@@ -25,7 +25,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
-from nixflow import services
+from nixflow import panels, services
 from nixflow.forms import (
     CommentAddForm,
     ServiceRefusalMixin,
@@ -589,6 +589,21 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                 formset.new_objects.append(watcher)
         elif formset.model is not HistoryLog:  # history is read-only
             raise NotImplementedError(f"No service saves {formset.model.__name__} rows.")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        ticket = self.get_object(request, unquote(object_id))
+        if ticket is not None and self.has_view_or_change_permission(request, ticket):
+            extra_context = {
+                **(extra_context or {}),
+                "ticket_panels": panels.render_ticket_panels(request, ticket),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
         services.ticket_delete(ticket=obj, actor=request.user)

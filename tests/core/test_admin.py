@@ -3,6 +3,7 @@ the services), the workflow editor, and the read-only record."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,15 +11,17 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.forms import BooleanField
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from pytest_django.fixtures import Settings
 
 from eventlog.models import EventLog
 from nixflow import admin as nixflow_admin
-from nixflow import events, services
+from nixflow import events, panels, services
 from nixflow.models import (
     Comment,
     HistoryLog,
@@ -458,7 +461,10 @@ def test_ticket_page_query_count_does_not_grow_with_comments_watchers_or_history
     for n in range(5):
         services.comment_create(ticket=ticket, author=agent, body=f"More {n}", is_internal=True)
         services.ticket_watch(ticket=ticket, user=UserFactory(), actor=agent)
-        services.ticket_update(ticket=ticket, actor=agent, data={"title": f"Title {n}"})
+        # Not the title: panels (suggested articles) read it, and their queries follow
+        # its words, not the rows counted here.
+        priority = Priority.HIGH if n % 2 else Priority.LOW
+        services.ticket_update(ticket=ticket, actor=agent, data={"priority": priority})
 
     assert ticket_page_queries(agent_client, ticket) == with_one
 
@@ -578,6 +584,47 @@ def test_history_is_shown_and_cannot_be_edited_from_the_ticket_page(
 
     assert response.status_code == 302, errors(response)
     assert history(ticket) == [("ticket", "", "created"), ("stage", "", "New")]
+
+
+# --- panels of feature apps --------------------------------------------------------------
+@pytest.fixture
+def panel_registered() -> Iterator[list[tuple[str, int]]]:
+    """A panel that records who asked about which ticket; another that always fails."""
+    seen: list[tuple[str, int]] = []
+
+    def who_and_what(request: HttpRequest, ticket: Ticket) -> SafeString:
+        seen.append((request.user.get_username(), ticket.pk))
+        return format_html("<p>Seen by {}</p>", "<b>" + request.user.get_username())
+
+    def broken(request: HttpRequest, ticket: Ticket) -> SafeString:
+        raise RuntimeError("the panel's backend is down")
+
+    panels.register_ticket_panel("Who", who_and_what, order=1)
+    panels.register_ticket_panel("Broken", broken, order=2)
+    yield seen
+    panels.unregister_ticket_panel("Who")
+    panels.unregister_ticket_panel("Broken")
+
+
+def test_registered_panels_render_on_the_ticket_page_and_a_broken_one_is_contained(
+    agent_client: Client, agent: User, ticket: Ticket, panel_registered: list
+) -> None:
+    response = agent_client.get(url("ticket_change", ticket.pk))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"<p>Seen by &lt;b&gt;{agent.username}</p>" in page  # escaped by the panel
+    assert page.index('data-panel="who"') < page.index('data-panel="broken"')
+    assert "This panel is unavailable." in page
+    assert panel_registered == [(agent.username, ticket.pk)]
+
+
+def test_the_add_page_has_no_panels(agent_client: Client, panel_registered: list) -> None:
+    response = agent_client.get(url("ticket_add"))
+
+    assert response.status_code == 200
+    assert panel_registered == []
+    assert 'data-panel="who"' not in response.content.decode()
 
 
 # --- deleting and the read-only record ---------------------------------------------------

@@ -254,3 +254,22 @@ def test_the_ticket_page_panel_lists_suggested_articles_escaped(
 
     assert "VPN &lt;b&gt;drops&lt;/b&gt; at home" in html
     assert "/admin/knowledge/knowledgearticle/" in html
+
+
+def test_the_ticket_admin_page_shows_the_suggested_articles(
+    make_article: ArticleMaker, editor: User, reader: User, client: Client
+) -> None:
+    from nixflow import services as ticket_services
+
+    make_article(title="Printer jams on tray 2", body="Open tray 2 and remove the paper.")
+    ticket = ticket_services.ticket_create(
+        requester=reader, title="Printer jams", description="Tray 2 again.", actor=reader
+    )
+    client.force_login(editor)
+
+    response = client.get(reverse("admin:nixflow_ticket_change", args=[ticket.pk]))
+
+    assert response.status_code == 200
+    [panel] = [p for p in response.context["ticket_panels"] if p.title == "Suggested articles"]
+    assert "Printer jams on tray 2" in panel.html
+    assert 'data-panel="suggested-articles"' in response.content.decode()
