@@ -14,6 +14,7 @@ import hashlib
 import html
 import re
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -125,14 +126,18 @@ def conversation_keys(raw: bytes, *, subject_token: re.Pattern[str]) -> set[str]
     its referenced Message-IDs, its sender's address, and the [NF-n] token of its
     subject. Messages sharing a key belong to one conversation or one sender."""
     try:
-        message = message_from_bytes(header_block(raw) + b"\r\n\r\n")
+        # The legacy policy: raw header strings, no header objects (a third of the cost).
+        message = email.message_from_bytes(header_block(raw))
         keys = {
             f"id:{i[:998]}"
             for name in ("Message-ID", "In-Reply-To", "References")
-            for i in message_ids(header_text(message, name))
+            for i in message_ids(str(message.get(name, "")))
         }
-        address = parseaddr(header_text(message, "From"))[1].lower()[:320]
-        token = subject_token.search(header_text(message, "Subject"))
+        address = parseaddr(str(message.get("From", "")))[1].lower()[:320]
+        subject = str(message.get("Subject", ""))
+        if "=?" in subject:  # an RFC 2047 encoded word may hide the token
+            subject = str(make_header(decode_header(subject)))
+        token = subject_token.search(" ".join(subject.split()))
     except Exception:  # keys only group work; processing reads the message properly
         return set()
     if "@" in address:
