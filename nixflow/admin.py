@@ -21,6 +21,7 @@ from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
@@ -301,12 +302,18 @@ class CommentInline(RolePermissionsMixin, admin.TabularInline):
 
     @admin.display(description="attachments")
     def files(self, comment: Comment) -> SafeString | str:
+        """Links to the API's download, which checks who may read the file (the admin's
+        session signs the agent in there); MEDIA_URL is not served, on purpose."""
+        key = comment.ticket.key
         return format_html_join(
             ", ",
             '<a href="{}">{}</a>',
             (
-                (attachment.file.url, attachment.filename)
-                for attachment in comment.attachments.all()
+                (
+                    reverse("ticket-attachment", kwargs={"key": key, "attachment_id": a.pk}),
+                    a.filename,
+                )
+                for a in comment.attachments.all()
             ),
         )
 

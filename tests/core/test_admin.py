@@ -3,6 +3,7 @@ the services), the workflow editor, and the read-only record."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -489,6 +490,12 @@ def test_an_agents_public_comment_from_the_page_is_the_first_response(
     assert [a.filename for a in comment.attachments.all()] == ["steps.txt"]
     ticket.refresh_from_db()
     assert ticket.first_response_at == comment.created
+    # The page links the file to a download the agent's session may open.
+    page = agent_client.get(url("ticket_change", ticket.pk)).content.decode()
+    link = re.search(r'<a href="([^"]+)">steps\.txt</a>', page).group(1)
+    download = agent_client.get(link)
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"1. off\n2. on\n"
     assert history(ticket)[-1][0] == "first_response_at"
 
 
