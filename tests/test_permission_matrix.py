@@ -667,15 +667,16 @@ ALL = "view add change delete"
 # What each ModelAdmin lets agents and admins do (superusers are not in the matrix), and
 # the object its pages open. Admin classes state this as RolePermissionsMixin's
 # agent_actions / admin_actions; third-party admins keep Django's permission rows, which
-# neither role has: only superusers use them.
+# neither role has: only superusers use them. (django-celery-beat's schedules are
+# re-registered with roles: admins run the desk's schedules, nixflow/admin.py.)
 ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "auth.group": ("", "", lambda w: w.group.pk),
     "authtoken.tokenproxy": ("", "", lambda w: w.users["agent"].pk),  # keyed by the user
-    "django_celery_beat.periodictask": ("", "", lambda w: w.periodic_task.pk),
-    "django_celery_beat.clockedschedule": ("", "", lambda w: w.clocked.pk),
-    "django_celery_beat.crontabschedule": ("", "", lambda w: w.crontab.pk),
-    "django_celery_beat.solarschedule": ("", "", lambda w: w.solar.pk),
-    "django_celery_beat.intervalschedule": ("", "", lambda w: w.interval.pk),
+    "django_celery_beat.periodictask": ("", ALL, lambda w: w.periodic_task.pk),
+    "django_celery_beat.clockedschedule": ("", ALL, lambda w: w.clocked.pk),
+    "django_celery_beat.crontabschedule": ("", ALL, lambda w: w.crontab.pk),
+    "django_celery_beat.solarschedule": ("", ALL, lambda w: w.solar.pk),
+    "django_celery_beat.intervalschedule": ("", ALL, lambda w: w.interval.pk),
     "axes.accessattempt": ("", "", lambda w: w.access_attempt.pk),
     "axes.accesslog": ("", "", lambda w: w.access_log.pk),
     "axes.accessfailurelog": ("", "", lambda w: w.access_failure.pk),
