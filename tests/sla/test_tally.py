@@ -28,6 +28,20 @@ M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 COMPLETED = [SLAStatus.MET, SLAStatus.BREACHED]
 
 
+def completed_clock(**fields: object) -> SLAMetric:
+    """An unsaved clock completed at T0 (MET, next response), ``fields`` overriding."""
+    return SLAMetric(
+        **{
+            "metric_type": MetricType.NEXT_RESPONSE,
+            "status": SLAStatus.MET,
+            "target_seconds": 60,
+            "started_at": T0,
+            "completed_at": T0,
+            **fields,
+        }
+    )
+
+
 def tallied() -> Counter:
     """Net (day, policy id, metric type, status) counts according to the tally."""
     counts: Counter = Counter()
@@ -105,13 +119,10 @@ def test_changes_outside_the_services_are_tallied_too(life: list[Ticket]) -> Non
     )
     template = SLAMetric.objects.filter(ticket=life[4]).first()
     SLAMetric.objects.bulk_create(
-        SLAMetric(
+        completed_clock(
             ticket_id=template.ticket_id,
             policy_id=template.policy_id,
-            metric_type=MetricType.NEXT_RESPONSE,
             status=status,
-            target_seconds=60,
-            started_at=T0,
             completed_at=T0 + n * H,
         )
         for n, status in enumerate([SLAStatus.MET, SLAStatus.BREACHED, SLAStatus.CANCELLED])
@@ -150,15 +161,7 @@ def test_compactions_and_writers_at_once_lose_nothing_and_count_nothing_twice(
 ) -> None:
     ticket = services.ticket_create(requester=requester, title="Busy", actor=requester)
     SLAMetric.objects.bulk_create(
-        SLAMetric(
-            ticket=ticket,
-            policy=policy,
-            metric_type=MetricType.NEXT_RESPONSE,
-            status=SLAStatus.MET,
-            target_seconds=60,
-            started_at=T0,
-            completed_at=T0 + (n % 5) * D,
-        )
+        completed_clock(ticket=ticket, policy=policy, completed_at=T0 + (n % 5) * D)
         for n in range(200)
     )
     ids = list(
@@ -228,12 +231,11 @@ def scattered(policy: SLAPolicy, requester: User) -> SLAPolicy:
     rng = random.Random(11)  # noqa: S311 -- test data
     around = [T0 - 30 * D, T0 - 7 * D, T0, T0 + D]
     SLAMetric.objects.bulk_create(
-        SLAMetric(
+        completed_clock(
             ticket=ticket,
             policy=rng.choice([policy, other]),
             metric_type=rng.choice(MetricType.values),
             status=rng.choice([*COMPLETED, SLAStatus.CANCELLED]),
-            target_seconds=60,
             started_at=T0 - 40 * D,
             completed_at=rng.choice(around) + rng.uniform(-1.5, 1.5) * D,
             elapsed_seconds=rng.choice([60, 120, 300, 301, 3600, 7200]) + rng.randrange(3),
@@ -287,13 +289,10 @@ def test_a_median_of_an_even_number_is_the_mean_of_the_middle_two(
     ticket = services.ticket_create(requester=requester, title="Two", actor=requester)
     SLAMetric.objects.filter(ticket=ticket).delete()
     SLAMetric.objects.bulk_create(
-        SLAMetric(
+        completed_clock(
             ticket=ticket,
             policy=policy,
             metric_type=MetricType.FIRST_RESPONSE,
-            status=SLAStatus.MET,
-            target_seconds=600,
-            started_at=T0,
             completed_at=T0 + H,
             elapsed_seconds=seconds,
         )
