@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -765,7 +765,7 @@ class RecordAdmin(RolePermissionsMixin, admin.ModelAdmin):
     (the primary key index) rather than by time, which has no index of its own."""
 
     agent_actions = admin_actions = READ_ONLY
-    ordering = ("-id",)
+    ordering: ClassVar[tuple[str, ...]] = ("-id",)
     show_full_result_count = False
     search_fields = ("ticket__id",)
     search_help_text = "A ticket key, such as NF-12."

@@ -3,13 +3,13 @@ through nixflow.services, never with ``form.save()``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from nixflow.models import Comment, Stage, Ticket, Transition, User, Workflow
 
@@ -95,7 +95,7 @@ class TicketChangeForm(forms.ModelForm):
         ticket = self.instance
         targets = Transition.objects.filter(from_stage=ticket.stage_id).values("to_stage")
         allowed = Stage.objects.filter(Q(pk=ticket.stage_id) | Q(pk__in=targets))
-        stage = self.fields["stage"]
+        stage = cast(StageChoiceField, self.fields["stage"])
         stage.queryset = allowed.order_by("position")
         names = [s.name for s in stage.queryset if s.pk != ticket.stage_id]
         allowed_text = ", ".join(names) if names else "none (it is a final stage)"
@@ -107,8 +107,10 @@ class TicketChangeForm(forms.ModelForm):
         if "assignee" in self.fields and ticket.assignee_id is not None:
             # The admin offers active agents; keep a deactivated current assignee
             # selectable, so that saving other fields doesn't silently unassign.
-            assignee = self.fields["assignee"]
-            assignee.queryset = assignee.queryset | User.objects.filter(pk=ticket.assignee_id)
+            assignee = cast(forms.ModelChoiceField, self.fields["assignee"])
+            # A model form's choice field always has a queryset (the stubs allow None).
+            current = cast("QuerySet[User]", assignee.queryset)
+            assignee.queryset = current | User.objects.filter(pk=ticket.assignee_id)
 
     def clean_description(self) -> str:
         return _unix_newlines(self.cleaned_data["description"])

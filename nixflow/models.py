@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -39,7 +39,7 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REQUESTER)
 
-    objects = NixflowUserManager()
+    objects: ClassVar[NixflowUserManager] = NixflowUserManager()
 
     class Meta:
         constraints = [

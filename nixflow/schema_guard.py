@@ -362,7 +362,8 @@ def _model_problems(
             expectations.append(("unique constraint", lambda c: c["unique"]))
         if field.remote_field is not None and getattr(field, "db_constraint", False):
             expectations.append(("foreign key", lambda c: bool(c["foreign_key"])))
-        if field.db_index and not field.unique:
+        # django-stubs omits Field.db_index (it only appears as an __init__ argument).
+        if field.db_index and not field.unique:  # type: ignore[attr-defined]
             expectations.append(("index", lambda c: c["index"]))
         for what, matches in expectations:
             if not any(cols == (field.column,) and matches(c) for cols, c in by_columns):
@@ -452,7 +453,8 @@ def _creates(op: Any, model_name: str, field_name: str | None, index_name: str |
     if isinstance(op, AddIndex):
         return op.index.name == index_name
     if isinstance(op, AddConstraint):
-        return op.constraint.name == index_name
+        # django-stubs omits AddConstraint.constraint, which __init__ sets.
+        return op.constraint.name == index_name  # type: ignore[attr-defined]
     return False
 
 

@@ -45,7 +45,7 @@ class AssigneeField(forms.Field):
     """A user id, or ``none`` for unassigned tickets."""
 
     def to_python(self, value: str | None) -> int | str | None:
-        if value in (None, ""):
+        if value is None or value == "":
             return None
         if value.strip().lower() == "none":
             return "none"

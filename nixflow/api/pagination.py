@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, Q, QuerySet
@@ -46,7 +46,7 @@ class KeysetCursorPagination(pagination.CursorPagination):
     whatever the depth of the page.
     """
 
-    ordering = ("-created", "-id")
+    ordering: tuple[str, ...] = ("-created", "-id")
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
 
@@ -58,7 +58,9 @@ class KeysetCursorPagination(pagination.CursorPagination):
         if not self.page_size:
             return None
         self.base_url = request.build_absolute_uri()
-        self.ordering = self.get_ordering(request, queryset, view)
+        # DRF reads the view's filter backends with getattr, so no view is fine; the
+        # stubs require one.
+        self.ordering = self.get_ordering(request, queryset, view)  # type: ignore[arg-type]
         self.cursor = self.decode_cursor(request)
         reverse = bool(self.cursor and self.cursor.reverse)
         position = self._decode_position(queryset) if self.cursor else None
@@ -77,7 +79,7 @@ class KeysetCursorPagination(pagination.CursorPagination):
         # come from a cursor means there is a page on the side we came from.
         self.has_next = position is not None if reverse else more
         self.has_previous = more if reverse else position is not None
-        self._current = self.cursor.position if self.cursor else None
+        self._current = _cursor_position(self.cursor) if self.cursor else None
         self.display_page_controls = self.has_next or self.has_previous
         return self.page
 
@@ -85,13 +87,15 @@ class KeysetCursorPagination(pagination.CursorPagination):
         if not self.has_next:
             return None
         position = self._position(self.page[-1]) if self.page else self._current
-        return self.encode_cursor(pagination.Cursor(offset=0, reverse=False, position=position))
+        cursor = pagination.Cursor(offset=0, reverse=False, position=position)  # type: ignore[arg-type]
+        return self.encode_cursor(cursor)
 
     def get_previous_link(self) -> str | None:
         if not self.has_previous:
             return None
         position = self._position(self.page[0]) if self.page else self._current
-        return self.encode_cursor(pagination.Cursor(offset=0, reverse=True, position=position))
+        cursor = pagination.Cursor(offset=0, reverse=True, position=position)  # type: ignore[arg-type]
+        return self.encode_cursor(cursor)
 
     # -- the cursor's position: the row's ordering values, as a JSON list of strings ----
     def _position(self, row: Model) -> str:
@@ -105,10 +109,11 @@ class KeysetCursorPagination(pagination.CursorPagination):
         """The cursor's values, typed like their columns; 404 for a cursor that does not
         fit this ordering (forged, or carried over from another ``ordering``)."""
         assert self.cursor is not None  # noqa: S101 -- only called with a cursor
-        if self.cursor.position is None:
+        position = _cursor_position(self.cursor)
+        if position is None:
             return None
         try:
-            texts = json.loads(self.cursor.position)
+            texts = json.loads(position)
             if not isinstance(texts, list) or len(texts) != len(self.ordering):
                 raise ValueError("wrong length")
             return [
@@ -138,6 +143,12 @@ class KeysetCursorPagination(pagination.CursorPagination):
             **{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]}
         )
         return bound & condition
+
+
+def _cursor_position(cursor: pagination.Cursor) -> str | None:
+    # The text of the cursor's "p" parameter, as DRF decodes it: here a JSON list.
+    # djangorestframework-stubs declare Cursor.position an int, as DRF's own pages use it.
+    return cast("str | None", cursor.position)
 
 
 def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:

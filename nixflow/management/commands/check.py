@@ -27,15 +27,16 @@ class Command(DjangoCheckCommand):
             help="Do not compare the database schema with the code.",
         )
 
-    def handle(self, *app_labels: str, **options: Any) -> None:
+    # django-stubs declares *app_labels as list[str]; each one is a str (an app label).
+    def handle(self, *app_labels: str, **options: Any) -> None:  # type: ignore[override]
         if options["skip_schema"]:
-            return super().handle(*app_labels, **options)
+            return super().handle(*app_labels, **options)  # type: ignore[arg-type]
         if not options["databases"]:
             options["databases"] = [DEFAULT_DB_ALIAS]
         # Registered for this command only: `migrate` runs the system checks too and
         # must keep working on a drifted database, since it is how drift gets fixed.
-        registry.register(schema_check, checks.Tags.database)
+        registered = registry.register(schema_check, checks.Tags.database)
         try:
-            return super().handle(*app_labels, **options)
+            return super().handle(*app_labels, **options)  # type: ignore[arg-type]
         finally:
-            registry.registered_checks.discard(schema_check)
+            registry.registered_checks.discard(registered)
