@@ -9,7 +9,7 @@ nobody edits or deletes them here, superusers included.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from nixflow.admin import VIEW, RecordAdmin, RolePermissionsMixin
+from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX
 from sla import services
 from sla.models import (
@@ -152,7 +153,7 @@ class SLAPolicyAdmin(RolePermissionsMixin, admin.ModelAdmin):
     @admin.display(description="conditions")
     def conditions(self, policy: SLAPolicy) -> str:
         parts = []
-        if policy.workflow_id is not None:
+        if policy.workflow is not None:
             parts.append(f"workflow {policy.workflow.name}")
         if policy.priorities:
             parts.append(f"priority {', '.join(policy.priorities)}")
@@ -187,6 +188,8 @@ class SLAPolicyAdmin(RolePermissionsMixin, admin.ModelAdmin):
 # --- Clocks and breaches -----------------------------------------------------------------
 class TicketRecordAdmin(RecordAdmin):
     """Read-only rows about tickets, found by ticket key (RecordAdmin's search)."""
+
+    list_select_related: ClassVar[tuple[str, ...]] = ()  # the list's joins besides the ticket
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # str(row), which the list's checkboxes use as their label, names the ticket:
@@ -317,7 +320,7 @@ class SLABreachAdmin(TicketRecordAdmin):
         for breach in queryset.order_by("pk"):
             key = f"{TICKET_KEY_PREFIX}{breach.ticket_id} {breach.get_breach_type_display()}"
             try:
-                services.breach_acknowledge(breach=breach, actor=request.user, note=note)
+                services.breach_acknowledge(breach=breach, actor=signed_in_user(request), note=note)
             except ValidationError as error:
                 # The service's one refusal: "Already acknowledged by … at …".
                 already.append(f"{key}: {' '.join(error.messages)}")

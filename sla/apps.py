@@ -1,4 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from nixflow.models import User
+    from sla.models import CalendarHoliday, WorkingInterval
 
 
 class SlaConfig(AppConfig):
@@ -6,7 +14,7 @@ class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = "SLA management"
 
-    def seed_demo(self, *, admin: object, requesters: list, **context: object) -> str:
+    def seed_demo(self, *, admin: User, requesters: list[User], **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): policies, a calendar and clocks on
         the demo tickets in every state, on the first run."""
         from sla import demo
@@ -37,7 +45,9 @@ class SlaConfig(AppConfig):
             )
 
 
-def _touch_calendar(sender: object, instance: object, **kwargs: object) -> None:
+def _touch_calendar(
+    sender: object, instance: WorkingInterval | CalendarHoliday, **kwargs: object
+) -> None:
     from django.utils import timezone
 
     from sla.models import BusinessCalendar

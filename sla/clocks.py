@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q
 
@@ -70,8 +70,10 @@ def _schedule(metric: SLAMetric) -> None:
     warning_total = math.ceil(metric.target_seconds * metric.policy.warning_threshold / 100)
     remaining = max(metric.target_seconds - metric.elapsed_seconds, 0)
     to_warning = max(warning_total - metric.elapsed_seconds, 0)
-    metric.deadline = add_business_seconds(spec, metric.running_since, remaining)
-    metric.warning_at = add_business_seconds(spec, metric.running_since, to_warning)
+    # Callers set running_since first: a ticking clock has one (sla_metric_ticking_has_deadline).
+    running_since = cast(datetime, metric.running_since)
+    metric.deadline = add_business_seconds(spec, running_since, remaining)
+    metric.warning_at = add_business_seconds(spec, running_since, to_warning)
 
 
 def _used_since(metric: SLAMetric, since: datetime, until: datetime) -> int:
@@ -103,7 +105,8 @@ def start(
 def pause(metric: SLAMetric, at: datetime) -> None:
     if metric.status not in TICKING:
         return
-    metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
+    # A ticking clock has running_since (the sla_metric_ticking_has_deadline constraint).
+    metric.elapsed_seconds += _used_since(metric, cast(datetime, metric.running_since), at)
     metric.status, metric.paused_at = SLAStatus.PAUSED, at
     metric.running_since = metric.deadline = metric.warning_at = None
     metric.save()
@@ -112,7 +115,8 @@ def pause(metric: SLAMetric, at: datetime) -> None:
 def resume(metric: SLAMetric, at: datetime) -> None:
     if metric.status != SLAStatus.PAUSED:
         return
-    metric.paused_seconds += _used_since(metric, metric.paused_at, at)
+    # A paused clock has paused_at (the sla_metric_paused_has_paused_at constraint).
+    metric.paused_seconds += _used_since(metric, cast(datetime, metric.paused_at), at)
     metric.status, metric.running_since, metric.paused_at = SLAStatus.RUNNING, at, None
     _schedule(metric)
     metric.save()
@@ -125,7 +129,7 @@ def complete(metric: SLAMetric, at: datetime) -> None:
     if metric.running_since is not None:
         metric.elapsed_seconds += _used_since(metric, metric.running_since, at)
     if metric.status == SLAStatus.PAUSED:
-        metric.paused_seconds += _used_since(metric, metric.paused_at, at)
+        metric.paused_seconds += _used_since(metric, cast(datetime, metric.paused_at), at)
     late = metric.elapsed_seconds > metric.target_seconds
     if metric.status != SLAStatus.BREACHED:
         metric.status = SLAStatus.BREACHED if late else SLAStatus.MET
@@ -236,7 +240,7 @@ def _updated(event: events.TicketEvent) -> None:
         return
     for metric in metrics:
         target = target_seconds(policy, ticket.priority, metric.metric_type) if policy else None
-        if target is None:
+        if target is None or policy is None:
             cancel(metric, at)
         else:
             retarget(metric, policy, target, at)

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX, Priority
 from sla.models import MetricType, SLABreach, SLAStatus
 from sla.selectors import WINDOWS, sla_summary
@@ -157,11 +158,14 @@ def _acknowledge(request: HttpRequest) -> None:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                # ErrorList yields each message as a str; its stubs say ValidationError | str.
+                messages.error(request, error)  # type: ignore[arg-type]
         return
     breach: SLABreach = form.cleaned_data["breach"]
     try:
-        breach_acknowledge(breach=breach, actor=request.user, note=form.cleaned_data["note"])
+        breach_acknowledge(
+            breach=breach, actor=signed_in_user(request), note=form.cleaned_data["note"]
+        )
     except (ValidationError, PermissionDenied) as error:
         text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         messages.error(request, text or "This breach cannot be acknowledged.")

@@ -40,7 +40,7 @@ URGENT = {Priority.URGENT: (30, 30, 8 * 60)}
 TYPES = (MetricType.FIRST_RESPONSE, MetricType.NEXT_RESPONSE, MetricType.RESOLUTION)
 
 
-def _targets(policy: SLAPolicy, minutes: dict[str, tuple[int, int, int]]) -> None:
+def _targets(policy: SLAPolicy, minutes: dict[Priority, tuple[int, int, int]]) -> None:
     SLATarget.objects.bulk_create(
         SLATarget(policy=policy, priority=priority, metric_type=kind, minutes=m)
         for priority, values in minutes.items()
@@ -117,7 +117,7 @@ def _replay(ticket: Ticket) -> None:
     ]
     first, resolution = started
     metrics = [m for m in started if m is not None]
-    category = StageCategory.NEW
+    category: str = StageCategory.NEW
     history = ticket.history.filter(field__in=["stage", "first_response_at"]).order_by(
         "created", "id"
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
@@ -266,7 +266,8 @@ def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
                 "policy_id": metric.policy_id,
                 "policy": metric.policy.name,
                 "deadline": metric.deadline,
-                "time_left_seconds": int((metric.deadline - now).total_seconds()),
+                # Ticking clocks have a deadline (sla_metric_ticking_has_deadline).
+                "time_left_seconds": int((cast(datetime, metric.deadline) - now).total_seconds()),
             }
             for metric in clocks
         ],

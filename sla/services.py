@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -207,7 +208,8 @@ def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLA
         .get(pk=breach.pk)
     )
     if breach.acknowledged_at is not None:
-        by = breach.acknowledged_by.get_username()
+        # sla_breach_acknowledged_by_someone: an acknowledgement always names who.
+        by = cast(User, breach.acknowledged_by).get_username()
         raise ValidationError(
             f"Already acknowledged by {by} at {breach.acknowledged_at:%Y-%m-%d %H:%M} UTC."
         )

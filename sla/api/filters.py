@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django import forms
@@ -21,7 +21,8 @@ class TicketKeyField(forms.CharField):
     default_error_messages = {"invalid": "Enter a ticket key, such as NF-12."}
 
     def to_python(self, value: Any) -> int | None:  # type: ignore[override]
-        text = super().to_python(value).strip()
+        # CharField gives None only with empty_value=None; this one's is "".
+        text = cast(str, super().to_python(value)).strip()
         if not text:
             return None
         number = Ticket.number_from_key(text)

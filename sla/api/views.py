@@ -8,7 +8,7 @@ lists are short and use the default page numbers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db.models import Model, ProtectedError
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.api.permissions import is_admin, is_agent
+from nixflow.auth import signed_in_user
 from sla import services
 from sla.api.filters import SLABreachFilter, SLAMetricFilter
 from sla.api.serializers import (
@@ -50,14 +51,17 @@ class AgentsReadAdminsWrite(BasePermission):
         return is_admin(request.user)
 
 
-class ConfigurationViewSet(viewsets.ModelViewSet):
+_Config = TypeVar("_Config", bound=Model)
+
+
+class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
     """Plain CRUD of a configuration model; the serializer saves it with its nested rows."""
 
     permission_classes = [AgentsReadAdminsWrite]
     filter_backends: list[Any] = []
     in_use_message = ""
 
-    def perform_destroy(self, instance: Model) -> None:
+    def perform_destroy(self, instance: _Config) -> None:
         # What clocks (and policies) refer to is PROTECTed: say so as a 400, not a 500.
         # Checked first with one EXISTS, so that Django's deletion collector never loads
         # the (possibly many) protecting rows; ProtectedError covers a row added since.
@@ -68,11 +72,11 @@ class ConfigurationViewSet(viewsets.ModelViewSet):
         except ProtectedError as error:
             raise ValidationError(self.in_use_message) from error
 
-    def in_use(self, instance: Model) -> bool:
+    def in_use(self, instance: _Config) -> bool:
         raise NotImplementedError
 
 
-class SLAPolicyViewSet(ConfigurationViewSet):
+class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
     """SLA policies with their targets. A policy applies to the tickets its conditions
     match (empty: any), the first active one by ``order``; its targets give the business
     minutes each metric may take per priority."""
@@ -89,7 +93,7 @@ class SLAPolicyViewSet(ConfigurationViewSet):
         return instance.metrics.exists()
 
 
-class BusinessCalendarViewSet(ConfigurationViewSet):
+class BusinessCalendarViewSet(ConfigurationViewSet[BusinessCalendar]):
     """Business calendars: time zone, working hours per weekday (none: 24x7) and holidays
     (listed dates plus the public holidays of a country)."""
 
@@ -149,6 +153,6 @@ class SLABreachViewSet(viewsets.ReadOnlyModelViewSet):
         serializer = BreachAcknowledgeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.breach_acknowledge(
-            breach=breach, actor=request.user, note=serializer.validated_data["note"]
+            breach=breach, actor=signed_in_user(request), note=serializer.validated_data["note"]
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=breach.pk)).data)
