@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
@@ -15,6 +16,8 @@ from eventlog.selectors import event_types
 class EstimatedCountPaginator(Paginator):
     """The admin's paginator counts the whole table on every page; at millions of rows
     that costs more than the page. Unfiltered, use PostgreSQL's estimate instead."""
+
+    object_list: QuerySet[EventLog]  # the admin's changelist always pages a queryset
 
     @cached_property
     def count(self) -> int:

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -39,7 +39,7 @@ def event_build(
         actor=actor,
         actor_label=actor.get_username() if actor is not None else SYSTEM,
         subject_app=meta.app_label,
-        subject_model=meta.model_name,
+        subject_model=cast(str, meta.model_name),  # None only while the class is built
         subject_id=str(subject.pk),
         ticket_key=ticket_key,
         payload=payload or {},
@@ -65,7 +65,12 @@ def event_record_many(*, events: Sequence[EventLog]) -> list[EventLog]:
     created = EventLog.objects.bulk_create(events)
     to_deliver = [event.pk for event in created if subscribers.subscribed(event.type)]
     if to_deliver:
-        transaction.on_commit(lambda: [subscribers.schedule_delivery(pk) for pk in to_deliver])
+
+        def schedule() -> None:
+            for pk in to_deliver:
+                subscribers.schedule_delivery(pk)
+
+        transaction.on_commit(schedule)
     return created
 
 
