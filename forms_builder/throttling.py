@@ -7,7 +7,8 @@ from rest_framework.throttling import AnonRateThrottle
 from nixflow.security import ClientAddressMixin
 
 
-class FormSubmitAnonThrottle(ClientAddressMixin, AnonRateThrottle):
+# The ignore: get_ident may return None, as DRF's does; its stubs say str (nixflow.security).
+class FormSubmitAnonThrottle(ClientAddressMixin, AnonRateThrottle):  # type: ignore[misc]
     """Per client address (as every abuse limit counts it), across every public form;
     signed-in users are not limited. The rate is settings.THROTTLE_RATES["form_submit"]
     (THROTTLE_FORM_SUBMIT_RATE, 20 an hour as Zammad's web form allows)."""

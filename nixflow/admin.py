@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from django.forms import BaseInlineFormSet, ModelForm
@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
 from nixflow import panels, services
+from nixflow.auth import signed_in_user
 from nixflow.forms import (
     CommentAddForm,
     ServiceRefusalMixin,
@@ -84,16 +85,18 @@ class RolePermissionsMixin:
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool({VIEW, CHANGE} & self._actions(request))
 
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    # `obj: Any`: a row of whichever model the admin class is for, which its own
+    # overrides name (a Model here would make every such override incompatible).
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool({VIEW, CHANGE} & self._actions(request))
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return ADD in self._actions(request)
 
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return CHANGE in self._actions(request)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return DELETE in self._actions(request)
 
 
@@ -154,7 +157,7 @@ class ServiceFormAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
 
     def get_form(
-        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[ModelForm]:
         form: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
         refusal = getattr(request, _REFUSAL, None)
@@ -205,7 +208,7 @@ class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
     list_filter = ("role", "is_staff", "is_superuser", "is_active")
     search_fields = ("username", "email", "first_name", "last_name")
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on the class; the stubs allow None
         ("Service desk", {"fields": ("role",)}),
     )
     add_fieldsets = (
@@ -241,7 +244,8 @@ class AgentListFilter(admin.RelatedFieldListFilter):
     """Assignee choices: agents and admins (including deactivated ones, whose tickets
     still need finding), not every requester in the user table."""
 
-    def field_choices(
+    # The values are primary keys, which the stubs' return type has as str.
+    def field_choices(  # type: ignore[override]
         self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
     ) -> list[tuple[Any, str]]:
         ordering = self.field_admin_ordering(field, request, model_admin)
@@ -261,7 +265,7 @@ class AssignmentFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         if self.value() == "mine":
-            return queryset.filter(assignee=request.user)
+            return queryset.filter(assignee=signed_in_user(request))
         if self.value() == "unassigned":
             return queryset.filter(assignee__isnull=True)
         return queryset
@@ -440,13 +444,14 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     # --- actions ------------------------------------------------------------------------
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        me = signed_in_user(request)
         assigned, already, failures = 0, 0, []
         for ticket in queryset.order_by("pk"):
-            if ticket.assignee_id == request.user.pk:
+            if ticket.assignee_id == me.pk:
                 already += 1
                 continue
             try:
-                services.ticket_assign(ticket=ticket, assignee=request.user, actor=request.user)
+                services.ticket_assign(ticket=ticket, assignee=me, actor=me)
             except (ValidationError, PermissionDenied) as error:
                 failures.append(f"{ticket.key}: {_text(error)}")
             else:
@@ -476,7 +481,9 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                 already += 1
                 continue
             try:
-                services.ticket_transition(ticket=ticket, to_stage=stage, actor=request.user)
+                services.ticket_transition(
+                    ticket=ticket, to_stage=stage, actor=signed_in_user(request)
+                )
             except (ValidationError, PermissionDenied) as error:
                 failures.append(f"{ticket.key}: {_text(error)}")
             else:
@@ -526,7 +533,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     def save_model(self, request: HttpRequest, obj: Ticket, form: ModelForm, change: bool) -> None:
         """Everything through the services, which lock the row, write history and publish
         events. ``obj`` carries the form's values but is never saved itself."""
-        data = form.cleaned_data
+        data, actor = form.cleaned_data, signed_in_user(request)
         with refusals_to_form():
             if not change:
                 ticket = services.ticket_create(
@@ -537,7 +544,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                     workflow=data["workflow"],
                     assignee=data["assignee"],
                     source=Source.WEB,
-                    actor=request.user,
+                    actor=actor,
                 )
                 # The admin carries on with the form's instance (inlines, its log entry,
                 # the redirect): make it the row the service created.
@@ -552,11 +559,11 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                 if name in form.changed_data
             }
             if own_fields:
-                services.ticket_update(ticket=obj, actor=request.user, data=own_fields)
+                services.ticket_update(ticket=obj, actor=actor, data=own_fields)
             if "assignee" in form.changed_data:
-                services.ticket_assign(ticket=obj, assignee=data["assignee"], actor=request.user)
+                services.ticket_assign(ticket=obj, assignee=data["assignee"], actor=actor)
             if "stage" in form.changed_data:
-                services.ticket_transition(ticket=obj, to_stage=data["stage"], actor=request.user)
+                services.ticket_transition(ticket=obj, to_stage=data["stage"], actor=actor)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
@@ -572,7 +579,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                 with refusals_to_form("Comment"):
                     comment = services.comment_create(
                         ticket=ticket,
-                        author=request.user,
+                        author=signed_in_user(request),
                         body=row.cleaned_data["body"],
                         is_internal=row.cleaned_data["is_internal"],
                         attachments=row.cleaned_data["attachments"],
@@ -583,7 +590,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
             for row in deleted:
                 with refusals_to_form("Watchers"):
                     services.ticket_unwatch(
-                        ticket=ticket, user=row.instance.user, actor=request.user
+                        ticket=ticket, user=row.instance.user, actor=signed_in_user(request)
                     )
                 formset.deleted_objects.append(row.instance)
             for row in formset.extra_forms:
@@ -591,7 +598,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                     continue
                 with refusals_to_form("Watchers"):
                     watcher = services.ticket_watch(
-                        ticket=ticket, user=row.cleaned_data["user"], actor=request.user
+                        ticket=ticket, user=row.cleaned_data["user"], actor=signed_in_user(request)
                     )
                 formset.new_objects.append(watcher)
         elif formset.model is not HistoryLog:  # history is read-only
@@ -613,12 +620,12 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
-        services.ticket_delete(ticket=obj, actor=request.user)
+        services.ticket_delete(ticket=obj, actor=signed_in_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         with transaction.atomic():
             for ticket in queryset:
-                services.ticket_delete(ticket=ticket, actor=request.user)
+                services.ticket_delete(ticket=ticket, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         to_delete, model_count, _, protected = super().get_deleted_objects(objs, request)
@@ -668,10 +675,15 @@ class TransitionInline(RolePermissionsMixin, admin.TabularInline):
                 stages.filter(workflow_id=object_id) if object_id.isdigit() else stages.none()
             )
             kwargs["form_class"] = StageChoiceField
-            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            # With a form_class, never None (the stubs allow None for no field at all).
+            field = cast(
+                StageChoiceField, super().formfield_for_foreignkey(db_field, request, **kwargs)
+            )
             # Every row offers the same stages: query them once per page, not once per
             # row and column (a list of choices survives the copy each form makes).
-            field.choices = list(iter(field.choices))  # iter(): no COUNT for len()
+            # iter(): no COUNT for len(). The ignore: the stubs type reading choices as
+            # everything assignable to it; a ModelChoiceField reads its ModelChoiceIterator.
+            field.choices = list(iter(field.choices))  # type: ignore[arg-type]
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from django.db import transaction
 from django.utils import timezone
@@ -443,7 +443,7 @@ class Person:
     username: str
     first_name: str
     company: str  # the e-mail domain: colleagues watch and approve each other's tickets
-    role: Role
+    role: str  # a Role, as the database has it
 
 
 @dataclass(frozen=True)
@@ -746,6 +746,10 @@ class _Clock:
         self._real.append(timezone.now())
         self._planned.append(planned)
 
+    @overload
+    def planned(self, real: datetime) -> datetime: ...
+    @overload
+    def planned(self, real: None) -> None: ...
     def planned(self, real: datetime | None) -> datetime | None:
         if real is None:
             return None
@@ -862,8 +866,16 @@ def _backdate(ticket_ids: Iterable[int], clock: _Clock) -> None:
         for name in ticket_fields:
             setattr(ticket, name, clock.planned(getattr(ticket, name)))
     Ticket.objects.bulk_update(tickets, ticket_fields, batch_size=500)
-    for model in (Comment, HistoryLog, TicketWatcher):
-        rows = list(model.objects.filter(ticket_id__in=ids).only("pk", "created"))
-        for row in rows:
-            row.created = clock.planned(row.created)
-        model.objects.bulk_update(rows, ["created"], batch_size=1000)
+    _backdate_created(Comment, ids, clock)
+    _backdate_created(HistoryLog, ids, clock)
+    _backdate_created(TicketWatcher, ids, clock)
+
+
+_Created = TypeVar("_Created", Comment, HistoryLog, TicketWatcher)
+
+
+def _backdate_created(model: type[_Created], ids: list[int], clock: _Clock) -> None:
+    rows = list(model.objects.filter(ticket_id__in=ids).only("pk", "created"))
+    for row in rows:
+        row.created = clock.planned(row.created)
+    model.objects.bulk_update(rows, ["created"], batch_size=1000)

@@ -48,28 +48,32 @@ def client_address(request: HttpRequest | Request) -> str | None:
     """
     if api_settings.NUM_PROXIES is None:
         return request.META.get("REMOTE_ADDR") or None
-    return BaseThrottle().get_ident(request) or None
+    # get_ident reads only headers and META, which a Django request has too; the stubs
+    # want DRF's Request.
+    return BaseThrottle().get_ident(request) or None  # type: ignore[arg-type]
 
 
 class ClientAddressMixin:
+    # Returns None for a request without an address, as DRF's own get_ident does; the
+    # DRF stubs declare str, hence the ignores on the throttles below.
     def get_ident(self, request: Request) -> str | None:
         return client_address(request)
 
 
-class AnonThrottle(ClientAddressMixin, AnonRateThrottle):
+class AnonThrottle(ClientAddressMixin, AnonRateThrottle):  # type: ignore[misc]
     """Anonymous callers, per address (scope ``anon``)."""
 
 
-class UserThrottle(ClientAddressMixin, UserRateThrottle):
+class UserThrottle(ClientAddressMixin, UserRateThrottle):  # type: ignore[misc]
     """Signed-in callers per user, others per address (scope ``user``)."""
 
 
-class ScopedThrottle(ClientAddressMixin, ScopedRateThrottle):
+class ScopedThrottle(ClientAddressMixin, ScopedRateThrottle):  # type: ignore[misc]
     """The rate of the view's ``throttle_scope``, per user or address; views without
     one are not limited by it."""
 
 
-class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):
+class LoginThrottle(ClientAddressMixin, SimpleRateThrottle):  # type: ignore[misc]
     """Sign-in attempts per address (scope ``login``), whoever they claim to be: the
     guard against one address trying many accounts, which django-axes (counting per
     account and address) does not see."""
@@ -184,7 +188,9 @@ class LoginThrottleMiddleware:
         if request.resolver_match.view_name not in LOGIN_VIEWS:
             return None
         throttle = LoginThrottle()
-        if throttle.allow_request(request, None):
+        # SimpleRateThrottle needs of the request only what a Django request has, and of
+        # the view nothing (get_cache_key ignores it); the stubs want DRF's Request and a view.
+        if throttle.allow_request(request, None):  # type: ignore[arg-type]
             return None
         wait = math.ceil(throttle.wait() or 60)
         return refused(

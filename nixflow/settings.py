@@ -410,6 +410,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "nixflow.security.client_address"
 AXES_LOCKOUT_CALLABLE = "nixflow.security.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429  # axes' default, named here for lockout_response to read
 
 # --- Event log ------------------------------------------------------------------------
 EVENTLOG_SEAL_MAX_EVENTS = env.int("EVENTLOG_SEAL_MAX_EVENTS", default=10_000)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +21,9 @@ from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQueryS
 
 # Primary keys are bigints: a larger number is bad input (400), not a database error.
 MAX_ID = 2**63 - 1
+
+_M = TypeVar("_M", bound=Model)
+_Row = TypeVar("_Row")
 
 
 class IdField(forms.IntegerField):
@@ -44,7 +48,7 @@ class IdListField(forms.Field):
 class AssigneeField(forms.Field):
     """A user id, or ``none`` for unassigned tickets."""
 
-    def to_python(self, value: str | None) -> int | str | None:
+    def to_python(self, value: str | None) -> int | Literal["none"] | None:
         if value is None or value == "":
             return None
         if value.strip().lower() == "none":
@@ -98,7 +102,7 @@ class IdInFilter(django_filters.Filter):
 class AssigneeFilter(django_filters.Filter):
     field_class = AssigneeField
 
-    def filter(self, qs: TicketQuerySet, value: int | str | None) -> TicketQuerySet:
+    def filter(self, qs: TicketQuerySet, value: int | Literal["none"] | None) -> TicketQuerySet:
         if value is None:
             return qs
         if value == "none":
@@ -173,17 +177,19 @@ class TicketOrderingFilter(OrderingFilter):
         return terms
 
     def get_valid_fields(
-        self, queryset: Any, view: APIView, context: dict[str, Any] | None = None
+        self, queryset: Any, view: APIView, context: Mapping[str, Any] | None = None
     ) -> list[tuple[str, str]]:
         # The names a client sends (the browsable API's ordering menu lists these).
         return [(name, name) for name in self.fields]
 
     def filter_queryset(
-        self, request: Request, queryset: TicketQuerySet, view: APIView
-    ) -> TicketQuerySet:
+        self, request: Request, queryset: QuerySet[_M, _Row], view: APIView
+    ) -> QuerySet[_M, _Row]:
         ordering = self.get_ordering(request, queryset, view)
         if any(term.lstrip("-") == "priority_rank" for term in ordering):
-            queryset = queryset.with_priority_rank()
+            # Only the ticket list uses this backend, so the queryset is a TicketQuerySet.
+            ranked = cast(TicketQuerySet, queryset).with_priority_rank()
+            queryset = cast("QuerySet[_M, _Row]", ranked)
         return queryset.order_by(*ordering)
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ from nixflow.api.serializers import (
     WatchSerializer,
     WorkflowSerializer,
 )
+from nixflow.auth import signed_in_user
 from nixflow.models import (
     TICKET_KEY_PATTERN,
     Attachment,
@@ -105,10 +106,10 @@ class TicketViewSet(viewsets.GenericViewSet):
     pagination_class = TicketCursorPagination
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        return selectors.ticket_list(user=self.request.user)
+        return selectors.ticket_list(user=signed_in_user(self.request))
 
     def get_object(self) -> Ticket:
-        ticket = selectors.ticket_get(user=self.request.user, key=self.kwargs["key"])
+        ticket = selectors.ticket_get(user=signed_in_user(self.request), key=self.kwargs["key"])
         if ticket is None:
             raise NotFound("No such ticket.")
         return ticket
@@ -116,7 +117,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def _ticket_response(self, ticket: Ticket, *, created: bool = False) -> Response:
         # Read back through the selector: the row a service returns is locked and fresh but
         # lacks the related rows a ticket shows (one query instead of one per relation).
-        shown = selectors.ticket_get(user=self.request.user, key=ticket.key) or ticket
+        shown = selectors.ticket_get(user=signed_in_user(self.request), key=ticket.key) or ticket
         data = self.get_serializer(shown).data
         if created:
             return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
@@ -138,14 +139,14 @@ class TicketViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         ticket = services.ticket_create(
-            requester=data.get("requester") or request.user,
+            requester=data.get("requester") or signed_in_user(request),
             title=data["title"],
             description=data["description"],
             priority=data["priority"],
             workflow=data.get("workflow"),
             assignee=data.get("assignee"),
             source=Source.API,
-            actor=request.user,
+            actor=signed_in_user(request),
         )
         return self._ticket_response(ticket, created=True)
 
@@ -165,9 +166,11 @@ class TicketViewSet(viewsets.GenericViewSet):
         # All or nothing: a refused assignee must not leave a changed title behind.
         with transaction.atomic():
             if fields:
-                services.ticket_update(ticket=ticket, actor=request.user, data=fields)
+                services.ticket_update(ticket=ticket, actor=signed_in_user(request), data=fields)
             if assign:
-                services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+                services.ticket_assign(
+                    ticket=ticket, assignee=assignee, actor=signed_in_user(request)
+                )
         return self._ticket_response(ticket)
 
     @extend_schema(request=TicketTransitionSerializer, responses=TicketSerializer)
@@ -179,7 +182,9 @@ class TicketViewSet(viewsets.GenericViewSet):
         serializer = TicketTransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.ticket_transition(
-            ticket=ticket, to_stage=serializer.validated_data["stage"], actor=request.user
+            ticket=ticket,
+            to_stage=serializer.validated_data["stage"],
+            actor=signed_in_user(request),
         )
         return self._ticket_response(ticket)
 
@@ -191,7 +196,9 @@ class TicketViewSet(viewsets.GenericViewSet):
         serializer = TicketAssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.ticket_assign(
-            ticket=ticket, assignee=serializer.validated_data["assignee"], actor=request.user
+            ticket=ticket,
+            assignee=serializer.validated_data["assignee"],
+            actor=signed_in_user(request),
         )
         return self._ticket_response(ticket)
 
@@ -217,7 +224,9 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = self.get_object()
         context = {**self.get_serializer_context(), "ticket": ticket}
         if request.method == "GET":
-            page = self.paginate_queryset(selectors.comment_list(user=request.user, ticket=ticket))
+            page = self.paginate_queryset(
+                selectors.comment_list(user=signed_in_user(request), ticket=ticket)
+            )
             data = CommentSerializer(page, many=True, context=context).data
             return self.get_paginated_response(data)
 
@@ -225,7 +234,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         comment = services.comment_create(
             ticket=ticket,
-            author=request.user,
+            author=signed_in_user(request),
             body=serializer.validated_data["body"],
             is_internal=serializer.validated_data["is_internal"],
             attachments=serializer.validated_data["attachments"],
@@ -261,7 +270,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         """Download an attachment of a comment the caller may read (requesters never get
         the files of internal comments)."""
         ticket = self.get_object()
-        readable = selectors.comment_list(user=request.user, ticket=ticket)
+        readable = selectors.comment_list(user=signed_in_user(request), ticket=ticket)
         attachment = Attachment.objects.filter(pk=attachment_id, comment__in=readable).first()
         if attachment is None:
             raise NotFound("No such attachment.")
@@ -301,13 +310,13 @@ class TicketViewSet(viewsets.GenericViewSet):
         given = request.data if request.method == "POST" or request.data else request.query_params
         serializer = WatchSerializer(data=given)
         serializer.is_valid(raise_exception=True)
-        user: User = serializer.validated_data.get("user") or request.user
+        user: User = serializer.validated_data.get("user") or signed_in_user(request)
         if request.method == "POST":
             watcher: TicketWatcher = services.ticket_watch(
-                ticket=ticket, user=user, actor=request.user
+                ticket=ticket, user=user, actor=signed_in_user(request)
             )
             return Response(WatcherSerializer(watcher).data, status=status.HTTP_201_CREATED)
-        services.ticket_unwatch(ticket=ticket, user=user, actor=request.user)
+        services.ticket_unwatch(ticket=ticket, user=user, actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=HistorySerializer(many=True))
