@@ -48,6 +48,7 @@ from nixflow.admin import (
     ServiceFormAdminMixin,
     refusals_to_form,
 )
+from nixflow.auth import signed_in_user
 
 REPORT_DAYS = (7, 30, 90)
 
@@ -254,7 +255,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                     tags=data["tags"],
                     slug=data["slug"],
                     note=data["note"],
-                    author=request.user,
+                    author=signed_in_user(request),
                 )
                 for field in KnowledgeArticle._meta.concrete_fields:
                     if not field.generated:
@@ -271,7 +272,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                 changed["tags"] = list(data["tags"])
             if changed:
                 services.article_update(
-                    article=obj, actor=request.user, data=changed, note=data["note"]
+                    article=obj, actor=signed_in_user(request), data=changed, note=data["note"]
                 )
 
     def save_related(
@@ -283,7 +284,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
 
     def delete_model(self, request: HttpRequest, obj: KnowledgeArticle) -> None:
         try:
-            services.article_delete(article=obj, actor=request.user)
+            services.article_delete(article=obj, actor=signed_in_user(request))
         except (ValidationError, PermissionDenied) as error:
             self.message_user(request, f"{obj}: {_text(error)}", messages.ERROR)
 
@@ -305,7 +306,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                 continue
             try:
                 services.article_transition(
-                    article=article, to_status=to_status, actor=request.user
+                    article=article, to_status=to_status, actor=signed_in_user(request)
                 )
             except (ValidationError, PermissionDenied) as error:
                 failures.append(f"“{article.title}”: {_text(error)}")
@@ -418,7 +419,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
             raise PermissionDenied
         try:
             article = services.article_restore(
-                article=article, version_number=number, actor=request.user
+                article=article, version_number=number, actor=signed_in_user(request)
             )
         except (ValidationError, PermissionDenied) as error:
             self.message_user(request, _text(error), messages.ERROR)
@@ -436,7 +437,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
         if request.method == "POST" and form.is_valid():
             try:
                 services.attachment_add(
-                    article=article, upload=form.cleaned_data["file"], actor=request.user
+                    article=article, upload=form.cleaned_data["file"], actor=signed_in_user(request)
                 )
             except (ValidationError, PermissionDenied) as error:
                 form.add_error("file", _text(error))
@@ -513,13 +514,13 @@ class KnowledgeCategoryAdmin(_ServiceSavedAdmin):
         return form
 
     def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
-        return services.category_create(actor=request.user, **data)
+        return services.category_create(actor=signed_in_user(request), **data)
 
     def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
-        return services.category_update(category=obj, actor=request.user, data=data)
+        return services.category_update(category=obj, actor=signed_in_user(request), data=data)
 
     def remove(self, request: HttpRequest, obj: Any) -> None:
-        services.category_delete(category=obj, actor=request.user)
+        services.category_delete(category=obj, actor=signed_in_user(request))
 
 
 @admin.register(KnowledgeTag)
@@ -545,13 +546,13 @@ class KnowledgeTagAdmin(_ServiceSavedAdmin):
         return form
 
     def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
-        return services.tag_create(actor=request.user, **data)
+        return services.tag_create(actor=signed_in_user(request), **data)
 
     def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
-        return services.tag_update(tag=obj, actor=request.user, data=data)
+        return services.tag_update(tag=obj, actor=signed_in_user(request), data=data)
 
     def remove(self, request: HttpRequest, obj: Any) -> None:
-        services.tag_delete(tag=obj, actor=request.user)
+        services.tag_delete(tag=obj, actor=signed_in_user(request))
 
 
 # --- Feedback -----------------------------------------------------------------------------
@@ -611,7 +612,7 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda f: services.feedback_resolve(feedback=f, actor=request.user),
+            lambda f: services.feedback_resolve(feedback=f, actor=signed_in_user(request)),
             "Resolved",
         )
 
@@ -621,7 +622,7 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
             request,
             queryset,
             lambda f: services.feedback_resolve(
-                feedback=f, actor=request.user, status=FeedbackStatus.DISMISSED
+                feedback=f, actor=signed_in_user(request), status=FeedbackStatus.DISMISSED
             ),
             "Dismissed",
         )
@@ -633,7 +634,7 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda f: services.feedback_create_ticket(feedback=f, actor=request.user),
+            lambda f: services.feedback_create_ticket(feedback=f, actor=signed_in_user(request)),
             "Turned into tickets:",
         )
 

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from nixflow.models import User
 
 
 class KnowledgeConfig(AppConfig):
@@ -17,7 +21,7 @@ class KnowledgeConfig(AppConfig):
 
         register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
 
-    def seed_demo(self, *, rng: random.Random, agents: Sequence[object], **context: object) -> str:
+    def seed_demo(self, *, rng: random.Random, agents: Sequence[User], **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): a few dozen articles, once."""
         from knowledge.demo import seed_articles
 

@@ -322,7 +322,8 @@ def _status_cumulative(published_share: float) -> list[tuple[float, str, str]]:
         (rest * 0.20, KnowledgeArticleStatus.IN_REVIEW, Visibility.PUBLIC),
         (rest * 0.35, KnowledgeArticleStatus.ARCHIVED, Visibility.PUBLIC),
     ]
-    total, out = 0.0, []
+    total = 0.0
+    out: list[tuple[float, str, str]] = []
     for share, status, visibility in shares:
         total += share
         out.append((total, status, visibility))

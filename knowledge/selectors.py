@@ -658,7 +658,7 @@ def articles_suggested_for_ticket(
                 linked_ids,
             )
         )
-        suggested = list(
+        suggested: list[KnowledgeArticle] = list(
             articles.filter(pk__in=candidates)
             .only(*LIST_FIELDS)
             .annotate(rank=SearchRank(F("search_vector"), any_word), linked=Exists(linked))

@@ -372,7 +372,7 @@ def article_update(
     article.updated = now
     article.full_clean()
     article.save()
-    if "tags" in changed:
+    if "tags" in changed and tags is not None:
         article.tags.set(tags)
     if content_changed:
         _new_version(article, author=actor, note=note, at=now)

@@ -21,3 +21,9 @@ def signed_in_user(request: HttpRequest | Request) -> User:
     if not isinstance(user, User):
         raise PermissionDenied("Sign in first.")
     return user
+
+
+def signed_in_user_or_none(request: HttpRequest | Request) -> User | None:
+    """The signed-in user, or None for an anonymous reader (views open to anyone)."""
+    user = request.user
+    return user if isinstance(user, User) else None

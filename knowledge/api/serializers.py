@@ -3,7 +3,7 @@ values to a service or selector; output serializers render rows. None of them wr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
@@ -31,7 +31,13 @@ MAX_ID = 2**63 - 1
 # The enums are named components of their own: other apps have choice fields called
 # "status" or "kind" with other choices, and drf-spectacular would otherwise have to
 # invent names for the colliding enums.
-def _enum(component: str, choices: list[tuple[str, str]]) -> type[serializers.ChoiceField]:
+class _EnumFieldClass(Protocol):
+    """A ChoiceField class that brings its own choices: called without them."""
+
+    def __call__(self, **kwargs: Any) -> serializers.ChoiceField: ...
+
+
+def _enum(component: str, choices: list[tuple[str, str]]) -> _EnumFieldClass:
     @extend_schema_field(
         {"type": "string", "enum": [value for value, _ in choices]}, component_name=component
     )
@@ -198,7 +204,9 @@ class KBFieldDiffSerializer(serializers.Serializer):
 class KBVersionDiffSerializer(serializers.Serializer):
     from_version = serializers.IntegerField()
     to_version = serializers.IntegerField()
-    fields = KBFieldDiffSerializer(many=True)
+    # A field named "fields": DRF's metaclass takes declared fields off the class, so it
+    # never shadows Serializer.fields, which the stubs compare it with.
+    fields = KBFieldDiffSerializer(many=True)  # type: ignore[assignment]
 
 
 class KBRatingSerializer(serializers.Serializer):
@@ -426,7 +434,8 @@ class KBArticleListQuerySerializer(serializers.Serializer):
 class KBCategoryWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     slug = serializers.SlugField(max_length=120, required=False)
-    parent = serializers.PrimaryKeyRelatedField(
+    # A field named "parent", taken off the class like "fields" above (Field.parent).
+    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=KnowledgeCategory.objects.all(), allow_null=True, required=False
     )
     description = serializers.CharField(required=False, allow_blank=True)

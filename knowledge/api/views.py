@@ -64,11 +64,13 @@ from knowledge.models import (
     KnowledgeArticle,
     KnowledgeArticleFeedback,
     KnowledgeArticleRating,
+    KnowledgeArticleVersion,
     KnowledgeCategory,
     KnowledgeTag,
 )
 from nixflow import selectors as ticket_selectors
 from nixflow.api.pagination import DefaultPagination
+from nixflow.auth import signed_in_user, signed_in_user_or_none
 from nixflow.models import Ticket
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ def _viewer_key(request: Request) -> str:
     client = (session.session_key if session is not None else None) or (
         f"{request.META.get('REMOTE_ADDR', '')}|{request.META.get('HTTP_USER_AGENT', '')}"
     )
-    return services.viewer_key_for(user=request.user, client=client)
+    return services.viewer_key_for(user=signed_in_user_or_none(request), client=client)
 
 
 class ArticleViewSet(viewsets.GenericViewSet):
@@ -157,7 +159,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         article counts a view, once per reader per 30 minutes."""
         article = self.get_object()
         services.article_view_record(
-            article=article, user=request.user, viewer_key=_viewer_key(request)
+            article=article, user=signed_in_user_or_none(request), viewer_key=_viewer_key(request)
         )
         return Response(
             KBArticleDetailSerializer(article, context=self.get_serializer_context()).data
@@ -169,7 +171,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer = KBArticleCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        article = services.article_create(author=request.user, **data)
+        article = services.article_create(author=signed_in_user(request), **data)
         return self._detail(article, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=KBArticleUpdateSerializer, responses=KBArticleDetailSerializer)
@@ -181,14 +183,16 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         note = data.pop("note", "")
-        article = services.article_update(article=article, actor=request.user, data=data, note=note)
+        article = services.article_update(
+            article=article, actor=signed_in_user(request), data=data, note=note
+        )
         return self._detail(article)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
         """Delete an article that was never published (published ones are archived).
         Agents only."""
-        services.article_delete(article=self.get_object(), actor=request.user)
+        services.article_delete(article=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=KBTransitionSerializer, responses=KBArticleDetailSerializer)
@@ -200,7 +204,9 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer = KBTransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         article = services.article_transition(
-            article=article, to_status=serializer.validated_data["status"], actor=request.user
+            article=article,
+            to_status=serializer.validated_data["status"],
+            actor=signed_in_user(request),
         )
         return self._detail(article)
 
@@ -250,11 +256,12 @@ class ArticleViewSet(viewsets.GenericViewSet):
             "from_version": query.validated_data["from_version"],
             "to_version": query.validated_data.get("to_version", article.version),
         }
-        versions = {}
+        versions: dict[str, KnowledgeArticleVersion] = {}
         for name, number in numbers.items():
-            versions[name] = selectors.version_get(article=article, number=number)
-            if versions[name] is None:
+            version = selectors.version_get(article=article, number=number)
+            if version is None:
                 raise ValidationError({name: f"The article has no version {number}."})
+            versions[name] = version
         diffs = selectors.version_diff(old=versions["from_version"], new=versions["to_version"])
         data = {
             "from_version": numbers["from_version"],
@@ -273,7 +280,9 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer = KBRestoreSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         article = services.article_restore(
-            article=article, version_number=serializer.validated_data["version"], actor=request.user
+            article=article,
+            version_number=serializer.validated_data["version"],
+            actor=signed_in_user(request),
         )
         return self._detail(article)
 
@@ -288,10 +297,12 @@ class ArticleViewSet(viewsets.GenericViewSet):
             serializer = KBRateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             services.article_rate(
-                article=article, user=request.user, helpful=serializer.validated_data["helpful"]
+                article=article,
+                user=signed_in_user(request),
+                helpful=serializer.validated_data["helpful"],
             )
         mine = (
-            KnowledgeArticleRating.objects.filter(article=article, user=request.user)
+            KnowledgeArticleRating.objects.filter(article=article, user=signed_in_user(request))
             .values_list("helpful", flat=True)
             .first()
         )
@@ -317,7 +328,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer = KBFeedbackCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         feedback = services.feedback_create(
-            article=article, author=request.user, **serializer.validated_data
+            article=article, author=signed_in_user(request), **serializer.validated_data
         )
         return Response(KBFeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
 
@@ -344,7 +355,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         serializer = KBAttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         attachment = services.attachment_add(
-            article=article, upload=serializer.validated_data["file"], actor=request.user
+            article=article, upload=serializer.validated_data["file"], actor=signed_in_user(request)
         )
         return Response(
             KBAttachmentSerializer(attachment, context=context).data, status=status.HTTP_201_CREATED
@@ -413,14 +424,18 @@ class ArticleViewSet(viewsets.GenericViewSet):
             serializer = KBTicketKeySerializer(data=given)
             serializer.is_valid(raise_exception=True)
             ticket = ticket_selectors.ticket_get(
-                user=request.user, key=serializer.validated_data["ticket"].upper()
+                user=signed_in_user(request), key=serializer.validated_data["ticket"].upper()
             )
             if ticket is None:
                 raise NotFound("No such ticket.")
             if request.method == "POST":
-                services.article_link_ticket(article=article, ticket=ticket, actor=request.user)
+                services.article_link_ticket(
+                    article=article, ticket=ticket, actor=signed_in_user(request)
+                )
             else:
-                services.article_unlink_ticket(article=article, ticket=ticket, actor=request.user)
+                services.article_unlink_ticket(
+                    article=article, ticket=ticket, actor=signed_in_user(request)
+                )
         page = self.paginate_queryset(selectors.ticket_links_of_article(article=article))
         return self.get_paginated_response(KBTicketLinkSerializer(page, many=True).data)
 
@@ -460,7 +475,9 @@ class CategoryViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = KBCategoryWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        category = services.category_create(actor=request.user, **serializer.validated_data)
+        category = services.category_create(
+            actor=signed_in_user(request), **serializer.validated_data
+        )
         return self._shown(category, status.HTTP_201_CREATED)
 
     @extend_schema(request=KBCategoryWriteSerializer, responses=KBCategorySerializer)
@@ -469,13 +486,13 @@ class CategoryViewSet(viewsets.GenericViewSet):
         serializer = KBCategoryWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         category = services.category_update(
-            category=category, actor=request.user, data=dict(serializer.validated_data)
+            category=category, actor=signed_in_user(request), data=dict(serializer.validated_data)
         )
         return self._shown(category)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        services.category_delete(category=self.get_object(), actor=request.user)
+        services.category_delete(category=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -512,7 +529,7 @@ class TagViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = KBTagWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tag = services.tag_create(actor=request.user, **serializer.validated_data)
+        tag = services.tag_create(actor=signed_in_user(request), **serializer.validated_data)
         return self._shown(tag, status.HTTP_201_CREATED)
 
     @extend_schema(request=KBTagWriteSerializer, responses=KBTagSerializer)
@@ -520,12 +537,14 @@ class TagViewSet(viewsets.GenericViewSet):
         tag = self.get_object()
         serializer = KBTagWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        tag = services.tag_update(tag=tag, actor=request.user, data=dict(serializer.validated_data))
+        tag = services.tag_update(
+            tag=tag, actor=signed_in_user(request), data=dict(serializer.validated_data)
+        )
         return self._shown(tag)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        services.tag_delete(tag=self.get_object(), actor=request.user)
+        services.tag_delete(tag=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -576,7 +595,7 @@ class FeedbackViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         feedback = services.feedback_resolve(
             feedback=feedback,
-            actor=request.user,
+            actor=signed_in_user(request),
             status=serializer.validated_data["status"],
             note=serializer.validated_data["note"],
         )
@@ -588,7 +607,7 @@ class FeedbackViewSet(viewsets.GenericViewSet):
         """Turn the feedback into a ticket for its author; the feedback is closed with a
         link to the ticket, and the article is linked to it."""
         feedback = self.get_object()
-        services.feedback_create_ticket(feedback=feedback, actor=request.user)
+        services.feedback_create_ticket(feedback=feedback, actor=signed_in_user(request))
         return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_201_CREATED)
 
 
@@ -623,7 +642,7 @@ class SearchView(APIView):
             search_id = services.search_record(
                 query=params["q"].strip(),
                 normalized_query=results.normalized_query,
-                user=request.user,
+                user=signed_in_user_or_none(request),
                 results_count=results.count,
                 corrected_query=results.corrected_query,
             ).token
@@ -687,7 +706,7 @@ class SuggestionsView(APIView):
         query = KBSuggestionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         key = query.validated_data["ticket"].upper()
-        ticket: Ticket | None = ticket_selectors.ticket_get(user=request.user, key=key)
+        ticket: Ticket | None = ticket_selectors.ticket_get(user=signed_in_user(request), key=key)
         if ticket is None:
             raise NotFound("No such ticket.")
         articles = selectors.articles_suggested_for_ticket(
