@@ -47,6 +47,7 @@ from nixflow.admin import (
     ServiceFormAdminMixin,
     refusals_to_form,
 )
+from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX
 
 DESIGN = frozenset({VIEW, ADD, CHANGE})
@@ -63,7 +64,9 @@ class ChoicesField(forms.CharField):
             return "\n".join(str(item) for item in value)
         return "" if value is None else str(value)
 
-    def to_python(self, value: Any) -> list[str]:
+    # A CharField for its widget and text validators, whose value is the list of lines
+    # (the stubs expect a CharField to produce a str).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         if isinstance(value, list):
             return value
         return [line.strip() for line in (value or "").splitlines() if line.strip()]
@@ -110,7 +113,8 @@ class FormFieldInlineFormSet(BaseInlineFormSet):
         rows = [
             form.instance
             for form in self.forms
-            if (form.instance.pk or form.has_changed()) and not self._should_delete_form(form)
+            # _should_delete_form: BaseFormSet's own test, private and so not in the stubs.
+            if (form.instance.pk or form.has_changed()) and not self._should_delete_form(form)  # type: ignore[attr-defined]
         ]
         problems = definition_errors(
             self.instance, rows, publishing=self.instance.status == FormStatus.PUBLISHED
@@ -234,15 +238,15 @@ class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAd
                 form=form.instance,
                 changed_fields=changed,
                 deleted_fields=deleted,
-                actor=request.user,
+                actor=signed_in_user(request),
             )
 
     def delete_model(self, request: HttpRequest, obj: CustomForm) -> None:
-        services.form_delete(form=obj, actor=request.user)
+        services.form_delete(form=obj, actor=signed_in_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CustomForm]) -> None:
         for form in queryset:
-            services.form_delete(form=form, actor=request.user)
+            services.form_delete(form=form, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Forms with submissions can't be deleted: say so without listing every
@@ -263,7 +267,7 @@ class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAd
         done, failures = 0, []
         for form in queryset:
             try:
-                services.form_set_status(form=form, status=status, actor=request.user)
+                services.form_set_status(form=form, status=status, actor=signed_in_user(request))
                 done += 1
             except (ValidationError, PermissionDenied) as error:
                 failures.append(" ".join(getattr(error, "messages", [str(error)])))
@@ -427,7 +431,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
 
     @admin.display(description="submitter", ordering="submitter_email")
     def submitter_label(self, submission: FormSubmission) -> str:
-        if submission.submitter_id:
+        if submission.submitter is not None:
             return submission.submitter.email or submission.submitter.get_username()
         return submission.submitter_email
 
@@ -453,7 +457,9 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         converted, failures = 0, []
         for submission in queryset:
             try:
-                result = services.submission_convert(submission=submission, actor=request.user)
+                result = services.submission_convert(
+                    submission=submission, actor=signed_in_user(request)
+                )
             except (ValidationError, PermissionDenied) as error:
                 failures.append(" ".join(getattr(error, "messages", [str(error)])))
                 continue
@@ -471,7 +477,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         rejected, failures = 0, []
         for submission in queryset:
             try:
-                services.submission_reject(submission=submission, actor=request.user)
+                services.submission_reject(submission=submission, actor=signed_in_user(request))
                 rejected += 1
             except (ValidationError, PermissionDenied) as error:
                 failures.append(" ".join(getattr(error, "messages", [str(error)])))

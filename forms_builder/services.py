@@ -204,7 +204,7 @@ def form_set_status(*, form: CustomForm, status: FormStatus, actor: User | None)
         return form
     if status == FormStatus.PUBLISHED:
         problems = definition_errors(form, list(form.fields.all()), publishing=True)
-        if form.workflow_id is not None and not form.workflow.is_active:
+        if form.workflow is not None and not form.workflow.is_active:
             problems.append(f"Its workflow {form.workflow.name!r} is not active.")
         if problems:
             raise ValidationError(
@@ -379,7 +379,7 @@ def submission_create(
 
     stored = _store_files(cleaned.files)
     copies: list[str] = []
-    row = {
+    row: dict[str, Any] = {
         "form": form,
         "form_version": definition.version,
         "form_snapshot": definition.snapshot(),

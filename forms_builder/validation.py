@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -610,7 +610,8 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-_CLEANERS = {
+# Keyed by the field's type as stored (a str; FormFieldType members compare equal to it).
+_CLEANERS: dict[str, Callable[[FieldSpec, Any], object]] = {
     FormFieldType.TEXT: _clean_text,
     FormFieldType.TEXTAREA: _clean_text,
     FormFieldType.EMAIL: _clean_email,

@@ -43,6 +43,8 @@ def error_dict(error: ValidationError) -> dict[str, list[str]]:
 def client_ip(request: HttpRequest | Any) -> str | None:
     """The address stored with a submission: the one the throttle counts."""
     ident = FormSubmitAnonThrottle().get_ident(request)
+    if ident is None:
+        return None
     try:
         return str(ipaddress.ip_address(ident))
     except ValueError:
@@ -111,7 +113,9 @@ def _submit(request: HttpRequest, form: CustomForm, user: Any) -> HttpResponse:
     if user is None:
         values[SUBMITTER_EMAIL] = [request.POST.get(SUBMITTER_EMAIL, "")]
         throttle = FormSubmitAnonThrottle()
-        if not throttle.allow_request(request, None):
+        # As nixflow.security's sign-in limit: a Django request and no view do here, but
+        # the DRF stubs want a Request and a view.
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
             return _throttled(request, form, values, int(throttle.wait() or 60))
     if request.POST.get(HONEYPOT):
         # Only robots fill in the field people can't see: act as if it worked.
@@ -140,7 +144,7 @@ def form_done(request: HttpRequest, slug: str) -> HttpResponse:
     """After a submission (Post/Redirect/Get): the form's success message, and the
     ticket's key to quote. Only the browser that submitted sees which submission."""
     form = _published_form(slug)
-    done = request.session.get(DONE_SESSION_KEY) or {}
+    done: Any = request.session.get(DONE_SESSION_KEY) or {}  # JSON from the session
     submission = None
     if done.get("slug") == form.slug:
         submission = (
@@ -169,4 +173,5 @@ class FormLoginView(LoginView):
 
     template_name = "forms_builder/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("forms_builder:index")
+    # LoginView resolves a lazy URL (resolve_url); the stubs accept only str.
+    next_page = reverse_lazy("forms_builder:index")  # type: ignore[assignment]

@@ -56,7 +56,7 @@ def client_address(request: HttpRequest | Request) -> str | None:
 class ClientAddressMixin:
     # Returns None for a request without an address, as DRF's own get_ident does; the
     # DRF stubs declare str, hence the ignores on the throttles below.
-    def get_ident(self, request: Request) -> str | None:
+    def get_ident(self, request: HttpRequest | Request) -> str | None:
         return client_address(request)
 
 

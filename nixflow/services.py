@@ -151,7 +151,7 @@ def ticket_create(
     requester: User,
     title: str,
     description: str = "",
-    priority: Priority = Priority.NORMAL,
+    priority: str = Priority.NORMAL,  # a Priority value; full_clean() refuses any other
     workflow: Workflow | None = None,
     assignee: User | None = None,
     source: Source = Source.WEB,

@@ -59,7 +59,10 @@ class CustomFormSerializer(serializers.ModelSerializer):
     """A form with its fields. Writing ``fields`` replaces the list: fields are matched
     by key, missing ones are removed (earlier submissions keep their snapshot)."""
 
-    fields = FormFieldSerializer(many=True, required=False)
+    # The "type: ignore[assignment]"s of this module: fields named like attributes of
+    # DRF's Serializer and Field (fields, label, required, help_text). DRF's metaclass
+    # takes declared fields off the class, so they never shadow those; the stubs see them.
+    fields = FormFieldSerializer(many=True, required=False)  # type: ignore[assignment]
     workflow = serializers.PrimaryKeyRelatedField(
         queryset=Workflow.objects.all(), allow_null=True, required=False
     )
@@ -127,10 +130,10 @@ class FieldSchemaSerializer(serializers.Serializer):
     """One field as clients render and validate it (the same names as the snapshot)."""
 
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     type = serializers.ChoiceField(choices=FormFieldType.choices)
-    required = serializers.BooleanField()
-    help_text = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
+    help_text = serializers.CharField()  # type: ignore[assignment]
     placeholder = serializers.CharField()
     choices = serializers.ListField(child=serializers.CharField())
     min_length = serializers.IntegerField(allow_null=True)
@@ -157,7 +160,7 @@ class FormSchemaSerializer(serializers.Serializer):
         help_text="True for anonymous callers of a public form: send `submitter_email`."
     )
     submit_url = serializers.CharField()
-    fields = FieldSchemaSerializer(many=True)
+    fields = FieldSchemaSerializer(many=True)  # type: ignore[assignment]
 
 
 class SubmitResultSerializer(serializers.Serializer):
@@ -169,7 +172,7 @@ class SubmitResultSerializer(serializers.Serializer):
 
 class AnswerSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField(help_text="As the form read when it was submitted.")
+    label = serializers.CharField(help_text="As the form read when it was submitted.")  # type: ignore[assignment]
     type = serializers.CharField()
     value = serializers.JSONField()
     text = serializers.CharField(help_text="The answer as a person reads it.")
@@ -184,7 +187,9 @@ class SubmissionAttachmentSerializer(serializers.ModelSerializer):
 class SubmissionSerializer(serializers.ModelSerializer):
     """A submission, read through its snapshot: later edits of the form don't change it."""
 
-    form = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    form: serializers.SlugRelatedField[CustomForm] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     form_name = serializers.SerializerMethodField()
     ticket = serializers.SerializerMethodField()
     answers = serializers.SerializerMethodField()

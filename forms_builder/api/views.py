@@ -33,6 +33,7 @@ from forms_builder.api.serializers import (
 )
 from forms_builder.models import (
     CustomForm,
+    FormField,
     FormFieldType,
     FormStatus,
     FormSubmission,
@@ -44,6 +45,7 @@ from forms_builder.validation import Definition
 from forms_builder.views import client_ip
 from nixflow.api.filters import UTCDateTimeFilter
 from nixflow.api.views import refuse_oversized_body
+from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX
 
 NOT_ANSWERS = frozenset({SUBMITTER_EMAIL, "csrfmiddlewaretoken"})
@@ -104,7 +106,7 @@ class FormViewSet(viewsets.GenericViewSet):
         return super().get_throttles()
 
     def get_queryset(self) -> QuerySet[CustomForm]:
-        return selectors.form_list(user=self.request.user)
+        return selectors.form_list(user=signed_in_user(self.request))
 
     def get_object(self) -> CustomForm:
         form = self.get_queryset().filter(slug=self.kwargs["slug"]).first()
@@ -133,7 +135,7 @@ class FormViewSet(viewsets.GenericViewSet):
         form = CustomForm(**data)
         changed, deleted = services.form_fields_from_data(form=None, items=items)
         services.form_save(
-            form=form, changed_fields=changed, deleted_fields=deleted, actor=request.user
+            form=form, changed_fields=changed, deleted_fields=deleted, actor=signed_in_user(request)
         )
         return self._form_response(form, status.HTTP_201_CREATED)
 
@@ -150,7 +152,8 @@ class FormViewSet(viewsets.GenericViewSet):
         serializer = self.get_serializer(form, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        changed, deleted = [], []
+        changed: list[FormField] = []
+        deleted: list[FormField] = []
         if "fields" in data or not partial:
             changed, deleted = services.form_fields_from_data(
                 form=form, items=data.pop("fields", [])
@@ -158,13 +161,13 @@ class FormViewSet(viewsets.GenericViewSet):
         for name, value in data.items():
             setattr(form, name, value)
         services.form_save(
-            form=form, changed_fields=changed, deleted_fields=deleted, actor=request.user
+            form=form, changed_fields=changed, deleted_fields=deleted, actor=signed_in_user(request)
         )
         return self._form_response(form)
 
     def destroy(self, request: Request, slug: str) -> Response:
         """Delete a form that has no submissions; archive the others."""
-        services.form_delete(form=self.get_object(), actor=request.user)
+        services.form_delete(form=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=FormStatusSerializer, responses=CustomFormSerializer)
@@ -177,7 +180,7 @@ class FormViewSet(viewsets.GenericViewSet):
         form = services.form_set_status(
             form=self.get_object(),
             status=FormStatus(serializer.validated_data["status"]),
-            actor=request.user,
+            actor=signed_in_user(request),
         )
         return self._form_response(form)
 
@@ -310,7 +313,7 @@ class SubmissionViewSet(viewsets.ReadOnlyModelViewSet):
         return [IsAuthenticated()]
 
     def get_queryset(self) -> QuerySet[FormSubmission]:
-        return selectors.submission_list(user=self.request.user)
+        return selectors.submission_list(user=signed_in_user(self.request))
 
     def _response(self, submission: FormSubmission) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=submission.pk)).data)
@@ -320,7 +323,9 @@ class SubmissionViewSet(viewsets.ReadOnlyModelViewSet):
     def convert(self, request: Request, pk: str) -> Response:
         """Retry opening the ticket of a failed submission. The result says whether it
         worked (``converted``) or why not (``failed``, ``status_reason``)."""
-        submission = services.submission_convert(submission=self.get_object(), actor=request.user)
+        submission = services.submission_convert(
+            submission=self.get_object(), actor=signed_in_user(request)
+        )
         return self._response(submission)
 
     @extend_schema(request=SubmissionRejectSerializer, responses=SubmissionSerializer)
@@ -331,7 +336,7 @@ class SubmissionViewSet(viewsets.ReadOnlyModelViewSet):
         serializer.is_valid(raise_exception=True)
         submission = services.submission_reject(
             submission=self.get_object(),
-            actor=request.user,
+            actor=signed_in_user(request),
             reason=serializer.validated_data["reason"],
         )
         return self._response(submission)
