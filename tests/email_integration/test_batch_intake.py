@@ -65,6 +65,7 @@ def test_storing_a_batch_finds_what_was_stored_before_and_flags_reused_ids(
     assert stored[5].duplicate_of == stored[4]
     assert "received before with different content" in stored[5].error_reason
     assert EmailMessage.objects.count() == 5
+    assert bytes(EmailMessage.objects.get(pk=stored[1].pk).raw) == again  # byte for byte
 
 
 def test_a_batch_threads_a_reply_to_a_message_earlier_in_the_same_batch(
