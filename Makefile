@@ -14,6 +14,7 @@ lint:
 	scripts/bootstrap.sh
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 db-start:
 	scripts/bootstrap.sh

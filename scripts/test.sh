@@ -14,6 +14,8 @@ trap stop_embedded_db EXIT
 echo "== ruff"
 ruff check .
 ruff format --check .
+echo "== mypy"
+mypy
 echo "== migrations match the models"
 python manage.py makemigrations --check --dry-run
 echo "== pytest"
