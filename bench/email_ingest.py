@@ -8,7 +8,10 @@ to earlier messages, a twentieth auto-replies), migrates a scratch database (on 
 server of ``DATABASE_URL``, else the embedded PostgreSQL) and times
 ``manage.py ingest_email`` over it: store, parse, thread, open tickets or add comments,
 store attachments, record events, all as in production. The figure is messages per
-second of the whole command.
+second of the whole command (wall clock, Django's start-up included). Beside it, the
+CPU time the command used (its worker processes included; PostgreSQL's not) and the
+load average before and after: on a shared machine those tell a busy run from a slow
+pipeline.
 
 Writes ``bench/results/email_ingest.json`` and ``.md``; exits 1 below 100 messages per
 second (the issue's target), 2 when the run failed.
@@ -20,8 +23,10 @@ import argparse
 import contextlib
 import json
 import mailbox
+import os
 import random
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -120,6 +125,12 @@ EmailAccount.objects.create(name="Bench", address="help@desk.bench", protocol="N
 """
 
 
+def _children_cpu() -> float:
+    """User and system CPU seconds of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(args: argparse.Namespace) -> int:
     from tests.support.processes import create_database, database_url, drop_database, scratch_name
 
@@ -143,11 +154,15 @@ def run(args: argparse.Namespace) -> int:
         manage(["migrate", "--noinput"], env)
         manage(["shell", "-c", CREATE_ACCOUNT], env)
         say("== ingest_email")
+        load_before = os.getloadavg()[0]
+        cpu_before = _children_cpu()
         started = time.monotonic()
         output = manage(
             ["ingest_email", "--account", "Bench", str(work / "Maildir")], env, timeout=3600
         )
         seconds = time.monotonic() - started
+        cpu = _children_cpu() - cpu_before
+        load_after = os.getloadavg()[0]
     rate = args.messages / seconds
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -156,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
         "megabytes": round(megabytes, 1),
         "seconds": round(seconds, 1),
         "messages_per_second": round(rate, 1),
+        "command_cpu_seconds": round(cpu, 1),
+        "command_cpu_ms_per_message": round(1000 * cpu / args.messages, 2),
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
         "command_output": output.strip().splitlines()[-1],
         "target_messages_per_second": MIN_RATE,
     }
@@ -168,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
         "| messages | MB | seconds | messages/s | target |\n|---|---|---|---|---|\n"
         f"| {args.messages:,} | {results['megabytes']} | {results['seconds']} | "
         f"**{results['messages_per_second']}** | >= {MIN_RATE:.0f} |\n\n"
-        f"`ingest_email`: {results['command_output']}\n"
+        f"`ingest_email`: {results['command_output']}\n\n"
+        f"CPU time of the command (workers included, PostgreSQL not): {cpu:.1f} s, "
+        f"{results['command_cpu_ms_per_message']} ms a message; load average "
+        f"{load_before:.2f} before, {load_after:.2f} after.\n"
     )
     (args.output / "email_ingest.md").write_text(md)
     say(md)
