@@ -140,13 +140,14 @@ def store(account_id: int, items: list[tuple[int, Source]], batch_size: int) -> 
     return stored
 
 
-def process(pks: list[int], batch_size: int) -> list[tuple[int, str, str]]:
-    """Step 3, for one worker's share: (pk, status, error reason) of each message."""
-    done = []
+def process(pks: list[int], batch_size: int) -> tuple[list[tuple[int, str, str]], float]:
+    """Step 3, for one worker's share: (pk, status, error reason) of each message, and
+    the seconds it took."""
+    started, done = time.monotonic(), []
     for batch in chunks(pks, batch_size):
         messages = services.messages_process(messages=[EmailMessage(pk=pk) for pk in batch])
         done += [(m.pk, m.status, m.error_reason) for m in messages]
-    return done
+    return done, time.monotonic() - started
 
 
 def partition(stored: Sequence[Stored], workers: int) -> list[list[int]]:
@@ -214,6 +215,7 @@ class Command(BaseCommand):
         account = EmailAccount.objects.filter(name=options["account"]).first()
         if account is None:
             raise CommandError(f"No account named {options['account']!r}.")
+        self.verbose = options["verbosity"] >= 2
         batch_size = max(options["batch_size"], 1)
         started = time.monotonic()
         found: list[Source] = []
@@ -224,39 +226,19 @@ class Command(BaseCommand):
         workers = max(1, min(options["workers"], -(-len(found) // batch_size)))
         if connection.in_atomic_block:
             workers = 1  # other processes would not see this transaction's rows
-        items = list(enumerate(found))
-        slice_size = -(-len(items) // workers) if items else 1
         pool = None
         if workers > 1:
             connections.close_all()  # the workers open their own: a connection can't be shared
             pool = multiprocessing.get_context("fork").Pool(workers, _worker_started)
         try:
-            stored = [
-                message
-                for part in _run(
-                    pool,
-                    store,
-                    [(account.pk, list(s), batch_size) for s in chunks(items, slice_size)],
-                )
-                for message in part
-            ]
-            if options["verbosity"] >= 2:
-                self.stdout.write(f"stored in {time.monotonic() - started:.1f} s")
-            # Each stored message once (the same message may be in the input twice).
-            due = list(
-                {m.pk: m for m in stored if m.status == EmailMessageStatus.RECEIVED}.values()
+            stored, done = self._ingest(
+                pool=pool,
+                workers=workers,
+                account=account,
+                found=found,
+                batch_size=batch_size,
+                started=started,
             )
-            shares = partition(due, workers) if pool else [[m.pk for m in due]]
-            if options["verbosity"] >= 2:
-                sizes = ", ".join(str(len(share)) for share in shares)
-                self.stdout.write(
-                    f"processing {len(due)} messages in {len(shares)} shares: {sizes}"
-                )
-            done = {
-                pk: (status, reason)
-                for part in _run(pool, process, [(share, batch_size) for share in shares])
-                for pk, status, reason in part
-            }
         finally:
             if pool is not None:
                 pool.close()
@@ -274,3 +256,32 @@ class Command(BaseCommand):
         self.stdout.write(f"{total} messages ({summary}) in {elapsed:.1f} s, {rate:.0f}/s")
         if not total:
             sys.exit(0)
+
+    def _ingest(
+        self,
+        *,
+        pool: Any,
+        workers: int,
+        account: EmailAccount,
+        found: list[Source],
+        batch_size: int,
+        started: float,
+    ) -> tuple[list[Stored], dict[int, tuple[str, str]]]:
+        """Store, partition, process (see the module docstring)."""
+        items = list(enumerate(found))
+        slices = chunks(items, -(-len(items) // workers) if items else 1)
+        jobs = [(account.pk, list(part), batch_size) for part in slices]
+        stored = [message for part in _run(pool, store, jobs) for message in part]
+        self._say(f"stored in {time.monotonic() - started:.1f} s")
+        # Each stored message once (the same message may be in the input twice).
+        due = list({m.pk: m for m in stored if m.status == EmailMessageStatus.RECEIVED}.values())
+        shares = partition(due, workers) if pool else [[m.pk for m in due]]
+        sizes = ", ".join(str(len(share)) for share in shares)
+        self._say(f"processing {len(due)} messages in {len(shares)} shares: {sizes}")
+        parts = _run(pool, process, [(share, batch_size) for share in shares])
+        self._say(f"processed; the shares took {', '.join(f'{s:.1f} s' for _, s in parts)}")
+        return stored, {pk: (status, reason) for part, _ in parts for pk, status, reason in part}
+
+    def _say(self, text: str) -> None:
+        if self.verbose:
+            self.stdout.write(text)
