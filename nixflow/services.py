@@ -83,7 +83,14 @@ def _display(value: Any) -> str:
 
 def _lock(ticket: Ticket) -> Ticket:
     """The ticket's row, locked for this transaction and fresh from the database."""
-    return Ticket.objects.select_for_update().select_related("stage", "workflow").get(pk=ticket.pk)
+    # of=("self",): FOR UPDATE without it also locks the joined stage and workflow rows,
+    # which every ticket shares; concurrent writers (parallel mail intake, say) then
+    # queued on the workflow row until each other's transactions ended.
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("stage", "workflow")
+        .get(pk=ticket.pk)
+    )
 
 
 # Services validate fields (lengths, choices, blank) with full_clean, but leave the

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import io
 import mailbox
+import threading
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
 
+from email_integration import services
 from email_integration.management.commands.ingest_email import Stored, partition, sources
 from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus
-from nixflow.models import Ticket, User
+from nixflow import services as core_services
+from nixflow.models import Ticket, User, Workflow
 from tests.email_integration.messages import mail
 
 SENDERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
@@ -69,6 +73,38 @@ def test_parallel_ingest_threads_every_reply_into_its_ticket(tmp_path: Path) -> 
     assert not EmailMessage.objects.exclude(status=EmailMessageStatus.PROCESSED).exists()
     for ticket in Ticket.objects.all():
         assert ticket.comments.count() == 4
+
+
+def _lock_is_free(model: type[Ticket | Workflow], pk: int) -> bool:
+    """Whether another connection can lock the row right now."""
+    free: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with transaction.atomic():
+                model.objects.select_for_update(nowait=True).get(pk=pk)
+            free.append(True)
+        except DatabaseError:
+            free.append(False)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return free[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_comment_locks_its_ticket_but_not_the_workflow_every_ticket_shares() -> None:
+    # Two workers queued on the default workflow's row: commenting locked it (FOR
+    # UPDATE over the ticket joined with its stage and workflow) until the batch ended.
+    account = EmailAccount.objects.create(name="Help", address="help@desk.test", protocol="NONE")
+    ticket = services.message_ingest(account=account, raw=mail()).ticket
+    with transaction.atomic():
+        core_services.comment_create(ticket=ticket, author=ticket.requester, body="More")
+        assert not _lock_is_free(Ticket, ticket.pk)
+        assert _lock_is_free(Workflow, ticket.workflow_id)
 
 
 def _stored(index: int, pk: int, *keys: str) -> Stored:
