@@ -373,7 +373,8 @@ def _read(message: EmailMessage, intake: _Intake) -> _Plan:
 def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> None:
     """Count the batch's messages against their senders' hours in one upsert, and mark
     those past the limit: the n-th message of a sender in the batch is over it when the
-    count before the batch plus n exceeds the limit, as when counted one by one."""
+    count before the batch plus n exceeds the limit, as when counted one by one. A
+    message that then fails still counts (it was received, and a loop fails too)."""
     groups: dict[tuple[str, object], list[_Plan]] = {}
     for message in messages:
         plan = plans[message.pk]
