@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from pytest_django.fixtures import Settings
@@ -724,7 +725,7 @@ def test_agents_view_users_but_only_admins_change_them(
 def user_form_data(response: HttpResponse) -> dict[str, Any]:
     """``form_data`` of a user's page, with the join date split as its widget posts it."""
     data = form_data(response)
-    joined = data.pop("date_joined")
+    joined = timezone.localtime(data.pop("date_joined"))  # as the widget shows it
     data.update(date_joined_0=f"{joined:%Y-%m-%d}", date_joined_1=f"{joined:%H:%M:%S}")
     return data
 
@@ -770,6 +771,85 @@ def test_a_superuser_may_grant_superuser_status(admin_client: Client, requester:
     assert response.status_code == 302, errors(response)
     requester.refresh_from_db()
     assert requester.is_superuser is True
+
+
+# --- the audit trail of admin changes ---------------------------------------------------
+def admin_events(since: int = 0) -> list[EventLog]:
+    return list(EventLog.objects.filter(type__startswith="admin.", id__gt=since).order_by("id"))
+
+
+def test_changing_a_users_role_is_in_the_event_log(
+    admin_client: Client, admin_user: User, requester: User
+) -> None:
+    data = user_form_data(admin_client.get(url("user_change", requester.pk)))
+    data["role"] = Role.AGENT
+
+    response = admin_client.post(url("user_change", requester.pk), data)
+
+    assert response.status_code == 302, errors(response)
+    [event] = admin_events()
+    assert (event.type, event.actor, event.subject_model) == ("admin.changed", admin_user, "user")
+    assert event.subject_id == str(requester.pk)
+    assert event.payload["object"] == requester.username
+    # (The form the test posts back rounds the join date too: look for the role only.)
+    [changed] = event.payload["change"]
+    assert "Role" in changed["changed"]["fields"]
+
+
+def test_adding_a_stage_in_the_workflow_editor_is_one_event_naming_it(
+    admin_client: Client, workflow: Workflow
+) -> None:
+    page = admin_client.get(url("workflow_change", workflow.pk))
+    data = form_data(page)
+    fill_new_row(
+        data,
+        prefix(page, nixflow_admin.StageInline),
+        name="Escalated",
+        category=StageCategory.OPEN,
+        position=6,
+    )
+
+    response = admin_client.post(url("workflow_change", workflow.pk), data)
+
+    assert response.status_code == 302, errors(response)
+    [event] = admin_events()
+    assert (event.type, event.subject_model, event.subject_id) == (
+        "admin.changed",
+        "workflow",
+        str(workflow.pk),
+    )
+    added = {"name": "stage", "object": f"{workflow.name}: Escalated"}
+    assert event.payload["change"] == [{"added": added}]
+
+
+def test_deleting_in_bulk_records_each_deletion(admin_client: Client) -> None:
+    spare = [Workflow.objects.create(name=f"Spare {n}") for n in range(2)]
+
+    response = admin_client.post(
+        url("workflow_changelist"),
+        {"action": "delete_selected", "_selected_action": [w.pk for w in spare], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not Workflow.objects.filter(pk__in=[w.pk for w in spare]).exists()
+    assert [(e.type, e.payload["object"]) for e in admin_events()] == [
+        ("admin.deleted", "Spare 0"),
+        ("admin.deleted", "Spare 1"),
+    ]
+
+
+def test_ticket_changes_in_the_admin_are_recorded_by_the_services_only(
+    agent_client: Client, agent: User, ticket: Ticket
+) -> None:
+    before = EventLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    data = form_data(agent_client.get(url("ticket_change", ticket.pk)))
+    data["assignee"] = agent.pk
+
+    response = agent_client.post(url("ticket_change", ticket.pk), data)
+
+    assert response.status_code == 302, errors(response)
+    assert admin_events(before) == []
+    assert EventLog.objects.filter(id__gt=before).get().type == "ticket.assigned"
 
 
 # --- the workflow editor -----------------------------------------------------------------
