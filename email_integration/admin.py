@@ -63,12 +63,12 @@ def check_connection(account: EmailAccount) -> str:
         client.logout()
         return f"IMAP login and folder {account.folder!r}: {status}"
     if account.protocol == InboundProtocol.POP3:
-        cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
-        client = cls(account.host, account.port or (995 if account.use_tls else 110), timeout=15)
-        client.user(account.username)
-        client.pass_(account.password)
-        count, _ = client.stat()
-        client.quit()
+        pop3_cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
+        pop3 = pop3_cls(account.host, account.port or (995 if account.use_tls else 110), timeout=15)
+        pop3.user(account.username)
+        pop3.pass_(account.password)
+        count, _ = pop3.stat()
+        pop3.quit()
         return f"POP3 login: {count} message(s) waiting"
     return "No server to test: this account takes posted or ingested mail only."
 
@@ -83,7 +83,9 @@ class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
     readonly_fields = ("last_polled_at", "last_error")
     actions = ["test_connection"]
 
-    def get_fields(self, request: HttpRequest, obj: EmailAccount | None = None) -> list[str]:
+    def get_fields(
+        self, request: HttpRequest, obj: EmailAccount | None = None
+    ) -> list[str | list[str] | tuple[str, ...]]:
         fields = list(super().get_fields(request, obj))
         if self.has_change_permission(request, obj):
             return fields
@@ -141,7 +143,7 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
 
     @admin.display(description="ticket")
     def ticket_link(self, message: EmailMessage) -> str:
-        if not message.ticket_id:
+        if message.ticket is None:  # list_select_related: no query
             return "-"
         url = reverse("admin:nixflow_ticket_change", args=[message.ticket_id])
         return format_html('<a href="{}">{}</a>', url, message.ticket.key)

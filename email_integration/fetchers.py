@@ -62,7 +62,7 @@ def poll_imap(account: EmailAccount) -> PollResult:
             # idempotent, so messages seen before are not duplicated.
             account.imap_uidvalidity, account.imap_last_uid = uidvalidity, 0
             account.save(update_fields=["imap_uidvalidity", "imap_last_uid"])
-        status, data = client.uid("SEARCH", None, f"UID {account.imap_last_uid + 1}:*")
+        status, data = client.uid("SEARCH", f"UID {account.imap_last_uid + 1}:*")
         uids = sorted(int(u) for u in (data[0] or b"").split())
         for uid in (u for u in uids if u > account.imap_last_uid):
             status, parts = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
@@ -111,7 +111,11 @@ def poll_pop3(account: EmailAccount) -> PollResult:
     return result
 
 
-POLLERS = {InboundProtocol.IMAP: poll_imap, InboundProtocol.POP3: poll_pop3}
+# Keyed by str: ``EmailAccount.protocol`` holds the choice's value.
+POLLERS: dict[str, Callable[[EmailAccount], PollResult]] = {
+    InboundProtocol.IMAP: poll_imap,
+    InboundProtocol.POP3: poll_pop3,
+}
 
 
 def poll_account(account: EmailAccount) -> PollResult | None:

@@ -9,6 +9,8 @@ and mailer-daemon senders.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 
 from email_integration.models import EmailMessageType
 from email_integration.parsing import ParsedMessage, message_from_bytes, message_ids
@@ -44,7 +46,7 @@ def _bounce_reason(parsed: ParsedMessage) -> str:
     message = parsed.message
     if (
         message.get_content_type() == "multipart/report"
-        and (message.get_param("report-type") or "").lower() == "delivery-status"
+        and _param(message, "report-type").lower() == "delivery-status"
     ):
         return "delivery status report (multipart/report)"
     return_path = parsed.header("Return-Path")
@@ -55,6 +57,14 @@ def _bounce_reason(parsed: ParsedMessage) -> str:
     if parsed.header("X-Failed-Recipients"):
         return "X-Failed-Recipients"
     return ""
+
+
+def _param(message: Message, name: str) -> str:
+    """A Content-Type parameter as text; "" when absent."""
+    value = message.get_param(name)
+    if isinstance(value, tuple):  # RFC 2231 form: (charset, language, text)
+        return collapse_rfc2231_value(value)
+    return value or ""
 
 
 def _auto_reason(parsed: ParsedMessage) -> str:
@@ -87,13 +97,16 @@ def bounced_message_id(parsed: ParsedMessage) -> str:
         content_type = part.get_content_type()
         if content_type == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
+            # The parser attaches the returned message as a one-item list.
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 ids = message_ids(str(inner[0].get("Message-ID", "")))
                 if ids:
                     return ids[0]
         elif content_type == "text/rfc822-headers":
-            payload = part.get_payload(decode=True) or b""
-            ids = message_ids(str(message_from_bytes(payload).get("Message-ID", "")))
+            # decode=True gives a leaf part's bytes (None for a multipart, never a Message).
+            payload = part.get_payload(decode=True)
+            raw = payload if isinstance(payload, bytes) else b""
+            ids = message_ids(str(message_from_bytes(raw).get("Message-ID", "")))
             if ids:
                 return ids[0]
     return ""

@@ -146,7 +146,7 @@ class StoredMail(DjangoEmailMessage):
         super().__init__(from_email=stored.from_address, to=list(stored.to_addresses))
         self.raw = bytes(stored.raw)
 
-    def message(self, *, policy: object = None) -> _RawMessage:  # type: ignore[override]
+    def message(self, *, policy: object = None) -> _RawMessage:
         return _RawMessage(self.raw)
 
 

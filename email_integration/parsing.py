@@ -15,7 +15,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
@@ -50,7 +50,7 @@ class ParsedAttachment:
 
 @dataclass
 class ParsedMessage:
-    message: Message
+    message: EmailMessage
     message_id: str = ""
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
@@ -78,7 +78,7 @@ class ParsedMessage:
         return sanitize_html(self.html) if self.html else ""
 
 
-def message_from_bytes(raw: bytes) -> Message:
+def message_from_bytes(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
@@ -156,13 +156,14 @@ def _addresses(message: Message, name: str) -> list[str]:
     return [addr.lower() for _, addr in getaddresses([text]) if "@" in addr]
 
 
-def _decode_part(part: Message, defects: list[str]) -> str | None:
+def _decode_part(part: EmailMessage, defects: list[str]) -> str | None:
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError, AssertionError, KeyError) as error:
-        payload = part.get_payload(decode=True) or b""
+        # decode=True gives a leaf part's bytes (None for a multipart, never a Message).
+        payload = part.get_payload(decode=True)
         defects.append(f"part {part.get_content_type()} decoded leniently ({error})")
-        return payload.decode("utf-8", errors="replace")
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     if isinstance(content, bytes):
         return content.decode("utf-8", errors="replace")
     return content if isinstance(content, str) else None
@@ -203,7 +204,8 @@ def parse(raw: bytes) -> ParsedMessage:
     parsed.cc = _addresses(message, "Cc")
     parsed.subject = header_text(message, "Subject")
 
-    texts, htmls = [], []
+    texts: list[str] = []
+    htmls: list[str] = []
     index = 0
     for part in message.walk():
         if part.is_multipart():
@@ -258,14 +260,17 @@ def _without_nul(parsed: ParsedMessage) -> None:
 def _payload(part: Message, defects: list[str]) -> bytes | None:
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
-        if isinstance(inner, list) and inner:
+        # The parser attaches the enclosed message as a one-item list.
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             return inner[0].as_bytes()
         return None
     try:
-        return part.get_payload(decode=True)
+        payload = part.get_payload(decode=True)
     except Exception as error:
         defects.append(f"part {part.get_content_type()} skipped: {error}")
         return None
+    # decode=True gives a leaf part's bytes (parse() passes leaves only), never a Message.
+    return payload if isinstance(payload, bytes) else None
 
 
 def reply_text(text: str) -> str:

@@ -22,11 +22,14 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
+    ServerBindingCursor,  # in Django since 4.2 (psycopg 3); django-stubs 5.2 lacks it
+)
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -324,7 +327,11 @@ def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> lis
     plans = {message.pk: _read(message, intake) for message in due}
     _count_senders(due, plans)
     intake.load_users(
-        {p.parsed.from_address for p in plans.values() if p.counted and not p.over_limit}
+        {
+            p.parsed.from_address
+            for p in plans.values()
+            if p.parsed is not None and p.counted and not p.over_limit
+        }
     )
     events: list[EventLog] = []
     for message in due:
@@ -375,10 +382,10 @@ def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> Non
     those past the limit: the n-th message of a sender in the batch is over it when the
     count before the batch plus n exceeds the limit, as when counted one by one. A
     message that then fails still counts (it was received, and a loop fails too)."""
-    groups: dict[tuple[str, object], list[_Plan]] = {}
+    groups: dict[tuple[str, datetime], list[_Plan]] = {}
     for message in messages:
         plan = plans[message.pk]
-        if plan.counted:
+        if plan.parsed is not None and plan.counted:
             hour = message.received_at.replace(minute=0, second=0, microsecond=0)
             groups.setdefault((plan.parsed.from_address, hour), []).append(plan)
     if not groups:
@@ -422,6 +429,7 @@ def _process_locked(message: EmailMessage, plan: _Plan, intake: _Intake) -> None
     if plan.error is not None:
         raise plan.error
     parsed = plan.parsed
+    assert parsed is not None  # noqa: S101 -- _read sets either parsed or error
     _fill(message, parsed)
     message.attempts += 1
     message.processed_at = timezone.now()
@@ -575,12 +583,21 @@ def _find_ticket(
         )
         for ids in (in_reply_to, references):
             match = next((k for k in known if k.message_id in ids), None)
-            if match is not None and _may_join(match.ticket, sender, parsed):
+            if (
+                match is not None
+                and match.ticket is not None  # always, by ticket__isnull=False above
+                and _may_join(match.ticket, sender, parsed)
+            ):
                 return match.ticket, match.thread
     token = SUBJECT_TOKEN.search(parsed.subject or "")
     if token:
+        # Never None here (SUBJECT_TOKEN matches keys only); checked for the type.
         number = Ticket.number_from_key(token.group(1).upper())
-        ticket = Ticket.objects.filter(pk=number).select_related("requester", "assignee").first()
+        ticket = (
+            Ticket.objects.filter(pk=number).select_related("requester", "assignee").first()
+            if number is not None
+            else None
+        )
         if ticket is not None and parsed.from_address in _participants(ticket):
             _may_join(ticket, sender, parsed)
             return ticket, None

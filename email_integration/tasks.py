@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ SEND_RETRIES = 8
 
 
 @shared_task(bind=True, max_retries=SEND_RETRIES)
-def send_queued(self: object, message_id: int) -> str:
+def send_queued(self: Task, message_id: int) -> str:
     """Send one queued outbound message; retried with backoff while the server fails."""
     message = EmailMessage.objects.filter(pk=message_id, status=EmailMessageStatus.QUEUED).first()
     if message is None:

@@ -83,4 +83,4 @@ class EmailMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_ticket(self, message: EmailMessage) -> str | None:
-        return message.ticket.key if message.ticket_id else None
+        return message.ticket.key if message.ticket is not None else None

@@ -76,8 +76,8 @@ def _delivery_order(key: str) -> tuple[int, int, int, str]:
 def sources(path: Path) -> list[Source]:
     """The messages at ``path``: a Maildir, a directory of files, an mbox or one file."""
     if path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir():
-        box = mailbox.Maildir(path, factory=None, create=False)
-        keys = sorted(box.iterkeys(), key=_delivery_order)
+        maildir = mailbox.Maildir(path, factory=None, create=False)
+        keys = sorted(maildir.iterkeys(), key=_delivery_order)
         return [Source(f"{path}:{key}", str(path), "maildir", key) for key in keys]
     if path.is_dir():
         return [
@@ -87,8 +87,8 @@ def sources(path: Path) -> list[Source]:
     with path.open("rb") as file:
         is_mbox = file.read(5) == b"From "
     if is_mbox:
-        box = mailbox.mbox(path, factory=None, create=False)
-        return [Source(f"{path}:{key}", str(path), "mbox", str(key)) for key in box.iterkeys()]
+        mbox = mailbox.mbox(path, factory=None, create=False)
+        return [Source(f"{path}:{key}", str(path), "mbox", str(key)) for key in mbox.iterkeys()]
     return [Source(str(path), str(path), "file")]
 
 
@@ -96,7 +96,7 @@ class _Reader:
     """Reads sources, opening each Maildir or mbox once."""
 
     def __init__(self) -> None:
-        self.boxes: dict[str, mailbox.Mailbox] = {}
+        self.boxes: dict[str, mailbox.Maildir | mailbox.mbox] = {}
 
     def read(self, source: Source) -> bytes:
         if source.kind == "file":
