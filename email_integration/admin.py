@@ -20,7 +20,7 @@ from email_integration.models import (
     EmailMessageStatus,
     InboundProtocol,
 )
-from nixflow.admin import READ_ONLY, RolePermissionsMixin
+from nixflow.admin import READ_ONLY, ReadOnlyInline, RolePermissionsMixin
 
 
 class EmailAccountForm(forms.ModelForm):
@@ -109,13 +109,9 @@ class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
                 )
 
 
-class AttachmentInline(RolePermissionsMixin, admin.TabularInline):
+class AttachmentInline(ReadOnlyInline):
     model = EmailAttachment
-    agent_actions = admin_actions = READ_ONLY
     fields = ("filename", "content_type", "size", "refused_reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
 
 @admin.register(EmailMessage)

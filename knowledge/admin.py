@@ -44,6 +44,7 @@ from nixflow.admin import (
     DELETE,
     READ_ONLY,
     VIEW,
+    ReadOnlyInline,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     refusals_to_form,
@@ -97,39 +98,27 @@ class ArticleForm(ModelForm):
         self.fields["slug"].required = False
 
 
-class AttachmentInline(RolePermissionsMixin, admin.TabularInline):
+class AttachmentInline(ReadOnlyInline):
     model = KnowledgeArticleAttachment
     fields = ("filename", "content_type", "size", "sha256", "created")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    agent_actions = admin_actions = READ_ONLY
 
 
 class AttachmentUploadForm(forms.Form):
     file = forms.FileField()
 
 
-class TicketLinkInline(RolePermissionsMixin, admin.TabularInline):
+class TicketLinkInline(ReadOnlyInline):
     model = KnowledgeArticleTicketLink
     fields = ("ticket", "linked_by", "created")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "tickets this article helped with"
-    agent_actions = admin_actions = READ_ONLY
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticleTicketLink]:
         return super().get_queryset(request).select_related("ticket", "linked_by")
 
 
-class FeedbackInline(RolePermissionsMixin, admin.TabularInline):
+class FeedbackInline(ReadOnlyInline):
     model = KnowledgeArticleFeedback
     fields = ("created", "author", "status", "comment", "ticket")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    agent_actions = admin_actions = READ_ONLY
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticleFeedback]:
         return super().get_queryset(request).select_related("author", "ticket")

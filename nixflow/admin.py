@@ -143,6 +143,18 @@ class RolePermissionsMixin:
 ADMIN_ADDED, ADMIN_CHANGED, ADMIN_DELETED = "admin.added", "admin.changed", "admin.deleted"
 
 
+class ReadOnlyInline(RolePermissionsMixin, admin.TabularInline):
+    """Rows shown as part of the record (a conversation, history, attachments): listed
+    with their ``fields``, never added, changed or deleted here, by anyone."""
+
+    extra = 0
+    can_delete = False
+    agent_actions = admin_actions = READ_ONLY
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields or ()
+
+
 # --- Saving through services -------------------------------------------------------------
 class ServiceRefused(Exception):  # noqa: N818 -- an outcome, named like PermissionDenied
     """A service refused a change the admin's forms had accepted."""
@@ -329,15 +341,11 @@ class WatcherInline(RolePermissionsMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("ticket", "user")
 
 
-class CommentInline(RolePermissionsMixin, admin.TabularInline):
+class CommentInline(ReadOnlyInline):
     """The conversation, read-only: a comment once sent is part of the record."""
 
     model = Comment
     fields = ("created", "author", "is_internal", "body", "files")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    agent_actions = admin_actions = READ_ONLY
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
         return (
@@ -382,15 +390,11 @@ class NewCommentInline(RolePermissionsMixin, admin.StackedInline):
         return super().get_queryset(request).none()
 
 
-class HistoryInline(RolePermissionsMixin, admin.TabularInline):
+class HistoryInline(ReadOnlyInline):
     """The audit trail: nobody edits or deletes it."""
 
     model = HistoryLog
     fields = ("created", "actor", "field", "old_value", "new_value")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    agent_actions = admin_actions = READ_ONLY
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[HistoryLog]:
         return super().get_queryset(request).select_related("ticket", "actor")
