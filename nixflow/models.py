@@ -294,7 +294,13 @@ class Ticket(models.Model):
 
     @property
     def key(self) -> str:
-        return f"{TICKET_KEY_PREFIX}{self.pk}"
+        return self.key_for(self.pk)
+
+    @staticmethod
+    def key_for(number: int) -> str:
+        """12 → ``"NF-12"``: a ticket's key from its number, without loading the ticket
+        (lists that hold only a ``ticket_id`` use it); the inverse of number_from_key."""
+        return f"{TICKET_KEY_PREFIX}{number}"
 
     @staticmethod
     def number_from_key(key: str) -> int | None:
