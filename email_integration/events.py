@@ -1,0 +1,113 @@
+"""What the mail app records in the event log: every event type, its payload, and the
+functions that record them.
+
+Events are kept forever (the log is append-only and sealed), so a payload is a contract:
+add keys, never rename or drop them, and never put a secret in one. Every event is
+recorded in the transaction of the change it describes (``eventlog.services``), so the
+change and its event commit or roll back together.
+
+Payloads:
+
+- ``email.account.created`` — subject: the ``EmailAccount``; actor: who created it.
+  ``{"name", "address", "protocol", "host", "port", "username", "folder", "is_active",
+  "workflow" (id or null), "default_priority", "poll_interval_seconds", "use_tls",
+  "has_password" (bool)}``. The password itself never appears.
+- ``email.account.updated`` — ``{"changes": {field: [old, new], ...}}`` for each field
+  that changed. Secret fields (``SECRET_FIELDS``) appear as ``[null, null]`` plus
+  ``"secrets_changed": [field, ...]``: the event says *that* the password changed, never
+  what it was or became. A save that changes nothing records no event.
+- ``email.account.deleted`` — ``{"name", "address"}`` (the row is gone afterwards).
+- ``email.received`` — subject: the stored inbound ``EmailMessage``; actor: the system.
+  ``{"status", "message_type", "from", "reason"}`` once intake processed it (ticket,
+  comment, ignored, failed).
+- ``email.suspended`` / ``email.released`` / ``email.rejected`` — an inbound message held
+  because its sender could not be authenticated, and staff's verdict on it:
+  ``{"from", "reason"}`` (released and rejected have the staff member as actor).
+- ``email.sent`` — subject: the outbound ``EmailMessage``; actor: the system.
+  ``{"to": [addresses], "attempts"}``.
+- ``email.send_failed`` — an outbound message given up after the configured number of
+  attempts (``EMAIL_SEND_MAX_ATTEMPTS``): ``{"to", "attempts", "reason"}``.
+- ``email.resent`` — staff queued a failed outbound message again (admin action or API):
+  ``{"to", "previous_attempts", "previous_reason"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from eventlog.services import event_record
+
+ACCOUNT_CREATED = "email.account.created"
+ACCOUNT_UPDATED = "email.account.updated"
+ACCOUNT_DELETED = "email.account.deleted"
+
+RECEIVED = "email.received"
+SUSPENDED = "email.suspended"
+RELEASED = "email.released"
+REJECTED = "email.rejected"
+
+SENT = "email.sent"
+SEND_FAILED = "email.send_failed"
+RESENT = "email.resent"
+
+ALL = frozenset(
+    {
+        ACCOUNT_CREATED,
+        ACCOUNT_UPDATED,
+        ACCOUNT_DELETED,
+        RECEIVED,
+        SUSPENDED,
+        RELEASED,
+        REJECTED,
+        SENT,
+        SEND_FAILED,
+        RESENT,
+    }
+)
+
+# Fields of EmailAccount whose values never leave the row: events name them, never show them.
+SECRET_FIELDS = frozenset({"password"})
+
+
+def publish(
+    type: str,
+    *,
+    subject: models.Model,
+    actor: Any | None,
+    payload: dict[str, Any] | None = None,
+    ticket_key: str = "",
+) -> None:
+    """Append one event of ``type`` in the caller's transaction (``actor`` None: the
+    system, e.g. a Celery task or mail intake)."""
+    if type not in ALL:
+        raise ValueError(f"{type!r} is not declared in email_integration.events")
+    event_record(
+        type=type,
+        subject=subject,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        payload=payload or {},
+        ticket_key=ticket_key,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def changes_payload(changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """``email.account.updated``'s payload from a field → (old, new) diff, secrets hidden."""
+    shown = {
+        name: [None, None] if name in SECRET_FIELDS else [_jsonable(old), _jsonable(new)]
+        for name, (old, new) in changes.items()
+    }
+    payload: dict[str, Any] = {"changes": shown}
+    secrets = sorted(name for name in changes if name in SECRET_FIELDS)
+    if secrets:
+        payload["secrets_changed"] = secrets
+    return payload
