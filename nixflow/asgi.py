@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
 
 application = get_asgi_application()
 
-from nixflow.schema_guard import raise_if_drifted  # noqa: E402  (needs django.setup())
+from nixflow.platform.schema_guard import raise_if_drifted  # noqa: E402  (needs django.setup())
 
 raise_if_drifted("web server")

@@ -23,7 +23,7 @@ def _refuse_worker_on_drift(**kwargs: Any) -> None:
 
 @signals.beat_init.connect
 def _refuse_beat_on_drift(**kwargs: Any) -> None:
-    # Also guarded by nixflow.beat.GuardedDatabaseScheduler, which runs earlier; this
+    # Also guarded by nixflow.platform.beat.GuardedDatabaseScheduler, which runs earlier; this
     # catches beat started with another scheduler (-S).
     _refuse_on_drift("Celery beat")
 
@@ -32,6 +32,6 @@ def _refuse_on_drift(component: str) -> None:
     import django
 
     django.setup()
-    from nixflow import schema_guard
+    from nixflow.platform import schema_guard
 
     schema_guard.exit_if_drifted(component)

@@ -5,7 +5,7 @@ deploy setting and fails loudly when something it needs (``SECRET_KEY``,
 ``ALLOWED_HOSTS``, ``DATABASE_URL``) is missing, instead of running on a default.
 
 With no ``DATABASE_URL`` the embedded PostgreSQL under ``./var/`` is started (see
-``nixflow/embedded_db.py``); with no ``CELERY_BROKER_URL`` Celery uses kombu's
+``nixflow/platform/embedded_db.py``); with no ``CELERY_BROKER_URL`` Celery uses kombu's
 filesystem transport under ``./var/broker/``, which needs no server.
 """
 
@@ -126,7 +126,7 @@ elif PRODUCTION:
         "is for development and tests."
     )
 else:
-    from nixflow import embedded_db
+    from nixflow.platform import embedded_db
 
     DATABASES = {"default": embedded_db.ensure_running(VAR_DIR / "postgres")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRODUCTION else 0)
@@ -216,7 +216,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "nixflow.beat:GuardedDatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "nixflow.platform.beat:GuardedDatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- API ------------------------------------------------------------------------------

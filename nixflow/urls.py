@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from nixflow import health
 from nixflow.api.auth import TokenLoginView
+from nixflow.platform import health
 from sla.dashboard import dashboard_urls
 
 api_patterns: list[URLPattern | URLResolver] = [

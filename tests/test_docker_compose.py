@@ -303,7 +303,7 @@ def test_beat_keeps_the_guarded_scheduler_from_settings(services: dict[str, Any]
     args = argv(services["beat"]["command"])
     assert args[:4] == ["celery", "-A", "nixflow", "beat"]
     assert not [arg for arg in args if arg.startswith(("-S", "--scheduler"))], args
-    assert settings.CELERY_BEAT_SCHEDULER == "nixflow.beat:GuardedDatabaseScheduler"
+    assert settings.CELERY_BEAT_SCHEDULER == "nixflow.platform.beat:GuardedDatabaseScheduler"
 
 
 def test_worker_runs_the_nixflow_celery_worker(services: dict[str, Any]) -> None:

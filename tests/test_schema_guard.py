@@ -14,7 +14,7 @@ from django.test import Client
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
-from nixflow import schema_guard
+from nixflow.platform import schema_guard
 
 pytestmark = pytest.mark.django_db
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from nixflow import embedded_db as embedded_postgresql
+from nixflow.platform import embedded_db as embedded_postgresql
 from tests.support.processes import REPO, create_database, database_url, drop_database, scratch_name
 
 pytestmark = pytest.mark.subprocess
 
-# The variables nixflow/settings.py (and nixflow/embedded_db.py) read, besides NIXFLOW_*.
+# The variables nixflow/settings.py (and nixflow/platform/embedded_db.py) read, besides NIXFLOW_*.
 SETTINGS_VARIABLES = (
     "SECRET_KEY",
     "DEBUG",
@@ -129,7 +129,7 @@ def var_dir() -> Iterator[Path]:
 
 
 def embedded_db(action: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "nixflow.embedded_db", action], env)
+    return run([sys.executable, "-m", "nixflow.platform.embedded_db", action], env)
 
 
 def error_line(stderr: str) -> str:

@@ -13,7 +13,7 @@ from django.core.management.base import CommandParser
 from django.core.management.commands.check import Command as DjangoCheckCommand
 from django.db import DEFAULT_DB_ALIAS
 
-from nixflow.schema_guard import schema_check
+from nixflow.platform.schema_guard import schema_check
 
 
 class Command(DjangoCheckCommand):

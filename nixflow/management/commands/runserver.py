@@ -11,7 +11,7 @@ from whitenoise.runserver_nostatic.management.commands.runserver import (
     Command as WhitenoiseRunserverCommand,
 )
 
-from nixflow.schema_guard import describe, find_problems
+from nixflow.platform.schema_guard import describe, find_problems
 
 
 class Command(WhitenoiseRunserverCommand):

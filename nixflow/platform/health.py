@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from nixflow.schema_guard import cached_problems
+from nixflow.platform.schema_guard import cached_problems
 
 
 @never_cache

@@ -8,10 +8,10 @@ Unix socket inside its data directory only, never on a TCP port, so it cannot co
 with a PostgreSQL that the machine already runs.
 
 The server outlives the process that started it on purpose: ``make run`` and
-``make test`` stop it when they end (``python -m nixflow.embedded_db stop``), which
+``make test`` stop it when they end (``python -m nixflow.platform.embedded_db stop``), which
 shuts it down cleanly with ``pg_ctl stop -m fast``.
 
-Run as a script: ``python -m nixflow.embedded_db start|stop|status|url``.
+Run as a script: ``python -m nixflow.platform.embedded_db start|stop|status|url``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(os.environ.get("NIXFLOW_VAR_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR = VAR_DIR / "postgres"
 DATABASE_NAME = "nixflow"
@@ -121,7 +121,8 @@ def main(argv: list[str]) -> int:
     elif action == "url":
         print(url())
     else:
-        print(f"usage: python -m nixflow.embedded_db start|stop|status|url (not {action!r})")
+        usage = "usage: python -m nixflow.platform.embedded_db start|stop|status|url"
+        print(f"{usage} (not {action!r})")
         return 2
     return 0
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from nixflow import schema_guard
+from nixflow.platform import schema_guard
 
 
 class GuardedDatabaseScheduler(DatabaseScheduler):
