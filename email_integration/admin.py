@@ -20,7 +20,7 @@ from email_integration.models import (
     EmailMessageStatus,
     InboundProtocol,
 )
-from nixflow.admin import READ_ONLY, ReadOnlyInline, RolePermissionsMixin
+from nixflow.toolkit.admin import READ_ONLY, ReadOnlyInline, RolePermissionsMixin
 
 
 class EmailAccountForm(forms.ModelForm):

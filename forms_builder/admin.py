@@ -37,7 +37,8 @@ from forms_builder.models import (
 from forms_builder.rendering import error_summary, page_fields, posted_answers
 from forms_builder.validation import Definition, clean_submission, definition_errors
 from forms_builder.views import error_dict
-from nixflow.admin import (
+from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
     EVERYTHING,
@@ -47,8 +48,7 @@ from nixflow.admin import (
     ServiceFormAdminMixin,
     refusals_to_form,
 )
-from nixflow.auth import signed_in_user
-from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.toolkit.auth import signed_in_user
 
 DESIGN = frozenset({VIEW, ADD, CHANGE})
 

@@ -14,8 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Model, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -38,7 +37,7 @@ from knowledge.models import (
     KnowledgeSearchHistory,
     KnowledgeTag,
 )
-from nixflow.admin import (
+from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
     DELETE,
@@ -48,30 +47,12 @@ from nixflow.admin import (
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     refusals_to_form,
+    related_count,
 )
-from nixflow.auth import signed_in_user
+from nixflow.toolkit.auth import require_agent, signed_in_user
+from nixflow.toolkit.errors import error_text
 
 REPORT_DAYS = (7, 30, 90)
-
-
-def _text(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    return str(error) or "Not allowed."
-
-
-def _count(queryset: QuerySet[Any], field: str) -> Coalesce:
-    """A correlated COUNT for a list column (one index probe per row of the page)."""
-    counts = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field)
-    return Coalesce(
-        Subquery(counts.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0
-    )
-
-
-def _require_agent(request: HttpRequest) -> None:
-    # admin_view lets in active staff; of those, agents and admins edit the knowledge base.
-    if not getattr(request.user, "is_agent", False):
-        raise PermissionDenied
 
 
 # --- Articles ------------------------------------------------------------------------------
@@ -167,7 +148,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
             .get_queryset(request)
             .defer("body", "body_html", "body_text", "search_vector", "title_vector")
             .annotate(
-                open_feedback=_count(
+                open_feedback=related_count(
                     KnowledgeArticleFeedback.objects.filter(status=FeedbackStatus.OPEN), "article"
                 )
             )
@@ -275,7 +256,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
         try:
             services.article_delete(article=obj, actor=signed_in_user(request))
         except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, f"{obj}: {_text(error)}", messages.ERROR)
+            self.message_user(request, f"{obj}: {error_text(error)}", messages.ERROR)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
         for article in queryset:
@@ -298,7 +279,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                     article=article, to_status=to_status, actor=signed_in_user(request)
                 )
             except (ValidationError, PermissionDenied) as error:
-                failures.append(f"“{article.title}”: {_text(error)}")
+                failures.append(f"“{article.title}”: {error_text(error)}")
             else:
                 moved += 1
         if moved:
@@ -411,7 +392,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                 article=article, version_number=number, actor=signed_in_user(request)
             )
         except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, _text(error), messages.ERROR)
+            self.message_user(request, error_text(error), messages.ERROR)
         else:
             self.message_user(request, f"Restored version {number} as version {article.version}.")
         return HttpResponseRedirect(
@@ -429,7 +410,7 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
                     article=article, upload=form.cleaned_data["file"], actor=signed_in_user(request)
                 )
             except (ValidationError, PermissionDenied) as error:
-                form.add_error("file", _text(error))
+                form.add_error("file", error_text(error))
             else:
                 self.message_user(request, "File attached.")
                 return HttpResponseRedirect(
@@ -469,7 +450,7 @@ class _ServiceSavedAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.Mode
         try:
             self.remove(request, obj)
         except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, f"{obj}: {_text(error)}", messages.ERROR)
+            self.message_user(request, f"{obj}: {error_text(error)}", messages.ERROR)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for obj in queryset:
@@ -488,7 +469,7 @@ class KnowledgeCategoryAdmin(_ServiceSavedAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(article_count=_count(KnowledgeArticle.objects.all(), "category"))
+            .annotate(article_count=related_count(KnowledgeArticle.objects.all(), "category"))
         )
 
     @admin.display(description="articles", ordering="article_count")
@@ -521,7 +502,11 @@ class KnowledgeTagAdmin(_ServiceSavedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeTag]:
         tagged = KnowledgeArticle.tags.through.objects.all()
-        return super().get_queryset(request).annotate(article_count=_count(tagged, "knowledgetag"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(article_count=related_count(tagged, "knowledgetag"))
+        )
 
     @admin.display(description="articles", ordering="article_count")
     def article_count(self, tag: KnowledgeTag) -> int:
@@ -588,7 +573,7 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
             try:
                 do(feedback)
             except (ValidationError, PermissionDenied) as error:
-                failures.append(f"#{feedback.pk}: {_text(error)}")
+                failures.append(f"#{feedback.pk}: {error_text(error)}")
             else:
                 done += 1
         if done:
@@ -691,7 +676,7 @@ class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
         ]
 
     def report_view(self, request: HttpRequest) -> HttpResponse:
-        _require_agent(request)
+        require_agent(signed_in_user(request), "read the search report")
         raw = request.GET.get("days", "30")
         days = int(raw) if raw.isdigit() and int(raw) in REPORT_DAYS else 30
         report = selectors.search_report(since=timezone.now() - timedelta(days=days))
@@ -713,7 +698,7 @@ def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
     """Suggested articles for ``ticket`` as an HTML list, for the ticket's admin page.
 
     The core imports no feature app (STYLE.md rule 16): its ticket admin renders the
-    panels apps register (``nixflow.panels``), and ``KnowledgeConfig.ready`` registers
+    panels apps register (``nixflow.toolkit.panels``), and ``KnowledgeConfig.ready`` registers
     this one. Titles are escaped by ``format_html``."""
     articles = selectors.articles_suggested_for_ticket(ticket=ticket, user=request.user)
     if not articles:

@@ -17,7 +17,7 @@ class KnowledgeConfig(AppConfig):
 
     def ready(self) -> None:
         from knowledge.admin import ticket_suggestions_panel
-        from nixflow.panels import register_ticket_panel
+        from nixflow.toolkit.panels import register_ticket_panel
 
         register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
 

@@ -7,18 +7,15 @@ that history and events are written whichever interface made the change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.deletion import ProtectedError
-from django.db.models.functions import Coalesce
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -26,12 +23,9 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
-from eventlog.services import event_record
-from nixflow import panels, services
-from nixflow.auth import signed_in_user
+from nixflow import services
 from nixflow.forms import (
     CommentAddForm,
-    ServiceRefusalMixin,
     StageChoiceField,
     StageInlineFormSet,
     TicketActionForm,
@@ -39,7 +33,6 @@ from nixflow.forms import (
     TicketChangeForm,
 )
 from nixflow.models import (
-    TICKET_KEY_PREFIX,
     Comment,
     HistoryLog,
     Role,
@@ -51,207 +44,25 @@ from nixflow.models import (
     User,
     Workflow,
 )
-
-# --- Who may do what ---------------------------------------------------------------------
-VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
-EVERYTHING = frozenset({VIEW, ADD, CHANGE, DELETE})
-READ_ONLY = frozenset({VIEW})
-
-
-class RolePermissionsMixin:
-    """Admin permissions from the user's role instead of Django's permission rows.
-
-    Agents are staff without permissions of their own, so each admin class says what
-    agents, admins and superusers may do with its model. Requesters get nothing, even
-    if someone made one staff.
-    """
-
-    agent_actions: frozenset[str] = READ_ONLY
-    admin_actions: frozenset[str] = EVERYTHING
-    superuser_actions: frozenset[str] | None = None  # None: the same as admins
-
-    def _actions(self, request: HttpRequest) -> frozenset[str]:
-        user = request.user
-        if not (user.is_active and user.is_staff):
-            return frozenset()
-        if user.is_superuser:
-            return self.admin_actions if self.superuser_actions is None else self.superuser_actions
-        role = getattr(user, "role", None)
-        if role == Role.ADMIN:
-            return self.admin_actions
-        if role == Role.AGENT:
-            return self.agent_actions
-        return frozenset()
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool({VIEW, CHANGE} & self._actions(request))
-
-    # `obj: Any`: a row of whichever model the admin class is for, which its own
-    # overrides name (a Model here would make every such override incompatible).
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool({VIEW, CHANGE} & self._actions(request))
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return ADD in self._actions(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return CHANGE in self._actions(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return DELETE in self._actions(request)
-
-    # What is added, changed or deleted here is also recorded in the event log
-    # (admin.added, admin.changed with the admin's own change message: which fields and
-    # inline rows, never their values; admin.deleted), in the saving transaction. Django's
-    # LogEntry says the same, but anyone with database access can edit it; configuration
-    # (workflows, SLA policies, mail accounts, users' roles) is part of the audit trail.
-    # False where every write goes through services that record their own events.
-    record_admin_events: bool = True
-
-    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        entry = super().log_addition(request, obj, message)  # type: ignore[misc]
-        self._record_admin_event(request, ADMIN_ADDED, obj, {"change": message})
-        return entry
-
-    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        entry = super().log_change(request, obj, message)  # type: ignore[misc]
-        self._record_admin_event(request, ADMIN_CHANGED, obj, {"change": message})
-        return entry
-
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
-        entries = super().log_deletions(request, queryset)  # type: ignore[misc]
-        # The delete page runs in a transaction with the deletion; the bulk "delete
-        # selected" action does not, and then the events commit just before it (as
-        # Django's LogEntry rows do).
-        with transaction.atomic():
-            for obj in queryset:
-                self._record_admin_event(request, ADMIN_DELETED, obj, {})
-        return entries
-
-    def _record_admin_event(
-        self, request: HttpRequest, type: str, obj: Model, payload: dict[str, Any]
-    ) -> None:
-        if self.record_admin_events:
-            event_record(
-                type=type,
-                subject=obj,
-                actor=request.user,
-                payload={"object": str(obj)[:200], **payload},
-            )
-
-
-ADMIN_ADDED, ADMIN_CHANGED, ADMIN_DELETED = "admin.added", "admin.changed", "admin.deleted"
-
-
-class ReadOnlyInline(RolePermissionsMixin, admin.TabularInline):
-    """Rows shown as part of the record (a conversation, history, attachments): listed
-    with their ``fields``, never added, changed or deleted here, by anyone."""
-
-    extra = 0
-    can_delete = False
-    agent_actions = admin_actions = READ_ONLY
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.fields or ()
-
-
-# --- Saving through services -------------------------------------------------------------
-class ServiceRefused(Exception):  # noqa: N818 -- an outcome, named like PermissionDenied
-    """A service refused a change the admin's forms had accepted."""
-
-    def __init__(self, error: ValidationError | PermissionDenied) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _text(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    return str(error) or "Not allowed."
-
-
-@contextmanager
-def refusals_to_form(context: str | None = None) -> Iterator[None]:
-    """Turn a service's ValidationError or PermissionDenied into ServiceRefused.
-
-    ``context`` prefixes the message when it is about an inline row (it is shown at the
-    top of the form, where a field name alone would not say which row).
-    """
-    try:
-        yield
-    except (ValidationError, PermissionDenied) as error:
-        shown = error if context is None else ValidationError(f"{context}: {_text(error)}")
-        raise ServiceRefused(shown) from error
-
-
-_REFUSAL = "_nixflow_service_refusal"
-
-
-class ServiceFormAdminMixin:
-    """Shows a service's refusal as a form error instead of a server error.
-
-    The forms validate what they can (allowed stages, active agents), but a service may
-    still refuse when save_model or save_formset calls it: a concurrent change, or a
-    feature app's receiver of the ticket event. Django runs the POST of a change form in
-    one transaction, so the exception rolls back everything the services already did;
-    the view is then run again on the same POST, with form classes that add the refusal
-    to their errors, and renders the page like any invalid form.
-    """
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-        except ServiceRefused as refused:
-            setattr(request, _REFUSAL, refused.error)
-            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> type[ModelForm]:
-        form: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
-        refusal = getattr(request, _REFUSAL, None)
-        if refusal is None:
-            return form
-        return type(form.__name__, (ServiceRefusalMixin, form), {"refusal": refusal})
-
-
-def _count(queryset: QuerySet[Any], field: str) -> Coalesce:
-    """A correlated COUNT for list columns: unlike Count() over joins, counts of two
-    relations don't multiply each other, and each uses the index on ``field``."""
-    counts = queryset.filter(**{field: OuterRef("pk")}).order_by().values(field)
-    return Coalesce(
-        Subquery(counts.annotate(n=Count("*")).values("n"), output_field=IntegerField()), 0
-    )
-
-
-def _key_number(search_term: str) -> int | None:
-    return Ticket.number_from_key(search_term.strip())
-
-
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
-
-
-MAX_LISTED_ERRORS = 10
-
-
-def _report_failures(
-    model_admin: admin.ModelAdmin, request: HttpRequest, what: str, failures: list[str]
-) -> None:
-    if not failures:
-        return
-    shown = "; ".join(failures[:MAX_LISTED_ERRORS])
-    more = len(failures) - MAX_LISTED_ERRORS
-    suffix = f"; and {more} more" if more > 0 else ""
-    model_admin.message_user(
-        request, f"{what} {_plural(len(failures), 'ticket')}: {shown}{suffix}.", messages.ERROR
-    )
+from nixflow.toolkit import panels
+from nixflow.toolkit.admin import (
+    ADD,
+    CHANGE,
+    DELETE,
+    EVERYTHING,
+    VIEW,
+    ReadOnlyInline,
+    RecordAdmin,
+    RolePermissionsMixin,
+    ServiceFormAdminMixin,
+    ServiceRefused,
+    plural,
+    refusals_to_form,
+    related_count,
+    report_failures,
+)
+from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.errors import error_text
 
 
 # --- Users -------------------------------------------------------------------------------
@@ -477,7 +288,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
         description (trigram indexes serve both) or be the requester's username or
         e-mail address. The requester test is a semi-join on requester_id rather than
         an OR across a join, so that PostgreSQL can combine the three indexes."""
-        number = _key_number(search_term)
+        number = Ticket.number_from_key(search_term.strip())
         if number is not None:
             return queryset.filter(pk=number), False
         for bit in smart_split(search_term):
@@ -501,16 +312,14 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
             try:
                 services.ticket_assign(ticket=ticket, assignee=me, actor=me)
             except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{ticket.key}: {_text(error)}")
+                failures.append(f"{ticket.key}: {error_text(error)}")
             else:
                 assigned += 1
         if assigned:
-            self.message_user(request, f"Assigned {_plural(assigned, 'ticket')} to you.")
+            self.message_user(request, f"Assigned {plural(assigned, 'ticket')} to you.")
         if already:
-            self.message_user(
-                request, f"{_plural(already, 'ticket')} already yours.", messages.INFO
-            )
-        _report_failures(self, request, "Could not assign", failures)
+            self.message_user(request, f"{plural(already, 'ticket')} already yours.", messages.INFO)
+        report_failures(self, request, "Could not assign", failures)
 
     @admin.action(
         description="Move to stage (choose it next to the action)", permissions=["change"]
@@ -533,16 +342,16 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
                     ticket=ticket, to_stage=stage, actor=signed_in_user(request)
                 )
             except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{ticket.key}: {_text(error)}")
+                failures.append(f"{ticket.key}: {error_text(error)}")
             else:
                 moved += 1
         if moved:
-            self.message_user(request, f"Moved {_plural(moved, 'ticket')} to {stage.name}.")
+            self.message_user(request, f"Moved {plural(moved, 'ticket')} to {stage.name}.")
         if already:
             self.message_user(
-                request, f"{_plural(already, 'ticket')} already in {stage.name}.", messages.INFO
+                request, f"{plural(already, 'ticket')} already in {stage.name}.", messages.INFO
             )
-        _report_failures(self, request, "Could not move", failures)
+        report_failures(self, request, "Could not move", failures)
 
     # --- the ticket page ----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
@@ -758,9 +567,9 @@ class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmi
             super()
             .get_queryset(request)
             .annotate(
-                stage_count=_count(Stage.objects.all(), "workflow"),
-                transition_count=_count(Transition.objects.all(), "workflow"),
-                ticket_count=_count(Ticket.objects.all(), "workflow"),
+                stage_count=related_count(Stage.objects.all(), "workflow"),
+                transition_count=related_count(Transition.objects.all(), "workflow"),
+                ticket_count=related_count(Ticket.objects.all(), "workflow"),
             )
         )
 
@@ -817,30 +626,6 @@ class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmi
         if protected:
             return [], {}, set(), protected
         return super().get_deleted_objects(objs, request)
-
-
-# --- The record, read-only ---------------------------------------------------------------
-class RecordAdmin(RolePermissionsMixin, admin.ModelAdmin):
-    """Rows about tickets, listed newest first and found by ticket key. Ordered by id
-    (the primary key index) rather than by time, which has no index of its own."""
-
-    agent_actions = admin_actions = READ_ONLY
-    ordering: ClassVar[tuple[str, ...]] = ("-id",)
-    show_full_result_count = False
-    search_fields = ("ticket__id",)
-    search_help_text = "A ticket key, such as NF-12."
-
-    @admin.display(description="ticket", ordering="ticket_id")
-    def ticket_key(self, obj: Comment | HistoryLog) -> str:
-        return f"{TICKET_KEY_PREFIX}{obj.ticket_id}"
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        if not search_term.strip():
-            return queryset, False
-        number = _key_number(search_term)
-        return (queryset.none() if number is None else queryset.filter(ticket_id=number)), False
 
 
 @admin.register(Comment)

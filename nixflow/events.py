@@ -37,6 +37,14 @@ TICKET_WATCHED = "ticket.watched"
 TICKET_UNWATCHED = "ticket.unwatched"
 TICKET_DELETED = "ticket.deleted"
 
+# What an admin page added, changed or deleted, for models whose writes have no services
+# of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
+# {"object": str(obj)[:200], "change": the admin's change message} (no "change" on
+# deletion): which fields and inline rows changed, never their values.
+ADMIN_ADDED = "admin.added"
+ADMIN_CHANGED = "admin.changed"
+ADMIN_DELETED = "admin.deleted"
+
 # Sent with sender=TicketEvent and event=<TicketEvent>; see the module docstring.
 ticket_event = Signal()
 

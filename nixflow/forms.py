@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -33,35 +33,6 @@ class WorkflowStageChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, obj: Stage) -> str:
         return f"{obj.workflow.name}: {obj.name}"
-
-
-class ServiceRefusalMixin:
-    """Shows a service's refusal as the form's errors (a mixin for ModelForms).
-
-    The admin validates a form, then saves it through the services; a service can still
-    refuse (a concurrent change, a rule of a feature app that listens to ticket events).
-    The admin then rolls the whole change back and renders the same POST again with a
-    form class that carries the refusal (see ``ServiceFormAdminMixin`` in admin.py).
-    """
-
-    refusal: ValidationError | PermissionDenied | None = None
-
-    def clean(self) -> dict[str, Any]:
-        cleaned_data: dict[str, Any] = super().clean()  # type: ignore[misc]
-        if self.refusal is not None:
-            add_refusal(self, self.refusal)  # type: ignore[arg-type]
-        return cleaned_data
-
-
-def add_refusal(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
-    """Errors on the form's fields where the service named one, else on the form."""
-    if isinstance(error, PermissionDenied):
-        form.add_error(None, str(error) or "You are not allowed to make this change.")
-    elif hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- Tickets -----------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.services import model_update
 
 
 @transaction.atomic
@@ -101,6 +103,10 @@ _CHECKED_BY_THE_DATABASE = {"validate_constraints": False, "validate_unique": Fa
 TICKET_RELATIONS = ["workflow", "stage", "requester", "assignee"]
 
 
+def _validate_ticket(ticket: Ticket) -> None:
+    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
+
+
 def _commit_change(
     *,
     ticket: Ticket,
@@ -125,11 +131,6 @@ def _commit_change(
             payload=payload or {},
         )
     )
-
-
-def _require_agent(actor: User | None, action: str) -> None:
-    if actor is not None and not actor.is_agent:
-        raise PermissionDenied(f"Only agents can {action}.")
 
 
 def _require_can_view(actor: User | None, ticket: Ticket) -> None:
@@ -260,18 +261,13 @@ def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -
     _require_can_view(actor, ticket)
     ticket = _lock(ticket)
     now = timezone.now()
-    changes = {}
-    for name, value in data.items():
-        if name == "title":
-            value = value.strip()  # noqa: PLW2901 -- normalised as in ticket_create
-        if getattr(ticket, name) != value:
-            changes[name] = (getattr(ticket, name), value)
-            setattr(ticket, name, value)
+    if "title" in data:
+        data = {**data, "title": data["title"].strip()}  # normalised as in ticket_create
+    changes = model_update(
+        instance=ticket, data=data, also_set={"updated": now}, validate=_validate_ticket
+    )
     if not changes:
         return ticket
-    ticket.updated = now
-    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
-    ticket.save(update_fields=[*changes, "updated"])
     _commit_change(
         ticket=ticket, actor=actor, event_type=events.TICKET_UPDATED, changes=changes, at=now
     )
@@ -326,10 +322,7 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
         timestamps = {"resolved_at": ticket.resolved_at or now, "closed_at": now}
     else:
         timestamps = {"resolved_at": None, "closed_at": None}
-    for name, value in timestamps.items():
-        if getattr(ticket, name) != value:
-            changes[name] = (getattr(ticket, name), value)
-            setattr(ticket, name, value)
+    changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
     ticket.stage = to_stage
     ticket.updated = now
     ticket.save(update_fields=["stage", "updated", *(n for n in changes if n != "stage")])
@@ -352,7 +345,7 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
 @transaction.atomic
 def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) -> Ticket:
     """Give the ticket to an active agent, or unassign it with None. Agents only."""
-    _require_agent(actor, "assign tickets")
+    require_agent(actor, "assign tickets")
     _validate_assignee(assignee)
     ticket = _lock(ticket)
     if ticket.assignee_id == (assignee.pk if assignee else None):

@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from nixflow.admin import VIEW, RecordAdmin, RolePermissionsMixin
-from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.toolkit.admin import VIEW, RecordAdmin, RolePermissionsMixin
+from nixflow.toolkit.auth import signed_in_user
 from sla import services
 from sla.models import (
     BusinessCalendar,

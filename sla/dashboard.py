@@ -22,8 +22,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX, Priority
+from nixflow.toolkit.auth import signed_in_user
 from sla.models import MetricType, SLABreach, SLAStatus
 from sla.selectors import WINDOWS, sla_summary
 from sla.services import breach_acknowledge

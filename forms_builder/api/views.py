@@ -45,8 +45,8 @@ from forms_builder.validation import Definition
 from forms_builder.views import client_ip
 from nixflow.api.filters import UTCDateTimeFilter
 from nixflow.api.views import refuse_oversized_body
-from nixflow.auth import signed_in_user
 from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.toolkit.auth import signed_in_user
 
 NOT_ANSWERS = frozenset({SUBMITTER_EMAIL, "csrfmiddlewaretoken"})
 FAILED_MESSAGE = (

@@ -41,7 +41,6 @@ from nixflow.api.serializers import (
     WatchSerializer,
     WorkflowSerializer,
 )
-from nixflow.auth import signed_in_user
 from nixflow.models import (
     TICKET_KEY_PATTERN,
     Attachment,
@@ -53,6 +52,7 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.toolkit.auth import signed_in_user
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.api.permissions import is_admin, is_agent
-from nixflow.auth import signed_in_user
+from nixflow.toolkit.auth import signed_in_user
 from sla import services
 from sla.api.filters import SLABreachFilter, SLAMetricFilter
 from sla.api.serializers import (

@@ -23,7 +23,7 @@ from pytest_django.fixtures import Settings
 
 from eventlog.models import EventLog
 from nixflow import admin as nixflow_admin
-from nixflow import events, panels, services
+from nixflow import events, services
 from nixflow.models import (
     Comment,
     HistoryLog,
@@ -38,6 +38,7 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.toolkit import panels
 from tests.factories import TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Who is asking: the signed-in user of a request, typed as NixFlow's ``User``."""
+"""Who is asking (the signed-in user of a request, typed as NixFlow's ``User``) and
+whether they may act (``require_agent``, the check every app's services start with)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def signed_in_user_or_none(request: HttpRequest | Request) -> User | None:
     """The signed-in user, or None for an anonymous reader (views open to anyone)."""
     user = request.user
     return user if isinstance(user, User) else None
+
+
+def require_agent(actor: User | None, action: str) -> None:
+    """Refuse a person who is not an agent (or admin): "Only agents can <action>."
+
+    ``actor`` None is the system (demo data, scheduled tasks, mail intake), which may do
+    anything. Anything else without an ``is_agent`` that is true is refused, including an
+    ``AnonymousUser`` that reached a service through a view that lost its guard.
+    """
+    if actor is not None and not getattr(actor, "is_agent", False):
+        raise PermissionDenied(f"Only agents can {action}.")

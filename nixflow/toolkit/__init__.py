@@ -1,0 +1,17 @@
+"""The toolkit every app imports: helpers with no domain of their own.
+
+What belongs here is code that the core app and the feature apps (sla, knowledge,
+forms_builder, email_integration, eventlog) would otherwise each write for themselves:
+
+- ``auth``: who is asking (``signed_in_user``) and who may act (``require_agent``);
+- ``admin``: role-based admin permissions, the read-only inline and record admin, showing
+  a service's refusal as a form error, list-column counts and message helpers;
+- ``errors``: the text a person reads for a ``ValidationError`` or ``PermissionDenied``;
+- ``panels``: panels feature apps add to the ticket's admin page;
+- ``services``: ``model_update``, the diff-set-save step of every ``<thing>_update``.
+
+What does not belong here: anything about tickets, workflows or users as a domain (that
+is the core app, ``nixflow.models``/``services``/``selectors``/...), and the project's
+plumbing (settings, schema guard, health, embedded database: ``nixflow.platform``).
+Modules here may import the core's models (roles live on ``User``) but no feature app.
+"""
