@@ -2,9 +2,11 @@
 the clocks and breaches on tickets (read-only for everyone), and the bulk
 acknowledgement of breaches through ``sla.services.breach_acknowledge``.
 
-Calendars and policies are configuration: the admin saves them itself, as any
-ModelAdmin does. Clocks and breaches are written only by ``sla.clocks`` and the monitor;
-nobody edits or deletes them here, superusers included.
+Calendars and policies are saved, with their inline rows, by the same services the API
+calls (``sla.services``): one ``sla.policy.*``/``sla.calendar.*`` event per save or
+deletion, the same event the API records for the same change, instead of the generic
+``admin.*`` ones. Clocks and breaches are written only by ``sla.clocks`` and the
+monitor; nobody edits or deletes them here, superusers included.
 """
 
 from __future__ import annotations
@@ -16,17 +18,25 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, QuerySet
 from django.db.models.fields import Field
-from django.http import HttpRequest
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from nixflow.models import TICKET_KEY_PREFIX
-from nixflow.toolkit.admin import VIEW, RecordAdmin, RolePermissionsMixin
+from nixflow.models import Ticket, User
+from nixflow.toolkit.admin import (
+    VIEW,
+    RecordAdmin,
+    RolePermissionsMixin,
+    ServiceFormAdminMixin,
+    refusals_to_form,
+)
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.errors import error_text
 from sla import services
 from sla.models import (
     BusinessCalendar,
@@ -46,11 +56,103 @@ MAX_LISTED_IN_MESSAGE = 10
 
 def _ticket_link(ticket_id: int) -> SafeString:
     url = reverse("admin:nixflow_ticket_change", args=[ticket_id])
-    return format_html('<a href="{}">{}{}</a>', url, TICKET_KEY_PREFIX, ticket_id)
+    return format_html('<a href="{}">{}</a>', url, Ticket.key_for(ticket_id))
 
 
 def _breaches(count: int) -> str:
     return f"{count} breach{'' if count == 1 else 'es'}"
+
+
+# --- Saving configuration through its services -------------------------------------------
+def _rows(formset: BaseInlineFormSet) -> list[dict[str, Any]]:
+    """The rows an inline formset ends up with (kept, changed and new ones, not the
+    deleted ones or blank extra forms), as the service takes them."""
+    fields = [name for name in formset.form.base_fields if name not in {"id", "DELETE"}]
+    fk = formset.fk.name
+    return [
+        {name: form.cleaned_data[name] for name in fields if name != fk}
+        for form in formset.forms
+        if not formset._should_delete_form(form)
+        and (form in formset.initial_forms or form.has_changed())
+    ]
+
+
+_REFUSED_DELETION = "_sla_refused_deletion"
+
+
+class ConfigurationAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    """A configuration model saved with its inline rows by one service call, so that a
+    save is one domain event (the services record it; no generic admin event)."""
+
+    record_admin_events = False
+    # The model form's fields the services take.
+    service_fields: tuple[str, ...] = ()
+    # Inline row model -> the service's argument for its rows.
+    row_arguments: ClassVar[dict[type[Model], str]] = {}
+
+    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def update_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        raise NotImplementedError
+
+    def delete_with(self, obj: Any, actor: User) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+        """Nothing yet: the row and its inline rows are saved together in save_related."""
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool
+    ) -> None:
+        data = {name: form.cleaned_data[name] for name in self.service_fields}
+        if change:  # as a PATCH: what the form changed, and the rows only if they changed
+            data = {name: value for name, value in data.items() if name in form.changed_data}
+        rows = {
+            self.row_arguments[formset.model]: _rows(formset)
+            for formset in formsets
+            if not change or formset.has_changed()
+        }
+        for formset in formsets:
+            formset.save(commit=False)  # only for the admin's change message: what changed
+        actor = signed_in_user(request)
+        with refusals_to_form():
+            if change:
+                saved = self.update_with(form.instance, actor, data, rows)
+            else:
+                saved = self.create_with(actor, data, rows)
+        # The admin carries on with the form's instance (its log entry, the redirect).
+        for field in saved._meta.concrete_fields:
+            setattr(form.instance, field.attname, getattr(saved, field.attname))
+        form.instance._state.adding = False
+        form.instance._state.db = saved._state.db
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        self._delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self._delete(request, obj)
+
+    def _delete(self, request: HttpRequest, obj: Model) -> None:
+        try:
+            self.delete_with(obj, signed_in_user(request))
+        except (ValidationError, PermissionDenied) as error:
+            # The confirmation page checked what is in use; this is a row that came in
+            # use since. A message, not a 500.
+            shown = f"{obj} was not deleted: {error_text(error)}"
+            self.message_user(request, shown, messages.ERROR)
+            setattr(request, _REFUSED_DELETION, True)
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        if getattr(request, _REFUSED_DELETION, False):  # no "deleted successfully"
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+            )
+        return super().response_delete(request, obj_display, obj_id)
 
 
 # --- Calendars ---------------------------------------------------------------------------
@@ -67,7 +169,7 @@ class CalendarHolidayInline(RolePermissionsMixin, admin.TabularInline):
 
 
 @admin.register(BusinessCalendar)
-class BusinessCalendarAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class BusinessCalendarAdmin(ConfigurationAdmin):
     """Working hours (none: 24x7) and holidays; model clean() checks the holiday country."""
 
     list_display = (
@@ -81,6 +183,22 @@ class BusinessCalendarAdmin(RolePermissionsMixin, admin.ModelAdmin):
     )
     search_fields = ("name",)
     inlines = (WorkingIntervalInline, CalendarHolidayInline)
+    service_fields = services.CALENDAR_FIELDS
+    row_arguments: ClassVar[dict[type[Model], str]] = {
+        WorkingInterval: "intervals",
+        CalendarHoliday: "holidays",
+    }
+
+    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
+        return services.business_calendar_create(actor=actor, **data, **rows)
+
+    def update_with(
+        self, obj: BusinessCalendar, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        return services.business_calendar_update(calendar=obj, actor=actor, data=data, **rows)
+
+    def delete_with(self, obj: BusinessCalendar, actor: User) -> None:
+        services.business_calendar_delete(calendar=obj, actor=actor)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BusinessCalendar]:
         # A handful of calendars with a few dozen rows each: DISTINCT counts over the
@@ -120,7 +238,7 @@ class SLATargetInline(RolePermissionsMixin, admin.TabularInline):
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class SLAPolicyAdmin(ConfigurationAdmin):
     """Which tickets a policy applies to (the first active match by order) and its
     targets per priority and metric."""
 
@@ -142,6 +260,19 @@ class SLAPolicyAdmin(RolePermissionsMixin, admin.ModelAdmin):
         ("Applies to", {"fields": ("workflow", "priorities", "sources")}),
         ("Clocks", {"fields": ("calendar", "warning_threshold", "escalation_email")}),
     )
+    service_fields = services.POLICY_FIELDS
+    row_arguments: ClassVar[dict[type[Model], str]] = {SLATarget: "targets"}
+
+    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
+        return services.sla_policy_create(actor=actor, **data, **rows)
+
+    def update_with(
+        self, obj: SLAPolicy, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        return services.sla_policy_update(policy=obj, actor=actor, data=data, **rows)
+
+    def delete_with(self, obj: SLAPolicy, actor: User) -> None:
+        services.sla_policy_delete(policy=obj, actor=actor)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SLAPolicy]:
         return super().get_queryset(request).annotate(target_count=Count("targets"))
@@ -318,7 +449,7 @@ class SLABreachAdmin(TicketRecordAdmin):
     def _acknowledge(self, request: HttpRequest, queryset: QuerySet[SLABreach], note: str) -> None:
         acknowledged, already, failed = 0, [], []
         for breach in queryset.order_by("pk"):
-            key = f"{TICKET_KEY_PREFIX}{breach.ticket_id} {breach.get_breach_type_display()}"
+            key = f"{Ticket.key_for(breach.ticket_id)} {breach.get_breach_type_display()}"
             try:
                 services.breach_acknowledge(breach=breach, actor=signed_in_user(request), note=note)
             except ValidationError as error:

@@ -3,7 +3,7 @@
 Connected to ``nixflow.events.ticket_event`` (see ``SlaConfig.ready``), so every clock
 change happens inside the transaction of the ticket change that caused it.
 
-Rules (SPEC section 2):
+The rules:
 - When a ticket is created, the first active policy whose conditions match (by order)
   starts a first-response and a resolution clock, each with the policy's target for the
   ticket's priority. A ticket created in a WAITING stage starts with its clocks paused.
@@ -31,6 +31,7 @@ from django.db.models import Q
 from nixflow import events
 from nixflow.models import DONE_CATEGORIES, StageCategory, Ticket
 from sla.calendar import add_business_seconds, business_seconds, calendar_spec
+from sla.events import publish_breaches
 from sla.models import (
     OPEN_STATUSES,
     TICKING,
@@ -191,9 +192,7 @@ def record_breach(metric: SLAMetric, *, breached_at: datetime) -> None:
         },
     )
     if created:
-        from sla.services import record_breach_events  # services import this module
-
-        record_breach_events([breach])
+        publish_breaches([breach])
 
 
 # --- reacting to ticket events ----------------------------------------------------------

@@ -2,20 +2,26 @@
 
 The assignee, the watchers and the policy's escalation address are told of each breach.
 The ``Delivery`` row of the subscriber makes a redelivered event send nothing twice;
-the mail goes out when the delivery's transaction commits.
+the mail is queued in the outbox of the delivery's transaction (``eventlog.outbox``) and
+sent by ``send_breach_mail`` in a worker, retried while the mail server fails.
 """
 
 from __future__ import annotations
 
+import smtplib
+
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 
 from eventlog.models import EventLog
+from eventlog.outbox import outbox_enqueue
 from eventlog.subscribers import subscribe
+from sla import events
 from sla.models import SLABreach
 
 SUBSCRIBER = "sla.breach_mail"
+SEND_TASK = "sla.send_breach_mail"
 
 
 def recipients(breach: SLABreach) -> list[str]:
@@ -47,10 +53,23 @@ def notify_breach(event: EventLog) -> None:
         f"{breach.policy.name!r} for ticket {ticket.key} ({ticket.title}) was breached at "
         f"{breach.breached_at:%Y-%m-%d %H:%M} UTC.\n"
     )
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+    outbox_enqueue(
+        task=SEND_TASK,
+        kwargs={"subject": subject, "body": body, "to": to},
+        key=f"{SUBSCRIBER}:{breach.pk}",
     )
 
 
+@shared_task(
+    name="sla.send_breach_mail",
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def send_breach_mail(subject: str, body: str, to: list[str]) -> None:
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+
+
 def register() -> None:
-    subscribe("sla.breached", name=SUBSCRIBER)(notify_breach)
+    subscribe(events.SLA_BREACHED, name=SUBSCRIBER)(notify_breach)

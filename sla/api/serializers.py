@@ -1,26 +1,25 @@
-"""What the SLA API reads and writes.
+"""The shapes of the SLA API: what it reads and what it accepts.
 
-Policies and calendars are configuration, not domain state: no history, no events, no
-clocks change when they are saved (running clocks keep the deadline they were given).
-Their serializers therefore save themselves, as plain ModelSerializer CRUD does, with
-their nested rows (targets; working intervals and holidays) replaced as a whole in the
-same transaction. Clocks and breaches are read-only here; a breach is acknowledged
-through ``sla.services.breach_acknowledge`` (see the view).
+Serializers validate the shape of a request (types, choices, nested rows) and render
+responses; they never write. Policies and calendars are written by their services
+(``sla.services.policies``/``calendars``, called by the views), which also hold the
+rules that span fields and rows (one target per priority and metric, each holiday date
+once, a holiday country the holidays package knows) and record the event. Nested rows
+(targets; working intervals and holidays) sent on a write replace the stored ones as a
+whole. Clocks and breaches are read-only; a breach is acknowledged through
+``sla.services.breach_acknowledge`` (see the view).
 """
 
 from __future__ import annotations
 
-import copy
-from collections import Counter
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from nixflow.api.serializers import UserSummarySerializer
-from nixflow.models import TICKET_KEY_PREFIX, Priority, Source
+from nixflow.models import Priority, Source, Ticket
 from sla.models import (
     BusinessCalendar,
     CalendarHoliday,
@@ -31,10 +30,6 @@ from sla.models import (
     SLATarget,
     WorkingInterval,
 )
-
-
-def _duplicates(values: list[Any]) -> list[Any]:
-    return [value for value, count in Counter(values).items() if count > 1]
 
 
 # Choice sets that the core API already names (PriorityEnum, SourceEnum), or that equal
@@ -109,43 +104,6 @@ class SLAPolicySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "updated"]
 
-    def validate_priorities(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
-    def validate_sources(self, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
-
-    def validate_targets(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        twice = _duplicates([(t["priority"], t["metric_type"]) for t in value])
-        if twice:
-            named = ", ".join(f"{priority}/{metric_type}" for priority, metric_type in twice)
-            raise serializers.ValidationError(
-                f"More than one target for {named}: give each priority and metric one target."
-            )
-        return value
-
-    @transaction.atomic
-    def create(self, validated_data: dict[str, Any]) -> SLAPolicy:
-        targets = validated_data.pop("targets", [])
-        policy = SLAPolicy.objects.create(**validated_data)
-        SLATarget.objects.bulk_create(SLATarget(policy=policy, **t) for t in targets)
-        return policy
-
-    @transaction.atomic
-    def update(self, instance: SLAPolicy, validated_data: dict[str, Any]) -> SLAPolicy:
-        targets = validated_data.pop("targets", None)
-        # Two writes replacing the targets at once would both delete and then collide on
-        # sla_target_unique; the row lock makes the second wait for the first.
-        SLAPolicy.objects.select_for_update().values("pk").get(pk=instance.pk)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        # Only the fields sent: a PATCH must not write back stale values of the others.
-        instance.save(update_fields=[*validated_data, "updated"])
-        if targets is not None:
-            instance.targets.all().delete()
-            SLATarget.objects.bulk_create(SLATarget(policy=instance, **t) for t in targets)
-        return instance
-
 
 # --- Calendars --------------------------------------------------------------------------
 class WorkingIntervalSerializer(serializers.ModelSerializer):
@@ -196,66 +154,6 @@ class BusinessCalendarSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "updated"]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/Berlin."}}
 
-    def validate_holidays(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        twice = _duplicates([h["date"] for h in value])
-        if twice:
-            dates = ", ".join(f"{d:%Y-%m-%d}" for d in twice)
-            raise serializers.ValidationError(f"{dates} listed more than once.")
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The model's clean() knows which countries and subdivisions the holidays package
-        # has: run it on the calendar as it would be saved, as the admin does. Its
-        # ValidationError becomes field errors (DRF converts Django's own).
-        candidate = copy.copy(self.instance) if self.instance is not None else BusinessCalendar()
-        for name, value in attrs.items():
-            if name not in {"intervals", "holidays"}:
-                setattr(candidate, name, value)
-        candidate.clean()
-        return attrs
-
-    @transaction.atomic
-    def create(self, validated_data: dict[str, Any]) -> BusinessCalendar:
-        intervals = validated_data.pop("intervals", [])
-        holidays = validated_data.pop("holidays", [])
-        calendar = BusinessCalendar.objects.create(**validated_data)
-        self._write_rows(calendar, intervals, holidays)
-        return calendar
-
-    @transaction.atomic
-    def update(
-        self, instance: BusinessCalendar, validated_data: dict[str, Any]
-    ) -> BusinessCalendar:
-        intervals = validated_data.pop("intervals", None)
-        holidays = validated_data.pop("holidays", None)
-        # As for policies: concurrent replacements of the holidays would collide on
-        # sla_holiday_unique without the lock.
-        BusinessCalendar.objects.select_for_update().values("pk").get(pk=instance.pk)
-        if intervals is not None:
-            instance.intervals.all().delete()
-        if holidays is not None:
-            instance.holidays.all().delete()
-        self._write_rows(instance, intervals or [], holidays or [])
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        # Saved last, and always (only the fields sent, and `updated`): `updated` is what
-        # tells cached calendar specs that the calendar changed.
-        instance.save(update_fields=[*validated_data, "updated"])
-        return instance
-
-    @staticmethod
-    def _write_rows(
-        calendar: BusinessCalendar,
-        intervals: list[dict[str, Any]],
-        holidays: list[dict[str, Any]],
-    ) -> None:
-        WorkingInterval.objects.bulk_create(
-            WorkingInterval(calendar=calendar, **i) for i in intervals
-        )
-        CalendarHoliday.objects.bulk_create(
-            CalendarHoliday(calendar=calendar, **h) for h in holidays
-        )
-
 
 # --- Clocks and breaches (read-only) ----------------------------------------------------
 @extend_schema_field({"type": "string", "example": "NF-12"})
@@ -268,7 +166,7 @@ class TicketKeyField(serializers.Field):
         super().__init__(read_only=True, **kwargs)
 
     def to_representation(self, value: int) -> str:
-        return f"{TICKET_KEY_PREFIX}{value}"
+        return Ticket.key_for(value)
 
 
 class SLAPolicySummarySerializer(serializers.ModelSerializer):

@@ -8,10 +8,9 @@ lists are short and use the default page numbers.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from django.core.exceptions import ValidationError
-from django.db.models import Model, ProtectedError
+from django.db.models import Model
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -19,9 +18,11 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.api.permissions import is_admin, is_agent
+from nixflow.models import User
 from nixflow.toolkit.auth import signed_in_user
 from sla import services
 from sla.api.filters import SLABreachFilter, SLAMetricFilter
@@ -55,54 +56,82 @@ _Config = TypeVar("_Config", bound=Model)
 
 
 class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
-    """Plain CRUD of a configuration model; the serializer saves it with its nested rows."""
+    """A configuration model with nested rows: the serializer validates the request and
+    renders the response, the model's services write it (and record its event). A
+    service's refusal (a rule across rows, a row in use) is a 400 with its message."""
 
     permission_classes = [AgentsReadAdminsWrite]
     filter_backends: list[Any] = []
-    in_use_message = ""
+    nested: tuple[str, ...] = ()  # the lists of rows a write may replace
+
+    def perform_create(self, serializer: BaseSerializer[_Config]) -> None:
+        actor = signed_in_user(self.request)
+        serializer.instance = self.create_with(actor, dict(serializer.validated_data))
+
+    def perform_update(self, serializer: BaseSerializer[_Config]) -> None:
+        data = dict(serializer.validated_data)
+        # Left out (a PATCH): None, which keeps the stored rows.
+        rows = {name: data.pop(name, None) for name in self.nested}
+        instance = cast(_Config, serializer.instance)
+        actor = signed_in_user(self.request)
+        serializer.instance = self.update_with(instance, actor, data, rows)
 
     def perform_destroy(self, instance: _Config) -> None:
-        # What clocks (and policies) refer to is PROTECTed: say so as a 400, not a 500.
-        # Checked first with one EXISTS, so that Django's deletion collector never loads
-        # the (possibly many) protecting rows; ProtectedError covers a row added since.
-        if self.in_use(instance):
-            raise ValidationError(self.in_use_message)
-        try:
-            instance.delete()
-        except ProtectedError as error:
-            raise ValidationError(self.in_use_message) from error
+        self.delete_with(instance, signed_in_user(self.request))
 
-    def in_use(self, instance: _Config) -> bool:
+    def create_with(self, actor: User, data: dict[str, Any]) -> _Config:
+        raise NotImplementedError
+
+    def update_with(
+        self, instance: _Config, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> _Config:
+        raise NotImplementedError
+
+    def delete_with(self, instance: _Config, actor: User) -> None:
         raise NotImplementedError
 
 
 class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
     """SLA policies with their targets. A policy applies to the tickets its conditions
     match (empty: any), the first active one by ``order``; its targets give the business
-    minutes each metric may take per priority."""
+    minutes each metric may take per priority. A policy that clocks refer to cannot be
+    deleted (400): deactivate it instead."""
 
     queryset = SLAPolicy.objects.prefetch_related("targets")
     serializer_class = SLAPolicySerializer
-    in_use_message = (
-        "This policy has SLA clocks on tickets, which keep referring to it: "
-        "deactivate it instead (is_active false)."
-    )
+    nested = ("targets",)
 
-    def in_use(self, instance: SLAPolicy) -> bool:
-        # Breaches belong to metrics, so no metric means no breach either.
-        return instance.metrics.exists()
+    def create_with(self, actor: User, data: dict[str, Any]) -> SLAPolicy:
+        return services.sla_policy_create(actor=actor, **data)
+
+    def update_with(
+        self, instance: SLAPolicy, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> SLAPolicy:
+        return services.sla_policy_update(policy=instance, actor=actor, data=data, **rows)
+
+    def delete_with(self, instance: SLAPolicy, actor: User) -> None:
+        services.sla_policy_delete(policy=instance, actor=actor)
 
 
 class BusinessCalendarViewSet(ConfigurationViewSet[BusinessCalendar]):
     """Business calendars: time zone, working hours per weekday (none: 24x7) and holidays
-    (listed dates plus the public holidays of a country)."""
+    (listed dates plus the public holidays of a country). A calendar that policies use
+    cannot be deleted (400)."""
 
     queryset = BusinessCalendar.objects.prefetch_related("intervals", "holidays")
     serializer_class = BusinessCalendarSerializer
-    in_use_message = "SLA policies use this calendar: give them another one first."
+    nested = ("intervals", "holidays")
 
-    def in_use(self, instance: BusinessCalendar) -> bool:
-        return instance.policies.exists()
+    def create_with(self, actor: User, data: dict[str, Any]) -> BusinessCalendar:
+        return services.business_calendar_create(actor=actor, **data)
+
+    def update_with(
+        self, instance: BusinessCalendar, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> BusinessCalendar:
+        return services.business_calendar_update(calendar=instance, actor=actor, data=data, **rows)
+
+    def delete_with(self, instance: BusinessCalendar, actor: User) -> None:
+        services.business_calendar_delete(calendar=instance, actor=actor)
 
 
 class SLAMetricCursorPagination(KeysetCursorPagination):

@@ -18,6 +18,7 @@ from nixflow import services
 from nixflow.models import Priority, Role, Ticket, User
 from sla import services as sla_services
 from sla.models import MetricType, SLABreach, SLAMetric, SLAPolicy, SLAStatus
+from sla.services import monitor
 from tests.factories import UserFactory, default_workflow
 from tests.sla.conftest import T0, add_targets, open_ticket
 
@@ -90,7 +91,7 @@ def test_paused_and_completed_clocks_are_never_breached(
 def test_a_scan_after_a_long_outage_breaches_every_due_clock_once(
     policy: SLAPolicy, requester: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sla_services, "SCAN_BATCH", 7)  # several batches
+    monkeypatch.setattr(monitor, "SCAN_BATCH", 7)  # several batches
     with time_machine.travel(T0, tick=False):
         tickets = [open_ticket(requester) for _ in range(12)]
 

@@ -1,27 +1,19 @@
-"""Writes of the SLA app: the monitor's scan and breach acknowledgement.
+"""The monitor: marking clocks at risk and breached, and folding the dashboard's tally.
 
-Clock changes caused by ticket changes live in ``sla.clocks`` (they run inside the
-ticket's transaction); this module holds what runs on its own.
+Both run on their own (the ``sla_scan`` task, every minute), not inside a ticket's
+transaction; clock changes caused by ticket changes live in ``sla.clocks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from eventlog.services import event_build, event_record, event_record_many
-from nixflow.models import TICKET_KEY_PREFIX, User
+from sla import events
 from sla.models import SLABreach, SLAMetric
-
-SLA_AT_RISK = "sla.at_risk"
-SLA_BREACHED = "sla.breached"
-SLA_ACKNOWLEDGED = "sla.acknowledged"
 
 # Rows claimed per statement: bounds each transaction after a long outage.
 SCAN_BATCH = 1000
@@ -31,30 +23,6 @@ SCAN_BATCH = 1000
 class ScanResult:
     at_risk: int
     breached: int
-
-
-def _key(ticket_id: int) -> str:
-    return f"{TICKET_KEY_PREFIX}{ticket_id}"
-
-
-def record_breach_events(breaches: Sequence[SLABreach]) -> None:
-    event_record_many(
-        events=[
-            event_build(
-                type=SLA_BREACHED,
-                subject=breach,
-                actor=None,
-                ticket_key=_key(breach.ticket_id),
-                occurred_at=breach.breached_at,
-                payload={
-                    "metric_id": breach.metric_id,
-                    "policy_id": breach.policy_id,
-                    "breach_type": breach.breach_type,
-                },
-            )
-            for breach in breaches
-        ]
-    )
 
 
 # The monitor's statements. Each claims due clocks with FOR UPDATE SKIP LOCKED, so scans
@@ -97,20 +65,16 @@ def _mark_at_risk(now: datetime) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_MARK_AT_RISK, {"now": now, "batch": SCAN_BATCH})
         rows = cursor.fetchall()
-        event_record_many(
-            events=[
-                event_build(
-                    type=SLA_AT_RISK,
-                    subject=SLAMetric(pk=metric_id),
-                    actor=None,
-                    ticket_key=_key(ticket_id),
-                    payload={
-                        "metric_type": metric_type,
-                        "policy_id": policy_id,
-                        "deadline": deadline,
-                    },
+        events.publish_at_risk(
+            [
+                SLAMetric(
+                    pk=pk,
+                    ticket_id=ticket_id,
+                    policy_id=policy_id,
+                    metric_type=metric_type,
+                    deadline=deadline,
                 )
-                for metric_id, ticket_id, policy_id, metric_type, deadline in rows
+                for pk, ticket_id, policy_id, metric_type, deadline in rows
             ]
         )
     return len(rows)
@@ -120,7 +84,7 @@ def _mark_breached(now: datetime) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_MARK_BREACHED, {"now": now, "batch": SCAN_BATCH})
         rows = cursor.fetchall()
-        record_breach_events(
+        events.publish_breaches(
             [
                 SLABreach(
                     pk=pk,
@@ -194,35 +158,3 @@ def tally_compact() -> CompactResult:
         cursor.execute(_COMPACT_TALLY)
         folded, kept = cursor.fetchone()
     return CompactResult(folded=folded, kept=kept)
-
-
-@transaction.atomic
-def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLABreach:
-    """Record who acknowledged the breach, when, and why: once. A second acknowledgement
-    is refused, naming the first, so nobody's note is overwritten."""
-    if not actor.is_agent:
-        raise PermissionDenied("Only agents can acknowledge SLA breaches.")
-    breach = (
-        SLABreach.objects.select_for_update(of=("self",))
-        .select_related("acknowledged_by")
-        .get(pk=breach.pk)
-    )
-    if breach.acknowledged_at is not None:
-        # sla_breach_acknowledged_by_someone: an acknowledgement always names who.
-        by = cast(User, breach.acknowledged_by).get_username()
-        raise ValidationError(
-            f"Already acknowledged by {by} at {breach.acknowledged_at:%Y-%m-%d %H:%M} UTC."
-        )
-    breach.acknowledged_by = actor
-    breach.acknowledged_at = timezone.now()
-    breach.acknowledgement_note = note.strip()
-    breach.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement_note"])
-    event_record(
-        type=SLA_ACKNOWLEDGED,
-        subject=breach,
-        actor=actor,
-        ticket_key=_key(breach.ticket_id),
-        occurred_at=breach.acknowledged_at,
-        payload={"note": breach.acknowledgement_note, "breach_type": breach.breach_type},
-    )
-    return breach
