@@ -10,7 +10,7 @@
    so that published ones are ``--published-share`` of the table), then ``VACUUM
    ANALYZE``. ``--reuse-database`` times an already loaded database instead.
 2. Times, in this process, search as the API runs it for each request:
-   ``knowledge.selectors.article_search`` (parse, typo and prefix vocabulary lookups,
+   ``knowledge.search.article_search`` (parse, typo and prefix vocabulary lookups,
    bounded count, ranked page, highlighted snippets) plus ``services.search_record``
    (the history row). The query mix has common words, rare words (error codes that
    occur once, product names), phrases, exclusions, ``or``, prefixes being typed and
@@ -166,7 +166,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection
 
-    from knowledge import selectors, services
+    from knowledge import search as kb_search
+    from knowledge import services
     from nixflow.models import Role, User
 
     rng = random.Random(args.seed)  # noqa: S311 -- a benchmark's sampling, not secrets
@@ -186,7 +187,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     anonymous = AnonymousUser()
 
     def search(user: Any, query: str) -> int:
-        results = selectors.article_search(user=user, query=query, limit=PAGE_SIZE)
+        results = kb_search.article_search(user=user, query=query, limit=PAGE_SIZE)
         services.search_record(
             query=query,
             normalized_query=results.normalized_query,

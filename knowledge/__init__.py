@@ -1,1 +1,2 @@
-"""Knowledge base: versioned articles and full-text search (SPEC section 3)."""
+"""Knowledge base: versioned Markdown articles, their readers' ratings and feedback, and
+full-text search with typo tolerance."""

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from knowledge import selectors, services
+from knowledge import selectors, services, suggestions
 from knowledge.models import (
     SEARCH_CONFIG,
     FeedbackStatus,
@@ -37,6 +37,7 @@ from knowledge.models import (
     KnowledgeSearchHistory,
     KnowledgeTag,
 )
+from nixflow.models import Ticket, User
 from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
@@ -46,13 +47,64 @@ from nixflow.toolkit.admin import (
     ReadOnlyInline,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
+    plural,
     refusals_to_form,
     related_count,
+    report_failures,
 )
 from nixflow.toolkit.auth import require_agent, signed_in_user
 from nixflow.toolkit.errors import error_text
 
 REPORT_DAYS = (7, 30, 90)
+
+
+# --- Deleting through services ---------------------------------------------------------
+class _DeleteRefused(Exception):  # noqa: N818 -- an outcome, like ServiceRefused
+    """A delete service refused: rolls back the delete page's transaction (Django's log
+    entry included) and is shown as a message instead."""
+
+    def __init__(self, error: ValidationError | PermissionDenied) -> None:
+        super().__init__(error_text(error))
+        self.error = error
+
+
+class ServiceDeleteMixin:
+    """Deletes through a service (``service_delete``); its refusal is shown as an error
+    message on the delete page, never as a 500, and nothing is deleted or logged."""
+
+    def service_delete(self, *, row: Any, actor: User) -> None:
+        raise NotImplementedError
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        except _DeleteRefused as refused:
+            self.message_user(  # type: ignore[attr-defined]
+                request, str(refused), messages.ERROR
+            )
+            opts = self.model._meta  # type: ignore[attr-defined]
+            change = f"admin:{opts.app_label}_{opts.model_name}_change"
+            return HttpResponseRedirect(reverse(change, args=[object_id]))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            self.service_delete(row=obj, actor=signed_in_user(request))
+        except (ValidationError, PermissionDenied) as error:
+            raise _DeleteRefused(error) from error
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # Django's "delete selected" shows what is in use before it asks; a row filed
+        # under in the meantime is refused here and reported, the others are deleted.
+        failures = []
+        for obj in queryset:
+            try:
+                self.service_delete(row=obj, actor=signed_in_user(request))
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"{obj}: {error_text(error)}")
+        noun = str(queryset.model._meta.verbose_name)
+        report_failures(self, request, "Could not delete", failures, noun=noun)  # type: ignore[arg-type]
 
 
 # --- Articles ------------------------------------------------------------------------------
@@ -106,7 +158,12 @@ class FeedbackInline(ReadOnlyInline):
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class KnowledgeArticleAdmin(
+    ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
+):
+    # Every write goes through knowledge.services, which record the knowledge.article.*
+    # events: no admin.* events of the admin's own besides.
+    record_admin_events = False
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
     form = ArticleForm
     list_display = (
@@ -252,15 +309,8 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    def delete_model(self, request: HttpRequest, obj: KnowledgeArticle) -> None:
-        try:
-            services.article_delete(article=obj, actor=signed_in_user(request))
-        except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, f"{obj}: {error_text(error)}", messages.ERROR)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        for article in queryset:
-            self.delete_model(request, article)
+    def service_delete(self, *, row: KnowledgeArticle, actor: User) -> None:
+        services.article_delete(article=row, actor=actor)
 
     # --- status actions --------------------------------------------------------------
     def _move(
@@ -283,9 +333,8 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
             else:
                 moved += 1
         if moved:
-            self.message_user(request, f"{verb} {moved} article{'s' if moved != 1 else ''}.")
-        if failures:
-            self.message_user(request, "Not changed: " + "; ".join(failures[:10]), messages.ERROR)
+            self.message_user(request, f"{verb} {plural(moved, 'article')}.")
+        report_failures(self, request, "Did not change", failures, noun="article")
 
     @admin.action(description="Submit for review", permissions=["change"])
     def submit_for_review(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
@@ -421,112 +470,94 @@ class KnowledgeArticleAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.M
 
 
 # --- Categories and tags -----------------------------------------------------------------
-class _ServiceSavedAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class TaxonomyAdmin(
+    ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
+):
+    """Categories and tags, saved and deleted through their services (which record the
+    ``knowledge.category.*`` and ``knowledge.tag.*`` events, the same as the API's), so
+    the admin records no ``admin.*`` events of its own for them. The slug is made from
+    the name when left empty. A subclass names its services and the article field that
+    counts its articles."""
+
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
+    record_admin_events = False
     editable: tuple[str, ...] = ()
+    # The many-to-many table or article model whose rows are counted, and their field.
+    counted: tuple[Any, str]
 
-    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
+    def service_create(self, *, actor: User, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
+    def service_update(self, *, row: Any, actor: User, data: dict[str, Any]) -> Model:
         raise NotImplementedError
 
-    def remove(self, request: HttpRequest, obj: Any) -> None:
-        raise NotImplementedError
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        model, field = self.counted
+        counts = related_count(model.objects.all(), field)
+        return super().get_queryset(request).annotate(article_count=counts)
+
+    @admin.display(description="articles", ordering="article_count")
+    def article_count(self, row: Any) -> int:
+        return int(row.article_count)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["slug"].required = False
+        return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        actor = signed_in_user(request)
         data = {name: form.cleaned_data[name] for name in self.editable}
         with refusals_to_form():
             if change:
                 changed = {name: value for name, value in data.items() if name in form.changed_data}
                 if changed:
-                    self.update(request, obj, changed)
+                    self.service_update(row=obj, actor=actor, data=changed)
                 return
-            created = self.create(request, data)
+            created = self.service_create(actor=actor, data=data)
         obj.pk = created.pk
         obj._state.adding = False
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        try:
-            self.remove(request, obj)
-        except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, f"{obj}: {error_text(error)}", messages.ERROR)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            self.delete_model(request, obj)
-
 
 @admin.register(KnowledgeCategory)
-class KnowledgeCategoryAdmin(_ServiceSavedAdmin):
+class KnowledgeCategoryAdmin(TaxonomyAdmin):
     list_display = ("name", "slug", "parent", "position", "article_count")
     list_select_related = ("parent",)
     search_fields = ("name", "slug")
-    fields = ("name", "slug", "parent", "description", "position")
-    editable = ("name", "slug", "parent", "description", "position")
+    fields = editable = ("name", "slug", "parent", "description", "position")
+    counted = (KnowledgeArticle, "category")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeCategory]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(article_count=related_count(KnowledgeArticle.objects.all(), "category"))
-        )
+    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeCategory:
+        return services.category_create(actor=actor, **data)
 
-    @admin.display(description="articles", ordering="article_count")
-    def article_count(self, category: KnowledgeCategory) -> int:
-        return category.article_count  # type: ignore[attr-defined]
+    def service_update(
+        self, *, row: KnowledgeCategory, actor: User, data: dict[str, Any]
+    ) -> KnowledgeCategory:
+        return services.category_update(category=row, actor=actor, data=data)
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["slug"].required = False
-        return form
-
-    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
-        return services.category_create(actor=signed_in_user(request), **data)
-
-    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
-        return services.category_update(category=obj, actor=signed_in_user(request), data=data)
-
-    def remove(self, request: HttpRequest, obj: Any) -> None:
-        services.category_delete(category=obj, actor=signed_in_user(request))
+    def service_delete(self, *, row: KnowledgeCategory, actor: User) -> None:
+        services.category_delete(category=row, actor=actor)
 
 
 @admin.register(KnowledgeTag)
-class KnowledgeTagAdmin(_ServiceSavedAdmin):
+class KnowledgeTagAdmin(TaxonomyAdmin):
     list_display = ("name", "slug", "article_count")
     search_fields = ("name", "slug")
-    fields = ("name", "slug")
-    editable = ("name", "slug")
+    fields = editable = ("name", "slug")
+    counted = (KnowledgeArticle.tags.through, "knowledgetag")
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeTag]:
-        tagged = KnowledgeArticle.tags.through.objects.all()
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(article_count=related_count(tagged, "knowledgetag"))
-        )
+    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeTag:
+        return services.tag_create(actor=actor, **data)
 
-    @admin.display(description="articles", ordering="article_count")
-    def article_count(self, tag: KnowledgeTag) -> int:
-        return tag.article_count  # type: ignore[attr-defined]
+    def service_update(
+        self, *, row: KnowledgeTag, actor: User, data: dict[str, Any]
+    ) -> KnowledgeTag:
+        return services.tag_update(tag=row, actor=actor, data=data)
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        form.base_fields["slug"].required = False
-        return form
-
-    def create(self, request: HttpRequest, data: dict[str, Any]) -> Model:
-        return services.tag_create(actor=signed_in_user(request), **data)
-
-    def update(self, request: HttpRequest, obj: Any, data: dict[str, Any]) -> Model:
-        return services.tag_update(tag=obj, actor=signed_in_user(request), data=data)
-
-    def remove(self, request: HttpRequest, obj: Any) -> None:
-        services.tag_delete(tag=obj, actor=signed_in_user(request))
+    def service_delete(self, *, row: KnowledgeTag, actor: User) -> None:
+        services.tag_delete(tag=row, actor=actor)
 
 
 # --- Feedback -----------------------------------------------------------------------------
@@ -563,7 +594,7 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
 
     @admin.display(description="ticket", ordering="ticket_id")
     def ticket_key(self, feedback: KnowledgeArticleFeedback) -> str:
-        return f"NF-{feedback.ticket_id}" if feedback.ticket_id else ""
+        return Ticket.key_for(feedback.ticket_id) if feedback.ticket_id else ""
 
     def _each(
         self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback], do: Any, verb: str
@@ -577,9 +608,8 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{verb} {done} feedback item{'s' if done != 1 else ''}.")
-        if failures:
-            self.message_user(request, "Not changed: " + "; ".join(failures[:10]), messages.ERROR)
+            self.message_user(request, f"{verb} {plural(done, 'feedback item')}.")
+        report_failures(self, request, "Did not change", failures, noun="feedback item")
 
     @admin.action(description="Resolve (the article was fixed)", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:
@@ -697,10 +727,10 @@ class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
 def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
     """Suggested articles for ``ticket`` as an HTML list, for the ticket's admin page.
 
-    The core imports no feature app (STYLE.md rule 16): its ticket admin renders the
-    panels apps register (``nixflow.toolkit.panels``), and ``KnowledgeConfig.ready`` registers
-    this one. Titles are escaped by ``format_html``."""
-    articles = selectors.articles_suggested_for_ticket(ticket=ticket, user=request.user)
+    The core imports no feature app (it must stand without them): its ticket admin
+    renders the panels apps register (``nixflow.toolkit.panels``), and
+    ``KnowledgeConfig.ready`` registers this one. Titles are escaped by ``format_html``."""
+    articles = suggestions.articles_suggested_for_ticket(ticket=ticket, user=request.user)
     if not articles:
         return format_html('<p class="help">{}</p>', "No suggested articles.")
     items = format_html_join(

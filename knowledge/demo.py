@@ -421,6 +421,12 @@ def generate_articles(
         published = _generate_share(shares[0], progress=progress, total=count)
     else:
         published = _generate_in_processes(shares, progress=progress, total=count)
+    _finish_load()
+    return Generated(articles=count, published=published, seconds=time.monotonic() - started)
+
+
+def _finish_load() -> None:
+    """The vocabulary gets every word of the bank; the indexes and statistics catch up."""
     services.vocabulary_add(texts=list(_bank_texts()))
     with connection.cursor() as cursor:
         # Rows inserted in bulk wait in the GIN indexes' pending lists, which every
@@ -433,7 +439,6 @@ def generate_articles(
             "ANALYZE knowledge_knowledgearticle, knowledge_knowledgearticleversion, "
             "knowledge_knowledgearticle_tags, knowledge_knowledgeword"
         )
-    return Generated(articles=count, published=published, seconds=time.monotonic() - started)
 
 
 def _generate_share(

@@ -17,6 +17,8 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from nixflow.models import Ticket
+
 # The text search configuration of the stored document and of every query against it:
 # a query parsed with another configuration would stem words differently and miss.
 SEARCH_CONFIG = "english"
@@ -460,7 +462,7 @@ class KnowledgeArticleTicketLink(models.Model):
         indexes = [models.Index(fields=["ticket", "article"], name="kb_link_ticket")]
 
     def __str__(self) -> str:
-        return f"{self.article_id} helped NF-{self.ticket_id}"
+        return f"{self.article_id} helped {Ticket.key_for(self.ticket_id)}"
 
 
 class KnowledgeSearchHistory(models.Model):

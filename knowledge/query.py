@@ -13,9 +13,10 @@ The syntax is what people type into search engines:
 
 Each term keeps the text the reader typed; PostgreSQL parses it with the same text
 search configuration as the stored document (``phraseto_tsquery``), so hyphenated words,
-e-mail addresses and stop words are handled exactly as in the articles. Nothing typed
-is ever spliced into tsquery syntax, except prefix and vocabulary words, which are
-checked to be plain word characters first.
+e-mail addresses and stop words are handled exactly as in the articles. ``tsquery_sql``
+writes the parsed query as SQL: what the reader typed is always a (named) parameter,
+never part of the statement, and tsquery syntax is built only from prefix and vocabulary
+words, which are checked to be plain word characters first.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from knowledge.models import SEARCH_CONFIG
+
 MAX_TERMS = 16  # a query is a handful of words; this bounds the work of a pasted essay
 MAX_QUERY_CHARS = 300
 MIN_PREFIX_CHARS = 3
+# The configuration is a constant of the code, written into the SQL.
+CONFIG_SQL = f"'{SEARCH_CONFIG}'::regconfig"
 
 _TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+)')
 _WORDS = re.compile(r"\w+")
@@ -157,3 +162,56 @@ def _mark_prefix(parsed: ParsedQuery, query: str) -> ParsedQuery:
 def is_plain_word(word: str) -> bool:
     """Safe to put between quotes in tsquery syntax: word characters only."""
     return bool(_PLAIN_WORD.fullmatch(word))
+
+
+# --- the tsquery, as SQL with named parameters ---------------------------------------------
+@dataclass(frozen=True)
+class Completions:
+    """Vocabulary words that start with the prefix being typed."""
+
+    words: tuple[str, ...] = ()
+    complete: bool = True  # every vocabulary word that starts with the prefix is listed
+
+
+def tsquery_sql(
+    parsed: ParsedQuery, completions: Completions, *, name: str
+) -> tuple[str, dict[str, str]]:
+    """``parsed`` as a tsquery expression: the AND of the clauses, each the OR of its
+    terms. Its parameters are named ``<name>_0``, ``<name>_1``, … (one per term), so that
+    the expression can appear several times in a statement with one set of values, and
+    two expressions with different names can be combined."""
+    clauses: list[str] = []
+    params: dict[str, str] = {}
+    for clause in parsed.clauses:
+        parts = []
+        for term in clause:
+            key = f"{name}_{len(params)}"
+            sql, params[key] = _term_sql(term, completions, key)
+            parts.append(sql)
+        clauses.append("(" + " || ".join(parts) + ")")
+    return "(" + " && ".join(clauses) + ")", params
+
+
+def _quoted(word: str) -> str:
+    return f"'{word}'"
+
+
+def _term_sql(term: Term, completions: Completions, key: str) -> tuple[str, str]:
+    """One term's tsquery SQL, with its parameter ``key``, and the parameter's value."""
+    if term.prefix:
+        # Full-text search stems the document's words ("connection" is stored as
+        # "connect"), so the prefix "connecti" matches no stored word by itself: the
+        # vocabulary's words that start with it are searched, each stemmed by
+        # to_tsquery ("connection" → 'connect'). Every word of every article is in the
+        # vocabulary, so when all those words are listed they find exactly what a prefix
+        # match (:*) would, through exact index lookups; a prefix match makes GIN merge
+        # the posting lists of every lexeme that starts with it, which for a common word
+        # costs ten times more. Only a short, ambiguous prefix keeps the :*.
+        typed = term.text.lower()
+        words = [w for w in completions.words if is_plain_word(w)]
+        first = _quoted(typed) if completions.complete else f"{_quoted(typed)}:*"
+        value = " | ".join([first, *(_quoted(w) for w in words)])
+        sql = f"to_tsquery({CONFIG_SQL}, %({key})s)"
+    else:
+        value, sql = term.text, f"phraseto_tsquery({CONFIG_SQL}, %({key})s)"
+    return (f"(!! {sql})" if term.negated else sql), value

@@ -23,7 +23,7 @@ from knowledge.models import (
     Visibility,
 )
 from knowledge.query import MAX_QUERY_CHARS
-from nixflow.models import TICKET_KEY_PATTERN, User
+from nixflow.models import TICKET_KEY_PATTERN, Ticket, User
 
 MAX_ID = 2**63 - 1
 
@@ -241,7 +241,7 @@ class KBFeedbackSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_ticket(self, feedback: KnowledgeArticleFeedback) -> str | None:
-        return f"NF-{feedback.ticket_id}" if feedback.ticket_id else None
+        return Ticket.key_for(feedback.ticket_id) if feedback.ticket_id else None
 
 
 class KBTicketLinkSerializer(serializers.ModelSerializer):
@@ -255,7 +255,7 @@ class KBTicketLinkSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_ticket(self, link: KnowledgeArticleTicketLink) -> str:
-        return f"NF-{link.ticket_id}"
+        return Ticket.key_for(link.ticket_id)
 
 
 class KBSearchHitSerializer(serializers.Serializer):

@@ -1,25 +1,19 @@
-"""Fixtures of the knowledge tests: people, and articles written through the services."""
+"""Fixtures of the knowledge tests: people, clients, and what the event log recorded.
+
+Rows are built with the factories of ``tests.knowledge.factories``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
-from knowledge import services
-from knowledge.models import (
-    KBCategory,
-    KnowledgeArticle,
-    KnowledgeArticleStatus,
-    KnowledgeCategory,
-    Visibility,
-)
+from eventlog.models import EventLog
 from nixflow.models import Role, User
 from tests.factories import UserFactory
-
-ArticleMaker = Callable[..., KnowledgeArticle]
 
 
 @pytest.fixture
@@ -33,6 +27,7 @@ def reader(db: None) -> User:
 
 
 def client_for(user: User | None) -> APIClient:
+    """An API client signed in as ``user`` (None: an anonymous reader)."""
     client = APIClient()
     if user is not None:
         client.force_authenticate(user)
@@ -40,40 +35,27 @@ def client_for(user: User | None) -> APIClient:
 
 
 @pytest.fixture
-def make_article(editor: User) -> ArticleMaker:
-    """``make_article(title=..., body=..., status=PUBLISHED, visibility=PUBLIC, ...)``:
-    an article written by ``editor`` through the services and moved along the
-    publishing workflow to ``status`` (published by default)."""
+def browser(editor: User) -> Client:
+    """The admin, signed in as the agent ``editor``."""
+    client = Client()
+    client.force_login(editor)
+    return client
 
-    def make(
-        *,
-        title: str = "How to reset your password",
-        body: str = "Open the self-service portal and choose **Forgot password**.",
-        summary: str = "",
-        status: str = KnowledgeArticleStatus.PUBLISHED,
-        visibility: str = Visibility.PUBLIC,
-        kind: str = KBCategory.HOW_TO,
-        category: KnowledgeCategory | None = None,
-        **kwargs: Any,
-    ) -> KnowledgeArticle:
-        article = services.article_create(
-            title=title,
-            body=body,
-            summary=summary,
-            visibility=Visibility(visibility),
-            kind=KBCategory(kind),
-            category=category,
-            author=editor,
-            **kwargs,
-        )
-        path = {
-            KnowledgeArticleStatus.DRAFT: [],
-            KnowledgeArticleStatus.IN_REVIEW: ["IN_REVIEW"],
-            KnowledgeArticleStatus.PUBLISHED: ["IN_REVIEW", "PUBLISHED"],
-            KnowledgeArticleStatus.ARCHIVED: ["IN_REVIEW", "PUBLISHED", "ARCHIVED"],
-        }[KnowledgeArticleStatus(status)]
-        for step in path:
-            article = services.article_transition(article=article, to_status=step, actor=editor)
-        return article
 
-    return make
+def messages_of(response: Any) -> list[str]:
+    """The messages an admin response shows."""
+    return [str(m) for m in response.context["messages"]]
+
+
+def events_of(subject: Any, *, since: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """(type, payload) of the events recorded about ``subject`` (after event ``since``),
+    in order."""
+    return [
+        (event.type, event.payload)
+        for event in EventLog.objects.filter(
+            subject_app=subject._meta.app_label,
+            subject_model=subject._meta.model_name,
+            subject_id=str(subject.pk),
+            id__gt=since,
+        ).order_by("id")
+    ]

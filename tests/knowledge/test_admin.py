@@ -18,20 +18,10 @@ from knowledge.models import (
 )
 from nixflow.models import Role, User
 from tests.factories import UserFactory
-from tests.knowledge.conftest import ArticleMaker
+from tests.knowledge.conftest import messages_of
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def browser(editor: User) -> Client:
-    client = Client()
-    client.force_login(editor)
-    return client
-
-
-def _messages(response: object) -> list[str]:
-    return [str(m) for m in response.context["messages"]]  # type: ignore[attr-defined]
 
 
 def test_adding_an_article_goes_through_the_service(browser: Client, editor: User) -> None:
@@ -58,13 +48,11 @@ def test_adding_an_article_goes_through_the_service(browser: Client, editor: Use
         "<p>Hello </p>",
     )
     assert article.versions.get().note == "First version."
-    assert EventLog.objects.filter(type="knowledge.article_created").count() == 1
+    assert EventLog.objects.filter(type="knowledge.article.created").count() == 1
 
 
-def test_changing_the_body_makes_a_version_with_the_note(
-    browser: Client, make_article: ArticleMaker
-) -> None:
-    article = make_article(title="Printer", body="Old.")
+def test_changing_the_body_makes_a_version_with_the_note(browser: Client) -> None:
+    article = ArticleFactory(title="Printer", body="Old.")
     url = reverse("admin:knowledge_knowledgearticle_change", args=[article.pk])
     page = browser.get(url)
     assert page.status_code == 200
@@ -106,11 +94,9 @@ def _empty_inlines() -> dict[str, str]:
     return data
 
 
-def test_status_actions_call_the_service_and_report_refusals(
-    browser: Client, make_article: ArticleMaker
-) -> None:
-    draft = make_article(title="Draft", status=KnowledgeArticleStatus.DRAFT)
-    review = make_article(title="Review", status=KnowledgeArticleStatus.IN_REVIEW)
+def test_status_actions_call_the_service_and_report_refusals(browser: Client) -> None:
+    draft = ArticleFactory(title="Draft", status=KnowledgeArticleStatus.DRAFT)
+    review = ArticleFactory(title="Review", status=KnowledgeArticleStatus.IN_REVIEW)
     changelist = reverse("admin:knowledge_knowledgearticle_changelist")
 
     response = browser.post(
@@ -122,15 +108,13 @@ def test_status_actions_call_the_service_and_report_refusals(
     draft.refresh_from_db()
     review.refresh_from_db()
     assert (draft.status, review.status) == ("DRAFT", "PUBLISHED")
-    shown = " ".join(_messages(response))
+    shown = " ".join(messages_of(response))
     assert "Published 1 article." in shown
     assert "“Draft”: A draft article cannot become published" in shown
 
 
-def test_versions_diff_and_restore_pages(
-    browser: Client, make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="Wi-Fi", body="Original <b>text</b>.")
+def test_versions_diff_and_restore_pages(browser: Client, editor: User) -> None:
+    article = ArticleFactory(title="Wi-Fi", body="Original <b>text</b>.")
     services.article_update(article=article, actor=editor, data={"body": "Changed."})
 
     versions = browser.get(reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk]))
@@ -145,13 +129,13 @@ def test_versions_diff_and_restore_pages(
     assert "Compare the chosen versions" in versions.content.decode()
     assert diff.status_code == 200
     assert "Original&nbsp;&lt;b&gt;text&lt;/b&gt;." in diff.content.decode()
-    assert "Restored version 1 as version 3." in _messages(restored)
+    assert "Restored version 1 as version 3." in messages_of(restored)
     article.refresh_from_db()
     assert article.body == "Original <b>text</b>."
 
 
-def test_restore_needs_a_post(browser: Client, make_article: ArticleMaker) -> None:
-    article = make_article()
+def test_restore_needs_a_post(browser: Client) -> None:
+    article = ArticleFactory()
 
     response = browser.get(
         reverse("admin:knowledge_knowledgearticle_restore", args=[article.pk, 1])
@@ -161,12 +145,12 @@ def test_restore_needs_a_post(browser: Client, make_article: ArticleMaker) -> No
 
 
 def test_changelist_search_is_full_text_and_its_queries_do_not_grow(
-    browser: Client, make_article: ArticleMaker, reader: User
+    browser: Client, reader: User
 ) -> None:
     for n in range(6):
-        article = make_article(title=f"Printer guide {n}")
+        article = ArticleFactory(title=f"Printer guide {n}")
         services.feedback_create(article=article, author=reader, comment="x")
-    make_article(title="Monitor guide")
+    ArticleFactory(title="Monitor guide")
     url = reverse("admin:knowledge_knowledgearticle_changelist")
 
     found = browser.get(url, {"q": "printers"})
@@ -187,8 +171,8 @@ def test_changelist_search_is_full_text_and_its_queries_do_not_grow(
     assert queries(2) == queries(7)
 
 
-def test_feedback_actions(browser: Client, make_article: ArticleMaker, reader: User) -> None:
-    article = make_article()
+def test_feedback_actions(browser: Client, reader: User) -> None:
+    article = ArticleFactory()
     one = services.feedback_create(article=article, author=reader, comment="Typo.")
     two = services.feedback_create(article=article, author=reader, comment="Still broken.")
     changelist = reverse("admin:knowledge_knowledgearticlefeedback_changelist")
@@ -219,8 +203,8 @@ def test_search_report_page(browser: Client) -> None:
     assert "holiday" in page
 
 
-def test_requesters_made_staff_get_nothing(make_article: ArticleMaker) -> None:
-    article = make_article()
+def test_requesters_made_staff_get_nothing() -> None:
+    article = ArticleFactory()
     intruder = UserFactory(username="intruder", role=Role.REQUESTER, is_staff=True)
     client = Client()
     client.force_login(intruder)
@@ -235,15 +219,13 @@ def test_requesters_made_staff_get_nothing(make_article: ArticleMaker) -> None:
     assert client.get(reverse("admin:knowledge_knowledgesearchhistory_report")).status_code == 403
 
 
-def test_the_ticket_page_panel_lists_suggested_articles_escaped(
-    make_article: ArticleMaker, editor: User, reader: User
-) -> None:
+def test_the_ticket_page_panel_lists_suggested_articles_escaped(editor: User, reader: User) -> None:
     from django.test import RequestFactory
 
     from knowledge.admin import ticket_suggestions_panel
     from nixflow import services as ticket_services
 
-    make_article(title="VPN <b>drops</b> at home", body="Restart the router.")
+    ArticleFactory(title="VPN <b>drops</b> at home", body="Restart the router.")
     ticket = ticket_services.ticket_create(
         requester=reader, title="VPN drops", description="At home, every hour.", actor=reader
     )
@@ -257,11 +239,11 @@ def test_the_ticket_page_panel_lists_suggested_articles_escaped(
 
 
 def test_the_ticket_admin_page_shows_the_suggested_articles(
-    make_article: ArticleMaker, editor: User, reader: User, client: Client
+    editor: User, reader: User, client: Client
 ) -> None:
     from nixflow import services as ticket_services
 
-    make_article(title="Printer jams on tray 2", body="Open tray 2 and remove the paper.")
+    ArticleFactory(title="Printer jams on tray 2", body="Open tray 2 and remove the paper.")
     ticket = ticket_services.ticket_create(
         requester=reader, title="Printer jams", description="Tray 2 again.", actor=reader
     )

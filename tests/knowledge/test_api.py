@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,8 +95,8 @@ def test_a_json_list_body_is_400_not_500(editor: User) -> None:
     assert response.status_code == 400
 
 
-def test_a_taken_slug_is_400(make_article: ArticleMaker, editor: User) -> None:
-    make_article(title="VPN")
+def test_a_taken_slug_is_400(editor: User) -> None:
+    ArticleFactory(title="VPN")
 
     response = client_for(editor).post(
         "/api/knowledge/articles/", {"title": "Other", "body": "x", "slug": "vpn"}, format="json"
@@ -105,8 +106,8 @@ def test_a_taken_slug_is_400(make_article: ArticleMaker, editor: User) -> None:
     assert "slug" in response.json()
 
 
-def test_requesters_cannot_write(reader: User, make_article: ArticleMaker) -> None:
-    article = make_article()
+def test_requesters_cannot_write(reader: User) -> None:
+    article = ArticleFactory()
     client = client_for(reader)
 
     assert client.post("/api/knowledge/articles/", {"title": "x", "body": "y"}).status_code == 403
@@ -115,9 +116,9 @@ def test_requesters_cannot_write(reader: User, make_article: ArticleMaker) -> No
     assert client.post("/api/knowledge/categories/", {"name": "x"}).status_code == 403
 
 
-def test_list_filters(make_article: ArticleMaker, editor: User) -> None:
-    make_article(title="Draft", status=KnowledgeArticleStatus.DRAFT)
-    make_article(title="Published FAQ", kind="FAQ")
+def test_list_filters(editor: User) -> None:
+    ArticleFactory(title="Draft", status=KnowledgeArticleStatus.DRAFT)
+    ArticleFactory(title="Published FAQ", kind="FAQ")
 
     def titles(query: str) -> list[str]:
         return [
@@ -175,7 +176,7 @@ def _queries(client_call: Callable[[int], object]) -> Callable[[int], int]:
 
 
 @pytest.fixture
-def busy_library(make_article: ArticleMaker, editor: User, reader: User) -> KnowledgeArticle:
+def busy_library(editor: User, reader: User) -> KnowledgeArticle:
     network = services.category_create(name="Network", actor=editor)
     tags = [services.tag_create(name=f"tag {n}", actor=editor) for n in range(12)]
     services.category_create(name="Sub", parent=network, actor=editor)
@@ -183,7 +184,7 @@ def busy_library(make_article: ArticleMaker, editor: User, reader: User) -> Know
         services.category_create(name=f"Category {n}", actor=editor)
     first = None
     for n in range(12):
-        article = make_article(title=f"Guide {n}", category=network, tags=tags[n : n + 2])
+        article = ArticleFactory(title=f"Guide {n}", category=network, tags=tags[n : n + 2])
         services.article_update(article=article, actor=editor, data={"body": f"v{n}"})
         services.feedback_create(article=article, author=reader, comment=f"c{n}")
         first = first or article

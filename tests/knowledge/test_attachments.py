@@ -13,7 +13,8 @@ from pytest_django.fixtures import Settings
 from knowledge import services
 from knowledge.models import KnowledgeArticleAttachment
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -24,10 +25,8 @@ def _media(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path
 
 
-def test_an_image_is_stored_with_its_hash_and_sniffed_type(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article()
+def test_an_image_is_stored_with_its_hash_and_sniffed_type(editor: User) -> None:
+    article = ArticleFactory()
 
     attachment = services.attachment_add(
         article=article,
@@ -42,8 +41,8 @@ def test_an_image_is_stored_with_its_hash_and_sniffed_type(
     assert attachment.file.read() == PNG
 
 
-def test_the_same_file_twice_is_one_attachment(make_article: ArticleMaker, editor: User) -> None:
-    article = make_article()
+def test_the_same_file_twice_is_one_attachment(editor: User) -> None:
+    article = ArticleFactory()
 
     first = services.attachment_add(
         article=article, upload=SimpleUploadedFile("a.png", PNG), actor=editor
@@ -67,30 +66,24 @@ def test_the_same_file_twice_is_one_attachment(make_article: ArticleMaker, edito
         ("x.txt", b"\x00\x01binary"),
     ],
 )
-def test_types_that_are_not_allowed_are_refused(
-    make_article: ArticleMaker, editor: User, name: str, content: bytes
-) -> None:
+def test_types_that_are_not_allowed_are_refused(editor: User, name: str, content: bytes) -> None:
     with pytest.raises(ValidationError, match="Allowed are"):
         services.attachment_add(
-            article=make_article(), upload=SimpleUploadedFile(name, content), actor=editor
+            article=ArticleFactory(), upload=SimpleUploadedFile(name, content), actor=editor
         )
 
 
-def test_files_over_the_limit_are_refused(
-    make_article: ArticleMaker, editor: User, settings: Settings
-) -> None:
+def test_files_over_the_limit_are_refused(editor: User, settings: Settings) -> None:
     settings.KNOWLEDGE_MAX_ATTACHMENT_BYTES = 50
 
     with pytest.raises(ValidationError, match="limit is 50"):
         services.attachment_add(
-            article=make_article(), upload=SimpleUploadedFile("a.png", PNG), actor=editor
+            article=ArticleFactory(), upload=SimpleUploadedFile("a.png", PNG), actor=editor
         )
 
 
-def test_api_upload_list_and_download(
-    make_article: ArticleMaker, editor: User, reader: User
-) -> None:
-    article = make_article()
+def test_api_upload_list_and_download(editor: User, reader: User) -> None:
+    article = ArticleFactory()
 
     uploaded = client_for(editor).post(
         f"/api/knowledge/articles/{article.pk}/attachments/",
@@ -114,8 +107,8 @@ def test_api_upload_list_and_download(
     assert b"".join(download.streaming_content) == b"plain notes\n"
 
 
-def test_api_upload_without_a_file_is_400(make_article: ArticleMaker, editor: User) -> None:
-    article = make_article()
+def test_api_upload_without_a_file_is_400(editor: User) -> None:
+    article = ArticleFactory()
 
     response = client_for(editor).post(
         f"/api/knowledge/articles/{article.pk}/attachments/", {}, format="multipart"

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import CommandError, call_command
 
-from knowledge import demo, selectors
+from knowledge import demo, search
 from knowledge.models import (
     KnowledgeArticle,
     KnowledgeArticleStatus,
@@ -32,7 +32,7 @@ def test_seed_articles_writes_a_few_dozen_through_the_services_once(editor: User
     assert statuses == set(KnowledgeArticleStatus.values)
     assert KnowledgeArticle.objects.filter(version=2).exists()
     assert all(a.body_html and a.body_text for a in KnowledgeArticle.objects.all())
-    hits = selectors.article_search(user=AnonymousUser(), query="password").hits
+    hits = search.article_search(user=AnonymousUser(), query="password").hits
     assert hits
 
 
@@ -50,7 +50,7 @@ def test_generated_articles_are_complete_and_searchable(editor: User) -> None:
     article = KnowledgeArticle.objects.filter(status="PUBLISHED").first()
     assert article.published_at is not None
     assert article.tags.exists()
-    results = selectors.article_search(user=AnonymousUser(), query="outlok ")
+    results = search.article_search(user=AnonymousUser(), query="outlok ")
     assert results.corrected_query == "outlook"
     assert results.count > 0
 

@@ -9,15 +9,14 @@ from eventlog.models import EventLog
 from knowledge import services
 from knowledge.models import FeedbackStatus, KnowledgeArticleFeedback, KnowledgeArticleTicketLink
 from nixflow.models import Source, User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_reader_sends_feedback_and_an_editor_resolves_it(
-    make_article: ArticleMaker, reader: User, editor: User
-) -> None:
-    article = make_article()
+def test_a_reader_sends_feedback_and_an_editor_resolves_it(reader: User, editor: User) -> None:
+    article = ArticleFactory()
     feedback = services.feedback_create(
         article=article, author=reader, comment="Step 3 is outdated.", contact="+49 30 1234"
     )
@@ -34,9 +33,9 @@ def test_a_reader_sends_feedback_and_an_editor_resolves_it(
 
 
 def test_feedback_becomes_a_ticket_for_its_author_linked_to_the_article(
-    make_article: ArticleMaker, reader: User, editor: User
+    reader: User, editor: User
 ) -> None:
-    article = make_article(title="Printer jams")
+    article = ArticleFactory(title="Printer jams")
     feedback = services.feedback_create(
         article=article, author=reader, comment="Tray 2 still jams after these steps."
     )
@@ -50,13 +49,13 @@ def test_feedback_becomes_a_ticket_for_its_author_linked_to_the_article(
     assert "Tray 2 still jams" in ticket.description
     assert KnowledgeArticleTicketLink.objects.filter(article=article, ticket=ticket).exists()
     assert EventLog.objects.filter(
-        type="knowledge.feedback_turned_into_ticket", ticket_key=ticket.key
+        type="knowledge.feedback.turned_into_ticket", ticket_key=ticket.key
     ).exists()
     assert EventLog.objects.filter(type="ticket.created", ticket_key=ticket.key).exists()
 
 
-def test_api_feedback_round_trip(make_article: ArticleMaker, reader: User, editor: User) -> None:
-    article = make_article()
+def test_api_feedback_round_trip(reader: User, editor: User) -> None:
+    article = ArticleFactory()
 
     sent = client_for(reader).post(
         f"/api/knowledge/articles/{article.pk}/feedback/",
@@ -81,10 +80,8 @@ def test_api_feedback_round_trip(make_article: ArticleMaker, reader: User, edito
     "payload",
     [{}, {"comment": ""}, {"comment": "   "}, {"comment": "x" * 5001}, {"contact": "y" * 201}],
 )
-def test_api_feedback_bad_input_is_400(
-    make_article: ArticleMaker, reader: User, payload: dict
-) -> None:
-    article = make_article()
+def test_api_feedback_bad_input_is_400(reader: User, payload: dict) -> None:
+    article = ArticleFactory()
 
     response = client_for(reader).post(
         f"/api/knowledge/articles/{article.pk}/feedback/", payload, format="json"

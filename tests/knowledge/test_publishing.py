@@ -9,23 +9,14 @@ from eventlog.models import EventLog
 from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for, events_of
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _events(article: KnowledgeArticle) -> list[str]:
-    return list(
-        EventLog.objects.filter(subject_model="knowledgearticle", subject_id=str(article.pk))
-        .order_by("id")
-        .values_list("type", flat=True)
-    )
-
-
-def test_an_article_goes_through_review_to_publication_with_events(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(status=KnowledgeArticleStatus.DRAFT)
+def test_an_article_goes_through_review_to_publication_with_events(editor: User) -> None:
+    article = ArticleFactory(status=KnowledgeArticleStatus.DRAFT)
 
     article = services.article_transition(article=article, to_status="IN_REVIEW", actor=editor)
     article = services.article_transition(article=article, to_status="PUBLISHED", actor=editor)
@@ -33,48 +24,42 @@ def test_an_article_goes_through_review_to_publication_with_events(
 
     assert article.status == KnowledgeArticleStatus.ARCHIVED
     assert article.published_at is not None
-    assert _events(article) == [
-        "knowledge.article_created",
-        "knowledge.article_submitted",
-        "knowledge.article_published",
-        "knowledge.article_archived",
+    assert [type for type, _ in events_of(article)] == [
+        "knowledge.article.created",
+        "knowledge.article.submitted",
+        "knowledge.article.published",
+        "knowledge.article.archived",
     ]
 
 
-def test_publishing_a_draft_without_review_is_refused_with_the_allowed_steps(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(status=KnowledgeArticleStatus.DRAFT)
+def test_publishing_a_draft_without_review_is_refused_with_the_allowed_steps(editor: User) -> None:
+    article = ArticleFactory(status=KnowledgeArticleStatus.DRAFT)
 
     with pytest.raises(ValidationError, match="draft article cannot become published"):
         services.article_transition(article=article, to_status="PUBLISHED", actor=editor)
 
 
-def test_requesters_cannot_publish(make_article: ArticleMaker, reader: User) -> None:
-    article = make_article(status=KnowledgeArticleStatus.IN_REVIEW)
+def test_requesters_cannot_publish(reader: User) -> None:
+    article = ArticleFactory(status=KnowledgeArticleStatus.IN_REVIEW)
 
     with pytest.raises(PermissionDenied):
         services.article_transition(article=article, to_status="PUBLISHED", actor=reader)
 
 
-def test_a_published_article_is_archived_not_deleted(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    published = make_article()
-    draft = make_article(title="Draft", status=KnowledgeArticleStatus.DRAFT)
+def test_a_published_article_is_archived_not_deleted(editor: User) -> None:
+    published = ArticleFactory()
+    draft = ArticleFactory(title="Draft", status=KnowledgeArticleStatus.DRAFT)
 
     with pytest.raises(ValidationError, match="archive it instead"):
         services.article_delete(article=published, actor=editor)
     services.article_delete(article=draft, actor=editor)
 
     assert list(KnowledgeArticle.objects.values_list("pk", flat=True)) == [published.pk]
-    assert EventLog.objects.filter(type="knowledge.article_deleted").count() == 1
+    assert EventLog.objects.filter(type="knowledge.article.deleted").count() == 1
 
 
-def test_api_transition_and_its_errors(
-    make_article: ArticleMaker, editor: User, reader: User
-) -> None:
-    article = make_article(status=KnowledgeArticleStatus.DRAFT)
+def test_api_transition_and_its_errors(editor: User, reader: User) -> None:
+    article = ArticleFactory(status=KnowledgeArticleStatus.DRAFT)
     url = f"/api/knowledge/articles/{article.pk}/transition/"
 
     refused = client_for(editor).post(url, {"status": "PUBLISHED"}, format="json")

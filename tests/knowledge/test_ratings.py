@@ -9,7 +9,8 @@ from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleRating, KnowledgeArticleStatus
 from nixflow.models import Role, User
 from tests.factories import UserFactory
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +20,8 @@ def _figures(article: KnowledgeArticle) -> tuple[int, int]:
     return article.helpful_count, article.not_helpful_count
 
 
-def test_rating_twice_keeps_one_rating_and_changing_it_moves_the_figures(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    article = make_article()
+def test_rating_twice_keeps_one_rating_and_changing_it_moves_the_figures(reader: User) -> None:
+    article = ArticleFactory()
 
     services.article_rate(article=article, user=reader, helpful=True)
     services.article_rate(article=article, user=reader, helpful=True)
@@ -33,8 +32,8 @@ def test_rating_twice_keeps_one_rating_and_changing_it_moves_the_figures(
     assert KnowledgeArticleRating.objects.filter(article=article).count() == 1
 
 
-def test_figures_count_every_reader_once(make_article: ArticleMaker) -> None:
-    article = make_article()
+def test_figures_count_every_reader_once() -> None:
+    article = ArticleFactory()
     readers = [UserFactory(role=Role.REQUESTER) for _ in range(3)]
 
     for n, user in enumerate(readers):
@@ -43,15 +42,15 @@ def test_figures_count_every_reader_once(make_article: ArticleMaker) -> None:
     assert _figures(article) == (2, 1)
 
 
-def test_drafts_cannot_be_rated(make_article: ArticleMaker, editor: User) -> None:
-    draft = make_article(status=KnowledgeArticleStatus.DRAFT)
+def test_drafts_cannot_be_rated(editor: User) -> None:
+    draft = ArticleFactory(status=KnowledgeArticleStatus.DRAFT)
 
     with pytest.raises(PermissionDenied):
         services.article_rate(article=draft, user=editor, helpful=True)
 
 
-def test_api_rate_shows_my_answer_and_the_figures(make_article: ArticleMaker, reader: User) -> None:
-    article = make_article()
+def test_api_rate_shows_my_answer_and_the_figures(reader: User) -> None:
+    article = ArticleFactory()
     client = client_for(reader)
     url = f"/api/knowledge/articles/{article.pk}/rate/"
 
@@ -65,8 +64,8 @@ def test_api_rate_shows_my_answer_and_the_figures(make_article: ArticleMaker, re
 
 
 @pytest.mark.parametrize("payload", [{}, {"helpful": "maybe"}, {"score": 5}, {"helpful": None}])
-def test_api_rate_bad_input_is_400(make_article: ArticleMaker, reader: User, payload: dict) -> None:
-    article = make_article()
+def test_api_rate_bad_input_is_400(reader: User, payload: dict) -> None:
+    article = ArticleFactory()
 
     response = client_for(reader).post(
         f"/api/knowledge/articles/{article.pk}/rate/", payload, format="json"

@@ -10,7 +10,8 @@ from django.utils import timezone
 from knowledge import selectors
 from knowledge.models import KnowledgeSearchHistory
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +22,8 @@ def _search(user: User | None, q: str) -> dict:
     return response.json()
 
 
-def test_each_search_is_recorded_with_its_normalized_query_user_and_count(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    make_article(title="Printer jams", body="x")
+def test_each_search_is_recorded_with_its_normalized_query_user_and_count(reader: User) -> None:
+    ArticleFactory(title="Printer jams", body="x")
 
     _search(reader, "  Printer   JAMS ")
     _search(None, "monitor")
@@ -40,8 +39,8 @@ def test_each_search_is_recorded_with_its_normalized_query_user_and_count(
     ]
 
 
-def test_a_corrected_search_records_the_correction(make_article: ArticleMaker) -> None:
-    make_article(title="Printer jams", body="x")
+def test_a_corrected_search_records_the_correction() -> None:
+    ArticleFactory(title="Printer jams", body="x")
 
     body = _search(None, "priner ")
 
@@ -49,9 +48,9 @@ def test_a_corrected_search_records_the_correction(make_article: ArticleMaker) -
     assert KnowledgeSearchHistory.objects.get().corrected_query == "printer"
 
 
-def test_the_first_click_of_a_search_is_recorded(make_article: ArticleMaker, reader: User) -> None:
-    first = make_article(title="Printer jams", body="x")
-    second = make_article(title="Printer toner", body="x")
+def test_the_first_click_of_a_search_is_recorded(reader: User) -> None:
+    first = ArticleFactory(title="Printer jams", body="x")
+    second = ArticleFactory(title="Printer toner", body="x")
     search_id = _search(reader, "printer")["search_id"]
     url = f"/api/knowledge/search/{search_id}/click/"
 
@@ -64,10 +63,10 @@ def test_the_first_click_of_a_search_is_recorded(make_article: ArticleMaker, rea
 
 
 def test_clicks_on_unknown_searches_are_harmless_and_hidden_articles_are_refused(
-    make_article: ArticleMaker, reader: User
+    reader: User,
 ) -> None:
-    public = make_article(title="Printer jams")
-    internal = make_article(title="Internal", visibility="INTERNAL")
+    public = ArticleFactory(title="Printer jams")
+    internal = ArticleFactory(title="Internal", visibility="INTERNAL")
     search_id = _search(reader, "printer")["search_id"]
 
     unknown = client_for(reader).post(
@@ -88,10 +87,8 @@ def test_clicks_on_unknown_searches_are_harmless_and_hidden_articles_are_refused
     assert KnowledgeSearchHistory.objects.get().clicked_article is None
 
 
-def test_report_shows_top_and_zero_result_queries_and_click_through(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    article = make_article(title="Printer jams", body="x")
+def test_report_shows_top_and_zero_result_queries_and_click_through(reader: User) -> None:
+    article = ArticleFactory(title="Printer jams", body="x")
     for _ in range(3):
         search_id = _search(reader, "printer")["search_id"]
     client_for(reader).post(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import selectors, services
+from knowledge import services, suggestions
 from knowledge.models import KnowledgeArticle
 from nixflow import services as ticket_services
 from nixflow.models import Ticket, User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +25,11 @@ def ticket(reader: User) -> Ticket:
 
 
 @pytest.fixture
-def library(make_article: ArticleMaker) -> None:
-    make_article(title="VPN disconnects every few minutes", body="Restart the router.")
-    make_article(title="Set up the VPN", body="Install the client.")
-    make_article(title="Printer jams", body="Open the tray. The printer disconnects too.")
-    make_article(
+def library() -> None:
+    ArticleFactory(title="VPN disconnects every few minutes", body="Restart the router.")
+    ArticleFactory(title="Set up the VPN", body="Install the client.")
+    ArticleFactory(title="Printer jams", body="Open the tray. The printer disconnects too.")
+    ArticleFactory(
         title="VPN disconnects: internal runbook", body="Gateway logs.", visibility="INTERNAL"
     )
 
@@ -36,8 +37,8 @@ def library(make_article: ArticleMaker) -> None:
 def test_suggestions_share_several_of_the_tickets_words_best_first(
     library: None, ticket: Ticket, reader: User, editor: User
 ) -> None:
-    for_reader = selectors.articles_suggested_for_ticket(ticket=ticket, user=reader)
-    for_agent = selectors.articles_suggested_for_ticket(ticket=ticket, user=editor)
+    for_reader = suggestions.articles_suggested_for_ticket(ticket=ticket, user=reader)
+    for_agent = suggestions.articles_suggested_for_ticket(ticket=ticket, user=editor)
 
     assert [a.title for a in for_reader] == ["VPN disconnects every few minutes"]
     assert {a.title for a in for_agent} == {
@@ -46,16 +47,14 @@ def test_suggestions_share_several_of_the_tickets_words_best_first(
     }
 
 
-def test_one_shared_word_is_enough_when_nothing_shares_two(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    make_article(title="Monitor arm installation", body="Screws.")
+def test_one_shared_word_is_enough_when_nothing_shares_two(reader: User) -> None:
+    ArticleFactory(title="Monitor arm installation", body="Screws.")
     ticket = ticket_services.ticket_create(
         requester=reader, title="New monitor please", description="", actor=reader
     )
 
     assert [
-        a.title for a in selectors.articles_suggested_for_ticket(ticket=ticket, user=reader)
+        a.title for a in suggestions.articles_suggested_for_ticket(ticket=ticket, user=reader)
     ] == ["Monitor arm installation"]
 
 
@@ -63,11 +62,11 @@ def test_linked_articles_come_first_even_without_shared_words(
     library: None, ticket: Ticket, editor: User
 ) -> None:
     setup = KnowledgeArticle.objects.get(title="Set up the VPN")
-    assert setup not in selectors.articles_suggested_for_ticket(ticket=ticket, user=editor)
+    assert setup not in suggestions.articles_suggested_for_ticket(ticket=ticket, user=editor)
 
     services.article_link_ticket(article=setup, ticket=ticket, actor=editor)
 
-    assert selectors.articles_suggested_for_ticket(ticket=ticket, user=editor)[0] == setup
+    assert suggestions.articles_suggested_for_ticket(ticket=ticket, user=editor)[0] == setup
 
 
 def test_api_suggestions_respect_ticket_visibility(
@@ -86,10 +85,8 @@ def test_api_suggestions_respect_ticket_visibility(
     assert anonymous.status_code in {401, 403}
 
 
-def test_api_links_articles_and_tickets(
-    make_article: ArticleMaker, ticket: Ticket, editor: User, reader: User
-) -> None:
-    article = make_article()
+def test_api_links_articles_and_tickets(ticket: Ticket, editor: User, reader: User) -> None:
+    article = ArticleFactory()
     url = f"/api/knowledge/articles/{article.pk}/tickets/"
 
     linked = client_for(editor).post(url, {"ticket": ticket.key}, format="json")

@@ -9,15 +9,14 @@ from eventlog.models import EventLog
 from knowledge import selectors, services
 from knowledge.models import KnowledgeArticleVersion
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_creating_an_article_makes_version_one_with_author_and_note(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="VPN setup", note="First draft.")
+def test_creating_an_article_makes_version_one_with_author_and_note(editor: User) -> None:
+    article = ArticleFactory(title="VPN setup", note="First draft.", author=editor)
 
     version = KnowledgeArticleVersion.objects.get(article=article)
     assert (version.number, version.title, version.author, version.note) == (
@@ -29,10 +28,8 @@ def test_creating_an_article_makes_version_one_with_author_and_note(
     assert article.version == 1
 
 
-def test_each_content_change_makes_the_next_version(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="VPN setup", body="Old steps.")
+def test_each_content_change_makes_the_next_version(editor: User) -> None:
+    article = ArticleFactory(title="VPN setup", body="Old steps.")
 
     services.article_update(
         article=article, actor=editor, data={"body": "New steps."}, note="New client."
@@ -53,10 +50,8 @@ def test_each_content_change_makes_the_next_version(
     assert article.body_html == "<p>New steps.</p>"
 
 
-def test_metadata_changes_and_no_op_saves_make_no_version(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="VPN setup")
+def test_metadata_changes_and_no_op_saves_make_no_version(editor: User) -> None:
+    article = ArticleFactory(title="VPN setup")
 
     services.article_update(article=article, actor=editor, data={"kind": "FAQ"})
     services.article_update(article=article, actor=editor, data={"title": "VPN setup"})
@@ -65,10 +60,8 @@ def test_metadata_changes_and_no_op_saves_make_no_version(
     assert (article.version, article.kind, article.versions.count()) == (1, "FAQ", 1)
 
 
-def test_diff_shows_what_changed_between_two_versions(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="Printer", body="Line one.\nLine two.")
+def test_diff_shows_what_changed_between_two_versions(editor: User) -> None:
+    article = ArticleFactory(title="Printer", body="Line one.\nLine two.")
     services.article_update(
         article=article, actor=editor, data={"body": "Line one.\nLine 2, <b>bold</b>."}
     )
@@ -88,10 +81,8 @@ def test_diff_shows_what_changed_between_two_versions(
     assert "&lt;b&gt;bold&lt;/b&gt;" in diffs["body"].html  # escaped for the admin page
 
 
-def test_restore_makes_a_new_version_with_the_old_content(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article(title="Wi-Fi", body="Original.")
+def test_restore_makes_a_new_version_with_the_old_content(editor: User) -> None:
+    article = ArticleFactory(title="Wi-Fi", body="Original.")
     services.article_update(article=article, actor=editor, data={"body": "Broken edit."})
 
     article = services.article_restore(article=article, version_number=1, actor=editor)
@@ -109,14 +100,12 @@ def test_restore_makes_a_new_version_with_the_old_content(
     )
     assert article.versions.count() == 3
     assert EventLog.objects.filter(
-        type="knowledge.article_restored", subject_id=str(article.pk)
+        type="knowledge.article.restored", subject_id=str(article.pk)
     ).exists()
 
 
-def test_restoring_a_missing_or_identical_version_is_refused(
-    make_article: ArticleMaker, editor: User
-) -> None:
-    article = make_article()
+def test_restoring_a_missing_or_identical_version_is_refused(editor: User) -> None:
+    article = ArticleFactory()
 
     with pytest.raises(ValidationError, match="no version 7"):
         services.article_restore(article=article, version_number=7, actor=editor)
@@ -124,8 +113,8 @@ def test_restoring_a_missing_or_identical_version_is_refused(
         services.article_restore(article=article, version_number=1, actor=editor)
 
 
-def test_requesters_cannot_edit_or_restore(make_article: ArticleMaker, reader: User) -> None:
-    article = make_article()
+def test_requesters_cannot_edit_or_restore(reader: User) -> None:
+    article = ArticleFactory()
 
     with pytest.raises(PermissionDenied):
         services.article_update(article=article, actor=reader, data={"body": "x"})
@@ -133,8 +122,8 @@ def test_requesters_cannot_edit_or_restore(make_article: ArticleMaker, reader: U
         services.article_restore(article=article, version_number=1, actor=reader)
 
 
-def test_api_lists_versions_diffs_and_restores(make_article: ArticleMaker, editor: User) -> None:
-    article = make_article(title="Teams", body="Camera steps.")
+def test_api_lists_versions_diffs_and_restores(editor: User) -> None:
+    article = ArticleFactory(title="Teams", body="Camera steps.")
     client = client_for(editor)
     assert (
         client.patch(
@@ -167,9 +156,9 @@ def test_api_lists_versions_diffs_and_restores(make_article: ArticleMaker, edito
      ({"version": 99}, "version"), ({"version": 10**20}, "version")],
 )  # fmt: skip
 def test_api_restore_bad_input_is_400_naming_the_field(
-    make_article: ArticleMaker, editor: User, payload: dict, field: str
+    editor: User, payload: dict, field: str
 ) -> None:
-    article = make_article()
+    article = ArticleFactory()
 
     response = client_for(editor).post(
         f"/api/knowledge/articles/{article.pk}/restore/", payload, format="json"
@@ -179,8 +168,8 @@ def test_api_restore_bad_input_is_400_naming_the_field(
     assert field in response.json()
 
 
-def test_api_versions_are_for_agents_only(make_article: ArticleMaker, reader: User) -> None:
-    article = make_article()
+def test_api_versions_are_for_agents_only(reader: User) -> None:
+    article = ArticleFactory()
 
     assert (
         client_for(reader).get(f"/api/knowledge/articles/{article.pk}/versions/").status_code == 403

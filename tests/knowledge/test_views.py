@@ -12,7 +12,8 @@ from django.utils import timezone
 from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, KnowledgeArticleView
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 
 def _views(article: KnowledgeArticle) -> int:
@@ -21,10 +22,8 @@ def _views(article: KnowledgeArticle) -> int:
 
 
 @pytest.mark.django_db
-def test_a_viewer_counts_once_within_the_window_and_again_after_it(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    article = make_article()
+def test_a_viewer_counts_once_within_the_window_and_again_after_it(reader: User) -> None:
+    article = ArticleFactory()
     key = services.viewer_key_for(user=reader)
     start = timezone.now()
 
@@ -42,10 +41,8 @@ def test_a_viewer_counts_once_within_the_window_and_again_after_it(
 
 
 @pytest.mark.django_db
-def test_different_viewers_count_separately(
-    make_article: ArticleMaker, reader: User, editor: User
-) -> None:
-    article = make_article()
+def test_different_viewers_count_separately(reader: User, editor: User) -> None:
+    article = ArticleFactory()
 
     for user in (reader, editor, None):
         key = services.viewer_key_for(user=user, client="203.0.113.9|Firefox")
@@ -55,18 +52,16 @@ def test_different_viewers_count_separately(
 
 
 @pytest.mark.django_db
-def test_drafts_are_not_counted(make_article: ArticleMaker, editor: User) -> None:
-    draft = make_article(status=KnowledgeArticleStatus.DRAFT)
+def test_drafts_are_not_counted(editor: User) -> None:
+    draft = ArticleFactory(status=KnowledgeArticleStatus.DRAFT)
 
     assert not services.article_view_record(article=draft, user=editor, viewer_key="user:1")
     assert _views(draft) == 0
 
 
 @pytest.mark.django_db
-def test_reading_through_the_api_counts_a_view_once(
-    make_article: ArticleMaker, reader: User
-) -> None:
-    article = make_article()
+def test_reading_through_the_api_counts_a_view_once(reader: User) -> None:
+    article = ArticleFactory()
 
     for _ in range(3):
         assert client_for(reader).get(f"/api/knowledge/articles/{article.pk}/").status_code == 200
@@ -78,8 +73,8 @@ def test_reading_through_the_api_counts_a_view_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_reads_at_the_same_moment_count_once(make_article: ArticleMaker, reader: User) -> None:
-    article = make_article()
+def test_two_reads_at_the_same_moment_count_once(reader: User) -> None:
+    article = ArticleFactory()
     barrier = threading.Barrier(4)
     outcomes: list[bool] = []
 

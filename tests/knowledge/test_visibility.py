@@ -6,21 +6,22 @@ import pytest
 
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, Visibility
 from nixflow.models import User
-from tests.knowledge.conftest import ArticleMaker, client_for
+from tests.knowledge.conftest import client_for
+from tests.knowledge.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def articles(make_article: ArticleMaker) -> dict[str, KnowledgeArticle]:
+def articles() -> dict[str, KnowledgeArticle]:
     return {
-        "public": make_article(title="Printer jams public"),
-        "internal": make_article(title="Printer jams internal", visibility=Visibility.INTERNAL),
-        "draft": make_article(title="Printer jams draft", status=KnowledgeArticleStatus.DRAFT),
-        "review": make_article(
+        "public": ArticleFactory(title="Printer jams public"),
+        "internal": ArticleFactory(title="Printer jams internal", visibility=Visibility.INTERNAL),
+        "draft": ArticleFactory(title="Printer jams draft", status=KnowledgeArticleStatus.DRAFT),
+        "review": ArticleFactory(
             title="Printer jams review", status=KnowledgeArticleStatus.IN_REVIEW
         ),
-        "archived": make_article(
+        "archived": ArticleFactory(
             title="Printer jams archived", status=KnowledgeArticleStatus.ARCHIVED
         ),
     }
@@ -98,14 +99,12 @@ def test_anonymous_readers_read_a_public_article_but_cannot_write(
     ).status_code in {401, 403}
 
 
-def test_category_counts_follow_visibility(
-    make_article: ArticleMaker, editor: User, reader: User
-) -> None:
+def test_category_counts_follow_visibility(editor: User, reader: User) -> None:
     from knowledge import services
 
     network = services.category_create(name="Network", actor=editor)
-    make_article(title="VPN public", category=network)
-    make_article(title="VPN internal", category=network, visibility=Visibility.INTERNAL)
+    ArticleFactory(title="VPN public", category=network)
+    ArticleFactory(title="VPN internal", category=network, visibility=Visibility.INTERNAL)
 
     def count(user: User | None) -> int:
         rows = client_for(user).get("/api/knowledge/categories/").json()["results"]

@@ -1,0 +1,215 @@
+"""What readers do with articles: rate them, read them (counted views), send feedback;
+and what editors do with that feedback (resolve, dismiss, turn into a ticket).
+
+Readers (requesters, anonymous visitors, agents) act only on published articles they
+can see; a view is counted once per reader per ``VIEW_WINDOW``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from knowledge import events
+from knowledge.models import (
+    FeedbackStatus,
+    KnowledgeArticle,
+    KnowledgeArticleFeedback,
+    KnowledgeArticleRating,
+    KnowledgeArticleStatus,
+    KnowledgeArticleTicketLink,
+    KnowledgeArticleView,
+)
+from knowledge.services._common import lock_article, require_agent, require_reader
+from nixflow.models import Source, Ticket, User
+from nixflow.services import ticket_create
+
+# Views of one reader within this window count once (a reload, a back button).
+VIEW_WINDOW = timedelta(minutes=30)
+
+
+@transaction.atomic
+def article_rate(*, article: KnowledgeArticle, user: User, helpful: bool) -> KnowledgeArticleRating:
+    """Record ``user``'s answer to "Was this helpful?"; a second call changes it.
+
+    The article row is locked, so that the figures on it are recounted from the
+    ratings by one transaction at a time (a recount, not an increment: it cannot
+    drift, whatever happened before).
+    """
+    if not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("Sign in to rate articles.")
+    require_reader(user, article)
+    article = lock_article(article)
+    now = timezone.now()
+    rating, created = KnowledgeArticleRating.objects.get_or_create(
+        article=article, user=user, defaults={"helpful": helpful, "created": now, "updated": now}
+    )
+    if not created and rating.helpful == helpful:
+        return rating
+    if not created:
+        rating.helpful, rating.updated = helpful, now
+        rating.save(update_fields=["helpful", "updated"])
+    counts = KnowledgeArticleRating.objects.filter(article=article).aggregate(
+        yes=Count("pk", filter=Q(helpful=True)), no=Count("pk", filter=Q(helpful=False))
+    )
+    KnowledgeArticle.objects.filter(pk=article.pk).update(
+        helpful_count=counts["yes"], not_helpful_count=counts["no"]
+    )
+    events.publish(
+        events.ARTICLE_RATED,
+        subject=article,
+        actor=user,
+        payload={"helpful": helpful, "changed": not created},
+    )
+    return rating
+
+
+def viewer_key_for(*, user: User | None, client: str = "") -> str:
+    """Who a view is counted for: the user, or for anonymous readers a hash of what
+    identifies their browser (session key, or address and user agent) — never the
+    address itself."""
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return "anon:" + hashlib.sha256(client.encode()).hexdigest()[:40]
+
+
+def article_view_record(
+    *, article: KnowledgeArticle, user: User | None, viewer_key: str, at: datetime | None = None
+) -> bool:
+    """Count a read of a published article, once per viewer per ``VIEW_WINDOW``.
+    Returns whether it counted.
+
+    Two reads of the same viewer at the same moment (two tabs) must count once: a
+    transaction-scoped advisory lock on (article, viewer) serializes the check and
+    the insert for that pair only, and the counter is incremented in the same
+    transaction. A repeat inside the window writes nothing.
+    """
+    if article.status != KnowledgeArticleStatus.PUBLISHED:
+        return False
+    at = at or timezone.now()
+    recent = KnowledgeArticleView.objects.filter(
+        article_id=article.pk, viewer_key=viewer_key, viewed_at__gt=at - VIEW_WINDOW
+    )
+    if recent.exists():  # the common case, answered without a lock or a write
+        return False
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"knowledge.view:{article.pk}:{viewer_key}"],
+            )
+        if recent.exists():
+            return False
+        KnowledgeArticleView.objects.create(
+            article_id=article.pk,
+            user=user if getattr(user, "is_authenticated", False) else None,
+            viewer_key=viewer_key,
+            viewed_at=at,
+        )
+        KnowledgeArticle.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
+    return True
+
+
+@transaction.atomic
+def feedback_create(
+    *, article: KnowledgeArticle, author: User, comment: str, contact: str = ""
+) -> KnowledgeArticleFeedback:
+    """A reader's comment on an article they can read, for its editors."""
+    if not getattr(author, "is_authenticated", False):
+        raise PermissionDenied("Sign in to send feedback.")
+    require_reader(author, article)
+    if not comment.strip():
+        raise ValidationError({"comment": "Tell us what is wrong or missing."})
+    feedback = KnowledgeArticleFeedback(
+        article=article, author=author, comment=comment.strip(), contact=contact.strip()
+    )
+    feedback.full_clean()
+    feedback.save()
+    events.publish(
+        events.FEEDBACK_CREATED,
+        subject=feedback,
+        actor=author,
+        payload={"article_id": article.pk},
+    )
+    return feedback
+
+
+def _lock_open_feedback(feedback: KnowledgeArticleFeedback) -> KnowledgeArticleFeedback:
+    feedback = KnowledgeArticleFeedback.objects.select_for_update().get(pk=feedback.pk)
+    if feedback.status != FeedbackStatus.OPEN:
+        raise ValidationError(
+            {"status": f"This feedback is already {feedback.get_status_display().lower()}."}
+        )
+    return feedback
+
+
+@transaction.atomic
+def feedback_resolve(
+    *,
+    feedback: KnowledgeArticleFeedback,
+    actor: User | None,
+    status: FeedbackStatus = FeedbackStatus.RESOLVED,
+    note: str = "",
+) -> KnowledgeArticleFeedback:
+    """Close open feedback as resolved (the article was fixed) or dismissed."""
+    require_agent(actor, "resolve feedback")
+    if status not in {FeedbackStatus.RESOLVED, FeedbackStatus.DISMISSED}:
+        raise ValidationError({"status": "Feedback is resolved or dismissed here."})
+    feedback = _lock_open_feedback(feedback)
+    feedback.status = status
+    feedback.resolution_note = note
+    feedback.resolved_by = actor
+    feedback.resolved_at = timezone.now()
+    feedback.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at"])
+    events.publish(
+        events.FEEDBACK_RESOLVED,
+        subject=feedback,
+        actor=actor,
+        payload={"status": status, "article_id": feedback.article_id},
+    )
+    return feedback
+
+
+@transaction.atomic
+def feedback_create_ticket(*, feedback: KnowledgeArticleFeedback, actor: User) -> Ticket:
+    """Turn open feedback into a ticket (source WEB) for its author, or for the agent
+    when the author's account is gone, and close the feedback with a link to it."""
+    require_agent(actor, "turn feedback into tickets")
+    feedback = _lock_open_feedback(feedback)
+    article = feedback.article
+    requester = feedback.author if feedback.author and feedback.author.is_active else actor
+    lines = [
+        f"Feedback on the knowledge base article “{article.title}” (#{article.pk}):",
+        "",
+        feedback.comment,
+    ]
+    if feedback.contact:
+        lines += ["", f"Contact: {feedback.contact}"]
+    ticket = ticket_create(
+        requester=requester,
+        title=f"Article feedback: {article.title}"[:200],
+        description="\n".join(lines),
+        source=Source.WEB,
+        actor=actor,
+    )
+    feedback.status = FeedbackStatus.TICKET
+    feedback.ticket = ticket
+    feedback.resolved_by = actor
+    feedback.resolved_at = timezone.now()
+    feedback.save(update_fields=["status", "ticket", "resolved_by", "resolved_at"])
+    KnowledgeArticleTicketLink.objects.get_or_create(
+        article=article, ticket=ticket, defaults={"linked_by": actor}
+    )
+    events.publish(
+        events.FEEDBACK_TURNED_INTO_TICKET,
+        subject=feedback,
+        actor=actor,
+        payload={"article_id": article.pk},
+        ticket_key=ticket.key,
+    )
+    return ticket
