@@ -1,1 +1,2 @@
-"""Form builder: staff-designed forms whose submissions become tickets (SPEC section 4)."""
+"""Form builder: staff-designed forms, published as pages and through the API, whose
+submissions become tickets."""

@@ -3,8 +3,13 @@
 Staff design a form with its fields inline (ordered by their number), preview it as
 requesters will see it (answers are validated by the same engine and the ticket it would
 open is shown, nothing is stored), publish or archive it with list actions, and export
-its submissions as CSV. Every save goes through ``forms_builder.services``; agents design
-forms, admins also delete unused ones.
+its submissions as CSV. Every save goes through ``forms_builder.services`` (the same
+services the API calls, which record ``form.created``/``form.updated``/``form.deleted``
+and the status events), so the generic ``admin.*`` events are switched off here; agents
+design forms, admins also delete unused ones.
+
+Submissions show how their submitter is known: verified (signed in, or confirmed through
+the link mailed to the account) or not, with a filter for it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from forms_builder.models import (
 from forms_builder.rendering import error_summary, page_fields, posted_answers
 from forms_builder.validation import Definition, clean_submission, definition_errors
 from forms_builder.views import error_dict
-from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.models import Ticket
 from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
@@ -158,6 +163,7 @@ class FormFieldInline(RolePermissionsMixin, admin.StackedInline):
 @admin.register(CustomForm)
 class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
     agent_actions = DESIGN
+    record_admin_events = False  # the form services record form.* events
     list_display = (
         "name",
         "slug",
@@ -233,13 +239,14 @@ class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAd
             if formset.model is FormField:
                 changed = formset.save(commit=False)
                 deleted = list(formset.deleted_objects)
+        actor = signed_in_user(request)
         with refusals_to_form():
-            services.form_save(
-                form=form.instance,
-                changed_fields=changed,
-                deleted_fields=deleted,
-                actor=signed_in_user(request),
-            )
+            if change:
+                services.form_update(
+                    form=form.instance, changed_fields=changed, deleted_fields=deleted, actor=actor
+                )
+            else:
+                services.form_create(form=form.instance, fields=changed, actor=actor)
 
     def delete_model(self, request: HttpRequest, obj: CustomForm) -> None:
         services.form_delete(form=obj, actor=signed_in_user(request))
@@ -395,8 +402,17 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
     nobody edits answers."""
 
     agent_actions = admin_actions = READ_ONLY
-    list_display = ("id", "form", "submitter_label", "status", "ticket_link", "created")
-    list_filter = ("status", "form", ("created", admin.DateFieldListFilter))
+    record_admin_events = False  # read-only here; its actions call the services
+    list_display = (
+        "id",
+        "form",
+        "submitter_label",
+        "identity",
+        "status",
+        "ticket_link",
+        "created",
+    )
+    list_filter = ("status", "identity", "form", ("created", admin.DateFieldListFilter))
     list_select_related = ("form", "submitter")
     search_fields = ("=id", "submitter_email", "submitter__email", "submitter__username")
     search_help_text = "A submission number or the submitter's e-mail address."
@@ -409,6 +425,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         ("status", "status_reason"),
         "ticket_link",
         ("submitter", "submitter_email", "ip_address"),
+        ("identity", "confirmed_at"),
         ("created", "updated"),
         "answer_table",
     )
@@ -421,6 +438,8 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         "submitter",
         "submitter_email",
         "ip_address",
+        "identity",
+        "confirmed_at",
         "created",
         "updated",
         "answer_table",
@@ -440,7 +459,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         if not submission.ticket_id:
             return "—"
         url = reverse("admin:nixflow_ticket_change", args=[submission.ticket_id])
-        return format_html('<a href="{}">{}{}</a>', url, TICKET_KEY_PREFIX, submission.ticket_id)
+        return format_html('<a href="{}">{}</a>', url, Ticket.key_for(submission.ticket_id))
 
     @admin.display(description="answers (as the form read when submitted)")
     def answer_table(self, submission: FormSubmission) -> SafeString:

@@ -1,4 +1,5 @@
-"""Form builder: staff-designed forms whose submissions become tickets (SPEC section 4)."""
+"""Form builder: staff-designed forms, published as pages and through the API, whose
+submissions become tickets."""
 
 from __future__ import annotations
 
@@ -29,3 +30,8 @@ class FormsBuilderConfig(AppConfig):
             return "Demo forms created: none (already there)"
         shown = ", ".join(f"{name} ({n} submissions)" for name, n in created.items())
         return f"Demo forms created: {shown}"
+
+    def ready(self) -> None:
+        from forms_builder import notifications
+
+        notifications.register()

@@ -1,9 +1,10 @@
 """Demo forms for ``manage.py seed_demo``: three published forms with a few submissions,
-each turned into a ticket through the services (so with history and events).
+made through the services (so with history and events): signed-in ones become tickets,
+anonymous ones that give a requester's address wait for that requester's confirmation.
 
 Idempotent: a form whose slug exists is left alone, with its submissions. Deterministic
 for a given ``rng``. Reached through ``FormsBuilderConfig.seed_demo`` so that the core's
-command needn't import this app (STYLE.md rule 16).
+command needn't import this app (feature apps build on the core, never the reverse).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def _create_form(spec: dict[str, Any]) -> CustomForm:
         values["workflow"] = Workflow.objects.filter(name="Access requests", is_active=True).first()
     form = CustomForm(**values)
     fields = [FormField(order=(n + 1) * 10, **field) for n, field in enumerate(spec["fields"])]
-    services.form_save(form=form, changed_fields=fields, actor=None)
+    services.form_create(form=form, fields=fields, actor=None)
     return services.form_set_status(form=form, status=FormStatus.PUBLISHED, actor=None)
 
 
@@ -314,8 +315,9 @@ def seed_forms(*, rng: random.Random, requesters: Sequence[User]) -> dict[str, i
                 form=form,
                 data=answers,
                 files=files,
-                # Public forms are often filled in without signing in: the e-mail
-                # address then finds the requester.
+                # Public forms are often filled in without signing in: the address is
+                # then an existing requester's, and the submission awaits their
+                # confirmation (an unverified submission, as staff will meet them).
                 submitter=None if anonymous else requester,
                 submitter_email=requester.email if anonymous else "",
             )

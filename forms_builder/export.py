@@ -11,7 +11,7 @@ from forms_builder.answers import answer_text
 from forms_builder.models import CustomForm, FormSubmission
 from forms_builder.selectors import submission_versions
 from forms_builder.validation import Definition
-from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.models import Ticket
 
 META_COLUMNS = ["submission", "submitted_at", "status", "submitter_email", "ticket"]
 # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"); a leading
@@ -74,7 +74,7 @@ def submissions_csv(form: CustomForm) -> Iterator[str]:
         kinds = kinds_by_version.get(version, {})
         meta = [pk, created.isoformat(), status, email or user_email or "", ""]
         if ticket_id:
-            meta[-1] = f"{TICKET_KEY_PREFIX}{ticket_id}"
+            meta[-1] = Ticket.key_for(ticket_id)
         answers = [
             answer_text(kinds.get(key, ""), data[key]) if key in data else "" for key in keys
         ]

@@ -26,8 +26,9 @@ from nixflow.models import Priority, Ticket, Workflow
 # parameters (sent next to the answers in the same flat body).
 KEY_PATTERN = r"[a-z][a-z0-9_]{0,49}"
 RESERVED_KEYS = ("submitter_email", "csrfmiddlewaretoken")
-# /forms/login/ and /api/forms/submissions/ share their URL space with form slugs.
-RESERVED_SLUGS = ("login", "logout", "submissions")
+# /forms/login/, /forms/confirm/… and /api/forms/submissions/ share their URL space with
+# form slugs.
+RESERVED_SLUGS = ("login", "logout", "submissions", "confirm")
 
 
 class FormStatus(models.TextChoices):
@@ -72,6 +73,28 @@ class FormSubmissionStatus(models.TextChoices):
     CONVERTED = "converted", "Converted to a ticket"
     REJECTED = "rejected", "Rejected"
     FAILED = "failed", "Failed (no ticket)"
+    # An anonymous submission given the address of an existing account: it waits, with
+    # no ticket and no account linked, until that account's owner confirms it.
+    AWAITING_CONFIRMATION = "awaiting", "Awaiting the submitter's confirmation"
+
+
+class SubmitterIdentity(models.TextChoices):
+    """How the submission's submitter is known; only the first two are verified.
+
+    An anonymous form asks for an e-mail address, and anyone can type anyone's. An
+    address nobody has an account for gets a new requester (nothing to borrow); the
+    address of an existing account is never trusted until that account's owner proves
+    control of the mailbox (see ``forms_builder.services.confirmation``).
+    """
+
+    SIGNED_IN = "signed_in", "Verified: signed in"
+    CONFIRMED = "confirmed", "Verified: confirmed by e-mail"
+    NEW_ADDRESS = "new_address", "New address (a requester was created)"
+    UNVERIFIED = "unverified", "Unverified: an existing account's address"
+    NOT_RECORDED = "not_recorded", "Not recorded (submitted before the check existed)"
+
+
+VERIFIED_IDENTITIES = frozenset({SubmitterIdentity.SIGNED_IN, SubmitterIdentity.CONFIRMED})
 
 
 def _choices_check(field: str, choices: type[models.TextChoices]) -> models.Q:
@@ -82,7 +105,8 @@ class CustomForm(models.Model):
     """A form that requesters fill in, and how its answers become a ticket.
 
     ``version`` grows by one each time the definition is saved through
-    ``forms_builder.services.form_save``; submissions record the version they answered.
+    ``forms_builder.services.form_create`` or ``form_update``; submissions record the
+    version they answered.
     """
 
     name = models.CharField(max_length=200)
@@ -331,14 +355,18 @@ class FormField(models.Model):
             errors["max_value"] = "Only number fields have a minimum and maximum value."
         elif _above(self.min_value, self.max_value):
             errors["min_value"] = "The minimum value is above the maximum."
-        if self.pattern and kind not in PATTERN_TYPES:
-            errors["pattern"] = "Only text and phone fields have a pattern."
-        elif self.pattern:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                errors["pattern"] = f"Not a valid regular expression: {exc}."
-        return errors
+        return {**errors, **self._pattern_problems()}
+
+    def _pattern_problems(self) -> dict[str, str]:
+        if not self.pattern:
+            return {}
+        if self.field_type not in PATTERN_TYPES:
+            return {"pattern": "Only text and phone fields have a pattern."}
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            return {"pattern": f"Not a valid regular expression: {exc}."}
+        return {}
 
     def _file_problems(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -419,9 +447,18 @@ class FormSubmission(models.Model):
         blank=True,
         related_name="form_submissions",
         db_index=False,
-        help_text="The signed-in user, or the requester found or created for the e-mail.",
+        help_text="The signed-in user, the account that confirmed the submission, or the "
+        "requester created for a new e-mail address; never an account that did not confirm.",
     )
     submitter_email = models.EmailField(blank=True)
+    identity = models.CharField(
+        "submitter identity",
+        max_length=16,
+        choices=SubmitterIdentity.choices,
+        help_text="How the submitter is known: verified (signed in, or confirmed through the "
+        "link mailed to the account's address) or not.",
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict)
     status = models.CharField(
         max_length=16, choices=FormSubmissionStatus.choices, default=FormSubmissionStatus.RECEIVED
@@ -467,10 +504,33 @@ class FormSubmission(models.Model):
                 name="forms_submission_has_submitter",
                 violation_error_message="A submission needs a user or an e-mail address.",
             ),
+            models.CheckConstraint(
+                condition=_choices_check("identity", SubmitterIdentity),
+                name="forms_submission_identity_valid",
+            ),
+            # The fix for anonymous submissions borrowing an account: in the database
+            # itself, an unverified submission is linked to no account, and one that
+            # waits for confirmation is an unverified one.
+            models.CheckConstraint(
+                condition=~models.Q(identity=SubmitterIdentity.UNVERIFIED)
+                | models.Q(submitter__isnull=True),
+                name="forms_submission_unverified_unlinked",
+                violation_error_message="An unverified submission is linked to no account.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=FormSubmissionStatus.AWAITING_CONFIRMATION)
+                | models.Q(identity=SubmitterIdentity.UNVERIFIED),
+                name="forms_submission_awaiting_is_unverified",
+                violation_error_message="Only unverified submissions await confirmation.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Submission {self.pk} of {self.form_snapshot.get('name', self.form_id)}"
+
+    @property
+    def verified(self) -> bool:
+        return self.identity in VERIFIED_IDENTITIES
 
 
 class FormSubmissionAttachment(models.Model):

@@ -259,62 +259,78 @@ def clean_submission(
     ``data`` maps keys to values: JSON values, or lists of strings as a QueryDict gives
     them (``{k: qd.getlist(k)}``); ``files`` maps keys to uploads.
     """
-    files = files or {}
-    by_key = {spec.key: spec for spec in definition.fields}
-    errors: dict[str, list[str]] = {key: [UNKNOWN] for key in sorted({*data, *files} - set(by_key))}
-    results: dict[str, Any] = {}  # key -> cleaned value or _Invalid
+    return _Cleaning(definition, data, files or {}).run()
 
-    def cleaned(spec: FieldSpec) -> Any:
-        if spec.key not in results:
+
+class _Cleaning:
+    """One submission being cleaned: each field's answer is cleaned once, when it is
+    first needed (to show or hide another field, or as an answer of its own)."""
+
+    def __init__(
+        self,
+        definition: Definition,
+        data: Mapping[str, Any],
+        files: Mapping[str, Sequence[UploadedFile]],
+    ) -> None:
+        self.definition = definition
+        self.data = data
+        self.files = files
+        self.by_key = {spec.key: spec for spec in definition.fields}
+        self.results: dict[str, Any] = {}  # key -> cleaned value or _Invalid
+        self.visibility: dict[str, bool] = {}
+
+    def cleaned(self, spec: FieldSpec) -> Any:
+        if spec.key not in self.results:
             try:
-                results[spec.key] = _clean_field(spec, data.get(spec.key, _MISSING), files)
+                value = _clean_field(spec, self.data.get(spec.key, _MISSING), self.files)
             except _Invalid as invalid:
-                results[spec.key] = invalid
-        return results[spec.key]
+                value = invalid
+            self.results[spec.key] = value
+        return self.results[spec.key]
 
-    visibility: dict[str, bool] = {}
+    def visible(self, spec: FieldSpec, seen: frozenset[str] = frozenset()) -> bool:
+        if spec.key not in self.visibility:
+            self.visibility[spec.key] = self._shown(spec, seen)
+        return self.visibility[spec.key]
 
-    def visible(spec: FieldSpec, seen: frozenset[str] = frozenset()) -> bool:
-        if spec.key in visibility:
-            return visibility[spec.key]
-        shown = True
-        if spec.visible_when_field:
-            controller = by_key.get(spec.visible_when_field)
-            # A missing or circular reference hides the field (definition_errors keeps
-            # designers from saving either); so does an invalid controlling answer.
-            if (
-                controller is None
-                or controller.key in seen
-                or spec.key in seen
-                or not visible(controller, seen | {spec.key})
-            ):
-                shown = False
+    def _shown(self, spec: FieldSpec, seen: frozenset[str]) -> bool:
+        if not spec.visible_when_field:
+            return True
+        controller = self.by_key.get(spec.visible_when_field)
+        # A missing or circular reference hides the field (definition_errors keeps
+        # designers from saving either); so does an invalid controlling answer.
+        if (
+            controller is None
+            or controller.key in seen
+            or spec.key in seen
+            or not self.visible(controller, seen | {spec.key})
+        ):
+            return False
+        value = self.cleaned(controller)
+        return not isinstance(value, _Invalid) and _matches(
+            controller, value, spec.visible_when_value
+        )
+
+    def run(self) -> CleanedSubmission:
+        unknown = sorted({*self.data, *self.files} - set(self.by_key))
+        errors: dict[str, list[str]] = {key: [UNKNOWN] for key in unknown}
+        answers: dict[str, Any] = {}
+        uploads: dict[str, UploadedFile] = {}
+        for spec in self.definition.fields:
+            if not self.visible(spec):
+                continue
+            value = self.cleaned(spec)
+            if isinstance(value, _Invalid):
+                errors[spec.key] = [value.message]
+            elif spec.type == FormFieldType.FILE:
+                answers[spec.key] = None if value is None else _original_name(value)
+                if value is not None:
+                    uploads[spec.key] = value
             else:
-                value = cleaned(controller)
-                shown = not isinstance(value, _Invalid) and _matches(
-                    controller, value, spec.visible_when_value
-                )
-        visibility[spec.key] = shown
-        return shown
-
-    answers: dict[str, Any] = {}
-    uploads: dict[str, UploadedFile] = {}
-    for spec in definition.fields:
-        if not visible(spec):
-            continue
-        value = cleaned(spec)
-        if isinstance(value, _Invalid):
-            errors[spec.key] = [value.message]
-        elif spec.type == FormFieldType.FILE:
-            upload = value
-            answers[spec.key] = None if upload is None else _original_name(upload)
-            if upload is not None:
-                uploads[spec.key] = upload
-        else:
-            answers[spec.key] = value
-    if errors:
-        raise ValidationError(errors)
-    return CleanedSubmission(data=answers, files=uploads)
+                answers[spec.key] = value
+        if errors:
+            raise ValidationError(errors)
+        return CleanedSubmission(data=answers, files=uploads)
 
 
 def _matches(controller: FieldSpec, value: Any, expected: str) -> bool:

@@ -1,4 +1,5 @@
-"""The published form as a server-rendered page, at /forms/<slug>/.
+"""The published form as a server-rendered page, at /forms/<slug>/, and the page that
+confirms an anonymous submission made with an account's address, /forms/confirm/<token>/.
 
 It works without JavaScript (a small script only hides conditional fields), labels every
 input, lists errors at the top with links to their fields and repeats each next to its
@@ -20,6 +21,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_http_methods
 
 from forms_builder import selectors, services
+from forms_builder.answers import answers
 from forms_builder.models import CustomForm, FormSubmission, FormSubmissionStatus
 from forms_builder.rendering import (
     HONEYPOT,
@@ -128,6 +130,7 @@ def _submit(request: HttpRequest, form: CustomForm, user: Any) -> HttpResponse:
             submitter=user,
             submitter_email=request.POST.get(SUBMITTER_EMAIL, ""),
             ip_address=client_ip(request),
+            site=request.build_absolute_uri("/"),
         )
     except ValidationError as error:
         return _render(request, form, values=values, errors=error_dict(error))
@@ -156,8 +159,54 @@ def form_done(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "submission": submission,
         "failed": submission is not None and submission.status == FormSubmissionStatus.FAILED,
+        "awaiting": submission is not None
+        and submission.status == FormSubmissionStatus.AWAITING_CONFIRMATION,
     }
     return TemplateResponse(request, "forms_builder/done.html", context)
+
+
+CONFIRMATION_STATUS = {
+    services.ConfirmationState.READY: 200,
+    services.ConfirmationState.CONFIRMED: 200,
+    services.ConfirmationState.ALREADY_CONFIRMED: 200,
+    services.ConfirmationState.INACTIVE_ACCOUNT: 403,
+    services.ConfirmationState.CLOSED: 410,
+    services.ConfirmationState.EXPIRED: 410,
+    services.ConfirmationState.INVALID: 404,
+}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_submission(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to an account whose address an anonymous submission gave
+    (``forms_builder.services.confirmation``). GET shows what would be confirmed; the
+    button POSTs, which links the submission and opens its ticket. Every outcome,
+    expired and invalid links included, is a page that says what happened."""
+    if request.method == "POST":
+        outcome = services.submission_confirm(token=token)
+    else:
+        outcome = services.confirmation_check(token=token)
+    submission = outcome.submission
+    shown_answers = []
+    if submission is not None and outcome.state in {
+        services.ConfirmationState.READY,
+        services.ConfirmationState.CONFIRMED,
+    }:
+        shown_answers = answers(Definition.from_snapshot(submission.form_snapshot), submission.data)
+    context = {
+        "state": outcome.state.value,
+        "submission": submission,
+        "form_name": submission.form_snapshot.get("name", "") if submission else "",
+        "answers": shown_answers,
+        "failed": submission is not None and submission.status == FormSubmissionStatus.FAILED,
+        "token": token,
+    }
+    return TemplateResponse(
+        request,
+        "forms_builder/confirm.html",
+        context,
+        status=CONFIRMATION_STATUS[outcome.state],
+    )
 
 
 @require_http_methods(["GET", "HEAD"])

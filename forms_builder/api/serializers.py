@@ -1,5 +1,5 @@
 """Serializers of the form builder's API. They validate and present; the views call the
-services, which do every write (STYLE.md rule 10)."""
+services, which do every write and record its event."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from forms_builder.models import (
     FormStatus,
     FormSubmission,
     FormSubmissionAttachment,
+    SubmitterIdentity,
 )
 from forms_builder.validation import Definition
-from nixflow.models import TICKET_KEY_PREFIX, Priority, Workflow
+from nixflow.models import Priority, Ticket, Workflow
 
 
 class FormFieldSerializer(serializers.ModelSerializer):
@@ -194,6 +195,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
     ticket = serializers.SerializerMethodField()
     answers = serializers.SerializerMethodField()
     attachments = SubmissionAttachmentSerializer(many=True, read_only=True)
+    identity = serializers.ChoiceField(
+        choices=SubmitterIdentity.choices,
+        read_only=True,
+        help_text="How the submitter is known. `signed_in` and `confirmed` are verified; "
+        "`unverified` is an anonymous submission that gave an existing account's address "
+        "and is linked to no account until its owner confirms.",
+    )
+    verified = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = FormSubmission
@@ -206,6 +215,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "status_reason",
             "submitter",
             "submitter_email",
+            "identity",
+            "verified",
+            "confirmed_at",
             "ticket",
             "created",
             "updated",
@@ -218,7 +230,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return submission.form_snapshot.get("name", "")
 
     def get_ticket(self, submission: FormSubmission) -> str | None:
-        return f"{TICKET_KEY_PREFIX}{submission.ticket_id}" if submission.ticket_id else None
+        return Ticket.key_for(submission.ticket_id) if submission.ticket_id else None
 
     @extend_schema_field(AnswerSerializer(many=True))
     def get_answers(self, submission: FormSubmission) -> list[dict[str, Any]]:

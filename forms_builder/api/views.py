@@ -1,6 +1,7 @@
 """The form builder's API: forms (CRUD with nested fields), a published form's schema and
 submit endpoint, and submissions. Each view validates with a serializer, calls one
-service or selector, and serializes the result (STYLE.md rule 10)."""
+service or selector, and serializes the result: serializers never write, so the API and
+the admin make the same change through the same service, with the same event."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from forms_builder.models import (
     FormStatus,
     FormSubmission,
     FormSubmissionStatus,
+    SubmitterIdentity,
 )
 from forms_builder.rendering import SUBMITTER_EMAIL
 from forms_builder.throttling import FormSubmitAnonThrottle
@@ -45,13 +47,17 @@ from forms_builder.validation import Definition
 from forms_builder.views import client_ip
 from nixflow.api.filters import UTCDateTimeFilter
 from nixflow.api.views import refuse_oversized_body
-from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.models import Ticket
 from nixflow.toolkit.auth import signed_in_user
 
 NOT_ANSWERS = frozenset({SUBMITTER_EMAIL, "csrfmiddlewaretoken"})
 FAILED_MESSAGE = (
     "We have received your answers, but could not open a ticket for them yet. "
     "The service desk has been told and will follow up."
+)
+AWAITING_MESSAGE = (
+    "We have received your answers and sent a confirmation link to the address given; "
+    "the ticket is opened under that account once its owner confirms."
 )
 
 
@@ -133,10 +139,8 @@ class FormViewSet(viewsets.GenericViewSet):
         data = dict(serializer.validated_data)
         items = data.pop("fields", [])
         form = CustomForm(**data)
-        changed, deleted = services.form_fields_from_data(form=None, items=items)
-        services.form_save(
-            form=form, changed_fields=changed, deleted_fields=deleted, actor=signed_in_user(request)
-        )
+        fields, _ = services.form_fields_from_data(form=None, items=items)
+        services.form_create(form=form, fields=fields, actor=signed_in_user(request))
         return self._form_response(form, status.HTTP_201_CREATED)
 
     def update(self, request: Request, slug: str) -> Response:
@@ -160,7 +164,7 @@ class FormViewSet(viewsets.GenericViewSet):
             )
         for name, value in data.items():
             setattr(form, name, value)
-        services.form_save(
+        services.form_update(
             form=form, changed_fields=changed, deleted_fields=deleted, actor=signed_in_user(request)
         )
         return self._form_response(form)
@@ -220,8 +224,9 @@ class FormViewSet(viewsets.GenericViewSet):
             201: SubmitResultSerializer,
             202: OpenApiResponse(
                 SubmitResultSerializer,
-                description="Answers kept, but no ticket could be opened yet (status "
-                "`failed`); staff retry it.",
+                description="Answers kept, no ticket yet: it could not be opened "
+                "(status `failed`; staff retry it), or the address given belongs to an "
+                "account whose owner must confirm first (status `awaiting`).",
             ),
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT,
@@ -265,19 +270,21 @@ class FormViewSet(viewsets.GenericViewSet):
             submitter=user,
             submitter_email=email if isinstance(email, str) else "",
             ip_address=client_ip(request),
+            site=request.build_absolute_uri("/"),
         )
-        failed = submission.status == FormSubmissionStatus.FAILED
+        message = {
+            FormSubmissionStatus.FAILED: FAILED_MESSAGE,
+            FormSubmissionStatus.AWAITING_CONFIRMATION: AWAITING_MESSAGE,
+        }.get(FormSubmissionStatus(submission.status), form.success_message)
         result = {
             "id": submission.pk,
             "status": submission.status,
-            "ticket": f"{TICKET_KEY_PREFIX}{submission.ticket_id}"
-            if submission.ticket_id
-            else None,
-            "message": FAILED_MESSAGE if failed else form.success_message,
+            "ticket": Ticket.key_for(submission.ticket_id) if submission.ticket_id else None,
+            "message": message,
         }
         return Response(
             SubmitResultSerializer(result).data,
-            status=status.HTTP_202_ACCEPTED if failed else status.HTTP_201_CREATED,
+            status=status.HTTP_201_CREATED if submission.ticket_id else status.HTTP_202_ACCEPTED,
         )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -289,6 +296,7 @@ class FormViewSet(viewsets.GenericViewSet):
 class SubmissionFilter(django_filters.FilterSet):
     form = django_filters.CharFilter(field_name="form__slug", label="The form's slug.")
     status = django_filters.ChoiceFilter(choices=FormSubmissionStatus.choices)
+    identity = django_filters.ChoiceFilter(choices=SubmitterIdentity.choices)
     created_after = UTCDateTimeFilter(field_name="created", lookup_expr="gte")
     created_before = UTCDateTimeFilter(field_name="created", lookup_expr="lt")
 

@@ -254,7 +254,7 @@ def test_the_submissions_list_filters_by_form_and_status(
         form=other, data={"name": "x"}, submitter=None, submitter_email="b@example.com"
     )
     Workflow.objects.update(is_default=False)
-    submit(public_form)
+    submit(public_form, email="cy@example.com")
     url = reverse("admin:forms_builder_formsubmission_changelist")
 
     def listed(query: str) -> int:
@@ -301,6 +301,7 @@ def test_actions_retry_failed_submissions_and_reject_others(
     default = Workflow.objects.get(is_default=True)
     Workflow.objects.update(is_default=False)
     first, second = submit(public_form), submit(public_form, email="bob@example.com")
+    assert first.status == second.status == FormSubmissionStatus.FAILED
     Workflow.objects.filter(pk=default.pk).update(is_default=True)
     url = reverse("admin:forms_builder_formsubmission_changelist")
 
@@ -315,7 +316,7 @@ def test_actions_retry_failed_submissions_and_reject_others(
     assert second.status == FormSubmissionStatus.REJECTED
     messages = [str(m) for m in response.context["messages"]]
     assert "1 submission(s) rejected." in messages
-    assert any("only received or failed" in m for m in messages)
+    assert any("only received, failed or unconfirmed" in m for m in messages)
 
 
 # --- CSV export ---------------------------------------------------------------------------

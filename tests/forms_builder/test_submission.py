@@ -23,6 +23,7 @@ from forms_builder.models import (
     FormSubmission,
     FormSubmissionAttachment,
     FormSubmissionStatus,
+    SubmitterIdentity,
 )
 from forms_builder.validation import Definition
 from nixflow.models import Attachment, Priority, Role, Source, Ticket, User, Workflow
@@ -107,20 +108,23 @@ def test_the_mapping_sets_priority_and_the_description_leads_with_its_field(
     assert "- How many people?: 40\n" in ticket.description
     assert "What happens?" not in ticket.description  # it leads, it isn't repeated
 
-    other = submit(public_form, data={**GOOD, "impact": "Just me"}).ticket
+    other = submit(
+        public_form, data={**GOOD, "impact": "Just me"}, submitter_email="bob@example.com"
+    ).ticket
     assert other is not None
     assert other.priority == Priority.NORMAL  # not in the map: the default
     assert "How many people" not in other.description  # hidden, so not stored
 
 
-def test_an_anonymous_submission_finds_its_requester_by_email_ignoring_case(
+def test_an_anonymous_submission_with_an_accounts_address_in_any_case_is_held_unlinked(
     public_form: CustomForm,
 ) -> None:
-    ann = UserFactory(username="ann", email="Ann@Example.com", role=Role.REQUESTER)
+    UserFactory(username="ann", email="Ann@Example.com", role=Role.REQUESTER)
     submission = submit(public_form, submitter_email="ann@EXAMPLE.com")
-    assert submission.submitter == ann
-    assert submission.ticket is not None
-    assert submission.ticket.requester == ann
+    assert submission.status == FormSubmissionStatus.AWAITING_CONFIRMATION
+    assert submission.identity == SubmitterIdentity.UNVERIFIED
+    assert submission.submitter is None
+    assert submission.ticket is None
     assert User.objects.count() == 2  # ann and the designer: nobody new
 
 
@@ -337,7 +341,7 @@ def test_only_agents_retry_or_reject_and_rejection_needs_an_open_submission(
     assert rejected.status == FormSubmissionStatus.REJECTED
     assert rejected.status_reason == "Duplicate"
     assert EventLog.objects.filter(type=events.FORM_REJECTED, actor=agent).count() == 1
-    with pytest.raises(ValidationError, match="only received or failed"):
+    with pytest.raises(ValidationError, match="only received, failed or unconfirmed"):
         services.submission_reject(submission=rejected, actor=agent)
 
 
@@ -412,7 +416,10 @@ def test_saving_a_form_bumps_its_version_once_per_change_and_records_it(
     assert form.version == 2
     assert event_types(subject_model="customform") == [events.FORM_CREATED, events.FORM_UPDATED]
     updated = EventLog.objects.get(type=events.FORM_UPDATED)
-    assert updated.payload["changed"] == ["name"]
+    assert updated.payload["changed"] == {
+        "name": {"old": "Request a laptop", "new": "Request a new laptop"}
+    }
+    assert updated.payload["fields_added"] == updated.payload["fields_removed"] == []
     assert updated.actor == designer
 
 
