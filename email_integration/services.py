@@ -20,11 +20,13 @@ import contextlib
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
@@ -34,7 +36,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from email_integration import loops
+from email_integration import authentication, events, loops, reply_tokens
 from email_integration.models import (
     EmailAccount,
     EmailAttachment,
@@ -42,9 +44,18 @@ from email_integration.models import (
     EmailMessageStatus,
     EmailMessageType,
     EmailThread,
+    SenderAuth,
 )
-from email_integration.parsing import ParsedMessage, first_message_id, normalize_subject, parse
+from email_integration.parsing import (
+    ParsedMessage,
+    ParseLimitExceededError,
+    first_message_id,
+    normalize_subject,
+    parse,
+    structure_problem,
+)
 from eventlog.models import EventLog
+from eventlog.outbox import outbox_enqueue
 from eventlog.services import event_build, event_record_many
 from nixflow import selectors as core_selectors
 from nixflow import services as core_services
@@ -76,6 +87,8 @@ PROCESSED_FIELDS = [
     "comment",
     "thread",
     "bounce_of",
+    "sender_auth",
+    "authentication",
 ]
 
 
@@ -207,9 +220,21 @@ class _Plan:
 
     parsed: ParsedMessage | None = None
     error: Exception | None = None  # parsing raised: raised again in the message's turn
+    too_complex: str = ""  # over a reading limit: kept as failed with this reason
     verdict: loops.Verdict | None = None
     counted: bool = False  # counts against its sender's hourly limit
     over_limit: bool = False
+    auth: authentication.Verdict = field(default_factory=authentication.Verdict)
+    token: reply_tokens.ReplyToken | None = None  # a valid reply token it brought back
+    tokens_seen: int = 0  # token-shaped strings, valid or not
+    sender: User | None = None  # the existing user of the From address
+    token_matches: bool = False  # the token was made for ``sender``
+
+    @property
+    def verified(self) -> bool:
+        """The sender is authenticated: their domain vouched for them, staff released
+        the message, or it brought back a reply token made for them."""
+        return self.auth.verified or self.token_matches
 
 
 class _Intake:
@@ -325,15 +350,17 @@ def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> lis
     ]
     intake = _Intake()
     plans = {message.pk: _read(message, intake) for message in due}
+    # The senders' users before counting: whether a reply token was made for the
+    # sender decides which of their two counts a message goes to.
+    intake.load_users({p.parsed.from_address for p in plans.values() if p.parsed and p.counted})
+    for plan in plans.values():
+        if plan.parsed is not None:
+            plan.sender = intake.users.get(plan.parsed.from_address)
+            plan.token_matches = bool(
+                plan.token and plan.sender and plan.token.user_id == plan.sender.pk
+            )
     _count_senders(due, plans)
-    intake.load_users(
-        {
-            p.parsed.from_address
-            for p in plans.values()
-            if p.parsed is not None and p.counted and not p.over_limit
-        }
-    )
-    events: list[EventLog] = []
+    recorded: list[EventLog] = []
     for message in due:
         plan = plans[message.pk]
         if not savepoints:
@@ -350,31 +377,79 @@ def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> lis
                 intake.forget(message, plan)
                 _record_failure(message, error)
                 continue
-        events.append(_received_event(message))
-    event_record_many(events=events)
+        recorded.extend(_received_events(message))
+    event_record_many(events=recorded)
     return [locked.get(m.pk, m) for m in messages]
 
 
 def _record_failure(message: EmailMessage, error: Exception) -> None:
+    """Mark a message failed, unless its work was committed after all.
+
+    An error can come after the commit: a callback run on commit (queueing a task
+    while the broker is down) raises out of the transaction that created the ticket.
+    The message is then processed, with its ticket; marking it failed would have
+    ``reprocess_email`` open a second ticket. Hence only a message still due is marked.
+    """
     reason = f"{type(error).__name__}: {error}"[:2000]
-    EmailMessage.objects.filter(pk=message.pk).update(
+    marked = EmailMessage.objects.filter(
+        pk=message.pk, status__in=[EmailMessageStatus.RECEIVED, EmailMessageStatus.FAILED]
+    ).update(
         status=EmailMessageStatus.FAILED,
         error_reason=reason,
         attempts=F("attempts") + 1,
         processed_at=timezone.now(),
     )
-    message.refresh_from_db(fields=PROCESSED_FIELDS)
+    if not marked:
+        logger.warning("Mail message %s failed after its work was committed", message.pk)
+    message.refresh_from_db(fields=[*PROCESSED_FIELDS, "reviewed_by", "reviewed_at"])
 
 
 def _read(message: EmailMessage, intake: _Intake) -> _Plan:
+    raw = bytes(message.raw)
+    problem = structure_problem(
+        raw, max_depth=settings.EMAIL_MAX_MIME_DEPTH, max_parts=settings.EMAIL_MAX_MIME_PARTS
+    )
+    if problem:
+        return _Plan(too_complex=f"Not read: {problem}.")
     try:
-        parsed = parse(bytes(message.raw))
+        parsed = parse(raw, deadline=time.monotonic() + settings.EMAIL_MAX_PARSE_SECONDS)
         verdict = loops.classify(parsed)
+    except ParseLimitExceededError as error:
+        return _Plan(too_complex=f"Not read: {error}.")
     except Exception as error:  # parse() degrades instead of raising; kept for its turn
         return _Plan(error=error)
     address = parsed.from_address
-    counted = verdict is None and "@" in address and address not in intake.own_addresses
-    return _Plan(parsed=parsed, verdict=verdict, counted=counted)
+    usable = verdict is None and "@" in address and address not in intake.own_addresses
+    released = message.sender_auth == SenderAuth.RELEASED
+    plan = _Plan(parsed=parsed, verdict=verdict, counted=usable and not released)
+    if released:
+        plan.auth = authentication.Verdict(SenderAuth.RELEASED, message.authentication)
+    elif usable:  # automatic mail is ignored whoever sent it: no DNS lookups for it
+        plan.auth = authentication.authenticate(
+            raw=raw,
+            message=parsed.message,
+            from_address=address,
+            authserv_id=message.account.trusted_authserv_id,
+        )
+    _find_reply_token(plan, parsed)
+    return plan
+
+
+def _find_reply_token(plan: _Plan, parsed: ParsedMessage) -> None:
+    """The first valid reply token in the addresses the reply went to (the plus-tag of
+    our Reply-To) or in the ids it answers (our Message-ID)."""
+    found = reply_tokens.find(
+        [
+            *parsed.to,
+            *parsed.cc,
+            parsed.header("Delivered-To"),
+            parsed.header("X-Original-To"),
+            parsed.in_reply_to,
+            *parsed.references,
+        ]
+    )
+    plan.tokens_seen = len(found)
+    plan.token = next(filter(None, map(reply_tokens.verify, found)), None)
 
 
 def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> None:
@@ -382,30 +457,30 @@ def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> Non
     those past the limit: the n-th message of a sender in the batch is over it when the
     count before the batch plus n exceeds the limit, as when counted one by one. A
     message that then fails still counts (it was received, and a loop fails too)."""
-    groups: dict[tuple[str, datetime], list[_Plan]] = {}
+    groups: dict[tuple[str, datetime, bool], list[_Plan]] = {}
     for message in messages:
         plan = plans[message.pk]
         if plan.parsed is not None and plan.counted:
             hour = message.received_at.replace(minute=0, second=0, microsecond=0)
-            groups.setdefault((plan.parsed.from_address, hour), []).append(plan)
+            groups.setdefault((plan.parsed.from_address, hour, plan.verified), []).append(plan)
     if not groups:
         return
     # Sorted: every batch locks the counter rows in one order, so concurrent batches
     # wait for each other instead of deadlocking.
-    keys = sorted(groups, key=lambda key: (key[0], key[1]))
-    rows = ", ".join(["(%s, %s, %s)"] * len(keys))
+    keys = sorted(groups)
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(keys))
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO email_integration_sendercount (address, hour, count)
+            INSERT INTO email_integration_sendercount (address, hour, verified, count)
             VALUES {rows}
-            ON CONFLICT (address, hour)
+            ON CONFLICT (address, hour, verified)
                 DO UPDATE SET count = email_integration_sendercount.count + EXCLUDED.count
-            RETURNING address, hour, count
+            RETURNING address, hour, verified, count
             """,  # noqa: S608 -- only placeholders are formatted in
             [value for key in keys for value in (*key, len(groups[key]))],
         )
-        totals = {(address, hour): count for address, hour, count in cursor.fetchall()}
+        totals = {(address, hour, ok): count for address, hour, ok, count in cursor.fetchall()}
     limit = settings.EMAIL_SENDER_LIMIT_PER_HOUR
     for key, group in groups.items():
         before = totals[key] - len(group)
@@ -428,11 +503,18 @@ def _fill(message: EmailMessage, parsed: ParsedMessage) -> None:
 def _process_locked(message: EmailMessage, plan: _Plan, intake: _Intake) -> None:
     if plan.error is not None:
         raise plan.error
-    parsed = plan.parsed
-    assert parsed is not None  # noqa: S101 -- _read sets either parsed or error
-    _fill(message, parsed)
     message.attempts += 1
     message.processed_at = timezone.now()
+    if plan.too_complex:
+        # Kept, with the reason; reprocessing reads it again (under raised limits).
+        message.status, message.error_reason = EmailMessageStatus.FAILED, plan.too_complex
+        message.save(update_fields=["status", "error_reason", "attempts", "processed_at"])
+        return
+    parsed = plan.parsed
+    assert parsed is not None  # noqa: S101 -- _read sets parsed, error or too_complex
+    _fill(message, parsed)
+    if message.sender_auth != SenderAuth.RELEASED:
+        message.sender_auth, message.authentication = _authentication_record(plan)
     outcome = _route(message, parsed, plan, intake)
     message.status = outcome.status
     message.error_reason = outcome.reason
@@ -440,9 +522,69 @@ def _process_locked(message: EmailMessage, plan: _Plan, intake: _Intake) -> None
     message.save(update_fields=PROCESSED_FIELDS)
 
 
+def _authentication_record(plan: _Plan) -> tuple[str, str]:
+    """What the message keeps of its sender authentication: method and words."""
+    if plan.auth.verified or not plan.token_matches or plan.token is None:
+        return plan.auth.method, plan.auth.detail
+    ticket_key = Ticket.key_for(plan.token.ticket_id)
+    detail = (
+        f"reply token of our mail about {ticket_key}, valid until {plan.token.expires:%Y-%m-%d}"
+    )
+    return SenderAuth.REPLY_TOKEN, "; ".join(filter(None, [detail, plan.auth.detail]))
+
+
+def _is_staff(user: User) -> bool:
+    return user.is_agent or user.is_staff or user.is_superuser
+
+
+def _hold_reason(parsed: ParsedMessage, plan: _Plan, token_ticket: Ticket | None) -> str:
+    """Why a message must be held (suspended), or "" when it may be processed.
+
+    Mail from a staff member's address acts as that person (their comment is an agent's:
+    a first response, mailed on to the requester), so it is processed only when its
+    sender is authenticated: the From domain vouched for (``authentication``), staff
+    released it, or it brought back a reply token made for that person, whose ticket
+    it then goes to. Other senders are taken as the owner of their address with a
+    requester's rights, as before: they can open tickets and comment on their own.
+    """
+    sender = plan.sender
+    if sender is None or not _is_staff(sender) or plan.auth.verified:
+        return ""
+    if plan.token_matches and token_ticket is not None:
+        return ""
+    if plan.token_matches:
+        why = "its reply token names a ticket that no longer exists"
+    elif plan.token is not None:
+        why = "its reply token was made for another recipient"
+    elif plan.tokens_seen:
+        why = "its reply token is expired or not ours"
+    else:
+        why = plan.auth.detail or "no DKIM signature"
+    return (
+        f"Suspended: {parsed.from_address} is the address of staff user "
+        f"{sender.get_username()}, and the sender is not authenticated ({why}). "
+        "Release it to process it as that user, or reject it."
+    )[:2000]
+
+
+def _received_events(message: EmailMessage) -> list[EventLog]:
+    """``email.received``, and ``email.suspended`` for a message held."""
+    received = [_received_event(message)]
+    if message.status == EmailMessageStatus.SUSPENDED:
+        received.append(
+            event_build(
+                type=events.SUSPENDED,
+                subject=message,
+                actor=None,
+                payload={"from": message.from_address, "reason": message.error_reason},
+            )
+        )
+    return received
+
+
 def _received_event(message: EmailMessage) -> EventLog:
     return event_build(
-        type="email.received",
+        type=events.RECEIVED,
         subject=message,
         actor=None,
         ticket_key=message.ticket.key if message.ticket else "",
@@ -451,11 +593,40 @@ def _received_event(message: EmailMessage) -> EventLog:
             "message_type": message.message_type,
             "from": message.from_address,
             "reason": message.error_reason,
+            "sender_auth": message.sender_auth,
         },
     )
 
 
 def _route(message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _Intake) -> Outcome:
+    screened = _screen(message, parsed, plan, intake)
+    if screened is not None:
+        return screened
+    token_ticket = None
+    if plan.token_matches and plan.token is not None:
+        token_ticket = (
+            Ticket.objects.filter(pk=plan.token.ticket_id)
+            .select_related("requester", "assignee")
+            .first()
+        )
+    held = _hold_reason(parsed, plan, token_ticket)
+    if held:
+        return Outcome(EmailMessageStatus.SUSPENDED, reason=held)
+    sender = _sender_user(message, parsed, intake)
+    ticket, thread = None, None
+    if token_ticket is not None and _may_join(token_ticket, sender, parsed):
+        ticket = token_ticket  # a reply to our mail about this ticket, from its recipient
+    else:
+        ticket, thread = _find_ticket(message, parsed, sender)
+    ticket = _act(message, parsed, intake, sender=sender, ticket=ticket, thread=thread)
+    return Outcome(EmailMessageStatus.PROCESSED, ticket=ticket)
+
+
+def _screen(
+    message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _Intake
+) -> Outcome | None:
+    """Why the message is ignored (automatic mail, no sender, a loop, over the limit),
+    or None when it goes on."""
     verdict = plan.verdict
     if verdict is not None:
         message.message_type = verdict.message_type
@@ -474,13 +645,24 @@ def _route(message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _I
         )
     if plan.over_limit:
         limit = settings.EMAIL_SENDER_LIMIT_PER_HOUR
+        kind = "authenticated" if plan.verified else "unauthenticated"
         return Outcome(
             EmailMessageStatus.IGNORED,
-            reason=f"{parsed.from_address} sent more than {limit} messages this hour.",
+            reason=f"{parsed.from_address} sent more than {limit} messages this hour ({kind}).",
         )
+    return None
 
-    sender = _sender_user(message, parsed, intake)
-    ticket, thread = _find_ticket(message, parsed, sender)
+
+def _act(
+    message: EmailMessage,
+    parsed: ParsedMessage,
+    intake: _Intake,
+    *,
+    sender: User,
+    ticket: Ticket | None,
+    thread: EmailThread | None,
+) -> Ticket:
+    """Open a ticket, or comment on ``ticket``, as ``sender``; the ticket."""
     attachments, refused = _attachments(parsed)
     if ticket is None:
         ticket = core_services.ticket_create(
@@ -511,7 +693,7 @@ def _route(message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _I
         message.thread = thread or _thread_for(message, ticket, parsed)
     if parsed.attachments:
         _record_attachments(message, parsed, refused)
-    return Outcome(EmailMessageStatus.PROCESSED, ticket=ticket)
+    return ticket
 
 
 def _sender_user(message: EmailMessage, parsed: ParsedMessage, intake: _Intake) -> User:
@@ -521,23 +703,12 @@ def _sender_user(message: EmailMessage, parsed: ParsedMessage, intake: _Intake) 
     user = intake.users.get(address)
     if user is not None:
         return user
-    base = re.sub(r"[^\w.@+-]", "", address)[:140] or "requester"
-    username, n = base, 1
-    while User.objects.filter(username__iexact=username).exists():
-        n += 1
-        username = f"{base[:140]}-{n}"
-    first, _, last = (parsed.from_name or "").partition(" ")
-    try:  # user_create's own savepoint keeps the transaction usable after a conflict
-        user = core_services.user_create(
-            username=username,
-            email=address,
-            role=Role.REQUESTER,
-            first_name=first[:150],
-            last_name=last[:150],
-        )
-    except IntegrityError:  # created by a concurrent message from the same sender
-        user = User.objects.get(email__iexact=address)
-    else:
+    # The batch looked the address up already (look_up=False saves the query); a
+    # concurrent message from the same sender may still have created the user first.
+    user, created = core_services.requester_get_or_create(
+        email=address, name=parsed.from_name or "", look_up=False
+    )
+    if created:
         intake.created_by[address] = message.pk
     intake.users[address] = user
     return user
@@ -605,7 +776,16 @@ def _find_ticket(
 
 
 def _thread_people(message: EmailMessage, parsed: ParsedMessage) -> set[str]:
-    return {parsed.from_address, *parsed.to, *parsed.cc} - {message.account.address.lower()}
+    """Who is on the conversation, our own address (with a reply token's plus-tag or
+    not) left out."""
+    ours = message.account.address.lower()
+    local, _, domain = ours.partition("@")
+    return {
+        address
+        for address in {parsed.from_address, *parsed.to, *parsed.cc}
+        if address != ours
+        and not (address.startswith(f"{local}+") and address.endswith(f"@{domain}"))
+    }
 
 
 def _thread_create(message: EmailMessage, ticket: Ticket, parsed: ParsedMessage) -> EmailThread:
@@ -695,5 +875,122 @@ def messages_ingest_batch(*, account: EmailAccount, raws: list[bytes]) -> list[E
 
 
 def messages_reprocess(*, messages: list[EmailMessage]) -> list[EmailMessage]:
-    """Run failed (or still received) messages through the pipeline again."""
+    """Run failed (or still received) messages through the pipeline again.
+
+    Idempotent per message: only a message still received or failed is processed (under
+    its row lock), and a message whose ticket was committed is never marked failed
+    (``_record_failure``), so reprocessing never opens a second ticket."""
     return [message_process(message=m) for m in messages]
+
+
+# --- accept now, process in a worker ----------------------------------------------------
+PROCESS_TASK = "email_integration.tasks.process_inbound"
+
+
+def message_accept(*, account: EmailAccount, raw: bytes) -> tuple[EmailMessage, bool]:
+    """Store a posted message and queue its processing, in one transaction; (message,
+    created). Nothing is parsed here: this runs in the web request, which answers 202.
+
+    The processing task is written to the outbox (``eventlog.outbox``) with the stored
+    row, so it is published when the broker is there, whenever that is; its key makes
+    it one task per message, however often the message is posted. Should it still be
+    lost, ``messages_process_stored`` (beat) processes what was left received.
+    """
+    with transaction.atomic():
+        message, created = message_store(account=account, raw=raw)
+        if message.status == EmailMessageStatus.RECEIVED:
+            outbox_enqueue(
+                task=PROCESS_TASK,
+                kwargs={"message_id": message.pk},
+                key=f"{PROCESS_TASK}:{message.pk}",
+            )
+    return message, created
+
+
+def message_process_by_id(*, message_id: int) -> EmailMessage | None:
+    """Process one stored message by id (the worker's task); None when it is gone.
+    A message already processed (by the sweep, say) comes back as it is."""
+    message = EmailMessage.objects.filter(pk=message_id).select_related("account").first()
+    if message is None:
+        return None
+    return message_process(message=message)
+
+
+def messages_process_stored(*, limit: int = 500) -> int:
+    """Process inbound messages left received longer than ``EMAIL_SWEEP_AFTER_SECONDS``
+    (their task was lost); the number processed. Safe beside the tasks: processing
+    locks each message and skips what is no longer due."""
+    settled = timezone.now() - timedelta(seconds=settings.EMAIL_SWEEP_AFTER_SECONDS)
+    stale = list(
+        EmailMessage.objects.filter(
+            status=EmailMessageStatus.RECEIVED,
+            message_type=EmailMessageType.INBOUND,
+            received_at__lte=settled,
+        )
+        .select_related("account")
+        .order_by("received_at", "id")[:limit]
+    )
+    for message in stale:  # one by one: one slow message holds up no batch
+        message_process(message=message)
+    return len(stale)
+
+
+# --- suspended mail ---------------------------------------------------------------------
+def _lock_suspended(message: EmailMessage) -> EmailMessage:
+    locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
+    if locked.status != EmailMessageStatus.SUSPENDED:
+        raise ValidationError(
+            {"status": f"Only a suspended message can be released or rejected ({locked.status})."}
+        )
+    return locked
+
+
+def message_release(*, message: EmailMessage, actor: User) -> EmailMessage:
+    """Process a suspended message as its (now verified) sender, recording who vouched.
+
+    Staff release a message they know to be genuine (the agent wrote it from a phone
+    that does not sign, say): it then goes through the pipeline as any authenticated
+    message would, with ``sender_auth`` "released" and the releaser in ``reviewed_by``.
+    """
+    with transaction.atomic():
+        locked = _lock_suspended(message)
+        own = bool(actor.email) and actor.email.lower() == locked.from_address
+        if not (actor.role == Role.ADMIN or actor.is_superuser or (actor.is_agent and own)):
+            # Releasing makes the message act as its sender: an agent may vouch for
+            # their own mail (sent from a phone that does not sign, say), only an admin
+            # for anyone's.
+            raise PermissionDenied(
+                "Only an admin, or the staff member whose address it bears, may release it."
+            )
+        locked.status = EmailMessageStatus.RECEIVED
+        locked.sender_auth = SenderAuth.RELEASED
+        locked.authentication = f"released by {actor.get_username()}; was: {locked.authentication}"[
+            :2000
+        ]
+        locked.reviewed_by, locked.reviewed_at = actor, timezone.now()
+        locked.save(
+            update_fields=["status", "sender_auth", "authentication", "reviewed_by", "reviewed_at"]
+        )
+        events.publish(
+            events.RELEASED,
+            subject=locked,
+            actor=actor,
+            payload={"from": locked.from_address, "reason": locked.error_reason},
+        )
+        return message_process(message=locked)
+
+
+def message_reject(*, message: EmailMessage, actor: User) -> EmailMessage:
+    """Refuse a suspended message: kept as rejected, never processed."""
+    with transaction.atomic():
+        locked = _lock_suspended(message)
+        locked.status = EmailMessageStatus.REJECTED
+        locked.reviewed_by, locked.reviewed_at = actor, timezone.now()
+        locked.save(update_fields=["status", "reviewed_by", "reviewed_at"])
+        events.publish(
+            events.REJECTED,
+            subject=locked,
+            actor=actor,
+            payload={"from": locked.from_address, "reason": locked.error_reason},
+        )
+    return locked

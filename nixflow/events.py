@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Model
 from django.dispatch import Signal
 
 from eventlog.services import event_record
@@ -36,6 +37,15 @@ TICKET_COMMENTED = "ticket.commented"
 TICKET_WATCHED = "ticket.watched"
 TICKET_UNWATCHED = "ticket.unwatched"
 TICKET_DELETED = "ticket.deleted"
+
+# --- Users ---------------------------------------------------------------------------
+# Subject: the user. Payloads (stored forever in the append-only log, so no e-mail
+# addresses, which a person may ask to have erased):
+#   user.created  {"username": str, "role": "requester"|"agent"|"admin"}
+#   user.updated  {"fields": [every changed field, sorted],
+#                  "changes": {field: [old, new]} for the fields other than "email"}
+USER_CREATED = "user.created"
+USER_UPDATED = "user.updated"
 
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
@@ -92,3 +102,30 @@ def publish_deletion(
         occurred_at=occurred_at,
         payload=payload,
     )
+
+
+def _json_value(value: Any) -> Any:
+    """A field value as the event log stores it: related rows by primary key."""
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def changes_payload(
+    changes: dict[str, tuple[Any, Any]], *, hide: frozenset[str] = frozenset()
+) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for an event payload, without the ``hide`` fields."""
+    return {
+        name: [_json_value(old), _json_value(new)]
+        for name, (old, new) in changes.items()
+        if name not in hide
+    }
+
+
+def record_user_event(
+    *, type: str, user: User, actor: User | None, payload: dict[str, Any]
+) -> None:
+    """Append a ``user.*`` event about ``user`` in the caller's transaction."""
+    event_record(type=type, subject=user, actor=actor, payload=payload)
