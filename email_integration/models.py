@@ -15,6 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from email_integration.crypto import EncryptedTextField
 from nixflow.models import Comment, Priority, Ticket, Workflow
 
 
@@ -25,7 +26,9 @@ class InboundProtocol(models.TextChoices):
 
 
 class EmailAccount(models.Model):
-    """A mailbox NixFlow reads (and sends as). The password is write-only everywhere."""
+    """A mailbox NixFlow reads (and sends as). The password is write-only everywhere and
+    encrypted at rest (``email_integration.crypto``). Written only through
+    ``email_integration.accounts`` (admin and API alike), which records its events."""
 
     name = models.CharField(max_length=100, unique=True)
     address = models.EmailField(unique=True, help_text="The desk's address, e.g. help@example.com.")
@@ -38,8 +41,9 @@ class EmailAccount(models.Model):
     )
     use_tls = models.BooleanField(default=True, help_text="Implicit TLS (IMAPS, POP3S).")
     username = models.CharField(max_length=255, blank=True)
-    # Never rendered back by the admin or the API (write-only fields there).
-    password = models.CharField(max_length=255, blank=True)
+    # Never rendered back by the admin or the API (write-only fields there); stored as a
+    # Fernet token, decrypted when the row is loaded.
+    password = EncryptedTextField(blank=True)
     folder = models.CharField(max_length=255, default="INBOX")
     workflow = models.ForeignKey(
         Workflow,
@@ -100,8 +104,10 @@ class EmailMessageStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"  # became a ticket or a comment
     IGNORED = "ignored", "Ignored"  # auto-reply, bounce, list mail, rate limit, duplicate
     FAILED = "failed", "Failed"  # processing raised; see error_reason, can be reprocessed
-    QUEUED = "queued", "Queued"  # outbound, waiting for the sender task
+    QUEUED = "queued", "Queued"  # outbound, waiting for the sender task (next_attempt_at)
+    SENDING = "sending", "Sending"  # outbound, claimed by a sender task until next_attempt_at
     SENT = "sent", "Sent"
+    # FAILED for outbound: given up after EMAIL_SEND_MAX_ATTEMPTS; staff can resend it.
 
 
 class EmailMessage(models.Model):
@@ -155,6 +161,9 @@ class EmailMessage(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Outbound: when a queued message is due (its next retry), or, while it is being sent,
+    # when the sender's claim lapses. The sweeper re-queues what is overdue.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -170,6 +179,11 @@ class EmailMessage(models.Model):
             models.Index(fields=["status", "received_at"], name="email_message_status"),
             models.Index(fields=["from_address", "received_at"], name="email_message_sender"),
             models.Index(fields=["ticket", "received_at"], name="email_message_ticket"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_outbound_due",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,13 +2,16 @@
 
 ``NIXFLOW_ENV`` is ``development`` (default) or ``production``. Production turns on every
 deploy setting and fails loudly when something it needs (``SECRET_KEY``,
-``ALLOWED_HOSTS``, ``DATABASE_URL``) is missing, instead of running on a default.
+``NIXFLOW_SECRET_KEYS``, ``ALLOWED_HOSTS``, ``DATABASE_URL``) is missing, instead of
+running on a default.
 
 With no ``DATABASE_URL`` the embedded PostgreSQL under ``./var/`` is started (see
 ``nixflow/platform/embedded_db.py``); with no ``CELERY_BROKER_URL`` Celery uses kombu's
 filesystem transport under ``./var/broker/``, which needs no server.
 """
 
+import base64
+import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +46,19 @@ VAR_DIR = Path(env.str("NIXFLOW_VAR_DIR", default=str(BASE_DIR / "var"))).resolv
 SECRET_KEY = _required_in_production(
     "SECRET_KEY", "django-insecure-development-only-key-never-use-it-in-production"
 )
+# Fernet keys that encrypt stored secrets (mail account passwords), comma-separated: the
+# first encrypts, all decrypt (rotation: email_integration/crypto.py, docs/operations.md).
+# Development derives one from SECRET_KEY, so `make run` needs no setup.
+NIXFLOW_SECRET_KEYS = [
+    key.strip()
+    for key in _required_in_production(
+        "NIXFLOW_SECRET_KEYS",
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"nixflow-secret-keys:{SECRET_KEY}".encode()).digest()
+        ).decode(),
+    ).split(",")
+    if key.strip()
+]
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS",
@@ -193,6 +209,16 @@ EMAIL_SENDER_LIMIT_PER_HOUR = env.int("EMAIL_SENDER_LIMIT_PER_HOUR", default=30)
 # The largest raw message the inbound API accepts (413 above it).
 EMAIL_MAX_MESSAGE_BYTES = env.int("EMAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
 NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
+# Outbound mail (email_integration/tasks.py): a failing send is retried after
+# BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
+# as failed with its reason; the sweeper re-queues what stayed queued STUCK_SECONDS past
+# its time, and a send claimed longer than that (a worker that died).
+EMAIL_SEND_MAX_ATTEMPTS = env.int("EMAIL_SEND_MAX_ATTEMPTS", default=8)
+EMAIL_SEND_BACKOFF_SECONDS = env.int("EMAIL_SEND_BACKOFF_SECONDS", default=30)
+EMAIL_SEND_BACKOFF_MAX_SECONDS = env.int("EMAIL_SEND_BACKOFF_MAX_SECONDS", default=3600)
+EMAIL_SEND_STUCK_SECONDS = env.int("EMAIL_SEND_STUCK_SECONDS", default=300)
+# An SMTP conversation that hangs holds a sender's claim: bound it well below STUCK.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="NixFlow <nixflow@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 

@@ -9,6 +9,7 @@ they require; and the commands name modules and apps that exist.
 from __future__ import annotations
 
 import ast
+import base64
 import fnmatch
 import importlib.util
 import os
@@ -32,9 +33,12 @@ INFRASTRUCTURE = ("postgres", "redis")
 APP_PROCESSES = ("web", "worker", "beat")  # long-running; each refuses a drifted schema
 RUNS_THE_CODE = ("migrate", *APP_PROCESSES)
 # What nixflow/settings.py raises ImproperlyConfigured without when NIXFLOW_ENV=production.
-PRODUCTION_REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL")
+PRODUCTION_REQUIRED = ("SECRET_KEY", "NIXFLOW_SECRET_KEYS", "ALLOWED_HOSTS", "DATABASE_URL")
 # What an operator exports before `docker compose up`: only the variable without a default.
-OPERATOR_ENV = {"SECRET_KEY": secrets.token_urlsafe(50)}
+OPERATOR_ENV = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "NIXFLOW_SECRET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+}
 
 _VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 

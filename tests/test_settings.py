@@ -7,6 +7,7 @@ read, plus exactly what the test is about.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -86,6 +87,7 @@ def production_env(var_dir: Path, **variables: str | None) -> dict[str, str]:
     complete: dict[str, str | None] = {
         "NIXFLOW_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),  # 64 characters
+        "NIXFLOW_SECRET_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "ALLOWED_HOSTS": "desk.example.com",
         "DATABASE_URL": UNUSED_DATABASE_URL,
     }
@@ -289,7 +291,9 @@ def test_deploy_checks_warn_that_the_filesystem_broker_needs_one_shared_folder(
     assert str(var_dir / "broker") in check.stderr
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "NIXFLOW_SECRET_KEYS", "ALLOWED_HOSTS", "DATABASE_URL"]
+)
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
 def test_production_refuses_to_start_without_a_required_variable(
     name: str, value: str | None, var_dir: Path
