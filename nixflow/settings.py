@@ -208,6 +208,23 @@ else:
 EMAIL_SENDER_LIMIT_PER_HOUR = env.int("EMAIL_SENDER_LIMIT_PER_HOUR", default=30)
 # The largest raw message the inbound API accepts (413 above it).
 EMAIL_MAX_MESSAGE_BYTES = env.int("EMAIL_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
+# Reading inbound mail (in a worker): a message nested deeper, with more MIME parts, or
+# taking longer to read than these is kept as failed with the reason, never parsed on.
+EMAIL_MAX_MIME_DEPTH = env.int("EMAIL_MAX_MIME_DEPTH", default=30)
+EMAIL_MAX_MIME_PARTS = env.int("EMAIL_MAX_MIME_PARTS", default=500)
+EMAIL_MAX_PARSE_SECONDS = env.float("EMAIL_MAX_PARSE_SECONDS", default=20.0)
+# Stored inbound mail not processed this long after it came (its task lost with the
+# broker, say) is processed by the sweep (beat, every EMAIL_SWEEP_INTERVAL_SECONDS).
+EMAIL_SWEEP_AFTER_SECONDS = env.int("EMAIL_SWEEP_AFTER_SECONDS", default=60)
+# Sender authentication (email_integration/authentication.py): how long the reply token
+# of a notification is honoured, and the ARC sealers (domains) whose results we trust.
+EMAIL_REPLY_TOKEN_DAYS = env.int("EMAIL_REPLY_TOKEN_DAYS", default=30)
+EMAIL_TRUSTED_ARC_SEALERS = env.list("EMAIL_TRUSTED_ARC_SEALERS", default=[])
+# Also put the reply token into our mail's Reply-To as a plus-tag (help+r-...@desk).
+# Off by default: the receiving server must deliver plus-addressed mail to the desk's
+# mailbox (Postfix: recipient_delimiter = +), else replies would bounce. The token
+# travels in our Message-ID either way.
+EMAIL_REPLY_TO_TOKENS = env.bool("EMAIL_REPLY_TO_TOKENS", default=False)
 NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
 # Outbound mail (email_integration/tasks.py): a failing send is retried after
 # BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
@@ -441,12 +458,26 @@ AXES_HTTP_RESPONSE_CODE = 429  # axes' default, named here for lockout_response 
 # --- Event log ------------------------------------------------------------------------
 EVENTLOG_SEAL_MAX_EVENTS = env.int("EVENTLOG_SEAL_MAX_EVENTS", default=10_000)
 EVENTLOG_REDELIVERY_WINDOW_SECONDS = env.int("EVENTLOG_REDELIVERY_WINDOW_SECONDS", default=86_400)
+# A delivery still undone this long after its outbox message was published is queued
+# again by redeliver_missed (eventlog.tasks).
+EVENTLOG_REDELIVERY_SETTLE_SECONDS = env.int("EVENTLOG_REDELIVERY_SETTLE_SECONDS", default=600)
+# The outbox relay (`manage.py relay_outbox`, eventlog.outbox): rows per claim, seconds
+# between passes when no NOTIFY wakes it, the longest backoff while the broker is down,
+# and how long published rows are kept.
+EVENTLOG_OUTBOX_BATCH_SIZE = env.int("EVENTLOG_OUTBOX_BATCH_SIZE", default=100)
+EVENTLOG_OUTBOX_POLL_SECONDS = env.float("EVENTLOG_OUTBOX_POLL_SECONDS", default=2.0)
+EVENTLOG_OUTBOX_MAX_BACKOFF_SECONDS = env.float("EVENTLOG_OUTBOX_MAX_BACKOFF_SECONDS", default=30.0)
+EVENTLOG_OUTBOX_RETENTION_SECONDS = env.int("EVENTLOG_OUTBOX_RETENTION_SECONDS", default=172_800)
 
 # Synced into django-celery-beat's tables when beat starts (editable in the admin).
 CELERY_BEAT_SCHEDULE = {
     "eventlog-seal": {
         "task": "eventlog.tasks.seal_events",
         "schedule": env.float("EVENTLOG_SEAL_INTERVAL_SECONDS", default=60.0),
+    },
+    "email-process-stored": {
+        "task": "email_integration.tasks.process_stored_inbound",
+        "schedule": env.float("EMAIL_SWEEP_INTERVAL_SECONDS", default=60.0),
     },
     "eventlog-redeliver": {
         "task": "eventlog.tasks.redeliver_missed",
@@ -458,6 +489,9 @@ CELERY_BEAT_SCHEDULE = {
 # /readyz caches its verdict this many seconds so that frequent probes don't each
 # render the migration graph; 0 disables the cache.
 NIXFLOW_READYZ_CACHE_SECONDS = env.int("NIXFLOW_READYZ_CACHE_SECONDS", default=5)
+# `migrate` gives up a lock it cannot get within this time, then retries (docs/deploy.md).
+NIXFLOW_MIGRATE_LOCK_TIMEOUT = env.str("NIXFLOW_MIGRATE_LOCK_TIMEOUT", default="5s")
+NIXFLOW_MIGRATE_LOCK_RETRIES = env.int("NIXFLOW_MIGRATE_LOCK_RETRIES", default=3)
 
 LOGGING = {
     "version": 1,

@@ -108,20 +108,87 @@ def _constraint_name(table: str, kind: str) -> str:
         return cursor.fetchone()[0]
 
 
-def test_database_ahead_of_the_code_is_named(client: Client) -> None:
+def record_newer_release_migration() -> None:
     run_sql(
         "INSERT INTO django_migrations (app, name, applied) "
         "VALUES ('nixflow', '0999_from_a_newer_release', now())"
     )
 
+
+def test_database_ahead_but_compatible_is_a_warning_and_readyz_stays_ready(
+    client: Client,
+) -> None:
+    # What a newer release's additive migration leaves: a new table, a nullable column
+    # and a NOT NULL column with a default. This code keeps working on all of them.
+    record_newer_release_migration()
+    run_sql("CREATE TABLE nixflow_newer_thing (id bigint PRIMARY KEY)")
+    run_sql("ALTER TABLE nixflow_ticket ADD COLUMN newer_note text NULL")
+    run_sql("ALTER TABLE nixflow_ticket ADD COLUMN newer_flag boolean NOT NULL DEFAULT false")
+
+    call_command("check")  # warnings do not fail it
+    assert schema_guard.find_problems() == []
+    warnings = schema_guard.inspect()
+    assert [(w.check_id, w.severity) for w in warnings] == [("nixflow.W004", "warning")]
+    assert "0999_from_a_newer_release" in warnings[0].message
+    assert "the database is ahead of the code" in warnings[0].message
+
+    status, body = readyz(client)
+    assert status == 200
+    assert body["status"] == "ready"
+    assert [w["check_id"] for w in body["warnings"]] == ["nixflow.W004"]
+
+
+INCOMPATIBLE_CHANGES = {
+    "a column this code reads was dropped": (
+        "ALTER TABLE nixflow_ticket DROP COLUMN title CASCADE",
+        "Column nixflow_ticket.title (field nixflow.Ticket.title) is missing from the database",
+    ),
+    "a NOT NULL column without a default that this code does not write": (
+        "ALTER TABLE nixflow_ticket ADD COLUMN newer_code text NOT NULL",
+        (
+            "Column nixflow_ticket.newer_code, which this code does not know, is NOT NULL "
+            "without a default: every insert of model nixflow.Ticket by this code would fail"
+        ),
+    ),
+    "a column's type was narrowed": (
+        "ALTER TABLE nixflow_ticket ALTER COLUMN title TYPE varchar(5) USING left(title, 5)",
+        (
+            "Column nixflow_ticket.title (field nixflow.Ticket.title) has type "
+            "character varying(5) in the database; this code expects varchar("
+        ),
+    ),
+    "a nullable field's column became NOT NULL": (
+        "ALTER TABLE nixflow_ticket ALTER COLUMN resolved_at SET NOT NULL",
+        "is NOT NULL in the database; this code may write NULL to it",
+    ),
+    "a table this code uses was dropped": (
+        "DROP TABLE authtoken_token",
+        "Table 'authtoken_token' of model authtoken.Token, which this code uses, is missing",
+    ),
+    "a named index this code declares was dropped": (
+        "DROP INDEX sla_metric_at_risk",
+        "Index or constraint 'sla_metric_at_risk' on table 'sla_slametric'",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(INCOMPATIBLE_CHANGES))
+def test_database_ahead_and_incompatible_is_an_error_naming_what_changed(
+    client: Client, change: str
+) -> None:
+    statement, needle = INCOMPATIBLE_CHANGES[change]
+    record_newer_release_migration()
+    run_sql(statement)
+
     output = check_output()
     assert "nixflow.E004" in output
-    assert "applied migrations of app 'nixflow' that this code does not have: " in output
+    assert needle in output
     assert "0999_from_a_newer_release" in output
 
     status, body = readyz(client)
     assert status == 503
-    assert body["problems"][0]["kind"] == "unknown_applied_migrations"
+    assert body["problems"][0]["kind"] == "incompatible_schema"
+    assert needle in " ".join(p["message"] for p in body["problems"])
 
 
 def test_applied_migrations_of_apps_not_installed_are_not_drift() -> None:
@@ -150,12 +217,12 @@ def test_migrate_showmigrations_sqlmigrate_and_makemigrations_keep_working_on_dr
 def test_check_reports_every_problem_at_once() -> None:
     run_sql("DELETE FROM django_migrations WHERE app = 'sessions'")
     run_sql("DROP TABLE authtoken_token")
-    run_sql(
-        "INSERT INTO django_migrations (app, name, applied) "
-        "VALUES ('nixflow', '0999_from_a_newer_release', now())"
-    )
     kinds = [p.kind for p in schema_guard.find_problems()]
-    assert kinds == ["unapplied_migrations", "missing_schema", "unknown_applied_migrations"]
+    assert kinds == ["unapplied_migrations", "missing_schema"]
+    record_newer_release_migration()
+    # With the database ahead, what this code uses is judged against the live schema.
+    kinds = [p.kind for p in schema_guard.find_problems()]
+    assert kinds == ["unapplied_migrations", "incompatible_schema"]
 
 
 def test_check_skip_schema_runs_only_djangos_checks() -> None:

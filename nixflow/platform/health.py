@@ -1,4 +1,10 @@
-"""Probes for load balancers and orchestrators (SPEC section 7)."""
+"""Probes for load balancers and orchestrators: ``/healthz`` (liveness) and ``/readyz``.
+
+``/readyz`` follows the schema guard: 503 with the errors while the database does not
+match what this code needs; 200 otherwise, with the guard's warnings in ``warnings``
+(the database ahead of the code during a rolling deploy, post-deploy migrations pending),
+so a load balancer keeps the old release in service while the new one rolls out.
+"""
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -18,10 +24,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database is reachable and its schema matches the code."""
-    problems = cached_problems()
-    if problems:
-        return JsonResponse(
-            {"status": "unavailable", "problems": [p.as_dict() for p in problems]}, status=503
-        )
+    """Readiness: the database is reachable and has everything this code uses."""
+    found = cached_problems()
+    errors = [p.as_dict() for p in found if p.is_error]
+    warnings = [p.as_dict() for p in found if not p.is_error]
+    if errors:
+        body: dict[str, object] = {"status": "unavailable", "problems": errors}
+        if warnings:
+            body["warnings"] = warnings
+        return JsonResponse(body, status=503)
+    if warnings:
+        return JsonResponse({"status": "ready", "warnings": warnings})
     return JsonResponse({"status": "ready"})

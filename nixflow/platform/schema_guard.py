@@ -1,35 +1,45 @@
 """The schema guard: NixFlow refuses to run on a database that does not match its code.
 
-NixFlow exists because of one incident (see ``shared/seed/``): models were added without
-a migration, the deploy said "no pending migrations", and the API and the worker then
-crashed on "table does not exist". Django alone lets every step of that pass: ``migrate``
-exits 0 with unmigrated model changes, the ``database``-tagged checks are off by default,
-and Celery's Django fixup runs the system checks and ignores their result.
+NixFlow exists because of one incident: a release added models without a migration,
+the deploy's ``migrate`` said "No migrations to apply", and the API and the worker then
+crashed on "relation does not exist". Django alone lets every step of that pass:
+``migrate`` exits 0 with unmigrated model changes, the ``database``-tagged checks are off
+by default, and Celery's Django fixup runs the system checks and ignores their result.
 
-``find_problems()`` looks for the four ways code and database can disagree:
+``inspect()`` looks for the ways code and database can disagree:
 
-1. ``unapplied_migrations`` - migrations on disk that the database has not applied;
+1. ``unapplied_migrations`` - migrations on disk that the database has not applied
+   (an error; pending *post-deploy* migrations are only a warning, ``W005``, while the
+   live schema already has everything the code uses: see ``docs/deploy.md``);
 2. ``unmigrated_model_changes`` - models that differ from what their migrations build
    (what ``makemigrations --check`` finds: the incident itself);
 3. ``missing_schema`` - tables, columns, indexes or constraints that the *applied*
    migrations promise but the live database lacks (``migrate --fake``, a hand-dropped
    table or column);
-4. ``unknown_applied_migrations`` - migrations recorded as applied that this code does
-   not have (the database is ahead: a newer release migrated it, then the code was
-   rolled back).
+4. the database is *ahead*: migrations recorded as applied that this code does not have.
+   That is the normal state of a rolling deploy (the new release migrated, the old
+   processes still serve), so the guard then compares what this code's models use with
+   the live schema (``schema_compat``): when everything is there with a compatible type
+   and nullability, and no unknown column would make this code's inserts fail, it is a
+   warning (``W004``) and the processes keep serving; otherwise it is an error
+   (``E004``) naming each missing or changed column, table, index or constraint.
 
 Each problem names what is wrong and the command that fixes it. The same report is used
-by ``manage.py check`` (errors ``nixflow.E001``-``E006``), by ``runserver`` and the WSGI
-/ASGI entry points (gunicorn), by the Celery worker and beat (they refuse to start) and
-by ``/readyz`` (503 with the problems as JSON).
+by ``manage.py check`` (``nixflow.E001``-``E006``, ``W004``, ``W005``), by ``runserver``
+and the WSGI/ASGI entry points (gunicorn), by the Celery worker and beat (they refuse to
+start on an error and log a warning) and by ``/readyz`` (503 with the errors as JSON, or
+200 with the warnings).
 
 Kind 3 compares the live database with the migration state of the applied migrations,
 not with the models, so that a model change that has no migration yet is reported once,
-as kind 2, with the right fix.
+as kind 2, with the right fix. While the database is ahead, kind 3 is left to kind 4:
+a newer release may have removed on purpose what the old migrations created, and what
+matters then is whether this code still uses it.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -50,7 +60,14 @@ from django.db.migrations.operations import AddConstraint, AddField, AddIndex, C
 from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
 from django.db.migrations.state import ProjectState
 
+from nixflow.platform import schema_compat
+from nixflow.platform.deploy_stages import is_post_deploy
+
 MIGRATE = "python manage.py migrate"
+ERROR = "error"
+WARNING = "warning"
+
+logger = logging.getLogger("nixflow.schema_guard")
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,11 @@ class SchemaProblem:
     check_id: str
     message: str
     fix: str
+    severity: str = ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -69,7 +91,13 @@ class SchemaDriftError(ImproperlyConfigured):
 
 
 def find_problems(using: str = DEFAULT_DB_ALIAS) -> list[SchemaProblem]:
-    """Every way the database ``using`` disagrees with the code, in a stable order."""
+    """The errors of ``inspect``: what makes a process refuse to run."""
+    return [problem for problem in inspect(using) if problem.is_error]
+
+
+def inspect(using: str = DEFAULT_DB_ALIAS) -> list[SchemaProblem]:
+    """Every way the database ``using`` disagrees with the code (errors and warnings),
+    in a stable order."""
     connection = connections[using]
     try:
         executor = MigrationExecutor(connection)
@@ -90,17 +118,35 @@ def find_problems(using: str = DEFAULT_DB_ALIAS) -> list[SchemaProblem]:
             )
         )
     conflicts = loader.detect_conflicts()
-    if conflicts:
-        problems.extend(_conflicts(conflicts))
-    else:
-        problems.extend(_unapplied_migrations(executor))
-        problems.extend(_unmigrated_model_changes(loader))
+    unknown = _unknown_applied(loader)
     try:
-        problems.extend(_missing_schema(loader, connection))
+        if conflicts:
+            problems.extend(_conflicts(conflicts))
+        else:
+            problems.extend(_unapplied_migrations(executor, connection))
+            problems.extend(_unmigrated_model_changes(loader))
+        if unknown:
+            problems.extend(_database_ahead(unknown, loader, connection))
+        else:
+            problems.extend(_missing_schema(loader, connection))
     except DatabaseError as exc:
         return [_unreachable(using, exc)]
-    problems.extend(_unknown_applied_migrations(loader))
     return problems
+
+
+def describe_warnings(problems: Iterable[SchemaProblem], *, component: str) -> str:
+    """The message a process logs when it starts (or keeps running) despite warnings."""
+    lines = [f"NixFlow {component} runs on a database that differs from the code, compatibly:"]
+    for problem in problems:
+        lines.append(f"  - [{problem.check_id} {problem.kind}] {problem.message}")
+        lines.append(f"    Next: {problem.fix}")
+    return "\n".join(lines)
+
+
+def _log_warnings(problems: list[SchemaProblem], component: str) -> None:
+    warnings = [p for p in problems if not p.is_error]
+    if warnings:
+        logger.warning(describe_warnings(warnings, component=component))
 
 
 def describe(problems: Iterable[SchemaProblem], *, component: str) -> str:
@@ -115,9 +161,11 @@ def describe(problems: Iterable[SchemaProblem], *, component: str) -> str:
 
 def raise_if_drifted(component: str, using: str = DEFAULT_DB_ALIAS) -> None:
     """For WSGI/ASGI servers: an exception at import makes gunicorn stop booting."""
-    problems = find_problems(using)
-    if problems:
-        raise SchemaDriftError(describe(problems, component=component))
+    problems = inspect(using)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise SchemaDriftError(describe(errors, component=component))
+    _log_warnings(problems, component)
 
 
 def exit_if_drifted(component: str, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -126,12 +174,17 @@ def exit_if_drifted(component: str, using: str = DEFAULT_DB_ALIAS) -> None:
     Writes to the process's real stderr: Celery replaces ``sys.stderr`` with a logging
     proxy that would lose the message when the process exits right after.
     """
-    problems = find_problems(using)
-    if problems:
-        stream = sys.__stderr__ or sys.stderr
-        stream.write(describe(problems, component=component) + "\n")
+    problems = inspect(using)
+    errors = [p for p in problems if p.is_error]
+    stream = sys.__stderr__ or sys.stderr
+    if errors:
+        stream.write(describe(errors, component=component) + "\n")
         stream.flush()
         raise SystemExit(78)  # EX_CONFIG from sysexits.h
+    warnings = [p for p in problems if not p.is_error]
+    if warnings:
+        stream.write(describe_warnings(warnings, component=component) + "\n")
+        stream.flush()
 
 
 def schema_check(
@@ -144,13 +197,14 @@ def schema_check(
     """
     messages: list[checks.CheckMessage] = []
     for alias in databases or [DEFAULT_DB_ALIAS]:
-        for problem in find_problems(alias):
+        for problem in inspect(alias):
+            level = checks.Error if problem.is_error else checks.Warning
             messages.append(
-                checks.Error(
+                level(
                     problem.message
                     if alias == DEFAULT_DB_ALIAS
                     else f"[{alias}] {problem.message}",
-                    hint=f"Fix: {problem.fix}",
+                    hint=f"Fix: {problem.fix}" if problem.is_error else problem.fix,
                     id=problem.check_id,
                 )
             )
@@ -161,18 +215,18 @@ _readiness_cache: dict[str, tuple[float, list[SchemaProblem]]] = {}
 
 
 def cached_problems(using: str = DEFAULT_DB_ALIAS) -> list[SchemaProblem]:
-    """``find_problems`` for probes, remembered ``NIXFLOW_READYZ_CACHE_SECONDS``."""
+    """``inspect`` for probes, remembered ``NIXFLOW_READYZ_CACHE_SECONDS``."""
     ttl = settings.NIXFLOW_READYZ_CACHE_SECONDS
     now = time.monotonic()
     hit = _readiness_cache.get(using)
     if ttl > 0 and hit is not None and now - hit[0] < ttl:
         return hit[1]
-    problems = find_problems(using)
+    problems = inspect(using)
     _readiness_cache[using] = (now, problems)
     return problems
 
 
-# --- the four kinds -------------------------------------------------------------------
+# --- the kinds -------------------------------------------------------------------------
 
 
 def _unreachable(using: str, exc: Exception) -> SchemaProblem:
@@ -196,10 +250,18 @@ def _conflicts(conflicts: dict[str, list[str]]) -> list[SchemaProblem]:
     ]
 
 
-def _unapplied_migrations(executor: MigrationExecutor) -> list[SchemaProblem]:
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+def _unapplied_migrations(executor: MigrationExecutor, connection: Any) -> list[SchemaProblem]:
+    plan = [m for m, _backwards in executor.migration_plan(executor.loader.graph.leaf_nodes())]
+    if not plan:
+        return []
+    if all(is_post_deploy(m) for m in plan):
+        # The contract step of a release: it may wait until every process runs this
+        # release, as long as the live schema already has everything the code uses.
+        needed = schema_compat.incompatibilities(connection, executor.loader.migrated_apps)
+        if not needed:
+            return [_post_deploy_pending(plan)]
     by_app: dict[str, list[str]] = defaultdict(list)
-    for migration, _backwards in plan:
+    for migration in plan:
         by_app[migration.app_label].append(migration.name)
     return [
         SchemaProblem(
@@ -210,6 +272,18 @@ def _unapplied_migrations(executor: MigrationExecutor) -> list[SchemaProblem]:
         )
         for app, names in sorted(by_app.items())
     ]
+
+
+def _post_deploy_pending(plan: list[Any]) -> SchemaProblem:
+    names = ", ".join(f"{m.app_label}.{m.name}" for m in plan)
+    return SchemaProblem(
+        kind="post_deploy_migrations_pending",
+        check_id="nixflow.W005",
+        message=f"Post-deploy migrations are not applied yet: {names}. This code does not "
+        "need them: the live schema has everything it uses.",
+        fix=f"Once every web, worker and beat process runs this release: {MIGRATE} --post-deploy",
+        severity=WARNING,
+    )
 
 
 def _unmigrated_model_changes(loader: MigrationLoader) -> list[SchemaProblem]:
@@ -236,7 +310,7 @@ def _unmigrated_model_changes(loader: MigrationLoader) -> list[SchemaProblem]:
     return problems
 
 
-def _unknown_applied_migrations(loader: MigrationLoader) -> list[SchemaProblem]:
+def _unknown_applied(loader: MigrationLoader) -> dict[str, list[str]]:
     # Rows of squashed-away migrations stay in django_migrations while their squash
     # still lists them in `replaces`; those are known. Apps the code does not install
     # at all are not checked: code that lacks an app does not touch its tables.
@@ -247,14 +321,39 @@ def _unknown_applied_migrations(loader: MigrationLoader) -> list[SchemaProblem]:
             continue
         if (app, name) not in loader.graph.nodes and (app, name) not in replaced:
             unknown[app].append(name)
+    return dict(unknown)
+
+
+def _database_ahead(
+    unknown: dict[str, list[str]], loader: MigrationLoader, connection: Any
+) -> list[SchemaProblem]:
+    ahead = "; ".join(f"{app}: {', '.join(names)}" for app, names in sorted(unknown.items()))
+    needed = schema_compat.incompatibilities(connection, loader.migrated_apps)
+    if needed:
+        return [
+            SchemaProblem(
+                kind="incompatible_schema",
+                check_id="nixflow.E004",
+                message=f"{what}. The database is ahead of the code (it has applied "
+                f"migrations this code does not have: {ahead}) and no longer matches "
+                "what this code uses.",
+                fix="Replace these processes with the release that has these migrations. "
+                "If that release is not ready, restore the schema this code needs (the "
+                "newer release's migrations broke the running release: see docs/deploy.md).",
+            )
+            for what in needed
+        ]
     return [
         SchemaProblem(
             kind="unknown_applied_migrations",
-            check_id="nixflow.E004",
+            check_id="nixflow.W004",
             message=f"The database has applied migrations of app {app!r} that this code "
-            f"does not have: {', '.join(names)} (the database is ahead of the code).",
-            fix="Deploy the release that contains these migrations; if they were squashed "
-            f"away on purpose, run: {MIGRATE} --prune",
+            f"does not have: {', '.join(names)} (the database is ahead of the code). "
+            "Everything this code uses is present and compatible, so it keeps serving.",
+            fix="Nothing while a rolling deploy is under way: replace these processes with "
+            "the release that has these migrations. If they were squashed away on purpose, "
+            f"run: {MIGRATE} --prune",
+            severity=WARNING,
         )
         for app, names in sorted(unknown.items())
     ]
