@@ -69,11 +69,11 @@ def _rows(formset: BaseInlineFormSet) -> list[dict[str, Any]]:
     deleted ones or blank extra forms), as the service takes them."""
     fields = [name for name in formset.form.base_fields if name not in {"id", "DELETE"}]
     fk = formset.fk.name
+    deleted = formset.deleted_forms
     return [
         {name: form.cleaned_data[name] for name in fields if name != fk}
         for form in formset.forms
-        if not formset._should_delete_form(form)
-        and (form in formset.initial_forms or form.has_changed())
+        if form not in deleted and (form in formset.initial_forms or form.has_changed())
     ]
 
 

@@ -22,8 +22,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from nixflow.models import TICKET_KEY_PREFIX, Priority
+from nixflow.models import Priority, Ticket
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.errors import error_text
 from sla.models import MetricType, SLABreach, SLAStatus
 from sla.selectors import WINDOWS, sla_summary
 from sla.services import breach_acknowledge
@@ -167,13 +168,12 @@ def _acknowledge(request: HttpRequest) -> None:
             breach=breach, actor=signed_in_user(request), note=form.cleaned_data["note"]
         )
     except (ValidationError, PermissionDenied) as error:
-        text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        messages.error(request, text or "This breach cannot be acknowledged.")
+        messages.error(request, error_text(error))
         return
     messages.success(
         request,
         f"Acknowledged the {breach.get_breach_type_display().lower()} breach on "
-        f"{TICKET_KEY_PREFIX}{breach.ticket_id}.",
+        f"{Ticket.key_for(breach.ticket_id)}.",
     )
 
 

@@ -20,13 +20,10 @@ from nixflow.models import DONE_CATEGORIES, Priority, StageCategory, Ticket, Use
 from sla import clocks, services
 from sla.models import (
     BusinessCalendar,
-    CalendarHoliday,
     MetricType,
     SLABreach,
     SLAMetric,
     SLAPolicy,
-    SLATarget,
-    WorkingInterval,
 )
 
 CALENDAR = "Berlin office"
@@ -40,48 +37,52 @@ URGENT = {Priority.URGENT: (30, 30, 8 * 60)}
 TYPES = (MetricType.FIRST_RESPONSE, MetricType.NEXT_RESPONSE, MetricType.RESOLUTION)
 
 
-def _targets(policy: SLAPolicy, minutes: dict[Priority, tuple[int, int, int]]) -> None:
-    SLATarget.objects.bulk_create(
-        SLATarget(policy=policy, priority=priority, metric_type=kind, minutes=m)
+def _targets(minutes: dict[Priority, tuple[int, int, int]]) -> list[dict[str, object]]:
+    return [
+        {"priority": priority, "metric_type": kind, "minutes": m}
         for priority, values in minutes.items()
         for kind, m in zip(TYPES, values, strict=True)
-    )
+    ]
 
 
 def ensure_policies() -> list[SLAPolicy]:
-    """The calendar and the two policies, created once."""
-    calendar, created = BusinessCalendar.objects.get_or_create(
-        name=CALENDAR,
-        defaults={
-            "time_zone": "Europe/Berlin",
-            "holiday_country": "DE",
-            "holiday_subdivision": "BE",
-        },
-    )
-    if created:
-        WorkingInterval.objects.bulk_create(
-            WorkingInterval(calendar=calendar, weekday=day, start=time(8), end=time(18))
-            for day in range(5)
+    """The calendar and the two policies, created once, through the services (so the
+    event log shows them created, by the system)."""
+    calendar = BusinessCalendar.objects.filter(name=CALENDAR).first()
+    if calendar is None:
+        calendar = services.business_calendar_create(
+            actor=None,
+            name=CALENDAR,
+            time_zone="Europe/Berlin",
+            holiday_country="DE",
+            holiday_subdivision="BE",
+            intervals=[{"weekday": day, "start": time(8), "end": time(18)} for day in range(5)],
+            holidays=[
+                {
+                    "date": timezone.now().date().replace(month=12, day=31),
+                    "name": "Company day off",
+                }
+            ],
         )
-        CalendarHoliday.objects.create(
-            calendar=calendar, date=timezone.now().date().replace(month=12, day=31),
-            name="Company day off",
-        )  # fmt: skip
-    urgent, created = SLAPolicy.objects.get_or_create(
-        name="Urgent (24x7)",
-        defaults={
-            "order": 10,
-            "priorities": [Priority.URGENT],
-            "escalation_email": "oncall@nixflow.example",
-        },
-    )
-    if created:
-        _targets(urgent, URGENT)
-    standard, created = SLAPolicy.objects.get_or_create(
-        name="Standard (office hours)", defaults={"order": 20, "calendar": calendar}
-    )
-    if created:
-        _targets(standard, STANDARD)
+    urgent = SLAPolicy.objects.filter(name="Urgent (24x7)").first()
+    if urgent is None:
+        urgent = services.sla_policy_create(
+            actor=None,
+            name="Urgent (24x7)",
+            order=10,
+            priorities=[Priority.URGENT],
+            escalation_email="oncall@nixflow.example",
+            targets=_targets(URGENT),
+        )
+    standard = SLAPolicy.objects.filter(name="Standard (office hours)").first()
+    if standard is None:
+        standard = services.sla_policy_create(
+            actor=None,
+            name="Standard (office hours)",
+            order=20,
+            calendar=calendar,
+            targets=_targets(STANDARD),
+        )
     return [urgent, standard]
 
 

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from nixflow.models import TICKET_KEY_PREFIX
+from nixflow.models import Ticket
 from sla.models import (
     MetricType,
     SLABreach,
@@ -47,10 +47,6 @@ BREACH_LIMIT = 20
 AT_RISK_LIMIT = 20
 
 COMPLETED = (SLAStatus.MET, SLAStatus.BREACHED)
-
-
-def _key(ticket_id: int) -> str:
-    return f"{TICKET_KEY_PREFIX}{ticket_id}"
 
 
 def _tally(met: int, breached: int) -> dict[str, Any]:
@@ -114,6 +110,50 @@ def _completed_counts(*, now: datetime) -> dict[tuple[int, str], dict[str, int]]
     return counts
 
 
+_COUNT_NAMES = [f"{window}_{kind}" for window in WINDOWS for kind in ("met", "breached")]
+Counts = dict[str, int]
+
+
+def _breached_open_counts(*, now: datetime) -> dict[tuple[int, str], Counts]:
+    """Breached clocks still open, decided when they breached, per (policy id, metric
+    type): ``{(policy_id, type): {"last_7_days_breached": n, ...}}``. Few, read through
+    the partial index of such clocks, each joined to its breach for the time."""
+    starts = {name: now - timedelta(days=days) for name, days in WINDOWS.items()}
+    still_open = (
+        SLAMetric.objects.filter(
+            status=SLAStatus.BREACHED,
+            completed_at__isnull=True,
+            breach__breached_at__gt=min(starts.values()),
+            breach__breached_at__lte=now,
+        )
+        .values("policy_id", "metric_type")
+        .annotate(
+            **{
+                f"{name}_breached": Count("pk", filter=Q(breach__breached_at__gt=start))
+                for name, start in starts.items()
+            }
+        )
+        .order_by()
+    )
+    return {(row.pop("policy_id"), row.pop("metric_type")): row for row in still_open}
+
+
+def _roll_up(
+    groups: list[tuple[tuple[int, str], Counts]],
+) -> tuple[Counts, dict[str, Counts], dict[int, Counts]]:
+    """The (policy, metric type) groups summed overall, per metric type and per policy:
+    a few rows, policies x metric types."""
+    overall = dict.fromkeys(_COUNT_NAMES, 0)
+    by_type = {value: dict.fromkeys(_COUNT_NAMES, 0) for value in MetricType.values}
+    by_policy: dict[int, Counts] = {}
+    for (policy_id, metric_type), row in groups:
+        for name, value in row.items():
+            overall[name] += value
+            by_type[metric_type][name] += value
+            by_policy.setdefault(policy_id, dict.fromkeys(_COUNT_NAMES, 0))[name] += value
+    return overall, by_type, by_policy
+
+
 def sla_compliance(
     *, now: datetime, completed: dict[tuple[int, str], dict[str, int]] | None = None
 ) -> dict[str, Any]:
@@ -135,40 +175,10 @@ def sla_compliance(
     ``compliance_percent`` is None (shown as "—") when nothing was decided.
     ``completed`` is ``_completed_counts(now=now)`` when the caller has it already.
     """
-    starts = {name: now - timedelta(days=days) for name, days in WINDOWS.items()}
     if completed is None:
         completed = _completed_counts(now=now)
-    # Breached clocks still open: few, through the partial index of such clocks, each
-    # joined to its breach for the time it breached.
-    still_open = (
-        SLAMetric.objects.filter(
-            status=SLAStatus.BREACHED,
-            completed_at__isnull=True,
-            breach__breached_at__gt=min(starts.values()),
-            breach__breached_at__lte=now,
-        )
-        .values("policy_id", "metric_type")
-        .annotate(
-            **{
-                f"{name}_breached": Count("pk", filter=Q(breach__breached_at__gt=start))
-                for name, start in starts.items()
-            }
-        )
-        .order_by()
-    )
-
-    # Roll the (policy, metric type) groups up: a few rows, policies x metric types.
-    names = [f"{window}_{kind}" for window in WINDOWS for kind in ("met", "breached")]
-    overall = dict.fromkeys(names, 0)
-    by_type = {value: dict.fromkeys(names, 0) for value in MetricType.values}
-    by_policy: dict[int, dict[str, int]] = {}
-    groups = [*completed.items()]
-    groups += [((row.pop("policy_id"), row.pop("metric_type")), row) for row in still_open]
-    for (policy_id, metric_type), row in groups:
-        for name, value in row.items():
-            overall[name] += value
-            by_type[metric_type][name] += value
-            by_policy.setdefault(policy_id, dict.fromkeys(names, 0))[name] += value
+    groups = [*completed.items(), *_breached_open_counts(now=now).items()]
+    overall, by_type, by_policy = _roll_up(groups)
 
     def windows(counts: dict[str, int]) -> dict[str, Any]:
         return {w: _tally(counts[f"{w}_met"], counts[f"{w}_breached"]) for w in WINDOWS}
@@ -190,7 +200,7 @@ def sla_compliance(
             {
                 "policy_id": pk,
                 "policy": name,
-                **windows(by_policy.get(pk, dict.fromkeys(names, 0))),
+                **windows(by_policy.get(pk, dict.fromkeys(_COUNT_NAMES, 0))),
             }
             for pk, name in policies
         ],
@@ -212,7 +222,7 @@ def sla_unacknowledged_breaches(*, now: datetime, limit: int = BREACH_LIMIT) -> 
             {
                 "id": breach.pk,
                 "ticket_id": breach.ticket_id,
-                "ticket_key": _key(breach.ticket_id),
+                "ticket_key": Ticket.key_for(breach.ticket_id),
                 "ticket_title": breach.ticket.title,
                 "breach_type": breach.breach_type,
                 "policy_id": breach.policy_id,
@@ -261,7 +271,7 @@ def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
             {
                 "metric_id": metric.pk,
                 "ticket_id": metric.ticket_id,
-                "ticket_key": _key(metric.ticket_id),
+                "ticket_key": Ticket.key_for(metric.ticket_id),
                 "ticket_title": metric.ticket.title,
                 "priority": metric.ticket.priority,
                 "assignee": (

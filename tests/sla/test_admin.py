@@ -16,12 +16,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from nixflow.models import Priority, Role, Ticket, User
+from nixflow.models import Role, Ticket, User
 from sla import services as sla_services
 from sla.calendar import calendar_spec
 from sla.models import BusinessCalendar, SLABreach, SLAMetric, SLAPolicy
 from tests.factories import UserFactory
-from tests.sla.conftest import T0, add_targets, open_ticket
+from tests.sla.conftest import T0, logged_in, management, open_ticket
+from tests.sla.factories import BusinessCalendarFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,21 +34,6 @@ def url(name: str, *args: Any) -> str:
     return reverse(f"admin:sla_{name}", args=args)
 
 
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def management(prefix: str, total: int, initial: int = 0) -> dict[str, int]:
-    return {
-        f"{prefix}-TOTAL_FORMS": total,
-        f"{prefix}-INITIAL_FORMS": initial,
-        f"{prefix}-MIN_NUM_FORMS": 0,
-        f"{prefix}-MAX_NUM_FORMS": 1000,
-    }
-
-
 def messages_of(response: HttpResponse) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 
@@ -56,37 +42,6 @@ def listed(client: Client, name: str, query: str = "") -> list[Any]:
     response = client.get(f"{url(name)}?{query}")
     assert response.status_code == 200
     return list(response.context["cl"].result_list)
-
-
-@pytest.fixture
-def boss(db: None) -> User:
-    return UserFactory(username="boss", role=Role.ADMIN)
-
-
-@pytest.fixture
-def vip(policy: SLAPolicy) -> SLAPolicy:
-    vip = SLAPolicy.objects.create(name="VIP", order=5, priorities=[Priority.HIGH])
-    add_targets(vip, {Priority.HIGH: (15, 10, 120)})
-    return vip
-
-
-@pytest.fixture
-def tickets(policy: SLAPolicy, vip: SLAPolicy, requester: User) -> dict[str, Ticket]:
-    """At T0 + 121 min: the NORMAL ticket (Standard) has breached its first response;
-    the HIGH ticket (VIP) its first response and its resolution."""
-    with time_machine.travel(T0, tick=False):
-        normal = open_ticket(requester)
-        high = open_ticket(requester, priority=Priority.HIGH)
-    sla_services.sla_scan(now=T0 + 121 * M)
-    return {"normal": normal, "high": high}
-
-
-@pytest.fixture
-def breaches(tickets: dict[str, Ticket]) -> dict[tuple[str, str], SLABreach]:
-    return {
-        ("normal" if b.ticket_id == tickets["normal"].pk else "high", b.breach_type): b
-        for b in SLABreach.objects.all()
-    }
 
 
 # --- calendars and policies ---------------------------------------------------------------
@@ -218,7 +173,7 @@ def test_a_target_of_zero_minutes_is_refused(boss: User) -> None:
 def test_the_policy_list_shows_conditions_calendar_and_target_count(
     boss: User, policy: SLAPolicy, vip: SLAPolicy
 ) -> None:
-    vip.calendar = BusinessCalendar.objects.create(name="Office")
+    vip.calendar = BusinessCalendarFactory(name="Office")
     vip.save()
     client = logged_in(boss)
 
@@ -234,7 +189,7 @@ def test_the_policy_list_shows_conditions_calendar_and_target_count(
 def test_agents_see_policies_and_calendars_but_cannot_change_them(
     agent: User, policy: SLAPolicy
 ) -> None:
-    calendar = BusinessCalendar.objects.create(name="Office")
+    calendar = BusinessCalendarFactory(name="Office")
     client = logged_in(agent)
 
     assert listed(client, "slapolicy_changelist") == [policy]

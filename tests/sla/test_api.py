@@ -17,7 +17,6 @@ from sla import services as sla_services
 from sla.calendar import calendar_spec
 from sla.models import (
     BusinessCalendar,
-    CalendarHoliday,
     MetricType,
     SLABreach,
     SLAMetric,
@@ -27,68 +26,17 @@ from sla.models import (
     WorkingInterval,
 )
 from tests.factories import UserFactory
-from tests.sla.conftest import T0, add_targets, open_ticket
+from tests.sla.conftest import T0, as_user, breaches_of
+from tests.sla.factories import BusinessCalendarFactory, SLAPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
 M = timedelta(minutes=1)
 
 
-def as_user(client: APIClient, user: User) -> APIClient:
-    client.force_authenticate(user)
-    return client
-
-
 def ids(response: Any) -> list[int]:
     assert response.status_code == 200, response.json()
     return [row["id"] for row in response.json()["results"]]
-
-
-@pytest.fixture
-def admin_user(db: None) -> User:
-    return UserFactory(username="boss", role=Role.ADMIN)
-
-
-@pytest.fixture
-def agent_client(api_client: APIClient, agent: User) -> APIClient:
-    return as_user(api_client, agent)
-
-
-@pytest.fixture
-def admin_client(api_client: APIClient, admin_user: User) -> APIClient:
-    return as_user(api_client, admin_user)
-
-
-@pytest.fixture
-def vip(policy: SLAPolicy) -> SLAPolicy:
-    """Before "Standard": HIGH tickets only, 15/10/120 minutes."""
-    vip = SLAPolicy.objects.create(name="VIP", order=5, priorities=[Priority.HIGH])
-    add_targets(vip, {Priority.HIGH: (15, 10, 120)})
-    return vip
-
-
-@pytest.fixture
-def tickets(policy: SLAPolicy, vip: SLAPolicy, requester: User) -> dict[str, Ticket]:
-    """At T0 + 121 min: the NORMAL ticket (Standard) has breached its first response;
-    the HIGH ticket (VIP) its first response and its resolution."""
-    with time_machine.travel(T0, tick=False):
-        normal = open_ticket(requester)
-        high = open_ticket(requester, priority=Priority.HIGH)
-    sla_services.sla_scan(now=T0 + 121 * M)
-    return {"normal": normal, "high": high}
-
-
-@pytest.fixture
-def breach(tickets: dict[str, Ticket]) -> SLABreach:
-    return SLABreach.objects.get(ticket=tickets["normal"])
-
-
-def breaches_of(count: int, requester: User) -> None:
-    """``count`` tickets, each with a breached first response (Standard, NORMAL)."""
-    with time_machine.travel(T0, tick=False):
-        for _ in range(count):
-            open_ticket(requester)
-    sla_services.sla_scan(now=T0 + 61 * M)
 
 
 # --- who may do what ----------------------------------------------------------------------
@@ -113,7 +61,7 @@ def test_anonymous_callers_must_authenticate(api_client: APIClient, url: str) ->
 def test_requesters_see_no_sla_detail_and_cannot_acknowledge_or_configure(
     api_client: APIClient, requester: User, breach: SLABreach, policy: SLAPolicy
 ) -> None:
-    calendar = BusinessCalendar.objects.create(name="Office")
+    calendar = BusinessCalendarFactory(name="Office")
     client = as_user(api_client, requester)
 
     assert client.get(f"/api/sla/policies/{policy.pk}/").status_code == 403
@@ -130,7 +78,7 @@ def test_requesters_see_no_sla_detail_and_cannot_acknowledge_or_configure(
 def test_agents_read_the_configuration_but_cannot_change_it(
     agent_client: APIClient, policy: SLAPolicy
 ) -> None:
-    calendar = BusinessCalendar.objects.create(name="Office")
+    calendar = BusinessCalendarFactory(name="Office")
 
     assert ids(agent_client.get("/api/sla/policies/")) == [policy.pk]
     assert agent_client.get(f"/api/sla/policies/{policy.pk}/").status_code == 200
@@ -154,9 +102,9 @@ def test_agents_read_the_configuration_but_cannot_change_it(
 
 
 def test_agents_and_admins_read_clocks_and_breaches(
-    api_client: APIClient, agent: User, admin_user: User, breach: SLABreach
+    api_client: APIClient, agent: User, boss: User, breach: SLABreach
 ) -> None:
-    for user in (agent, admin_user):
+    for user in (agent, boss):
         client = as_user(api_client, user)
         assert breach.metric_id in ids(client.get("/api/sla/metrics/"))
         assert breach.pk in ids(client.get("/api/sla/breaches/"))
@@ -206,7 +154,7 @@ def targets_of(policy: SLAPolicy) -> set[tuple[str, str, int]]:
 def test_admins_create_a_policy_with_its_targets_in_one_request(
     admin_client: APIClient, workflow: Any
 ) -> None:
-    calendar = BusinessCalendar.objects.create(name="Office")
+    calendar = BusinessCalendarFactory(name="Office")
 
     response = admin_client.post(
         "/api/sla/policies/",
@@ -328,8 +276,7 @@ def test_bad_policy_fields_are_field_errors(admin_client: APIClient, policy: SLA
 def test_a_policy_with_clocks_cannot_be_deleted_but_an_unused_one_can(
     admin_client: APIClient, breach: SLABreach, policy: SLAPolicy
 ) -> None:
-    unused = SLAPolicy.objects.create(name="Unused")
-    add_targets(unused, {Priority.LOW: (1, 1, 1)})
+    unused = SLAPolicyFactory(name="Unused", targets={Priority.LOW: (1, 1, 1)})
 
     response = admin_client.delete(f"/api/sla/policies/{policy.pk}/")
     assert response.status_code == 400
@@ -344,7 +291,7 @@ def test_the_policy_list_runs_the_same_queries_for_2_and_12_policies(
     agent_client: APIClient, django_assert_num_queries: Any
 ) -> None:
     for n in range(12):
-        add_targets(SLAPolicy.objects.create(name=f"P{n}"), {Priority.LOW: (1, 2, 3)})
+        SLAPolicyFactory(name=f"P{n}", targets={Priority.LOW: (1, 2, 3)})
 
     for size in (2, 12):
         # The count, the policies, their targets.
@@ -386,9 +333,9 @@ def test_the_calendar_list_runs_the_same_queries_for_2_and_12_calendars(
     agent_client: APIClient, django_assert_num_queries: Any
 ) -> None:
     for n in range(12):
-        calendar = BusinessCalendar.objects.create(name=f"C{n}")
-        WorkingInterval.objects.create(calendar=calendar, weekday=0, start=time(9), end=time(17))
-        CalendarHoliday.objects.create(calendar=calendar, date=T0.date())
+        BusinessCalendarFactory(
+            name=f"C{n}", intervals=[(0, time(9), time(17))], holidays=[(T0.date(), "")]
+        )
 
     for size in (2, 12):
         # The count, the calendars, their intervals, their holidays.
@@ -467,7 +414,7 @@ def test_bad_calendars_are_refused_with_field_errors_never_a_500(
 
 
 def test_a_patch_is_validated_with_the_calendars_stored_values(admin_client: APIClient) -> None:
-    calendar = BusinessCalendar.objects.create(name="Munich", holiday_country="DE")
+    calendar = BusinessCalendarFactory(name="Munich", holiday_country="DE")
 
     response = admin_client.patch(
         f"/api/sla/calendars/{calendar.pk}/", {"holiday_subdivision": "XX"}, format="json"
@@ -480,9 +427,9 @@ def test_a_patch_is_validated_with_the_calendars_stored_values(admin_client: API
 
 
 def test_a_calendar_in_use_cannot_be_deleted(admin_client: APIClient, policy: SLAPolicy) -> None:
-    calendar = BusinessCalendar.objects.create(name="Office")
-    WorkingInterval.objects.create(calendar=calendar, weekday=0, start=time(9), end=time(17))
-    CalendarHoliday.objects.create(calendar=calendar, date=T0.date())
+    calendar = BusinessCalendarFactory(
+        name="Office", intervals=[(0, time(9), time(17))], holidays=[(T0.date(), "")]
+    )
     policy.calendar = calendar
     policy.save()
 

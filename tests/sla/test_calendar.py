@@ -24,7 +24,7 @@ from sla.calendar import (
     next_working_instant,
     working_periods,
 )
-from sla.models import BusinessCalendar, CalendarHoliday, WorkingInterval
+from tests.sla.factories import BusinessCalendarFactory, WorkingIntervalFactory, office_hours
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -853,14 +853,13 @@ def test_spec_refuses_unknown_time_zones_and_weekdays() -> None:
 def test_calendar_spec_loads_the_calendar_once_per_update(
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    calendar = BusinessCalendar.objects.create(
-        name="Berlin office", time_zone="Europe/Berlin", holiday_country="DE"
+    calendar = BusinessCalendarFactory(
+        name="Berlin office",
+        time_zone="Europe/Berlin",
+        holiday_country="DE",
+        intervals=office_hours(MON_FRI, time(9), time(17)),
+        holidays=[(date(2026, 6, 15), "Offsite")],
     )
-    for weekday in MON_FRI:
-        WorkingInterval.objects.create(
-            calendar=calendar, weekday=weekday, start=time(9), end=time(17)
-        )
-    CalendarHoliday.objects.create(calendar=calendar, date=date(2026, 6, 15), name="Offsite")
 
     with django_assert_num_queries(2):
         spec = calendar_spec(calendar)
@@ -871,8 +870,8 @@ def test_calendar_spec_loads_the_calendar_once_per_update(
     assert CalendarSpec.from_model(None) == UTC_24X7
     assert calendar_spec(None).is_24x7
 
-    WorkingInterval.objects.create(calendar=calendar, weekday=5, start=time(10), end=time(12))
-    calendar.save()  # bumps ``updated``
+    WorkingIntervalFactory(calendar=calendar, weekday=5, start=time(10), end=time(12))
+    calendar.refresh_from_db()  # the new interval bumped ``updated``
 
     with django_assert_num_queries(2):
         changed = calendar_spec(calendar)

@@ -11,15 +11,14 @@ from eventlog.models import EventLog
 from nixflow import services
 from nixflow.models import Priority, Source, Stage, Ticket, User
 from sla.models import (
-    BusinessCalendar,
     MetricType,
     SLABreach,
     SLAMetric,
     SLAPolicy,
     SLAStatus,
-    WorkingInterval,
 )
-from tests.sla.conftest import T0, add_targets, open_ticket
+from tests.sla.conftest import T0, open_ticket
+from tests.sla.factories import BusinessCalendarFactory, SLAPolicyFactory, office_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -46,10 +45,12 @@ def test_a_new_ticket_starts_first_response_and_resolution_clocks(
 def test_the_first_matching_policy_by_order_applies_and_no_match_starts_nothing(
     policy: SLAPolicy, requester: User, agent: User, clock: time_machine.Coordinates
 ) -> None:
-    urgent = SLAPolicy.objects.create(name="Urgent mail", order=1, priorities=["URGENT"])
-    add_targets(urgent, {Priority.URGENT: (5, 5, 60)})
-    mail_only = SLAPolicy.objects.create(name="Mail", order=5, sources=[Source.EMAIL])
-    add_targets(mail_only, {Priority.NORMAL: (120, 60, 960)})
+    urgent = SLAPolicyFactory(
+        name="Urgent mail", order=1, priorities=["URGENT"], targets={Priority.URGENT: (5, 5, 60)}
+    )
+    mail_only = SLAPolicyFactory(
+        name="Mail", order=5, sources=[Source.EMAIL], targets={Priority.NORMAL: (120, 60, 960)}
+    )
 
     by_mail = services.ticket_create(
         requester=requester, title="x", source=Source.EMAIL, actor=None
@@ -207,13 +208,12 @@ def test_resolving_completes_resolution_and_reopening_resumes_it(
 def test_business_hours_pause_and_resume_on_the_calendar(
     requester: User, agent: User, stages: dict[str, Stage]
 ) -> None:
-    berlin = BusinessCalendar.objects.create(name="Berlin office", time_zone="Europe/Berlin")
-    WorkingInterval.objects.bulk_create(
-        WorkingInterval(calendar=berlin, weekday=day, start=time(9), end=time(17))
-        for day in range(5)
+    berlin = BusinessCalendarFactory(
+        name="Berlin office",
+        time_zone="Europe/Berlin",
+        intervals=office_hours(range(5), time(9), time(17)),
     )
-    office = SLAPolicy.objects.create(name="Office", calendar=berlin)
-    add_targets(office, {Priority.NORMAL: (240, 60, 960)})
+    SLAPolicyFactory(name="Office", calendar=berlin, targets={Priority.NORMAL: (240, 60, 960)})
 
     # Friday 6 March 2026 15:00 Berlin (14:00 UTC): 2 of 4 hours left today.
     friday = T0.replace(day=6, hour=14)

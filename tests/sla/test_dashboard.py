@@ -29,7 +29,7 @@ from sla.dashboard import format_duration, format_percent
 from sla.models import MetricType, SLABreach, SLAPolicy
 from sla.selectors import sla_summary
 from tests.factories import UserFactory
-from tests.sla.conftest import add_targets, open_ticket
+from tests.sla.conftest import open_ticket
 
 # The dashboard's "now": Tuesday 31 March 2026, 12:00 UTC.
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -78,14 +78,6 @@ def story(
     requester: User, agent: User, stages: dict[str, Stage], clock: time_machine.Coordinates
 ) -> Story:
     return Story(clock=clock, requester=requester, agent=agent, stages=stages)
-
-
-@pytest.fixture
-def vip(db: None) -> SLAPolicy:
-    """Tried before Standard, for HIGH tickets only: first response 15, resolution 120."""
-    vip = SLAPolicy.objects.create(name="VIP", order=5, priorities=[Priority.HIGH])
-    add_targets(vip, {Priority.HIGH: (15, 10, 120)})
-    return vip
 
 
 @pytest.fixture

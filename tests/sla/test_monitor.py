@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 import time_machine
@@ -12,15 +12,23 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import connection
 
+from eventlog import outbox
 from eventlog.models import Delivery, EventLog
 from eventlog.subscribers import deliver
 from nixflow import services
 from nixflow.models import Priority, Role, Ticket, User
 from sla import services as sla_services
+from sla.calendar import calendar_spec
 from sla.models import MetricType, SLABreach, SLAMetric, SLAPolicy, SLAStatus
 from sla.services import monitor
-from tests.factories import UserFactory, default_workflow
-from tests.sla.conftest import T0, add_targets, open_ticket
+from tests.factories import TicketFactory, UserFactory, default_workflow
+from tests.sla.conftest import T0, open_ticket
+from tests.sla.factories import (
+    BusinessCalendarFactory,
+    SLAMetricFactory,
+    SLAPolicyFactory,
+    WorkingIntervalFactory,
+)
 
 M = timedelta(minutes=1)
 
@@ -118,37 +126,22 @@ def _due_metrics(policy: SLAPolicy, count: int) -> None:
     """``count`` running clocks whose deadline has passed, written in bulk."""
     requester = UserFactory(username="bulk-requester")
     workflow = default_workflow()
+    stage = workflow.initial_stage
     tickets = Ticket.objects.bulk_create(
-        Ticket(
-            title=f"Due {n}",
-            workflow=workflow,
-            stage=workflow.initial_stage,
-            requester=requester,
-            created=T0,
-            updated=T0,
+        TicketFactory.build_batch(
+            count, workflow=workflow, stage=stage, requester=requester, created=T0, updated=T0
         )
-        for n in range(count)
     )
+    # Running resolution clocks: deadline T0 + 60 min, at risk from T0 + 45 min.
     SLAMetric.objects.bulk_create(
-        SLAMetric(
-            ticket=ticket,
-            policy=policy,
-            metric_type=MetricType.RESOLUTION,
-            status=SLAStatus.RUNNING,
-            target_seconds=3600,
-            started_at=T0,
-            running_since=T0,
-            deadline=T0 + 60 * M,
-            warning_at=T0 + 45 * M,
-        )
+        SLAMetricFactory.build(ticket=ticket, policy=policy, started_at=T0, target_seconds=3600)
         for ticket in tickets
     )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_scans_over_1000_due_clocks_create_exactly_1000_breaches() -> None:
-    policy = SLAPolicy.objects.create(name="Concurrent")
-    add_targets(policy, {Priority.NORMAL: (60, 30, 60)})
+    policy = SLAPolicyFactory(name="Concurrent", targets={Priority.NORMAL: (60, 30, 60)})
     _due_metrics(policy, 1000)
     start = threading.Barrier(2)
     results: list[sla_services.ScanResult] = []
@@ -228,6 +221,7 @@ def test_a_breach_mails_assignee_watchers_and_escalation_once(
         deliver(event)
     with django_capture_on_commit_callbacks(execute=True):
         deliver(event)  # a redelivery sends nothing
+    outbox.run_inline()  # the mail queued in the outbox, sent as a worker would
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -238,13 +232,8 @@ def test_a_breach_mails_assignee_watchers_and_escalation_once(
 
 @pytest.mark.django_db
 def test_calendar_changes_invalidate_cached_business_time(policy: SLAPolicy) -> None:
-    from datetime import time
-
-    from sla.calendar import calendar_spec
-    from sla.models import BusinessCalendar, WorkingInterval
-
-    calendar = BusinessCalendar.objects.create(name="Cal")
+    calendar = BusinessCalendarFactory(name="Cal")
     assert calendar_spec(calendar).is_24x7
-    WorkingInterval.objects.create(calendar=calendar, weekday=0, start=time(9), end=time(17))
+    WorkingIntervalFactory(calendar=calendar, weekday=0, start=time(9), end=time(17))
     calendar.refresh_from_db()
     assert not calendar_spec(calendar).is_24x7

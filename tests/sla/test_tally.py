@@ -22,6 +22,7 @@ from sla import services as sla_services
 from sla.models import MetricType, SLADailyTally, SLAMetric, SLAPolicy, SLAStatus
 from sla.selectors import WINDOWS, _completed_counts, sla_median_seconds
 from tests.sla.conftest import T0, open_ticket
+from tests.sla.factories import SLAMetricFactory, SLAPolicyFactory
 from tests.support.processes import run
 
 M, H, D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
@@ -29,17 +30,15 @@ COMPLETED = [SLAStatus.MET, SLAStatus.BREACHED]
 
 
 def completed_clock(**fields: object) -> SLAMetric:
-    """An unsaved clock completed at T0 (MET, next response), ``fields`` overriding."""
-    return SLAMetric(
-        **{
-            "metric_type": MetricType.NEXT_RESPONSE,
-            "status": SLAStatus.MET,
-            "target_seconds": 60,
-            "started_at": T0,
-            "completed_at": T0,
-            **fields,
-        }
-    )
+    """An unsaved clock completed at T0 (MET, next response), ``fields`` overriding;
+    give it a ticket and a policy."""
+    defaults: dict[str, object] = {
+        "metric_type": MetricType.NEXT_RESPONSE,
+        "target_seconds": 60,
+        "started_at": T0,
+        "completed_at": T0,
+    }
+    return SLAMetricFactory.build(completed=True, **{**defaults, **fields})
 
 
 def tallied() -> Counter:
@@ -226,7 +225,7 @@ def completed_counts_by_hand(now: datetime) -> dict:
 def scattered(policy: SLAPolicy, requester: User) -> SLAPolicy:
     """Clocks completed at random moments around both windows' edges, a few tomorrow,
     under two policies, with random business times (ties included)."""
-    other = SLAPolicy.objects.create(name="Other", order=20)
+    other = SLAPolicyFactory(name="Other", order=20)
     ticket = services.ticket_create(requester=requester, title="Many", actor=requester)
     rng = random.Random(11)  # noqa: S311 -- test data
     around = [T0 - 30 * D, T0 - 7 * D, T0, T0 + D]
