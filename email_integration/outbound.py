@@ -2,7 +2,8 @@
 
 Both are event-log subscribers (after commit, at least once, idempotent): the handler
 writes one queued ``EmailMessage`` per recipient in its delivery transaction and queues
-the sending task on commit; the task sends through Django's mail backend with retries.
+the sending task in the outbox of that transaction (``eventlog.outbox``); the task sends
+through Django's mail backend with retries.
 Every message carries a Message-ID of ours plus In-Reply-To and References, so a reply
 threads back to its ticket, and ``Auto-Submitted`` (RFC 3834) with
 ``X-Auto-Response-Suppress`` so that auto-responders don't answer it. Internal comments
@@ -17,7 +18,6 @@ from email.utils import formataddr, make_msgid
 from django.conf import settings
 from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail import get_connection
-from django.db import transaction
 from django.utils import timezone
 
 from email_integration.models import (
@@ -28,6 +28,7 @@ from email_integration.models import (
     EmailThread,
 )
 from eventlog.models import EventLog
+from eventlog.outbox import outbox_enqueue
 from eventlog.subscribers import subscribe
 from nixflow.models import Comment, Ticket, User
 
@@ -122,9 +123,11 @@ def queue_mail(
         raw=raw,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
     )
-    from email_integration.tasks import send_queued  # tasks import this module
-
-    transaction.on_commit(lambda: send_queued.delay(stored.pk))
+    # In the outbox, with the message: committed together, published by the relay.
+    outbox_enqueue(
+        task="email_integration.tasks.send_queued",
+        kwargs={"message_id": stored.pk},
+    )
     return stored
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 HASH_BYTES = 32  # SHA-256
@@ -134,3 +135,49 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscriber}"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to publish, written in the transaction that makes it necessary.
+
+    Committed with the change or rolled back with it, so no commit is ever followed by a
+    lost message, and no request waits on the broker: ``eventlog.outbox`` explains the
+    relay that publishes these rows and why it runs as its own process.
+    """
+
+    task = models.CharField(max_length=200, help_text="Registered Celery task name.")
+    kwargs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # At most one row per key (NULL: no deduplication): "deliver event 7 to subscriber
+    # x" is enqueued once however often something asks for it.
+    # NULL, not "": the unique constraint lets any number of unkeyed rows be.
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    correlation_id = models.UUIDField(null=True, blank=True)
+    # The database's clock, like the relay's claim: an application server whose clock
+    # runs ahead cannot make a row wait.
+    created_at = models.DateTimeField(db_default=Now())
+    available_at = models.DateTimeField(db_default=Now())
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "outbox message"
+        indexes = [
+            # The relay's claim reads this index only, however many published rows wait
+            # for their purge.
+            models.Index(
+                fields=["available_at", "id"],
+                name="eventlog_outbox_pending",
+                condition=models.Q(published_at__isnull=True),
+            ),
+            models.Index(
+                fields=["published_at"],
+                name="eventlog_outbox_published",
+                condition=models.Q(published_at__isnull=False),
+            ),
+        ]
+        # A constraint rather than unique=True: no second (LIKE pattern) index to write.
+        constraints = [models.UniqueConstraint(fields=["key"], name="eventlog_outbox_key_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.task} {self.key or ''}".rstrip()

@@ -52,7 +52,8 @@ def event_record_many(*, events: Sequence[EventLog]) -> list[EventLog]:
 
     Call it inside the transaction of the change: when the change rolls back, the events
     go with it, and when the insert fails the exception rolls the change back.
-    Subscribers of their types run after commit.
+    Their subscribers' deliveries are queued in the outbox, in the same transaction,
+    and run after commit.
     """
     if not transaction.get_connection().in_atomic_block:
         # An event outside a transaction would commit even if the change it describes
@@ -63,14 +64,8 @@ def event_record_many(*, events: Sequence[EventLog]) -> list[EventLog]:
     # The id's default takes a transaction id before drawing the event id (migration
     # 0003), which the sealer relies on.
     created = EventLog.objects.bulk_create(events)
-    to_deliver = [event.pk for event in created if subscribers.subscribed(event.type)]
-    if to_deliver:
-
-        def schedule() -> None:
-            for pk in to_deliver:
-                subscribers.schedule_delivery(pk)
-
-        transaction.on_commit(schedule)
+    # Delivery to subscribers is written to the outbox in this same transaction.
+    subscribers.schedule_deliveries(created)
     return created
 
 

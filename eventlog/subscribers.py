@@ -6,21 +6,24 @@ Register in an app's ``ready()``::
     def notify_watchers(event: EventLog) -> None: ...
 
 Each (event, subscriber) pair is delivered at least once: the recording transaction
-queues a Celery task after commit, and ``redeliver_missed`` (beat) re-queues what a lost
-message or a failed handler left undelivered. A ``Delivery`` row, written in the
-handler's own transaction, makes a repeat harmless: a handler's database writes and the
-record that it ran commit together or not at all. Handlers that send mail or call out
-should queue that with ``transaction.on_commit``.
+writes one outbox row per pair (``eventlog.outbox``), which the relay publishes as a
+``deliver_event`` task once it has committed, and ``redeliver_missed`` (beat) queues again
+what a lost message or a handler that kept failing left undelivered. A ``Delivery`` row,
+written in the handler's own transaction, makes a repeat harmless: a handler's database
+writes and the record that it ran commit together or not at all. Handlers that send
+mail or call out queue that through ``eventlog.outbox.outbox_enqueue`` too, so it
+commits with their ``Delivery`` row.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from eventlog import outbox
 from eventlog.models import Delivery, EventLog
 
 logger = logging.getLogger(__name__)
@@ -65,14 +68,34 @@ def subscribed_types() -> list[str]:
     return [t for t, subs in _registry.items() if subs]
 
 
-def schedule_delivery(event_id: int) -> None:
-    from eventlog.tasks import deliver_event  # tasks import this module
-
-    deliver_event.delay(event_id)
+DELIVER_TASK = "eventlog.tasks.deliver_event"
 
 
-def deliver(event: EventLog) -> list[str]:
-    """Run every subscriber of the event that has not had it yet; the names that ran.
+def delivery_key(event_id: int, subscriber: str) -> str:
+    """The outbox key of one (event, subscriber) delivery: queued once."""
+    return f"event:{event_id}:{subscriber}"
+
+
+def schedule_deliveries(events: Sequence[EventLog]) -> None:
+    """Queue, in the outbox and the current transaction, one delivery per subscriber of
+    each event."""
+    outbox.outbox_enqueue_many(
+        messages=[
+            outbox.Message(
+                task=DELIVER_TASK,
+                kwargs={"event_id": event.pk, "subscriber": subscriber.name},
+                key=delivery_key(event.pk, subscriber.name),
+                correlation_id=event.correlation_id,
+            )
+            for event in events
+            for subscriber in subscribers_of(event.type)
+        ]
+    )
+
+
+def deliver(event: EventLog, *, only: str | None = None) -> list[str]:
+    """Run every subscriber of the event (or just the one named ``only``) that has not
+    had it yet; the names that ran.
 
     A handler that raises is logged and left undelivered (its transaction, delivery row
     included, rolls back) for the next attempt; the other subscribers still run. The
@@ -80,6 +103,8 @@ def deliver(event: EventLog) -> list[str]:
     """
     ran, failure = [], None
     for subscriber in subscribers_of(event.type):
+        if only is not None and subscriber.name != only:
+            continue
         try:
             with transaction.atomic():
                 if not _claim(event, subscriber):

@@ -10,7 +10,7 @@ from django.db import OperationalError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from eventlog import sealing, subscribers
+from eventlog import outbox, sealing, subscribers
 from eventlog.models import Delivery, EventLog
 
 
@@ -20,13 +20,14 @@ from eventlog.models import Delivery, EventLog
     retry_backoff_max=600,
     max_retries=8,
 )
-def deliver_event(event_id: int) -> list[str]:
-    """Hand one event to its subscribers. Retries with backoff: a handler's failure is
-    usually transient (a mail server, a lock); ``redeliver_missed`` catches the rest."""
+def deliver_event(event_id: int, subscriber: str | None = None) -> list[str]:
+    """Hand one event to one subscriber (to all of them without ``subscriber``, as
+    messages queued before the outbox did). Retries with backoff: a handler's failure is
+    usually transient (a lock, a deadlock); ``redeliver_missed`` catches the rest."""
     event = EventLog.objects.filter(pk=event_id).first()
     if event is None:
-        return []  # queued by a transaction that then rolled back: nothing happened
-    return subscribers.deliver(event)
+        return []  # nothing to deliver (an event id that was never committed)
+    return subscribers.deliver(event, only=subscriber)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -37,17 +38,27 @@ def seal_events() -> int:
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def redeliver_missed() -> int:
-    """Re-queue events of the last day that a subscriber has not had (a lost message, a
-    handler that kept failing). Scans by state, so a missed run is simply caught up."""
+    """The safety net under the outbox (beat, every ``EVENTLOG_REDELIVER_INTERVAL_SECONDS``).
+
+    The outbox makes sure every delivery is *published*. What can still go missing is a
+    published message: a broker that lost it (Redis restarted without persistence, the
+    filesystem broker of a crashed worker), a worker killed while running it with a
+    broker that redelivers only after its visibility timeout, a handler that failed past
+    its retries. So: each (event, subscriber) of the last
+    ``EVENTLOG_REDELIVERY_WINDOW_SECONDS`` that has no ``Delivery`` although its outbox
+    message was published more than ``EVENTLOG_REDELIVERY_SETTLE_SECONDS`` ago is queued
+    again; one still waiting in the outbox (the broker is down) is left alone. Scans by
+    state, so a missed run is simply caught up; the count queued again.
+    """
     now = timezone.now()
+    settled = timedelta(seconds=settings.EVENTLOG_REDELIVERY_SETTLE_SECONDS)
     window_start = now - timedelta(seconds=settings.EVENTLOG_REDELIVERY_WINDOW_SECONDS)
-    settled = now - timedelta(seconds=60)  # leave fresh events to their own task
-    queued: set[int] = set()
+    items: list[tuple[str, dict[str, object]]] = []
     for event_type in subscribers.subscribed_types():
         for subscriber in subscribers.subscribers_of(event_type):
             missed = (
                 EventLog.objects.filter(
-                    type=event_type, occurred_at__gte=window_start, occurred_at__lt=settled
+                    type=event_type, occurred_at__gte=window_start, occurred_at__lt=now - settled
                 )
                 .exclude(
                     Exists(
@@ -56,7 +67,11 @@ def redeliver_missed() -> int:
                 )
                 .values_list("pk", flat=True)[:10_000]
             )
-            queued.update(missed)
-    for event_id in sorted(queued):
-        deliver_event.delay(event_id)
-    return len(queued)
+            items += [
+                (
+                    subscribers.delivery_key(pk, subscriber.name),
+                    {"event_id": pk, "subscriber": subscriber.name},
+                )
+                for pk in missed
+            ]
+    return outbox.outbox_rearm(task=subscribers.DELIVER_TASK, items=items, settled=settled)

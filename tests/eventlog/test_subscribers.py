@@ -1,22 +1,25 @@
-"""Subscribers run after commit, at least once, and a repeat delivery is harmless."""
+"""Subscribers run after commit, at least once, and a repeat delivery is harmless.
+
+Deliveries are queued as outbox rows in the recording transaction; the relay that
+publishes them is tested in test_outbox.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from eventlog import subscribers, tasks
-from eventlog.models import Delivery, EventLog
+from eventlog.models import Delivery, EventLog, OutboxMessage
 from eventlog.services import event_record
 from nixflow import services
 from nixflow.models import User
 
 pytestmark = pytest.mark.django_db
-
-Capture = Callable[..., object]
 
 
 @pytest.fixture
@@ -34,12 +37,14 @@ def received(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     subscribers.unsubscribe("ticket.commented", name="tests.recorder")
 
 
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Event ids handed to Celery (instead of a broker)."""
-    ids: list[int] = []
-    monkeypatch.setattr(tasks.deliver_event, "delay", ids.append)
-    return ids
+def queued() -> list[dict[str, object]]:
+    """The deliveries waiting in the outbox, as their task's keyword arguments."""
+    return [
+        row.kwargs
+        for row in OutboxMessage.objects.filter(
+            task=subscribers.DELIVER_TASK, published_at__isnull=True
+        ).order_by("id")
+    ]
 
 
 def comment(requester: User, agent: User) -> EventLog:
@@ -48,35 +53,46 @@ def comment(requester: User, agent: User) -> EventLog:
     return EventLog.objects.get(ticket_key=ticket.key, type="ticket.commented")
 
 
-def test_delivery_is_queued_only_after_commit_and_only_for_subscribed_types(
-    requester: User,
-    agent: User,
-    received: list[int],
-    queued: list[int],
-    django_capture_on_commit_callbacks: Capture,
+def test_delivery_is_written_to_the_outbox_with_the_change_only_for_subscribed_types(
+    requester: User, agent: User, received: list[int]
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        event = comment(requester, agent)
-        assert queued == []  # not before commit
-    assert queued == [event.pk]  # ticket.created has no subscriber: not queued
-    assert len(callbacks) == 1
+    event = comment(requester, agent)
+    # ticket.created has no subscriber here: only the comment's delivery is queued, one
+    # row per (event, subscriber), under a key that queues it once.
+    assert queued() == [{"event_id": event.pk, "subscriber": "tests.recorder"}]
+    row = OutboxMessage.objects.get(task=subscribers.DELIVER_TASK)
+    assert row.key == f"event:{event.pk}:tests.recorder"
+    assert row.correlation_id == event.correlation_id
 
 
 def test_a_rolled_back_change_queues_nothing(
-    requester: User,
-    agent: User,
-    received: list[int],
-    queued: list[int],
-    django_capture_on_commit_callbacks: Capture,
+    requester: User, agent: User, received: list[int]
 ) -> None:
     @transaction.atomic
     def comment_then_fail() -> None:
         comment(requester, agent)
         raise RuntimeError
 
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):
         comment_then_fail()
-    assert queued == []
+    assert queued() == []
+    assert not OutboxMessage.objects.exists()
+
+
+def test_each_subscriber_gets_its_own_delivery_and_task(
+    requester: User, agent: User, received: list[int]
+) -> None:
+    calls: list[int] = []
+    subscribers.subscribe("ticket.commented", name="tests.second")(lambda e: calls.append(e.pk))
+    try:
+        event = comment(requester, agent)
+        assert {row["subscriber"] for row in queued()} == {"tests.recorder", "tests.second"}
+        assert tasks.deliver_event(event.pk, "tests.second") == ["tests.second"]
+        assert received == []  # the other subscriber waits for its own task
+        assert tasks.deliver_event(event.pk, "tests.recorder") == ["tests.recorder"]
+        assert (received, calls) == ([event.pk], [event.pk])
+    finally:
+        subscribers.unsubscribe("ticket.commented", name="tests.second")
 
 
 def test_a_repeated_delivery_runs_the_handler_once(
@@ -130,27 +146,41 @@ def test_a_handlers_writes_roll_back_with_its_failure(
     assert not EventLog.objects.filter(type="test.side_effect").exists()
 
 
-def test_redelivery_requeues_settled_events_a_subscriber_has_not_had(
-    requester: User, agent: User, received: list[int], queued: list[int]
-) -> None:
-    delivered = comment(requester, agent)
-    tasks.deliver_event(delivered.pk)
-    missed = comment(requester, agent)
-    fresh = comment(requester, agent)
-    # Pretend the first two happened five minutes ago; `fresh` still has its own task.
-    with transaction.atomic():
-        from django.db import connection
+def age(event: EventLog, minutes: int) -> None:
+    """Pretend ``event`` happened, and its delivery was published, ``minutes`` ago."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE eventlog_eventlog SET occurred_at = occurred_at - %s WHERE id = %s",
+            [timedelta(minutes=minutes), event.pk],
+        )
+    OutboxMessage.objects.filter(kwargs__event_id=event.pk).update(
+        published_at=timezone.now() - timedelta(minutes=minutes)
+    )
 
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-            cursor.execute(
-                "UPDATE eventlog_eventlog SET occurred_at = occurred_at - %s WHERE id = ANY(%s)",
-                [timedelta(minutes=5), [delivered.pk, missed.pk]],
-            )
+
+def test_redelivery_requeues_deliveries_published_long_ago_that_never_ran(
+    requester: User, agent: User, received: list[int], settings: Settings
+) -> None:
+    settings.EVENTLOG_REDELIVERY_SETTLE_SECONDS = 600
+    delivered = comment(requester, agent)
+    tasks.deliver_event(delivered.pk, "tests.recorder")
+    lost = comment(requester, agent)  # published, then lost (a broker restart, say)
+    waiting = comment(requester, agent)  # never published: the broker is still down
+    fresh = comment(requester, agent)  # published a minute ago: its task may be queued
+    for event in (delivered, lost):
+        age(event, 20)
+    age(waiting, 20)
+    OutboxMessage.objects.filter(kwargs__event_id=waiting.pk).update(published_at=None)
+    age(fresh, 1)
 
     assert tasks.redeliver_missed() == 1
-    assert queued == [missed.pk]
-    assert fresh.pk not in queued
+    assert queued() == [
+        {"event_id": lost.pk, "subscriber": "tests.recorder"},
+        {"event_id": waiting.pk, "subscriber": "tests.recorder"},
+    ]
+    assert tasks.redeliver_missed() == 0  # queued already: not twice
+    assert OutboxMessage.objects.filter(kwargs__event_id=lost.pk).count() == 1
 
 
 def test_an_event_whose_transaction_rolled_back_is_skipped_by_the_task() -> None:
