@@ -1,5 +1,6 @@
-"""Fixtures of the form builder's tests: forms built through the services, uploads, and
-a media folder and throttle cache of each test's own."""
+"""Fixtures of the form builder's tests: forms built through the services (with the
+factories of ``tests.forms_builder.factories``), uploads, mail, and a media folder and
+throttle cache of each test's own."""
 
 from __future__ import annotations
 
@@ -12,16 +13,12 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.fixtures import Settings
 
-from forms_builder import services
 from forms_builder.models import CustomForm, FormField, FormFieldType, FormStatus
 from nixflow.models import Role, User
 from tests.factories import UserFactory
+from tests.forms_builder.factories import PNG, CustomFormFactory, field
 from tests.support.browser import browser  # noqa: F401 -- the shared Selenium fixture
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 MakeForm = Callable[..., CustomForm]
@@ -37,9 +34,9 @@ def media(settings: Settings, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings: Settings) -> None:
-    # Every factory user hashes a password; PBKDF2 would spend most of the suite on it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _mail_in_memory(settings: Settings) -> None:
+    """Mail goes to ``django.core.mail.outbox``, whatever the environment configures."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
 @pytest.fixture(autouse=True)
@@ -64,11 +61,6 @@ def pdf(name: str = "receipt.pdf", size: int | None = None) -> SimpleUploadedFil
     return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
-def field(key: str, field_type: str = FormFieldType.TEXT, **values: Any) -> FormField:
-    values.setdefault("label", key.replace("_", " ").capitalize())
-    return FormField(key=key, field_type=field_type, **values)
-
-
 @pytest.fixture
 def designer(db: None) -> User:
     return UserFactory(username="designer", role=Role.AGENT)
@@ -87,13 +79,8 @@ def make_form(designer: User) -> MakeForm:
     ) -> CustomForm:
         values.setdefault("name", "Request a laptop")
         values.setdefault("slug", values["name"].lower().replace(" ", "-"))
-        rows = fields if fields is not None else [field("name", required=True)]
-        for n, row in enumerate(rows):
-            row.order = row.order or (n + 1) * 10
-        form = services.form_save(form=CustomForm(**values), changed_fields=rows, actor=designer)
-        if status != FormStatus.DRAFT:
-            form = services.form_set_status(form=form, status=status, actor=designer)
-        return form
+        values.setdefault("login_required", True)
+        return CustomFormFactory(fields=fields, status=status, actor=designer, **values)
 
     return make
 

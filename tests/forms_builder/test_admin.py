@@ -24,7 +24,8 @@ from forms_builder.models import (
 )
 from nixflow.models import Role, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import PNG, MakeForm, field, png
+from tests.forms_builder.conftest import MakeForm, png
+from tests.forms_builder.factories import PNG, field
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,8 @@ from forms_builder.models import (
 from forms_builder.throttling import FormSubmitAnonThrottle
 from nixflow.models import Role, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import MakeForm, field, pdf, png, stored_files
+from tests.forms_builder.conftest import MakeForm, pdf, png, stored_files
+from tests.forms_builder.factories import field
 
 pytestmark = pytest.mark.django_db
 

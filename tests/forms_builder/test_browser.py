@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from forms_builder.models import CustomForm, FormSubmission, FormSubmissionStatus
 from nixflow.models import Attachment, Role, Ticket
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import PNG
+from tests.forms_builder.factories import PNG
 from tests.support.browser import login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

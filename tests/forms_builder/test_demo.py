@@ -1,4 +1,5 @@
-"""The demo forms: published, with submissions (tickets, or awaiting confirmation),\ncreated once."""
+"""The demo forms: published, with submissions (tickets, or awaiting confirmation),
+created once."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ from forms_builder.models import (
 from forms_builder.validation import Definition
 from nixflow.models import Attachment, Priority, Role, Source, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import PNG, MakeForm, field, pdf, png, stored_files
+from tests.forms_builder.conftest import MakeForm, pdf, png, stored_files
+from tests.forms_builder.factories import PNG, field
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from forms_builder.validation import (
     clean_submission,
     definition_errors,
 )
-from tests.forms_builder.conftest import PDF, PNG, pdf, png
+from tests.forms_builder.conftest import PDF, pdf, png
+from tests.forms_builder.factories import PNG
 
 T = FormFieldType
 
