@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from pytest_django.fixtures import Settings
 
 from forms_builder.models import CustomForm, FormField, FormFieldType, FormStatus
@@ -132,3 +133,42 @@ def public_form(make_form: MakeForm) -> CustomForm:
         priority_map={"Everyone": "URGENT"},
         default_priority="NORMAL",
     )
+
+
+@pytest.fixture
+def staff(client: Client, agent: User) -> Client:
+    """The test client signed in as an agent (who designs forms in the admin)."""
+    client.force_login(agent)
+    return client
+
+
+def designer_post(
+    form_values: dict[str, Any], fields: list[dict[str, Any]], initial: int = 0
+) -> dict[str, Any]:
+    """The POST of the admin's form designer: the form's settings and its inline fields
+    (``initial`` of them saved rows, which carry their ``id``)."""
+    data: dict[str, Any] = {
+        "name": "",
+        "slug": "",
+        "description": "",
+        "workflow": "",
+        "default_priority": "NORMAL",
+        "title_template": "",
+        "description_field": "",
+        "priority_field": "",
+        "priority_map": "{}",
+        "success_message": "Thanks.",
+        **form_values,
+        "fields-TOTAL_FORMS": str(len(fields)),
+        "fields-INITIAL_FORMS": str(initial),
+        "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
+    }
+    for n, values in enumerate(fields):
+        row = {"order": (n + 1) * 10, "field_type": "text", "label": values["key"], **values}
+        for name, value in row.items():
+            if value is True:
+                data[f"fields-{n}-{name}"] = "on"
+            elif value is not False:
+                data[f"fields-{n}-{name}"] = value
+    return data

@@ -24,18 +24,12 @@ from forms_builder.models import (
 )
 from nixflow.models import Role, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import MakeForm, png
+from tests.forms_builder.conftest import MakeForm, designer_post, png
 from tests.forms_builder.factories import PNG, field
 
 pytestmark = pytest.mark.django_db
 
 GOOD = {"service": "VPN", "impact": "Everyone", "affected": "40", "details": "No tunnel."}
-
-
-@pytest.fixture
-def staff(client: Client, agent: User) -> Client:
-    client.force_login(agent)
-    return client
 
 
 def submit(
@@ -46,36 +40,6 @@ def submit(
     return services.submission_create(
         form=form, data=data, files=files, submitter=None, submitter_email=email
     )
-
-
-def designer_post(
-    form_values: dict[str, Any], fields: list[dict[str, Any]], initial: int = 0
-) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "",
-        "slug": "",
-        "description": "",
-        "workflow": "",
-        "default_priority": "NORMAL",
-        "title_template": "",
-        "description_field": "",
-        "priority_field": "",
-        "priority_map": "{}",
-        "success_message": "Thanks.",
-        **form_values,
-        "fields-TOTAL_FORMS": str(len(fields)),
-        "fields-INITIAL_FORMS": str(initial),
-        "fields-MIN_NUM_FORMS": "0",
-        "fields-MAX_NUM_FORMS": "1000",
-    }
-    for n, values in enumerate(fields):
-        row = {"order": (n + 1) * 10, "field_type": "text", "label": values["key"], **values}
-        for name, value in row.items():
-            if value is True:
-                data[f"fields-{n}-{name}"] = "on"
-            elif value is not False:
-                data[f"fields-{n}-{name}"] = value
-    return data
 
 
 # --- the designer -------------------------------------------------------------------------
