@@ -64,6 +64,18 @@ class EmailAccount(models.Model):
     # IMAP: messages are fetched by UID above last_uid, as long as UIDVALIDITY holds.
     imap_uidvalidity = models.BigIntegerField(null=True, blank=True)
     imap_last_uid = models.BigIntegerField(default=0)
+    # Sender authentication (email_integration/authentication.py): the authserv-id our
+    # own MTA writes into Authentication-Results. Headers naming any other id are
+    # ignored, since anyone can write them before the mail reaches us.
+    trusted_authserv_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=(
+            "The authserv-id your receiving mail server writes into Authentication-Results "
+            "(e.g. mx.example.com). Empty: those headers are never trusted, only DKIM "
+            "signatures verified here and reply tokens."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -108,6 +120,22 @@ class EmailMessageStatus(models.TextChoices):
     SENDING = "sending", "Sending"  # outbound, claimed by a sender task until next_attempt_at
     SENT = "sent", "Sent"
     # FAILED for outbound: given up after EMAIL_SEND_MAX_ATTEMPTS; staff can resend it.
+    # Inbound mail that would act as staff while its sender is not authenticated: held,
+    # with the reason in error_reason, until staff release it (then processed as the
+    # verified sender) or reject it.
+    SUSPENDED = "suspended", "Suspended"
+    REJECTED = "rejected", "Rejected"  # a suspended message staff refused; never processed
+
+
+class SenderAuth(models.TextChoices):
+    """How the sender of an inbound message was authenticated (authentication.py)."""
+
+    NONE = "none", "Not authenticated"
+    DKIM = "dkim", "DKIM signature aligned with From"
+    ARC = "arc", "ARC chain of a trusted sealer"
+    AUTHENTICATION_RESULTS = "authentication_results", "Our MTA's Authentication-Results"
+    REPLY_TOKEN = "reply_token", "Reply token of our notification"
+    RELEASED = "released", "Released by staff"
 
 
 class EmailMessage(models.Model):
@@ -164,6 +192,18 @@ class EmailMessage(models.Model):
     # Outbound: when a queued message is due (its next retry), or, while it is being sent,
     # when the sender's claim lapses. The sweeper re-queues what is overdue.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Inbound: how the sender was authenticated (email_integration/authentication.py).
+    sender_auth = models.CharField(
+        max_length=24, choices=SenderAuth.choices, default=SenderAuth.NONE, blank=True
+    )
+    authentication = models.TextField(
+        blank=True, help_text="What sender authentication found, in words."
+    )
+    # Who released or rejected a suspended message, and when.
+    reviewed_by = models.ForeignKey(
+        "nixflow.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -214,16 +254,25 @@ class EmailAttachment(models.Model):
 
 
 class SenderCount(models.Model):
-    """Messages per sender per hour, for the runaway-correspondent limit (an upsert)."""
+    """Messages per sender per hour, for the runaway-correspondent limit (an upsert).
+
+    Counted apart for authenticated and unauthenticated mail of one address: a flood
+    forging a customer's From fills only the unauthenticated count, so it cannot use
+    up the limit of that customer's signed mail or replies to our notifications.
+    """
 
     address = models.CharField(max_length=320)
     hour = models.DateTimeField()
+    verified = models.BooleanField(default=False)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["address", "hour"], name="email_sender_hour"),
+            models.UniqueConstraint(
+                fields=["address", "hour", "verified"], name="email_sender_hour_verified"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.address} {self.hour:%Y-%m-%d %H}: {self.count}"
+        kind = "authenticated" if self.verified else "unauthenticated"
+        return f"{self.address} {self.hour:%Y-%m-%d %H} ({kind}): {self.count}"

@@ -13,6 +13,7 @@ import email.policy
 import hashlib
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
@@ -20,6 +21,7 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 import nh3
+from django.conf import settings
 from mailparser_reply import EmailReplyParser
 
 MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
@@ -188,9 +190,88 @@ def safe_filename(name: str) -> str:
     return name[-150:]
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    """Everything the pipeline needs from a raw message; never raises on bad input."""
+class ParseLimitExceededError(Exception):
+    """A message too deep, with too many parts, or too slow to read: kept as failed."""
+
+
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]*)"|([^;\s]+))', re.IGNORECASE)
+_CONTENT_TYPE = re.compile(rb"content-type\s*:\s*([\w.+-]+/[\w.+-]+)", re.IGNORECASE)
+
+
+def _entity_type(header_lines: list[bytes]) -> tuple[bytes, bytes]:
+    """(content type, boundary) of one header block, lowercased type; b"" when absent."""
+    text = b" ".join(line.strip() for line in header_lines)
+    match = _CONTENT_TYPE.search(text)
+    if match is None:
+        return b"", b""
+    boundary = _BOUNDARY.search(text, match.end())
+    found = (boundary.group(1) or boundary.group(2) or b"") if boundary else b""
+    return match.group(1).lower(), found
+
+
+def structure_problem(raw: bytes, *, max_depth: int, max_parts: int) -> str:
+    """Why a message's MIME structure is over the limits, or "" when it is not.
+
+    Python's parser reads nested multiparts through one generator per level, so every
+    line costs as much as the nesting is deep: 2,000 levels took seconds and then
+    overflowed the stack, 20,000 parts half a minute. This pass reads the raw lines
+    once, keeping only a stack of open boundaries (and enclosed ``message/rfc822``
+    levels), and stops at the first limit crossed, before that parser ever sees the
+    message. Depth counts multipart and enclosed-message levels; parts count every
+    entity, the message itself included.
+    """
+    stack: list[bytes] = []  # open levels: a multipart's boundary, or b"" for message/*
+    parts = 0
+    header: list[bytes] | None = []  # collecting an entity's header block, else None
+    for line in raw.splitlines():
+        if header is not None:
+            if line.strip():
+                header.append(line)
+                continue
+            parts += 1
+            if parts > max_parts:
+                return f"more than {max_parts} MIME parts (limit EMAIL_MAX_MIME_PARTS)"
+            content_type, boundary = _entity_type(header)
+            header = None
+            if content_type.startswith(b"multipart/") and boundary:
+                stack.append(boundary)
+            elif content_type in {b"message/rfc822", b"message/global"}:
+                stack.append(b"")
+                header = []  # the enclosed message's own headers follow
+            if len(stack) > max_depth:
+                return f"MIME nesting deeper than {max_depth} (limit EMAIL_MAX_MIME_DEPTH)"
+            continue
+        if not line.startswith(b"--") or not stack:
+            continue
+        delimiter = line.rstrip()
+        for level in range(len(stack) - 1, -1, -1):
+            boundary = stack[level]
+            if not boundary:
+                continue
+            if delimiter == b"--" + boundary:
+                del stack[level + 1 :]
+                header = []
+                break
+            if delimiter == b"--" + boundary + b"--":
+                del stack[level:]
+                break
+    return ""
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ParseLimitExceededError(
+            f"reading the message took longer than {settings.EMAIL_MAX_PARSE_SECONDS} s "
+            "(limit EMAIL_MAX_PARSE_SECONDS)"
+        )
+
+
+def parse(raw: bytes, *, deadline: float | None = None) -> ParsedMessage:
+    """Everything the pipeline needs from a raw message; never raises on bad input,
+    except ``ParseLimitExceededError`` once ``deadline`` (a ``time.monotonic()``) has
+    passed. Check ``structure_problem`` first: it keeps the parser from deep nesting."""
     message = message_from_bytes(raw)
+    _check_deadline(deadline)
     parsed = ParsedMessage(message=message)
     parsed.defects.extend(str(d) for d in message.defects)
     ids = message_ids(header_text(message, "Message-ID"))
@@ -211,6 +292,7 @@ def parse(raw: bytes) -> ParsedMessage:
         if part.is_multipart():
             continue
         index += 1
+        _check_deadline(deadline)
         content_type = part.get_content_type()
         disposition = (part.get_content_disposition() or "").lower()
         if disposition != "attachment" and content_type in {"text/plain", "text/html"}:
@@ -234,6 +316,7 @@ def parse(raw: bytes) -> ParsedMessage:
         )
     parsed.html = "\n".join(htmls)
     parsed.text = "\n".join(texts) if texts else html_to_text(parsed.html)
+    _check_deadline(deadline)
     _without_nul(parsed)
     return parsed
 
