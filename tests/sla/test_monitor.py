@@ -20,11 +20,13 @@ from nixflow.models import Priority, Role, Ticket, User
 from sla import services as sla_services
 from sla.calendar import calendar_spec
 from sla.models import MetricType, SLABreach, SLAMetric, SLAPolicy, SLAStatus
+from sla.notifications import recipients
 from sla.services import monitor
 from tests.factories import TicketFactory, UserFactory, default_workflow
 from tests.sla.conftest import T0, open_ticket
 from tests.sla.factories import (
     BusinessCalendarFactory,
+    SLABreachFactory,
     SLAMetricFactory,
     SLAPolicyFactory,
     WorkingIntervalFactory,
@@ -237,3 +239,12 @@ def test_calendar_changes_invalidate_cached_business_time(policy: SLAPolicy) -> 
     WorkingIntervalFactory(calendar=calendar, weekday=0, start=time(9), end=time(17))
     calendar.refresh_from_db()
     assert not calendar_spec(calendar).is_24x7
+
+
+@pytest.mark.django_db
+def test_breach_mail_goes_to_the_escalation_address_alone_when_nobody_else_is_there() -> None:
+    escalated = SLABreachFactory(metric__policy__escalation_email="oncall@example.com")
+    unheard = SLABreachFactory()
+
+    assert recipients(escalated) == ["oncall@example.com"]
+    assert recipients(unheard) == []
