@@ -28,13 +28,15 @@ RUN pip install .
 COPY . .
 
 # Static files are collected into the image (whitenoise serves them). Production settings
-# refuse to load without SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL; these values exist
+# refuse to load without SECRET_KEY, NIXFLOW_SECRET_KEYS (a Fernet key: 32 bytes, base64),
+# ALLOWED_HOSTS and DATABASE_URL; these values exist
 # for this one command only and never reach a running container. collectstatic does not
 # connect to the database, and the memory broker keeps the settings from creating
 # var/broker/ as root. var/ (media uploads) belongs to the runtime user; the code and
 # the static files stay root-owned, read-only to it.
 RUN NIXFLOW_ENV=production \
     SECRET_KEY=collectstatic-at-build-time-only \
+    NIXFLOW_SECRET_KEYS=Y29sbGVjdHN0YXRpYy1hdC1idWlsZC10aW1lLW9ubHk= \
     ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://build:build@localhost:5432/build \
     CELERY_BROKER_URL=memory:// \

@@ -1,9 +1,11 @@
 """The container deployment: docker-compose.yml, the Dockerfile and .dockerignore.
 
 No Docker engine runs on these machines, so the files are parsed and checked for what
-the schema guard (SPEC section 8) depends on: `migrate` runs, and must succeed, before
-any process that refuses a drifted schema starts; production settings get everything
-they require; and the commands name modules and apps that exist.
+the schema guard and a deploy without downtime depend on: the pre-deploy `migrate` runs,
+and must succeed, before any process that refuses a drifted schema starts; the
+post-deploy step runs only once the new web, worker and beat are healthy; production
+settings get everything they require; and the commands name modules, apps and
+management commands that exist.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from django.conf import settings
 REPO = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE = ("postgres", "redis")
 APP_PROCESSES = ("web", "worker", "beat")  # long-running; each refuses a drifted schema
-RUNS_THE_CODE = ("migrate", *APP_PROCESSES)
+POST_DEPLOY = "migrate-post-deploy"  # one-shot contract step after the rollout
+RUNS_THE_CODE = ("migrate", *APP_PROCESSES, POST_DEPLOY)
 # What nixflow/settings.py raises ImproperlyConfigured without when NIXFLOW_ENV=production.
 PRODUCTION_REQUIRED = ("SECRET_KEY", "NIXFLOW_SECRET_KEYS", "ALLOWED_HOSTS", "DATABASE_URL")
 # What an operator exports before `docker compose up`: only the variable without a default.
@@ -182,14 +185,46 @@ def test_compose_defines_the_database_broker_migrate_job_and_three_app_processes
     assert set(services) == {*INFRASTRUCTURE, *RUNS_THE_CODE}
 
 
-def test_migrate_applies_migrations_then_runs_check_deploy_and_fails_if_either_fails(
+def test_migrate_plans_applies_pre_deploy_migrations_then_checks_and_fails_if_any_step_fails(
     services: dict[str, Any],
 ) -> None:
     assert shell_steps(services["migrate"]["command"]) == [
-        ["python", "manage.py", "migrate", "--noinput"],
+        ["python", "manage.py", "deploy_plan"],
+        ["python", "manage.py", "migrate", "--pre-deploy", "--noinput"],
         ["python", "manage.py", "check", "--deploy"],
     ]
     assert (REPO / "manage.py").is_file()
+
+
+def test_post_deploy_step_runs_once_the_new_web_worker_and_beat_are_healthy(
+    services: dict[str, Any],
+) -> None:
+    job = services[POST_DEPLOY]
+    assert shell_steps(job["command"]) == [
+        ["python", "manage.py", "migrate", "--post-deploy", "--noinput"],
+        ["python", "manage.py", "check", "--deploy"],
+    ]
+    assert job["restart"] == "no"
+    assert depends_on(job) == {
+        "migrate": "service_completed_successfully",
+        **dict.fromkeys(APP_PROCESSES, "service_healthy"),
+    }
+    for name in APP_PROCESSES:
+        assert POST_DEPLOY not in transitive_dependencies(services, name)
+
+
+def test_compose_commands_name_management_commands_and_options_that_exist(
+    services: dict[str, Any],
+) -> None:
+    from django.core.management import get_commands, load_command_class
+
+    commands = get_commands()
+    for name in ("migrate", POST_DEPLOY):
+        for step in shell_steps(services[name]["command"]):
+            assert step[:2] == ["python", "manage.py"], step
+            command = load_command_class(commands[step[2]], step[2])
+            parser = command.create_parser("manage.py", step[2])
+            parser.parse_args(step[3:])  # exits on an unknown option
 
 
 def test_migrate_is_a_one_shot_job_that_waits_for_a_healthy_postgres(
