@@ -15,6 +15,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/python manage.py lint_migrations  # safe under a running release (docs/deploy.md)
 
 db-start:
 	scripts/bootstrap.sh

@@ -16,6 +16,8 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== migrations are safe under a running release (docs/deploy.md)"
+python manage.py lint_migrations
 echo "== migrations match the models"
 python manage.py makemigrations --check --dry-run
 echo "== pytest"
