@@ -660,6 +660,16 @@ PAGES = [
     ),
     entry("/forms/{slug}/", "draft", at=slug("form_draft"), GET=NOBODY),
     entry("/forms/{slug}/done/", at=slug("form_public"), GET=EVERYONE),
+    # The link mailed to confirm an unverified submission: only a signed token opens it
+    # (tests/forms_builder/test_confirmation.py); a made-up one is a 404 page for all.
+    entry(
+        "/forms/confirm/{token}/",
+        "made up",
+        at=lambda w: {"token": "1:2:made-up"},
+        GET=NOBODY,
+        POST=NOBODY,
+        body=lambda w: Multipart({}),
+    ),
 ]
 
 # --- The admin --------------------------------------------------------------------------
