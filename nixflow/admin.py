@@ -14,8 +14,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.deletion import ProtectedError
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -55,7 +54,6 @@ from nixflow.toolkit.admin import (
     RecordAdmin,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
-    ServiceRefused,
     plural,
     refusals_to_form,
     related_count,
@@ -64,10 +62,12 @@ from nixflow.toolkit.admin import (
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.errors import error_text
 
+_RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
+
 
 # --- Users -------------------------------------------------------------------------------
 @admin.register(User)
-class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
+class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
     """Agents look people up (requesters, colleagues); only admins change them."""
 
     list_display = ("username", "email", "role", "is_staff", "is_active", "last_login")
@@ -92,6 +92,35 @@ class UserAdmin(RolePermissionsMixin, DjangoUserAdmin):
         if request.user.is_superuser:
             return fields
         return (*fields, *self.superuser_only_fields)
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        """A change of e-mail address, name, role or active state goes through
+        ``services.user_update`` (its ``user.updated`` event); the rest (username,
+        password, superuser status, groups) is saved here and recorded as
+        ``admin.changed``, as for any model without services."""
+        by_service = [name for name in form.changed_data if name in services.USER_FIELDS]
+        if not change or not by_service:
+            super().save_model(request, obj, form, change)
+            return
+        rest = [name for name in form.changed_data if name not in services.USER_FIELDS]
+        fresh = User.objects.get(pk=obj.pk)
+        with refusals_to_form():
+            updated = services.user_update(
+                user=fresh,
+                actor=signed_in_user(request),
+                data={name: form.cleaned_data[name] for name in by_service},
+            )
+        obj.is_staff = updated.is_staff
+        if rest:
+            super().save_model(request, obj, form, change)
+        else:
+            setattr(request, _RECORDED_BY_SERVICE, True)
+
+    def _record_admin_event(
+        self, request: HttpRequest, type: str, obj: Model, payload: dict[str, Any]
+    ) -> None:
+        if not getattr(request, _RECORDED_BY_SERVICE, False):
+            super()._record_admin_event(request, type, obj, payload)
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         """A superuser's account (details, password, activity) is a superuser's to change."""
@@ -494,6 +523,62 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
 
 
 # --- Workflows ---------------------------------------------------------------------------
+def _kept_rows(formset: BaseInlineFormSet) -> list[Any]:
+    """The formset's forms that stay: existing rows not deleted, and filled-in new ones."""
+    deleted = set(formset.deleted_forms)
+    return [
+        row
+        for row in formset.forms
+        if row not in deleted and (row.instance.pk is not None or row.has_changed())
+    ]
+
+
+def _stage_specs(
+    formset: BaseInlineFormSet | None, *, always: bool = False
+) -> list[services.StageSpec] | None:
+    """The stages the editor's rows ask for; None when the rows changed nothing."""
+    if formset is None or not (always or formset.has_changed()):
+        return None
+    return [
+        services.StageSpec(
+            name=row.cleaned_data["name"],
+            category=row.cleaned_data["category"],
+            position=row.cleaned_data["position"],
+            id=row.instance.pk,
+        )
+        for row in _kept_rows(formset)
+    ]
+
+
+def _transition_specs(formset: BaseInlineFormSet | None) -> list[services.TransitionSpec] | None:
+    if formset is None or not formset.has_changed():
+        return None
+    return [
+        services.TransitionSpec(
+            from_stage=row.cleaned_data["from_stage"].pk,
+            to_stage=row.cleaned_data["to_stage"].pk,
+            name=row.cleaned_data["name"],
+            requester_allowed=row.cleaned_data["requester_allowed"],
+        )
+        for row in _kept_rows(formset)
+    ]
+
+
+def _note_saved_rows(formset: BaseInlineFormSet) -> None:
+    """What formset.save() would have noted, for the admin's change message (its log
+    entry); the services saved the rows."""
+    deleted = set(formset.deleted_forms)
+    formset.deleted_objects = [row.instance for row in formset.deleted_forms]
+    formset.new_objects = [
+        row.instance for row in formset.extra_forms if row not in deleted and row.has_changed()
+    ]
+    formset.changed_objects = [
+        (row.instance, row.changed_data)
+        for row in formset.initial_forms
+        if row not in deleted and row.has_changed()
+    ]
+
+
 class StageInline(RolePermissionsMixin, admin.TabularInline):
     model = Stage
     formset = StageInlineFormSet
@@ -599,19 +684,65 @@ class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmi
     def get_inlines(self, request: HttpRequest, obj: Workflow | None) -> list[type[Any]]:
         return [StageInline] if obj is None else [StageInline, TransitionInline]
 
-    def save_formset(
-        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    # --- saving through the workflow services ----------------------------------------
+    # The workflow, its stages and its transitions are one change for the services (one
+    # workflow.* event), so save_model only keeps the form and save_related, which has
+    # the inline formsets too, makes the whole change.
+    record_admin_events = False  # the workflow services record their own events
+
+    def save_model(
+        self, request: HttpRequest, obj: Workflow, form: ModelForm, change: bool
     ) -> None:
-        # StageInlineFormSet refuses to delete stages in use; this covers a ticket that
-        # entered the stage between that check and the delete.
-        try:
-            super().save_formset(request, form, formset, change)
-        except ProtectedError as error:
-            raise ServiceRefused(
-                ValidationError(
-                    "A stage you deleted has tickets now; move them to another stage first."
+        pass
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm,
+        formsets: list[BaseInlineFormSet],
+        change: bool,
+    ) -> None:
+        by_model = {formset.model: formset for formset in formsets}
+        stages = by_model.get(Stage)
+        transitions = by_model.get(Transition)
+        data = {name: form.cleaned_data[name] for name in services.WORKFLOW_FIELDS}
+        actor = signed_in_user(request)
+        with refusals_to_form():
+            if change:
+                services.workflow_update(
+                    workflow=form.instance,
+                    actor=actor,
+                    data={name: data[name] for name in form.changed_data if name in data},
+                    stages=_stage_specs(stages),
+                    transitions=_transition_specs(transitions),
                 )
-            ) from error
+            else:
+                workflow = services.workflow_create(
+                    actor=actor,
+                    stages=_stage_specs(stages, always=True) or [],
+                    transitions=_transition_specs(transitions) or [],
+                    **data,
+                )
+                # The admin carries on with the form's instance (its log entry, the
+                # redirect): make it the row the service created.
+                for model_field in Workflow._meta.concrete_fields:
+                    setattr(
+                        form.instance, model_field.attname, getattr(workflow, model_field.attname)
+                    )
+                form.instance._state.adding = False
+                form.instance._state.db = workflow._state.db
+        for formset in formsets:
+            _note_saved_rows(formset)
+
+    def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
+        # get_deleted_objects has refused a workflow in use (tickets, or configuration
+        # that PROTECTs it) before the confirmation page, so the service agrees here.
+        services.workflow_delete(workflow=obj, actor=signed_in_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        with transaction.atomic():
+            for workflow in queryset:
+                services.workflow_delete(workflow=workflow, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """A workflow with tickets can't be deleted (PROTECT). Say so without collecting

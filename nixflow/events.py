@@ -27,7 +27,7 @@ from django.dispatch import Signal
 from eventlog.services import event_record
 
 if TYPE_CHECKING:
-    from nixflow.models import Ticket, User
+    from nixflow.models import Ticket, User, Workflow
 
 TICKET_CREATED = "ticket.created"
 TICKET_UPDATED = "ticket.updated"
@@ -46,6 +46,29 @@ TICKET_DELETED = "ticket.deleted"
 #                  "changes": {field: [old, new]} for the fields other than "email"}
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
+
+# --- Workflows -----------------------------------------------------------------------
+# Subject: the workflow. A workflow is changed with its stages and transitions as one
+# change (nixflow.services.workflow_*), so one event says all of it. In payloads a
+# stage is {"id", "name", "category", "position"}; a transition, known by its two
+# stages, is {"from_stage": stage name, "to_stage": stage name, "name",
+# "requester_allowed"}. Lists are in a fixed order (stages by position, transitions by
+# stage names), so the same change gives the same payload whichever interface made it.
+#   workflow.created  {"name", "description", "is_default", "is_active",
+#                      "stages": [stage, ...], "transitions": [transition, ...]}
+#   workflow.updated  {"fields": [changed own fields, sorted],
+#                      "changes": {field: [old, new]},
+#                      "stages": {"added": [stage], "removed": [stage],
+#                                 "changed": [{"id", "name": the name before,
+#                                              "changes": {field: [old, new]}}]},
+#                      "transitions": {"added": [transition], "removed": [transition],
+#                                      "changed": [{"from_stage", "to_stage",
+#                                                   "changes": {field: [old, new]}}]}}
+#                     Transitions of a removed stage are listed as removed with it.
+#   workflow.deleted  the workflow as it was, shaped as workflow.created's payload.
+WORKFLOW_CREATED = "workflow.created"
+WORKFLOW_UPDATED = "workflow.updated"
+WORKFLOW_DELETED = "workflow.deleted"
 
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
@@ -129,3 +152,10 @@ def record_user_event(
 ) -> None:
     """Append a ``user.*`` event about ``user`` in the caller's transaction."""
     event_record(type=type, subject=user, actor=actor, payload=payload)
+
+
+def record_workflow_event(
+    *, type: str, workflow: Workflow, actor: User | None, payload: dict[str, Any]
+) -> None:
+    """Append a ``workflow.*`` event about ``workflow`` in the caller's transaction."""
+    event_record(type=type, subject=workflow, actor=actor, payload=payload)

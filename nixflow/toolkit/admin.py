@@ -211,7 +211,8 @@ class ServiceFormAdminMixin:
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[ModelForm]:
-        form: type[ModelForm] = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        # change by name: django.contrib.auth's UserAdmin.get_form takes it as a keyword.
+        form: type[ModelForm] = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
         refusal = getattr(request, _REFUSAL, None)
         if refusal is None:
             return form

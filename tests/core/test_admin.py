@@ -779,25 +779,65 @@ def admin_events(since: int = 0) -> list[EventLog]:
     return list(EventLog.objects.filter(type__startswith="admin.", id__gt=since).order_by("id"))
 
 
-def test_changing_a_users_role_is_in_the_event_log(
+def test_changing_a_users_role_goes_through_the_user_service_and_its_event(
     admin_client: Client, admin_user: User, requester: User
 ) -> None:
+    before = EventLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
     data = user_form_data(admin_client.get(url("user_change", requester.pk)))
     data["role"] = Role.AGENT
 
     response = admin_client.post(url("user_change", requester.pk), data)
 
     assert response.status_code == 302, errors(response)
+    # (The form the test posts back rounds the join date too, which the generic
+    # admin.changed event records: look for the service's event.)
+    [event] = EventLog.objects.filter(id__gt=before, type=events.USER_UPDATED)
+    assert (event.type, event.actor, event.subject_model) == (
+        events.USER_UPDATED,
+        admin_user,
+        "user",
+    )
+    assert event.subject_id == str(requester.pk)
+    assert event.payload["changes"]["role"] == [Role.REQUESTER, Role.AGENT]
+    requester.refresh_from_db()
+    assert requester.is_staff
+
+
+def test_changing_what_no_service_covers_records_the_generic_admin_event(
+    admin_client: Client, admin_user: User, requester: User
+) -> None:
+    data = user_form_data(admin_client.get(url("user_change", requester.pk)))
+    data["username"] = "renamed"
+
+    response = admin_client.post(url("user_change", requester.pk), data)
+
+    assert response.status_code == 302, errors(response)
     [event] = admin_events()
     assert (event.type, event.actor, event.subject_model) == ("admin.changed", admin_user, "user")
-    assert event.subject_id == str(requester.pk)
-    assert event.payload["object"] == requester.username
-    # (The form the test posts back rounds the join date too: look for the role only.)
+    assert event.payload["object"] == "renamed"
     [changed] = event.payload["change"]
-    assert "Role" in changed["changed"]["fields"]
+    assert "Username" in changed["changed"]["fields"]
 
 
 def test_deleting_in_bulk_records_each_deletion(admin_client: Client) -> None:
+    spare = [UserFactory(username=f"spare{n}") for n in range(2)]
+
+    response = admin_client.post(
+        url("user_changelist"),
+        {"action": "delete_selected", "_selected_action": [u.pk for u in spare], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk__in=[u.pk for u in spare]).exists()
+    assert [(e.type, e.payload["object"]) for e in admin_events()] == [
+        ("admin.deleted", "spare0"),
+        ("admin.deleted", "spare1"),
+    ]
+
+
+def test_deleting_workflows_in_bulk_goes_through_the_workflow_service(
+    admin_client: Client,
+) -> None:
     spare = [Workflow.objects.create(name=f"Spare {n}") for n in range(2)]
 
     response = admin_client.post(
@@ -807,10 +847,9 @@ def test_deleting_in_bulk_records_each_deletion(admin_client: Client) -> None:
 
     assert response.status_code == 302
     assert not Workflow.objects.filter(pk__in=[w.pk for w in spare]).exists()
-    assert [(e.type, e.payload["object"]) for e in admin_events()] == [
-        ("admin.deleted", "Spare 0"),
-        ("admin.deleted", "Spare 1"),
-    ]
+    assert admin_events() == []
+    deleted = EventLog.objects.filter(type=events.WORKFLOW_DELETED).order_by("id")
+    assert [e.payload["name"] for e in deleted] == ["Spare 0", "Spare 1"]
 
 
 def test_ticket_changes_in_the_admin_are_recorded_by_the_services_only(
@@ -862,15 +901,12 @@ def test_admin_adds_a_stage_then_a_transition_to_it(
 
     assert response.status_code == 302, errors(response)
     escalated = workflow.stages.get(name="Escalated")
-    # One event in the audit trail, naming the stage added.
-    [event] = admin_events()
-    assert (event.type, event.subject_model, event.subject_id) == (
-        "admin.changed",
-        "workflow",
-        str(workflow.pk),
-    )
-    added = {"name": "stage", "object": f"{workflow.name}: Escalated"}
-    assert event.payload["change"] == [{"added": added}]
+    # One event in the audit trail, naming the stage added; no generic admin event.
+    assert admin_events() == []
+    [event] = EventLog.objects.filter(type=events.WORKFLOW_UPDATED)
+    assert (event.subject_model, event.subject_id) == ("workflow", str(workflow.pk))
+    added = {"id": escalated.pk, "name": "Escalated", "category": "OPEN", "position": 6}
+    assert event.payload["stages"] == {"added": [added], "removed": [], "changed": []}
 
     page = admin_client.get(url("workflow_change", workflow.pk))
     data = form_data(page)
