@@ -21,7 +21,7 @@
    every word, excluded words negated, phrases as one substring) with its count and
    first page, over the same visible articles.
 
-Targets (the issue's): search p95 under 30 ms, and the substring scan's median at least
+Targets: search p95 under 30 ms, and the substring scan's median at least
 20 times the search's median. Writes ``bench/results/knowledge_search.json`` and
 ``.md``; exits 1 when a target is missed, 2 when the run itself failed. A quick smoke
 run: ``python -m bench.knowledge_search --articles 5000 --rounds 3``.

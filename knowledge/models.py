@@ -181,7 +181,7 @@ class KnowledgeArticle(models.Model):
     )
     # Title and summary alone: which matches are "in the title" (they rank first), found
     # through their own small index without reading the articles that only mention
-    # the words in their body (see knowledge.selectors.article_search).
+    # the words in their body (see knowledge.search.article_search).
     title_vector = models.GeneratedField(
         expression=(
             SearchVector("title", weight="A", config=SEARCH_CONFIG)

@@ -15,8 +15,8 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Exists, F, OuterRef
 
+from knowledge import search
 from knowledge.models import SEARCH_CONFIG, KnowledgeArticle, KnowledgeArticleTicketLink
-from knowledge.search import RANK_WINDOW
 from knowledge.selectors import LIST_FIELDS, searchable_filter
 from nixflow.models import Ticket
 
@@ -86,9 +86,11 @@ def articles_suggested_for_ticket(
         candidates = (
             articles.filter(search_vector=required)
             .order_by()
-            .values("pk")[:RANK_WINDOW]
+            .values("pk")[: search.RANK_WINDOW]
             .union(
-                articles.filter(title_vector=required).order_by().values("pk")[:RANK_WINDOW],
+                articles.filter(title_vector=required)
+                .order_by()
+                .values("pk")[: search.RANK_WINDOW],
                 linked_ids,
             )
         )

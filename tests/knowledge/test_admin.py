@@ -14,12 +14,11 @@ from knowledge.models import (
     FeedbackStatus,
     KnowledgeArticle,
     KnowledgeArticleStatus,
-    KnowledgeSearchHistory,
 )
 from nixflow.models import Role, User
 from tests.factories import UserFactory
 from tests.knowledge.conftest import messages_of
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, FeedbackFactory, SearchHistoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +148,7 @@ def test_changelist_search_is_full_text_and_its_queries_do_not_grow(
 ) -> None:
     for n in range(6):
         article = ArticleFactory(title=f"Printer guide {n}")
-        services.feedback_create(article=article, author=reader, comment="x")
+        FeedbackFactory(article=article, author=reader)
     ArticleFactory(title="Monitor guide")
     url = reverse("admin:knowledge_knowledgearticle_changelist")
 
@@ -173,8 +172,7 @@ def test_changelist_search_is_full_text_and_its_queries_do_not_grow(
 
 def test_feedback_actions(browser: Client, reader: User) -> None:
     article = ArticleFactory()
-    one = services.feedback_create(article=article, author=reader, comment="Typo.")
-    two = services.feedback_create(article=article, author=reader, comment="Still broken.")
+    one, two = FeedbackFactory.create_batch(2, article=article, author=reader)
     changelist = reverse("admin:knowledge_knowledgearticlefeedback_changelist")
 
     browser.post(changelist, {"action": "resolve", "_selected_action": [one.pk]})
@@ -188,10 +186,8 @@ def test_feedback_actions(browser: Client, reader: User) -> None:
 
 
 def test_search_report_page(browser: Client) -> None:
-    KnowledgeSearchHistory.objects.create(query="vpn", normalized_query="vpn", results_count=3)
-    KnowledgeSearchHistory.objects.create(
-        query="holiday", normalized_query="holiday", results_count=0
-    )
+    SearchHistoryFactory(query="vpn", results_count=3)
+    SearchHistoryFactory(query="holiday", results_count=0)
 
     changelist = browser.get(reverse("admin:knowledge_knowledgesearchhistory_changelist"))
     report = browser.get(reverse("admin:knowledge_knowledgesearchhistory_report"), {"days": "7"})

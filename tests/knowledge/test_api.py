@@ -12,15 +12,15 @@ from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, CategoryFactory, FeedbackFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_agents_create_read_update_and_delete_an_article(editor: User) -> None:
     client = client_for(editor)
-    network = services.category_create(name="Network", actor=editor)
-    vpn = services.tag_create(name="VPN", actor=editor)
+    network = CategoryFactory(name="Network")
+    vpn = TagFactory(name="VPN")
 
     created = client.post(
         "/api/knowledge/articles/",
@@ -177,20 +177,19 @@ def _queries(client_call: Callable[[int], object]) -> Callable[[int], int]:
 
 @pytest.fixture
 def busy_library(editor: User, reader: User) -> KnowledgeArticle:
-    network = services.category_create(name="Network", actor=editor)
-    tags = [services.tag_create(name=f"tag {n}", actor=editor) for n in range(12)]
-    services.category_create(name="Sub", parent=network, actor=editor)
-    for n in range(11):
-        services.category_create(name=f"Category {n}", actor=editor)
+    network = CategoryFactory(name="Network")
+    tags = TagFactory.create_batch(12)
+    CategoryFactory(name="Sub", parent=network)
+    CategoryFactory.create_batch(11)
     first = None
     for n in range(12):
         article = ArticleFactory(title=f"Guide {n}", category=network, tags=tags[n : n + 2])
         services.article_update(article=article, actor=editor, data={"body": f"v{n}"})
-        services.feedback_create(article=article, author=reader, comment=f"c{n}")
+        FeedbackFactory(article=article, author=reader)
         first = first or article
     for n in range(12):
         services.article_update(article=first, actor=editor, data={"body": f"edit {n}"})
-        services.feedback_create(article=first, author=reader, comment=f"more {n}")
+        FeedbackFactory(article=first, author=reader)
     return first
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,11 +14,10 @@ from pytest_django.fixtures import Settings
 from knowledge import services
 from knowledge.models import KnowledgeArticleAttachment
 from nixflow.models import User
-from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.conftest import client_for, events_of
+from tests.knowledge.factories import PNG, ArticleFactory, AttachmentFactory
 
 pytestmark = pytest.mark.django_db
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -116,3 +116,43 @@ def test_api_upload_without_a_file_is_400(editor: User) -> None:
 
     assert response.status_code == 400
     assert "file" in response.json()
+
+
+def test_removing_an_attachment_deletes_its_file_once_committed(
+    editor: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    attachment = AttachmentFactory()
+    removed = KnowledgeArticleAttachment(pk=attachment.pk)  # the row's pk, once it is gone
+    path = Path(attachment.file.path)
+    assert path.read_bytes() == PNG
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.attachment_remove(attachment=attachment, actor=editor)
+    assert path.exists()  # until the removal commits: a rollback keeps row and file
+    for callback in callbacks:
+        callback()
+
+    assert not path.exists()
+    assert not KnowledgeArticleAttachment.objects.exists()
+    assert events_of(removed) == [
+        (
+            "knowledge.attachment.removed",
+            {"article_id": attachment.article_id, "sha256": attachment.sha256},
+        )
+    ]
+
+
+def test_readers_download_an_attachment_of_an_article_they_can_see(reader: User) -> None:
+    public = AttachmentFactory(filename="diagram.png")
+    internal = AttachmentFactory(article=ArticleFactory(visibility="INTERNAL"))
+
+    def download(attachment: KnowledgeArticleAttachment) -> Any:
+        return client_for(reader).get(
+            f"/api/knowledge/articles/{attachment.article_id}/attachments/{attachment.pk}/"
+        )
+
+    response = download(public)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG
+    assert 'filename="diagram.png"' in response["Content-Disposition"]
+    assert download(internal).status_code == 404

@@ -10,7 +10,7 @@ from knowledge.models import KnowledgeArticle, KnowledgeArticleRating, Knowledge
 from nixflow.models import Role, User
 from tests.factories import UserFactory
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, RatingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_rating_twice_keeps_one_rating_and_changing_it_moves_the_figures(reader:
 
 def test_figures_count_every_reader_once() -> None:
     article = ArticleFactory()
-    readers = [UserFactory(role=Role.REQUESTER) for _ in range(3)]
+    readers = UserFactory.create_batch(3, role=Role.REQUESTER)
 
     for n, user in enumerate(readers):
         services.article_rate(article=article, user=user, helpful=n != 1)
@@ -73,3 +73,14 @@ def test_api_rate_bad_input_is_400(reader: User, payload: dict) -> None:
 
     assert response.status_code == 400
     assert "helpful" in response.json()
+
+
+def test_api_rate_shows_an_earlier_answer(reader: User) -> None:
+    article = ArticleFactory()
+    RatingFactory(article=article, user=reader, helpful=False)
+    RatingFactory(article=article, helpful=True)  # another reader's
+
+    mine = client_for(reader).get(f"/api/knowledge/articles/{article.pk}/rate/").json()
+
+    # The figures are the services' to keep (the factory writes only the rows).
+    assert mine == {"helpful": False, "helpful_count": 0, "not_helpful_count": 0}

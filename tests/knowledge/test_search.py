@@ -9,11 +9,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from knowledge import search, services
+from knowledge import search
 from knowledge.models import KBCategory
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, CategoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 ANONYMOUS = AnonymousUser()
@@ -111,10 +111,10 @@ def test_typo_tolerance_does_not_reveal_words_of_hidden_articles() -> None:
 
 
 def test_filters_by_category_with_subcategories_tag_and_kind(editor: User) -> None:
-    network = services.category_create(name="Network", actor=editor)
-    wifi = services.category_create(name="Wi-Fi", parent=network, actor=editor)
-    devices = services.category_create(name="Devices", actor=editor)
-    remote = services.tag_create(name="remote-work", actor=editor)
+    network = CategoryFactory(name="Network")
+    wifi = CategoryFactory(name="Wi-Fi", parent=network)
+    devices = CategoryFactory(name="Devices")
+    remote = TagFactory(name="remote-work")
     ArticleFactory(title="Guide one", category=network, kind=KBCategory.HOW_TO, tags=[remote])
     ArticleFactory(title="Guide two", category=wifi, kind=KBCategory.FAQ)
     ArticleFactory(title="Guide three", category=devices, kind=KBCategory.FAQ)

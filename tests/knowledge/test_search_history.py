@@ -11,7 +11,7 @@ from knowledge import selectors
 from knowledge.models import KnowledgeSearchHistory
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, SearchHistoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -97,11 +97,8 @@ def test_report_shows_top_and_zero_result_queries_and_click_through(reader: User
     _search(None, "PRINTER")
     _search(None, "holiday calendar")
     _search(reader, "holiday calendar")
-    old = KnowledgeSearchHistory.objects.create(
-        query="ancient", normalized_query="ancient", results_count=0
-    )
-    KnowledgeSearchHistory.objects.filter(pk=old.pk).update(
-        created=timezone.now() - timedelta(days=40)
+    SearchHistoryFactory(
+        query="ancient", results_count=0, created=timezone.now() - timedelta(days=40)
     )
 
     report = selectors.search_report(since=timezone.now() - timedelta(days=30))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import services, suggestions
+from knowledge import suggestions
 from knowledge.models import KnowledgeArticle
 from nixflow import services as ticket_services
 from nixflow.models import Ticket, User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, TicketLinkFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_linked_articles_come_first_even_without_shared_words(
     setup = KnowledgeArticle.objects.get(title="Set up the VPN")
     assert setup not in suggestions.articles_suggested_for_ticket(ticket=ticket, user=editor)
 
-    services.article_link_ticket(article=setup, ticket=ticket, actor=editor)
+    TicketLinkFactory(article=setup, ticket=ticket, linked_by=editor)
 
     assert suggestions.articles_suggested_for_ticket(ticket=ticket, user=editor)[0] == setup
 

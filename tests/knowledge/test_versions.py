@@ -10,7 +10,7 @@ from knowledge import selectors, services
 from knowledge.models import KnowledgeArticleVersion
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, VersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +79,21 @@ def test_diff_shows_what_changed_between_two_versions(editor: User) -> None:
     assert "-Line two." in diffs["body"].unified
     assert "+Line 2, <b>bold</b>." in diffs["body"].unified
     assert "&lt;b&gt;bold&lt;/b&gt;" in diffs["body"].html  # escaped for the admin page
+
+
+def test_a_diff_of_versions_with_the_same_texts_shows_nothing_changed() -> None:
+    article = ArticleFactory(title="Printer", body="Same.")
+    first = article.versions.get()
+    same = VersionFactory(article=article, note="Only the note differs.")
+
+    diffs = selectors.version_diff(old=first, new=same)
+
+    assert same.number == 2
+    assert [(d.field, d.changed, d.unified, d.html) for d in diffs] == [
+        ("title", False, "", ""),
+        ("summary", False, "", ""),
+        ("body", False, "", ""),
+    ]
 
 
 def test_restore_makes_a_new_version_with_the_old_content(editor: User) -> None:

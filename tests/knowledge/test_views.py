@@ -13,7 +13,7 @@ from knowledge import services
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, KnowledgeArticleView
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, ViewFactory
 
 
 def _views(article: KnowledgeArticle) -> int:
@@ -38,6 +38,22 @@ def test_a_viewer_counts_once_within_the_window_and_again_after_it(reader: User)
     assert counted == [True, False, False]
     assert later is True
     assert _views(article) == 2
+
+
+@pytest.mark.django_db
+def test_a_view_recorded_earlier_in_the_window_keeps_a_read_from_counting(reader: User) -> None:
+    article = ArticleFactory()
+    key = services.viewer_key_for(user=reader)
+    ViewFactory(article=article, user=reader, viewer_key=key)
+    ViewFactory(
+        article=article, viewer_key="anon:old", viewed_at=timezone.now() - timedelta(hours=1)
+    )
+
+    again = services.article_view_record(article=article, user=reader, viewer_key=key)
+    returning = services.article_view_record(article=article, user=None, viewer_key="anon:old")
+
+    assert (again, returning) == (False, True)
+    assert KnowledgeArticleView.objects.filter(article=article).count() == 3
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, Visibility
 from nixflow.models import User
 from tests.knowledge.conftest import client_for
-from tests.knowledge.factories import ArticleFactory
+from tests.knowledge.factories import ArticleFactory, CategoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,9 +100,7 @@ def test_anonymous_readers_read_a_public_article_but_cannot_write(
 
 
 def test_category_counts_follow_visibility(editor: User, reader: User) -> None:
-    from knowledge import services
-
-    network = services.category_create(name="Network", actor=editor)
+    network = CategoryFactory(name="Network")
     ArticleFactory(title="VPN public", category=network)
     ArticleFactory(title="VPN internal", category=network, visibility=Visibility.INTERNAL)
 

@@ -35,9 +35,7 @@ from knowledge.api.serializers import (
     KBVersionSerializer,
 )
 from knowledge.api.views.common import ID_PATTERN, ID_SCHEMA, ArticleBase, IsAgent
-from knowledge.models import (
-    KnowledgeArticleVersion,
-)
+from knowledge.models import KnowledgeArticleVersion
 from nixflow import selectors as ticket_selectors
 from nixflow.toolkit.auth import signed_in_user
 

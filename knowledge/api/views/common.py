@@ -13,13 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from knowledge import selectors
-from knowledge.api.serializers import (
-    KBArticleDetailSerializer,
-    KBArticleSerializer,
-)
-from knowledge.models import (
-    KnowledgeArticle,
-)
+from knowledge.api.serializers import KBArticleDetailSerializer, KBArticleSerializer
+from knowledge.models import KnowledgeArticle
 from nixflow.api.pagination import DefaultPagination
 
 ID_PATTERN = "[1-9][0-9]{0,17}"  # a bigint; anything else is a 404, never a 500

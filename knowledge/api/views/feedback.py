@@ -14,15 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from knowledge import selectors, services
-from knowledge.api.serializers import (
-    KBFeedbackResolveSerializer,
-    KBFeedbackSerializer,
-)
+from knowledge.api.serializers import KBFeedbackResolveSerializer, KBFeedbackSerializer
 from knowledge.api.views.common import ID_PATTERN, IsAgent
-from knowledge.models import (
-    FeedbackStatus,
-    KnowledgeArticleFeedback,
-)
+from knowledge.models import FeedbackStatus, KnowledgeArticleFeedback
 from nixflow.api.pagination import DefaultPagination
 from nixflow.toolkit.auth import signed_in_user
 
