@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import imaplib
 import poplib
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -20,7 +22,14 @@ from email_integration.models import (
     EmailMessageStatus,
     InboundProtocol,
 )
-from nixflow.toolkit.admin import READ_ONLY, ReadOnlyInline, RolePermissionsMixin
+from nixflow.toolkit.admin import (
+    READ_ONLY,
+    ReadOnlyInline,
+    RolePermissionsMixin,
+    report_failures,
+)
+from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.errors import error_text
 
 
 class EmailAccountForm(forms.ModelForm):
@@ -125,14 +134,15 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
         "from_address",
         "subject",
         "ticket_link",
+        "reason",
     )
-    list_filter = ("status", "message_type", "account")
+    list_filter = ("status", "sender_auth", "message_type", "account")
     search_fields = ("=message_id", "from_address", "subject")
     list_select_related = ("ticket",)
     show_full_result_count = False
     inlines = [AttachmentInline]
     exclude = ("raw",)
-    actions = ["reprocess"]
+    actions = ["reprocess", "release", "reject"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in EmailMessage._meta.fields if f.name != "raw"] + ["raw_link"]
@@ -143,6 +153,11 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
             return "-"
         url = reverse("admin:nixflow_ticket_change", args=[message.ticket_id])
         return format_html('<a href="{}">{}</a>', url, message.ticket.key)
+
+    @admin.display(description="reason")
+    def reason(self, message: EmailMessage) -> str:
+        # Why a message is suspended, ignored or failed; "-" for the others.
+        return (message.error_reason or "-")[:160]
 
     @admin.display(description="raw message")
     def raw_link(self, message: EmailMessage) -> str:
@@ -184,3 +199,42 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
             f"Reprocessed {len(done)} message(s): {ok} processed, {len(done) - ok} not "
             f"(see their status); {queryset.count() - len(eligible)} skipped as already done.",
         )
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(
+        description="Release (suspended) messages: process them as their sender",
+        permissions=["release"],
+    )
+    def release(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
+        # The service decides who may vouch for which sender (services.message_release).
+        self._review(request, queryset, services.message_release, "Released")
+
+    def has_reject_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(
+        description="Reject (suspended) messages: keep them, never process them",
+        permissions=["reject"],
+    )
+    def reject(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
+        self._review(request, queryset, services.message_reject, "Rejected")
+
+    def _review(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[EmailMessage],
+        review: Callable[..., EmailMessage],
+        done: str,
+    ) -> None:
+        failures, reviewed = [], []
+        for message in queryset.order_by("id"):
+            try:
+                reviewed.append(review(message=message, actor=signed_in_user(request)))
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"#{message.pk}: {error_text(error)}")
+        if reviewed:
+            outcomes = ", ".join(f"#{m.pk} {m.status}" for m in reviewed)
+            self.message_user(request, f"{done} {len(reviewed)} message(s): {outcomes}.")
+        report_failures(self, request, f"Could not {done[:-1].lower()}", failures, noun="message")

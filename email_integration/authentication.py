@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from email.message import Message
 from functools import cache
 
-import dkim
+import dkim  # type: ignore[import-untyped]  # dkimpy ships no type hints
 from django.conf import settings
 from publicsuffixlist import PublicSuffixList
 

@@ -20,6 +20,7 @@ from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail import get_connection
 from django.utils import timezone
 
+from email_integration import reply_tokens
 from email_integration.models import (
     EmailAccount,
     EmailMessage,
@@ -87,7 +88,10 @@ def queue_mail(
     if account is None:
         return None  # no mail account configured: the desk doesn't send mail
     domain = account.address.rsplit("@", 1)[-1]
-    message_id = make_msgid(idstring=f"{ticket.key}", domain=domain)
+    # The recipient's reply token (reply_tokens) in our Message-ID, which their reply
+    # carries back in In-Reply-To and References, and optionally in Reply-To.
+    token = reply_tokens.make(ticket_id=ticket.pk, user_id=to.pk)
+    message_id = make_msgid(idstring=f"{ticket.key}.{token}", domain=domain)
     in_reply_to, references = _thread_headers(ticket, thread)
     headers = {
         "Message-ID": message_id,
@@ -95,6 +99,8 @@ def queue_mail(
         "X-Auto-Response-Suppress": "All",
         "X-NixFlow-Ticket": ticket.key,
     }
+    if settings.EMAIL_REPLY_TO_TOKENS:
+        headers["Reply-To"] = reply_tokens.reply_address(account.address, token)
     if in_reply_to:
         headers["In-Reply-To"] = f"<{in_reply_to}>"
         headers["References"] = " ".join(f"<{i}>" for i in references)

@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from email_integration import fetchers, outbound
+from email_integration import fetchers, outbound, services
 from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus
 
 SEND_RETRIES = 8
@@ -58,3 +58,18 @@ def poll_due_accounts() -> int:
     for pk in due:
         poll_account.delay(pk)
     return len(due)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def process_inbound(message_id: int) -> str:
+    """Process one stored inbound message (queued through the outbox when it was posted;
+    ``services.message_accept``). Idempotent: a message processed already is left as it is."""
+    message = services.message_process_by_id(message_id=message_id)
+    return message.status if message is not None else "gone"
+
+
+@shared_task
+def process_stored_inbound() -> int:
+    """Process inbound mail whose task was lost (beat: ``email-process-stored`` in
+    ``CELERY_BEAT_SCHEDULE``)."""
+    return services.messages_process_stored()

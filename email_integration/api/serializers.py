@@ -32,6 +32,7 @@ class EmailAccountSerializer(serializers.ModelSerializer):
             "default_priority",
             "is_active",
             "poll_interval_seconds",
+            "trusted_authserv_id",
             "last_polled_at",
             "last_error",
         ]
@@ -79,8 +80,20 @@ class EmailMessageSerializer(serializers.ModelSerializer):
             "processed_at",
             "sent_at",
             "attachments",
+            "sender_auth",
+            "authentication",
+            "reviewed_by",
+            "reviewed_at",
         ]
         read_only_fields = fields
 
     def get_ticket(self, message: EmailMessage) -> str | None:
         return message.ticket.key if message.ticket is not None else None
+
+
+class InboundAcceptedSerializer(serializers.Serializer):
+    """The answer to a posted message: stored, to be processed by a worker."""
+
+    id = serializers.IntegerField(help_text="The stored message: /api/email/messages/{id}/.")
+    status = serializers.CharField(help_text="'received' until a worker processed it.")
+    created = serializers.BooleanField(help_text="False when this message was stored before.")

@@ -15,7 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from email_integration import services
-from email_integration.api.serializers import EmailAccountSerializer, EmailMessageSerializer
+from email_integration.api.serializers import (
+    EmailAccountSerializer,
+    EmailMessageSerializer,
+    InboundAcceptedSerializer,
+)
 from email_integration.models import EmailAccount, EmailMessage
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.permissions import IsAdminOrAgentReadOnly, IsAgent
@@ -79,7 +83,13 @@ class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
 class InboundMessageView(APIView):
     """Deliver one raw message to an account, for mail servers that post rather than
     wait to be polled. Token-authenticated; agents and admins only (use a dedicated
-    agent account for the mail server)."""
+    agent account for the mail server).
+
+    The message is stored and answered with 202 and its id at once; it is read and
+    turned into a ticket or comment by a worker (``services.message_accept``), so a
+    hostile message (thousands of nested or separate MIME parts) costs the web process
+    nothing. Its outcome is at ``/api/email/messages/{id}/``. Posting the same message
+    again finds the stored one (``created`` false) and queues nothing new."""
 
     permission_classes = [IsAgent]
     parser_classes = [RawMessageParser]
@@ -89,7 +99,7 @@ class InboundMessageView(APIView):
         # The route's <int:>: digits only.
         parameters=[OpenApiParameter("account_id", {"type": "integer", "minimum": 0}, "path")],
         request={"message/rfc822": OpenApiTypes.BINARY},
-        responses={201: EmailMessageSerializer, 200: EmailMessageSerializer},
+        responses={202: InboundAcceptedSerializer},
         examples=[OpenApiExample("raw", value="From: a@example.com\r\n\r\nHello")],
     )
     def post(self, request: Request, account_id: int) -> Response:
@@ -97,10 +107,10 @@ class InboundMessageView(APIView):
         raw = request.data
         if not isinstance(raw, bytes) or not raw.strip():
             raise ParseError("Send the raw message as the body, Content-Type: message/rfc822.")
-        message, created = services.message_store(account=account, raw=raw)
-        if message.status == "received":
-            message = services.message_process(message=message)
+        message, created = services.message_accept(account=account, raw=raw)
         return Response(
-            EmailMessageSerializer(message).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            InboundAcceptedSerializer(
+                {"id": message.pk, "status": message.status, "created": created}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
         )

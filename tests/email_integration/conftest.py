@@ -5,7 +5,9 @@ from collections.abc import Iterator
 import pytest
 from pytest_django.fixtures import Settings
 
+from email_integration import authentication
 from email_integration.models import EmailAccount, InboundProtocol
+from tests.email_integration.dkim_support import Resolver
 from tests.email_integration.servers import (
     PASSWORD,
     Dovecot,
@@ -13,6 +15,15 @@ from tests.email_integration.servers import (
     running_dovecot,
     start_smtp,
 )
+
+
+@pytest.fixture(autouse=True)
+def resolver(monkeypatch: pytest.MonkeyPatch) -> Resolver:
+    """DNS for sender authentication, served from a dict: no test asks the real DNS.
+    Tests publish DKIM keys and DMARC records into it (``dkim_support.publish``)."""
+    fake = Resolver()
+    monkeypatch.setattr(authentication, "txt_lookup", fake)
+    return fake
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from email_integration.models import (
 from eventlog.models import EventLog
 from nixflow import services as core_services
 from nixflow.models import Comment, Role, Source, Ticket, User
+from tests.email_integration.dkim_support import Resolver, dkim_sign, publish, rsa_key
 from tests.email_integration.messages import mail, message_id_of
 from tests.factories import UserFactory
 
@@ -310,9 +311,13 @@ def test_a_failure_is_kept_with_its_reason_and_can_be_reprocessed(
     assert Ticket.objects.count() == 1
 
 
-def test_an_agent_writing_in_is_a_requester_of_their_own_ticket(account: EmailAccount) -> None:
+def test_an_authenticated_agent_writing_in_is_a_requester_of_their_own_ticket(
+    account: EmailAccount, resolver: Resolver
+) -> None:
     agent = UserFactory(username="bob", email="bob@desk.test", role=Role.AGENT)
-    message = ingest(account, mail(sender="bob@desk.test"))
+    publish(resolver, domain="desk.test", key=rsa_key())
+    signed = dkim_sign(mail(sender="bob@desk.test"), domain="desk.test", key=rsa_key())
+    message = ingest(account, signed)
     assert message.ticket.requester == agent
 
 
