@@ -1,9 +1,10 @@
 """Mail that must never open a ticket nor get a reply: auto-replies, bounces, list mail.
 
-The signals are those the best desks use (DOMAIN-NOTES.md, "Auto-reply signals" and
-"Bounces"): RFC 3834's Auto-Submitted, Precedence, the X-Autoreply family, Microsoft's
-X-Auto-Response-Suppress, list headers, X-Loop, an empty Return-Path, delivery reports
-and mailer-daemon senders.
+The signals are those the best desks use: RFC 3834's Auto-Submitted, Precedence (bulk,
+junk, list), the X-Autoreply family, Microsoft's X-Auto-Response-Suppress, list headers
+(RFC 2369, RFC 2919), X-Loop; and for bounces an empty Return-Path, RFC 3464 delivery
+reports (multipart/report) and mailer-daemon or postmaster senders. Answering any of
+them risks a mail loop between two robots, so none opens a ticket or gets a reply.
 """
 
 from __future__ import annotations

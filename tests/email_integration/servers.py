@@ -1,8 +1,8 @@
 """Real mail servers on loopback for the tests: Dovecot (IMAP, POP3) and aiosmtpd (SMTP).
 
 Dovecot runs as a private instance from its own config in a temp dir, in the
-foreground; the pitfalls it has on these machines are in ../shared/TEST-INFRA-NOTES.md
-(mail uid 65534, a world-searchable directory, short socket paths, ports 993/995 off).
+foreground. What it needs to run unprivileged here: mail stored as uid 65534, a
+world-searchable directory, short socket paths, and its TLS ports 993/995 switched off.
 Users get a Maildir each; a test drops messages into it as a delivery agent would.
 """
 
