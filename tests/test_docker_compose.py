@@ -32,7 +32,7 @@ from django.conf import settings
 
 REPO = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE = ("postgres", "redis")
-APP_PROCESSES = ("web", "worker", "beat")  # long-running; each refuses a drifted schema
+APP_PROCESSES = ("web", "worker", "beat", "relay")  # long-running; each refuses a drifted schema
 POST_DEPLOY = "migrate-post-deploy"  # one-shot contract step after the rollout
 RUNS_THE_CODE = ("migrate", *APP_PROCESSES, POST_DEPLOY)
 # What nixflow/settings.py raises ImproperlyConfigured without when NIXFLOW_ENV=production.
