@@ -314,8 +314,38 @@ API = [
         DELETE=AGENTS_ON_A,
         body=lambda w: {"user": w.users["requester_b"].pk},
     ),
-    entry("/api/workflows/", GET=SIGNED_IN),
-    entry("/api/workflows/{pk}/", at=pk("workflow"), GET=SIGNED_IN),
+    # Workflows: everyone signed in reads them (clients show the lifecycle); admins
+    # change them.
+    entry(
+        "/api/workflows/",
+        GET=SIGNED_IN,
+        POST=ADMINS,
+        body=json_body(
+            name="Matrix workflow", stages=[{"name": "Reported", "category": "NEW", "position": 1}]
+        ),
+    ),
+    entry(
+        "/api/workflows/{pk}/",
+        at=pk("workflow"),
+        GET=SIGNED_IN,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        body=lambda w: {
+            "name": w.workflow.name,
+            "description": "Changed by the matrix.",
+            "stages": [
+                {"id": s.pk, "name": s.name, "category": s.category, "position": s.position}
+                for s in w.workflow.stages.all()
+            ],
+        },
+    ),
+    # The desk's workflow has tickets: admins are let in, and told it can't go.
+    entry(
+        "/api/workflows/{pk}/",
+        "in use",
+        at=pk("workflow"),
+        DELETE=Row(DENIED, DENIED, DENIED, DENIED, INVALID),
+    ),
     # The event log and mail: staff only, read-only.
     entry("/api/events/", GET=AGENTS),
     entry("/api/events/{pk}/", at=pk("event_a"), GET=AGENTS),

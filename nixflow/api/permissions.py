@@ -37,3 +37,12 @@ class IsAdminOrAgentReadOnly(BasePermission):
         if request.method in SAFE_METHODS:
             return is_agent(request.user)
         return is_admin(request.user)
+
+
+class IsAdminOrReadOnly(BasePermission):
+    """What every signed-in user may read (workflows): admins change it."""
+
+    message = "Only admins can change this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or is_admin(request.user)

@@ -12,6 +12,7 @@ from nixflow.models import (
     HistoryLog,
     Priority,
     Stage,
+    StageCategory,
     Ticket,
     TicketWatcher,
     Transition,
@@ -235,3 +236,55 @@ class WatchSerializer(serializers.Serializer):
         required=False,
         help_text="Defaults to the caller. Requesters can only add or remove themselves.",
     )
+
+
+# --- Workflows (input) ------------------------------------------------------------------
+class StageRefField(serializers.Field):
+    """A stage in a transition: an existing stage's id (a JSON number) or the name of a
+    stage of the same request (a string; new stages have no id yet)."""
+
+    default_error_messages = {"invalid": "Give a stage's id (a number) or its name (a string)."}
+
+    def to_internal_value(self, data: object) -> int | str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return data
+        if not (isinstance(data, str) and data.strip()):
+            self.fail("invalid")
+        return data.strip()
+
+    def to_representation(self, value: int | str) -> int | str:
+        return value
+
+
+class StageInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="An existing stage of this workflow (its tickets stay in it); "
+        "omit it to add a stage.",
+    )
+    name = serializers.CharField(max_length=100)
+    category = serializers.ChoiceField(choices=StageCategory.choices)
+    position = serializers.IntegerField(
+        min_value=0, max_value=32767, help_text="New tickets start in the lowest."
+    )
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    from_stage = StageRefField()
+    to_stage = StageRefField()
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    requester_allowed = serializers.BooleanField(required=False, default=False)
+
+
+class WorkflowWriteSerializer(serializers.Serializer):
+    """A workflow as it should be. ``stages`` and ``transitions``, when given, are the
+    complete lists: stages not listed are removed (refused while tickets are in them),
+    transitions not listed are removed. Omitted in a PATCH, they stay as they are."""
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True)
+    is_default = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    stages = StageInputSerializer(many=True, allow_empty=False)
+    transitions = TransitionInputSerializer(many=True, required=False)

@@ -18,6 +18,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from nixflow import selectors, services
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.filters import TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
+from nixflow.api.permissions import IsAdminOrReadOnly
 from nixflow.api.serializers import (
     CommentCreateSerializer,
     CommentSerializer,
@@ -40,6 +42,7 @@ from nixflow.api.serializers import (
     WatcherSerializer,
     WatchSerializer,
     WorkflowSerializer,
+    WorkflowWriteSerializer,
 )
 from nixflow.models import (
     TICKET_KEY_PATTERN,
@@ -365,18 +368,62 @@ def refuse_oversized_body(request: Request, *, with_attachments: bool) -> None:
         raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit}.")
 
 
-class WorkflowViewSet(viewsets.ReadOnlyModelViewSet):
+class WorkflowViewSet(viewsets.ModelViewSet):
     """Workflows with their stages (in order) and the transitions allowed between them.
 
-    Read-only for every authenticated user, so that clients can show the lifecycle and
-    offer the next stages. Workflows are edited in the admin (``/admin/``), where the
-    workflow editor validates stages and transitions together.
+    Every authenticated user reads them, so that clients can show the lifecycle and offer
+    the next stages; admins create, change and delete them, through the same services as
+    the admin's workflow editor (one ``workflow.*`` event per change).
     """
 
     serializer_class = WorkflowSerializer
     filter_backends: list[Any] = []
+    permission_classes = [IsAuthenticated, IsAdminOrReadOnly]
     # Three queries whatever the number of workflows: workflows, stages, transitions.
     queryset = Workflow.objects.prefetch_related(
         Prefetch("stages", queryset=Stage.objects.order_by("position")),
         Prefetch("transitions", queryset=Transition.objects.all()),
     )
+
+    def _shown(self, workflow: Workflow, *, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=workflow.pk)).data, code)
+
+    @staticmethod
+    def _specs(data: dict[str, Any]) -> dict[str, Any]:
+        specs: dict[str, Any] = {}
+        if "stages" in data:
+            specs["stages"] = [services.StageSpec(**stage) for stage in data.pop("stages")]
+        if "transitions" in data:
+            specs["transitions"] = [
+                services.TransitionSpec(**transition) for transition in data.pop("transitions")
+            ]
+        return specs
+
+    @extend_schema(request=WorkflowWriteSerializer, responses={201: WorkflowSerializer})
+    def create(self, request: Request) -> Response:
+        serializer = WorkflowWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        specs = self._specs(data)
+        workflow = services.workflow_create(actor=signed_in_user(request), **specs, **data)
+        return self._shown(workflow, code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        workflow = self.get_object()
+        serializer = WorkflowWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        specs = self._specs(data)
+        services.workflow_update(
+            workflow=workflow, actor=signed_in_user(request), data=data, **specs
+        )
+        return self._shown(workflow)
+
+    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.workflow_delete(workflow=self.get_object(), actor=signed_in_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""Workflows through the API: read-only, with their stages and transitions nested."""
+"""Workflows through the API: everyone signed in reads them, with their stages and
+transitions nested; admins create, change and delete them through the workflow services."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from eventlog.models import EventLog
+from nixflow import events
 from nixflow.models import Stage, StageCategory, Transition, User, Workflow
+from tests.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +71,7 @@ def test_workflow_list_is_paginated_and_sorted_by_name(
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-def test_workflows_are_read_only_even_for_agents(
+def test_agents_read_workflows_but_cannot_change_them(
     api_client: APIClient, agent: User, workflow: Workflow, method: str
 ) -> None:
     api_client.force_authenticate(agent)
@@ -75,9 +79,157 @@ def test_workflows_are_read_only_even_for_agents(
 
     response = getattr(api_client, method)(path, {"name": "Renamed"}, format="json")
 
-    assert response.status_code == 405
+    assert response.status_code == 403
     workflow.refresh_from_db()
     assert workflow.name == "Service desk"
+
+
+HARDWARE = {
+    "name": "Hardware",
+    "description": "Broken things.",
+    "stages": [
+        {"name": "Reported", "category": "NEW", "position": 1},
+        {"name": "Repairing", "category": "OPEN", "position": 2},
+        {"name": "Repaired", "category": "RESOLVED", "position": 3},
+    ],
+    "transitions": [
+        {"from_stage": "Reported", "to_stage": "Repairing", "name": "Start"},
+        {"from_stage": "Repairing", "to_stage": "Repaired", "name": "Done"},
+        {"from_stage": "Repaired", "to_stage": "Repairing", "requester_allowed": True},
+    ],
+}
+
+
+def test_admin_creates_a_workflow_with_stages_and_transitions_named_by_stage(
+    api_client: APIClient, admin_user: User
+) -> None:
+    api_client.force_authenticate(admin_user)
+
+    response = api_client.post("/api/workflows/", HARDWARE, format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert [s["name"] for s in body["stages"]] == ["Reported", "Repairing", "Repaired"]
+    ids = {s["name"]: s["id"] for s in body["stages"]}
+    assert {
+        (t["from_stage"], t["to_stage"], t["requester_allowed"]) for t in body["transitions"]
+    } == {
+        (ids["Reported"], ids["Repairing"], False),
+        (ids["Repairing"], ids["Repaired"], False),
+        (ids["Repaired"], ids["Repairing"], True),
+    }
+    event = EventLog.objects.get(type=events.WORKFLOW_CREATED)
+    assert (event.actor, event.subject_id) == (admin_user, str(body["id"]))
+    assert event.payload["transitions"][0] == {
+        "from_stage": "Repaired",
+        "to_stage": "Repairing",
+        "name": "",
+        "requester_allowed": True,
+    }
+
+
+def test_a_patch_of_own_fields_keeps_stages_and_records_the_changed_fields(
+    api_client: APIClient, admin_user: User, workflow: Workflow
+) -> None:
+    api_client.force_authenticate(admin_user)
+
+    response = api_client.patch(
+        f"/api/workflows/{workflow.pk}/", {"description": "The desk."}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert len(response.json()["stages"]) == 5
+    event = EventLog.objects.get(type=events.WORKFLOW_UPDATED)
+    assert event.payload["fields"] == ["description"]
+    assert event.payload["changes"] == {
+        "description": ["The default lifecycle of a support request.", "The desk."]
+    }
+    assert event.payload["stages"] == {"added": [], "removed": [], "changed": []}
+
+
+def test_removing_a_stage_with_tickets_is_refused_and_changes_nothing(
+    api_client: APIClient, admin_user: User, workflow: Workflow, stages: dict[str, Stage]
+) -> None:
+    TicketFactory()  # in New
+    api_client.force_authenticate(admin_user)
+    kept = [
+        {"id": s.pk, "name": s.name, "category": s.category, "position": s.position}
+        for s in stages.values()
+        if s.name != "New"
+    ]
+
+    response = api_client.put(
+        f"/api/workflows/{workflow.pk}/",
+        {"name": "Renamed", "stages": kept},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "Stage New has 1 ticket(s)" in str(response.json()["stages"])
+    workflow.refresh_from_db()
+    assert workflow.name == "Service desk"
+    assert not EventLog.objects.filter(type__startswith="workflow.").exists()
+
+
+def test_a_workflow_keeps_at_least_one_stage(
+    api_client: APIClient, admin_user: User, workflow: Workflow
+) -> None:
+    api_client.force_authenticate(admin_user)
+
+    response = api_client.patch(f"/api/workflows/{workflow.pk}/", {"stages": []}, format="json")
+
+    assert response.status_code == 400
+    assert workflow.stages.count() == 5
+
+
+def test_removing_a_stage_removes_its_transitions_and_says_so(
+    api_client: APIClient, admin_user: User
+) -> None:
+    api_client.force_authenticate(admin_user)
+    created = api_client.post("/api/workflows/", HARDWARE, format="json").json()
+    stages = [s for s in created["stages"] if s["name"] != "Repaired"]
+
+    response = api_client.patch(
+        f"/api/workflows/{created['id']}/", {"stages": stages}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert [t["name"] for t in response.json()["transitions"]] == ["Start"]
+    event = EventLog.objects.get(type=events.WORKFLOW_UPDATED)
+    assert [s["name"] for s in event.payload["stages"]["removed"]] == ["Repaired"]
+    assert [(t["from_stage"], t["to_stage"]) for t in event.payload["transitions"]["removed"]] == [
+        ("Repaired", "Repairing"),
+        ("Repairing", "Repaired"),
+    ]
+
+
+def test_a_transition_to_an_unknown_stage_is_a_400(api_client: APIClient, admin_user: User) -> None:
+    api_client.force_authenticate(admin_user)
+    body = {**HARDWARE, "transitions": [{"from_stage": "Reported", "to_stage": "Nowhere"}]}
+
+    response = api_client.post("/api/workflows/", body, format="json")
+
+    assert response.status_code == 400
+    assert "Nowhere" in str(response.json()["transitions"])
+    assert not Workflow.objects.filter(name="Hardware").exists()
+
+
+def test_a_workflow_with_tickets_is_not_deleted_an_unused_one_is(
+    api_client: APIClient, admin_user: User, workflow: Workflow
+) -> None:
+    TicketFactory()
+    api_client.force_authenticate(admin_user)
+    spare = api_client.post("/api/workflows/", HARDWARE, format="json").json()
+
+    refused = api_client.delete(f"/api/workflows/{workflow.pk}/")
+    deleted = api_client.delete(f"/api/workflows/{spare['id']}/")
+
+    assert refused.status_code == 400
+    assert "deactivate it" in str(refused.json())
+    assert deleted.status_code == 204
+    assert not Workflow.objects.filter(pk=spare["id"]).exists()
+    event = EventLog.objects.get(type=events.WORKFLOW_DELETED)
+    assert (event.payload["name"], len(event.payload["stages"])) == ("Hardware", 3)
 
 
 @pytest.mark.parametrize("pk", ["987654", "abc"])
