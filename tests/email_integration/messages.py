@@ -49,3 +49,28 @@ def message_id_of(raw: bytes) -> str:
     from email import message_from_bytes
 
     return str(message_from_bytes(raw)["Message-ID"])
+
+
+def nested(depth: int) -> bytes:
+    """A message of ``depth`` multiparts, each inside the last (2,000 deep: ~139 KB)."""
+    head = b"From: carol@example.com\r\nTo: help@desk.test\r\nSubject: Deep\r\n"
+    head += b"Message-ID: <deep-%d@example.com>\r\nMIME-Version: 1.0\r\n" % depth
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n)
+        for n in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--\r\n" % n for n in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nHello" + closing
+
+
+def many_parts(count: int) -> bytes:
+    """A multipart/mixed message with ``count`` small text parts."""
+    head = (
+        b"From: carol@example.com\r\nTo: help@desk.test\r\nSubject: Many\r\n"
+        b"Message-ID: <many-%d@example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n' % count
+    )
+    parts = b"".join(
+        b"--B\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % n for n in range(count)
+    )
+    return head + parts + b"--B--\r\n"
