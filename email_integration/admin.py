@@ -14,18 +14,21 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from email_integration import services
+from email_integration import accounts, outbound, services
 from email_integration.models import (
     EmailAccount,
     EmailAttachment,
     EmailMessage,
     EmailMessageStatus,
+    EmailMessageType,
     InboundProtocol,
 )
 from nixflow.toolkit.admin import (
     READ_ONLY,
     ReadOnlyInline,
     RolePermissionsMixin,
+    ServiceFormAdminMixin,
+    refusals_to_form,
     report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
@@ -33,33 +36,18 @@ from nixflow.toolkit.errors import error_text
 
 
 class EmailAccountForm(forms.ModelForm):
-    # Write-only: the stored secret is never rendered back; blank keeps it.
+    # Write-only: the stored secret is never rendered back; blank keeps it (the service
+    # ignores an empty password on update).
     password = forms.CharField(
         required=False,
+        strip=False,
         widget=forms.PasswordInput(render_value=False),
         help_text="Leave blank to keep the stored password.",
     )
 
     class Meta:
         model = EmailAccount
-        fields = [
-            "name",
-            "address",
-            "protocol",
-            "host",
-            "port",
-            "use_tls",
-            "username",
-            "password",
-            "folder",
-            "workflow",
-            "default_priority",
-            "is_active",
-            "poll_interval_seconds",
-        ]
-
-    def clean_password(self) -> str:
-        return self.cleaned_data["password"] or (self.instance.password if self.instance else "")
+        fields = list(accounts.ACCOUNT_FIELDS)
 
 
 def check_connection(account: EmailAccount) -> str:
@@ -83,9 +71,13 @@ def check_connection(account: EmailAccount) -> str:
 
 
 @admin.register(EmailAccount)
-class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class EmailAccountAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+    """Saves and deletes through ``email_integration.accounts`` (the API's services), which
+    record ``email.account.*`` events; so no generic ``admin.*`` event here."""
+
     form = EmailAccountForm
     agent_actions = READ_ONLY
+    record_admin_events = False
     list_display = ("name", "address", "protocol", "host", "is_active", "last_polled_at", "error")
     list_filter = ("protocol", "is_active")
     search_fields = ("name", "address")
@@ -106,6 +98,30 @@ class EmailAccountAdmin(RolePermissionsMixin, admin.ModelAdmin):
     @admin.display(description="last error")
     def error(self, account: EmailAccount) -> str:
         return (account.last_error or "")[:80]
+
+    def save_model(
+        self, request: HttpRequest, obj: EmailAccount, form: forms.ModelForm, change: bool
+    ) -> None:
+        data = {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
+        actor = signed_in_user(request)
+        with refusals_to_form():
+            if change:
+                saved = accounts.email_account_update(actor=actor, account=obj, data=data)
+            else:
+                saved = accounts.email_account_create(actor=actor, data=data)
+        obj.pk = saved.pk  # the admin's redirect and LogEntry use the saved row
+
+    def delete_model(self, request: HttpRequest, obj: EmailAccount) -> None:
+        accounts.email_account_delete(actor=signed_in_user(request), account=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
+        failures = []
+        for account in queryset:
+            try:
+                accounts.email_account_delete(actor=signed_in_user(request), account=account)
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"{account.name}: {error_text(error)}")
+        report_failures(self, request, "Could not delete", failures, noun="account")
 
     @admin.action(description="Test the connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
@@ -142,7 +158,7 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
     show_full_result_count = False
     inlines = [AttachmentInline]
     exclude = ("raw",)
-    actions = ["reprocess", "release", "reject"]
+    actions = ["reprocess", "resend", "release", "reject"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in EmailMessage._meta.fields if f.name != "raw"] + ["raw_link"]
@@ -190,7 +206,9 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
     )
     def reprocess(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
         eligible = list(
-            queryset.filter(status__in=[EmailMessageStatus.FAILED, EmailMessageStatus.RECEIVED])
+            queryset.filter(
+                status__in=[EmailMessageStatus.FAILED, EmailMessageStatus.RECEIVED]
+            ).exclude(message_type=EmailMessageType.OUTBOUND)  # outbound: resend, below
         )
         done = services.messages_reprocess(messages=eligible)
         ok = sum(m.status == EmailMessageStatus.PROCESSED for m in done)
@@ -199,6 +217,22 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
             f"Reprocessed {len(done)} message(s): {ok} processed, {len(done) - ok} not "
             f"(see their status); {queryset.count() - len(eligible)} skipped as already done.",
         )
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(description="Resend (failed outbound) messages", permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
+        failures, queued = [], 0
+        for message in queryset.order_by("id"):
+            try:
+                outbound.message_resend(actor=signed_in_user(request), message=message)
+                queued += 1
+            except (ValidationError, PermissionDenied) as error:
+                failures.append(f"#{message.pk}: {error_text(error)}")
+        if queued:
+            self.message_user(request, f"Queued {queued} message(s) to be sent again.")
+        report_failures(self, request, "Could not resend", failures, noun="message")
 
     def has_release_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

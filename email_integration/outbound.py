@@ -8,19 +8,39 @@ Every message carries a Message-ID of ours plus In-Reply-To and References, so a
 threads back to its ticket, and ``Auto-Submitted`` (RFC 3834) with
 ``X-Auto-Response-Suppress`` so that auto-responders don't answer it. Internal comments
 are never mailed, nor is anything sent to our own addresses.
+
+Header values made from user text (ticket titles, people's names) go through
+``header_text``: line breaks and other control characters become spaces, so a title
+with CR/LF still gets its mail, with a one-line subject (the mail library folds long
+headers itself).
+
+Sending (``send_queued``, in ``tasks``) works with every Django mail backend: the
+stored bytes are handed to the backend as an ``email.message.Message`` (``StoredMIME``)
+that serialises to exactly those bytes. A send is claimed first (a conditional UPDATE
+from queued to sending), so two tasks for one message never both send it; every
+failure is retried with exponential backoff until ``EMAIL_SEND_MAX_ATTEMPTS``, then the
+message is kept as failed with its reason, and staff can resend it (``message_resend``).
+``sweep_stuck`` re-queues what a lost task or a dead worker left behind.
 """
 
 from __future__ import annotations
 
+import email
 import hashlib
+from datetime import timedelta
+from email.message import Message
 from email.utils import formataddr, make_msgid
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from email_integration import reply_tokens
+from email_integration import events, reply_tokens
 from email_integration.models import (
     EmailAccount,
     EmailMessage,
@@ -29,12 +49,22 @@ from email_integration.models import (
     EmailThread,
 )
 from eventlog.models import EventLog
-from eventlog.outbox import outbox_enqueue
+from eventlog.outbox import Message as OutboxEntry
+from eventlog.outbox import outbox_enqueue, outbox_enqueue_many
 from eventlog.subscribers import subscribe
 from nixflow.models import Comment, Ticket, User
+from nixflow.toolkit.auth import require_agent
 
+# Names of the event-log subscribers (not event types: those are in events.py).
 ACKNOWLEDGE = "email.acknowledge_ticket"
 NOTIFY_COMMENT = "email.notify_comment"
+
+
+def header_text(value: str) -> str:
+    """``value`` on one line: control characters (CR, LF, tab, NUL, ...) and runs of
+    white space become one space, so user text can never end a header or add one."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in value)
+    return " ".join(printable.split())
 
 
 def _account_for(ticket: Ticket) -> tuple[EmailAccount | None, EmailThread | None]:
@@ -87,6 +117,7 @@ def queue_mail(
     account, thread = _account_for(ticket)
     if account is None:
         return None  # no mail account configured: the desk doesn't send mail
+    subject = header_text(subject)
     domain = account.address.rsplit("@", 1)[-1]
     # The recipient's reply token (reply_tokens) in our Message-ID, which their reply
     # carries back in In-Reply-To and References, and optionally in Reply-To.
@@ -107,8 +138,8 @@ def queue_mail(
     mail = DjangoEmailMessage(
         subject=subject,
         body=body,
-        from_email=formataddr((settings.NIXFLOW_MAIL_FROM_NAME, account.address)),
-        to=[formataddr((to.get_full_name(), to.email))],
+        from_email=formataddr((header_text(settings.NIXFLOW_MAIL_FROM_NAME), account.address)),
+        to=[formataddr((header_text(to.get_full_name()), to.email))],
         headers=headers,
     )
     raw = mail.message().as_bytes()
@@ -128,6 +159,7 @@ def queue_mail(
         reply_text=body,
         raw=raw,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
+        next_attempt_at=timezone.now(),
     )
     # In the outbox, with the message: committed together, published by the relay.
     outbox_enqueue(
@@ -137,15 +169,36 @@ def queue_mail(
     return stored
 
 
-class _RawMessage:
-    """What Django's mail backends need of a message: its bytes, with their line ends."""
+class StoredMIME(Message):
+    """The stored message, parsed (so backends can read its headers and charset), that
+    serialises to exactly the stored bytes, with the line ends the backend asks for.
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
+    Django's backends call ``message()`` and then ``as_bytes()`` (console, file, SMTP
+    with ``linesep="\\r\\n"``), ``get_charset()`` (console, file) or nothing more
+    (locmem); a plain ``Message`` would re-generate the bytes and re-fold headers.
+    """
 
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+    raw: bytes = b""
+
+    @classmethod
+    def from_raw(cls, raw: bytes) -> StoredMIME:
+        parsed = email.message_from_bytes(raw, _class=cls)
+        assert isinstance(parsed, StoredMIME)  # noqa: S101 -- _class makes it one
+        parsed.raw = raw
+        return parsed
+
+    def as_bytes(self, unixfrom: bool = False, policy: Any = None, linesep: str = "\n") -> bytes:
         lines = self.raw.replace(b"\r\n", b"\n").split(b"\n")
         return linesep.encode().join(lines)
+
+    def as_string(self, unixfrom: bool = False, maxheaderlen: int = 0, policy: Any = None) -> str:
+        return self.as_bytes().decode("utf-8", errors="surrogateescape")
+
+    def __bytes__(self) -> bytes:
+        return self.as_bytes()
+
+    def __str__(self) -> str:
+        return self.as_string()
 
 
 class StoredMail(DjangoEmailMessage):
@@ -155,13 +208,156 @@ class StoredMail(DjangoEmailMessage):
         super().__init__(from_email=stored.from_address, to=list(stored.to_addresses))
         self.raw = bytes(stored.raw)
 
-    def message(self, *, policy: object = None) -> _RawMessage:
-        return _RawMessage(self.raw)
+    def message(self, *, policy: object = None) -> StoredMIME:
+        return StoredMIME.from_raw(self.raw)
+
+
+def claim(message_id: int) -> EmailMessage | None:
+    """Take a queued message for sending (queued → sending, in one conditional UPDATE):
+    of two tasks for the same message only one gets it. The claim lapses after
+    ``EMAIL_SEND_STUCK_SECONDS``, when the sweeper hands the message out again."""
+    lease = timezone.now() + timedelta(seconds=settings.EMAIL_SEND_STUCK_SECONDS)
+    claimed = EmailMessage.objects.filter(
+        pk=message_id, message_type=EmailMessageType.OUTBOUND, status=EmailMessageStatus.QUEUED
+    ).update(status=EmailMessageStatus.SENDING, next_attempt_at=lease)
+    if not claimed:
+        return None  # sent or failed already, claimed by another task, or rolled back
+    return EmailMessage.objects.select_related("ticket").get(pk=message_id)
 
 
 def send_message(message: EmailMessage) -> None:
-    """Send a queued message through Django's mail backend (raises on failure)."""
+    """Send a message through Django's configured mail backend (raises on failure)."""
     get_connection(fail_silently=False).send_messages([StoredMail(message)])
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Seconds before the next try after ``attempts`` failed ones: 30, 60, 120, ..."""
+    delay = settings.EMAIL_SEND_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return int(min(delay, settings.EMAIL_SEND_BACKOFF_MAX_SECONDS))
+
+
+def _ticket_key(message: EmailMessage) -> str:
+    return message.ticket.key if message.ticket is not None else ""
+
+
+def record_sent(message: EmailMessage) -> None:
+    attempts = message.attempts + 1
+    with transaction.atomic():
+        EmailMessage.objects.filter(pk=message.pk).update(
+            status=EmailMessageStatus.SENT,
+            sent_at=timezone.now(),
+            attempts=attempts,
+            error_reason="",
+            next_attempt_at=None,
+        )
+        events.publish(
+            events.SENT,
+            subject=message,
+            actor=None,
+            ticket_key=_ticket_key(message),
+            payload={"to": list(message.to_addresses), "attempts": attempts},
+        )
+
+
+def record_failure(message: EmailMessage, error: BaseException) -> int | None:
+    """Count a failed try: back to queued with its next time (returned, in seconds), or
+    failed for good after ``EMAIL_SEND_MAX_ATTEMPTS`` (returns None)."""
+    attempts = message.attempts + 1
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    now = timezone.now()
+    with transaction.atomic():
+        if attempts >= settings.EMAIL_SEND_MAX_ATTEMPTS:
+            EmailMessage.objects.filter(pk=message.pk).update(
+                status=EmailMessageStatus.FAILED,
+                attempts=attempts,
+                error_reason=reason,
+                next_attempt_at=None,
+            )
+            events.publish(
+                events.SEND_FAILED,
+                subject=message,
+                actor=None,
+                ticket_key=_ticket_key(message),
+                payload={"to": list(message.to_addresses), "attempts": attempts, "reason": reason},
+            )
+            return None
+        delay = backoff_seconds(attempts)
+        EmailMessage.objects.filter(pk=message.pk).update(
+            status=EmailMessageStatus.QUEUED,
+            attempts=attempts,
+            error_reason=reason,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+    return delay
+
+
+SEND_TASK = "email_integration.tasks.send_queued"
+
+
+def _queue_after_commit(ids: list[int]) -> None:
+    """Queue a send per message through the outbox, in the caller's transaction."""
+    outbox_enqueue_many(
+        messages=[OutboxEntry(task=SEND_TASK, kwargs={"message_id": pk}) for pk in ids]
+    )
+
+
+SWEEP_BATCH = 500
+
+
+def sweep_stuck() -> list[int]:
+    """Queue a send again for messages left queued ``EMAIL_SEND_STUCK_SECONDS`` past
+    their time (the task was lost: a broker outage, a purged queue) and for claims that
+    lapsed (a worker died mid-send). Rows are claimed with ``FOR UPDATE SKIP LOCKED``
+    and their time moved on, so concurrent or repeated sweeps queue each message once."""
+    now = timezone.now()
+    stuck = Q(
+        status=EmailMessageStatus.QUEUED,
+        next_attempt_at__lt=now - timedelta(seconds=settings.EMAIL_SEND_STUCK_SECONDS),
+    ) | Q(status=EmailMessageStatus.SENDING, next_attempt_at__lt=now)
+    with transaction.atomic():
+        ids = list(
+            EmailMessage.objects.select_for_update(skip_locked=True)
+            .filter(stuck, message_type=EmailMessageType.OUTBOUND)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        if ids:
+            EmailMessage.objects.filter(pk__in=ids).update(
+                status=EmailMessageStatus.QUEUED, next_attempt_at=now
+            )
+            _queue_after_commit(ids)
+    return ids
+
+
+def message_resend(*, actor: User, message: EmailMessage) -> EmailMessage:
+    """Queue a failed outbound message again, with a fresh count of attempts."""
+    require_agent(actor, "resend mail")
+    with transaction.atomic():
+        locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
+        if (
+            locked.message_type != EmailMessageType.OUTBOUND
+            or locked.status != EmailMessageStatus.FAILED
+        ):
+            raise ValidationError("Only outbound messages that failed can be resent.")
+        payload = {
+            "to": list(locked.to_addresses),
+            "previous_attempts": locked.attempts,
+            "previous_reason": locked.error_reason,
+        }
+        locked.status = EmailMessageStatus.QUEUED
+        locked.attempts = 0
+        locked.error_reason = ""
+        locked.next_attempt_at = timezone.now()
+        locked.save(update_fields=["status", "attempts", "error_reason", "next_attempt_at"])
+        events.publish(
+            events.RESENT,
+            subject=locked,
+            actor=actor,
+            ticket_key=_ticket_key(locked),
+            payload=payload,
+        )
+        _queue_after_commit([locked.pk])
+    return locked
 
 
 def acknowledge_ticket(event: EventLog) -> None:
@@ -207,9 +403,3 @@ def notify_comment(event: EventLog) -> None:
 def register() -> None:
     subscribe("ticket.created", name=ACKNOWLEDGE)(acknowledge_ticket)
     subscribe("ticket.commented", name=NOTIFY_COMMENT)(notify_comment)
-
-
-def mark_sent(message: EmailMessage) -> None:
-    EmailMessage.objects.filter(pk=message.pk).update(
-        status=EmailMessageStatus.SENT, sent_at=timezone.now()
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -10,29 +9,34 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from email_integration import fetchers, outbound, services
-from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus
-
-SEND_RETRIES = 8
+from email_integration.models import EmailAccount
 
 
-@shared_task(bind=True, max_retries=SEND_RETRIES)
+@shared_task(bind=True, max_retries=None)
 def send_queued(self: Task, message_id: int) -> str:
-    """Send one queued outbound message; retried with backoff while the server fails."""
-    message = EmailMessage.objects.filter(pk=message_id, status=EmailMessageStatus.QUEUED).first()
+    """Send one queued outbound message. Any failure is counted and retried with
+    exponential backoff; after ``EMAIL_SEND_MAX_ATTEMPTS`` the message is kept as failed
+    with its reason (``outbound.record_failure``). Should the retry itself be lost (the
+    broker is down), ``sweep_outbound`` queues the message again."""
+    message = outbound.claim(message_id)
     if message is None:
-        return "nothing to send"  # sent already, or its transaction rolled back
+        return "nothing to send"  # sent or failed already, claimed elsewhere, rolled back
     try:
         outbound.send_message(message)
-    except (smtplib.SMTPException, OSError) as error:
-        EmailMessage.objects.filter(pk=message.pk).update(
-            attempts=message.attempts + 1, error_reason=f"{type(error).__name__}: {error}"[:2000]
-        )
-        if self.request.retries >= SEND_RETRIES:
-            EmailMessage.objects.filter(pk=message.pk).update(status=EmailMessageStatus.FAILED)
-            raise
-        raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600)) from error
-    outbound.mark_sent(message)
+    except Exception as error:  # every failure of a backend is worth another try
+        delay = outbound.record_failure(message, error)
+        if delay is None:
+            raise  # failed for good: recorded on the message, and shown as the task's error
+        raise self.retry(exc=error, countdown=delay) from error
+    outbound.record_sent(message)
     return "sent"
+
+
+@shared_task
+def sweep_outbound() -> int:
+    """Queue again the outbound mail left behind (beat, every minute: PeriodicTask
+    "Outbound mail sweeper", created by migration)."""
+    return len(outbound.sweep_stuck())
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -6,11 +6,16 @@ from email_integration.models import EmailAccount, EmailAttachment, EmailMessage
 
 
 class EmailAccountSerializer(serializers.ModelSerializer):
-    """Configuration, written with plain ModelSerializer saves (no domain events). The
-    password is write-only: it is never sent back."""
+    """Validates and shapes mail accounts; the view writes them through
+    ``email_integration.accounts``. The password is write-only: it is never sent back
+    (``has_password`` says whether one is stored), and an empty one keeps the stored."""
 
     password = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, style={"input_type": "password"}
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
     )
     has_password = serializers.SerializerMethodField()
 
@@ -40,11 +45,6 @@ class EmailAccountSerializer(serializers.ModelSerializer):
 
     def get_has_password(self, account: EmailAccount) -> bool:
         return bool(account.password)
-
-    def update(self, instance: EmailAccount, validated_data: dict) -> EmailAccount:
-        if not validated_data.get("password"):
-            validated_data.pop("password", None)  # blank keeps the stored secret
-        return super().update(instance, validated_data)
 
 
 class EmailAttachmentSerializer(serializers.ModelSerializer):

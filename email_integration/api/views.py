@@ -8,13 +8,15 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from email_integration import services
+from email_integration import accounts, outbound, services
 from email_integration.api.serializers import (
     EmailAccountSerializer,
     EmailMessageSerializer,
@@ -24,6 +26,7 @@ from email_integration.models import EmailAccount, EmailMessage
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.permissions import IsAdminOrAgentReadOnly, IsAgent
 from nixflow.models import Ticket
+from nixflow.toolkit.auth import signed_in_user
 
 
 class RawMessageParser(BaseParser):
@@ -44,10 +47,29 @@ class RawMessageParser(BaseParser):
 
 
 class EmailAccountViewSet(viewsets.ModelViewSet):
+    """Mail accounts: agents read, admins write, through ``email_integration.accounts``
+    (the same services as the admin, so the same ``email.account.*`` events)."""
+
     queryset = EmailAccount.objects.select_related("workflow").order_by("name")
     serializer_class = EmailAccountSerializer
     permission_classes = [IsAdminOrAgentReadOnly]
     filter_backends: list = []
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = accounts.email_account_create(
+            actor=signed_in_user(self.request), data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        assert isinstance(serializer.instance, EmailAccount)  # noqa: S101 -- an update's row
+        serializer.instance = accounts.email_account_update(
+            actor=signed_in_user(self.request),
+            account=serializer.instance,
+            data=serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance: EmailAccount) -> None:
+        accounts.email_account_delete(actor=signed_in_user(self.request), account=instance)
 
 
 class EmailMessageFilter(django_filters.FilterSet):
@@ -78,6 +100,13 @@ class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAgent]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = EmailMessageFilter
+
+    @extend_schema(request=None, responses={200: EmailMessageSerializer})
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str | None = None) -> Response:
+        """Queue a failed outbound message again (400 for any other message)."""
+        message = outbound.message_resend(actor=signed_in_user(request), message=self.get_object())
+        return Response(EmailMessageSerializer(message).data)
 
 
 class InboundMessageView(APIView):

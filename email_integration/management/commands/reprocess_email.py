@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from email_integration import services
-from email_integration.models import EmailMessage, EmailMessageStatus
+from email_integration.models import EmailMessage, EmailMessageStatus, EmailMessageType
 
 
 class Command(BaseCommand):
@@ -17,9 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--id", type=int, action="append", dest="ids")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        messages = EmailMessage.objects.filter(status=EmailMessageStatus.FAILED)
+        # Outbound mail that failed is resent (admin action, API), never parsed as inbound.
+        inbound = EmailMessage.objects.exclude(message_type=EmailMessageType.OUTBOUND)
+        messages = inbound.filter(status=EmailMessageStatus.FAILED)
         if options["ids"]:
-            messages = EmailMessage.objects.filter(pk__in=options["ids"])
+            messages = inbound.filter(pk__in=options["ids"])
         done = services.messages_reprocess(messages=list(messages.order_by("id")))
         for message in done:
             self.stdout.write(f"#{message.pk}: {message.status} {message.error_reason}".strip())
