@@ -1,18 +1,35 @@
-"""What the core publishes: the hook point the event log, SLA clocks and notifications use.
+"""Every event the core records, and the hook point feature apps use.
 
-Every ticket service ends by publishing one ``TicketEvent`` *inside its transaction*:
-it is appended to the event log (``eventlog`` knows no domain; the core describes its
-changes to it) and handed to the receivers of ``ticket_event``. Receivers run
-synchronously in that transaction: whatever they write (an SLA clock, say) commits or
-rolls back with the change, and an exception
-in a receiver rolls the change back. Receivers that reach outside the process (mail,
-webhooks, Celery tasks) must defer that work with ``transaction.on_commit``.
+The event log keeps each event forever (it is append-only and sealed), so an event's
+type and payload are a contract with whoever reads the log later: add keys, never
+rename or drop them. Types and payloads, by subject:
+
+Tickets (subject: the ticket; ``ticket_key`` set). Each ticket service ends by
+publishing one ``TicketEvent`` *inside its transaction*; its payload is the type's own
+keys plus ``"changes": {field: [old, new]}``, the values as the ticket's history shows
+them (usernames, stage names, ISO times):
+  ticket.created       {"stage_id", "category", "priority", "source"}
+  ticket.updated       {} (title, description, priority in "changes")
+  ticket.transitioned  {"from_stage_id", "to_stage_id", "from_category", "to_category"}
+  ticket.assigned      {"assignee_id": int | None}
+  ticket.commented     {"comment_id", "is_internal", "by_agent", "first_response"}
+  ticket.watched / ticket.unwatched  {"user_id"}
+  ticket.deleted       the ticket's main fields and the reason (no "changes"); only the
+                       event log hears of it (``publish_deletion``)
+Users, workflows and the admin's generic events: see the constants below.
+
+Published ticket events are appended to the event log (``eventlog`` knows no domain;
+the core describes its changes to it) and handed to the receivers of ``ticket_event``.
+Receivers run synchronously in that transaction: whatever they write (an SLA clock,
+say) commits or rolls back with the change, and an exception in a receiver rolls the
+change back. Receivers that reach outside the process (mail, webhooks, Celery tasks)
+must defer that work with ``transaction.on_commit``.
 
 Connect in an ``AppConfig.ready()``::
 
     ticket_event.connect(on_ticket_event, dispatch_uid="sla.clocks")
 
-The core imports no feature app; feature apps subscribe here (STYLE.md rule 16).
+The core imports no feature app; feature apps subscribe here.
 """
 
 from __future__ import annotations

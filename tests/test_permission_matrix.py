@@ -19,14 +19,16 @@ what each actor should find, the admin's bulk actions for what each role may do,
 every admin page for a requester who was made staff by mistake.
 
 Routes that are intentionally public (anonymous callers get 2xx):
-- ``/healthz``, ``/readyz``: probes for load balancers and orchestrators (SPEC §7);
+- ``/healthz``, ``/readyz``: probes for load balancers and orchestrators, which
+  call them without credentials;
 - ``/api/auth/token/``, ``/admin/login/``, ``/forms/login/``: where one signs in;
 - ``/api/schema/``, ``/api/docs/``: the API's description, which holds no data;
 - ``/api/knowledge/…`` reads: published public articles, categories, tags and search are
-  a portal read before anyone signs in (SPEC §3: requesters see published public
-  articles); the click of a search is recorded for any reader of the article;
+  a portal read before anyone signs in (published public articles are for
+  everyone); the click of a search is recorded for any reader of the article;
 - ``/api/forms/{slug}/schema/`` and ``submit/``, ``/forms/…``: a public form is filled in
-  by anyone, who gives an e-mail address (SPEC §4); login-required forms are not.
+  by anyone, who gives an e-mail address instead of signing in; login-required
+  forms are not.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The core API. Each view validates its input with a serializer, calls one service or
-selector, and serializes the result (STYLE.md rule 10); who may do what is decided by
+selector, and serializes the result (serializers never write, so history and events
+are the services'); who may do what is decided by
 the selectors (what a user sees) and the services (what a user may change)."""
 
 from __future__ import annotations

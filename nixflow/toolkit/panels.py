@@ -1,8 +1,8 @@
 """Panels that feature apps add to the ticket's admin page.
 
-The core imports no feature app (STYLE.md rule 16), yet agents want on the ticket's page
-what other apps know about it: suggested knowledge articles, say. An app registers a
-panel in its ``AppConfig.ready()``::
+The core imports no feature app (they build on it, never the other way round), yet
+agents want on the ticket's page what other apps know about it: suggested knowledge
+articles, say. An app registers a panel in its ``AppConfig.ready()``::
 
     register_ticket_panel("Suggested articles", ticket_suggestions_panel)
 
