@@ -1,4 +1,5 @@
-"""``runserver`` that refuses to start on a drifted schema (SPEC section 8).
+"""``runserver`` that refuses to start on a drifted schema (the schema guard,
+``nixflow.platform.schema_guard``).
 
 The check runs before the autoreloader starts, so a refusal ends the command with a
 non-zero exit instead of leaving a reloader waiting for file changes.
