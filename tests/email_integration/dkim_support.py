@@ -73,3 +73,12 @@ def dkim_sign(
         length=length,
     )
     return signature + raw
+
+
+def arc_seal(raw: bytes, *, domain: str, key: Key, authserv_id: str, results: str) -> bytes:
+    """``raw`` as a forwarder passes it on: its Authentication-Results (``results``)
+    and an ARC set of ``domain`` over them (dkimpy's ``arc_sign`` reads the results
+    from the header naming ``authserv_id``)."""
+    received = f"Authentication-Results: {authserv_id}; {results}\r\n".encode() + raw
+    seal = dkim.arc_sign(received, b"mail", domain.encode(), key.private_pem, authserv_id.encode())
+    return b"".join(seal) + received

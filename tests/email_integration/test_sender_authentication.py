@@ -21,7 +21,7 @@ from email_integration.models import (
 )
 from eventlog.models import EventLog
 from nixflow.models import Comment, Role, Ticket, User
-from tests.email_integration.dkim_support import Resolver, dkim_sign, publish, rsa_key
+from tests.email_integration.dkim_support import Resolver, arc_seal, dkim_sign, publish, rsa_key
 from tests.email_integration.messages import mail, message_id_of
 from tests.factories import UserFactory
 
@@ -363,3 +363,62 @@ def test_an_agent_writing_in_unauthenticated_opens_nothing(
     message = ingest(account, mail(sender=AGENT))
     assert message.status == EmailMessageStatus.SUSPENDED
     assert not Ticket.objects.exists()
+
+
+def _through_a_forwarder(raw: bytes, resolver: Resolver) -> bytes:
+    """Bob's mail as a mailing list on lists.example.org passes it on: it rewrote the
+    subject (breaking any signature) and vouches with an ARC seal for what it saw."""
+    publish(resolver, domain="lists.example.org", key=rsa_key("list"))
+    rewritten = raw.replace(b"Subject: Re:", b"Subject: [support] Re:")
+    return arc_seal(
+        rewritten,
+        domain="lists.example.org",
+        key=rsa_key("list"),
+        authserv_id="mx.lists.example.org",
+        results="dkim=pass header.d=desk.test; dmarc=pass header.from=desk.test",
+    )
+
+
+def test_an_arc_seal_of_a_trusted_forwarder_authenticates(
+    account: EmailAccount,
+    bob: User,
+    opened: tuple[Ticket, str],
+    resolver: Resolver,
+    settings: Settings,
+) -> None:
+    settings.EMAIL_TRUSTED_ARC_SEALERS = ["lists.example.org"]
+    ticket, first_id = opened
+    message = ingest(account, _through_a_forwarder(agent_reply(first_id, ticket), resolver))
+    assert_agent_comment(message, ticket, bob, SenderAuth.ARC)
+    assert message.authentication == (
+        "ARC sealed by lists.example.org: dmarc=pass header.from=desk.test"
+    )
+
+
+def test_an_arc_seal_of_a_forwarder_we_do_not_trust_is_suspended(
+    account: EmailAccount,
+    bob: User,
+    opened: tuple[Ticket, str],
+    resolver: Resolver,
+    settings: Settings,
+) -> None:
+    settings.EMAIL_TRUSTED_ARC_SEALERS = ["other-list.example.net"]
+    ticket, first_id = opened
+    message = ingest(account, _through_a_forwarder(agent_reply(first_id, ticket), resolver))
+    assert_held_and_inert(message, ticket)
+    assert "ARC sealed by lists.example.org, not a trusted sealer" in message.authentication
+
+
+def test_a_broken_arc_chain_is_suspended(
+    account: EmailAccount,
+    bob: User,
+    opened: tuple[Ticket, str],
+    resolver: Resolver,
+    settings: Settings,
+) -> None:
+    settings.EMAIL_TRUSTED_ARC_SEALERS = ["lists.example.org"]
+    ticket, first_id = opened
+    sealed = _through_a_forwarder(agent_reply(first_id, ticket), resolver)
+    message = ingest(account, sealed.replace(b"We replaced the toner", b"Wire 500 EUR"))
+    assert_held_and_inert(message, ticket)
+    assert "ARC chain did not validate" in message.authentication
