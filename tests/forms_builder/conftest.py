@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from forms_builder.models import CustomForm, FormField, FormFieldType, FormStatus
+from forms_builder import services
+from forms_builder.models import CustomForm, FormField, FormFieldType, FormStatus, FormSubmission
 from nixflow.models import Role, User
 from tests.factories import UserFactory
 from tests.forms_builder.factories import PNG, CustomFormFactory, field
@@ -23,6 +24,14 @@ from tests.support.browser import browser  # noqa: F401 -- the shared Selenium f
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 MakeForm = Callable[..., CustomForm]
+
+# Good answers to ``public_form`` (the outage report).
+OUTAGE_ANSWERS = {
+    "service": "VPN",
+    "impact": "Everyone",
+    "affected": "40",
+    "details": "No tunnel.\nAt all.",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +181,25 @@ def designer_post(
             elif value is not False:
                 data[f"fields-{n}-{name}"] = value
     return data
+
+
+def submit(
+    form: CustomForm,
+    *,
+    data: dict[str, Any] | None = None,
+    submitter: User | None = None,
+    submitter_email: str = "ann@example.com",
+    **changes: Any,
+) -> FormSubmission:
+    """A submission through the service: ``data`` (default ``OUTAGE_ANSWERS``) with
+    ``changes`` to single answers (None drops one), anonymous unless ``submitter``.
+    ``files=`` and the service's other arguments pass through."""
+    passed = {k: changes.pop(k) for k in ("files", "ip_address", "site") if k in changes}
+    answers = {**(OUTAGE_ANSWERS if data is None else data), **changes}
+    return services.submission_create(
+        form=form,
+        data={key: value for key, value in answers.items() if value is not None},
+        submitter=submitter,
+        submitter_email=submitter_email,
+        **passed,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -16,7 +15,6 @@ from eventlog.models import EventLog
 from forms_builder import events, services
 from forms_builder.models import (
     CustomForm,
-    FormField,
     FormFieldType,
     FormStatus,
     FormSubmission,
@@ -24,22 +22,10 @@ from forms_builder.models import (
 )
 from nixflow.models import Role, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import MakeForm, designer_post, png
+from tests.forms_builder.conftest import OUTAGE_ANSWERS, MakeForm, designer_post, png, submit
 from tests.forms_builder.factories import PNG, field
 
 pytestmark = pytest.mark.django_db
-
-GOOD = {"service": "VPN", "impact": "Everyone", "affected": "40", "details": "No tunnel."}
-
-
-def submit(
-    form: CustomForm, email: str = "ann@example.com", files: Any = None, **changes: Any
-) -> FormSubmission:
-    """Submit GOOD with ``changes`` (None drops an answer) as an anonymous ``email``."""
-    data = {key: value for key, value in {**GOOD, **changes}.items() if value is not None}
-    return services.submission_create(
-        form=form, data=data, files=files, submitter=None, submitter_email=email
-    )
 
 
 # --- the designer -------------------------------------------------------------------------
@@ -191,10 +177,10 @@ def test_the_preview_validates_answers_and_shows_the_ticket_without_storing(
     assert page.status_code == 200
     assert '<label for="id_details">What happens?' in page.content.decode()
 
-    bad = staff.post(url, {**GOOD, "affected": "lots"})
+    bad = staff.post(url, {**OUTAGE_ANSWERS, "affected": "lots"})
     assert '<a href="#id_affected">How many people?: Enter a number.</a>' in bad.content.decode()
 
-    good = staff.post(url, {**GOOD, "screenshot": png()})
+    good = staff.post(url, {**OUTAGE_ANSWERS, "screenshot": png()})
     html = good.content.decode()
     assert "They would open this ticket" in html
     assert "Outage: VPN (Everyone)" in html
@@ -219,7 +205,7 @@ def test_the_submissions_list_filters_by_form_and_status(
         form=other, data={"name": "x"}, submitter=None, submitter_email="b@example.com"
     )
     Workflow.objects.update(is_default=False)
-    submit(public_form, email="cy@example.com")
+    submit(public_form, submitter_email="cy@example.com")
     url = reverse("admin:forms_builder_formsubmission_changelist")
 
     def listed(query: str) -> int:
@@ -245,7 +231,7 @@ def test_a_submission_page_reads_its_snapshot_and_offers_its_files(
     page = staff.get(reverse("admin:forms_builder_formsubmission_change", args=[submission.pk]))
 
     html = page.content.decode()
-    assert "<tr><th>What happens?</th><td>No tunnel.</td></tr>" in html
+    assert "<tr><th>What happens?</th><td>No tunnel.<br>At all.</td></tr>" in html
     assert "Relabelled" not in html
     assert submission.ticket is not None
     assert submission.ticket.key in html
@@ -265,7 +251,7 @@ def test_actions_retry_failed_submissions_and_reject_others(
 ) -> None:
     default = Workflow.objects.get(is_default=True)
     Workflow.objects.update(is_default=False)
-    first, second = submit(public_form), submit(public_form, email="bob@example.com")
+    first, second = submit(public_form), submit(public_form, submitter_email="bob@example.com")
     assert first.status == second.status == FormSubmissionStatus.FAILED
     Workflow.objects.filter(pk=default.pk).update(is_default=True)
     url = reverse("admin:forms_builder_formsubmission_changelist")
@@ -294,21 +280,19 @@ def read_csv(response: StreamingHttpResponse) -> list[list[str]]:
 def test_the_csv_export_streams_every_version_of_a_forms_submissions(
     staff: Client, public_form: CustomForm
 ) -> None:
-    first = submit(public_form, email="ann@example.com", details='=HYPERLINK("http://x")')
+    first = submit(public_form, submitter_email="ann@example.com", details='=HYPERLINK("http://x")')
     # A later version drops "details" and adds "phone": both columns stay.
     details = public_form.fields.get(key="details")
     public_form.description_field = ""
     services.form_save(
         form=public_form,
-        changed_fields=[
-            FormField(key="phone", label="Phone", field_type=FormFieldType.PHONE, order=99)
-        ],
+        changed_fields=[field("phone", FormFieldType.PHONE, label="Phone", order=99)],
         deleted_fields=[details],
         actor=None,
     )
     second = submit(
         public_form,
-        email="bob@example.com",
+        submitter_email="bob@example.com",
         details=None,
         phone="+44 20 7946 0958",
         impact="Just me",

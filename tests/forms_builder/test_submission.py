@@ -17,7 +17,6 @@ from forms_builder import events, services
 from forms_builder.answers import answers
 from forms_builder.models import (
     CustomForm,
-    FormField,
     FormFieldType,
     FormStatus,
     FormSubmission,
@@ -28,19 +27,10 @@ from forms_builder.models import (
 from forms_builder.validation import Definition
 from nixflow.models import Attachment, Priority, Role, Source, Ticket, User, Workflow
 from tests.factories import UserFactory
-from tests.forms_builder.conftest import MakeForm, pdf, png, stored_files
+from tests.forms_builder.conftest import OUTAGE_ANSWERS, MakeForm, pdf, png, stored_files, submit
 from tests.forms_builder.factories import PNG, field
 
 pytestmark = pytest.mark.django_db
-
-GOOD = {"service": "VPN", "impact": "Everyone", "affected": "40", "details": "No tunnel.\nAt all."}
-
-
-def submit(form: CustomForm, **kwargs: object) -> FormSubmission:
-    kwargs.setdefault("data", GOOD)
-    kwargs.setdefault("submitter", None)
-    kwargs.setdefault("submitter_email", "ann@example.com")
-    return services.submission_create(form=form, **kwargs)  # type: ignore[arg-type]
 
 
 def event_types(**subject: object) -> list[str]:
@@ -110,7 +100,7 @@ def test_the_mapping_sets_priority_and_the_description_leads_with_its_field(
     assert "What happens?" not in ticket.description  # it leads, it isn't repeated
 
     other = submit(
-        public_form, data={**GOOD, "impact": "Just me"}, submitter_email="bob@example.com"
+        public_form, data={**OUTAGE_ANSWERS, "impact": "Just me"}, submitter_email="bob@example.com"
     ).ticket
     assert other is not None
     assert other.priority == Priority.NORMAL  # not in the map: the default
@@ -192,15 +182,15 @@ def test_the_submission_and_its_ticket_record_their_events(public_form: CustomFo
 @pytest.mark.parametrize(
     "case",
     [
-        ({**GOOD, "affected": "many"}, {}, "affected", "Enter a number."),
+        ({**OUTAGE_ANSWERS, "affected": "many"}, {}, "affected", "Enter a number."),
         (
-            GOOD,
+            OUTAGE_ANSWERS,
             {"screenshot": [pdf("big.pdf", size=1001)]},
             "screenshot",
             "big.pdf is 1001 bytes; files here can be at most 1000 bytes.",
         ),
         (
-            GOOD,
+            OUTAGE_ANSWERS,
             {"screenshot": [pdf("notes.docx")]},
             "screenshot",
             "notes.docx: files of type .docx are not accepted here; allowed: .png, .pdf.",
@@ -225,7 +215,7 @@ def test_bad_answers_or_files_are_refused_and_nothing_is_stored(
 
 def test_an_anonymous_submitter_must_give_a_valid_email(public_form: CustomForm) -> None:
     with pytest.raises(ValidationError) as caught:
-        submit(public_form, submitter_email="ann", data={**GOOD, "service": "Fax"})
+        submit(public_form, submitter_email="ann", data={**OUTAGE_ANSWERS, "service": "Fax"})
     assert caught.value.message_dict == {
         "submitter_email": ["Enter a valid e-mail address, like name@example.com."],
         "service": ["Select a valid choice. 'Fax' is not one of the available choices."],
@@ -364,7 +354,7 @@ def test_earlier_submissions_read_the_same_after_the_form_is_edited(
         form=public_form,
         changed_fields=[
             rows["service"],
-            FormField(key="phone", label="Phone", field_type=FormFieldType.PHONE, order=99),
+            field("phone", FormFieldType.PHONE, label="Phone", order=99),
         ],
         deleted_fields=[rows["details"]],
         actor=designer,

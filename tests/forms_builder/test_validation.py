@@ -19,7 +19,7 @@ from forms_builder.validation import (
     definition_errors,
 )
 from tests.forms_builder.conftest import PDF, pdf, png
-from tests.forms_builder.factories import PNG
+from tests.forms_builder.factories import PNG, FormFieldFactory, field
 
 T = FormFieldType
 
@@ -324,11 +324,11 @@ def test_definition_errors_catch_what_no_single_field_can() -> None:
     problems = definition_errors(
         form,
         rows(
-            FormField(key="size", field_type=T.SELECT, choices=["Small", "Big"]),
-            FormField(key="size", field_type=T.TEXT),
-            FormField(key="a", visible_when_field="b", visible_when_value="x"),
-            FormField(key="b", visible_when_field="a", visible_when_value="x"),
-            FormField(key="c", visible_when_field="nowhere", visible_when_value="x"),
+            field("size", T.SELECT, choices=["Small", "Big"]),
+            field("size", T.TEXT),
+            field("a", visible_when_field="b", visible_when_value="x"),
+            field("b", visible_when_field="a", visible_when_value="x"),
+            field("c", visible_when_field="nowhere", visible_when_value="x"),
         ),
     )
     text = "\n".join(problems)
@@ -341,7 +341,7 @@ def test_definition_errors_catch_what_no_single_field_can() -> None:
 
 def test_a_published_form_needs_a_field_and_a_priority_map_needs_real_options() -> None:
     form = CustomForm(name="x", priority_field="size", priority_map={"Huge": "URGENT"})
-    size = FormField(key="size", field_type=T.RADIO, choices=["Small", "Big"])
+    size = field("size", T.RADIO, choices=["Small", "Big"])
     assert "needs at least one field" in " ".join(definition_errors(form, [], publishing=True))
     assert definition_errors(form, [size]) == [
         "The priority map lists answers that 'size' does not offer: Huge."
@@ -368,7 +368,7 @@ def test_a_published_form_needs_a_field_and_a_priority_map_needs_real_options() 
 def test_a_field_checks_the_rules_of_its_type(
     values: dict[str, Any], field_name: str, message: str
 ) -> None:
-    row = FormField(**{"key": "a", "label": "A", **values})
+    row = FormFieldFactory(**{"key": "a", "label": "A", **values})
     with pytest.raises(ValidationError) as caught:
         row.full_clean(exclude={"form"}, validate_unique=False, validate_constraints=False)
     assert message in " ".join(caught.value.message_dict[field_name])
