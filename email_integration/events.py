@@ -18,8 +18,8 @@ Payloads:
   what it was or became. A save that changes nothing records no event.
 - ``email.account.deleted`` — ``{"name", "address"}`` (the row is gone afterwards).
 - ``email.received`` — subject: the stored inbound ``EmailMessage``; actor: the system.
-  ``{"status", "message_type", "from", "reason"}`` once intake processed it (ticket,
-  comment, ignored, failed).
+  ``{"status", "message_type", "from", "reason", "sender_auth"}`` once intake processed
+  it (ticket, comment, ignored, failed, suspended).
 - ``email.suspended`` / ``email.released`` / ``email.rejected`` — an inbound message held
   because its sender could not be authenticated, and staff's verdict on it:
   ``{"from", "reason"}`` (released and rejected have the staff member as actor).
