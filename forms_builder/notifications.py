@@ -31,7 +31,8 @@ def confirmation_mail(submission: FormSubmission, user: User, site: str) -> tupl
     """(subject, body) of the message asking ``user`` to confirm ``submission``."""
     token = confirmation_token(submission=submission, user=user)
     url = (site or FALLBACK_SITE).rstrip("/") + reverse("forms_builder:confirm", args=[token])
-    name = submission.form_snapshot.get("name", "a form")
+    # Folded to one line: a line break in a header would make every attempt fail.
+    name = " ".join(str(submission.form_snapshot.get("name", "a form")).split())
     days = max(1, max_age() // 86400)
     subject = f"Please confirm your request: {name}"
     body = (

@@ -29,6 +29,7 @@ from forms_builder.models import (
 )
 from nixflow.models import Role, Ticket, User
 from tests.factories import UserFactory
+from tests.forms_builder.factories import CustomFormFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +366,17 @@ def test_the_admin_list_shows_and_filters_unverified_submissions(
     assert everything.context["cl"].result_count == 2
     assert only.context["cl"].result_count == 1
     assert only.context["cl"].result_list[0].submitter_email == "boss@example.com"
+
+
+def test_a_form_name_with_a_line_break_still_gets_its_confirmation_mail(
+    boss: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    form = CustomFormFactory(name="Report\r\nan outage", slug="outage-two")
+    submission = services.submission_create(
+        form=form, data={"name": "Bo"}, submitter=None, submitter_email="boss@example.com"
+    )
+
+    sent = send_confirmation_mail(submission, django_capture_on_commit_callbacks)
+
+    assert [m.subject for m in sent] == ["Please confirm your request: Report an outage"]
+    assert "http://localhost:8000/forms/confirm/" in str(sent[0].body)  # no site given
