@@ -26,7 +26,7 @@ from forms_builder.models import (
 )
 from forms_builder.validation import Definition
 from nixflow.models import Attachment, Priority, Role, Source, Ticket, User, Workflow
-from tests.factories import UserFactory
+from tests.factories import UserFactory, WorkflowFactory
 from tests.forms_builder.conftest import OUTAGE_ANSWERS, MakeForm, pdf, png, stored_files, submit
 from tests.forms_builder.factories import PNG, field
 
@@ -442,7 +442,7 @@ def test_publishing_checks_fields_and_workflow(make_form: MakeForm, designer: Us
     with pytest.raises(ValidationError, match="needs at least one field"):
         services.form_set_status(form=empty, status=FormStatus.PUBLISHED, actor=designer)
 
-    inactive = Workflow.objects.create(name="Retired", is_active=False)
+    inactive = WorkflowFactory(name="Retired", is_active=False)
     form = make_form(name="Uses retired", status=FormStatus.DRAFT, workflow=inactive)
     with pytest.raises(ValidationError, match="workflow 'Retired' is not active"):
         services.form_set_status(form=form, status=FormStatus.PUBLISHED, actor=designer)
