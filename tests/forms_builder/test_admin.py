@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -19,11 +20,18 @@ from forms_builder.models import (
     FormStatus,
     FormSubmission,
     FormSubmissionStatus,
+    SubmitterIdentity,
 )
 from nixflow.models import Role, Ticket, User, Workflow
 from tests.factories import UserFactory
 from tests.forms_builder.conftest import OUTAGE_ANSWERS, MakeForm, designer_post, png, submit
-from tests.forms_builder.factories import PNG, field
+from tests.forms_builder.factories import (
+    PNG,
+    CustomFormFactory,
+    FormSubmissionAttachmentFactory,
+    FormSubmissionFactory,
+    field,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -347,3 +355,47 @@ def test_the_export_of_a_form_without_submissions_is_a_header(
     )
     assert header == ["submission", "submitted_at", "status", "submitter_email", "ticket"]
     assert rows == []
+
+
+def test_the_submissions_list_says_how_each_submitter_is_known(staff: Client) -> None:
+    form = CustomFormFactory(name="Order a chair")
+    ann = UserFactory(username="ann", email="ann@example.com")
+    FormSubmissionFactory(form=form, submitter=ann, identity=SubmitterIdentity.SIGNED_IN)
+    FormSubmissionFactory(form=form, submitter=ann, identity=SubmitterIdentity.CONFIRMED)
+    FormSubmissionFactory(form=form, identity=SubmitterIdentity.NEW_ADDRESS)
+    FormSubmissionFactory(
+        form=form,
+        submitter_email="ann@example.com",
+        identity=SubmitterIdentity.UNVERIFIED,
+        status=FormSubmissionStatus.AWAITING_CONFIRMATION,
+    )
+    url = reverse("admin:forms_builder_formsubmission_changelist")
+
+    html = staff.get(url).content.decode()
+
+    for label in (
+        "Verified: signed in",
+        "Verified: confirmed by e-mail",
+        "New address (a requester was created)",
+        "Unverified: an existing account&#x27;s address",
+    ):
+        assert label in html
+    assert "Awaiting the submitter&#x27;s confirmation" in html
+    for identity in SubmitterIdentity.values[:4]:
+        response = staff.get(f"{url}?identity__exact={identity}")
+        assert response.context["cl"].result_count == 1
+
+
+def test_a_submitted_file_missing_from_storage_is_a_404_not_a_500(
+    staff: Client, media: Path
+) -> None:
+    attachment = FormSubmissionAttachmentFactory()
+    url = reverse(
+        "admin:forms_builder_formsubmission_file",
+        args=[attachment.submission_id, attachment.pk],
+    )
+    assert staff.get(url).status_code == 200
+
+    (media / attachment.file.name).unlink()
+
+    assert staff.get(url).status_code == 404
