@@ -4,16 +4,18 @@ actor and payload, and no generic ``admin.*`` event beside it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from eventlog.models import EventLog
-from forms_builder import events
+from forms_builder import events, services
 from forms_builder.models import CustomForm
 from nixflow.models import Role, User
 from tests.factories import UserFactory
@@ -262,3 +264,36 @@ def test_publishing_a_form_records_the_same_event_in_the_admin_and_the_api(
         "status": "published",
         "previous_status": "draft",
     }
+
+
+# --- two designers at once ----------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_two_designers_saving_at_once_are_applied_one_after_the_other(agent: User) -> None:
+    form = CustomFormFactory(name="Request a laptop", slug="request-a-laptop", actor=agent)
+    both_loaded = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def rename(name: str) -> None:
+        try:
+            mine = CustomForm.objects.get(pk=form.pk)  # both start from version 1
+            mine.name = name
+            both_loaded.wait(timeout=10)
+            services.form_update(form=mine, actor=agent)
+        except BaseException as error:  # reported below, in the test's thread
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rename, args=(name,)) for name in ("Laptop A", "Laptop B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failures == []
+    form.refresh_from_db()
+    assert form.version == 3  # not 2 twice: the second waited for the first's lock
+    first, second = EventLog.objects.filter(type=events.FORM_UPDATED).order_by("id")
+    assert [first.payload["version"], second.payload["version"]] == [2, 3]
+    assert first.payload["changed"]["name"]["old"] == "Request a laptop"
+    assert second.payload["changed"]["name"]["old"] == first.payload["changed"]["name"]["new"]
