@@ -417,3 +417,76 @@ def test_the_migrations_schedule_the_sweeper_every_minute_under_its_task_name() 
     assert task.task in current_app.tasks
     assert current_app.tasks[task.task].name == sweep_outbound.name
     assert (task.interval.every, task.interval.period) == (1, "minutes")
+
+
+class RefusingHandler(CapturingHandler):
+    """An SMTP server that refuses the first ``refuse`` messages, then accepts."""
+
+    def __init__(self, refuse: int) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_refused_message_keeps_the_servers_reason_and_goes_out_on_a_later_try(
+    account: EmailAccount, settings: Settings, retries: list[int]
+) -> None:
+    handler = RefusingHandler(refuse=1)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="localhost")
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
+    try:
+        mailed_in_ticket(account)
+        run_worker()
+        refused = outbound()
+        assert (refused.status, refused.attempts) == (EmailMessageStatus.QUEUED, 1)
+        assert refused.error_reason.startswith("SMTPDataError")
+        assert "Mailbox busy" in refused.error_reason
+
+        assert send_queued.apply(kwargs={"message_id": refused.pk}).get() == "sent"
+    finally:
+        controller.stop()
+
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts, refused.error_reason) == ("sent", 2, "")
+    assert len(handler.messages) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_skip_a_message_another_one_holds(account: EmailAccount) -> None:
+    import threading
+
+    from django.db import connections, transaction
+
+    from email_integration import outbound as outbound_mail
+
+    stuck = EmailMessageFactory(
+        outbound=True, account=account, next_attempt_at=timezone.now() - timedelta(hours=1)
+    )
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sweeper() -> None:  # holds the row as a sweep in another process would
+        try:
+            with transaction.atomic():
+                EmailMessage.objects.select_for_update().get(pk=stuck.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_sweeper)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert outbound_mail.sweep_stuck() == []  # skipped, not waited for
+    finally:
+        release.set()
+        thread.join()
+    assert outbound_mail.sweep_stuck() == [stuck.pk]
