@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from email_integration import accounts, outbound, services
 from email_integration.models import (
@@ -139,6 +140,9 @@ class AttachmentInline(ReadOnlyInline):
     fields = ("filename", "content_type", "size", "refused_reason")
 
 
+REVIEW_FIELDS = ["error_reason", "sender_auth", "authentication", "reviewed_by", "reviewed_at"]
+
+
 @admin.register(EmailMessage)
 class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
     agent_actions = READ_ONLY
@@ -163,6 +167,13 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in EmailMessage._meta.fields if f.name != "raw"] + ["raw_link"]
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # Why a message is where it is, and who decided, right under its status: what
+        # staff read first when releasing or rejecting suspended mail.
+        fields = [f for f in super().get_fields(request, obj) if f not in REVIEW_FIELDS]
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        return [*fields[:at], *REVIEW_FIELDS, *fields[at:]]
+
     @admin.display(description="ticket")
     def ticket_link(self, message: EmailMessage) -> str:
         if message.ticket is None:  # list_select_related: no query
@@ -172,8 +183,9 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
 
     @admin.display(description="reason")
     def reason(self, message: EmailMessage) -> str:
-        # Why a message is suspended, ignored or failed; "-" for the others.
-        return (message.error_reason or "-")[:160]
+        # Why a message is suspended, ignored or failed; "-" for the others. The whole
+        # text is on the message's page.
+        return Truncator(message.error_reason or "-").chars(140)
 
     @admin.display(description="raw message")
     def raw_link(self, message: EmailMessage) -> str:
