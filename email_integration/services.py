@@ -1,4 +1,4 @@
-"""Writes of the mail app: store, process, reprocess, and queue outbound mail.
+"""Writes of the mail app: store, process, reprocess, release or reject inbound mail.
 
 One pipeline serves every way mail arrives (IMAP, POP3, the inbound API, files):
 ``message_store`` saves the raw bytes idempotently and commits; only then does the
@@ -12,6 +12,27 @@ many through the same steps in one transaction, looking up once per batch what e
 message needs (our own addresses, the default workflow, the senders' users, the
 senders' hourly counts) and giving each message its own savepoint, so one that fails
 is recorded as failed and the others go on. A single message is a batch of one.
+
+Mail posted to the API is only stored in the request (``message_accept``, answered 202)
+and processed by a worker, queued through the outbox; ``messages_process_stored``
+(beat) catches what a lost task left. Reading a message is bounded: a MIME structure
+deeper or larger than ``EMAIL_MAX_MIME_DEPTH`` / ``EMAIL_MAX_MIME_PARTS``, or reading
+past ``EMAIL_MAX_PARSE_SECONDS``, leaves it failed with the reason, kept.
+
+**Who a message may act as.** ``authentication`` says whether the From domain is
+vouched for (our MTA's Authentication-Results, an aligned DKIM signature, a trusted
+ARC seal); ``reply_tokens`` whether the message answers our mail to that very user.
+Mail from the address of a staff user (agent, admin, staff, superuser) acts as that
+user only when one of these holds, or staff released it; otherwise it is held as
+*suspended* with the reason, and does nothing: no ticket, comment, first response or
+mail (``_hold_reason``). Mail from any other address is taken, as before, as its
+owner's with a requester's rights: it opens a ticket for that address, or comments as
+that requester on a ticket they can see or took part in by mail; a forger can thus
+write as a customer (no desk can tell without a signature), never as staff. The
+hourly limit counts authenticated and unauthenticated mail of an address apart
+(``SenderCount.verified``). Processing is idempotent per message: only a received or
+failed message is processed, under its row lock, and one whose ticket was committed is
+never marked failed (``_record_failure``), so reprocessing never opens a second ticket.
 """
 
 from __future__ import annotations
