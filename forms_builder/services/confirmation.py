@@ -125,17 +125,31 @@ def submission_confirm(*, token: str) -> Confirmation:
         locked = FormSubmission.objects.select_for_update().filter(pk=submission_id).first()
         user = User.objects.filter(pk=user_id).first()
         state = _state(locked, user)
-        if state is not ConfirmationState.READY or locked is None or user is None:
+        # Confirmed before, but its ticket never opened (the process stopped between the
+        # two steps): this click opens it.
+        resume = (
+            state is ConfirmationState.ALREADY_CONFIRMED
+            and locked is not None
+            and locked.status == FormSubmissionStatus.RECEIVED
+        )
+        if locked is None or user is None or not (state is ConfirmationState.READY or resume):
             return Confirmation(state, locked, user)
-        locked.submitter = user
-        locked.identity = SubmitterIdentity.CONFIRMED
-        locked.status = FormSubmissionStatus.RECEIVED
-        locked.confirmed_at = locked.updated = timezone.now()
-        locked.save(update_fields=["submitter", "identity", "status", "confirmed_at", "updated"])
-        events.form_confirmed(submission=locked, actor=user)
+        if not resume:
+            locked.submitter = user
+            locked.identity = SubmitterIdentity.CONFIRMED
+            locked.status = FormSubmissionStatus.RECEIVED
+            locked.confirmed_at = locked.updated = timezone.now()
+            locked.save(
+                update_fields=["submitter", "identity", "status", "confirmed_at", "updated"]
+            )
+            events.form_confirmed(submission=locked, actor=user)
     try:
         result = convert_open_submission(submission_id=submission_id, actor=user)
     except ValidationError:
         # Staff converted or rejected it between the two steps: show it as it is now.
         result = FormSubmission.objects.get(pk=submission_id)
-    return Confirmation(ConfirmationState.CONFIRMED, result, user)
+    return Confirmation(
+        ConfirmationState.ALREADY_CONFIRMED if resume else ConfirmationState.CONFIRMED,
+        result,
+        user,
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
@@ -380,3 +381,26 @@ def test_a_form_name_with_a_line_break_still_gets_its_confirmation_mail(
 
     assert [m.subject for m in sent] == ["Please confirm your request: Report an outage"]
     assert "http://localhost:8000/forms/confirm/" in str(sent[0].body)  # no site given
+
+
+def test_a_confirmation_whose_ticket_never_opened_opens_it_on_the_next_click(
+    client: Client, public_form: CustomForm, boss: User
+) -> None:
+    submission = submit_anonymously(public_form, "boss@example.com")
+    token = services.confirmation_token(submission=submission, user=boss)
+    crash = RuntimeError("the web worker was killed")
+    target = "forms_builder.services.confirmation.convert_open_submission"
+    with mock.patch(target, side_effect=crash), pytest.raises(RuntimeError):
+        services.submission_confirm(token=token)
+    submission.refresh_from_db()
+    assert submission.identity == SubmitterIdentity.CONFIRMED
+    assert submission.ticket is None
+
+    page = client.post(reverse("forms_builder:confirm", args=[token]))
+
+    assert page.status_code == 200
+    submission.refresh_from_db()
+    assert submission.ticket is not None
+    assert submission.ticket.requester == boss
+    assert f'<strong class="ticket-key">{submission.ticket.key}</strong>' in (page.content.decode())
+    assert EventLog.objects.filter(type=events.FORM_CONFIRMED).count() == 1
