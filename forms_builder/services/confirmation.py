@@ -22,7 +22,8 @@ it cannot be forged or moved to another submission, and it expires after
 ``FORMS_CONFIRMATION_MAX_AGE`` seconds (seven days unless the setting says otherwise).
 Opening the link shows what is to be confirmed; only the button (a POST) confirms, so a
 mail scanner that fetches links cannot confirm on the person's behalf. Confirming again
-answers "already confirmed"; an expired or altered link, a deactivated account, an
+answers "already confirmed" (opening the ticket if the first confirmation stopped before
+it could); an expired or altered link, a deactivated account, an
 address that changed since, or a submission staff already set aside each get a page
 that says so, and none of them links anything.
 """
