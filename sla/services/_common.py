@@ -19,7 +19,11 @@ Row = dict[str, Any]
 
 def require_admin(actor: User | None) -> None:
     """The SLA configuration is the admins' (and superusers'); None is the system (demo
-    data, data migrations), which may change it too."""
+    data, data migrations), which may change it too.
+
+    The same rule as ``nixflow.api.permissions.is_admin``, which the API checks before a
+    request gets here; repeated because a service must not import the API layer, and
+    the toolkit has only ``require_agent`` so far."""
     if actor is None or actor.is_superuser or actor.role == Role.ADMIN:
         return
     raise PermissionDenied("Only admins can change the SLA configuration.")
