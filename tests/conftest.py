@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.db.backends.postgresql.operations import DatabaseOperations
+from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from nixflow.models import Role, Stage, User, Workflow
+from nixflow.models import Role, Stage, Ticket, User, Workflow
 from tests.factories import UserFactory, default_workflow
+from tests.helpers import as_user, new_ticket
 from tests.support.processes import (
     ScratchDatabase,
     create_database,
@@ -101,6 +103,38 @@ def requester(db: None) -> User:
 @pytest.fixture
 def other_requester(db: None) -> User:
     return UserFactory(username="other", role=Role.REQUESTER)
+
+
+@pytest.fixture
+def requester_api(requester: User) -> APIClient:
+    """An API client signed in as ``requester``."""
+    return as_user(APIClient(), requester)
+
+
+@pytest.fixture
+def agent_api(agent: User) -> APIClient:
+    """An API client signed in as ``agent``."""
+    return as_user(APIClient(), agent)
+
+
+@pytest.fixture
+def admin_api(admin_user: User) -> APIClient:
+    """An API client signed in as pytest-django's ``admin_user`` (a superuser, whose
+    role createsuperuser makes admin)."""
+    return as_user(APIClient(), admin_user)
+
+
+@pytest.fixture
+def agent_client(client: Client, agent: User) -> Client:
+    """A browser session of ``agent``, for the admin and other pages."""
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def ticket(requester: User, workflow: Workflow) -> Ticket:
+    """``requester``'s ticket "Printer on fire", opened by them through the service."""
+    return new_ticket(requester)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ service; output serializers render rows. None of them writes to the database."""
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from nixflow.models import (
@@ -239,6 +240,7 @@ class WatchSerializer(serializers.Serializer):
 
 
 # --- Workflows (input) ------------------------------------------------------------------
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class StageRefField(serializers.Field):
     """A stage in a transition: an existing stage's id (a JSON number) or the name of a
     stage of the same request (a string; new stages have no id yet)."""

@@ -39,29 +39,18 @@ from nixflow.models import (
 )
 from nixflow.toolkit import panels
 from tests.core.admin_pages import errors, fill_new_row, form_data, prefix, url
-from tests.factories import TicketFactory, UserFactory
+from tests.factories import StageFactory, TicketFactory, UserFactory, WorkflowFactory
+from tests.helpers import history
 
 pytestmark = pytest.mark.django_db
 
 
 # --- helpers -----------------------------------------------------------------------------
-@pytest.fixture
-def agent_client(client: Client, agent: User) -> Client:
-    client.force_login(agent)
-    return client
 
 
 @pytest.fixture
 def ticket(agent: User, requester: User, workflow: Workflow) -> Ticket:
     return services.ticket_create(requester=requester, title="Printer on fire", actor=agent)
-
-
-def history(ticket: Ticket) -> list[tuple[str, str, str]]:
-    return list(
-        HistoryLog.objects.filter(ticket=ticket)
-        .order_by("id")
-        .values_list("field", "old_value", "new_value")
-    )
 
 
 # --- who gets in -------------------------------------------------------------------------
@@ -242,7 +231,7 @@ def test_adding_a_ticket_goes_through_the_service(
 def test_adding_a_ticket_to_a_workflow_without_stages_shows_the_service_error(
     agent_client: Client, requester: User, workflow: Workflow
 ) -> None:
-    empty = Workflow.objects.create(name="Half-built")
+    empty = WorkflowFactory(name="Half-built")
     data = form_data(agent_client.get(url("ticket_add")))
     data.update(title="Hello", priority=Priority.NORMAL, requester=requester.pk, workflow=empty.pk)
 
@@ -786,7 +775,7 @@ def test_deleting_in_bulk_records_each_deletion(admin_client: Client) -> None:
 def test_deleting_workflows_in_bulk_goes_through_the_workflow_service(
     admin_client: Client,
 ) -> None:
-    spare = [Workflow.objects.create(name=f"Spare {n}") for n in range(2)]
+    spare = [WorkflowFactory(name=f"Spare {n}") for n in range(2)]
 
     response = admin_client.post(
         url("workflow_changelist"),
@@ -819,8 +808,8 @@ def test_workflow_list_counts_stages_transitions_and_tickets(
     admin_client: Client, workflow: Workflow
 ) -> None:
     TicketFactory.create_batch(2)
-    elsewhere = Workflow.objects.create(name="Hardware")
-    Stage.objects.create(workflow=elsewhere, name="Reported", category="NEW", position=1)
+    elsewhere = WorkflowFactory(name="Hardware")
+    StageFactory(workflow=elsewhere, name="Reported", category="NEW", position=1)
 
     response = admin_client.get(url("workflow_changelist"))
 
@@ -875,8 +864,8 @@ def test_admin_adds_a_stage_then_a_transition_to_it(
 def test_a_transition_to_another_workflows_stage_is_refused(
     admin_client: Client, workflow: Workflow, stages: dict[str, Stage]
 ) -> None:
-    elsewhere = Workflow.objects.create(name="Hardware")
-    foreign = Stage.objects.create(workflow=elsewhere, name="RMA", category="OPEN", position=1)
+    elsewhere = WorkflowFactory(name="Hardware")
+    foreign = StageFactory(workflow=elsewhere, name="RMA", category="OPEN", position=1)
     page = admin_client.get(url("workflow_change", workflow.pk))
     data = form_data(page)
     fill_new_row(

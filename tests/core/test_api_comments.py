@@ -12,15 +12,11 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from nixflow import services
-from nixflow.models import Attachment, Comment, Role, Ticket, User, Workflow
+from nixflow.models import Attachment, Comment, Role, Ticket, User
 from tests.factories import UserFactory
+from tests.helpers import as_user
 
 pytestmark = pytest.mark.django_db
-
-
-def as_user(client: APIClient, user: User) -> APIClient:
-    client.force_authenticate(user)
-    return client
 
 
 def upload(name: str, content: bytes, content_type: str = "text/plain") -> SimpleUploadedFile:
@@ -32,21 +28,11 @@ def _media_in_tmp(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture
-def ticket(requester: User, workflow: Workflow) -> Ticket:
-    return services.ticket_create(requester=requester, title="Printer on fire", actor=requester)
-
-
-@pytest.fixture
-def agent_client(api_client: APIClient, agent: User) -> APIClient:
-    return as_user(api_client, agent)
-
-
 # --- comments -------------------------------------------------------------------------------
 def test_agents_public_json_comment_is_created_and_is_the_first_response(
-    agent_client: APIClient, agent: User, ticket: Ticket
+    agent_api: APIClient, agent: User, ticket: Ticket
 ) -> None:
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/comments/", {"body": "Unplug it."}, format="json"
     )
 
@@ -61,23 +47,23 @@ def test_agents_public_json_comment_is_created_and_is_the_first_response(
         "created": body["created"],
         "attachments": [],
     }
-    detail = agent_client.get(f"/api/tickets/{ticket.key}/").json()
+    detail = agent_api.get(f"/api/tickets/{ticket.key}/").json()
     assert detail["first_response_at"] is not None
 
 
 def test_comments_are_listed_oldest_first_in_pages(
-    agent_client: APIClient, agent: User, requester: User, ticket: Ticket
+    agent_api: APIClient, agent: User, requester: User, ticket: Ticket
 ) -> None:
     for n in range(3):
         services.comment_create(ticket=ticket, author=requester, body=f"Comment {n}")
 
-    response = agent_client.get(f"/api/tickets/{ticket.key}/comments/?page_size=2")
+    response = agent_api.get(f"/api/tickets/{ticket.key}/comments/?page_size=2")
 
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 3
     assert [c["body"] for c in body["results"]] == ["Comment 0", "Comment 1"]
-    rest = agent_client.get(body["next"]).json()
+    rest = agent_api.get(body["next"]).json()
     assert [c["body"] for c in rest["results"]] == ["Comment 2"]
 
 
@@ -232,9 +218,9 @@ def test_form_fields_over_djangos_upload_limit_are_413_not_500(
     ],
 )
 def test_bad_comment_input_is_400_naming_the_field(
-    agent_client: APIClient, ticket: Ticket, payload: dict[str, Any], field: str
+    agent_api: APIClient, ticket: Ticket, payload: dict[str, Any], field: str
 ) -> None:
-    response = agent_client.post(f"/api/tickets/{ticket.key}/comments/", payload, format="json")
+    response = agent_api.post(f"/api/tickets/{ticket.key}/comments/", payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
@@ -254,7 +240,7 @@ def test_an_empty_uploaded_file_is_400(
 
 
 def test_a_missing_file_on_disk_is_404_not_500(
-    agent_client: APIClient, requester: User, ticket: Ticket
+    agent_api: APIClient, requester: User, ticket: Ticket
 ) -> None:
     comment = services.comment_create(
         ticket=ticket, author=requester, body="x", attachments=[upload("a.txt", b"a")]
@@ -262,7 +248,7 @@ def test_a_missing_file_on_disk_is_404_not_500(
     attachment = comment.attachments.get()
     Path(attachment.file.path).unlink()
 
-    response = agent_client.get(f"/api/tickets/{ticket.key}/attachments/{attachment.pk}/")
+    response = agent_api.get(f"/api/tickets/{ticket.key}/attachments/{attachment.pk}/")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "The file of this attachment is missing."}
@@ -295,24 +281,24 @@ def test_comments_list_runs_the_same_queries_for_page_size_2_and_10(
 
 # --- watchers and history ---------------------------------------------------------------------
 def test_watchers_are_listed_added_idempotently_and_removed(
-    agent_client: APIClient, agent: User, requester: User, ticket: Ticket
+    agent_api: APIClient, agent: User, requester: User, ticket: Ticket
 ) -> None:
     url = f"/api/tickets/{ticket.key}/watchers/"
 
-    first = agent_client.post(url, {}, format="json")
-    second = agent_client.post(url, {}, format="json")
-    other = agent_client.post(url, {"user": requester.pk}, format="json")
-    listed = agent_client.get(url).json()
+    first = agent_api.post(url, {}, format="json")
+    second = agent_api.post(url, {}, format="json")
+    other = agent_api.post(url, {"user": requester.pk}, format="json")
+    listed = agent_api.get(url).json()
 
     assert (first.status_code, second.status_code, other.status_code) == (201, 201, 201)
     assert first.json()["user"] == {"id": agent.pk, "username": "agent", "full_name": ""}
     assert listed["count"] == 2
     assert [w["user"]["username"] for w in listed["results"]] == ["agent", "requester"]
 
-    assert agent_client.delete(f"{url}?user={requester.pk}").status_code == 204
-    assert agent_client.delete(url).status_code == 204
-    assert agent_client.delete(url).status_code == 204  # already gone: still done
-    assert agent_client.get(url).json()["count"] == 0
+    assert agent_api.delete(f"{url}?user={requester.pk}").status_code == 204
+    assert agent_api.delete(url).status_code == 204
+    assert agent_api.delete(url).status_code == 204  # already gone: still done
+    assert agent_api.get(url).json()["count"] == 0
 
 
 @pytest.mark.parametrize(
@@ -326,19 +312,19 @@ def test_watchers_are_listed_added_idempotently_and_removed(
     ],
 )
 def test_watcher_with_an_unknown_or_malformed_user_is_400(
-    agent_client: APIClient, ticket: Ticket, method: str, payload: Any, query: str
+    agent_api: APIClient, ticket: Ticket, method: str, payload: Any, query: str
 ) -> None:
     url = f"/api/tickets/{ticket.key}/watchers/{query}"
 
-    response = getattr(agent_client, method)(url, payload, format="json")
+    response = getattr(agent_api, method)(url, payload, format="json")
 
     assert response.status_code == 400
 
 
-def test_an_inactive_user_cannot_be_made_a_watcher(agent_client: APIClient, ticket: Ticket) -> None:
+def test_an_inactive_user_cannot_be_made_a_watcher(agent_api: APIClient, ticket: Ticket) -> None:
     gone = UserFactory(username="gone", is_active=False)
 
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/watchers/", {"user": gone.pk}, format="json"
     )
 
@@ -347,12 +333,12 @@ def test_an_inactive_user_cannot_be_made_a_watcher(agent_client: APIClient, tick
 
 
 def test_history_lists_every_change_with_its_actor(
-    agent_client: APIClient, agent: User, requester: User, ticket: Ticket
+    agent_api: APIClient, agent: User, requester: User, ticket: Ticket
 ) -> None:
     services.ticket_update(ticket=ticket, actor=agent, data={"priority": "HIGH"})
     services.ticket_watch(ticket=ticket, user=requester, actor=None)
 
-    response = agent_client.get(f"/api/tickets/{ticket.key}/history/")
+    response = agent_api.get(f"/api/tickets/{ticket.key}/history/")
 
     assert response.status_code == 200
     rows = response.json()["results"]
@@ -368,7 +354,7 @@ def test_history_lists_every_change_with_its_actor(
 
 
 def test_history_and_watchers_lists_run_the_same_queries_for_page_size_2_and_10(
-    agent_client: APIClient, agent: User, ticket: Ticket, django_assert_num_queries: Any
+    agent_api: APIClient, agent: User, ticket: Ticket, django_assert_num_queries: Any
 ) -> None:
     users = [UserFactory() for _ in range(12)]
     for user in users:
@@ -376,8 +362,8 @@ def test_history_and_watchers_lists_run_the_same_queries_for_page_size_2_and_10(
 
     for size in (2, 10):
         with django_assert_num_queries(3):  # the ticket, the count, the rows with users
-            history = agent_client.get(f"/api/tickets/{ticket.key}/history/?page_size={size}")
+            history = agent_api.get(f"/api/tickets/{ticket.key}/history/?page_size={size}")
         with django_assert_num_queries(3):
-            watchers = agent_client.get(f"/api/tickets/{ticket.key}/watchers/?page_size={size}")
+            watchers = agent_api.get(f"/api/tickets/{ticket.key}/watchers/?page_size={size}")
         assert len(history.json()["results"]) == size
         assert len(watchers.json()["results"]) == size

@@ -14,13 +14,9 @@ from rest_framework.test import APIClient
 from nixflow import services
 from nixflow.models import Comment, Priority, Stage, Ticket, TicketWatcher, User, Workflow
 from tests.factories import UserFactory
+from tests.helpers import as_user
 
 pytestmark = pytest.mark.django_db
-
-
-def as_user(client: APIClient, user: User) -> APIClient:
-    client.force_authenticate(user)
-    return client
 
 
 def keys(response: Any) -> list[str]:

@@ -21,7 +21,8 @@ def test_schema_generates_without_warnings_and_validates(tmp_path: Path) -> None
     assert set(paths["/api/tickets/{key}/"]) == {"get", "patch"}
     assert set(paths["/api/tickets/{key}/watchers/"]) == {"get", "post", "delete"}
     assert "/api/tickets/{key}/attachments/{attachment_id}/" in paths
-    assert set(paths["/api/workflows/"]) == {"get"}
+    assert set(paths["/api/workflows/"]) == {"get", "post"}
+    assert set(paths["/api/workflows/{id}/"]) == {"get", "put", "patch", "delete"}
     filters = {p["name"] for p in paths["/api/tickets/"]["get"]["parameters"]}
     assert {"stage", "stage_category", "priority", "assignee", "search", "ordering"} <= filters
     assert {"cursor", "page_size"} <= filters

@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 from nixflow import services
 from nixflow.api.exceptions import exception_handler
 from nixflow.models import (
-    HistoryLog,
     Priority,
     Role,
     Source,
@@ -27,35 +26,14 @@ from nixflow.models import (
     User,
     Workflow,
 )
-from tests.factories import TicketFactory, UserFactory
+from tests.factories import StageFactory, TicketFactory, UserFactory, WorkflowFactory
+from tests.helpers import as_user, history, new_ticket
 
 pytestmark = pytest.mark.django_db
 
 
-def as_user(client: APIClient, user: User) -> APIClient:
-    client.force_authenticate(user)
-    return client
-
-
-def new_ticket(requester: User, title: str = "Printer on fire", **kwargs: Any) -> Ticket:
-    return services.ticket_create(requester=requester, title=title, actor=requester, **kwargs)
-
-
 def keys(response: Any) -> list[str]:
     return [row["key"] for row in response.json()["results"]]
-
-
-def history(ticket: Ticket) -> list[tuple[str, str, str]]:
-    return list(
-        HistoryLog.objects.filter(ticket=ticket)
-        .order_by("id")
-        .values_list("field", "old_value", "new_value")
-    )
-
-
-@pytest.fixture
-def agent_client(api_client: APIClient, agent: User) -> APIClient:
-    return as_user(api_client, agent)
 
 
 # --- create -----------------------------------------------------------------------------
@@ -89,9 +67,9 @@ def test_requester_opens_a_ticket_for_themselves_in_the_default_workflow_with_so
 
 
 def test_agent_opens_a_ticket_for_a_requester_and_assigns_it(
-    agent_client: APIClient, agent: User, requester: User, workflow: Workflow
+    agent_api: APIClient, agent: User, requester: User, workflow: Workflow
 ) -> None:
-    response = agent_client.post(
+    response = agent_api.post(
         "/api/tickets/",
         {"title": "Phoned in", "requester": requester.pk, "assignee": agent.pk},
         format="json",
@@ -108,12 +86,12 @@ def test_agent_opens_a_ticket_for_a_requester_and_assigns_it(
 
 
 def test_create_in_a_chosen_workflow_starts_in_its_first_stage(
-    agent_client: APIClient, workflow: Workflow
+    agent_api: APIClient, workflow: Workflow
 ) -> None:
-    other = Workflow.objects.create(name="Hardware")
-    Stage.objects.create(workflow=other, name="Triage", category=StageCategory.NEW, position=1)
+    other = WorkflowFactory(name="Hardware")
+    StageFactory(workflow=other, name="Triage", category=StageCategory.NEW, position=1)
 
-    response = agent_client.post(
+    response = agent_api.post(
         "/api/tickets/", {"title": "Laptop", "workflow": other.pk}, format="json"
     )
 
@@ -123,12 +101,12 @@ def test_create_in_a_chosen_workflow_starts_in_its_first_stage(
 
 
 def test_create_in_an_inactive_workflow_is_400_with_the_services_message(
-    agent_client: APIClient, workflow: Workflow
+    agent_api: APIClient, workflow: Workflow
 ) -> None:
-    retired = Workflow.objects.create(name="Retired", is_active=False)
-    Stage.objects.create(workflow=retired, name="New", category=StageCategory.NEW, position=1)
+    retired = WorkflowFactory(name="Retired", is_active=False)
+    StageFactory(workflow=retired, name="New", category=StageCategory.NEW, position=1)
 
-    response = agent_client.post(
+    response = agent_api.post(
         "/api/tickets/", {"title": "Laptop", "workflow": retired.pk}, format="json"
     )
 
@@ -138,11 +116,11 @@ def test_create_in_an_inactive_workflow_is_400_with_the_services_message(
 
 
 def test_create_in_a_workflow_without_stages_is_400_with_a_non_field_error(
-    agent_client: APIClient, workflow: Workflow
+    agent_api: APIClient, workflow: Workflow
 ) -> None:
-    empty = Workflow.objects.create(name="Empty")
+    empty = WorkflowFactory(name="Empty")
 
-    response = agent_client.post(
+    response = agent_api.post(
         "/api/tickets/", {"title": "Laptop", "workflow": empty.pk}, format="json"
     )
 
@@ -161,9 +139,9 @@ def test_a_services_error_for_the_whole_object_is_reported_under_non_field_error
 
 
 def test_assigning_a_new_ticket_to_a_requester_is_400_naming_the_assignee_field(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
-    response = agent_client.post(
+    response = agent_api.post(
         "/api/tickets/", {"title": "Laptop", "assignee": requester.pk}, format="json"
     )
 
@@ -188,18 +166,18 @@ def test_assigning_a_new_ticket_to_a_requester_is_400_naming_the_assignee_field(
     ],
 )
 def test_bad_input_on_create_is_400_naming_the_field(
-    agent_client: APIClient, workflow: Workflow, payload: dict[str, Any], field: str
+    agent_api: APIClient, workflow: Workflow, payload: dict[str, Any], field: str
 ) -> None:
-    response = agent_client.post("/api/tickets/", payload, format="json")
+    response = agent_api.post("/api/tickets/", payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
 
 
 def test_create_with_a_json_list_body_is_400_not_500(
-    agent_client: APIClient, workflow: Workflow
+    agent_api: APIClient, workflow: Workflow
 ) -> None:
-    response = agent_client.post("/api/tickets/", [{"title": "x"}], format="json")
+    response = agent_api.post("/api/tickets/", [{"title": "x"}], format="json")
 
     assert response.status_code == 400
     assert "non_field_errors" in response.json()
@@ -207,13 +185,13 @@ def test_create_with_a_json_list_body_is_400_not_500(
 
 # --- list, filters and search -----------------------------------------------------------
 def test_list_shows_newest_first_with_related_rows_and_no_count(
-    agent_client: APIClient, requester: User, agent: User, workflow: Workflow
+    agent_api: APIClient, requester: User, agent: User, workflow: Workflow
 ) -> None:
     older = new_ticket(requester, title="Older")
     newer = new_ticket(requester, title="Newer", assignee=None)
     services.ticket_assign(ticket=newer, assignee=agent, actor=agent)
 
-    response = agent_client.get("/api/tickets/")
+    response = agent_api.get("/api/tickets/")
 
     assert response.status_code == 200
     body = response.json()
@@ -253,16 +231,16 @@ def names(response: Any, spread: dict[str, Ticket]) -> set[str]:
 
 
 def test_filter_by_one_stage_or_several_comma_separated_or_repeated(
-    agent_client: APIClient, spread: dict[str, Ticket], stages: dict[str, Stage]
+    agent_api: APIClient, spread: dict[str, Ticket], stages: dict[str, Stage]
 ) -> None:
     new, open_, waiting = stages["New"].pk, stages["Open"].pk, stages["Waiting on requester"].pk
 
-    assert names(agent_client.get(f"/api/tickets/?stage={open_}"), spread) == {"open"}
-    assert names(agent_client.get(f"/api/tickets/?stage={open_},{waiting}"), spread) == {
+    assert names(agent_api.get(f"/api/tickets/?stage={open_}"), spread) == {"open"}
+    assert names(agent_api.get(f"/api/tickets/?stage={open_},{waiting}"), spread) == {
         "open",
         "waiting",
     }
-    assert names(agent_client.get(f"/api/tickets/?stage={open_}&stage={new}"), spread) == {
+    assert names(agent_api.get(f"/api/tickets/?stage={open_}&stage={new}"), spread) == {
         "open",
         "new",
         "assigned",
@@ -286,30 +264,30 @@ def test_filter_by_one_stage_or_several_comma_separated_or_repeated(
     ],
 )
 def test_filters_narrow_the_list(
-    agent_client: APIClient, spread: dict[str, Ticket], query: str, expected: set[str]
+    agent_api: APIClient, spread: dict[str, Ticket], query: str, expected: set[str]
 ) -> None:
-    assert names(agent_client.get(f"/api/tickets/?{query}"), spread) == expected
+    assert names(agent_api.get(f"/api/tickets/?{query}"), spread) == expected
 
 
 def test_filter_by_assignee_requester_and_workflow_id(
-    agent_client: APIClient,
+    agent_api: APIClient,
     spread: dict[str, Ticket],
     agent: User,
     other_requester: User,
     workflow: Workflow,
 ) -> None:
-    assert names(agent_client.get(f"/api/tickets/?assignee={agent.pk}"), spread) == {"assigned"}
-    assert names(agent_client.get(f"/api/tickets/?requester={other_requester.pk}"), spread) == {
+    assert names(agent_api.get(f"/api/tickets/?assignee={agent.pk}"), spread) == {"assigned"}
+    assert names(agent_api.get(f"/api/tickets/?requester={other_requester.pk}"), spread) == {
         "waiting",
         "assigned",
     }
-    assert len(names(agent_client.get(f"/api/tickets/?workflow={workflow.pk}"), spread)) == 5
-    other = Workflow.objects.create(name="Other")
-    assert names(agent_client.get(f"/api/tickets/?workflow={other.pk}"), spread) == set()
+    assert len(names(agent_api.get(f"/api/tickets/?workflow={workflow.pk}"), spread)) == 5
+    other = WorkflowFactory(name="Other")
+    assert names(agent_api.get(f"/api/tickets/?workflow={other.pk}"), spread) == set()
 
 
 def test_filter_by_creation_time_window(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     now = timezone.now()
     old = TicketFactory(requester=requester, created=now - timedelta(days=10))
@@ -318,41 +296,41 @@ def test_filter_by_creation_time_window(
     after = (now - timedelta(days=6)).isoformat()
     before = (now - timedelta(days=1)).isoformat()
 
-    response = agent_client.get("/api/tickets/", {"created_after": after, "created_before": before})
+    response = agent_api.get("/api/tickets/", {"created_after": after, "created_before": before})
 
     assert keys(response) == [mid.key]
-    response = agent_client.get("/api/tickets/", {"created_before": before})
+    response = agent_api.get("/api/tickets/", {"created_before": before})
     assert keys(response) == [mid.key, old.key]
 
 
 def test_search_finds_text_in_the_description_case_insensitively(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     hit = new_ticket(requester, title="Mail", description="The SMTP relay refuses us.")
     new_ticket(requester, title="Other", description="Nothing to see.")
 
-    response = agent_client.get("/api/tickets/?search=smtp%20RELAY")
+    response = agent_api.get("/api/tickets/?search=smtp%20RELAY")
 
     assert keys(response) == [hit.key]
 
 
 def test_search_by_exact_ticket_key_finds_that_ticket(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     tickets = [new_ticket(requester, title=f"Ticket {n}") for n in range(3)]
     wanted = tickets[1]
 
-    assert keys(agent_client.get(f"/api/tickets/?search={wanted.key}")) == [wanted.key]
-    assert keys(agent_client.get(f"/api/tickets/?search={wanted.key.lower()}")) == [wanted.key]
+    assert keys(agent_api.get(f"/api/tickets/?search={wanted.key}")) == [wanted.key]
+    assert keys(agent_api.get(f"/api/tickets/?search={wanted.key.lower()}")) == [wanted.key]
 
 
 def test_search_treats_like_wildcards_literally(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     hit = new_ticket(requester, title="Disk 100% full")
     new_ticket(requester, title="Disk 1000 full")
 
-    assert keys(agent_client.get("/api/tickets/?search=100%25")) == [hit.key]
+    assert keys(agent_api.get("/api/tickets/?search=100%25")) == [hit.key]
 
 
 @pytest.mark.parametrize(
@@ -373,21 +351,21 @@ def test_search_treats_like_wildcards_literally(
     ],
 )
 def test_malformed_filter_values_are_400_naming_the_filter(
-    agent_client: APIClient, workflow: Workflow, query: str
+    agent_api: APIClient, workflow: Workflow, query: str
 ) -> None:
-    response = agent_client.get(f"/api/tickets/?{query}")
+    response = agent_api.get(f"/api/tickets/?{query}")
 
     assert response.status_code == 400
     assert query.split("=", maxsplit=1)[0] in response.json()
 
 
 def test_unknown_ids_in_filters_just_match_nothing(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     new_ticket(requester)
 
     for query in ("stage=987654", "assignee=987654", "requester=987654", "workflow=987654"):
-        response = agent_client.get(f"/api/tickets/?{query}")
+        response = agent_api.get(f"/api/tickets/?{query}")
         assert response.status_code == 200
         assert response.json()["results"] == []
 
@@ -401,10 +379,10 @@ def by_priority(requester: User, workflow: Workflow) -> dict[str, Ticket]:
 
 
 def test_ordering_by_priority_sorts_by_rank_not_alphabetically(
-    agent_client: APIClient, by_priority: dict[str, Ticket]
+    agent_api: APIClient, by_priority: dict[str, Ticket]
 ) -> None:
-    ascending = agent_client.get("/api/tickets/?ordering=priority")
-    descending = agent_client.get("/api/tickets/?ordering=-priority")
+    ascending = agent_api.get("/api/tickets/?ordering=priority")
+    descending = agent_api.get("/api/tickets/?ordering=-priority")
 
     assert [r["priority"] for r in ascending.json()["results"]] == [
         "LOW",
@@ -421,25 +399,25 @@ def test_ordering_by_priority_sorts_by_rank_not_alphabetically(
 
 
 def test_ordering_by_key_created_and_updated(
-    agent_client: APIClient, by_priority: dict[str, Ticket], agent: User
+    agent_api: APIClient, by_priority: dict[str, Ticket], agent: User
 ) -> None:
     created_order = [t.key for t in by_priority.values()]
     services.ticket_update(ticket=by_priority[Priority.HIGH], actor=agent, data={"title": "New"})
 
-    assert keys(agent_client.get("/api/tickets/?ordering=key")) == created_order
-    assert keys(agent_client.get("/api/tickets/?ordering=-key")) == created_order[::-1]
-    assert keys(agent_client.get("/api/tickets/?ordering=created")) == created_order
-    assert keys(agent_client.get("/api/tickets/")) == created_order[::-1]
-    assert keys(agent_client.get("/api/tickets/?ordering=-updated"))[0] == created_order[0]
+    assert keys(agent_api.get("/api/tickets/?ordering=key")) == created_order
+    assert keys(agent_api.get("/api/tickets/?ordering=-key")) == created_order[::-1]
+    assert keys(agent_api.get("/api/tickets/?ordering=created")) == created_order
+    assert keys(agent_api.get("/api/tickets/")) == created_order[::-1]
+    assert keys(agent_api.get("/api/tickets/?ordering=-updated"))[0] == created_order[0]
 
 
 def test_unknown_ordering_falls_back_to_newest_first(
-    agent_client: APIClient, by_priority: dict[str, Ticket]
+    agent_api: APIClient, by_priority: dict[str, Ticket]
 ) -> None:
     expected = [t.key for t in by_priority.values()][::-1]
 
-    assert keys(agent_client.get("/api/tickets/?ordering=title")) == expected
-    assert keys(agent_client.get("/api/tickets/?ordering=requester__password")) == expected
+    assert keys(agent_api.get("/api/tickets/?ordering=title")) == expected
+    assert keys(agent_api.get("/api/tickets/?ordering=requester__password")) == expected
 
 
 # --- cursor pagination ------------------------------------------------------------------
@@ -457,12 +435,12 @@ def walk(client: APIClient, url: str) -> tuple[list[str], list[Any]]:
 
 
 def test_cursor_pages_of_page_size_cover_every_ticket_once_in_order(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     tickets = TicketFactory.create_batch(7, requester=requester)
     expected = [t.key for t in sorted(tickets, key=lambda t: (t.created, t.pk), reverse=True)]
 
-    seen, responses = walk(agent_client, "/api/tickets/?page_size=3")
+    seen, responses = walk(agent_api, "/api/tickets/?page_size=3")
 
     assert seen == expected
     assert [len(r.json()["results"]) for r in responses] == [3, 3, 1]
@@ -473,32 +451,32 @@ def test_cursor_pages_of_page_size_cover_every_ticket_once_in_order(
 
 
 def test_previous_link_returns_the_page_before(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     TicketFactory.create_batch(5, requester=requester)
-    first = agent_client.get("/api/tickets/?page_size=2")
-    second = agent_client.get(first.json()["next"])
+    first = agent_api.get("/api/tickets/?page_size=2")
+    second = agent_api.get(first.json()["next"])
 
-    back = agent_client.get(second.json()["previous"])
+    back = agent_api.get(second.json()["previous"])
 
     assert keys(back) == keys(first)
     assert back.json()["previous"] is None
-    assert agent_client.get(back.json()["next"]).json()["results"] == second.json()["results"]
+    assert agent_api.get(back.json()["next"]).json()["results"] == second.json()["results"]
 
 
 def test_tickets_created_at_the_same_instant_are_neither_skipped_nor_repeated(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     instant = timezone.now()
     tickets = TicketFactory.create_batch(5, requester=requester, created=instant)
 
-    seen, _ = walk(agent_client, "/api/tickets/?page_size=2")
+    seen, _ = walk(agent_api, "/api/tickets/?page_size=2")
 
     assert seen == [t.key for t in sorted(tickets, key=lambda t: t.pk, reverse=True)]
 
 
 def test_paging_by_priority_walks_through_long_runs_of_equal_priority(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     # DRF's own cursor keeps only the first ordering column and would page through ties
     # with an offset; here the cursor carries the whole key.
@@ -507,44 +485,44 @@ def test_paging_by_priority_walks_through_long_runs_of_equal_priority(
     rank = {Priority.LOW: 0, Priority.HIGH: 2}
     expected = sorted(tickets, key=lambda t: (rank[t.priority], -t.created.timestamp(), -t.pk))
 
-    seen, responses = walk(agent_client, "/api/tickets/?ordering=priority&page_size=2")
+    seen, responses = walk(agent_api, "/api/tickets/?ordering=priority&page_size=2")
 
     assert seen == [t.key for t in expected]
     assert len(responses) == 5
-    back = agent_client.get(responses[3].json()["previous"])
+    back = agent_api.get(responses[3].json()["previous"])
     assert keys(back) == keys(responses[2])
 
 
 def test_page_size_is_capped_at_200_and_defaults_to_50(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     Ticket.objects.bulk_create(TicketFactory.build_batch(205, requester=requester))
 
-    assert len(agent_client.get("/api/tickets/").json()["results"]) == 50
-    assert len(agent_client.get("/api/tickets/?page_size=1000").json()["results"]) == 200
-    assert len(agent_client.get("/api/tickets/?page_size=0").json()["results"]) == 50
+    assert len(agent_api.get("/api/tickets/").json()["results"]) == 50
+    assert len(agent_api.get("/api/tickets/?page_size=1000").json()["results"]) == 200
+    assert len(agent_api.get("/api/tickets/?page_size=0").json()["results"]) == 50
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "cD1bIngiXQ==", "cD1bIjEiLCIyIl0="])
 def test_a_forged_cursor_is_404_not_500(
-    agent_client: APIClient, requester: User, workflow: Workflow, cursor: str
+    agent_api: APIClient, requester: User, workflow: Workflow, cursor: str
 ) -> None:
     new_ticket(requester)
 
-    response = agent_client.get(f"/api/tickets/?cursor={cursor}")
+    response = agent_api.get(f"/api/tickets/?cursor={cursor}")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Invalid cursor"}
 
 
 def test_a_cursor_from_another_ordering_is_404(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     TicketFactory.create_batch(3, requester=requester)
-    by_priority = agent_client.get("/api/tickets/?ordering=priority&page_size=1").json()["next"]
+    by_priority = agent_api.get("/api/tickets/?ordering=priority&page_size=1").json()["next"]
     cursor = parse_qs(urlsplit(by_priority).query)["cursor"][0]
 
-    response = agent_client.get("/api/tickets/", {"cursor": cursor, "ordering": "-updated"})
+    response = agent_api.get("/api/tickets/", {"cursor": cursor, "ordering": "-updated"})
 
     assert response.status_code == 404
 
@@ -586,10 +564,10 @@ def test_ticket_list_runs_the_same_queries_for_page_size_5_and_50(
 
 
 # --- detail -------------------------------------------------------------------------------
-def test_detail_by_key(agent_client: APIClient, requester: User, workflow: Workflow) -> None:
+def test_detail_by_key(agent_api: APIClient, requester: User, workflow: Workflow) -> None:
     ticket = new_ticket(requester, description="It smokes.")
 
-    response = agent_client.get(f"/api/tickets/{ticket.key}/")
+    response = agent_api.get(f"/api/tickets/{ticket.key}/")
 
     assert response.status_code == 200
     assert response.json()["key"] == ticket.key
@@ -601,32 +579,32 @@ def test_detail_by_key(agent_client: APIClient, requester: User, workflow: Workf
     "path", ["NF-999999/", "NF-0/", "nf-1/", "1/", "NF-abc/", "NF-1x/", "NF-9999999999999999999/"]
 )
 def test_unknown_or_malformed_keys_are_404(
-    agent_client: APIClient, requester: User, workflow: Workflow, path: str
+    agent_api: APIClient, requester: User, workflow: Workflow, path: str
 ) -> None:
     new_ticket(requester)
 
-    response = agent_client.get(f"/api/tickets/{path}")
+    response = agent_api.get(f"/api/tickets/{path}")
 
     assert response.status_code == 404
 
 
 def test_tickets_cannot_be_put_or_deleted(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
 
-    assert agent_client.put(f"/api/tickets/{ticket.key}/", {"title": "x"}).status_code == 405
-    assert agent_client.delete(f"/api/tickets/{ticket.key}/").status_code == 405
+    assert agent_api.put(f"/api/tickets/{ticket.key}/", {"title": "x"}).status_code == 405
+    assert agent_api.delete(f"/api/tickets/{ticket.key}/").status_code == 405
     assert Ticket.objects.filter(pk=ticket.pk).exists()
 
 
 # --- PATCH --------------------------------------------------------------------------------
 def test_agent_patches_title_description_and_priority_with_history(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.patch(
+    response = agent_api.patch(
         f"/api/tickets/{ticket.key}/",
         {"title": "Printer fixed?", "description": "Smoke gone.", "priority": "URGENT"},
         format="json",
@@ -645,11 +623,11 @@ def test_agent_patches_title_description_and_priority_with_history(
 
 
 def test_agent_patching_assignee_assigns_through_the_service(
-    agent_client: APIClient, agent: User, requester: User, workflow: Workflow
+    agent_api: APIClient, agent: User, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.patch(
+    response = agent_api.patch(
         f"/api/tickets/{ticket.key}/", {"assignee": agent.pk, "title": "Mine"}, format="json"
     )
 
@@ -658,17 +636,17 @@ def test_agent_patching_assignee_assigns_through_the_service(
     assert response.json()["title"] == "Mine"
     assert ("assignee", "", "agent") in history(ticket)
 
-    response = agent_client.patch(f"/api/tickets/{ticket.key}/", {"assignee": None}, format="json")
+    response = agent_api.patch(f"/api/tickets/{ticket.key}/", {"assignee": None}, format="json")
 
     assert response.json()["assignee"] is None
 
 
 def test_patching_the_stage_is_400_pointing_to_the_transition_endpoint(
-    agent_client: APIClient, requester: User, stages: dict[str, Stage]
+    agent_api: APIClient, requester: User, stages: dict[str, Stage]
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.patch(
+    response = agent_api.patch(
         f"/api/tickets/{ticket.key}/", {"stage": stages["Open"].pk, "title": "x"}, format="json"
     )
 
@@ -679,11 +657,11 @@ def test_patching_the_stage_is_400_pointing_to_the_transition_endpoint(
 
 
 def test_patching_a_non_agent_assignee_is_400_and_changes_nothing(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.patch(
+    response = agent_api.patch(
         f"/api/tickets/{ticket.key}/", {"title": "Changed", "assignee": requester.pk}, format="json"
     )
 
@@ -697,22 +675,22 @@ def test_patching_a_non_agent_assignee_is_400_and_changes_nothing(
     "payload", [{"title": ""}, {"priority": "SOON"}, {"assignee": "me"}, ["title"]]
 )
 def test_bad_patch_input_is_400(
-    agent_client: APIClient, requester: User, workflow: Workflow, payload: Any
+    agent_api: APIClient, requester: User, workflow: Workflow, payload: Any
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.patch(f"/api/tickets/{ticket.key}/", payload, format="json")
+    response = agent_api.patch(f"/api/tickets/{ticket.key}/", payload, format="json")
 
     assert response.status_code == 400
 
 
 # --- transition and assign --------------------------------------------------------------
 def test_agent_moves_a_ticket_along_a_transition(
-    agent_client: APIClient, requester: User, stages: dict[str, Stage]
+    agent_api: APIClient, requester: User, stages: dict[str, Stage]
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/transition/", {"stage": stages["Resolved"].pk}, format="json"
     )
 
@@ -728,12 +706,12 @@ def test_agent_moves_a_ticket_along_a_transition(
 
 
 def test_illegal_transition_is_400_naming_the_allowed_stages(
-    agent_client: APIClient, requester: User, agent: User, stages: dict[str, Stage]
+    agent_api: APIClient, requester: User, agent: User, stages: dict[str, Stage]
 ) -> None:
     ticket = new_ticket(requester)
     services.ticket_transition(ticket=ticket, to_stage=stages["Resolved"], actor=agent)
 
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/transition/",
         {"stage": stages["Waiting on requester"].pk},
         format="json",
@@ -747,13 +725,13 @@ def test_illegal_transition_is_400_naming_the_allowed_stages(
 
 
 def test_transition_to_a_stage_of_another_workflow_is_400(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
-    other = Workflow.objects.create(name="Other")
-    foreign = Stage.objects.create(workflow=other, name="Open", category="OPEN", position=1)
+    other = WorkflowFactory(name="Other")
+    foreign = StageFactory(workflow=other, name="Open", category="OPEN", position=1)
 
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/transition/", {"stage": foreign.pk}, format="json"
     )
 
@@ -763,24 +741,24 @@ def test_transition_to_a_stage_of_another_workflow_is_400(
 
 @pytest.mark.parametrize("payload", [{}, {"stage": None}, {"stage": "open"}, {"stage": 987654}])
 def test_transition_without_a_valid_stage_id_is_400(
-    agent_client: APIClient, requester: User, workflow: Workflow, payload: dict[str, Any]
+    agent_api: APIClient, requester: User, workflow: Workflow, payload: dict[str, Any]
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.post(f"/api/tickets/{ticket.key}/transition/", payload, format="json")
+    response = agent_api.post(f"/api/tickets/{ticket.key}/transition/", payload, format="json")
 
     assert response.status_code == 400
     assert "stage" in response.json()
 
 
 def test_agent_assigns_and_unassigns(
-    agent_client: APIClient, agent: User, requester: User, workflow: Workflow
+    agent_api: APIClient, agent: User, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
     url = f"/api/tickets/{ticket.key}/assign/"
 
-    assigned = agent_client.post(url, {"assignee": agent.pk}, format="json")
-    unassigned = agent_client.post(url, {"assignee": None}, format="json")
+    assigned = agent_api.post(url, {"assignee": agent.pk}, format="json")
+    unassigned = agent_api.post(url, {"assignee": None}, format="json")
 
     assert assigned.status_code == 200, assigned.json()
     assert assigned.json()["assignee"]["username"] == "agent"
@@ -793,23 +771,23 @@ def test_agent_assigns_and_unassigns(
 
 @pytest.mark.parametrize("payload", [{}, {"assignee": 987654}, {"assignee": "bob"}])
 def test_assign_without_a_valid_user_is_400(
-    agent_client: APIClient, requester: User, workflow: Workflow, payload: dict[str, Any]
+    agent_api: APIClient, requester: User, workflow: Workflow, payload: dict[str, Any]
 ) -> None:
     ticket = new_ticket(requester)
 
-    response = agent_client.post(f"/api/tickets/{ticket.key}/assign/", payload, format="json")
+    response = agent_api.post(f"/api/tickets/{ticket.key}/assign/", payload, format="json")
 
     assert response.status_code == 400
     assert "assignee" in response.json()
 
 
 def test_assigning_to_an_inactive_agent_is_400(
-    agent_client: APIClient, requester: User, workflow: Workflow
+    agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     ticket = new_ticket(requester)
     gone = UserFactory(username="gone", role=Role.AGENT, is_active=False)
 
-    response = agent_client.post(
+    response = agent_api.post(
         f"/api/tickets/{ticket.key}/assign/", {"assignee": gone.pk}, format="json"
     )
 

@@ -3,7 +3,6 @@ transitions nested; admins create, change and delete them through the workflow s
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -11,23 +10,14 @@ from rest_framework.test import APIClient
 
 from eventlog.models import EventLog
 from nixflow import events
-from nixflow.models import Stage, StageCategory, Transition, User, Workflow
-from tests.factories import TicketFactory
+from nixflow.models import Stage, User, Workflow
+from tests.factories import TicketFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def make_workflow(name: str, stage_count: int = 3) -> Workflow:
-    workflow = Workflow.objects.create(name=name)
-    stages = [
-        Stage.objects.create(
-            workflow=workflow, name=f"Stage {n}", category=StageCategory.OPEN, position=n
-        )
-        for n in range(1, stage_count + 1)
-    ]
-    for a, b in itertools.pairwise(stages):
-        Transition.objects.create(workflow=workflow, from_stage=a, to_stage=b, name="Next")
-    return workflow
+    return WorkflowFactory(name=name, stages=[f"Stage {n}" for n in range(1, stage_count + 1)])
 
 
 def test_requester_reads_the_default_workflow_with_stages_in_order_and_transitions(

@@ -25,7 +25,14 @@ from nixflow.models import (
     User,
     Workflow,
 )
-from tests.factories import TicketFactory, UserFactory
+from tests.factories import (
+    StageFactory,
+    TicketFactory,
+    TicketWatcherFactory,
+    UserFactory,
+    WorkflowFactory,
+)
+from tests.helpers import history, new_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -41,20 +48,6 @@ def published() -> Iterator[list[events.TicketEvent]]:
     events.ticket_event.connect(receiver, dispatch_uid="tests.published")
     yield seen
     events.ticket_event.disconnect(dispatch_uid="tests.published")
-
-
-def history(ticket: Ticket) -> list[tuple[str, str, str]]:
-    return list(
-        HistoryLog.objects.filter(ticket=ticket)
-        .order_by("id")
-        .values_list("field", "old_value", "new_value")
-    )
-
-
-def new_ticket(requester: User, **kwargs: object) -> Ticket:
-    return services.ticket_create(
-        requester=requester, title="Printer on fire", actor=requester, **kwargs
-    )
 
 
 # --- ticket_create ----------------------------------------------------------------------
@@ -81,13 +74,9 @@ def test_create_puts_the_ticket_in_the_default_workflows_first_stage_with_histor
 def test_create_in_a_chosen_workflow_starts_in_its_lowest_position_stage(
     agent: User, requester: User
 ) -> None:
-    other = Workflow.objects.create(name="Access")
-    Stage.objects.create(
-        workflow=other, name="Approval", category=StageCategory.WAITING, position=2
-    )
-    first = Stage.objects.create(
-        workflow=other, name="Asked", category=StageCategory.NEW, position=1
-    )
+    other = WorkflowFactory(name="Access")
+    StageFactory(workflow=other, name="Approval", category=StageCategory.WAITING, position=2)
+    first = StageFactory(workflow=other, name="Asked", category=StageCategory.NEW, position=1)
 
     ticket = services.ticket_create(
         requester=requester, title="Access to X", workflow=other, actor=agent
@@ -106,10 +95,10 @@ def test_create_without_a_default_workflow_names_the_problem(requester: User) ->
 
 
 def test_create_refuses_an_inactive_workflow_and_one_without_stages(requester: User) -> None:
-    inactive = Workflow.objects.create(name="Old", is_active=False)
+    inactive = WorkflowFactory(name="Old", is_active=False)
     with pytest.raises(ValidationError, match="is not active"):
         new_ticket(requester, workflow=inactive)
-    empty = Workflow.objects.create(name="Empty")
+    empty = WorkflowFactory(name="Empty")
     with pytest.raises(ValidationError, match="has no stages"):
         new_ticket(requester, workflow=empty)
     assert not Ticket.objects.exists()
@@ -257,8 +246,8 @@ def test_transition_to_the_current_stage_or_another_workflows_stage_is_refused(
     ticket = new_ticket(requester)
     with pytest.raises(ValidationError, match="is already in stage 'New'"):
         services.ticket_transition(ticket=ticket, to_stage=stages["New"], actor=agent)
-    other = Workflow.objects.create(name="Other")
-    foreign = Stage.objects.create(workflow=other, name="Open", category="OPEN", position=1)
+    other = WorkflowFactory(name="Other")
+    foreign = StageFactory(workflow=other, name="Open", category="OPEN", position=1)
     with pytest.raises(ValidationError, match="is not in workflow 'Service desk'"):
         services.ticket_transition(ticket=ticket, to_stage=foreign, actor=agent)
 
@@ -451,9 +440,9 @@ def test_a_watching_requester_may_comment_and_then_unwatch(
 
 def test_the_database_refuses_a_second_watch_row(requester: User) -> None:
     ticket = TicketFactory(requester=requester)
-    TicketWatcher.objects.create(ticket=ticket, user=requester)
+    TicketWatcherFactory(ticket=ticket, user=requester)
     with pytest.raises(IntegrityError), transaction.atomic():
-        TicketWatcher.objects.create(ticket=ticket, user=requester)
+        TicketWatcherFactory(ticket=ticket, user=requester)
 
 
 # --- the hook: same transaction ---------------------------------------------------------
@@ -513,8 +502,8 @@ def test_the_database_refuses_closed_without_resolved_and_response_before_creati
 
 
 def test_transitions_must_stay_within_their_workflow(stages: dict[str, Stage]) -> None:
-    other = Workflow.objects.create(name="Other")
-    foreign = Stage.objects.create(workflow=other, name="X", category="OPEN", position=1)
+    other = WorkflowFactory(name="Other")
+    foreign = StageFactory(workflow=other, name="X", category="OPEN", position=1)
     transition = Transition(
         workflow=stages["New"].workflow, from_stage=stages["New"], to_stage=foreign
     )
@@ -524,7 +513,7 @@ def test_transitions_must_stay_within_their_workflow(stages: dict[str, Stage]) -
 
 def test_only_one_workflow_can_be_the_default(workflow: Workflow) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        Workflow.objects.create(name="Second", is_default=True)
+        WorkflowFactory(name="Second", is_default=True)
 
 
 def test_ticket_keys_parse_strictly() -> None:
