@@ -11,7 +11,7 @@ monitor; nobody edits or deletes them here, superusers included.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, Model, OuterRef, QuerySet
 from django.db.models.fields import Field
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -47,6 +47,9 @@ from sla.models import (
     SLATarget,
     WorkingInterval,
 )
+
+if TYPE_CHECKING:  # a dependency of the type checker only
+    from django_stubs_ext import StrOrPromise
 
 ACKNOWLEDGE = "acknowledge"
 # Rows named on the confirmation page and in messages; the rest are counted.
@@ -133,10 +136,13 @@ class ConfigurationAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.Mode
         self._delete(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            self._delete(request, obj)
+        deleted = sum(self._delete(request, obj) for obj in queryset)
+        if deleted and getattr(request, _REFUSED_DELETION, False):
+            # Django's "Successfully deleted N" is held back (message_user): say how many.
+            names = self.opts.verbose_name_plural if deleted > 1 else self.opts.verbose_name
+            super().message_user(request, f"Deleted {deleted} {names}.", messages.SUCCESS)
 
-    def _delete(self, request: HttpRequest, obj: Model) -> None:
+    def _delete(self, request: HttpRequest, obj: Model) -> bool:
         try:
             self.delete_with(obj, signed_in_user(request))
         except (ValidationError, PermissionDenied) as error:
@@ -145,14 +151,22 @@ class ConfigurationAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.Mode
             shown = f"{obj} was not deleted: {error_text(error)}"
             self.message_user(request, shown, messages.ERROR)
             setattr(request, _REFUSED_DELETION, True)
+            return False
+        return True
 
-    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
-        if getattr(request, _REFUSED_DELETION, False):  # no "deleted successfully"
-            opts = self.opts
-            return HttpResponseRedirect(
-                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
-            )
-        return super().response_delete(request, obj_display, obj_id)
+    def message_user(
+        self,
+        request: HttpRequest,
+        message: StrOrPromise,
+        level: int | str = messages.INFO,
+        extra_tags: str = "",
+        fail_silently: bool = False,
+    ) -> None:
+        # After a refused deletion, Django's own success message ("... was deleted
+        # successfully", "Successfully deleted N ...") would be wrong: held back.
+        if level == messages.SUCCESS and getattr(request, _REFUSED_DELETION, False):
+            return
+        super().message_user(request, message, level, extra_tags, fail_silently)
 
 
 # --- Calendars ---------------------------------------------------------------------------

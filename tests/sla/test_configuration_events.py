@@ -285,14 +285,17 @@ def test_deleting_a_policy_with_clocks_in_the_admin_is_refused_with_a_message(
     request.user = boss
     request.session = SessionStore()
     request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
-    model_admin.delete_queryset(request, SLAPolicy.objects.filter(pk=policy.pk))
+    unused = SLAPolicyFactory(name="Unused")
+    model_admin.delete_queryset(request, SLAPolicy.objects.filter(pk__in=[policy.pk, unused.pk]))
     response = model_admin.response_delete(request, str(policy), policy.pk)
 
     assert response.status_code == 302
     assert [str(m) for m in get_messages(request)] == [
-        f"{policy} was not deleted: {sla_services.POLICY_IN_USE}"
+        f"{policy} was not deleted: {sla_services.POLICY_IN_USE}",
+        "Deleted 1 SLA policy.",
     ]
     assert SLAPolicy.objects.filter(pk=policy.pk).exists()
+    assert not SLAPolicy.objects.filter(pk=unused.pk).exists()
 
 
 # --- Calendars ------------------------------------------------------------------------------
