@@ -1,4 +1,4 @@
-"""Settings for replaying the original incident (shared/seed) in a subprocess.
+"""Settings for replaying the original incident (models without a migration) in a subprocess.
 
 The `incident` app's models hold a Ticket and the SLA models that were added later.
 ``INCIDENT_MIGRATIONS=v1`` is the release that shipped those models without their
