@@ -630,8 +630,12 @@ class Planner:
             plan.at(t + 0.02, "transition", agent, "Resolved")
         return t
 
-    def _access(self, requester: Person, priority: Priority, fate: str) -> TicketPlan:
-        rng, first = self.rng, requester.first_name
+    def _access_request(
+        self, requester: Person, priority: Priority
+    ) -> tuple[TicketPlan, str, str, Person]:
+        """An access request as submitted: the plan, the system, the level and the
+        requester's manager (who watches it)."""
+        rng = self.rng
         system, level = rng.choice(ACCESS_SYSTEMS)
         manager = self.colleague(requester) or requester
         plan = TicketPlan(
@@ -650,6 +654,11 @@ class Planner:
             plan.creator = None
         if manager != requester:  # the manager follows the request
             plan.at(0.01, "watch", None, manager.username)
+        return plan, system, level, manager
+
+    def _access(self, requester: Person, priority: Priority, fate: str) -> TicketPlan:
+        rng, first = self.rng, requester.first_name
+        plan, system, level, manager = self._access_request(requester, priority)
         t = _hours(rng, 2)
         if fate == "Submitted":
             return plan
