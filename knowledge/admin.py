@@ -7,6 +7,7 @@ API's do; permissions follow the user's role (``RolePermissionsMixin`` of the co
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +59,32 @@ from nixflow.toolkit.errors import error_text
 REPORT_DAYS = (7, 30, 90)
 
 
-# --- Deleting through services ---------------------------------------------------------
+# --- Bulk actions and deleting through services ----------------------------------------
+def _for_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: Iterable[Any],
+    do: Callable[[Any], object],
+    *,
+    verb: str,
+    noun: str,
+    label: Callable[[Any], str],
+) -> None:
+    """A bulk action: ``do`` (a service call) for each row, then one message with how
+    many it changed ("Published 3 articles.") and one listing each refusal."""
+    done, failures = 0, []
+    for row in rows:
+        try:
+            do(row)
+        except (ValidationError, PermissionDenied) as error:
+            failures.append(f"{label(row)}: {error_text(error)}")
+        else:
+            done += 1
+    if done:
+        model_admin.message_user(request, f"{verb} {plural(done, noun)}.")
+    report_failures(model_admin, request, "Did not change", failures, noun=noun)
+
+
 class _DeleteRefused(Exception):  # noqa: N818 -- an outcome, like ServiceRefused
     """A delete service refused: rolls back the delete page's transaction (Django's log
     entry included) and is shown as a message instead."""
@@ -320,21 +346,16 @@ class KnowledgeArticleAdmin(
         to_status: KnowledgeArticleStatus,
         verb: str,
     ) -> None:
-        moved, failures = 0, []
-        for article in queryset.order_by("pk"):
-            if article.status == to_status:
-                continue
-            try:
-                services.article_transition(
-                    article=article, to_status=to_status, actor=signed_in_user(request)
-                )
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"“{article.title}”: {error_text(error)}")
-            else:
-                moved += 1
-        if moved:
-            self.message_user(request, f"{verb} {plural(moved, 'article')}.")
-        report_failures(self, request, "Did not change", failures, noun="article")
+        actor = signed_in_user(request)
+        _for_each(
+            self,
+            request,
+            [article for article in queryset.order_by("pk") if article.status != to_status],
+            lambda a: services.article_transition(article=a, to_status=to_status, actor=actor),
+            verb=verb,
+            noun="article",
+            label=lambda a: f"“{a.title}”",
+        )
 
     @admin.action(description="Submit for review", permissions=["change"])
     def submit_for_review(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
@@ -476,20 +497,18 @@ class TaxonomyAdmin(
     """Categories and tags, saved and deleted through their services (which record the
     ``knowledge.category.*`` and ``knowledge.tag.*`` events, the same as the API's), so
     the admin records no ``admin.*`` events of its own for them. The slug is made from
-    the name when left empty. A subclass names its services and the article field that
-    counts its articles."""
+    the name when left empty. A subclass names its services (``writes``) and what counts
+    its articles."""
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
     record_admin_events = False
     editable: tuple[str, ...] = ()
+    writes: services.TaxonomyWrites
     # The many-to-many table or article model whose rows are counted, and their field.
     counted: tuple[Any, str]
 
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
-
-    def service_update(self, *, row: Any, actor: User, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
+    def service_delete(self, *, row: Any, actor: User) -> None:
+        self.writes.delete(row=row, actor=actor)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         model, field = self.counted
@@ -514,9 +533,9 @@ class TaxonomyAdmin(
             if change:
                 changed = {name: value for name, value in data.items() if name in form.changed_data}
                 if changed:
-                    self.service_update(row=obj, actor=actor, data=changed)
+                    self.writes.update(row=obj, actor=actor, data=changed)
                 return
-            created = self.service_create(actor=actor, data=data)
+            created = self.writes.create(actor=actor, data=data)
         obj.pk = created.pk
         obj._state.adding = False
 
@@ -528,17 +547,7 @@ class KnowledgeCategoryAdmin(TaxonomyAdmin):
     search_fields = ("name", "slug")
     fields = editable = ("name", "slug", "parent", "description", "position")
     counted = (KnowledgeArticle, "category")
-
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeCategory:
-        return services.category_create(actor=actor, **data)
-
-    def service_update(
-        self, *, row: KnowledgeCategory, actor: User, data: dict[str, Any]
-    ) -> KnowledgeCategory:
-        return services.category_update(category=row, actor=actor, data=data)
-
-    def service_delete(self, *, row: KnowledgeCategory, actor: User) -> None:
-        services.category_delete(category=row, actor=actor)
+    writes = services.CATEGORY_WRITES
 
 
 @admin.register(KnowledgeTag)
@@ -547,17 +556,7 @@ class KnowledgeTagAdmin(TaxonomyAdmin):
     search_fields = ("name", "slug")
     fields = editable = ("name", "slug")
     counted = (KnowledgeArticle.tags.through, "knowledgetag")
-
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeTag:
-        return services.tag_create(actor=actor, **data)
-
-    def service_update(
-        self, *, row: KnowledgeTag, actor: User, data: dict[str, Any]
-    ) -> KnowledgeTag:
-        return services.tag_update(tag=row, actor=actor, data=data)
-
-    def service_delete(self, *, row: KnowledgeTag, actor: User) -> None:
-        services.tag_delete(tag=row, actor=actor)
+    writes = services.TAG_WRITES
 
 
 # --- Feedback -----------------------------------------------------------------------------
@@ -599,17 +598,15 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
     def _each(
         self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback], do: Any, verb: str
     ) -> None:
-        done, failures = 0, []
-        for feedback in queryset.order_by("pk"):
-            try:
-                do(feedback)
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"#{feedback.pk}: {error_text(error)}")
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"{verb} {plural(done, 'feedback item')}.")
-        report_failures(self, request, "Did not change", failures, noun="feedback item")
+        _for_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            do,
+            verb=verb,
+            noun="feedback item",
+            label=lambda f: f"#{f.pk}",
+        )
 
     @admin.action(description="Resolve (the article was fixed)", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:

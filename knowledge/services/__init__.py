@@ -39,6 +39,9 @@ from knowledge.services.readers import (
 )
 from knowledge.services.search_history import search_click, search_record
 from knowledge.services.taxonomy import (
+    CATEGORY_WRITES,
+    TAG_WRITES,
+    TaxonomyWrites,
     category_create,
     category_delete,
     category_update,
@@ -50,10 +53,13 @@ from knowledge.services.ticket_links import article_link_ticket, article_unlink_
 from knowledge.services.vocabulary import vocabulary_add, vocabulary_rebuild
 
 __all__ = [
+    "CATEGORY_WRITES",
     "CONTENT_FIELDS",
     "MAX_BODY_CHARS",
     "META_FIELDS",
+    "TAG_WRITES",
     "VIEW_WINDOW",
+    "TaxonomyWrites",
     "article_create",
     "article_delete",
     "article_link_ticket",

@@ -10,6 +10,8 @@ message); a tag is removed from its articles, whose content and versions are unc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -201,3 +203,27 @@ def tag_delete(*, tag: KnowledgeTag, actor: User | None) -> None:
     payload = {**_tag_values(tag), "articles": tag.articles.count()}
     events.publish(events.TAG_DELETED, subject=tag, actor=actor, payload=payload)
     tag.delete()
+
+
+# --- One calling convention for both ------------------------------------------------------
+@dataclass(frozen=True)
+class TaxonomyWrites:
+    """The create, update and delete services of categories or of tags under one calling
+    convention, for the interfaces that handle both alike (the admin's ``TaxonomyAdmin``
+    and the API's ``TaxonomyViewSet``): each names its entity's writes once, here."""
+
+    create: Callable[..., Model]  # (*, actor, data) -> the new row
+    update: Callable[..., Model]  # (*, row, actor, data) -> the row
+    delete: Callable[..., None]  # (*, row, actor)
+
+
+CATEGORY_WRITES = TaxonomyWrites(
+    create=lambda *, actor, data: category_create(actor=actor, **data),
+    update=lambda *, row, actor, data: category_update(category=row, actor=actor, data=data),
+    delete=lambda *, row, actor: category_delete(category=row, actor=actor),
+)
+TAG_WRITES = TaxonomyWrites(
+    create=lambda *, actor, data: tag_create(actor=actor, **data),
+    update=lambda *, row, actor, data: tag_update(tag=row, actor=actor, data=data),
+    delete=lambda *, row, actor: tag_delete(tag=row, actor=actor),
+)

@@ -27,15 +27,14 @@ from knowledge.api.serializers import (
 from knowledge.api.views.common import ID_PATTERN, ReadOrAgent
 from knowledge.models import KnowledgeCategory, KnowledgeTag
 from nixflow.api.pagination import DefaultPagination
-from nixflow.models import User
 from nixflow.toolkit.auth import signed_in_user
 
 
 class TaxonomyViewSet(viewsets.GenericViewSet):
     """List, read, create, change and delete rows that articles are filed under.
 
-    A subclass names its selector (``get_queryset``), its input serializer, and the three
-    services that write (``service_create``, ``service_update``, ``service_delete``).
+    A subclass names its selector (``get_queryset``), its input serializer, and the
+    services that write (``writes``).
     """
 
     permission_classes = [ReadOrAgent]
@@ -43,16 +42,8 @@ class TaxonomyViewSet(viewsets.GenericViewSet):
     filter_backends: list[Any] = []
     lookup_value_regex = ID_PATTERN
     write_serializer_class: ClassVar[type[serializers.Serializer]]
+    writes: ClassVar[services.TaxonomyWrites]
     not_found: ClassVar[str]
-
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
-
-    def service_update(self, *, row: Any, actor: User, data: dict[str, Any]) -> Model:
-        raise NotImplementedError
-
-    def service_delete(self, *, row: Any, actor: User) -> None:
-        raise NotImplementedError
 
     def get_object(self) -> Any:
         found = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
@@ -78,18 +69,18 @@ class TaxonomyViewSet(viewsets.GenericViewSet):
 
     def create(self, request: Request) -> Response:
         data = self._validated(request, partial=False)
-        row = self.service_create(actor=signed_in_user(request), data=data)
+        row = self.writes.create(actor=signed_in_user(request), data=data)
         return self._shown(row, status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         row = self.get_object()
         data = self._validated(request, partial=True)
-        row = self.service_update(row=row, actor=signed_in_user(request), data=data)
+        row = self.writes.update(row=row, actor=signed_in_user(request), data=data)
         return self._shown(row)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        self.service_delete(row=self.get_object(), actor=signed_in_user(request))
+        self.writes.delete(row=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -104,20 +95,10 @@ class CategoryViewSet(TaxonomyViewSet):
     serializer_class = KBCategorySerializer
     write_serializer_class = KBCategoryWriteSerializer
     not_found = "No such category."
+    writes = services.CATEGORY_WRITES
 
     def get_queryset(self) -> QuerySet[KnowledgeCategory]:
         return selectors.category_list(user=self.request.user)
-
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeCategory:
-        return services.category_create(actor=actor, **data)
-
-    def service_update(
-        self, *, row: KnowledgeCategory, actor: User, data: dict[str, Any]
-    ) -> KnowledgeCategory:
-        return services.category_update(category=row, actor=actor, data=data)
-
-    def service_delete(self, *, row: KnowledgeCategory, actor: User) -> None:
-        services.category_delete(category=row, actor=actor)
 
 
 @extend_schema_view(
@@ -131,17 +112,7 @@ class TagViewSet(TaxonomyViewSet):
     serializer_class = KBTagSerializer
     write_serializer_class = KBTagWriteSerializer
     not_found = "No such tag."
+    writes = services.TAG_WRITES
 
     def get_queryset(self) -> QuerySet[KnowledgeTag]:
         return selectors.tag_list(user=self.request.user)
-
-    def service_create(self, *, actor: User, data: dict[str, Any]) -> KnowledgeTag:
-        return services.tag_create(actor=actor, **data)
-
-    def service_update(
-        self, *, row: KnowledgeTag, actor: User, data: dict[str, Any]
-    ) -> KnowledgeTag:
-        return services.tag_update(tag=row, actor=actor, data=data)
-
-    def service_delete(self, *, row: KnowledgeTag, actor: User) -> None:
-        services.tag_delete(tag=row, actor=actor)
