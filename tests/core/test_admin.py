@@ -975,3 +975,21 @@ def test_a_workflow_with_tickets_is_not_deleted(admin_client: Client, workflow: 
     assert b"it has tickets" in page.content
     assert response.status_code == 200
     assert Workflow.objects.filter(pk=workflow.pk).exists()
+
+
+def test_a_refusal_of_the_workflow_service_is_shown_on_the_editor(admin_client: Client) -> None:
+    """The forms accept deleting every stage; the service refuses: a workflow keeps one."""
+    workflow = WorkflowFactory(name="Tiny", stages=["Only"])
+    page = admin_client.get(url("workflow_change", workflow.pk))
+    data = form_data(page)
+    data[f"{prefix(page, nixflow_admin.StageInline)}-0-DELETE"] = "on"
+    data["description"] = "Not saved either."
+
+    response = admin_client.post(url("workflow_change", workflow.pk), data)
+
+    assert response.status_code == 200
+    assert "A workflow needs at least one stage" in str(response.context["adminform"].form.errors)
+    workflow.refresh_from_db()
+    assert workflow.description != "Not saved either."
+    assert workflow.stages.count() == 1
+    assert not EventLog.objects.filter(type__startswith="workflow.").exists()
