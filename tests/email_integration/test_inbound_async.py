@@ -18,6 +18,7 @@ from email_integration import services
 from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus, InboundProtocol
 from email_integration.tasks import process_stored_inbound
 from eventlog import outbox
+from eventlog.models import OutboxMessage
 from nixflow import services as core_services
 from nixflow.models import Ticket, User
 from tests.email_integration.messages import mail, many_parts, nested
@@ -133,3 +134,30 @@ def test_an_error_after_the_ticket_committed_never_leads_to_a_second_ticket(
     assert Ticket.objects.count() == 1
     message.refresh_from_db()
     assert (message.status, message.attempts) == (EmailMessageStatus.PROCESSED, 1)
+
+
+def test_with_the_broker_down_posted_mail_is_answered_kept_and_processed_once_later(
+    api_client: APIClient, account: EmailAccount, agent: User, settings: Settings
+) -> None:
+    api_client.force_authenticate(agent)
+    status, body, _ = post(api_client, account, mail(subject="During the outage"))
+    assert status == 202  # the request never talks to the broker
+
+    def broker_down(*args: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    assert outbox.relay_once(publish=broker_down).failed
+    message = EmailMessage.objects.get(pk=body["id"])
+    assert message.status == EmailMessageStatus.RECEIVED  # stored, waiting
+
+    # Whichever comes first processes it: beat's sweep here, then the relay's retry.
+    EmailMessage.objects.filter(pk=message.pk).update(
+        received_at=timezone.now() - timedelta(seconds=settings.EMAIL_SWEEP_AFTER_SECONDS + 1)
+    )
+    process_stored_inbound.apply()
+    OutboxMessage.objects.update(available_at=timezone.now())  # the backoff has passed
+    outbox.run_inline()
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (EmailMessageStatus.PROCESSED, 1)
+    assert list(Ticket.objects.values_list("title", flat=True)) == ["During the outage"]
