@@ -105,6 +105,32 @@ def _thread_headers(ticket: Ticket, thread: EmailThread | None) -> tuple[str, li
     return ids[-1], list(dict.fromkeys(references))
 
 
+SEND_TASK = "email_integration.tasks.send_queued"
+
+
+def _headers(
+    *,
+    ticket: Ticket,
+    message_id: str,
+    auto_submitted: str,
+    reply_to: str,
+    in_reply_to: str,
+    references: list[str],
+) -> dict[str, str]:
+    headers = {
+        "Message-ID": message_id,
+        "Auto-Submitted": auto_submitted,
+        "X-Auto-Response-Suppress": "All",
+        "X-NixFlow-Ticket": ticket.key,
+    }
+    if settings.EMAIL_REPLY_TO_TOKENS:
+        headers["Reply-To"] = reply_to
+    if in_reply_to:
+        headers["In-Reply-To"] = f"<{in_reply_to}>"
+        headers["References"] = " ".join(f"<{i}>" for i in references)
+    return headers
+
+
 def queue_mail(
     *,
     ticket: Ticket,
@@ -124,17 +150,14 @@ def queue_mail(
     token = reply_tokens.make(ticket_id=ticket.pk, user_id=to.pk)
     message_id = make_msgid(idstring=f"{ticket.key}.{token}", domain=domain)
     in_reply_to, references = _thread_headers(ticket, thread)
-    headers = {
-        "Message-ID": message_id,
-        "Auto-Submitted": auto_submitted,
-        "X-Auto-Response-Suppress": "All",
-        "X-NixFlow-Ticket": ticket.key,
-    }
-    if settings.EMAIL_REPLY_TO_TOKENS:
-        headers["Reply-To"] = reply_tokens.reply_address(account.address, token)
-    if in_reply_to:
-        headers["In-Reply-To"] = f"<{in_reply_to}>"
-        headers["References"] = " ".join(f"<{i}>" for i in references)
+    headers = _headers(
+        ticket=ticket,
+        message_id=message_id,
+        auto_submitted=auto_submitted,
+        reply_to=reply_tokens.reply_address(account.address, token),
+        in_reply_to=in_reply_to,
+        references=references,
+    )
     mail = DjangoEmailMessage(
         subject=subject,
         body=body,
@@ -162,10 +185,7 @@ def queue_mail(
         next_attempt_at=timezone.now(),
     )
     # In the outbox, with the message: committed together, published by the relay.
-    outbox_enqueue(
-        task="email_integration.tasks.send_queued",
-        kwargs={"message_id": stored.pk},
-    )
+    outbox_enqueue(task=SEND_TASK, kwargs={"message_id": stored.pk})
     return stored
 
 
@@ -289,9 +309,6 @@ def record_failure(message: EmailMessage, error: BaseException) -> int | None:
             next_attempt_at=now + timedelta(seconds=delay),
         )
     return delay
-
-
-SEND_TASK = "email_integration.tasks.send_queued"
 
 
 def _queue_after_commit(ids: list[int]) -> None:
