@@ -181,32 +181,45 @@ def _from_mtas_results(message: Message, from_domain: str, authserv_id: str) -> 
     return Verdict(SenderAuth.NONE, note) if note else None
 
 
-def _from_dkim(raw: bytes, from_domain: str) -> Verdict | None:
+def _from_dkim(raw: bytes, message: Message, from_domain: str) -> Verdict | None:
+    if "DKIM-Signature" not in message:
+        return None  # unsigned: no need to have dkimpy read the message
     notes = []
     verifier = dkim.DKIM(raw, timeout=5)
     for index in range(MAX_SIGNATURES):
+        verifier.signature_fields = {}  # set by verify() only when there is a signature
+        problem = ""
         try:
             valid = verifier.verify(idx=index, dnsfunc=_dns)
-        except Exception as error:  # a malformed signature or key, or DNS trouble
-            notes.append(f"DKIM signature {index + 1}: {type(error).__name__}: {error}"[:300])
-            continue
+        except Exception as error:  # a malformed signature or key, a bad hash, DNS trouble
+            valid, problem = False, f"{type(error).__name__}: {error}"[:200]
         fields = verifier.signature_fields
         if not fields:
+            if problem:  # not even its tags could be read
+                notes.append(f"DKIM signature {index + 1}: {problem}")
+                continue
             break  # no signature at this index: all tried
-        signer = fields.get(b"d", b"").decode("ascii", "replace").lower()
-        covered = [h.strip().lower() for h in fields.get(b"h", b"").split(b":")]
-        verifier.signature_fields = {}
-        if not valid:
-            notes.append(f"dkim=fail d={signer}")
-        elif b"l" in fields:
-            notes.append(f"dkim=pass d={signer} ignored: it covers only part of the body (l=)")
-        elif b"from" not in covered:
-            notes.append(f"dkim=pass d={signer} ignored: it does not cover From")
-        elif aligned(signer, from_domain, strict=_strict_if_needed(signer, from_domain)):
-            return Verdict(SenderAuth.DKIM, f"dkim=pass d={signer}, aligned with {from_domain}")
-        else:
-            notes.append(f"dkim=pass d={signer}, not aligned with {from_domain}")
+        verdict = _judge_signature(fields, valid, from_domain, problem)
+        if verdict.verified:
+            return verdict
+        notes.append(verdict.detail)
     return Verdict(SenderAuth.NONE, "; ".join(notes)) if notes else None
+
+
+def _judge_signature(
+    fields: dict[bytes, bytes], valid: bool, from_domain: str, problem: str
+) -> Verdict:
+    signer = fields.get(b"d", b"").decode("ascii", "replace").lower()
+    covered = [h.strip().lower() for h in fields.get(b"h", b"").split(b":")]
+    if not valid:
+        return Verdict(detail=f"dkim=fail d={signer}" + (f" ({problem})" if problem else ""))
+    if b"l" in fields:
+        return Verdict(detail=f"dkim=pass d={signer} ignored: it covers only part of the body (l=)")
+    if b"from" not in covered:
+        return Verdict(detail=f"dkim=pass d={signer} ignored: it does not cover From")
+    if aligned(signer, from_domain, strict=_strict_if_needed(signer, from_domain)):
+        return Verdict(SenderAuth.DKIM, f"dkim=pass d={signer}, aligned with {from_domain}")
+    return Verdict(detail=f"dkim=pass d={signer}, not aligned with {from_domain}")
 
 
 def _strict_if_needed(signer: str, from_domain: str) -> bool:
@@ -245,7 +258,7 @@ def authenticate(*, raw: bytes, message: Message, from_address: str, authserv_id
     notes = []
     for check in (
         lambda: _from_mtas_results(message, domain, authserv_id),
-        lambda: _from_dkim(raw, domain),
+        lambda: _from_dkim(raw, message, domain),
         lambda: _from_arc(raw, message, domain),
     ):
         try:

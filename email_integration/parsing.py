@@ -224,38 +224,47 @@ def structure_problem(raw: bytes, *, max_depth: int, max_parts: int) -> str:
     parts = 0
     header: list[bytes] | None = []  # collecting an entity's header block, else None
     for line in raw.splitlines():
-        if header is not None:
-            if line.strip():
-                header.append(line)
-                continue
-            parts += 1
-            if parts > max_parts:
-                return f"more than {max_parts} MIME parts (limit EMAIL_MAX_MIME_PARTS)"
-            content_type, boundary = _entity_type(header)
-            header = None
-            if content_type.startswith(b"multipart/") and boundary:
-                stack.append(boundary)
-            elif content_type in {b"message/rfc822", b"message/global"}:
-                stack.append(b"")
-                header = []  # the enclosed message's own headers follow
-            if len(stack) > max_depth:
-                return f"MIME nesting deeper than {max_depth} (limit EMAIL_MAX_MIME_DEPTH)"
-            continue
-        if not line.startswith(b"--") or not stack:
-            continue
-        delimiter = line.rstrip()
-        for level in range(len(stack) - 1, -1, -1):
-            boundary = stack[level]
-            if not boundary:
-                continue
-            if delimiter == b"--" + boundary:
-                del stack[level + 1 :]
+        if header is None:  # in a body: only a boundary line matters
+            if line.startswith(b"--") and stack and _delimit(stack, line.rstrip()):
                 header = []
-                break
-            if delimiter == b"--" + boundary + b"--":
-                del stack[level:]
-                break
+            continue
+        if line.strip():
+            header.append(line)
+            continue
+        parts += 1
+        if parts > max_parts:
+            return f"more than {max_parts} MIME parts (limit EMAIL_MAX_MIME_PARTS)"
+        header = _open(stack, header)
+        if len(stack) > max_depth:
+            return f"MIME nesting deeper than {max_depth} (limit EMAIL_MAX_MIME_DEPTH)"
     return ""
+
+
+def _open(stack: list[bytes], header: list[bytes]) -> list[bytes] | None:
+    """Enter an entity whose header block ended: a multipart or an enclosed message
+    opens a level. [] when the next lines are headers again (an enclosed message's)."""
+    content_type, boundary = _entity_type(header)
+    if content_type.startswith(b"multipart/") and boundary:
+        stack.append(boundary)
+    elif content_type in {b"message/rfc822", b"message/global"}:
+        stack.append(b"")
+        return []
+    return None
+
+
+def _delimit(stack: list[bytes], line: bytes) -> bool:
+    """Close the levels a boundary line ends; True when it starts a new part."""
+    for level in range(len(stack) - 1, -1, -1):
+        boundary = stack[level]
+        if not boundary:
+            continue
+        if line == b"--" + boundary:
+            del stack[level + 1 :]
+            return True
+        if line == b"--" + boundary + b"--":
+            del stack[level:]
+            return False
+    return False
 
 
 def _check_deadline(deadline: float | None) -> None:
