@@ -94,6 +94,9 @@ class _DeleteRefused(Exception):  # noqa: N818 -- an outcome, like ServiceRefuse
         self.error = error
 
 
+_HOLD_SUCCESS = "_knowledge_hold_success_message"
+
+
 class ServiceDeleteMixin:
     """Deletes through a service (``service_delete``); its refusal is shown as an error
     message on the delete page, never as a 500, and nothing is deleted or logged."""
@@ -107,9 +110,7 @@ class ServiceDeleteMixin:
         try:
             return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
         except _DeleteRefused as refused:
-            self.message_user(  # type: ignore[attr-defined]
-                request, str(refused), messages.ERROR
-            )
+            self.message_user(request, str(refused), messages.ERROR)
             opts = self.model._meta  # type: ignore[attr-defined]
             change = f"admin:{opts.app_label}_{opts.model_name}_change"
             return HttpResponseRedirect(reverse(change, args=[object_id]))
@@ -123,14 +124,27 @@ class ServiceDeleteMixin:
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         # Django's "delete selected" shows what is in use before it asks; a row filed
         # under in the meantime is refused here and reported, the others are deleted.
+        rows = list(queryset)
         failures = []
-        for obj in queryset:
+        for obj in rows:
             try:
                 self.service_delete(row=obj, actor=signed_in_user(request))
             except (ValidationError, PermissionDenied) as error:
                 failures.append(f"{obj}: {error_text(error)}")
+        if not failures:
+            return  # Django says "Successfully deleted N …"
+        # Its count would include the refused rows: held back (message_user), said here.
+        setattr(request, _HOLD_SUCCESS, True)
         noun = str(queryset.model._meta.verbose_name)
+        if len(rows) > len(failures):
+            self.message_user(request, f"Deleted {plural(len(rows) - len(failures), noun)}.")
         report_failures(self, request, "Could not delete", failures, noun=noun)  # type: ignore[arg-type]
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        level = args[0] if args else kwargs.get("level", messages.INFO)
+        if level == messages.SUCCESS and getattr(request, _HOLD_SUCCESS, False):
+            return
+        super().message_user(request, message, *args, **kwargs)  # type: ignore[misc]
 
 
 # --- Articles ------------------------------------------------------------------------------

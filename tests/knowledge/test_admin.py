@@ -251,3 +251,25 @@ def test_the_ticket_admin_page_shows_the_suggested_articles(
     [panel] = [p for p in response.context["ticket_panels"] if p.title == "Suggested articles"]
     assert "Printer jams on tray 2" in panel.html
     assert 'data-panel="suggested-articles"' in response.content.decode()
+
+
+def test_deleting_selected_articles_deletes_drafts_and_says_which_were_refused(
+    browser: Client,
+) -> None:
+    draft = ArticleFactory(title="Draft", status=KnowledgeArticleStatus.DRAFT)
+    published = ArticleFactory(title="Published")
+
+    response = browser.post(
+        reverse("admin:knowledge_knowledgearticle_changelist"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [draft.pk, published.pk]},
+        follow=True,
+    )
+
+    shown = messages_of(response)
+    assert list(KnowledgeArticle.objects.values_list("pk", flat=True)) == [published.pk]
+    assert "Deleted 1 knowledge article." in shown
+    assert any(
+        m.startswith("Could not delete 1 knowledge article: Published:") and "archive it" in m
+        for m in shown
+    )
+    assert not any("Successfully deleted" in m for m in shown)
