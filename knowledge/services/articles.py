@@ -27,7 +27,13 @@ from knowledge.models import (
     KnowledgeTag,
     Visibility,
 )
-from knowledge.services._common import lock_article, require_agent, save_new, unique_slug
+from knowledge.services._common import (
+    lock_article,
+    require_agent,
+    save_new,
+    unique_slug,
+    unique_violations_as_errors,
+)
 from knowledge.services.vocabulary import vocabulary_add
 from nixflow.models import User
 from nixflow.toolkit.services import model_update
@@ -175,7 +181,8 @@ def article_update(
         article.version += 1
     article.updated = now
     article.full_clean()
-    article.save()
+    with unique_violations_as_errors():  # a slug taken by a concurrent write
+        article.save()
     if tags is not None:
         article.tags.set(tags)
     if content_changed:
