@@ -89,10 +89,17 @@ def _recipients(ticket: Ticket, exclude: set[int]) -> list[User]:
     return chosen
 
 
-def _thread_headers(ticket: Ticket, thread: EmailThread | None) -> tuple[str, list[str]]:
-    """In-Reply-To and References: the conversation's root, and its latest message."""
+def _thread_headers(ticket: Ticket, thread: EmailThread | None, to: User) -> tuple[str, list[str]]:
+    """In-Reply-To and References: the conversation's root, and its latest message.
+
+    Of our own mail, only what went to this recipient: our Message-IDs carry each
+    recipient's reply token (``reply_tokens``), which must never reach anyone else."""
     ids = list(
         EmailMessage.objects.filter(ticket=ticket)
+        .filter(
+            ~Q(message_type=EmailMessageType.OUTBOUND)
+            | Q(to_addresses__contains=[(to.email or "").lower()])
+        )
         .exclude(message_id="")
         .order_by("received_at", "id")
         .values_list("message_id", flat=True)
@@ -149,7 +156,7 @@ def queue_mail(
     # carries back in In-Reply-To and References, and optionally in Reply-To.
     token = reply_tokens.make(ticket_id=ticket.pk, user_id=to.pk)
     message_id = make_msgid(idstring=f"{ticket.key}.{token}", domain=domain)
-    in_reply_to, references = _thread_headers(ticket, thread)
+    in_reply_to, references = _thread_headers(ticket, thread, to)
     headers = _headers(
         ticket=ticket,
         message_id=message_id,

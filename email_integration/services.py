@@ -246,7 +246,8 @@ class _Plan:
     counted: bool = False  # counts against its sender's hourly limit
     over_limit: bool = False
     auth: authentication.Verdict = field(default_factory=authentication.Verdict)
-    token: reply_tokens.ReplyToken | None = None  # a valid reply token it brought back
+    tokens: list[reply_tokens.ReplyToken] = field(default_factory=list)  # valid ones
+    token: reply_tokens.ReplyToken | None = None  # the sender's among them, else the first
     tokens_seen: int = 0  # token-shaped strings, valid or not
     sender: User | None = None  # the existing user of the From address
     token_matches: bool = False  # the token was made for ``sender``
@@ -377,9 +378,10 @@ def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> lis
     for plan in plans.values():
         if plan.parsed is not None:
             plan.sender = intake.users.get(plan.parsed.from_address)
-            plan.token_matches = bool(
-                plan.token and plan.sender and plan.token.user_id == plan.sender.pk
-            )
+            sender_id = plan.sender.pk if plan.sender else None
+            own = [t for t in plan.tokens if t.user_id == sender_id]
+            plan.token = (own or plan.tokens or [None])[0]
+            plan.token_matches = bool(own)
     _count_senders(due, plans)
     recorded: list[EventLog] = []
     for message in due:
@@ -470,7 +472,7 @@ def _find_reply_token(plan: _Plan, parsed: ParsedMessage) -> None:
         ]
     )
     plan.tokens_seen = len(found)
-    plan.token = next(filter(None, map(reply_tokens.verify, found)), None)
+    plan.tokens = [token for token in map(reply_tokens.verify, found) if token is not None]
 
 
 def _count_senders(messages: list[EmailMessage], plans: dict[int, _Plan]) -> None:

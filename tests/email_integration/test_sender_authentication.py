@@ -422,3 +422,36 @@ def test_a_broken_arc_chain_is_suspended(
     message = ingest(account, sealed.replace(b"We replaced the toner", b"Wire 500 EUR"))
     assert_held_and_inert(message, ticket)
     assert "ARC chain did not validate" in message.authentication
+
+
+def test_a_reply_token_never_reaches_another_recipient(
+    account: EmailAccount, bob: User, opened: tuple[Ticket, str]
+) -> None:
+    """Our Message-IDs carry tokens: the threading headers of Carol's mail must not name
+    the mail we sent Bob, or Carol could answer as Bob with his token."""
+    ticket, _ = opened
+    to_bob = _notification_to(bob, ticket)
+    to_carol = _notification_to(ticket.requester, ticket)
+
+    carols_copy = bytes(to_carol.raw).decode()
+    found = [reply_tokens.verify(t) for t in reply_tokens.find([carols_copy])]
+    assert {t.user_id for t in found if t} == {ticket.requester.pk}
+    assert to_bob.message_id not in carols_copy
+
+    ids = " ".join(
+        f"<{i}>" for i in [to_carol.in_reply_to, *to_carol.references, to_carol.message_id]
+    )
+    forged = ingest(account, mail(sender=AGENT, headers={"References": ids}))
+    assert_held_and_inert(forged, ticket)
+
+
+def test_the_senders_own_token_counts_wherever_it_is_among_the_references(
+    account: EmailAccount, bob: User, opened: tuple[Ticket, str]
+) -> None:
+    ticket, _ = opened
+    to_carol = _notification_to(ticket.requester, ticket)
+    to_bob = _notification_to(bob, ticket)
+    # A client that kept a colleague's id ahead of ours (forwarded to Bob, say).
+    ids = f"<{to_carol.message_id}> <{to_bob.message_id}>"
+    message = ingest(account, mail(sender=AGENT, body="Looking.", headers={"References": ids}))
+    assert_agent_comment(message, ticket, bob, SenderAuth.REPLY_TOKEN)
