@@ -1,21 +1,28 @@
 """The confirmation mail of an unverified submission (``forms_builder.services.
-confirmation`` explains the flow).
+confirmation`` explains the flow), sent the way the desk sends all its mail.
 
-A subscriber of ``form.confirmation_requested``: it runs after the submission commits,
-at least once and at most once per event (the event log's ``Delivery`` row), and hands
-the message to Django's mail backend when its own delivery transaction commits, as the
-SLA breach mail does. The link is made here, not stored in the event: the event log is
-kept forever and readable by agents, and the link is a credential.
+``form.confirmation_requested`` has a subscriber, run after the submission commits and
+at most once per event (the event log's ``Delivery`` row). It queues
+``send_confirmation_mail`` in the outbox of its delivery transaction
+(``eventlog.outbox``, keyed by the event, so a repeat queues nothing), and a worker sends
+it through Django's mail backend, retried with backoff while the mail server fails: a
+mail server that is down delays the link, it doesn't lose it. The task builds the link
+itself from ids: neither the event log (kept forever, readable by agents) nor the
+outbox row holds the link, which is a credential. It sends nothing for a submission that
+was confirmed or rejected meanwhile, or for an account deactivated since.
 """
 
 from __future__ import annotations
 
+import smtplib
+
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.urls import reverse
 
 from eventlog.models import EventLog
+from eventlog.outbox import outbox_enqueue
 from eventlog.subscribers import subscribe
 from forms_builder import events
 from forms_builder.models import FormSubmission, FormSubmissionStatus
@@ -23,6 +30,7 @@ from forms_builder.services.confirmation import confirmation_token, max_age
 from nixflow.models import User
 
 SUBSCRIBER = "forms.confirmation_mail"
+SEND_TASK = "forms_builder.send_confirmation_mail"
 # Where links point when the event does not say (a submission made outside a request).
 FALLBACK_SITE = "http://localhost:8000"
 
@@ -47,21 +55,38 @@ def confirmation_mail(submission: FormSubmission, user: User, site: str) -> tupl
     return subject, body
 
 
-def mail_confirmation_link(event: EventLog) -> None:
-    submission = FormSubmission.objects.filter(pk=event.subject_id).first()
-    user = User.objects.filter(pk=event.payload.get("user_id")).first()
-    if submission is None or user is None or not user.email or not user.is_active:
-        # A deactivated account is never linked (the confirmation page would refuse
-        # it), so it is not asked: the submission waits unverified for staff.
-        return
-    if submission.status != FormSubmissionStatus.AWAITING_CONFIRMATION:
-        return  # confirmed or rejected before the mail went out
-    subject, body = confirmation_mail(submission, user, event.payload.get("site", ""))
-    to = [user.email]
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+def queue_confirmation_mail(event: EventLog) -> None:
+    outbox_enqueue(
+        task=SEND_TASK,
+        kwargs={
+            "submission_id": int(event.subject_id),
+            "user_id": event.payload.get("user_id"),
+            "site": event.payload.get("site", ""),
+        },
+        key=f"{SUBSCRIBER}:{event.pk}",
     )
 
 
+@shared_task(
+    name=SEND_TASK,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def send_confirmation_mail(submission_id: int, user_id: int | None, site: str) -> str:
+    submission = FormSubmission.objects.filter(pk=submission_id).first()
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    if submission is None or user is None or not user.email or not user.is_active:
+        # A deactivated account is never linked (the confirmation page would refuse
+        # it), so it is not asked: the submission waits unverified for staff.
+        return "nobody to ask"
+    if submission.status != FormSubmissionStatus.AWAITING_CONFIRMATION:
+        return "no longer awaiting"  # confirmed or rejected before the mail went out
+    subject, body = confirmation_mail(submission, user, site)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
+    return "sent"
+
+
 def register() -> None:
-    subscribe(events.FORM_CONFIRMATION_REQUESTED, name=SUBSCRIBER)(mail_confirmation_link)
+    subscribe(events.FORM_CONFIRMATION_REQUESTED, name=SUBSCRIBER)(queue_confirmation_mail)

@@ -6,6 +6,7 @@ every case, expired and altered links included."""
 from __future__ import annotations
 
 import re
+import smtplib
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -19,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from eventlog import outbox
 from eventlog.models import EventLog
 from eventlog.subscribers import deliver
 from forms_builder import events, services
@@ -56,12 +58,14 @@ def submit_anonymously(form: CustomForm, email: str) -> FormSubmission:
 
 
 def send_confirmation_mail(submission: FormSubmission, capture: Capture) -> list[mail.EmailMessage]:
-    """Deliver the submission's confirmation request as the worker would; the mail sent."""
+    """Deliver the submission's confirmation request and run what it queued, as the
+    relay and a worker would; the mail sent."""
     event = EventLog.objects.get(
         type=events.FORM_CONFIRMATION_REQUESTED, subject_id=str(submission.pk)
     )
     with capture(execute=True):
         deliver(event)
+    outbox.run_inline()  # the mail queued in the outbox, sent as a worker would
     return list(mail.outbox)
 
 
@@ -404,3 +408,20 @@ def test_a_confirmation_whose_ticket_never_opened_opens_it_on_the_next_click(
     assert submission.ticket.requester == boss
     assert f'<strong class="ticket-key">{submission.ticket.key}</strong>' in (page.content.decode())
     assert EventLog.objects.filter(type=events.FORM_CONFIRMED).count() == 1
+
+
+def test_a_mail_server_that_fails_is_tried_again_until_the_link_goes_out(
+    public_form: CustomForm, boss: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    submission = submit_anonymously(public_form, "boss@example.com")
+    refused = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    with mock.patch(
+        "forms_builder.notifications.send_mail", side_effect=[refused, refused, 1]
+    ) as server:
+        send_confirmation_mail(submission, django_capture_on_commit_callbacks)
+
+    assert server.call_count == 3
+    subjects_and_recipients = {(c.args[0], tuple(c.args[3])) for c in server.call_args_list}
+    assert subjects_and_recipients == {
+        ("Please confirm your request: Report an outage", ("Boss@Example.com",))
+    }
