@@ -1,0 +1,67 @@
+"""Writes of the core app. Every interface (admin, API, mail, forms, tasks) calls these.
+
+Each service is keyword-only and typed, checks who may act, validates, locks the rows
+concurrent edits would fight over, and records one event in the same transaction (the
+types and payloads are in ``nixflow.events``). By subject:
+
+- ``users``: ``user_create``, ``user_update``, ``requester_get_or_create``;
+- ``workflows``: ``workflow_create``, ``workflow_update``, ``workflow_delete`` (stages
+  and transitions as part of the workflow's change);
+- ``tickets``: ``ticket_create``, ``ticket_update``, ``ticket_transition``,
+  ``ticket_assign``, ``ticket_delete``, ``ticket_watch``, ``ticket_unwatch`` and
+  ``comment_create``.
+
+Import them from here (``from nixflow import services``; ``services.ticket_create``).
+"""
+
+from nixflow.services.tickets import (
+    TICKET_FIELDS_FOR_AGENTS,
+    TICKET_FIELDS_FOR_REQUESTERS,
+    comment_create,
+    ticket_assign,
+    ticket_create,
+    ticket_delete,
+    ticket_transition,
+    ticket_unwatch,
+    ticket_update,
+    ticket_watch,
+)
+from nixflow.services.users import (
+    USER_FIELDS,
+    requester_get_or_create,
+    user_create,
+    user_update,
+)
+from nixflow.services.workflows import (
+    WORKFLOW_FIELDS,
+    StageRef,
+    StageSpec,
+    TransitionSpec,
+    workflow_create,
+    workflow_delete,
+    workflow_update,
+)
+
+__all__ = [
+    "TICKET_FIELDS_FOR_AGENTS",
+    "TICKET_FIELDS_FOR_REQUESTERS",
+    "USER_FIELDS",
+    "WORKFLOW_FIELDS",
+    "StageRef",
+    "StageSpec",
+    "TransitionSpec",
+    "comment_create",
+    "requester_get_or_create",
+    "ticket_assign",
+    "ticket_create",
+    "ticket_delete",
+    "ticket_transition",
+    "ticket_unwatch",
+    "ticket_update",
+    "ticket_watch",
+    "user_create",
+    "user_update",
+    "workflow_create",
+    "workflow_delete",
+    "workflow_update",
+]

@@ -1,0 +1,455 @@
+"""Tickets, their comments and watchers: each service locks the ticket's row, writes
+history and publishes one ticket event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from nixflow import events, selectors
+from nixflow.models import (
+    Attachment,
+    Comment,
+    HistoryLog,
+    Priority,
+    Source,
+    Stage,
+    StageCategory,
+    Ticket,
+    TicketWatcher,
+    Transition,
+    User,
+    Workflow,
+)
+from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.services import model_update
+
+# Every service below locks the ticket row, changes it, writes one HistoryLog row per
+# changed field and publishes one event, all in one transaction (nixflow/events.py).
+
+TICKET_FIELDS_FOR_REQUESTERS = frozenset({"title", "description"})
+TICKET_FIELDS_FOR_AGENTS = frozenset({"title", "description", "priority"})
+
+
+def _display(value: Any) -> str:
+    """The text a person reads in the history for a field value."""
+    if value is None:
+        return ""
+    if isinstance(value, User):
+        return value.username
+    if isinstance(value, Stage | Workflow):
+        return value.name
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked for this transaction and fresh from the database."""
+    # of=("self",): FOR UPDATE without it also locks the joined stage and workflow rows,
+    # which every ticket shares; concurrent writers (parallel mail intake, say) then
+    # queued on the workflow row until each other's transactions ended.
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("stage", "workflow")
+        .get(pk=ticket.pk)
+    )
+
+
+# Services validate fields (lengths, choices, blank) with full_clean, but leave the
+# table's constraints and foreign keys to PostgreSQL: the services set those values
+# themselves from loaded rows, and validating them here would cost a query each on the
+# hottest write paths (mail intake, forms, load) for checks the database makes anyway.
+_CHECKED_BY_THE_DATABASE = {"validate_constraints": False, "validate_unique": False}
+TICKET_RELATIONS = ["workflow", "stage", "requester", "assignee"]
+
+
+def _validate_ticket(ticket: Ticket) -> None:
+    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
+
+
+def _commit_change(
+    *,
+    ticket: Ticket,
+    actor: User | None,
+    event_type: str,
+    changes: dict[str, tuple[Any, Any]],
+    at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    shown = {name: (_display(old), _display(new)) for name, (old, new) in changes.items()}
+    HistoryLog.objects.bulk_create(
+        HistoryLog(ticket=ticket, actor=actor, field=name, old_value=old, new_value=new, created=at)
+        for name, (old, new) in shown.items()
+    )
+    events.publish(
+        events.TicketEvent(
+            type=event_type,
+            ticket=ticket,
+            actor=actor,
+            occurred_at=at,
+            changes=shown,
+            payload=payload or {},
+        )
+    )
+
+
+def _require_can_view(actor: User | None, ticket: Ticket) -> None:
+    # The API answers 404 before it gets here; this guards every other interface.
+    if actor is not None and not selectors.ticket_can_view(user=actor, ticket=ticket):
+        raise PermissionDenied(f"You cannot act on ticket {ticket.key}.")
+
+
+def _validate_assignee(assignee: User | None) -> None:
+    if assignee is not None and not (assignee.is_agent and assignee.is_active):
+        raise ValidationError(
+            {"assignee": f"{assignee.username} is not an active agent; only agents take tickets."}
+        )
+
+
+def _default_workflow() -> Workflow:
+    workflow = Workflow.objects.filter(is_default=True, is_active=True).first()
+    if workflow is None:
+        raise ValidationError({"workflow": "No default workflow is configured; choose one."})
+    return workflow
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    requester: User,
+    title: str,
+    description: str = "",
+    priority: str = Priority.NORMAL,  # a Priority value; full_clean() refuses any other
+    workflow: Workflow | None = None,
+    assignee: User | None = None,
+    source: Source = Source.WEB,
+    actor: User | None,
+) -> Ticket:
+    """Open a ticket in the first stage of ``workflow`` (the default one when None).
+
+    ``actor`` is who does it (None for the system); requesters open tickets only for
+    themselves and don't choose the assignee.
+    """
+    if actor is not None and not actor.is_agent:
+        if requester.pk != actor.pk:
+            raise PermissionDenied("Requesters can only open tickets for themselves.")
+        if assignee is not None:
+            raise PermissionDenied("Only agents can assign tickets.")
+    if not requester.is_active:
+        raise ValidationError({"requester": f"{requester.username} is not an active user."})
+    workflow = workflow or _default_workflow()
+    if not workflow.is_active:
+        raise ValidationError({"workflow": f"Workflow {workflow.name!r} is not active."})
+    _validate_assignee(assignee)
+    now = timezone.now()
+    ticket = Ticket(
+        title=title.strip(),
+        description=description,
+        priority=priority,
+        workflow=workflow,
+        stage=workflow.initial_stage,
+        requester=requester,
+        assignee=assignee,
+        source=source,
+        created=now,
+        updated=now,
+    )
+    ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
+    ticket.save()
+    _commit_change(
+        ticket=ticket,
+        actor=actor,
+        event_type=events.TICKET_CREATED,
+        changes={"ticket": (None, "created"), "stage": (None, ticket.stage)},
+        at=now,
+        payload={
+            "stage_id": ticket.stage_id,
+            "category": ticket.stage.category,
+            "priority": ticket.priority,
+            "source": ticket.source,
+        },
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_delete(*, ticket: Ticket, actor: User | None, reason: str = "") -> None:
+    """Delete a ticket with all that is kept about it (conversation, watchers, history,
+    SLA clocks, ...): superusers only, for mistakes and spam.
+
+    The event log outlives it: a ``ticket.deleted`` event, in the same transaction, says
+    who deleted what and why, with the ticket's main fields. Attachment files stay in
+    storage: mail records may share them (the raw message keeps them anyway).
+    """
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("Only superusers can delete tickets.")
+    ticket = _lock(ticket)
+    events.publish_deletion(
+        ticket=ticket,
+        actor=actor,
+        occurred_at=timezone.now(),
+        payload={
+            "title": ticket.title,
+            "requester_id": ticket.requester_id,
+            "requester": ticket.requester.get_username(),
+            "stage": ticket.stage.name,
+            "priority": ticket.priority,
+            "source": ticket.source,
+            "created": ticket.created.isoformat(),
+            "comments": ticket.comments.count(),
+            "reason": reason.strip(),
+        },
+    )
+    ticket.delete()
+
+
+@transaction.atomic
+def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -> Ticket:
+    """Change the ticket's own fields (title, description, priority).
+
+    Stage, assignee and watchers have their own services; requesters may change only the
+    title and description of tickets they can see.
+    """
+    allowed = (
+        TICKET_FIELDS_FOR_AGENTS
+        if actor is None or actor.is_agent
+        else TICKET_FIELDS_FOR_REQUESTERS
+    )
+    not_allowed = sorted(set(data) - allowed)
+    if not_allowed:
+        raise PermissionDenied(f"You cannot change {', '.join(not_allowed)} here.")
+    _require_can_view(actor, ticket)
+    ticket = _lock(ticket)
+    now = timezone.now()
+    if "title" in data:
+        data = {**data, "title": data["title"].strip()}  # normalised as in ticket_create
+    changes = model_update(
+        instance=ticket, data=data, also_set={"updated": now}, validate=_validate_ticket
+    )
+    if not changes:
+        return ticket
+    _commit_change(
+        ticket=ticket, actor=actor, event_type=events.TICKET_UPDATED, changes=changes, at=now
+    )
+    return ticket
+
+
+def _allowed_targets(stage: Stage) -> str:
+    names = [t.to_stage.name for t in stage.transitions.select_related("to_stage")]
+    return ", ".join(repr(n) for n in names) if names else "none (it is a final stage)"
+
+
+@transaction.atomic
+def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) -> Ticket:
+    """Move the ticket along an allowed transition of its workflow.
+
+    Entering a RESOLVED stage sets ``resolved_at``; entering CLOSED sets ``closed_at``
+    (and ``resolved_at`` when the ticket skipped RESOLVED); going back to an open
+    category (a reopen) clears both.
+    """
+    _require_can_view(actor, ticket)
+    ticket = _lock(ticket)
+    current = ticket.stage
+    if to_stage.workflow_id != ticket.workflow_id:
+        raise ValidationError(
+            {"stage": f"Stage {to_stage.name!r} is not in workflow {ticket.workflow.name!r}."}
+        )
+    if to_stage.pk == current.pk:
+        raise ValidationError({"stage": f"{ticket.key} is already in stage {current.name!r}."})
+    transition = Transition.objects.filter(from_stage=current, to_stage=to_stage).first()
+    if transition is None:
+        raise ValidationError(
+            {
+                "stage": f"{ticket.key} cannot move from {current.name!r} to "
+                f"{to_stage.name!r}. Allowed from {current.name!r}: {_allowed_targets(current)}."
+            }
+        )
+    if (
+        actor is not None
+        and not actor.is_agent
+        and not (transition.requester_allowed and actor.pk == ticket.requester_id)
+    ):
+        raise PermissionDenied(
+            f"Only agents can move a ticket from {current.name!r} to {to_stage.name!r}."
+        )
+
+    now = timezone.now()
+    changes: dict[str, tuple[Any, Any]] = {"stage": (current, to_stage)}
+    timestamps = {"resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at}
+    if to_stage.category == StageCategory.RESOLVED:
+        timestamps = {"resolved_at": ticket.resolved_at or now, "closed_at": None}
+    elif to_stage.category == StageCategory.CLOSED:
+        timestamps = {"resolved_at": ticket.resolved_at or now, "closed_at": now}
+    else:
+        timestamps = {"resolved_at": None, "closed_at": None}
+    changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
+    ticket.stage = to_stage
+    ticket.updated = now
+    ticket.save(update_fields=["stage", "updated", *(n for n in changes if n != "stage")])
+    _commit_change(
+        ticket=ticket,
+        actor=actor,
+        event_type=events.TICKET_TRANSITIONED,
+        changes=changes,
+        at=now,
+        payload={
+            "from_stage_id": current.pk,
+            "to_stage_id": to_stage.pk,
+            "from_category": current.category,
+            "to_category": to_stage.category,
+        },
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) -> Ticket:
+    """Give the ticket to an active agent, or unassign it with None. Agents only."""
+    require_agent(actor, "assign tickets")
+    _validate_assignee(assignee)
+    ticket = _lock(ticket)
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    now = timezone.now()
+    changes = {"assignee": (ticket.assignee, assignee)}
+    ticket.assignee = assignee
+    ticket.updated = now
+    ticket.save(update_fields=["assignee", "updated"])
+    _commit_change(
+        ticket=ticket,
+        actor=actor,
+        event_type=events.TICKET_ASSIGNED,
+        changes=changes,
+        at=now,
+        payload={"assignee_id": assignee.pk if assignee else None},
+    )
+    return ticket
+
+
+def _validate_attachments(attachments: Sequence[UploadedFile]) -> None:
+    limit = settings.NIXFLOW_MAX_ATTACHMENT_BYTES
+    if len(attachments) > settings.NIXFLOW_MAX_ATTACHMENTS:
+        raise ValidationError(
+            {"attachments": f"At most {settings.NIXFLOW_MAX_ATTACHMENTS} files per comment."}
+        )
+    for upload in attachments:
+        if upload.size is not None and upload.size > limit:
+            raise ValidationError(
+                {
+                    "attachments": f"{upload.name} is {upload.size} bytes; "
+                    f"the limit is {limit} bytes per file."
+                }
+            )
+
+
+@transaction.atomic
+def comment_create(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    is_internal: bool = False,
+    attachments: Sequence[UploadedFile] = (),
+) -> Comment:
+    """Add a public or internal comment; the first public agent comment is the first
+    response. Requesters write only public comments, on tickets they can see."""
+    if not body.strip():
+        raise ValidationError({"body": "A comment needs a body."})
+    if is_internal and not author.is_agent:
+        raise PermissionDenied("Requesters cannot write internal comments.")
+    _require_can_view(author, ticket)
+    _validate_attachments(attachments)
+    ticket = _lock(ticket)
+    now = timezone.now()
+    comment = Comment(ticket=ticket, author=author, body=body, is_internal=is_internal, created=now)
+    comment.full_clean(exclude=["ticket", "author"], **_CHECKED_BY_THE_DATABASE)
+    comment.save()
+    for upload in attachments:
+        Attachment.objects.create(
+            comment=comment,
+            file=upload,
+            filename=upload.name or "attachment",
+            content_type=upload.content_type or "application/octet-stream",
+            size=upload.size or 0,
+        )
+
+    changes: dict[str, tuple[Any, Any]] = {}
+    update_fields = ["updated"]
+    first_response = (
+        author.is_agent
+        and not is_internal
+        and author.pk != ticket.requester_id
+        and ticket.first_response_at is None
+    )
+    if first_response:
+        changes["first_response_at"] = (None, now)
+        ticket.first_response_at = now
+        update_fields.append("first_response_at")
+    ticket.updated = now
+    ticket.save(update_fields=update_fields)
+    _commit_change(
+        ticket=ticket,
+        actor=author,
+        event_type=events.TICKET_COMMENTED,
+        changes=changes,
+        at=now,
+        payload={
+            "comment_id": comment.pk,
+            "is_internal": is_internal,
+            "by_agent": author.is_agent,
+            "first_response": first_response,
+        },
+    )
+    return comment
+
+
+def _check_watch_rights(*, ticket: Ticket, user: User, actor: User | None) -> None:
+    if actor is not None and not actor.is_agent and user.pk != actor.pk:
+        raise PermissionDenied("Requesters can only add or remove themselves as watchers.")
+    _require_can_view(actor, ticket)
+
+
+@transaction.atomic
+def ticket_watch(*, ticket: Ticket, user: User, actor: User | None) -> TicketWatcher:
+    """Make ``user`` a watcher (idempotent). Agents add anyone; requesters themselves."""
+    _check_watch_rights(ticket=ticket, user=user, actor=actor)
+    if not user.is_active:
+        raise ValidationError({"user": f"{user.username} is not an active user."})
+    ticket = _lock(ticket)
+    watcher, created = TicketWatcher.objects.get_or_create(ticket=ticket, user=user)
+    if created:
+        _commit_change(
+            ticket=ticket,
+            actor=actor,
+            event_type=events.TICKET_WATCHED,
+            changes={"watcher": (None, user)},
+            at=watcher.created,
+            payload={"user_id": user.pk},
+        )
+    return watcher
+
+
+@transaction.atomic
+def ticket_unwatch(*, ticket: Ticket, user: User, actor: User | None) -> bool:
+    """Stop ``user`` watching; False when they were not watching."""
+    _check_watch_rights(ticket=ticket, user=user, actor=actor)
+    ticket = _lock(ticket)
+    deleted, _ = TicketWatcher.objects.filter(ticket=ticket, user=user).delete()
+    if deleted:
+        _commit_change(
+            ticket=ticket,
+            actor=actor,
+            event_type=events.TICKET_UNWATCHED,
+            changes={"watcher": (user, None)},
+            at=timezone.now(),
+            payload={"user_id": user.pk},
+        )
+    return bool(deleted)
