@@ -282,6 +282,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "nixflow.api.schema.AutoSchema",
+    # DRF's JSON parser with limits: hostile nesting or out-of-range numbers are a 400,
+    # not a RecursionError (nixflow/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "nixflow.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer"]
         if PRODUCTION

@@ -7,12 +7,12 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 from rest_framework import viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from eventlog.api.serializers import EventSerializer
 from eventlog.models import EventLog
+from nixflow.api.pagination import KeysetCursorPagination
 
 
 class IsAgent(BasePermission):
@@ -22,11 +22,12 @@ class IsAgent(BasePermission):
         return bool(request.user and getattr(request.user, "is_agent", False))
 
 
-class EventCursorPagination(CursorPagination):
+class EventCursorPagination(KeysetCursorPagination):
     """Newest first by id. A cursor, not page numbers: no COUNT over millions of rows,
-    and every page is an index range scan however deep the client pages."""
+    and every page is an index range scan however deep the client pages. A forged
+    cursor is a 400 (the shared keyset pagination checks its values)."""
 
-    ordering = "-id"
+    ordering = ("-id",)
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

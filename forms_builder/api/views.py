@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,6 +46,7 @@ from forms_builder.throttling import FormSubmitAnonThrottle
 from forms_builder.validation import Definition
 from forms_builder.views import client_ip
 from nixflow.api.filters import UTCDateTimeFilter
+from nixflow.api.parsers import JSONParser
 from nixflow.api.views import refuse_oversized_body
 from nixflow.models import Ticket
 from nixflow.toolkit.auth import signed_in_user

@@ -7,7 +7,14 @@ API); this handler gives them the same shape as DRF's own errors:
   that belong to no field under ``non_field_errors``;
 - ``PermissionDenied`` → 403 ``{detail}`` and ``Http404`` → 404 ``{detail}`` (DRF's
   handler already does both, keeping the service's message);
-- a request body over Django's upload limits → 413 or 400 instead of Django's HTML page.
+- a request body over Django's upload limits → 413 or 400 instead of Django's HTML page;
+- text the database cannot store (a NUL character, which PostgreSQL refuses in text and
+  ``jsonb``, in a value no serializer field checked: a JSON object's key, a nested
+  answer) → 400 ``{detail}``. Serializer fields already refuse NUL with a message of
+  their own; this is the net under them.
+
+Bodies that cannot be parsed (nesting too deep, numbers out of range) are refused by the
+parsers (``nixflow/api/parsers.py``), cursors by the pagination: both 400 ``{detail}``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -34,6 +42,18 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class NulCharacter(exceptions.ParseError):
+    default_detail = "Text may not contain the NUL character (\\u0000)."
+    default_code = "nul_character"
+
+
+def _is_nul_refusal(exc: DataError) -> bool:
+    # psycopg refuses NUL in a text parameter before sending it; PostgreSQL refuses
+    # \u0000 in jsonb ("unsupported Unicode escape sequence").
+    text = str(exc)
+    return "NUL (0x00)" in text or "\\u0000 cannot be converted to text" in text
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         detail = as_serializer_error(exc)
@@ -44,4 +64,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = PayloadTooLarge(str(exc))
     elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, DataError) and _is_nul_refusal(exc):
+        exc = NulCharacter()
     return drf_exception_handler(exc, context)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 from rest_framework import pagination
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -27,6 +27,15 @@ class DefaultPagination(pagination.PageNumberPagination):
 
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+
+class InvalidCursorError(ParseError):
+    """A cursor the API did not write, or wrote for another ordering: bad input, 400,
+    like any other malformed query parameter (DRF's own answer is a 404, which says
+    "nothing there" about a request that named nothing)."""
+
+    default_detail = "Invalid cursor"
+    default_code = "invalid_cursor"
 
 
 def _reverse(ordering: Sequence[str]) -> tuple[str, ...]:
@@ -83,6 +92,12 @@ class KeysetCursorPagination(pagination.CursorPagination):
         self.display_page_controls = self.has_next or self.has_previous
         return self.page
 
+    def decode_cursor(self, request: Request) -> pagination.Cursor | None:
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise InvalidCursorError from exc
+
     def get_next_link(self) -> str | None:
         if not self.has_next:
             return None
@@ -106,7 +121,7 @@ class KeysetCursorPagination(pagination.CursorPagination):
         )
 
     def _decode_position(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        """The cursor's values, typed like their columns; 404 for a cursor that does not
+        """The cursor's values, typed like their columns; 400 for a cursor that does not
         fit this ordering (forged, or carried over from another ``ordering``)."""
         assert self.cursor is not None  # noqa: S101 -- only called with a cursor
         position = _cursor_position(self.cursor)
@@ -117,11 +132,11 @@ class KeysetCursorPagination(pagination.CursorPagination):
             if not isinstance(texts, list) or len(texts) != len(self.ordering):
                 raise ValueError("wrong length")
             return [
-                _field(queryset, term.lstrip("-")).to_python(text)
+                _typed(_field(queryset, term.lstrip("-")), text)
                 for term, text in zip(self.ordering, texts, strict=True)
             ]
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise NotFound(self.invalid_cursor_message) from exc
+        except (ValueError, TypeError, OverflowError, ValidationError) as exc:
+            raise InvalidCursorError from exc
 
     @staticmethod
     def _after(ordering: Sequence[str], values: Sequence[Any]) -> Q:
@@ -149,6 +164,24 @@ def _cursor_position(cursor: pagination.Cursor) -> str | None:
     # The text of the cursor's "p" parameter, as DRF decodes it: here a JSON list.
     # djangorestframework-stubs declare Cursor.position an int, as DRF's own pages use it.
     return cast("str | None", cursor.position)
+
+
+def _typed(field: Field[Any, Any], text: Any) -> Any:
+    """A cursor value as its column's type, checked as the database would check it.
+
+    Everything the database would refuse is refused here, as an invalid cursor: text
+    with a NUL character, a number beyond the column's range, and a date-time whose UTC
+    offset PostgreSQL does not accept (it takes up to ±15:59, ISO 8601 up to ±23:59),
+    which is given in UTC instead (the same instant), or is invalid when it has no UTC
+    form in Python's range.
+    """
+    if not isinstance(text, str) or "\x00" in text:
+        raise ValueError("not a cursor value")
+    value = field.to_python(text)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    field.run_validators(value)
+    return value
 
 
 def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:

@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -29,6 +29,7 @@ from nixflow import selectors, services
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.filters import TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
+from nixflow.api.parsers import JSONParser
 from nixflow.api.permissions import IsAdminOrReadOnly
 from nixflow.api.serializers import (
     CommentCreateSerializer,

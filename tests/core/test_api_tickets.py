@@ -504,18 +504,18 @@ def test_page_size_is_capped_at_200_and_defaults_to_50(
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "cD1bIngiXQ==", "cD1bIjEiLCIyIl0="])
-def test_a_forged_cursor_is_404_not_500(
+def test_a_forged_cursor_is_400_not_500(
     agent_api: APIClient, requester: User, workflow: Workflow, cursor: str
 ) -> None:
     new_ticket(requester)
 
     response = agent_api.get(f"/api/tickets/?cursor={cursor}")
 
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json() == {"detail": "Invalid cursor"}
 
 
-def test_a_cursor_from_another_ordering_is_404(
+def test_a_cursor_from_another_ordering_is_400(
     agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
     TicketFactory.create_batch(3, requester=requester)
@@ -524,7 +524,7 @@ def test_a_cursor_from_another_ordering_is_404(
 
     response = agent_api.get("/api/tickets/", {"cursor": cursor, "ordering": "-updated"})
 
-    assert response.status_code == 404
+    assert response.status_code == 400
 
 
 # --- the list's query count ---------------------------------------------------------------
