@@ -159,12 +159,10 @@ def _results_vouch(results: list[dict[str, str]], from_domain: str) -> str:
 
 
 def _headers(message: Message, name: str) -> list[str]:
-    try:
-        return [" ".join(str(v).split()) for v in message.get_all(name, [])]
-    except Exception:  # a malformed header: read the raw values
-        return [
-            " ".join(str(v).split()) for k, v in message.raw_items() if k.lower() == name.lower()
-        ]
+    """Every value of a header, unfolded, as written: raw, since parsing them into the
+    email package's header objects (addresses above all) costs a millisecond a message."""
+    wanted = name.lower()
+    return [" ".join(str(v).split()) for k, v in message.raw_items() if k.lower() == wanted]
 
 
 def _from_mtas_results(message: Message, from_domain: str, authserv_id: str) -> Verdict | None:
