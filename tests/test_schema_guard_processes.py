@@ -126,8 +126,19 @@ def _database_ahead(db: ScratchDatabase) -> None:
     )
 
 
+def _database_ahead_without_a_column(db: ScratchDatabase) -> None:
+    # A newer release's migration dropped a column this code still uses.
+    _database_ahead(db)
+    _drop_column(db)
+
+
 def _prune_unknown(db: ScratchDatabase) -> None:
     db.sql("DELETE FROM django_migrations WHERE name = '0003_from_a_newer_release'")
+
+
+def _restore_column_and_prune(db: ScratchDatabase) -> None:
+    _restore_column(db)
+    _prune_unknown(db)
 
 
 DRIFTS: dict[str, tuple[Callable, Callable, list[str]]] = {
@@ -154,10 +165,17 @@ DRIFTS: dict[str, tuple[Callable, Callable, list[str]]] = {
             "Column incident_slametric.deadline (field incident.SLAMetric.deadline) is missing",
         ],
     ),
-    "database ahead of the code": (
-        _database_ahead,
-        _prune_unknown,
-        ["nixflow.E004", "0003_from_a_newer_release", "the database is ahead of the code"],
+    "database ahead of the code, without a column this code uses": (
+        _database_ahead_without_a_column,
+        _restore_column_and_prune,
+        [
+            "nixflow.E004",
+            "Column incident_slametric.deadline (field incident.SLAMetric.deadline) is missing",
+            (
+                "The database is ahead of the code (it has applied migrations this code does "
+                "not have: incident: 0003_from_a_newer_release)"
+            ),
+        ],
     ),
 }
 
@@ -204,3 +222,31 @@ def test_readyz_turns_503_when_the_schema_drifts_under_a_running_server(
 
         _fix_fake_applied_migration(scratch_db)
         assert get_json(base + "/readyz") == (200, {"status": "ready"})
+
+
+def test_database_ahead_but_compatible_keeps_web_worker_and_beat_running_with_a_warning(
+    scratch_db: ScratchDatabase,
+) -> None:
+    # A rolling deploy: a newer release applied an additive migration; this one serves on.
+    with web_server(scratch_db) as base:
+        _database_ahead(scratch_db)
+        scratch_db.sql("ALTER TABLE incident_ticket ADD COLUMN newer_note text NULL")
+        status, body = get_json(base + "/readyz")
+        assert status == 200, body
+        assert [w["check_id"] for w in body["warnings"]] == ["nixflow.W004"]
+        assert "0003_from_a_newer_release" in body["warnings"][0]["message"]
+
+        check = scratch_db.manage("check")
+        assert check.returncode == 0, check.output
+        assert "nixflow.W004" in check.output
+
+        env = scratch_db.env()
+        for command, marker in [
+            (celery_worker_cmd(), " ready."),
+            (celery_beat_cmd(scratch_db.var_dir), "beat: Ticking with max interval"),
+        ]:
+            with running(command, env, marker):
+                pass
+        logged = "\n".join(p.read_text() for p in scratch_db.var_dir.glob("*.log"))
+        assert logged.count("runs on a database that differs from the code, compatibly") >= 2
+        assert "nixflow.W004" in logged

@@ -224,7 +224,7 @@ def web_server(db: ScratchDatabase, migrations: str = "v2") -> Iterator[str]:
             try:
                 get_json(base + "/healthz")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # still booting
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
