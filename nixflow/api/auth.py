@@ -9,14 +9,18 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from nixflow.api.parsers import JSONParser
 from nixflow.security import LoginThrottle, client_address
 
 
 class TokenLoginView(ObtainAuthToken):
     throttle_classes = [LoginThrottle]
+    # DRF's view names its own parsers; the JSON one with the API's limits.
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     def get_serializer_context(self) -> dict[str, Any]:
         # authenticate() gets the HttpRequest, not DRF's wrapper: django-axes marks the
