@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from email_integration import events
 from email_integration.models import EmailAccount
-from nixflow.models import Role, User
+from nixflow.models import User
+from nixflow.toolkit.auth import require_admin
 from nixflow.toolkit.services import model_update
 
 # Kept by the system (polling), never set through these services.
@@ -37,10 +38,7 @@ ACCOUNT_FIELDS = tuple(
 
 
 def _require_admin(actor: User | None, action: str) -> None:
-    if actor is None:
-        return  # the system (data migrations, commands)
-    if not (actor.is_active and (actor.is_superuser or actor.role == Role.ADMIN)):
-        raise PermissionDenied(f"Only admins can {action} mail accounts.")
+    require_admin(actor, f"{action} mail accounts")  # None: the system (migrations, commands)
 
 
 def _fields(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from nixflow.models import (
     Role,
     User,
 )
+from nixflow.toolkit.auth import require_admin
 from nixflow.toolkit.services import model_update
 
 # --- Users ------------------------------------------------------------------------------
@@ -71,11 +72,9 @@ def user_update(*, user: User, actor: User | None, data: dict[str, Any]) -> User
     admin site); superuser status is a superuser's to grant, in the admin. Only admins
     change users, and only superusers change a superuser.
     """
-    if actor is not None:
-        if not (actor.is_superuser or actor.role == Role.ADMIN):
-            raise PermissionDenied("Only admins can change users.")
-        if user.is_superuser and not actor.is_superuser:
-            raise PermissionDenied("Only superusers can change a superuser.")
+    require_admin(actor, "change users")
+    if actor is not None and user.is_superuser and not actor.is_superuser:
+        raise PermissionDenied("Only superusers can change a superuser.")
     user = User.objects.select_for_update().get(pk=user.pk)
     role = data.get("role", user.role)
     also = {"is_staff": role in {Role.AGENT, Role.ADMIN}} if "role" in data else {}

@@ -6,20 +6,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.db.models.deletion import ProtectedError
 
 from nixflow import events
 from nixflow.models import (
-    Role,
     Stage,
     Ticket,
     Transition,
     User,
     Workflow,
 )
+from nixflow.toolkit.auth import require_admin
 from nixflow.toolkit.services import model_update
 
 # A workflow is saved with its stages and transitions as one change: the admin's editor
@@ -54,11 +54,6 @@ class TransitionSpec:
 
 
 WORKFLOW_FIELDS = frozenset({"name", "description", "is_default", "is_active"})
-
-
-def _require_admin(actor: User | None, action: str) -> None:
-    if actor is not None and not (actor.is_superuser or actor.role == Role.ADMIN):
-        raise PermissionDenied(f"Only admins can {action}.")
 
 
 def _stage_entry(stage: Stage) -> dict[str, Any]:
@@ -311,7 +306,7 @@ def workflow_create(
 
     Records ``workflow.created`` with the whole workflow (``events.WORKFLOW_CREATED``).
     """
-    _require_admin(actor, "create workflows")
+    require_admin(actor, "create workflows")
     _check_stage_specs(stages)
     workflow = Workflow(
         name=name.strip(), description=description, is_default=is_default, is_active=is_active
@@ -355,7 +350,7 @@ def workflow_update(
     workflow keeps at least one stage (its first is where new tickets start). Records one
     ``workflow.updated`` event with everything that changed; nothing when nothing did.
     """
-    _require_admin(actor, "change workflows")
+    require_admin(actor, "change workflows")
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     try:
         with transaction.atomic():
@@ -395,7 +390,7 @@ def workflow_delete(*, workflow: Workflow, actor: User | None) -> None:
     Records ``workflow.deleted`` with the workflow as it was. Configuration of feature
     apps that names the workflow (SLA policies, mail accounts, forms) also keeps it.
     """
-    _require_admin(actor, "delete workflows")
+    require_admin(actor, "delete workflows")
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if Ticket.objects.filter(workflow=workflow).exists():
         raise ValidationError(

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-from nixflow.models import User
+from nixflow.models import Role, User
 
 
 def signed_in_user(request: HttpRequest | Request) -> User:
@@ -39,3 +39,20 @@ def require_agent(actor: User | None, action: str) -> None:
     """
     if actor is not None and not getattr(actor, "is_agent", False):
         raise PermissionDenied(f"Only agents can {action}.")
+
+
+def is_admin(user: object) -> bool:
+    """Admins configure the desk: the admin role, or a superuser (whatever their role)."""
+    return bool(
+        getattr(user, "is_active", False)
+        and (getattr(user, "is_superuser", False) or getattr(user, "role", None) == Role.ADMIN)
+    )
+
+
+def require_admin(actor: User | None, action: str) -> None:
+    """Refuse anyone but an active admin or superuser: "Only admins can <action>."
+
+    ``actor`` None is the system (data migrations, demo data, commands), which may.
+    """
+    if actor is not None and not is_admin(actor):
+        raise PermissionDenied(f"Only admins can {action}.")

@@ -7,11 +7,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.text import capfirst
 
-from nixflow.models import Role, User
+from nixflow.models import User
+from nixflow.toolkit.auth import require_admin as toolkit_require_admin
 from nixflow.toolkit.services import Changes
 
 Row = dict[str, Any]
@@ -19,14 +20,8 @@ Row = dict[str, Any]
 
 def require_admin(actor: User | None) -> None:
     """The SLA configuration is the admins' (and superusers'); None is the system (demo
-    data, data migrations), which may change it too.
-
-    The same rule as ``nixflow.api.permissions.is_admin``, which the API checks before a
-    request gets here; repeated because a service must not import the API layer, and
-    the toolkit has only ``require_agent`` so far."""
-    if actor is None or actor.is_superuser or actor.role == Role.ADMIN:
-        return
-    raise PermissionDenied("Only admins can change the SLA configuration.")
+    data, data migrations), which may change it too."""
+    toolkit_require_admin(actor, "change the SLA configuration")
 
 
 def plain(value: Any) -> Any:
