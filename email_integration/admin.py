@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -33,6 +34,7 @@ from nixflow.toolkit.admin import (
     report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.downloads import attachment_response
 from nixflow.toolkit.errors import error_text
 
 
@@ -200,15 +202,14 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
         )
         return [raw, *super().get_urls()]
 
-    def raw_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def raw_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
         message = get_object_or_404(EmailMessage, pk=pk)
-        response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
         # Served as a download, never rendered: a message can carry anything.
-        response["Content-Disposition"] = f'attachment; filename="message-{message.pk}.eml"'
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(
+            bytes(message.raw), filename=f"message-{message.pk}.eml", content_type="message/rfc822"
+        )
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

@@ -54,6 +54,7 @@ from nixflow.toolkit.admin import (
     refusals_to_form,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.downloads import attachment_response
 
 DESIGN = frozenset({VIEW, ADD, CHANGE})
 
@@ -526,9 +527,6 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             handle = attachment.file.open("rb")
         except FileNotFoundError as exc:
             raise Http404("The file is missing from storage.") from exc
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type=attachment.content_type,
+        return attachment_response(
+            handle, filename=attachment.original_name, content_type=attachment.content_type
         )

@@ -569,6 +569,7 @@ def test_ticket_attachments_download_as_attachments(
     response = api_client.get(f"/api/tickets/{ticket.key}/attachments/{attachment.pk}/")
 
     assert_download(response, "page.html")
+    assert response["Content-Type"] == "application/octet-stream"
 
 
 @pytest.mark.django_db

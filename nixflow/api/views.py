@@ -58,6 +58,7 @@ from nixflow.models import (
     Workflow,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.downloads import attachment_response
 
 logger = logging.getLogger(__name__)
 
@@ -284,11 +285,8 @@ class TicketViewSet(viewsets.GenericViewSet):
         except FileNotFoundError as exc:
             logger.error("The file of attachment %s is missing: %s", attachment.pk, exc)
             raise NotFound("The file of this attachment is missing.") from exc
-        return FileResponse(
-            file,
-            as_attachment=True,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
+        return attachment_response(
+            file, filename=attachment.filename, content_type=attachment.content_type
         )
 
     @extend_schema(methods=["GET"], responses=WatcherSerializer(many=True))

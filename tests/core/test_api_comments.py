@@ -101,7 +101,9 @@ def test_multipart_comment_with_attachments_lists_them_with_download_urls(
 
     assert download.status_code == 200
     assert download["Content-Type"] == "image/jpeg"
-    assert download["Content-Disposition"] == 'attachment; filename="smoke.jpg"'
+    assert download["Content-Disposition"] == (
+        "attachment; filename=\"smoke.jpg\"; filename*=UTF-8''smoke.jpg"
+    )
     assert b"".join(download.streaming_content) == b"\xff\xd8jpeg"
 
 

@@ -38,6 +38,7 @@ from knowledge.api.views.common import ID_PATTERN, ID_SCHEMA, ArticleBase, IsAge
 from knowledge.models import KnowledgeArticleVersion
 from nixflow import selectors as ticket_selectors
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.downloads import attachment_response
 
 logger = logging.getLogger(__name__)
 
@@ -224,11 +225,7 @@ class ArticleFilesMixin(ArticleBase):
         except FileNotFoundError as error:
             logger.error("The file of knowledge attachment %s is missing: %s", found.pk, error)
             raise NotFound("The file of this attachment is missing.") from error
-        response = FileResponse(
-            file, as_attachment=True, filename=found.filename, content_type=found.content_type
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(file, filename=found.filename, content_type=found.content_type)
 
 
 class ArticleTicketsMixin(ArticleBase):
