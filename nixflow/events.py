@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model
 from django.dispatch import Signal
 
 from eventlog.services import event_record
@@ -142,26 +141,6 @@ def publish_deletion(
         occurred_at=occurred_at,
         payload=payload,
     )
-
-
-def _json_value(value: Any) -> Any:
-    """A field value as the event log stores it: related rows by primary key."""
-    if isinstance(value, Model):
-        return value.pk
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def changes_payload(
-    changes: dict[str, tuple[Any, Any]], *, hide: frozenset[str] = frozenset()
-) -> dict[str, list[Any]]:
-    """``{field: [old, new]}`` for an event payload, without the ``hide`` fields."""
-    return {
-        name: [_json_value(old), _json_value(new)]
-        for name, (old, new) in changes.items()
-        if name not in hide
-    }
 
 
 def record_user_event(

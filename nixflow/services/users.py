@@ -16,7 +16,7 @@ from nixflow.models import (
     User,
 )
 from nixflow.toolkit.auth import require_admin
-from nixflow.toolkit.services import model_update
+from nixflow.toolkit.services import changes_payload, model_update
 
 # --- Users ------------------------------------------------------------------------------
 USER_FIELDS = frozenset({"email", "first_name", "last_name", "role", "is_active"})
@@ -86,7 +86,7 @@ def user_update(*, user: User, actor: User | None, data: dict[str, Any]) -> User
             actor=actor,
             payload={
                 "fields": sorted(changes),
-                "changes": events.changes_payload(changes, hide=frozenset({"email"})),
+                "changes": changes_payload(changes, hide={"email"}),
             },
         )
     return user

@@ -20,7 +20,7 @@ from nixflow.models import (
     Workflow,
 )
 from nixflow.toolkit.auth import require_admin
-from nixflow.toolkit.services import model_update
+from nixflow.toolkit.services import changes_payload, model_update
 
 # A workflow is saved with its stages and transitions as one change: the admin's editor
 # and the API send the workflow as it should be, the services below work out what was
@@ -163,7 +163,7 @@ def _apply_stages(workflow: Workflow, specs: Sequence[StageSpec]) -> _Change:
         changes = model_update(instance=stage, data=values, validate=_validate_stage)
         if changes:
             change.changed.append(
-                {"id": stage.pk, "name": old_name, "changes": events.changes_payload(changes)}
+                {"id": stage.pk, "name": old_name, "changes": changes_payload(changes)}
             )
     return change
 
@@ -256,7 +256,7 @@ def _apply_transitions(
                 {
                     "from_stage": entry["from_stage"],
                     "to_stage": entry["to_stage"],
-                    "changes": events.changes_payload(changes),
+                    "changes": changes_payload(changes),
                 }
             )
     change.sort(key=lambda entry: (entry["from_stage"], entry["to_stage"]))
@@ -375,7 +375,7 @@ def workflow_update(
         actor=actor,
         payload={
             "fields": sorted(changes),
-            "changes": events.changes_payload(changes),
+            "changes": changes_payload(changes),
             "stages": stage_change.payload(),
             "transitions": transition_change.payload(),
         },

@@ -4,10 +4,12 @@
 checked who may act and locked the row, it compares the requested values with the row,
 sets the ones that differ, validates and saves only those columns, and hands back what
 changed (old and new value per field) for the service's history rows and event payload.
+``changes_payload`` and ``payload_value`` turn such values into what an event stores.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
@@ -68,3 +70,27 @@ def model_update(
     if save:
         instance.save(update_fields=[*changes, *(also_set or {})])
     return changes
+
+
+def payload_value(value: Any) -> Any:
+    """A value as an event payload stores it (JSON): a row by its primary key, dates and
+    times in ISO format, lists and dicts element by element."""
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [payload_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: payload_value(item) for key, item in value.items()}
+    return value
+
+
+def changes_payload(changes: Changes, *, hide: Collection[str] = ()) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` of ``model_update``'s result for an event payload, without
+    the ``hide`` fields (personal data the append-only log must not keep)."""
+    return {
+        name: [payload_value(old), payload_value(new)]
+        for name, (old, new) in changes.items()
+        if name not in hide
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +12,7 @@ from django.utils.text import capfirst
 
 from nixflow.models import User
 from nixflow.toolkit.auth import require_admin as toolkit_require_admin
-from nixflow.toolkit.services import Changes
+from nixflow.toolkit.services import Changes, payload_value
 
 Row = dict[str, Any]
 
@@ -24,18 +23,7 @@ def require_admin(actor: User | None) -> None:
     toolkit_require_admin(actor, "change the SLA configuration")
 
 
-def plain(value: Any) -> Any:
-    """A value as an event payload stores it: a row by its primary key, dates and times
-    in ISO format, lists and row dicts element by element."""
-    if isinstance(value, models.Model):
-        return value.pk
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    return value
+plain = payload_value  # the toolkit's: a row by its pk, dates ISO, lists and dicts deep
 
 
 def changes_payload(changes: Changes) -> dict[str, Any]:
