@@ -3,12 +3,14 @@
 What belongs here is code that the core app and the feature apps (sla, knowledge,
 forms_builder, email_integration, eventlog) would otherwise each write for themselves:
 
-- ``auth``: who is asking (``signed_in_user``) and who may act (``require_agent``);
+- ``auth``: who is asking (``signed_in_user``) and who may act (``require_agent``,
+  ``require_admin``, ``is_admin``);
 - ``admin``: role-based admin permissions, the read-only inline and record admin, showing
   a service's refusal as a form error, list-column counts and message helpers;
 - ``errors``: the text a person reads for a ``ValidationError`` or ``PermissionDenied``;
 - ``panels``: panels feature apps add to the ticket's admin page;
-- ``services``: ``model_update``, the diff-set-save step of every ``<thing>_update``.
+- ``services``: ``model_update``, the diff-set-save step of every ``<thing>_update``,
+  and ``changes_payload``/``payload_value`` for the event it records.
 
 What does not belong here: anything about tickets, workflows or users as a domain (that
 is the core app, ``nixflow.models``/``services``/``selectors``/...), and the project's
