@@ -81,6 +81,7 @@ from eventlog.services import event_build, event_record_many
 from nixflow import selectors as core_selectors
 from nixflow import services as core_services
 from nixflow.models import TICKET_KEY_PATTERN, Role, Source, Ticket, User, Workflow
+from nixflow.toolkit.quotas import StorageRoom, storage_room
 
 logger = logging.getLogger(__name__)
 
@@ -686,7 +687,9 @@ def _act(
     thread: EmailThread | None,
 ) -> Ticket:
     """Open a ticket, or comment on ``ticket``, as ``sender``; the ticket."""
-    attachments, refused = _attachments(parsed)
+    # The quotas cost two queries: only asked of a message with files.
+    room = storage_room(user=sender, ticket=ticket) if parsed.attachments else StorageRoom()
+    attachments, refused = _attachments(parsed, room)
     if ticket is None:
         ticket = core_services.ticket_create(
             requester=sender,
@@ -839,13 +842,21 @@ def _thread_for(message: EmailMessage, ticket: Ticket, parsed: ParsedMessage) ->
     return thread
 
 
-def _attachments(parsed: ParsedMessage) -> tuple[list[SimpleUploadedFile], list[tuple]]:
+def _attachments(
+    parsed: ParsedMessage, room: StorageRoom
+) -> tuple[list[SimpleUploadedFile], list[tuple]]:
+    """The parts kept as files, and the refused ones with their reason: over the
+    per-file limit, past the per-message count, or beyond the sender's or the ticket's
+    storage quota (``room``; the files that fit are kept, in order)."""
     limit = settings.NIXFLOW_MAX_ATTACHMENT_BYTES
     accepted, refused = [], []
     for part in parsed.attachments[: settings.NIXFLOW_MAX_ATTACHMENTS]:
         if len(part.payload) > limit:
             refused.append((part, f"{len(part.payload)} bytes exceeds the {limit}-byte limit"))
+        elif over := room.refusal(len(part.payload)):
+            refused.append((part, over[:255]))
         else:
+            room = room.minus(len(part.payload))
             accepted.append(SimpleUploadedFile(part.filename, part.payload, part.content_type))
     for part in parsed.attachments[settings.NIXFLOW_MAX_ATTACHMENTS :]:
         refused.append((part, f"more than {settings.NIXFLOW_MAX_ATTACHMENTS} attachments"))

@@ -361,6 +361,12 @@ if PRODUCTION:
 # --- Tickets --------------------------------------------------------------------------
 NIXFLOW_MAX_ATTACHMENT_BYTES = env.int("NIXFLOW_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
 NIXFLOW_MAX_ATTACHMENTS = env.int("NIXFLOW_MAX_ATTACHMENTS", default=10)
+# Totals of comment attachments, per user and per ticket (0: no quota); over them a
+# comment is refused (API 413) and mail keeps the files that fit (nixflow/toolkit/quotas.py).
+NIXFLOW_USER_STORAGE_QUOTA_BYTES = env.int("NIXFLOW_USER_STORAGE_QUOTA_BYTES", default=1024**3)
+NIXFLOW_TICKET_STORAGE_QUOTA_BYTES = env.int(
+    "NIXFLOW_TICKET_STORAGE_QUOTA_BYTES", default=200 * 1024**2
+)
 
 # --- Cache ----------------------------------------------------------------------------
 # Rate limits count in the cache, so it must be one for every gunicorn worker and

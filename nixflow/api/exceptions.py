@@ -8,6 +8,8 @@ API); this handler gives them the same shape as DRF's own errors:
 - ``PermissionDenied`` → 403 ``{detail}`` and ``Http404`` → 404 ``{detail}`` (DRF's
   handler already does both, keeping the service's message);
 - a request body over Django's upload limits → 413 or 400 instead of Django's HTML page;
+- files over a user's or a ticket's storage quota (``StorageQuotaExceededError``, a
+  ``ValidationError`` for the admin's sake) → 413 ``{detail}``;
 - text the database cannot store (a NUL character, which PostgreSQL refuses in text and
   ``jsonb``, in a value no serializer field checked: a JSON object's key, a nested
   answer) → 400 ``{detail}``. Serializer fields already refuse NUL with a message of
@@ -35,6 +37,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from nixflow.toolkit.quotas import StorageQuotaExceededError
+
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -55,7 +59,9 @@ def _is_nul_refusal(exc: DataError) -> bool:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, StorageQuotaExceededError):
+        exc = PayloadTooLarge(" ".join(exc.messages))
+    elif isinstance(exc, DjangoValidationError):
         detail = as_serializer_error(exc)
         if NON_FIELD_ERRORS in detail:
             detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)

@@ -29,6 +29,7 @@ from nixflow.models import (
     Workflow,
 )
 from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.quotas import storage_quota_check
 from nixflow.toolkit.services import model_update
 
 # Every service below locks the ticket row, changes it, writes one HistoryLog row per
@@ -368,6 +369,7 @@ def comment_create(
     _require_can_view(author, ticket)
     _validate_attachments(attachments)
     ticket = _lock(ticket)
+    storage_quota_check(user=author, ticket=ticket, uploads=attachments)
     now = timezone.now()
     comment = Comment(ticket=ticket, author=author, body=body, is_internal=is_internal, created=now)
     comment.full_clean(exclude=["ticket", "author"], **_CHECKED_BY_THE_DATABASE)

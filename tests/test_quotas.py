@@ -1,0 +1,164 @@
+"""Storage quotas for comment attachments, per user and per ticket
+(nixflow/toolkit/quotas.py): the API answers 413 with a reason, the admin shows the
+refusal on the form, and mail keeps the message and the files that fit, recording the
+others as refused with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from email_integration import services as email_services
+from email_integration.models import EmailAccount, EmailMessageStatus, InboundProtocol
+from nixflow import admin as nixflow_admin
+from nixflow import services
+from nixflow.models import Attachment, Comment, Ticket, User
+from tests.core.admin_pages import fill_new_row, form_data, prefix, url
+from tests.email_integration.messages import mail
+from tests.factories import TicketFactory
+from tests.helpers import as_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def small_quotas(settings: Settings, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.NIXFLOW_TICKET_STORAGE_QUOTA_BYTES = 100
+    settings.NIXFLOW_USER_STORAGE_QUOTA_BYTES = 150
+
+
+def upload(size: int, name: str = "log.txt") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"x" * size, content_type="text/plain")
+
+
+def attach(ticket: Ticket, author: User, size: int) -> Comment:
+    return services.comment_create(
+        ticket=ticket, author=author, body="Log.", attachments=[upload(size)]
+    )
+
+
+def post_comment(client: APIClient, ticket: Ticket, *sizes: int):  # type: ignore[no-untyped-def]
+    files = [upload(size, f"log{n}.txt") for n, size in enumerate(sizes)]
+    return client.post(
+        f"/api/tickets/{ticket.key}/comments/",
+        {"body": "Logs attached.", "attachments": files},
+        format="multipart",
+    )
+
+
+def test_files_that_fit_the_ticket_and_the_user_quota_are_kept(
+    api_client: APIClient, requester: User, ticket: Ticket
+) -> None:
+    response = post_comment(as_user(api_client, requester), ticket, 60, 40)
+
+    assert response.status_code == 201, response.content
+    assert Attachment.objects.count() == 2
+
+
+def test_files_past_the_tickets_quota_are_413_with_the_reason(
+    api_client: APIClient, requester: User, agent: User, ticket: Ticket
+) -> None:
+    attach(ticket, agent, 70)
+
+    response = post_comment(as_user(api_client, requester), ticket, 20, 11)
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "31 bytes of files exceed the ticket's storage quota of 100 bytes "
+        "(30 bytes left)."
+    }
+    assert not Comment.objects.filter(author=requester).exists()
+
+
+def test_files_past_the_users_quota_on_other_tickets_are_413(
+    api_client: APIClient, requester: User, agent: User, ticket: Ticket
+) -> None:
+    attach(TicketFactory(requester=requester), requester, 90)
+    attach(TicketFactory(requester=requester), requester, 50)
+
+    response = post_comment(as_user(api_client, requester), ticket, 11)
+
+    assert response.status_code == 413
+    assert "your storage quota" in response.json()["detail"]
+    # Another user still has room on the same ticket.
+    assert attach(ticket, agent, 11).attachments.count() == 1
+
+
+def test_the_quota_is_counted_in_bytes_at_the_edge(requester: User, ticket: Ticket) -> None:
+    attach(ticket, requester, 99)
+    attach(ticket, requester, 1)
+
+    with pytest.raises(ValidationError, match="ticket's storage quota"):
+        attach(ticket, requester, 1)
+
+
+def test_comments_without_files_are_never_refused(
+    api_client: APIClient, requester: User, ticket: Ticket
+) -> None:
+    attach(ticket, requester, 100)
+
+    response = as_user(api_client, requester).post(
+        f"/api/tickets/{ticket.key}/comments/", {"body": "Any news?"}, format="json"
+    )
+
+    assert response.status_code == 201
+
+
+def test_zero_switches_a_quota_off(settings: Settings, requester: User, ticket: Ticket) -> None:
+    settings.NIXFLOW_TICKET_STORAGE_QUOTA_BYTES = 0
+    settings.NIXFLOW_USER_STORAGE_QUOTA_BYTES = 0
+
+    attach(ticket, requester, 500)
+
+    assert Attachment.objects.get().size == 500
+
+
+def test_the_admin_shows_the_quota_refusal_on_the_form(
+    agent_client: Client, agent: User, ticket: Ticket
+) -> None:
+    attach(ticket, agent, 95)
+    page = agent_client.get(url("ticket_change", ticket.pk))
+    data = form_data(page)
+    fill_new_row(
+        data, prefix(page, nixflow_admin.NewCommentInline), body="More logs.", attachments=upload(6)
+    )
+
+    response = agent_client.post(url("ticket_change", ticket.pk), data)
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert error.startswith("Comment: ")
+    assert "ticket's storage quota" in error
+    assert Comment.objects.filter(ticket=ticket).count() == 1
+
+
+def test_mail_over_the_quota_keeps_the_message_and_the_files_that_fit() -> None:
+    account = EmailAccount.objects.create(
+        name="Help", address="help@desk.test", protocol=InboundProtocol.NONE
+    )
+    raw = mail(
+        attachments=[
+            ("first.txt", b"a" * 60, "text/plain"),
+            ("second.txt", b"b" * 60, "text/plain"),
+            ("third.txt", b"c" * 40, "text/plain"),
+        ]
+    )
+
+    message = email_services.message_ingest(account=account, raw=raw)
+
+    assert message.status == EmailMessageStatus.PROCESSED
+    rows = {a.filename: a for a in message.attachments.all()}
+    assert rows["first.txt"].refused_reason == rows["third.txt"].refused_reason == ""
+    assert "ticket's storage quota" in rows["second.txt"].refused_reason
+    assert not rows["second.txt"].file
+    assert [a.filename for a in message.comment.attachments.order_by("id")] == [
+        "first.txt",
+        "third.txt",
+    ]
