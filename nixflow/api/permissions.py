@@ -1,17 +1,22 @@
-"""Role-based API permissions shared by the apps' APIs."""
+"""Role-based API permissions shared by the apps' APIs, and the user-id field that
+keeps requesters from learning which accounts exist."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from nixflow.models import Role
+from nixflow.models import User
+from nixflow.toolkit.auth import is_admin as toolkit_is_admin
 
 
 def is_admin(user: Any) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role == Role.ADMIN))
+    """The services' rule (``nixflow.toolkit.auth.is_admin``), for a signed-in user."""
+    return bool(user and user.is_authenticated and toolkit_is_admin(user))
 
 
 def is_agent(user: Any) -> bool:
@@ -46,3 +51,24 @@ class IsAdminOrReadOnly(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return request.method in SAFE_METHODS or is_admin(request.user)
+
+
+class UserIdField(serializers.PrimaryKeyRelatedField):
+    """A user's id in a request body (a ticket's requester or assignee, a watcher).
+
+    Agents may name any user. A requester may name only themselves: any other id gets
+    the same 400 as an id that names nobody ("object does not exist"), never a 403 from
+    the service, so that trying ids cannot tell a requester which accounts exist.
+    Needs the request in the serializer's context; without one it accepts no id.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=User.objects.all(), **kwargs)
+
+    def get_queryset(self) -> QuerySet[User]:
+        user = getattr(self.context.get("request"), "user", None)
+        if is_agent(user):
+            return User.objects.all()
+        if user is None or not user.is_authenticated:
+            return User.objects.none()
+        return User.objects.filter(pk=user.pk)
