@@ -214,20 +214,29 @@ def structure_problem(raw: bytes, *, max_depth: int, max_parts: int) -> str:
 
     Python's parser reads nested multiparts through one generator per level, so every
     line costs as much as the nesting is deep: 2,000 levels took seconds and then
-    overflowed the stack, 20,000 parts half a minute. This pass reads the raw lines
-    once, keeping only a stack of open boundaries (and enclosed ``message/rfc822``
-    levels), and stops at the first limit crossed, before that parser ever sees the
-    message. Depth counts multipart and enclosed-message levels; parts count every
-    entity, the message itself included.
+    overflowed the stack, 20,000 parts half a minute. This pass reads the raw bytes
+    once (header blocks line by line, bodies only where a line starts with ``--``),
+    keeping only a stack of open boundaries (and enclosed ``message/rfc822`` levels),
+    and stops at the first limit crossed, before that parser ever sees the message.
+    Depth counts multipart and enclosed-message levels; parts count every entity, the
+    message itself included.
     """
     stack: list[bytes] = []  # open levels: a multipart's boundary, or b"" for message/*
-    parts = 0
+    parts, position = 0, 0
     header: list[bytes] | None = []  # collecting an entity's header block, else None
-    for line in raw.splitlines():
-        if header is None:  # in a body: only a boundary line matters
-            if line.startswith(b"--") and stack and _delimit(stack, line.rstrip()):
+    while position < len(raw):
+        if header is None:  # in a body: jump to the next line that could be a boundary
+            start = _next_dash_line(raw, position) if stack else -1
+            if start == -1:
+                return ""  # no open multipart left, or no boundary: nothing more nests
+            newline = raw.find(b"\n", start)
+            position = len(raw) if newline == -1 else newline + 1
+            if _delimit(stack, raw[start:position].rstrip()):
                 header = []
             continue
+        end = raw.find(b"\n", position)
+        end = len(raw) if end == -1 else end
+        line, position = raw[position:end], end + 1
         if line.strip():
             header.append(line)
             continue
@@ -238,6 +247,14 @@ def structure_problem(raw: bytes, *, max_depth: int, max_parts: int) -> str:
         if len(stack) > max_depth:
             return f"MIME nesting deeper than {max_depth} (limit EMAIL_MAX_MIME_DEPTH)"
     return ""
+
+
+def _next_dash_line(raw: bytes, position: int) -> int:
+    """Where the next line starting with ``--`` begins, at or after ``position``; -1."""
+    if raw.startswith(b"--", position):
+        return position
+    found = raw.find(b"\n--", position)
+    return -1 if found == -1 else found + 1
 
 
 def _open(stack: list[bytes], header: list[bytes]) -> list[bytes] | None:

@@ -381,7 +381,7 @@ def _process_batch(messages: Sequence[EmailMessage], *, savepoints: bool) -> lis
             plan.sender = intake.users.get(plan.parsed.from_address)
             sender_id = plan.sender.pk if plan.sender else None
             own = [t for t in plan.tokens if t.user_id == sender_id]
-            plan.token = (own or plan.tokens or [None])[0]
+            plan.token = next(iter(own or plan.tokens), None)
             plan.token_matches = bool(own)
     _count_senders(due, plans)
     recorded: list[EventLog] = []

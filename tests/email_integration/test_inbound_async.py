@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from email_integration import services
 from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus, InboundProtocol
+from email_integration.parsing import structure_problem
 from email_integration.tasks import process_stored_inbound
 from eventlog import outbox
 from eventlog.models import OutboxMessage
@@ -161,3 +162,27 @@ def test_with_the_broker_down_posted_mail_is_answered_kept_and_processed_once_la
     message.refresh_from_db()
     assert (message.status, message.attempts) == (EmailMessageStatus.PROCESSED, 1)
     assert list(Ticket.objects.values_list("title", flat=True)) == ["During the outage"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (nested(30), ""),
+        (nested(31), "MIME nesting deeper than 30 (limit EMAIL_MAX_MIME_DEPTH)"),
+        (many_parts(499), ""),  # 500 entities with the message itself
+        (many_parts(500), "more than 500 MIME parts (limit EMAIL_MAX_MIME_PARTS)"),
+        (mail(attachments=[("big.bin", b"--x\n" * 50_000, "application/octet-stream")]), ""),
+    ],
+    ids=["30 deep", "31 deep", "500 parts", "501 parts", "dashes in a body"],
+)
+def test_the_structure_limits_hold_at_their_values(raw: bytes, problem: str) -> None:
+    assert structure_problem(raw, max_depth=30, max_parts=500) == problem
+
+
+def test_an_enclosed_message_counts_as_a_level_and_is_read(account: EmailAccount) -> None:
+    inner = mail(sender="dave@example.com", subject="Original", body="The original text.")
+    forwarded = mail(subject="Fwd: Original", attachments=[("fwd.eml", inner, "message/rfc822")])
+    assert structure_problem(forwarded, max_depth=2, max_parts=10) == ""
+    assert "MIME nesting deeper than 1" in structure_problem(forwarded, max_depth=1, max_parts=10)
+    message = services.message_ingest(account=account, raw=forwarded)
+    assert message.status == EmailMessageStatus.PROCESSED
