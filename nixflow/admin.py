@@ -94,12 +94,15 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
         return (*fields, *self.superuser_only_fields)
 
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
-        """A change of e-mail address, name, role or active state goes through
-        ``services.user_update`` (its ``user.updated`` event); the rest (username,
-        password, superuser status, groups) is saved here and recorded as
-        ``admin.changed``, as for any model without services."""
+        """A new user is made by ``services.user_create`` (``user.created``); a change of
+        e-mail address, name, role or active state goes through ``services.user_update``
+        (``user.updated``). The rest (username, password, superuser status, groups) is
+        saved here and recorded as ``admin.changed``, as for any model without services."""
+        if not change:
+            self._create(request, obj, form)
+            return
         by_service = [name for name in form.changed_data if name in services.USER_FIELDS]
-        if not change or not by_service:
+        if not by_service:
             super().save_model(request, obj, form, change)
             return
         rest = [name for name in form.changed_data if name not in services.USER_FIELDS]
@@ -115,6 +118,24 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
             super().save_model(request, obj, form, change)
         else:
             setattr(request, _RECORDED_BY_SERVICE, True)
+
+    def _create(self, request: HttpRequest, obj: User, form: ModelForm) -> None:
+        data = form.cleaned_data
+        with refusals_to_form():
+            user = services.user_create(
+                username=data["username"],
+                email=data.get("email", ""),
+                role=data.get("role", Role.REQUESTER),
+                # Empty when the admin chose "password-based authentication: disabled".
+                password=data.get("password1") or None,
+                actor=signed_in_user(request),
+            )
+        # The admin carries on with the form's instance (its log entry, the redirect).
+        for field in User._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(user, field.attname))
+        obj._state.adding = False
+        obj._state.db = user._state.db
+        setattr(request, _RECORDED_BY_SERVICE, True)
 
     def _record_admin_event(
         self, request: HttpRequest, type: str, obj: Model, payload: dict[str, Any]

@@ -993,3 +993,32 @@ def test_a_refusal_of_the_workflow_service_is_shown_on_the_editor(admin_client: 
     assert workflow.description != "Not saved either."
     assert workflow.stages.count() == 1
     assert not EventLog.objects.filter(type__startswith="workflow.").exists()
+
+
+def test_adding_a_user_goes_through_the_user_service_and_its_event(
+    admin_client: Client, admin_user: User
+) -> None:
+    page = admin_client.get(url("user_add"))
+    data = form_data(page)
+    data.update(
+        {
+            "username": "newagent",
+            "email": "newagent@example.com",
+            "role": Role.AGENT,
+            "usable_password": "true",
+            "password1": "a long and unguessable phrase",
+            "password2": "a long and unguessable phrase",
+        }
+    )
+
+    response = admin_client.post(url("user_add"), data)
+
+    assert response.status_code == 302, errors(response)
+    user = User.objects.get(username="newagent")
+    assert (user.role, user.is_staff, user.email) == (Role.AGENT, True, "newagent@example.com")
+    assert user.check_password("a long and unguessable phrase")
+    assert response["Location"] == url("user_change", user.pk)
+    [event] = EventLog.objects.filter(type=events.USER_CREATED)
+    assert (event.actor, event.subject_id) == (admin_user, str(user.pk))
+    assert event.payload == {"username": "newagent", "role": "agent"}
+    assert admin_events() == []
