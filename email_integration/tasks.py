@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from celery import Task, shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from email_integration import fetchers, outbound, services
-from email_integration.models import EmailAccount
+from email_integration.models import EmailAccount, EmailMessage
 
 
 @shared_task(bind=True, max_retries=None)
@@ -28,8 +29,23 @@ def send_queued(self: Task, message_id: int) -> str:
         if delay is None:
             raise  # failed for good: recorded on the message, and shown as the task's error
         raise self.retry(exc=error, countdown=delay) from error
-    outbound.record_sent(message)
+    _record_sent_once_sent(message)
     return "sent"
+
+
+def _record_sent_once_sent(message: EmailMessage) -> None:
+    """The server has the message now: a database connection lost at this moment (a
+    failover, a terminated backend) must not leave it claimed, or the sweeper would send
+    it a second time when the claim lapses. Record it on a fresh connection instead."""
+    for attempt in range(3):
+        try:
+            outbound.record_sent(message)
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == 2:
+                raise
+            connection.close()
+            time.sleep(0.5 * (attempt + 1))
 
 
 @shared_task
