@@ -1,1 +1,1 @@
-"""Event log: the append-only audit trail (SPEC section 6)."""
+"""Event log: the append-only audit trail, its seals, and the outbox."""

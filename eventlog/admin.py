@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from eventlog.models import EventLog, Seal
+from eventlog.models import EventLog, OutboxMessage, Seal
 from eventlog.selectors import event_types
 
 
@@ -86,3 +86,16 @@ class SealAdmin(ReadOnlyAdmin):
     list_display = ("id", "first_event_id", "last_event_id", "event_count", "sealed_at")
     readonly_fields = ("first_event_id", "last_event_id", "event_count", "gaps", "sealed_at")
     exclude = ("digest", "previous_digest")
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """What waits for the broker (published_at empty) and what was published lately:
+    the first place to look when mail is late (docs/operations.md, "Broker down")."""
+
+    list_display = ("id", "task", "key", "created_at", "attempts", "published_at")
+    list_filter = (("published_at", admin.EmptyFieldListFilter), "task")
+    search_fields = ("=key", "=correlation_id")
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    show_full_result_count = False
+    list_per_page = 50
