@@ -38,7 +38,14 @@ def user_create(
     Agents and admins are staff (they use the admin site); admins are also superusers,
     as the desk's administrators. ``password`` None leaves the account without a usable
     password (requesters made by mail or forms, who sign in after a reset).
+
+    ``actor`` None is the system (mail, forms, commands, demo data). People must be
+    admins, and only a superuser may create an admin: an admin is a superuser, and an
+    admin who is not one must not be able to make one.
     """
+    require_admin(actor, "create users")
+    if actor is not None and role == Role.ADMIN and not actor.is_superuser:
+        raise PermissionDenied("Only superusers can create admins (admins are superusers).")
     user = User(
         username=username,
         email=email,

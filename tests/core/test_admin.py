@@ -1022,3 +1022,21 @@ def test_adding_a_user_goes_through_the_user_service_and_its_event(
     assert (event.actor, event.subject_id) == (admin_user, str(user.pk))
     assert event.payload == {"username": "newagent", "role": "agent"}
     assert admin_events() == []
+
+
+def test_a_role_admin_cannot_add_an_admin_in_the_admin(role_admin_client: Client) -> None:
+    data = form_data(role_admin_client.get(url("user_add")))
+    data.update(
+        {
+            "username": "boss",
+            "email": "boss@example.com",
+            "role": Role.ADMIN,
+            "usable_password": "false",
+        }
+    )
+
+    response = role_admin_client.post(url("user_add"), data)
+
+    assert response.status_code == 200
+    assert "Only superusers can create admins" in str(response.context["adminform"].form.errors)
+    assert not User.objects.filter(username="boss").exists()

@@ -111,3 +111,15 @@ def test_agents_cannot_change_users_and_admins_cannot_change_superusers(
         user_update(user=person, actor=agent, data={"role": Role.AGENT})
     with pytest.raises(PermissionDenied):
         user_update(user=admin_user, actor=admin_role, data={"first_name": "Root"})
+
+
+def test_an_admin_who_is_not_a_superuser_cannot_create_an_admin(agent: User) -> None:
+    """An admin is a superuser: creating one is a superuser's decision."""
+    role_admin = UserFactory(role=Role.ADMIN)
+    with pytest.raises(PermissionDenied):
+        user_create(username="boss", email="boss@example.com", role=Role.ADMIN, actor=role_admin)
+    with pytest.raises(PermissionDenied):
+        user_create(username="ag2", email="ag2@example.com", role=Role.AGENT, actor=agent)
+    made = user_create(username="ag3", email="ag3@example.com", role=Role.AGENT, actor=role_admin)
+    assert (made.is_staff, made.is_superuser) == (True, False)
+    assert not User.objects.filter(username__in=["boss", "ag2"]).exists()
