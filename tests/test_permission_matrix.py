@@ -374,6 +374,17 @@ API = [
     entry("/api/email/accounts/{pk}/", "unused", at=pk("account_spare"), DELETE=ADMINS),
     entry("/api/email/messages/", GET=AGENTS),
     entry("/api/email/messages/{pk}/", at=pk("mail_a"), GET=AGENTS),
+    # Only a suspended message can be released or rejected: mail_a was processed.
+    entry(
+        "/api/email/messages/{pk}/release/",
+        at=pk("mail_a"),
+        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+    ),
+    entry(
+        "/api/email/messages/{pk}/reject/",
+        at=pk("mail_a"),
+        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+    ),
     # SLA: figures for staff; configuration changed by admins.
     entry("/api/sla/summary/", GET=AGENTS),
     entry(

@@ -108,6 +108,21 @@ class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
         message = outbound.message_resend(actor=signed_in_user(request), message=self.get_object())
         return Response(EmailMessageSerializer(message).data)
 
+    @extend_schema(request=None, responses={200: EmailMessageSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str | None = None) -> Response:
+        """Process a suspended message as its sender (400 for any other message; 403
+        unless an admin, or the agent whose address it bears)."""
+        message = services.message_release(actor=signed_in_user(request), message=self.get_object())
+        return Response(EmailMessageSerializer(message).data)
+
+    @extend_schema(request=None, responses={200: EmailMessageSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        """Keep a suspended message as rejected, never processed (400 for any other)."""
+        message = services.message_reject(actor=signed_in_user(request), message=self.get_object())
+        return Response(EmailMessageSerializer(message).data)
+
 
 class InboundMessageView(APIView):
     """Deliver one raw message to an account, for mail servers that post rather than

@@ -122,3 +122,28 @@ def test_agents_find_suspended_mail_through_the_api(
     assert message["sender_auth"] == "none"
     assert "not authenticated" in message["error_reason"]
     assert message["reviewed_by"] is None
+
+
+def test_agents_release_and_reject_through_the_api_as_in_the_admin(
+    api_client: APIClient, held: EmailMessage, account: EmailAccount, bob: User
+) -> None:
+    url = f"/api/email/messages/{held.pk}"
+    api_client.force_authenticate(UserFactory(username="alice", role=Role.AGENT))
+    refused = api_client.post(f"{url}/release/")
+    assert refused.status_code == 403
+    assert "Only an admin" in refused.json()["detail"]
+
+    api_client.force_authenticate(bob)
+    released = api_client.post(f"{url}/release/")
+    assert released.status_code == 200
+    assert (released.json()["status"], released.json()["sender_auth"]) == ("processed", "released")
+    assert released.json()["reviewed_by"] == bob.pk
+
+    again = api_client.post(f"{url}/reject/")
+    assert again.status_code == 400
+    assert "Only a suspended message" in again.json()["status"][0]
+
+    other = services.message_ingest(account=account, raw=mail(sender="bob@desk.test"))
+    rejected = api_client.post(f"/api/email/messages/{other.pk}/reject/")
+    assert (rejected.status_code, rejected.json()["status"]) == (200, "rejected")
+    assert Ticket.objects.count() == 1  # Carol's; the rejected message opened none
