@@ -38,8 +38,16 @@ through the very broker the relay is there to survive, and add up to its interva
 latency (seconds) to every mail; a thread inside the worker dies with it and needs the
 worker's broker connection to start at all. A separate loop costs one process and one
 database connection, keeps working while the broker is down and reconnects to both by
-itself. Measured on this 2-core machine (``bench/outbox.py``, figures in
-``bench/results/outbox.md``): see the README's benchmark table.
+itself.
+
+**Measured** (``python -m bench.outbox``, this 2-core machine at a load average of 8,
+so upper bounds): commit to publish 48 ms median when woken by the NOTIFY, against
+1.8 s when only the 2 s poll finds the rows; the trigger adds 0.15 ms to the writing
+transaction (4.95 against 4.80 ms for a transaction enqueuing one message); one relay
+publishes 405 rows/s to Redis, above the desk's fastest writer (mail intake, 150
+messages/s at about two rows each), and more relays share the rows should that ever be
+short. A publish to a broker that is down fails after the Redis client's own
+few reconnects (about 6 s), in the relay only.
 
 **The write cost** is one more INSERT per transaction that has subscribed events (one
 row per (event, subscriber), all in one statement) and the NOTIFY at commit, instead of

@@ -25,9 +25,11 @@ import pytest
 from tests.email_integration.messages import mail
 from tests.email_integration.servers import PASSWORD, SMTPServer, start_dovecot, start_smtp
 from tests.support.processes import (
+    RELAY_READY,
     ScratchDatabase,
     celery_beat_cmd,
     celery_worker_cmd,
+    relay_cmd,
     run,
     running,
     web_server,
@@ -165,6 +167,7 @@ def _story(db: ScratchDatabase, smtp: SMTPServer, dovecot: object) -> None:
     with (
         running(celery_worker_cmd(), env, " ready."),
         running(celery_beat_cmd(db.var_dir), env, "beat: Ticking with max interval"),
+        running(relay_cmd(), env, RELAY_READY),
         web_server(db) as base,
     ):
         # 1. A mail arrives on the IMAP server; beat's poll opens a ticket with clocks.

@@ -26,12 +26,14 @@ from aiosmtpd.controller import Controller
 
 from tests.email_integration.servers import CapturingHandler
 from tests.support.processes import (
+    RELAY_READY,
     ScratchDatabase,
     celery_beat_cmd,
     celery_worker_cmd,
     free_port,
     get_json,
     gunicorn_cmd,
+    relay_cmd,
     run,
     running,
 )
@@ -66,7 +68,6 @@ forms.form_save(form=form, changed_fields=fields, actor=None)
 forms.form_set_status(form=form, status=FormStatus.PUBLISHED, actor=None)
 """
 
-RELAY_READY = "Outbox relay ready."
 WORKER_READY = " ready."
 BEAT_READY = "beat: Starting"
 
@@ -161,7 +162,7 @@ class Stack:
         command, marker = {
             "worker": (celery_worker_cmd(), WORKER_READY),
             "beat": (celery_beat_cmd(self.db.var_dir), BEAT_READY),
-            "relay": ([sys.executable, "manage.py", "relay_outbox"], RELAY_READY),
+            "relay": (relay_cmd(), RELAY_READY),
         }[name]
         context = running(command, self.env, marker)
         self.processes[name] = self.exits.enter_context(context)

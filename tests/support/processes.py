@@ -175,6 +175,14 @@ def celery_beat_cmd(var_dir: Path) -> list[str]:
     ]
 
 
+def relay_cmd() -> list[str]:
+    """The outbox relay (eventlog.outbox): without it nothing queued reaches the worker."""
+    return [sys.executable, "manage.py", "relay_outbox"]
+
+
+RELAY_READY = "Outbox relay ready."
+
+
 def refused_components(db: ScratchDatabase, migrations: str = "v2") -> dict[str, Outcome]:
     """Start web, worker and beat on ``db``; each must exit on its own."""
     env = db.env(migrations)
