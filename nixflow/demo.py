@@ -37,7 +37,6 @@ from nixflow.models import (
     StageCategory,
     Ticket,
     TicketWatcher,
-    Transition,
     User,
     Workflow,
 )
@@ -120,29 +119,24 @@ ACCESS_TRANSITIONS = [
 
 def ensure_access_workflow() -> Workflow:
     """The "Access requests" workflow: approval by the requester's manager (a WAITING
-    stage, so SLA clocks pause), then provisioning. Created once, left alone after."""
-    workflow, created = Workflow.objects.get_or_create(
+    stage, so SLA clocks pause), then provisioning. Created once (through the workflow
+    service, so its workflow.created event is in the log), left alone after."""
+    workflow = Workflow.objects.filter(name=ACCESS_REQUESTS).first()
+    if workflow is not None:
+        return workflow
+    return services.workflow_create(
+        actor=None,
         name=ACCESS_REQUESTS,
-        defaults={"description": "Access to systems and data, approved by the manager."},
-    )
-    if created:
-        stages = {
-            name: Stage.objects.create(
-                workflow=workflow, name=name, category=category, position=position
-            )
+        description="Access to systems and data, approved by the manager.",
+        stages=[
+            services.StageSpec(name=name, category=category, position=position)
             for name, category, position in ACCESS_STAGES
-        }
-        for a, b, name, requester_allowed in ACCESS_TRANSITIONS:
-            transition = Transition(
-                workflow=workflow,
-                from_stage=stages[a],
-                to_stage=stages[b],
-                name=name,
-                requester_allowed=requester_allowed,
-            )
-            transition.full_clean()
-            transition.save()
-    return workflow
+        ],
+        transitions=[
+            services.TransitionSpec(a, b, name, requester_allowed)
+            for a, b, name, requester_allowed in ACCESS_TRANSITIONS
+        ],
+    )
 
 
 # --- Texts ------------------------------------------------------------------------------
