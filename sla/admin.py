@@ -11,7 +11,7 @@ monitor; nobody edits or deletes them here, superusers included.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,7 +20,6 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, Model, OuterRef, QuerySet
 from django.db.models.fields import Field
-from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -28,15 +27,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from nixflow.models import Ticket, User
-from nixflow.toolkit.admin import (
-    VIEW,
-    RecordAdmin,
-    RolePermissionsMixin,
-    ServiceFormAdminMixin,
-    refusals_to_form,
-)
+from nixflow.toolkit.admin import VIEW, RecordAdmin, RolePermissionsMixin
 from nixflow.toolkit.auth import signed_in_user
-from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.config_admin import ConfigurationAdmin
 from sla import services
 from sla.models import (
     BusinessCalendar,
@@ -47,9 +40,6 @@ from sla.models import (
     SLATarget,
     WorkingInterval,
 )
-
-if TYPE_CHECKING:  # a dependency of the type checker only
-    from django_stubs_ext import StrOrPromise
 
 ACKNOWLEDGE = "acknowledge"
 # Rows named on the confirmation page and in messages; the rest are counted.
@@ -64,109 +54,6 @@ def _ticket_link(ticket_id: int) -> SafeString:
 
 def _breaches(count: int) -> str:
     return f"{count} breach{'' if count == 1 else 'es'}"
-
-
-# --- Saving configuration through its services -------------------------------------------
-def _rows(formset: BaseInlineFormSet) -> list[dict[str, Any]]:
-    """The rows an inline formset ends up with (kept, changed and new ones, not the
-    deleted ones or blank extra forms), as the service takes them."""
-    fields = [name for name in formset.form.base_fields if name not in {"id", "DELETE"}]
-    fk = formset.fk.name
-    deleted = formset.deleted_forms
-    return [
-        {name: form.cleaned_data[name] for name in fields if name != fk}
-        for form in formset.forms
-        if form not in deleted and (form in formset.initial_forms or form.has_changed())
-    ]
-
-
-_REFUSED_DELETION = "_sla_refused_deletion"
-
-
-class ConfigurationAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
-    """A configuration model saved with its inline rows by one service call, so that a
-    save is one domain event (the services record it; no generic admin event)."""
-
-    record_admin_events = False
-    # The model form's fields the services take.
-    service_fields: tuple[str, ...] = ()
-    # Inline row model -> the service's argument for its rows.
-    row_arguments: ClassVar[dict[type[Model], str]] = {}
-
-    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
-        raise NotImplementedError
-
-    def update_with(
-        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
-    ) -> Model:
-        raise NotImplementedError
-
-    def delete_with(self, obj: Any, actor: User) -> None:
-        raise NotImplementedError
-
-    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
-        """Nothing yet: the row and its inline rows are saved together in save_related."""
-
-    def save_related(
-        self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool
-    ) -> None:
-        data = {name: form.cleaned_data[name] for name in self.service_fields}
-        if change:  # as a PATCH: what the form changed, and the rows only if they changed
-            data = {name: value for name, value in data.items() if name in form.changed_data}
-        rows = {
-            self.row_arguments[formset.model]: _rows(formset)
-            for formset in formsets
-            if not change or formset.has_changed()
-        }
-        for formset in formsets:
-            formset.save(commit=False)  # only for the admin's change message: what changed
-        actor = signed_in_user(request)
-        with refusals_to_form():
-            if change:
-                saved = self.update_with(form.instance, actor, data, rows)
-            else:
-                saved = self.create_with(actor, data, rows)
-        # The admin carries on with the form's instance (its log entry, the redirect).
-        for field in saved._meta.concrete_fields:
-            setattr(form.instance, field.attname, getattr(saved, field.attname))
-        form.instance._state.adding = False
-        form.instance._state.db = saved._state.db
-
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        self._delete(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        deleted = sum(self._delete(request, obj) for obj in queryset)
-        if deleted and getattr(request, _REFUSED_DELETION, False):
-            # Django's "Successfully deleted N" is held back (message_user): say how many.
-            names = self.opts.verbose_name_plural if deleted > 1 else self.opts.verbose_name
-            super().message_user(request, f"Deleted {deleted} {names}.", messages.SUCCESS)
-
-    def _delete(self, request: HttpRequest, obj: Model) -> bool:
-        try:
-            self.delete_with(obj, signed_in_user(request))
-        except (ValidationError, PermissionDenied) as error:
-            # The confirmation page checked what is in use; this is a row that came in
-            # use since. A message, not a 500.
-            shown = f"{obj} was not deleted: {error_text(error)}"
-            self.message_user(request, shown, messages.ERROR)
-            setattr(request, _REFUSED_DELETION, True)
-            return False
-        return True
-
-    def message_user(
-        self,
-        request: HttpRequest,
-        message: StrOrPromise,
-        level: int | str = messages.INFO,
-        extra_tags: str = "",
-        fail_silently: bool = False,
-    ) -> None:
-        # After a refused deletion, Django's own success message ("... was deleted
-        # successfully", "Successfully deleted N ...") would be wrong: held back.
-        if level == messages.SUCCESS and getattr(request, _REFUSED_DELETION, False):
-            return
-        super().message_user(request, message, level, extra_tags, fail_silently)
 
 
 # --- Calendars ---------------------------------------------------------------------------
@@ -203,7 +90,9 @@ class BusinessCalendarAdmin(ConfigurationAdmin):
         CalendarHoliday: "holidays",
     }
 
-    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
+    def create_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
         return services.business_calendar_create(actor=actor, **data, **rows)
 
     def update_with(
@@ -277,7 +166,9 @@ class SLAPolicyAdmin(ConfigurationAdmin):
     service_fields = services.POLICY_FIELDS
     row_arguments: ClassVar[dict[type[Model], str]] = {SLATarget: "targets"}
 
-    def create_with(self, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Model:
+    def create_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
         return services.sla_policy_create(actor=actor, **data, **rows)
 
     def update_with(
