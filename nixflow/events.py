@@ -23,7 +23,8 @@ the core describes its changes to it) and handed to the receivers of ``ticket_ev
 Receivers run synchronously in that transaction: whatever they write (an SLA clock,
 say) commits or rolls back with the change, and an exception in a receiver rolls the
 change back. Receivers that reach outside the process (mail, webhooks, Celery tasks)
-must defer that work with ``transaction.on_commit``.
+queue that work with ``eventlog.outbox.outbox_enqueue``: it commits with the change and
+runs in a worker afterwards, and no request waits on the broker.
 
 Connect in an ``AppConfig.ready()``::
 
