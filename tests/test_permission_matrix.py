@@ -86,6 +86,10 @@ OWNER = Row(DENIED, OK, HIDDEN, OK, OK)  # requester A's object
 OWNER_B = Row(DENIED, HIDDEN, OK, OK, OK)  # requester B's object
 AGENTS = Row(DENIED, DENIED, DENIED, OK, OK)
 AGENTS_ON_A = Row(DENIED, DENIED, HIDDEN, OK, OK)  # A's object: B can't tell it exists
+# A body naming another user: to a requester, as if no user had that id (400), so that
+# trying ids tells nobody which accounts exist.
+OTHERS_ID = Row(DENIED, INVALID, INVALID, OK, OK)
+OTHERS_ID_ON_A = Row(DENIED, INVALID, HIDDEN, OK, OK)
 ADMINS = Row(DENIED, DENIED, DENIED, DENIED, OK)
 STAFF_READ = Row(HIDDEN, HIDDEN, HIDDEN, OK, OK)  # internal or draft, on an open route
 STAFF_OF_A = Row(DENIED, HIDDEN, HIDDEN, OK, OK)  # the same, on a signed-in route
@@ -218,13 +222,13 @@ API = [
     entry(
         "/api/tickets/",
         "for requester B",
-        POST=Row(DENIED, DENIED, OK, OK, OK),
+        POST=Row(DENIED, INVALID, OK, OK, OK),
         body=lambda w: {"title": "On behalf", "requester": w.users["requester_b"].pk},
     ),
     entry(
         "/api/tickets/",
         "assigned",
-        POST=AGENTS,
+        POST=OTHERS_ID,
         body=lambda w: {"title": "Assigned", "assignee": w.users["agent"].pk},
     ),
     entry(
@@ -244,7 +248,7 @@ API = [
     entry(
         "/api/tickets/{key}/assign/",
         at=ticket_a,
-        POST=AGENTS_ON_A,
+        POST=OTHERS_ID_ON_A,
         body=lambda w: {"assignee": w.users["agent"].pk},
     ),
     entry(
@@ -312,8 +316,8 @@ API = [
         "/api/tickets/{key}/watchers/",
         "another user",
         at=ticket_a,
-        POST=AGENTS_ON_A,
-        DELETE=AGENTS_ON_A,
+        POST=OTHERS_ID_ON_A,
+        DELETE=OTHERS_ID_ON_A,
         body=lambda w: {"user": w.users["requester_b"].pk},
     ),
     # Workflows: everyone signed in reads them (clients show the lifecycle); admins

@@ -57,10 +57,15 @@ class UserIdField(serializers.PrimaryKeyRelatedField):
     """A user's id in a request body (a ticket's requester or assignee, a watcher).
 
     Agents may name any user. A requester may name only themselves: any other id gets
-    the same 400 as an id that names nobody ("object does not exist"), never a 403 from
-    the service, so that trying ids cannot tell a requester which accounts exist.
+    the same 400 and message as an id that names nobody, never a 403 from the service,
+    so that trying ids cannot tell a requester which accounts exist.
     Needs the request in the serializer's context; without one it accepts no id.
     """
+
+    default_error_messages = {
+        **serializers.PrimaryKeyRelatedField.default_error_messages,
+        "does_not_exist": 'No user "{pk_value}" that you may name here.',
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(queryset=User.objects.all(), **kwargs)

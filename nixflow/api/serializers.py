@@ -7,6 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from nixflow.api.permissions import UserIdField
 from nixflow.models import (
     Attachment,
     Comment,
@@ -166,13 +167,11 @@ class TicketCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Defaults to the default workflow.",
     )
-    requester = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(),
+    requester = UserIdField(
         required=False,
         help_text="Agents only: open the ticket for this user. Defaults to the caller.",
     )
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(),
+    assignee = UserIdField(
         required=False,
         allow_null=True,
         help_text="Agents only: an active agent to take the ticket.",
@@ -185,8 +184,7 @@ class TicketUpdateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(
         choices=Priority.choices, required=False, help_text="Agents only."
     )
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(),
+    assignee = UserIdField(
         required=False,
         allow_null=True,
         help_text="Agents only: an active agent, or null to unassign.",
@@ -210,8 +208,7 @@ class TicketTransitionSerializer(serializers.Serializer):
 
 
 class TicketAssignSerializer(serializers.Serializer):
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(),
+    assignee = UserIdField(
         allow_null=True,
         help_text="An active agent, or null to unassign.",
     )
@@ -232,8 +229,7 @@ class CommentCreateSerializer(serializers.Serializer):
 
 
 class WatchSerializer(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(),
+    user = UserIdField(
         required=False,
         help_text="Defaults to the caller. Requesters can only add or remove themselves.",
     )

@@ -141,7 +141,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Open a ticket (source API). Agents may open it for another requester and
         assign it; requesters open tickets for themselves."""
-        serializer = TicketCreateSerializer(data=request.data)
+        serializer = TicketCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         ticket = services.ticket_create(
@@ -164,7 +164,9 @@ class TicketViewSet(viewsets.GenericViewSet):
         """Change title and description; agents also priority and assignee. The stage
         changes only through ``transition/``."""
         ticket = self.get_object()
-        serializer = TicketUpdateSerializer(data=request.data, partial=True)
+        serializer = TicketUpdateSerializer(
+            data=request.data, partial=True, context={"request": request}
+        )
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         assign = "assignee" in fields
@@ -199,7 +201,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def assign(self, request: Request, key: str) -> Response:
         """Give the ticket to an active agent, or unassign it with null. Agents only."""
         ticket = self.get_object()
-        serializer = TicketAssignSerializer(data=request.data)
+        serializer = TicketAssignSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         services.ticket_assign(
             ticket=ticket,
@@ -311,7 +313,7 @@ class TicketViewSet(viewsets.GenericViewSet):
             return self.get_paginated_response(data)
 
         given = request.data if request.method == "POST" or request.data else request.query_params
-        serializer = WatchSerializer(data=given)
+        serializer = WatchSerializer(data=given, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user: User = serializer.validated_data.get("user") or signed_in_user(request)
         if request.method == "POST":

@@ -191,12 +191,24 @@ def test_requester_cannot_patch_the_stage(
 def test_requester_cannot_assign(
     api_client: APIClient, requester: User, agent: User, ticket: Ticket
 ) -> None:
-    response = as_user(api_client, requester).post(
+    as_user(api_client, requester)
+
+    to_agent = api_client.post(
         f"/api/tickets/{ticket.key}/assign/", {"assignee": agent.pk}, format="json"
     )
+    to_self = api_client.post(
+        f"/api/tickets/{ticket.key}/assign/", {"assignee": requester.pk}, format="json"
+    )
 
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Only agents can assign tickets."}
+    # Naming another user is answered as if nobody had that id (tests/test_user_enumeration.py).
+    assert (to_agent.status_code, to_agent.json()) == (
+        400,
+        {"assignee": [f'No user "{agent.pk}" that you may name here.']},
+    )
+    assert (to_self.status_code, to_self.json()) == (
+        403,
+        {"detail": "Only agents can assign tickets."},
+    )
 
 
 def test_requester_takes_a_requester_allowed_transition_reopen(
@@ -236,13 +248,14 @@ def test_requester_cannot_open_a_ticket_for_someone_else_or_assign_it(
     )
     assigned = api_client.post("/api/tickets/", {"title": "x", "assignee": agent.pk}, format="json")
 
+    # Another user's id is answered as if nobody had it (tests/test_user_enumeration.py).
     assert (for_b.status_code, for_b.json()) == (
-        403,
-        {"detail": "Requesters can only open tickets for themselves."},
+        400,
+        {"requester": [f'No user "{other_requester.pk}" that you may name here.']},
     )
     assert (assigned.status_code, assigned.json()) == (
-        403,
-        {"detail": "Only agents can assign tickets."},
+        400,
+        {"assignee": [f'No user "{agent.pk}" that you may name here.']},
     )
     assert not Ticket.objects.exists()
 
@@ -341,9 +354,15 @@ def test_requester_cannot_add_or_remove_another_user_as_watcher(
     added = api_client.post(url, {"user": other_requester.pk}, format="json")
     removed = api_client.delete(f"{url}?user={agent.pk}")
 
-    message = {"detail": "Requesters can only add or remove themselves as watchers."}
-    assert (added.status_code, added.json()) == (403, message)
-    assert (removed.status_code, removed.json()) == (403, message)
+    # Another user's id is answered as if nobody had it (tests/test_user_enumeration.py).
+    assert (added.status_code, added.json()) == (
+        400,
+        {"user": [f'No user "{other_requester.pk}" that you may name here.']},
+    )
+    assert (removed.status_code, removed.json()) == (
+        400,
+        {"user": [f'No user "{agent.pk}" that you may name here.']},
+    )
     assert list(TicketWatcher.objects.values_list("user__username", flat=True)) == ["agent"]
 
 
