@@ -54,6 +54,7 @@ from nixflow.toolkit.admin import (
     report_failures,
 )
 from nixflow.toolkit.auth import require_agent, signed_in_user
+from nixflow.toolkit.config_admin import ConfigurationAdmin, ServiceDeleteMixin
 from nixflow.toolkit.errors import error_text
 
 REPORT_DAYS = (7, 30, 90)
@@ -83,68 +84,6 @@ def _for_each(
     if done:
         model_admin.message_user(request, f"{verb} {plural(done, noun)}.")
     report_failures(model_admin, request, "Did not change", failures, noun=noun)
-
-
-class _DeleteRefused(Exception):  # noqa: N818 -- an outcome, like ServiceRefused
-    """A delete service refused: rolls back the delete page's transaction (Django's log
-    entry included) and is shown as a message instead."""
-
-    def __init__(self, error: ValidationError | PermissionDenied) -> None:
-        super().__init__(error_text(error))
-        self.error = error
-
-
-_HOLD_SUCCESS = "_knowledge_hold_success_message"
-
-
-class ServiceDeleteMixin:
-    """Deletes through a service (``service_delete``); its refusal is shown as an error
-    message on the delete page, never as a 500, and nothing is deleted or logged."""
-
-    def service_delete(self, *, row: Any, actor: User) -> None:
-        raise NotImplementedError
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        try:
-            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
-        except _DeleteRefused as refused:
-            self.message_user(request, str(refused), messages.ERROR)
-            opts = self.model._meta  # type: ignore[attr-defined]
-            change = f"admin:{opts.app_label}_{opts.model_name}_change"
-            return HttpResponseRedirect(reverse(change, args=[object_id]))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        try:
-            self.service_delete(row=obj, actor=signed_in_user(request))
-        except (ValidationError, PermissionDenied) as error:
-            raise _DeleteRefused(error) from error
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        # Django's "delete selected" shows what is in use before it asks; a row filed
-        # under in the meantime is refused here and reported, the others are deleted.
-        rows = list(queryset)
-        failures = []
-        for obj in rows:
-            try:
-                self.service_delete(row=obj, actor=signed_in_user(request))
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{obj}: {error_text(error)}")
-        if not failures:
-            return  # Django says "Successfully deleted N …"
-        # Its count would include the refused rows: held back (message_user), said here.
-        setattr(request, _HOLD_SUCCESS, True)
-        noun = str(queryset.model._meta.verbose_name)
-        if len(rows) > len(failures):
-            self.message_user(request, f"Deleted {plural(len(rows) - len(failures), noun)}.")
-        report_failures(self, request, "Could not delete", failures, noun=noun)  # type: ignore[arg-type]
-
-    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
-        level = args[0] if args else kwargs.get("level", messages.INFO)
-        if level == messages.SUCCESS and getattr(request, _HOLD_SUCCESS, False):
-            return
-        super().message_user(request, message, *args, **kwargs)  # type: ignore[misc]
 
 
 # --- Articles ------------------------------------------------------------------------------
@@ -200,7 +139,7 @@ class FeedbackInline(ReadOnlyInline):
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(
     ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
-):
+):  # not a ConfigurationAdmin: articles save through their own versioned services
     # Every write goes through knowledge.services, which record the knowledge.article.*
     # events: no admin.* events of the admin's own besides.
     record_admin_events = False
@@ -349,8 +288,8 @@ class KnowledgeArticleAdmin(
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    def service_delete(self, *, row: KnowledgeArticle, actor: User) -> None:
-        services.article_delete(article=row, actor=actor)
+    def delete_with(self, obj: KnowledgeArticle, actor: User) -> None:
+        services.article_delete(article=obj, actor=actor)
 
     # --- status actions --------------------------------------------------------------
     def _move(
@@ -505,9 +444,7 @@ class KnowledgeArticleAdmin(
 
 
 # --- Categories and tags -----------------------------------------------------------------
-class TaxonomyAdmin(
-    ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
-):
+class TaxonomyAdmin(ConfigurationAdmin):
     """Categories and tags, saved and deleted through their services (which record the
     ``knowledge.category.*`` and ``knowledge.tag.*`` events, the same as the API's), so
     the admin records no ``admin.*`` events of its own for them. The slug is made from
@@ -515,14 +452,24 @@ class TaxonomyAdmin(
     its articles."""
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE, DELETE})
-    record_admin_events = False
-    editable: tuple[str, ...] = ()
     writes: services.TaxonomyWrites
     # The many-to-many table or article model whose rows are counted, and their field.
     counted: tuple[Any, str]
 
-    def service_delete(self, *, row: Any, actor: User) -> None:
-        self.writes.delete(row=row, actor=actor)
+    def create_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        return self.writes.create(actor=actor, data=data)
+
+    def update_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        if data:
+            self.writes.update(row=obj, actor=actor, data=data)
+        return obj
+
+    def delete_with(self, obj: Any, actor: User) -> None:
+        self.writes.delete(row=obj, actor=actor)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         model, field = self.counted
@@ -540,26 +487,13 @@ class TaxonomyAdmin(
         form.base_fields["slug"].required = False
         return form
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
-        actor = signed_in_user(request)
-        data = {name: form.cleaned_data[name] for name in self.editable}
-        with refusals_to_form():
-            if change:
-                changed = {name: value for name, value in data.items() if name in form.changed_data}
-                if changed:
-                    self.writes.update(row=obj, actor=actor, data=changed)
-                return
-            created = self.writes.create(actor=actor, data=data)
-        obj.pk = created.pk
-        obj._state.adding = False
-
 
 @admin.register(KnowledgeCategory)
 class KnowledgeCategoryAdmin(TaxonomyAdmin):
     list_display = ("name", "slug", "parent", "position", "article_count")
     list_select_related = ("parent",)
     search_fields = ("name", "slug")
-    fields = editable = ("name", "slug", "parent", "description", "position")
+    fields = service_fields = ("name", "slug", "parent", "description", "position")
     counted = (KnowledgeArticle, "category")
     writes = services.CATEGORY_WRITES
 
@@ -568,7 +502,7 @@ class KnowledgeCategoryAdmin(TaxonomyAdmin):
 class KnowledgeTagAdmin(TaxonomyAdmin):
     list_display = ("name", "slug", "article_count")
     search_fields = ("name", "slug")
-    fields = editable = ("name", "slug")
+    fields = service_fields = ("name", "slug")
     counted = (KnowledgeArticle.tags.through, "knowledgetag")
     writes = services.TAG_WRITES
 
