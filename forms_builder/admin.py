@@ -42,7 +42,7 @@ from forms_builder.models import (
 from forms_builder.rendering import error_summary, page_fields, posted_answers
 from forms_builder.validation import Definition, clean_submission, definition_errors
 from forms_builder.views import error_dict
-from nixflow.models import Ticket
+from nixflow.models import Ticket, User
 from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
@@ -50,10 +50,9 @@ from nixflow.toolkit.admin import (
     READ_ONLY,
     VIEW,
     RolePermissionsMixin,
-    ServiceFormAdminMixin,
-    refusals_to_form,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.downloads import attachment_response
 
 DESIGN = frozenset({VIEW, ADD, CHANGE})
@@ -162,9 +161,11 @@ class FormFieldInline(RolePermissionsMixin, admin.StackedInline):
 
 
 @admin.register(CustomForm)
-class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class CustomFormAdmin(ConfigurationAdmin):
+    """Saved with its fields and deleted through the form services, which record the
+    ``form.*`` events (so no generic ``admin.*`` ones)."""
+
     agent_actions = DESIGN
-    record_admin_events = False  # the form services record form.* events
     list_display = (
         "name",
         "slug",
@@ -226,35 +227,34 @@ class CustomFormAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAd
         return format_html_join(" · ", '<a href="{}">{}</a>', items)
 
     # -- saving through the services ------------------------------------------------------
-    def save_model(
-        self, request: HttpRequest, obj: CustomForm, form: ModelForm, change: bool
-    ) -> None:
-        """Nothing yet: the form and its fields are saved together in save_related."""
+    def service_data(self, form: ModelForm, change: bool) -> dict[str, Any]:
+        return {}  # the form services take the model form's instance itself
 
-    def save_related(
-        self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool
-    ) -> None:
-        changed: list[FormField] = []
-        deleted: list[FormField] = []
+    def service_rows(self, formsets: list[Any], change: bool) -> dict[str, Any]:
+        # The form services take the field rows themselves, saved or not.
+        rows: dict[str, Any] = {"changed": [], "deleted": []}
         for formset in formsets:
             if formset.model is FormField:
-                changed = formset.save(commit=False)
-                deleted = list(formset.deleted_objects)
-        actor = signed_in_user(request)
-        with refusals_to_form():
-            if change:
-                services.form_update(
-                    form=form.instance, changed_fields=changed, deleted_fields=deleted, actor=actor
-                )
-            else:
-                services.form_create(form=form.instance, fields=changed, actor=actor)
+                rows = {
+                    "changed": formset.save(commit=False),
+                    "deleted": list(formset.deleted_objects),
+                }
+        return rows
 
-    def delete_model(self, request: HttpRequest, obj: CustomForm) -> None:
-        services.form_delete(form=obj, actor=signed_in_user(request))
+    def create_with(
+        self, obj: CustomForm, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> CustomForm:
+        return services.form_create(form=obj, fields=rows["changed"], actor=actor)
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CustomForm]) -> None:
-        for form in queryset:
-            services.form_delete(form=form, actor=signed_in_user(request))
+    def update_with(
+        self, obj: CustomForm, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> CustomForm:
+        return services.form_update(
+            form=obj, changed_fields=rows["changed"], deleted_fields=rows["deleted"], actor=actor
+        )
+
+    def delete_with(self, obj: CustomForm, actor: User) -> None:
+        services.form_delete(form=obj, actor=actor)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Forms with submissions can't be deleted: say so without listing every
