@@ -25,15 +25,15 @@ from email_integration.models import (
     EmailMessageType,
     InboundProtocol,
 )
+from nixflow.models import User
 from nixflow.toolkit.admin import (
     READ_ONLY,
     ReadOnlyInline,
     RolePermissionsMixin,
-    ServiceFormAdminMixin,
-    refusals_to_form,
     report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.downloads import attachment_response
 from nixflow.toolkit.errors import error_text
 
@@ -74,13 +74,12 @@ def check_connection(account: EmailAccount) -> str:
 
 
 @admin.register(EmailAccount)
-class EmailAccountAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class EmailAccountAdmin(ConfigurationAdmin):
     """Saves and deletes through ``email_integration.accounts`` (the API's services), which
     record ``email.account.*`` events; so no generic ``admin.*`` event here."""
 
     form = EmailAccountForm
     agent_actions = READ_ONLY
-    record_admin_events = False
     list_display = ("name", "address", "protocol", "host", "is_active", "last_polled_at", "error")
     list_filter = ("protocol", "is_active")
     search_fields = ("name", "address")
@@ -102,29 +101,23 @@ class EmailAccountAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.Model
     def error(self, account: EmailAccount) -> str:
         return (account.last_error or "")[:80]
 
-    def save_model(
-        self, request: HttpRequest, obj: EmailAccount, form: forms.ModelForm, change: bool
-    ) -> None:
-        data = {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
-        actor = signed_in_user(request)
-        with refusals_to_form():
-            if change:
-                saved = accounts.email_account_update(actor=actor, account=obj, data=data)
-            else:
-                saved = accounts.email_account_create(actor=actor, data=data)
-        obj.pk = saved.pk  # the admin's redirect and LogEntry use the saved row
+    def service_data(self, form: forms.ModelForm, change: bool) -> dict[str, Any]:
+        # Every field, also on a change: the service keeps the stored password when the
+        # write-only field is left blank.
+        return {name: form.cleaned_data[name] for name in form.fields if name in form.cleaned_data}
 
-    def delete_model(self, request: HttpRequest, obj: EmailAccount) -> None:
-        accounts.email_account_delete(actor=signed_in_user(request), account=obj)
+    def create_with(
+        self, obj: EmailAccount, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> EmailAccount:
+        return accounts.email_account_create(actor=actor, data=data)
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
-        failures = []
-        for account in queryset:
-            try:
-                accounts.email_account_delete(actor=signed_in_user(request), account=account)
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{account.name}: {error_text(error)}")
-        report_failures(self, request, "Could not delete", failures, noun="account")
+    def update_with(
+        self, obj: EmailAccount, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> EmailAccount:
+        return accounts.email_account_update(actor=actor, account=obj, data=data)
+
+    def delete_with(self, obj: EmailAccount, actor: User) -> None:
+        accounts.email_account_delete(actor=actor, account=obj)
 
     @admin.action(description="Test the connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
