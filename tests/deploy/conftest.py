@@ -69,7 +69,12 @@ class Release:
     def web_server(self, db: ScratchDatabase) -> Iterator[str]:
         port = free_port()
         command = [*gunicorn_cmd(port), "--chdir", str(self.root)]
-        with running(command, self.env(db), "Booting worker"):
+        # gunicorn puts its start directory (the repository) first on sys.path, then
+        # --chdir's folder before it -- unless that folder is already on the path, so
+        # PYTHONPATH must not name it here.
+        env = self.env(db)
+        env.pop("PYTHONPATH")
+        with running(command, env, "Booting worker"):
             base = f"http://127.0.0.1:{port}"
             wait_for(base + "/healthz")
             yield base

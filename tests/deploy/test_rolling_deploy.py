@@ -104,6 +104,10 @@ def test_running_release_keeps_serving_through_an_additive_migration_then_is_rep
             "beat: Ticking",
         ),
     ):
+        # They run the next release's code: to them only the post-deploy step is pending.
+        for component in ("Celery worker", "Celery beat"):
+            started = f"{component} runs on a database that differs from the code, compatibly:"
+            assert f"{started}\n  - [nixflow.W005" in logs(scratch_db), component
         post = additive_release.manage(scratch_db, "migrate", "--post-deploy", "--noinput")
         assert post.returncode == 0, post.output
         assert "_ticket_deploy_note_comment... OK" in post.output
@@ -122,6 +126,9 @@ def test_a_migration_dropping_a_column_the_running_release_reads_is_refused_and_
     plan = dropping_release.manage(scratch_db, "deploy_plan")
     assert plan.returncode == 1, plan.output
     assert "_drop_ticket_description [pre-deploy] breaks" in plan.output
+    check = dropping_release.manage(scratch_db, "check", "--deploy")
+    assert "nixflow.W006" in check.output, check.output
+    assert "_drop_ticket_description (pre-deploy) breaks the running release" in check.output
 
     token = seed_api_user(scratch_db)
     with web_server(scratch_db) as old_web:
