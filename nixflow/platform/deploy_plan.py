@@ -58,7 +58,7 @@ class PendingMigration:
         return "locks" if rules else "safe"
 
     def line(self) -> str:
-        tables = ", ".join(f"{t} ~{_rows(n)}" for t, n in sorted(self.rows.items())) or "-"
+        tables = ", ".join(f"{t} ({_rows(n)})" for t, n in sorted(self.rows.items())) or "-"
         return f"{self.app}.{self.name} [{self.stage}] {self.verdict}; tables: {tables}"
 
 
@@ -103,4 +103,4 @@ def _estimated_rows(connection: Any, tables: set[str]) -> dict[str, int | None]:
 
 
 def _rows(estimate: int | None) -> str:
-    return "new table" if estimate is None else f"{estimate} rows"
+    return "new table" if estimate is None else f"~{estimate} rows"

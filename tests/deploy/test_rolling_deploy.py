@@ -50,7 +50,7 @@ def test_running_release_keeps_serving_through_an_additive_migration_then_is_rep
             # The operator's steps, run with the next release's code.
             plan = additive_release.manage(scratch_db, "deploy_plan")
             assert plan.returncode == 0, plan.output
-            assert "_ticket_deploy_note [pre-deploy] safe; tables: nixflow_ticket ~" in plan.output
+            assert "_ticket_deploy_note [pre-deploy] safe; tables: nixflow_ticket (~" in plan.output
             assert "_ticket_deploy_note_comment [post-deploy] safe" in plan.output
             before = len(probe.answers)
             migrate = additive_release.manage(scratch_db, "migrate", "--pre-deploy", "--noinput")
