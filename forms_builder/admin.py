@@ -33,6 +33,7 @@ from django.utils.safestring import SafeString
 from forms_builder import export, selectors, services
 from forms_builder.answers import answers, ticket_content
 from forms_builder.models import (
+    FIELD_SETTINGS,
     CustomForm,
     FormField,
     FormStatus,
@@ -91,17 +92,7 @@ class FormFieldForm(ModelForm):
             "field_type",
             "required",
             "label",
-            "help_text",
-            "placeholder",
-            "choices",
-            "min_length",
-            "max_length",
-            "min_value",
-            "max_value",
-            "pattern",
-            "pattern_message",
-            "max_file_size",
-            "allowed_file_types",
+            *FIELD_SETTINGS,
             "visible_when_field",
             "visible_when_value",
         )

@@ -7,6 +7,7 @@ from email_integration.api.views import (
     InboundMessageView,
 )
 
+# Same shape as every app's api/urls.py (a router, then plain views): routes, not logic.
 router = SimpleRouter()
 router.register("email/accounts", EmailAccountViewSet, basename="email-account")
 router.register("email/messages", EmailMessageViewSet, basename="email-message")

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from forms_builder.answers import answers
 from forms_builder.models import (
+    FIELD_SETTINGS,
     RESERVED_SLUGS,
     CustomForm,
     FormField,
@@ -39,17 +40,7 @@ class FormFieldSerializer(serializers.ModelSerializer):
             "label",
             "type",
             "required",
-            "help_text",
-            "placeholder",
-            "choices",
-            "min_length",
-            "max_length",
-            "min_value",
-            "max_value",
-            "pattern",
-            "pattern_message",
-            "max_file_size",
-            "allowed_file_types",
+            *FIELD_SETTINGS,
             "order",
             "visible_when_field",
             "visible_when_value",

@@ -13,6 +13,7 @@ from knowledge.api.views import (
     TagViewSet,
 )
 
+# Same shape as every app's api/urls.py (a router, then plain views): routes, not logic.
 router = SimpleRouter()
 router.register("articles", ArticleViewSet, basename="knowledge-article")
 router.register("categories", CategoryViewSet, basename="knowledge-category")

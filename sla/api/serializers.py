@@ -30,6 +30,7 @@ from sla.models import (
     SLATarget,
     WorkingInterval,
 )
+from sla.services import CALENDAR_FIELDS, POLICY_FIELDS
 
 
 # Choice sets that the core API already names (PriorityEnum, SourceEnum), or that equal
@@ -88,20 +89,8 @@ class SLAPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SLAPolicy
-        fields = [
-            "id",
-            "name",
-            "order",
-            "is_active",
-            "workflow",
-            "priorities",
-            "sources",
-            "calendar",
-            "warning_threshold",
-            "escalation_email",
-            "targets",
-            "updated",
-        ]
+        # The fields the policy services take, as the API shows and accepts them.
+        fields = ["id", *POLICY_FIELDS, "targets", "updated"]
         read_only_fields = ["id", "updated"]
 
 
@@ -141,16 +130,7 @@ class BusinessCalendarSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BusinessCalendar
-        fields = [
-            "id",
-            "name",
-            "time_zone",
-            "holiday_country",
-            "holiday_subdivision",
-            "intervals",
-            "holidays",
-            "updated",
-        ]
+        fields = ["id", *CALENDAR_FIELDS, "intervals", "holidays", "updated"]
         read_only_fields = ["id", "updated"]
         extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/Berlin."}}
 

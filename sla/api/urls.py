@@ -9,6 +9,7 @@ from sla.api.views import (
     SLAPolicyViewSet,
 )
 
+# Same shape as every app's api/urls.py (a router, then plain views): routes, not logic.
 router = SimpleRouter()
 router.register("sla/policies", SLAPolicyViewSet, basename="sla-policy")
 router.register("sla/calendars", BusinessCalendarViewSet, basename="sla-calendar")
