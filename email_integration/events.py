@@ -71,6 +71,8 @@ ALL = frozenset(
 SECRET_FIELDS = frozenset({"password"})
 
 
+# Same shape as knowledge.events.publish: each app's own way into the event log, checking its own
+# declared types.
 def publish(
     type: str,
     *,

@@ -277,6 +277,7 @@ def record_sent(message: EmailMessage) -> None:
             error_reason="",
             next_attempt_at=None,
         )
+        # Event calls here and below are alike in shape: different outcomes of a send.
         events.publish(
             events.SENT,
             subject=message,

@@ -88,6 +88,7 @@ logger = logging.getLogger(__name__)
 SUBJECT_TOKEN = re.compile(rf"\[({TICKET_KEY_PATTERN})\]", re.IGNORECASE)
 # What processing writes on a message: everything but the raw bytes and the store keys.
 # Saving ``raw`` again would send every message to the database a second time.
+# Alike the API serializer's field list, but what intake saves, not what the API shows.
 PROCESSED_FIELDS = [
     "message_id",
     "in_reply_to",
@@ -970,6 +971,8 @@ def messages_process_stored(*, limit: int = 500) -> int:
 
 
 # --- suspended mail ---------------------------------------------------------------------
+# Same shape as knowledge's _lock_open_feedback: lock a row and check its state, other model and
+# rule.
 def _lock_suspended(message: EmailMessage) -> EmailMessage:
     locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
     if locked.status != EmailMessageStatus.SUSPENDED:

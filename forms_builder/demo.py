@@ -22,6 +22,7 @@ from forms_builder import services
 from forms_builder.models import CustomForm, FormField, FormFieldType, FormStatus
 from nixflow.models import Priority, User, Workflow
 
+# Demo forms below are data written as code: alike in shape, different questions.
 T = FormFieldType
 
 # A 1x1 PNG: a believable screenshot attachment that passes the content check.

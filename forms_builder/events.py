@@ -153,6 +153,7 @@ def form_deleted(*, form: CustomForm, actor: User | None, fields: list[str]) -> 
     _record_form(FORM_DELETED, form, actor, _form_payload(form, name=form.name, fields=fields))
 
 
+# Alike in shape to other payload builders (knowledge taxonomy, core workflows): other fields.
 def _submission_payload(submission: FormSubmission) -> dict[str, Any]:
     return {
         "form_id": submission.form_id,

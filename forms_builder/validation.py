@@ -149,6 +149,7 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+# Frozen dataclass declarations look alike across apps (knowledge demo topics): different records.
 class Definition:
     """A form's fields and ticket mapping, as validated and as snapshotted."""
 

@@ -331,6 +331,8 @@ def _status_cumulative(published_share: float) -> list[tuple[float, str, str]]:
 
 
 def _authors() -> list[int]:
+    # Same query as the core's load_data agent list; demo data must not depend on a management
+    # command.
     authors = list(
         User.objects.filter(role__in=[Role.AGENT, Role.ADMIN], is_active=True)
         .order_by("pk")

@@ -107,6 +107,7 @@ FORMER_TYPES = {
 }
 
 
+# Same shape as email_integration.events.publish: each app's own way into the event log.
 def publish(
     type: str,
     *,

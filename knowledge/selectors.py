@@ -45,6 +45,7 @@ from knowledge.models import (
 )
 
 # Columns a result row shows; the body (and its rendering) stays in the table.
+# Alike the article serializer's fields, but database columns (category_id), not the API's names.
 LIST_FIELDS = (
     "id",
     "title",

@@ -87,6 +87,7 @@ def start(
     target = target_seconds(policy, ticket.priority, metric_type)
     if target is None:
         return None
+    # Keyword arguments one a line: alike in shape to other constructor calls, different fields.
     metric = SLAMetric(
         ticket=ticket,
         policy=policy,

@@ -97,6 +97,7 @@ def publish(
     occurred_at: datetime | None = None,
 ) -> None:
     """Append one event in the caller's transaction (``actor`` None: the system)."""
+    # Passes its arguments on by name (the shape of every wrapper of event_record).
     event_record(
         type=type,
         subject=subject,
@@ -107,6 +108,7 @@ def publish(
     )
 
 
+# Same shape as publish_at_risk below: another event type, row and payload, each one INSERT.
 def publish_breaches(breaches: Sequence[SLABreach]) -> None:
     """``sla.breached`` for each new breach, in one INSERT."""
     event_record_many(

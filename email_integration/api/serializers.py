@@ -59,6 +59,7 @@ class EmailMessageSerializer(serializers.ModelSerializer):
     attachments = EmailAttachmentSerializer(many=True, read_only=True)
 
     class Meta:
+        # What the API shows of a message; services.PROCESSED_FIELDS (alike) is what intake writes.
         model = EmailMessage
         fields = [
             "id",

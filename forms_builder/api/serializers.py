@@ -155,6 +155,8 @@ class FormSchemaSerializer(serializers.Serializer):
     fields = FieldSchemaSerializer(many=True)  # type: ignore[assignment]
 
 
+# Plain response serializers (here, sla.api.summary): fields of different answers, nothing to
+# share.
 class SubmitResultSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()

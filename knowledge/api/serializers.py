@@ -74,6 +74,7 @@ class SlugLookupField(serializers.SlugRelatedField):
 
 
 # --- Output -----------------------------------------------------------------------------
+# Brief serializers (here and in the core's API): one Meta each, the columns of a different model.
 class KBUserBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -132,6 +133,8 @@ class KBArticleSerializer(serializers.ModelSerializer):
         model = KnowledgeArticle
         fields = [
             "id",
+            # The API's names for an article (category, tags); selectors.LIST_FIELDS lists the
+            # columns loaded.
             "url",
             "title",
             "slug",

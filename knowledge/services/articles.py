@@ -106,6 +106,7 @@ def article_create(
     require_agent(author, "write articles")
     _validate_body(body)
     now = timezone.now()
+    # Keyword arguments one a line: alike in shape to other constructor calls, different fields.
     article = KnowledgeArticle(
         title=title,
         summary=summary,

@@ -83,6 +83,7 @@ def attachment_add(
     if existing is not None:
         return existing
     upload.seek(0)
+    # Keyword arguments one a line: alike in shape to other constructor calls, different fields.
     attachment = KnowledgeArticleAttachment(
         article=article,
         filename=filename,

@@ -139,6 +139,8 @@ def feedback_create(
     return feedback
 
 
+# Same shape as email_integration's _lock_suspended: lock a row and check its state, other model
+# and rule.
 def _lock_open_feedback(feedback: KnowledgeArticleFeedback) -> KnowledgeArticleFeedback:
     feedback = KnowledgeArticleFeedback.objects.select_for_update().get(pk=feedback.pk)
     if feedback.status != FeedbackStatus.OPEN:

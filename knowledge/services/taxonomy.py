@@ -59,6 +59,7 @@ def _changes_payload(changes: Changes) -> dict[str, Any]:
     return {"changes": {name: [_plain(old), _plain(new)] for name, (old, new) in changes.items()}}
 
 
+# Alike in shape to other payload builders (tags below, forms, core workflows): other fields.
 def _category_values(category: KnowledgeCategory) -> dict[str, Any]:
     return {
         "name": category.name,

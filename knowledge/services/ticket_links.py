@@ -19,6 +19,7 @@ def article_link_ticket(
     link, created = KnowledgeArticleTicketLink.objects.get_or_create(
         article=article, ticket=ticket, defaults={"linked_by": actor}
     )
+    # Link and unlink record mirror events: same shape, opposite facts.
     if created:
         events.publish(
             events.ARTICLE_LINKED_TO_TICKET,

@@ -64,6 +64,7 @@ class SLAMetricFilter(django_filters.FilterSet):
     metric_type = django_filters.ChoiceFilter(choices=MetricType.choices, label="Metric.")
     policy = IdFilter(field_name="policy_id", label="SLA policy id.")
     ticket = TicketKeyFilter(label="Ticket key, e.g. NF-12.")
+    # Date-range filter declarations, alike those of breaches below: other fields.
     deadline_after = UTCDateTimeFilter(
         field_name="deadline", lookup_expr="gte", label="Deadline at or after (ISO 8601)."
     )

@@ -50,6 +50,8 @@ class SLAComplianceSerializer(serializers.Serializer):
     by_policy = SLAPolicyComplianceSerializer(many=True)
 
 
+# Response serializers below are alike in shape (ids, ticket key and title): rows of different
+# answers.
 class SLASummaryBreachSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     ticket_id = serializers.IntegerField()

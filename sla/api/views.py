@@ -76,6 +76,8 @@ class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
         actor = signed_in_user(self.request)
         serializer.instance = self.update_with(instance, actor, data, rows)
 
+    # The API side of the create_with/update_with/delete_with hooks the admin's ConfigurationAdmin
+    # has too: DRF's perform_* here, the admin's save_related there.
     def perform_destroy(self, instance: _Config) -> None:
         self.delete_with(instance, signed_in_user(self.request))
 

@@ -139,6 +139,7 @@ def _replace_rows(
 
 
 @transaction.atomic
+# Same signature shape as sla_policy_update: each entity's update with its own rows.
 def business_calendar_update(
     *,
     calendar: BusinessCalendar,

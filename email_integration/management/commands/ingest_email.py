@@ -232,6 +232,7 @@ class Command(BaseCommand):
             pool = multiprocessing.get_context("fork").Pool(workers, _worker_started)
         try:
             stored, done = self._ingest(
+                # Keyword arguments one a line: alike in shape to other calls, different fields.
                 pool=pool,
                 workers=workers,
                 account=account,

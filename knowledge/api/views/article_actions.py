@@ -209,6 +209,8 @@ class ArticleFilesMixin(ArticleBase):
     @action(
         detail=True,
         methods=["get"],
+        # Same shape as the core's ticket attachment route: the schema and route of another model's
+        # files.
         url_path=rf"attachments/(?P<attachment_id>{ID_PATTERN})",
         url_name="attachment",
         pagination_class=None,

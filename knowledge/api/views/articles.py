@@ -107,6 +107,8 @@ class ArticleViewSet(
         """Move the article along the publishing workflow: submit for review
         (``IN_REVIEW``), publish, archive, or back to draft. Agents only."""
         article = self.get_object()
+        # The API's shape for an action (validate, call the service, serialize), as in
+        # article_actions.
         serializer = KBTransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         article = services.article_transition(

@@ -41,6 +41,8 @@ class ArticleBase(viewsets.GenericViewSet):
     """Articles addressed by id, as ``user`` may see them (``selectors.article_get``):
     the base of ``ArticleViewSet`` and of the mixins that add its actions."""
 
+    # Viewset declarations (here and feedback's) look alike: other model, serializer and
+    # permission.
     queryset = KnowledgeArticle.objects.none()
     serializer_class = KBArticleSerializer
     permission_classes = [ReadOrAgent]

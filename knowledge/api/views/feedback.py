@@ -61,6 +61,8 @@ class FeedbackViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=KBFeedbackResolveSerializer, responses=KBFeedbackSerializer)
     @action(detail=True, methods=["post"])
+    # The API's shape for an action (validate, call the service, serialize), as in the article
+    # actions.
     def resolve(self, request: Request, pk: str) -> Response:
         """Close the feedback as resolved (the article was fixed) or dismissed."""
         feedback = self.get_object()

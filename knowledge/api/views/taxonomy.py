@@ -88,6 +88,8 @@ class TaxonomyViewSet(viewsets.GenericViewSet):
     create=extend_schema(request=KBCategoryWriteSerializer, responses={201: KBCategorySerializer}),
     partial_update=extend_schema(request=KBCategoryWriteSerializer, responses=KBCategorySerializer),
 )
+# Category and tag viewsets are declarations over TaxonomyViewSet (which holds the logic): names
+# only.
 class CategoryViewSet(TaxonomyViewSet):
     """Where articles are filed (a tree: ``parent``). Anyone reads; agents write."""
 
