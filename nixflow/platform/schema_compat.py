@@ -177,7 +177,7 @@ def _missing_indexes(model: type[models.Model], connection: Any) -> list[str]:
     ]
     by_columns = [(tuple(c["columns"]), c) for c in constraints.values()]
     for field in meta.local_concrete_fields:
-        for what, matches in _expected_on(field):
+        for what, matches in expected_on(field):
             if not any(cols == (field.column,) and matches(c) for cols, c in by_columns):
                 found.append(
                     f"The {what} on {table}.{field.column} (field {label}.{field.name}), "
@@ -186,7 +186,9 @@ def _missing_indexes(model: type[models.Model], connection: Any) -> list[str]:
     return found
 
 
-def _expected_on(field: Any) -> list[tuple[str, Callable[[dict[str, Any]], bool]]]:
+def expected_on(field: Any) -> list[tuple[str, Callable[[dict[str, Any]], bool]]]:
+    """The unique constraint, foreign key and index a field's column must have, each with
+    a test of an introspected constraint (``get_constraints``) that provides it."""
     expected: list[tuple[str, Callable[[dict[str, Any]], bool]]] = []
     if field.unique and not field.primary_key:
         expected.append(("unique constraint", lambda c: bool(c["unique"])))

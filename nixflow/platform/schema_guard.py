@@ -456,15 +456,7 @@ def _model_problems(
     for field in meta.local_concrete_fields:
         if field.column not in columns:
             continue  # already reported as a missing column
-        expectations = []
-        if field.unique and not field.primary_key:
-            expectations.append(("unique constraint", lambda c: c["unique"]))
-        if field.remote_field is not None and getattr(field, "db_constraint", False):
-            expectations.append(("foreign key", lambda c: bool(c["foreign_key"])))
-        # django-stubs omits Field.db_index (it only appears as an __init__ argument).
-        if field.db_index and not field.unique:  # type: ignore[attr-defined]
-            expectations.append(("index", lambda c: c["index"]))
-        for what, matches in expectations:
+        for what, matches in schema_compat.expected_on(field):
             if not any(cols == (field.column,) and matches(c) for cols, c in by_columns):
                 problems.append(
                     _missing(
