@@ -60,6 +60,7 @@ from nixflow.toolkit.admin import (
     report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.config_admin import ServiceDeleteMixin
 from nixflow.toolkit.errors import error_text
 
 _RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
@@ -652,7 +653,9 @@ class TransitionInline(RolePermissionsMixin, admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class WorkflowAdmin(
+    ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
+):
     """The workflow editor: stages and transitions inline; admins only change it."""
 
     list_display = (
@@ -755,15 +758,11 @@ class WorkflowAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmi
         for formset in formsets:
             _note_saved_rows(formset)
 
-    def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
-        # get_deleted_objects has refused a workflow in use (tickets, or configuration
-        # that PROTECTs it) before the confirmation page, so the service agrees here.
-        services.workflow_delete(workflow=obj, actor=signed_in_user(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
-        with transaction.atomic():
-            for workflow in queryset:
-                services.workflow_delete(workflow=workflow, actor=signed_in_user(request))
+    def delete_with(self, obj: Workflow, actor: User) -> None:
+        # get_deleted_objects refuses a workflow in use (tickets, or configuration that
+        # PROTECTs it) before the confirmation page; one that came in use since is
+        # refused by the service and shown as a message (ServiceDeleteMixin).
+        services.workflow_delete(workflow=obj, actor=actor)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """A workflow with tickets can't be deleted (PROTECT). Say so without collecting
