@@ -7,8 +7,12 @@ forms_builder, email_integration, eventlog) would otherwise each write for thems
   ``require_admin``, ``is_admin``);
 - ``admin``: role-based admin permissions, the read-only inline and record admin, showing
   a service's refusal as a form error, list-column counts and message helpers;
+- ``config_admin``: admin pages of configuration saved and deleted through services
+  (``ConfigurationAdmin``, ``ServiceDeleteMixin``);
+- ``downloads``: serving stored files so that no browser runs them (``attachment_response``);
 - ``errors``: the text a person reads for a ``ValidationError`` or ``PermissionDenied``;
 - ``panels``: panels feature apps add to the ticket's admin page;
+- ``quotas``: storage quotas of comment attachments per user and per ticket;
 - ``services``: ``model_update``, the diff-set-save step of every ``<thing>_update``,
   and ``changes_payload``/``payload_value`` for the event it records.
 
