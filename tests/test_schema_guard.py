@@ -6,6 +6,8 @@ transactional), so the rollback at the end restores the test database.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -254,3 +256,40 @@ def test_readyz_caches_its_verdict_for_the_configured_seconds(
 def test_every_model_change_in_the_project_has_a_migration() -> None:
     # The CI gate for rule 3, also run by `make test` before pytest.
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def mark_post_deploy(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    migration_class = importlib.import_module(module).Migration
+    monkeypatch.setattr(migration_class, "post_deploy", True, raising=False)
+
+
+def test_pending_post_deploy_migration_the_code_does_not_need_is_a_warning(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A contract step waiting for the rollout to finish: it changes nothing this code uses.
+    mark_post_deploy(
+        monkeypatch, "rest_framework.authtoken.migrations.0004_alter_tokenproxy_options"
+    )
+    run_sql("DELETE FROM django_migrations WHERE app = 'authtoken' AND name LIKE '0004%'")
+
+    call_command("check")
+    assert schema_guard.find_problems() == []
+    (warning,) = schema_guard.inspect()
+    assert warning.check_id == "nixflow.W005"
+    assert "authtoken.0004_alter_tokenproxy_options" in warning.message
+    assert warning.fix.endswith("python manage.py migrate --post-deploy")
+    status, body = readyz(client)
+    assert status == 200
+    assert [w["check_id"] for w in body["warnings"]] == ["nixflow.W005"]
+
+
+def test_pending_post_deploy_migration_the_code_needs_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mark_post_deploy(monkeypatch, "django.contrib.sessions.migrations.0001_initial")
+    run_sql("DELETE FROM django_migrations WHERE app = 'sessions'")
+    run_sql("DROP TABLE django_session")
+
+    output = check_output()
+    assert "nixflow.E001" in output
+    assert "App 'sessions' has unapplied migrations: 0001_initial." in output
