@@ -174,11 +174,14 @@ def seed_api_user(db: ScratchDatabase) -> str:
 
 
 def api_status(base: str, token: str) -> int:
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        base + "/api/tickets/", headers={"Authorization": f"Token {token}"}
-    )
+    return status_of(base + "/api/tickets/", {"Authorization": f"Token {token}"})
+
+
+def status_of(url: str, headers: dict[str, str] | None = None) -> int:
+    """The HTTP status of a GET; slow answers (a loaded machine) are waited for."""
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
             response.read()
             return response.status
     except urllib.error.HTTPError as error:
@@ -197,9 +200,9 @@ class Probe:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.answers.append(("readyz", get_json(self.base + "/readyz")[0]))
+                self.answers.append(("readyz", status_of(self.base + "/readyz")))
                 self.answers.append(("api", api_status(self.base, self.token)))
-            except (urllib.error.URLError, ConnectionError) as error:
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
                 self.answers.append((f"unreachable: {error}", 0))
             self._stop.wait(0.1)
 
