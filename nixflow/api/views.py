@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -123,11 +123,23 @@ class TicketViewSet(viewsets.GenericViewSet):
     def _ticket_response(self, ticket: Ticket, *, created: bool = False) -> Response:
         # Read back through the selector: the row a service returns is locked and fresh but
         # lacks the related rows a ticket shows (one query instead of one per relation).
-        shown = selectors.ticket_get(user=signed_in_user(self.request), key=ticket.key) or ticket
-        data = self.get_serializer(shown).data
+        try:
+            data = self._ticket_data(ticket)
+        except (OperationalError, InterfaceError):
+            # The change has committed: a database connection lost since (a failover, a
+            # terminated backend) must not answer 500 and make the client repeat it. Read
+            # it back once more on a fresh connection (tests/test_faults.py).
+            if connection.in_atomic_block:
+                raise
+            connection.close()
+            data = self._ticket_data(ticket)
         if created:
             return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
         return Response(data)
+
+    def _ticket_data(self, ticket: Ticket) -> Any:
+        shown = selectors.ticket_get(user=signed_in_user(self.request), key=ticket.key) or ticket
+        return self.get_serializer(shown).data
 
     @extend_schema(responses=TicketSerializer(many=True), parameters=TICKET_FILTER_PARAMETERS)
     def list(self, request: Request) -> Response:
