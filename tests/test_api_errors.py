@@ -232,3 +232,23 @@ def test_nul_characters_and_huge_numbers_in_query_parameters_are_400(
 
     assert response.status_code == 400, response.content
     assert response.json()
+
+
+PAGED_LISTS = ["/api/tickets/", "/api/events/", "/api/workflows/", "/api/sla/breaches/"]
+
+
+@pytest.mark.parametrize("url", PAGED_LISTS)
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "null", "", "1.5", "9" * 40, "\u0661"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_400(
+    admin_api: APIClient, url: str, value: str
+) -> None:
+    response = admin_api.get(url, {"page_size": value})
+
+    assert assert_bad_request(response) == {"page_size": ["Enter a whole number from 1."]}
+
+
+@pytest.mark.parametrize("url", PAGED_LISTS)
+def test_a_page_size_above_the_maximum_gives_the_largest_pages(
+    admin_api: APIClient, url: str
+) -> None:
+    assert admin_api.get(url, {"page_size": "100000"}).status_code == 200

@@ -12,21 +12,57 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Field, Model, Q, QuerySet
 from rest_framework import pagination
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 MAX_PAGE_SIZE = 200
 
 
-class DefaultPagination(pagination.PageNumberPagination):
-    """``?page=N&page_size=M`` (at most 200), with a total ``count``."""
+class PageSizeMixin:
+    """``?page_size=``: a whole number from 1; above the list's maximum, the maximum.
 
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
+    DRF falls back to the default page size for anything it cannot read (``abc``,
+    ``0``, ``null``), so a client's mistake went unnoticed and the schema could not say
+    what the API takes. Here those are a 400 naming the parameter, and the schema says
+    ``integer, minimum 1``. A number above the maximum is not an error: it is the way
+    to ask for the largest pages, documented as capped.
+    """
+
+    page_size: int | None
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = MAX_PAGE_SIZE
+
+    def get_page_size(self, request: Request) -> int | None:
+        name = self.page_size_query_param
+        raw = request.query_params.get(name) if name else None
+        if name is None or raw is None:
+            return self.page_size
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 18 and int(text) >= 1):
+            raise ValidationError({name: ["Enter a whole number from 1."]})
+        value = int(text)
+        return min(value, self.max_page_size) if self.max_page_size else value
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page, default {self.page_size}; "
+                    f"more than {self.max_page_size} gives {self.max_page_size}."
+                )
+            elif parameter["name"] == "page":
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
+
+class DefaultPagination(PageSizeMixin, pagination.PageNumberPagination):
+    """``?page=N&page_size=M`` (at most 200), with a total ``count``."""
 
 
 class InvalidCursorError(ParseError):
@@ -42,7 +78,7 @@ def _reverse(ordering: Sequence[str]) -> tuple[str, ...]:
     return tuple(term[1:] if term.startswith("-") else f"-{term}" for term in ordering)
 
 
-class KeysetCursorPagination(pagination.CursorPagination):
+class KeysetCursorPagination(PageSizeMixin, pagination.CursorPagination):
     """Cursor pagination whose cursor is the *whole* ordering key of a row.
 
     DRF's CursorPagination keeps only the first ordering column in the cursor and steps
@@ -56,8 +92,6 @@ class KeysetCursorPagination(pagination.CursorPagination):
     """
 
     ordering: tuple[str, ...] = ("-created", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
 
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
@@ -135,7 +169,7 @@ class KeysetCursorPagination(pagination.CursorPagination):
                 _typed(_field(queryset, term.lstrip("-")), text)
                 for term, text in zip(self.ordering, texts, strict=True)
             ]
-        except (ValueError, TypeError, OverflowError, ValidationError) as exc:
+        except (ValueError, TypeError, OverflowError, DjangoValidationError) as exc:
             raise InvalidCursorError from exc
 
     @staticmethod

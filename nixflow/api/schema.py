@@ -6,8 +6,8 @@ operation as open to anonymous callers only when its permission is ``AllowAny`` 
 everywhere (``nixflow/api/exceptions.py``), so this schema class says so:
 
 - the error responses each operation can give, with their JSON bodies: 400 for input
-  (any change, or query parameters beyond paging), 401 for a missing or bad token, 403 when
-  a permission or a service refuses, 404 for a path naming nothing (or a page or cursor
+  (any change, or any query parameter, paging included), 401 for a missing or bad token,
+  403 when a permission or a service refuses, 404 for a path naming nothing (or a page
   past the end), 413/415 for bodies too large or of a type the view doesn't parse, and
   429 for throttled operations;
 - times of day as DRF writes them: local ``HH:MM:SS[.ffffff]`` with no UTC offset,
@@ -30,9 +30,9 @@ from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
-# Paging parameters are not validated: a bad page_size falls back to the default, and
-# a page or cursor that points nowhere is a 404.
-PAGING = frozenset({"page", "page_size", "cursor"})
+# A page number past the last page is a 404 (DRF's "Invalid page"); a malformed
+# page_size or cursor is a 400, like any other query parameter.
+PAGE = "page"
 
 ERROR = {
     "type": "object",
@@ -110,11 +110,11 @@ class AutoSchema(openapi.AutoSchema):
         codes = ["401"]
         # Services refuse changes with a ValidationError, DELETE included (a published
         # article is archived, not deleted; an SLA policy in use stays).
-        if self.method not in SAFE_METHODS or query - PAGING:
+        if self.method not in SAFE_METHODS or query:
             codes.append("400")
         if not (self.method in SAFE_METHODS and self._allows_anonymous()):
             codes.append("403")
-        if any(p["in"] == "path" for p in parameters) or query & PAGING:
+        if any(p["in"] == "path" for p in parameters) or PAGE in query:
             codes.append("404")
         if has_body:
             codes += ["413", "415"]
