@@ -22,7 +22,6 @@ from rest_framework.serializers import BaseSerializer
 
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.api.permissions import is_admin, is_agent
-from nixflow.models import User
 from nixflow.toolkit.auth import signed_in_user
 from sla import services
 from sla.api.filters import SLABreachFilter, SLAMetricFilter
@@ -63,10 +62,13 @@ class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
     permission_classes = [AgentsReadAdminsWrite]
     filter_backends: list[Any] = []
     nested: tuple[str, ...] = ()  # the lists of rows a write may replace
+    writes: services.ConfigurationWrites  # the services, the same the admin calls
 
     def perform_create(self, serializer: BaseSerializer[_Config]) -> None:
         actor = signed_in_user(self.request)
-        serializer.instance = self.create_with(actor, dict(serializer.validated_data))
+        # The nested rows are in the validated data, as the create services take them.
+        data = dict(serializer.validated_data)
+        serializer.instance = cast(_Config, self.writes.create(actor=actor, data=data, rows={}))
 
     def perform_update(self, serializer: BaseSerializer[_Config]) -> None:
         data = dict(serializer.validated_data)
@@ -74,23 +76,11 @@ class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
         rows = {name: data.pop(name, None) for name in self.nested}
         instance = cast(_Config, serializer.instance)
         actor = signed_in_user(self.request)
-        serializer.instance = self.update_with(instance, actor, data, rows)
+        updated = self.writes.update(row=instance, actor=actor, data=data, rows=rows)
+        serializer.instance = cast(_Config, updated)
 
-    # The API side of the create_with/update_with/delete_with hooks the admin's ConfigurationAdmin
-    # has too: DRF's perform_* here, the admin's save_related there.
     def perform_destroy(self, instance: _Config) -> None:
-        self.delete_with(instance, signed_in_user(self.request))
-
-    def create_with(self, actor: User, data: dict[str, Any]) -> _Config:
-        raise NotImplementedError
-
-    def update_with(
-        self, instance: _Config, actor: User, data: dict[str, Any], rows: dict[str, Any]
-    ) -> _Config:
-        raise NotImplementedError
-
-    def delete_with(self, instance: _Config, actor: User) -> None:
-        raise NotImplementedError
+        self.writes.delete(row=instance, actor=signed_in_user(self.request))
 
 
 class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
@@ -102,17 +92,7 @@ class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
     queryset = SLAPolicy.objects.prefetch_related("targets")
     serializer_class = SLAPolicySerializer
     nested = ("targets",)
-
-    def create_with(self, actor: User, data: dict[str, Any]) -> SLAPolicy:
-        return services.sla_policy_create(actor=actor, **data)
-
-    def update_with(
-        self, instance: SLAPolicy, actor: User, data: dict[str, Any], rows: dict[str, Any]
-    ) -> SLAPolicy:
-        return services.sla_policy_update(policy=instance, actor=actor, data=data, **rows)
-
-    def delete_with(self, instance: SLAPolicy, actor: User) -> None:
-        services.sla_policy_delete(policy=instance, actor=actor)
+    writes = services.POLICY_WRITES
 
 
 class BusinessCalendarViewSet(ConfigurationViewSet[BusinessCalendar]):
@@ -123,17 +103,7 @@ class BusinessCalendarViewSet(ConfigurationViewSet[BusinessCalendar]):
     queryset = BusinessCalendar.objects.prefetch_related("intervals", "holidays")
     serializer_class = BusinessCalendarSerializer
     nested = ("intervals", "holidays")
-
-    def create_with(self, actor: User, data: dict[str, Any]) -> BusinessCalendar:
-        return services.business_calendar_create(actor=actor, **data)
-
-    def update_with(
-        self, instance: BusinessCalendar, actor: User, data: dict[str, Any], rows: dict[str, Any]
-    ) -> BusinessCalendar:
-        return services.business_calendar_update(calendar=instance, actor=actor, data=data, **rows)
-
-    def delete_with(self, instance: BusinessCalendar, actor: User) -> None:
-        services.business_calendar_delete(calendar=instance, actor=actor)
+    writes = services.CALENDAR_WRITES
 
 
 class SLAMetricCursorPagination(KeysetCursorPagination):

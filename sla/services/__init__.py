@@ -3,7 +3,8 @@
 - ``policies``: SLA policies with their targets (create, update, delete);
 - ``calendars``: business calendars with working intervals and holidays;
 - ``breaches``: acknowledging a breach;
-- ``monitor``: the monitor's scan (clocks at risk and breached) and the tally fold.
+- ``monitor``: the monitor's scan (clocks at risk and breached) and the tally fold;
+- ``writes``: the policy and calendar services under one calling convention (admin, API).
 
 Clock changes caused by ticket changes are not here but in ``sla.clocks``: they run
 inside the ticket service's transaction, as receivers of its event. Event types and
@@ -32,14 +33,18 @@ from sla.services.policies import (
     sla_policy_delete,
     sla_policy_update,
 )
+from sla.services.writes import CALENDAR_WRITES, POLICY_WRITES, ConfigurationWrites
 
 __all__ = [
     "CALENDAR_FIELDS",
     "CALENDAR_IN_USE",
+    "CALENDAR_WRITES",
     "POLICY_FIELDS",
     "POLICY_IN_USE",
+    "POLICY_WRITES",
     "SCAN_BATCH",
     "CompactResult",
+    "ConfigurationWrites",
     "ScanResult",
     "breach_acknowledge",
     "business_calendar_create",
