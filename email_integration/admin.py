@@ -240,6 +240,7 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
             self.message_user(request, f"Queued {queued} message(s) to be sent again.")
         report_failures(self, request, "Could not resend", failures, noun="message")
 
+    # Release and reject below mirror each other: two actions, two services.
     def has_release_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 

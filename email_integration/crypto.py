@@ -86,6 +86,7 @@ def decrypt(token: str) -> str:
         ) from error
 
 
+# Same shape as decrypt above, another Fernet call and message (rotation names no command).
 def rotate(token: str) -> str:
     """The same secret encrypted under the first key (raises SecretUnreadable)."""
     if not token:

@@ -290,6 +290,7 @@ class CustomFormAdmin(ConfigurationAdmin):
         self._set_status(request, queryset, FormStatus.ARCHIVED)
 
     # -- preview and export ---------------------------------------------------------------
+    # Route declarations, alike the article admin's: other pages.
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
@@ -511,6 +512,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         submission = self.get_object(request, unquote(object_id))
         if submission is None or not self.has_view_permission(request, submission):
             raise Http404("No such submission.")
+        # Same shape as knowledge's API download: admin answers 404 pages, the API NotFound JSON.
         attachment = submission.attachments.filter(pk=attachment_id).first()
         if attachment is None:
             raise Http404("No such file.")

@@ -203,6 +203,7 @@ def form_converted(*, submission: FormSubmission, actor: User | None) -> None:
     )
 
 
+# The recorders here are alike in shape: one per event type, each with its own payload.
 def form_conversion_failed(*, submission: FormSubmission, actor: User | None) -> None:
     event_record(
         type=FORM_CONVERSION_FAILED,

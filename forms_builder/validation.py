@@ -102,6 +102,7 @@ class FieldSpec:
     @classmethod
     def from_model(cls, row: FormField) -> FieldSpec:
         return cls(
+            # Keyword arguments one a line: alike other constructor calls, different fields.
             key=row.key,
             label=row.label,
             type=row.field_type,

@@ -251,6 +251,8 @@ class KnowledgeArticleAdmin(
         data = form.cleaned_data
         with refusals_to_form():
             if not change:
+                # Keyword arguments from the form, one a line, as the ticket admin's ticket_create
+                # call: other fields.
                 article = services.article_create(
                     title=data["title"],
                     summary=data["summary"],
@@ -329,6 +331,7 @@ class KnowledgeArticleAdmin(
         self._move(request, queryset, KnowledgeArticleStatus.DRAFT, "Returned to draft")
 
     # --- versions: list, diff, restore; attachment upload -----------------------------
+    # Route declarations, alike the forms admin's: other pages.
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -511,6 +514,8 @@ class KnowledgeTagAdmin(TaxonomyAdmin):
 
 # --- Feedback -----------------------------------------------------------------------------
 @admin.register(KnowledgeArticleFeedback)
+# Its field list reads like the feedback serializer's: the admin's columns and the API's, kept
+# apart.
 class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
     """Readers' feedback: resolve, dismiss or turn into a ticket (actions)."""
 

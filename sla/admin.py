@@ -258,6 +258,7 @@ class SLAMetricAdmin(TicketRecordAdmin):
     sortable_by = ("ticket_link",)
 
 
+# A list filter, alike in shape to the core's and knowledge's: other lookups.
 class AcknowledgedFilter(admin.SimpleListFilter):
     title = "acknowledged"
     parameter_name = "acknowledged"

@@ -74,6 +74,7 @@ def ensure_policies() -> list[SLAPolicy]:
             escalation_email="oncall@nixflow.example",
             targets=_targets(URGENT),
         )
+    # Demo data written as calls, alike the policy above: other values.
     standard = SLAPolicy.objects.filter(name="Standard (office hours)").first()
     if standard is None:
         standard = services.sla_policy_create(

@@ -88,6 +88,7 @@ class EmailMessageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # A read-only Meta and get_ticket, alike knowledge's feedback serializer: other model.
     def get_ticket(self, message: EmailMessage) -> str | None:
         return message.ticket.key if message.ticket is not None else None
 

@@ -25,6 +25,7 @@ from forms_builder.validation import definition_errors
 from nixflow.models import User
 from nixflow.toolkit.auth import require_agent
 
+# Alike the API serializer's fields, but attnames (workflow_id) whose changes an event lists.
 FORM_CHANGE_FIELDS = (
     "name",
     "slug",
@@ -166,6 +167,7 @@ def form_update(
     return form
 
 
+# Same signature as form_update: it dispatches to form_create or form_update.
 def form_save(
     *,
     form: CustomForm,

@@ -185,6 +185,7 @@ def tag_create(*, name: str, actor: User | None, slug: str = "") -> KnowledgeTag
 def tag_update(*, tag: KnowledgeTag, actor: User | None, data: dict[str, Any]) -> KnowledgeTag:
     """Rename a tag or change its slug; unchanged values record nothing."""
     require_agent(actor, "manage knowledge tags")
+    # Same steps as category_update above, for another model, field set, slug length and event.
     tag = KnowledgeTag.objects.select_for_update().get(pk=tag.pk)
     data = _cleaned(data, KnowledgeTag, tag.pk, tag.name, _TAG_SLUG_LENGTH)
     with unique_violations_as_errors(_TAG_TAKEN):

@@ -114,6 +114,7 @@ class CalendarHolidaySerializer(serializers.ModelSerializer):
         fields = ["date", "name"]
 
 
+# Nested-rows declaration alike the policy serializer's: other rows and help texts.
 class BusinessCalendarSerializer(serializers.ModelSerializer):
     intervals = WorkingIntervalSerializer(
         many=True,

@@ -219,6 +219,8 @@ class ArticleFilesMixin(ArticleBase):
         """Download a file of an article you can see (always as an attachment, never
         shown inline: the browser must not interpret it)."""
         article = self.get_object()
+        # Same shape as the forms admin's download: the API answers NotFound JSON, the admin 404
+        # pages.
         found = article.attachments.filter(pk=attachment_id).first()
         if found is None:
             raise NotFound("No such attachment.")
