@@ -226,6 +226,8 @@ EMAIL_TRUSTED_ARC_SEALERS = env.list("EMAIL_TRUSTED_ARC_SEALERS", default=[])
 # travels in our Message-ID either way.
 EMAIL_REPLY_TO_TOKENS = env.bool("EMAIL_REPLY_TO_TOKENS", default=False)
 NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
+# How long a form submitter may take to confirm an existing account's address (seconds).
+FORMS_CONFIRMATION_MAX_AGE = env.int("FORMS_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
 # Outbound mail (email_integration/tasks.py): a failing send is retried after
 # BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
 # as failed with its reason; the sweeper re-queues what stayed queued STUCK_SECONDS past
