@@ -218,6 +218,7 @@ def _start_missing(ticket: Ticket, policy: SLAPolicy, at: datetime) -> None:
     paused = ticket.stage.category == StageCategory.WAITING
     if ticket.stage.category in DONE_CATEGORIES:
         return
+    # Keyword arguments one a line, as in the ticket services' calls: other fields.
     if ticket.first_response_at is None:
         start(
             ticket=ticket,

@@ -47,6 +47,7 @@ class EmailAccountSerializer(serializers.ModelSerializer):
         return bool(account.password)
 
 
+# Read-only Meta alike the core's brief serializers: the columns of another model.
 class EmailAttachmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = EmailAttachment

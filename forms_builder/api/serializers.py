@@ -219,6 +219,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
+    # A read-only field list and getters, alike the event log's serializer: another model.
     def get_form_name(self, submission: FormSubmission) -> str:
         return submission.form_snapshot.get("name", "")
 

@@ -189,6 +189,8 @@ def article_update(
     if content_changed:
         _new_version(article, author=actor, note=note, at=now)
         vocabulary_add(texts=[article.title, article.summary, article.body_text])
+    # One event, named by keyword arguments: alike in shape to the other publish calls, another
+    # fact.
     events.publish(
         events.ARTICLE_UPDATED,
         subject=article,
@@ -226,6 +228,8 @@ def article_restore(
         at=now,
         restored_from=version_number,
     )
+    # One event, named by keyword arguments: alike in shape to the other publish calls, another
+    # fact.
     events.publish(
         events.ARTICLE_RESTORED,
         subject=article,

@@ -168,6 +168,8 @@ def feedback_resolve(
     feedback.resolved_by = actor
     feedback.resolved_at = timezone.now()
     feedback.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at"])
+    # One event, named by keyword arguments: alike in shape to the other publish calls, another
+    # fact.
     events.publish(
         events.FEEDBACK_RESOLVED,
         subject=feedback,
@@ -207,6 +209,8 @@ def feedback_create_ticket(*, feedback: KnowledgeArticleFeedback, actor: User) -
     KnowledgeArticleTicketLink.objects.get_or_create(
         article=article, ticket=ticket, defaults={"linked_by": actor}
     )
+    # One event, named by keyword arguments: alike in shape to the other publish calls, another
+    # fact.
     events.publish(
         events.FEEDBACK_TURNED_INTO_TICKET,
         subject=feedback,

@@ -150,6 +150,7 @@ class TicketKeyField(serializers.Field):
         return Ticket.key_for(value)
 
 
+# Brief read-only serializers, alike the core's and knowledge's: the columns of another model.
 class SLAPolicySummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = SLAPolicy
