@@ -97,11 +97,14 @@ def test_running_release_keeps_serving_through_an_additive_migration_then_is_rep
     new_env = additive_release.env(scratch_db)
     with (
         additive_release.web_server(scratch_db) as new_web,
-        running(additive_release.celery("worker", "--pool", "solo"), new_env, " ready."),
+        running(
+            additive_release.celery("worker", "--pool", "solo"), new_env, " ready.", timeout=180
+        ),
         running(
             additive_release.celery("beat", "--pidfile", str(scratch_db.var_dir / "beat2.pid")),
             new_env,
             "beat: Ticking",
+            timeout=180,
         ),
     ):
         # They run the next release's code: to them only the post-deploy step is pending.
