@@ -1,7 +1,10 @@
 """API fuzzing: schemathesis sends generated requests to every operation of the schema the
 API serves (``/api/schema/``), in-process through the WSGI application, and checks each
-response: no 5xx, a documented status code and content type, a body and headers that
-match the schema, and authentication enforced where the schema says it is required.
+response with every schemathesis check but two (``CHECKS`` below says which and why;
+docs/api-contract.md has the counts): no 5xx, a documented status code and content
+type, a body and headers that match the schema, ``Allow`` headers and unsupported
+methods, missing required headers refused, authentication not ignored, resources
+available after creation and gone after deletion.
 
 - As an agent and as a requester (token header), every operation; as an admin, the
   configuration writes that only admins may make.
@@ -28,17 +31,10 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from tests.fuzz.world import World, build_world
 
@@ -76,12 +72,16 @@ PUBLIC = {
     "POST /api/knowledge/search/{search_id}/click/",
 }
 
+# Every check schemathesis has, but two that judge input by the schema alone:
+# positive_data_acceptance (a schema-valid request must not be refused) and
+# negative_data_rejection (a schema-violating one must be). Not yet clean here: ids that
+# name nothing and state conflicts (an acknowledged breach, a resolved feedback) are 400s
+# a schema cannot foresee, and some date filters take more ISO 8601 forms than JSON
+# Schema's date-time; see docs/api-contract.md.
 CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
+    check
+    for check in schemathesis.checks.CHECKS.get_all()
+    if check.__name__ not in {"positive_data_acceptance", "negative_data_rejection"}
 ]
 
 FUZZ_SETTINGS = settings(
@@ -89,6 +89,8 @@ FUZZ_SETTINGS = settings(
     derandomize=True,
     deadline=None,
     database=None,
+    # No shrinking: a failure is reported with the example that found it.
+    phases=[Phase.explicit, Phase.generate],
     # The world fixture outlives each test's examples on purpose; some operations'
     # inputs are mostly filtered (a body that must be valid JSON).
     suppress_health_check=list(HealthCheck),

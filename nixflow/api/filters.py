@@ -11,7 +11,6 @@ from django import forms
 from django.db.models import Model, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -83,12 +82,15 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
-@extend_schema_field(OpenApiTypes.INT)
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+@extend_schema_field(ID_SCHEMA)
 class IdFilter(django_filters.Filter):
     field_class = IdField
 
 
-@extend_schema_field({"type": "array", "items": {"type": "integer"}})
+@extend_schema_field({"type": "array", "items": ID_SCHEMA})
 class IdInFilter(django_filters.Filter):
     field_class = IdListField
 
