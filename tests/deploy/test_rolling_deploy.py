@@ -98,10 +98,15 @@ def test_running_release_keeps_serving_through_an_additive_migration_then_is_rep
     with (
         additive_release.web_server(scratch_db) as new_web,
         running(
-            additive_release.celery("worker", "--pool", "solo"), new_env, " ready.", timeout=180
+            additive_release.celery("worker", "--pool", "solo", "-l", "INFO"),
+            new_env,
+            " ready.",
+            timeout=180,
         ),
         running(
-            additive_release.celery("beat", "--pidfile", str(scratch_db.var_dir / "beat2.pid")),
+            additive_release.celery(
+                "beat", "-l", "DEBUG", "--pidfile", str(scratch_db.var_dir / "beat2.pid")
+            ),
             new_env,
             "beat: Ticking",
             timeout=180,
