@@ -389,6 +389,12 @@ API = [
         at=pk("mail_a"),
         POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
     ),
+    # Only a failed outbound message can be sent again: mail_a is an inbound one.
+    entry(
+        "/api/email/messages/{pk}/resend/",
+        at=pk("mail_a"),
+        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+    ),
     # SLA: figures for staff; configuration changed by admins.
     entry("/api/sla/summary/", GET=AGENTS),
     entry(
@@ -758,6 +764,7 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "email_integration.emailmessage": ("view", "view", lambda w: w.mail_a.pk),
     "eventlog.eventlog": ("view", "view", lambda w: w.event_a.pk),
     "eventlog.seal": ("view", "view", lambda w: w.seal.pk),
+    "eventlog.outboxmessage": ("view", "view", lambda w: w.outbox_message.pk),
 }
 
 

@@ -527,8 +527,8 @@ def _seed_knowledge(world: World) -> dict[str, Any]:
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
-    """Rows that only the admin shows: a group, a seal, the beat schedules, sign-in
-    attempts."""
+    """Rows that only the admin shows: a group, a seal, an outbox message, the beat
+    schedules, sign-in attempts."""
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,
@@ -537,7 +537,7 @@ def _seed_admin_only(world: World) -> dict[str, Any]:
         SolarSchedule,
     )
 
-    from eventlog.models import EventLog, Seal
+    from eventlog.models import EventLog, OutboxMessage, Seal
 
     interval, _ = IntervalSchedule.objects.get_or_create(every=7, period="minutes")
     event = EventLog.objects.filter(ticket_key=world.ticket_a.key).order_by("id").first()
@@ -562,6 +562,7 @@ def _seed_admin_only(world: World) -> dict[str, Any]:
             previous_digest=b"\0" * 32,
             digest=b"\0" * 32,
         ),
+        "outbox_message": OutboxMessage.objects.create(task="nixflow.matrix", key="matrix"),
         "interval": interval,
         "crontab": CrontabSchedule.objects.create(minute="7", hour="3"),
         "solar": SolarSchedule.objects.create(event="sunrise", latitude=50, longitude=8),
