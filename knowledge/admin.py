@@ -48,10 +48,10 @@ from nixflow.toolkit.admin import (
     ReadOnlyInline,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
+    bulk_apply,
     plural,
     refusals_to_form,
     related_count,
-    report_failures,
 )
 from nixflow.toolkit.auth import require_agent, signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin, ServiceDeleteMixin
@@ -73,17 +73,11 @@ def _for_each(
 ) -> None:
     """A bulk action: ``do`` (a service call) for each row, then one message with how
     many it changed ("Published 3 articles.") and one listing each refusal."""
-    done, failures = 0, []
-    for row in rows:
-        try:
-            do(row)
-        except (ValidationError, PermissionDenied) as error:
-            failures.append(f"{label(row)}: {error_text(error)}")
-        else:
-            done += 1
+    done = bulk_apply(
+        model_admin, request, rows, do, label=label, failed="Did not change", noun=noun
+    )
     if done:
         model_admin.message_user(request, f"{verb} {plural(done, noun)}.")
-    report_failures(model_admin, request, "Did not change", failures, noun=noun)
 
 
 # --- Articles ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
@@ -54,14 +54,13 @@ from nixflow.toolkit.admin import (
     RecordAdmin,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
+    bulk_apply,
     plural,
     refusals_to_form,
     related_count,
-    report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ServiceDeleteMixin
-from nixflow.toolkit.errors import error_text
 
 _RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
 
@@ -355,22 +354,20 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         me = signed_in_user(request)
-        assigned, already, failures = 0, 0, []
-        for ticket in queryset.order_by("pk"):
-            if ticket.assignee_id == me.pk:
-                already += 1
-                continue
-            try:
-                services.ticket_assign(ticket=ticket, assignee=me, actor=me)
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{ticket.key}: {error_text(error)}")
-            else:
-                assigned += 1
+        tickets = list(queryset.order_by("pk"))
+        todo = [ticket for ticket in tickets if ticket.assignee_id != me.pk]
+        assigned = bulk_apply(
+            self,
+            request,
+            todo,
+            lambda ticket: services.ticket_assign(ticket=ticket, assignee=me, actor=me),
+            label=lambda ticket: ticket.key,
+            failed="Could not assign",
+        )
         if assigned:
             self.message_user(request, f"Assigned {plural(assigned, 'ticket')} to you.")
-        if already:
+        if already := len(tickets) - len(todo):
             self.message_user(request, f"{plural(already, 'ticket')} already yours.", messages.INFO)
-        report_failures(self, request, "Could not assign", failures)
 
     @admin.action(
         description="Move to stage (choose it next to the action)", permissions=["change"]
@@ -383,26 +380,23 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
         if stage is None:
             self.message_user(request, "Choose the stage to move the tickets to.", messages.WARNING)
             return
-        moved, already, failures = 0, 0, []
-        for ticket in queryset.order_by("pk"):
-            if ticket.stage_id == stage.pk:
-                already += 1
-                continue
-            try:
-                services.ticket_transition(
-                    ticket=ticket, to_stage=stage, actor=signed_in_user(request)
-                )
-            except (ValidationError, PermissionDenied) as error:
-                failures.append(f"{ticket.key}: {error_text(error)}")
-            else:
-                moved += 1
+        actor = signed_in_user(request)
+        tickets = list(queryset.order_by("pk"))
+        todo = [ticket for ticket in tickets if ticket.stage_id != stage.pk]
+        moved = bulk_apply(
+            self,
+            request,
+            todo,
+            lambda ticket: services.ticket_transition(ticket=ticket, to_stage=stage, actor=actor),
+            label=lambda ticket: ticket.key,
+            failed="Could not move",
+        )
         if moved:
             self.message_user(request, f"Moved {plural(moved, 'ticket')} to {stage.name}.")
-        if already:
+        if already := len(tickets) - len(todo):
             self.message_user(
                 request, f"{plural(already, 'ticket')} already in {stage.name}.", messages.INFO
             )
-        report_failures(self, request, "Could not move", failures)
 
     # --- the ticket page ----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,6 +28,8 @@ from eventlog.services import event_record
 from nixflow.events import ADMIN_ADDED, ADMIN_CHANGED, ADMIN_DELETED
 from nixflow.models import Comment, HistoryLog, Role, Ticket
 from nixflow.toolkit.errors import error_text
+
+Row = TypeVar("Row")
 
 # --- Who may do what ---------------------------------------------------------------------
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
@@ -252,8 +254,35 @@ def report_failures(
     more = len(failures) - MAX_LISTED_ERRORS
     suffix = f"; and {more} more" if more > 0 else ""
     model_admin.message_user(
-        request, f"{what} {plural(len(failures), noun)}: {shown}{suffix}.", messages.ERROR
+        request,
+        f"{what} {plural(len(failures), noun)}: {shown.rstrip('.')}{suffix}.",
+        messages.ERROR,
     )
+
+
+def bulk_apply(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    rows: Iterable[Row],
+    do: Callable[[Row], object],
+    *,
+    label: Callable[[Row], str],
+    failed: str,
+    noun: str = "ticket",
+) -> int:
+    """The body of a bulk admin action: ``do`` (one service call) for each row, every
+    refusal reported in one error message ("Could not move 2 tickets: NF-1: ..."), and
+    the number of rows it changed returned for the action's own success message."""
+    done, failures = 0, []
+    for row in rows:
+        try:
+            do(row)
+        except (ValidationError, PermissionDenied) as error:
+            failures.append(f"{label(row)}: {error_text(error)}")
+        else:
+            done += 1
+    report_failures(model_admin, request, failed, failures, noun=noun)
+    return done
 
 
 # --- The record, read-only ---------------------------------------------------------------
