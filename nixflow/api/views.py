@@ -14,8 +14,13 @@ from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
@@ -226,7 +231,16 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(
         methods=["POST"],
         request={
-            "application/json": CommentCreateSerializer,
+            # Files travel only in multipart: a JSON body has no attachments.
+            "application/json": inline_serializer(
+                "CommentCreateJSON",
+                {
+                    "body": serializers.CharField(trim_whitespace=False),
+                    "is_internal": serializers.BooleanField(
+                        default=False, help_text="Agents only: a note requesters never see."
+                    ),
+                },
+            ),
             "multipart/form-data": CommentCreateSerializer,
         },
         responses={201: CommentSerializer},
