@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,8 +150,9 @@ def stages(workflow: Workflow) -> dict[str, Stage]:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database migrated once per session (with the incident app), to clone from."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"nixflow_tpl_{worker}"
+    # Unique per session: two test runs on one server (two checkouts, or xdist workers)
+    # must never clone from, or drop, each other's template.
+    name = scratch_name("nixflow_tpl")
     create_database(name)
     db = ScratchDatabase(name, tmp_path_factory.mktemp("template"))
     outcome = run([sys.executable, "manage.py", "migrate", "--noinput"], db.env())
