@@ -137,7 +137,7 @@ def test_admin_serves_the_raw_message_as_a_download_and_reprocesses_failures(
     raw = client.get(f"/admin/email_integration/emailmessage/{failed.pk}/raw/")
     assert raw.status_code == 200
     assert raw["Content-Disposition"] == (
-        f"attachment; filename=\"message-{failed.pk}.eml\"; "
+        f'attachment; filename="message-{failed.pk}.eml"; '
         f"filename*=UTF-8''message-{failed.pk}.eml"
     )
     assert b"".join(raw.streaming_content) == bytes(failed.raw)
