@@ -73,6 +73,7 @@ class EmailAccount(models.Model):
     trusted_authserv_id = models.CharField(
         max_length=255,
         blank=True,
+        db_default="",
         help_text=(
             "The authserv-id your receiving mail server writes into Authentication-Results "
             "(e.g. mx.example.com). Empty: those headers are never trusted, only DKIM "
@@ -197,14 +198,24 @@ class EmailMessage(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Inbound: how the sender was authenticated (email_integration/authentication.py).
     sender_auth = models.CharField(
-        max_length=24, choices=SenderAuth.choices, default=SenderAuth.NONE, blank=True
+        max_length=24,
+        choices=SenderAuth.choices,
+        default=SenderAuth.NONE,
+        db_default=SenderAuth.NONE,
+        blank=True,
     )
     authentication = models.TextField(
-        blank=True, help_text="What sender authentication found, in words."
+        blank=True, db_default="", help_text="What sender authentication found, in words."
     )
     # Who released or rejected a suspended message, and when.
+    # Indexed by email_message_reviewed_by (Meta), which is built concurrently.
     reviewed_by = models.ForeignKey(
-        "nixflow.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "nixflow.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
@@ -227,6 +238,7 @@ class EmailMessage(models.Model):
                 name="email_outbound_due",
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
+            models.Index(fields=["reviewed_by"], name="email_message_reviewed_by"),
         ]
 
     def __str__(self) -> str:
@@ -266,7 +278,7 @@ class SenderCount(models.Model):
 
     address = models.CharField(max_length=320)
     hour = models.DateTimeField()
-    verified = models.BooleanField(default=False)
+    verified = models.BooleanField(default=False, db_default=False)
     count = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -475,6 +475,9 @@ class FormSubmission(models.Model):
         "submitter identity",
         max_length=16,
         choices=SubmitterIdentity.choices,
+        # A database default for the rows the release before this field inserts during a
+        # deploy: it does not know the submitter's identity, so it was not recorded.
+        db_default=SubmitterIdentity.NOT_RECORDED,
         help_text="How the submitter is known: verified (signed in, or confirmed through the "
         "link mailed to the account's address) or not.",
     )

@@ -84,23 +84,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     "CONCURRENTLY; it shipped before any NixFlow database served a desk, on tables with "
     "demo data only.",
 }
-# Written in the same round of work as the linter, by work that started before its rules
-# existed, and applied only to development and test databases (no NixFlow database with
-# real data exists yet), so they ran on empty or demo tables. Their successors follow
-# the rules.
-_SAME_ROUND = (
-    "written before the linter's rules existed and applied only to development databases "
-    "with demo data; NOT NULL columns without db_default, constraints validated at once "
-    "and indexes built in place all cost milliseconds there."
-)
-ALLOWED.update(
-    {
-        ("email_integration", "0004_outbound_retry_encrypted_secrets"): _SAME_ROUND,
-        ("email_integration", "0006_sender_authentication"): _SAME_ROUND,
-        ("forms_builder", "0002_submitter_identity"): _SAME_ROUND,
-    }
-)
-
 RULES = {
     "ML001": "not-null-column",
     "ML002": "drop",
