@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
-from django import forms
-from django_filters.fields import IsoDateTimeField
 from rest_framework import viewsets
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -13,6 +10,7 @@ from rest_framework.request import Request
 from eventlog.api.serializers import EventSerializer
 from eventlog.models import EventLog
 from nixflow.api.pagination import KeysetCursorPagination
+from nixflow.toolkit.filters import UTCDateTimeFilter
 
 
 class IsAgent(BasePermission):
@@ -31,28 +29,6 @@ class EventCursorPagination(KeysetCursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
-
-
-class UTCDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date-time, given to the database in UTC: PostgreSQL refuses the UTC
-    offsets past ±15:59 that ISO 8601 allows (a 500), and one with no UTC form in
-    Python's range is a 400. The event log's own twin of nixflow.api.filters's (it
-    imports nothing of the domain)."""
-
-    def to_python(self, value: Any) -> datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError as exc:
-            raise forms.ValidationError(
-                "Enter a date/time between the years 1 and 9999.", code="out_of_range"
-            ) from exc
-
-
-class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCDateTimeField
 
 
 class EventFilter(django_filters.FilterSet):

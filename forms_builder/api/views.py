@@ -45,11 +45,11 @@ from forms_builder.rendering import SUBMITTER_EMAIL
 from forms_builder.throttling import FormSubmitAnonThrottle
 from forms_builder.validation import Definition
 from forms_builder.views import client_ip
-from nixflow.api.filters import UTCDateTimeFilter
 from nixflow.api.parsers import JSONParser
 from nixflow.api.views import refuse_oversized_body
 from nixflow.models import Ticket
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.filters import UTCDateTimeFilter
 
 NOT_ANSWERS = frozenset({SUBMITTER_EMAIL, "csrfmiddlewaretoken"})
 FAILED_MESSAGE = (

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
 
 import django_filters
 from django import forms
 from django.db.models import Model, Q, QuerySet
-from django_filters.fields import IsoDateTimeField
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
@@ -17,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQuerySet
+from nixflow.toolkit.filters import UTCDateTimeFilter
 
 # Primary keys are bigints: a larger number is bad input (400), not a database error.
 MAX_ID = 2**63 - 1
@@ -53,33 +52,6 @@ class AssigneeField(forms.Field):
         if value.strip().lower() == "none":
             return "none"
         return IdField().clean(value)
-
-
-class UTCDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date-time, given to the database in UTC.
-
-    ISO 8601 allows any UTC offset up to ±23:59, PostgreSQL only up to ±15:59: a time
-    such as ``2026-03-02T09:00+17:00`` would reach the query as it is and fail there
-    (a 500). In UTC it is the same instant; one that has no UTC form in Python's range
-    (``0001-01-01T00:00+01:00``) is a 400.
-    """
-
-    default_error_messages = {"out_of_range": "Enter a date/time between the years 1 and 9999."}
-
-    def to_python(self, value: Any) -> datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError as exc:
-            raise forms.ValidationError(
-                self.error_messages["out_of_range"], code="out_of_range"
-            ) from exc
-
-
-class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCDateTimeField
 
 
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}

@@ -13,6 +13,7 @@ forms_builder, email_integration, eventlog) would otherwise each write for thems
 - ``errors``: the text a person reads for a ``ValidationError`` or ``PermissionDenied``;
 - ``panels``: panels feature apps add to the ticket's admin page;
 - ``quotas``: storage quotas of comment attachments per user and per ticket;
+- ``filters``: query-string filters with no domain (``UTCDateTimeFilter``);
 - ``services``: ``model_update``, the diff-set-save step of every ``<thing>_update``,
   and ``changes_payload``/``payload_value`` for the event it records.
 

@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from nixflow.api.filters import IdFilter, UTCDateTimeFilter
+from nixflow.api.filters import IdFilter
 from nixflow.models import TICKET_KEY_PATTERN, Ticket
+from nixflow.toolkit.filters import UTCDateTimeFilter
 from sla.models import MetricType, SLABreach, SLABreachType, SLAMetric, SLAStatus
 
 
