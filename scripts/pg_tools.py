@@ -40,7 +40,9 @@ def settings() -> Any:
 
 def connection_params(database: dict[str, Any]) -> dict[str, str]:
     return {
-        "PGHOST": str(database.get("HOST") or ""),
+        # A socket directory in the URL (``postgresql://u@/db?host=/dir``, the embedded
+        # server's) arrives in OPTIONS, not HOST.
+        "PGHOST": str(database.get("HOST") or database.get("OPTIONS", {}).get("host") or ""),
         "PGPORT": str(database.get("PORT") or ""),
         "PGUSER": str(database.get("USER") or ""),
         "PGPASSWORD": str(database.get("PASSWORD") or ""),
