@@ -40,6 +40,9 @@ from tests.support.processes import (
 
 REDIS_SERVER = shutil.which("redis-server")
 
+# Run in the scratch database by a subprocess, like the end-to-end story's SETUP: the
+# first lines (agent, requester, tokens) are the same, the rest is this scenario's own
+# desk (a posted-mail account and an anonymous form instead of IMAP, SLA and articles).
 SETUP = """
 from rest_framework.authtoken.models import Token
 from email_integration.models import EmailAccount
