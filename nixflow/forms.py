@@ -1,4 +1,4 @@
-"""Forms of the staff UI (the admin). They validate input; nixflow/admin.py saves it
+"""Forms of the staff UI (the admin). They validate input; nixflow/admin/ saves it
 through nixflow.services, never with ``form.save()``."""
 
 from __future__ import annotations

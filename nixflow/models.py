@@ -38,10 +38,25 @@ class User(AbstractUser):
     """
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REQUESTER)
+    # An IANA name (Europe/Berlin); empty: the desk's TIME_ZONE. The admin shows dates in
+    # it (nixflow.middleware.UserTimeZoneMiddleware).
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Dates and times are shown in this zone. Empty: the desk's time zone.",
+    )
 
     objects: ClassVar[NixflowUserManager] = NixflowUserManager()
 
     class Meta:
+        # The admin's people search (and mail intake) look users up by username or
+        # e-mail address case-insensitively, which Django runs as UPPER(col) = UPPER(%s).
+        indexes = [
+            models.Index(Upper("username"), name="nixflow_user_username_upper"),
+            models.Index(Upper("email"), name="nixflow_user_email_upper"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -204,14 +219,19 @@ TICKET_KEY_PREFIX = "NF-"
 TICKET_KEY_PATTERN = r"NF-[1-9][0-9]{0,17}"
 
 
+def priority_rank() -> models.Case:
+    """The rank of a ticket's priority as SQL (LOW 0 ... URGENT 3). The index
+    nf_ticket_priority_rank is built on this very expression, so that ordering by it
+    walks the index: change both together (a new migration rebuilds the index)."""
+    return models.Case(
+        *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
+        output_field=models.SmallIntegerField(),
+    )
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def with_priority_rank(self) -> TicketQuerySet:
-        return self.annotate(
-            priority_rank=models.Case(
-                *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
-                output_field=models.SmallIntegerField(),
-            )
-        )
+        return self.annotate(priority_rank=priority_rank())
 
 
 class Ticket(models.Model):
@@ -244,6 +264,11 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The earliest deadline among the ticket's running SLA clocks; empty when none runs
+    # (no policy, all met, or paused). The SLA app keeps it (sla.clocks); it lives on the
+    # ticket so that lists can sort and filter by urgency along one index instead of
+    # aggregating clocks per row.
+    sla_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TicketQuerySet.as_manager()
 
@@ -259,6 +284,12 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created"], name="nf_ticket_requester_created"),
             models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
             models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
+            models.Index(
+                priority_rank().desc(), models.F("created").desc(), name="nf_ticket_priority_rank"
+            ),
+            # Whole, not partial: "most urgent first" is ORDER BY sla_due_at (NULLS LAST,
+            # the btree's own order), which a partial index could not serve.
+            models.Index(fields=["sla_due_at"], name="nf_ticket_sla_due"),
             # `search` is icontains, which PostgreSQL runs as UPPER(col) LIKE UPPER(%q%):
             # trigram indexes on those expressions serve it without a sequential scan.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="nf_ticket_title_trgm"),

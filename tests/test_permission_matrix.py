@@ -731,7 +731,7 @@ ALL = "view add change delete"
 # the object its pages open. Admin classes state this as RolePermissionsMixin's
 # agent_actions / admin_actions; third-party admins keep Django's permission rows, which
 # neither role has: only superusers use them. (django-celery-beat's schedules are
-# re-registered with roles: admins run the desk's schedules, nixflow/admin.py.)
+# re-registered with roles: admins run the desk's schedules, nixflow/admin/beat.py.)
 ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "auth.group": ("", "", lambda w: w.group.pk),
     "authtoken.tokenproxy": ("", "", lambda w: w.users["agent"].pk),  # keyed by the user

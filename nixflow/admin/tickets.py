@@ -1,20 +1,15 @@
-"""The staff UI: agents work tickets here; admins also design workflows and manage users.
-
-Who may do what follows the user's role (agents are staff without Django permission
-rows), and every change to a ticket goes through nixflow.services, as the API's do, so
-that history and events are written whichever interface made the change.
-"""
+"""The agents' desk: the ticket list and the ticket page. Nothing here saves a ticket
+itself; every change goes through nixflow.services, as the API's do."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -25,8 +20,6 @@ from django.utils.text import smart_split, unescape_string_literal
 from nixflow import services
 from nixflow.forms import (
     CommentAddForm,
-    StageChoiceField,
-    StageInlineFormSet,
     TicketActionForm,
     TicketAddForm,
     TicketChangeForm,
@@ -36,12 +29,9 @@ from nixflow.models import (
     HistoryLog,
     Role,
     Source,
-    Stage,
     Ticket,
     TicketWatcher,
-    Transition,
     User,
-    Workflow,
 )
 from nixflow.toolkit import panels
 from nixflow.toolkit.admin import (
@@ -51,108 +41,13 @@ from nixflow.toolkit.admin import (
     EVERYTHING,
     VIEW,
     ReadOnlyInline,
-    RecordAdmin,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     bulk_apply,
     plural,
     refusals_to_form,
-    related_count,
 )
 from nixflow.toolkit.auth import signed_in_user
-from nixflow.toolkit.config_admin import ServiceDeleteMixin
-
-_RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
-
-
-# --- Users -------------------------------------------------------------------------------
-@admin.register(User)
-class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
-    """Agents look people up (requesters, colleagues); only admins change them."""
-
-    list_display = ("username", "email", "role", "is_staff", "is_active", "last_login")
-    list_filter = ("role", "is_staff", "is_superuser", "is_active")
-    search_fields = ("username", "email", "first_name", "last_name")
-    fieldsets = (
-        *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on the class; the stubs allow None
-        ("Service desk", {"fields": ("role",)}),
-    )
-    add_fieldsets = (
-        *DjangoUserAdmin.add_fieldsets,
-        ("Service desk", {"fields": ("email", "role")}),
-    )
-    # What only a superuser may grant: superuser status, and Django's permission rows
-    # (which third-party admin pages such as django-celery-beat's go by). A role admin
-    # manages roles; otherwise an admin could make anyone, themselves included, a
-    # superuser.
-    superuser_only_fields = ("is_superuser", "groups", "user_permissions")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
-        fields = super().get_readonly_fields(request, obj)
-        if request.user.is_superuser:
-            return fields
-        return (*fields, *self.superuser_only_fields)
-
-    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
-        """A new user is made by ``services.user_create`` (``user.created``); a change of
-        e-mail address, name, role or active state goes through ``services.user_update``
-        (``user.updated``). The rest (username, password, superuser status, groups) is
-        saved here and recorded as ``admin.changed``, as for any model without services."""
-        if not change:
-            self._create(request, obj, form)
-            return
-        by_service = [name for name in form.changed_data if name in services.USER_FIELDS]
-        if not by_service:
-            super().save_model(request, obj, form, change)
-            return
-        rest = [name for name in form.changed_data if name not in services.USER_FIELDS]
-        fresh = User.objects.get(pk=obj.pk)
-        with refusals_to_form():
-            updated = services.user_update(
-                user=fresh,
-                actor=signed_in_user(request),
-                data={name: form.cleaned_data[name] for name in by_service},
-            )
-        obj.is_staff = updated.is_staff
-        if rest:
-            super().save_model(request, obj, form, change)
-        else:
-            setattr(request, _RECORDED_BY_SERVICE, True)
-
-    def _create(self, request: HttpRequest, obj: User, form: ModelForm) -> None:
-        data = form.cleaned_data
-        with refusals_to_form():
-            user = services.user_create(
-                username=data["username"],
-                email=data.get("email", ""),
-                role=data.get("role", Role.REQUESTER),
-                # Empty when the admin chose "password-based authentication: disabled".
-                password=data.get("password1") or None,
-                actor=signed_in_user(request),
-            )
-        # The admin carries on with the form's instance (its log entry, the redirect).
-        for field in User._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(user, field.attname))
-        obj._state.adding = False
-        obj._state.db = user._state.db
-        setattr(request, _RECORDED_BY_SERVICE, True)
-
-    def _record_admin_event(
-        self, request: HttpRequest, type: str, obj: Model, payload: dict[str, Any]
-    ) -> None:
-        if not getattr(request, _RECORDED_BY_SERVICE, False):
-            super()._record_admin_event(request, type, obj, payload)
-
-    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        """A superuser's account (details, password, activity) is a superuser's to change."""
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
-            return False
-        return super().has_delete_permission(request, obj)
 
 
 # --- Tickets -----------------------------------------------------------------------------
@@ -536,285 +431,3 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
         # but whoever may delete the ticket (a superuser) may delete them with it; rows
         # that PROTECT the ticket still stop the deletion.
         return to_delete, model_count, set(), protected
-
-
-# --- Workflows ---------------------------------------------------------------------------
-def _kept_rows(formset: BaseInlineFormSet) -> list[Any]:
-    """The formset's forms that stay: existing rows not deleted, and filled-in new ones."""
-    deleted = set(formset.deleted_forms)
-    return [
-        row
-        for row in formset.forms
-        if row not in deleted and (row.instance.pk is not None or row.has_changed())
-    ]
-
-
-def _stage_specs(
-    formset: BaseInlineFormSet | None, *, always: bool = False
-) -> list[services.StageSpec] | None:
-    """The stages the editor's rows ask for; None when the rows changed nothing."""
-    if formset is None or not (always or formset.has_changed()):
-        return None
-    return [
-        services.StageSpec(
-            name=row.cleaned_data["name"],
-            category=row.cleaned_data["category"],
-            position=row.cleaned_data["position"],
-            id=row.instance.pk,
-        )
-        for row in _kept_rows(formset)
-    ]
-
-
-def _transition_specs(formset: BaseInlineFormSet | None) -> list[services.TransitionSpec] | None:
-    if formset is None or not formset.has_changed():
-        return None
-    return [
-        services.TransitionSpec(
-            from_stage=row.cleaned_data["from_stage"].pk,
-            to_stage=row.cleaned_data["to_stage"].pk,
-            name=row.cleaned_data["name"],
-            requester_allowed=row.cleaned_data["requester_allowed"],
-        )
-        for row in _kept_rows(formset)
-    ]
-
-
-def _note_saved_rows(formset: BaseInlineFormSet) -> None:
-    """What formset.save() would have noted, for the admin's change message (its log
-    entry); the services saved the rows."""
-    deleted = set(formset.deleted_forms)
-    formset.deleted_objects = [row.instance for row in formset.deleted_forms]
-    formset.new_objects = [
-        row.instance for row in formset.extra_forms if row not in deleted and row.has_changed()
-    ]
-    formset.changed_objects = [
-        (row.instance, row.changed_data)
-        for row in formset.initial_forms
-        if row not in deleted and row.has_changed()
-    ]
-
-
-class StageInline(RolePermissionsMixin, admin.TabularInline):
-    model = Stage
-    formset = StageInlineFormSet
-    fields = ("name", "category", "position")
-    ordering = ("position",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Stage]:
-        # Each row's caption is str(stage), which names the workflow.
-        return super().get_queryset(request).select_related("workflow")
-
-    def get_extra(self, request: HttpRequest, obj: Workflow | None = None, **kwargs: Any) -> int:
-        return 3 if obj is None else 1
-
-
-class TransitionInline(RolePermissionsMixin, admin.TabularInline):
-    model = Transition
-    fields = ("from_stage", "to_stage", "name", "requester_allowed")
-    extra = 1
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Transition]:
-        # Read-only rows print the stages, whose names include their workflow's.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("from_stage__workflow", "to_stage__workflow")
-        )
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name in {"from_stage", "to_stage"}:
-            # Only this workflow's stages: the inline has no other way to know the
-            # workflow than the URL of the page it is on.
-            match = request.resolver_match
-            object_id = unquote(match.kwargs.get("object_id") or "") if match else ""
-            stages = Stage.objects.order_by("position")
-            kwargs["queryset"] = (
-                stages.filter(workflow_id=object_id) if object_id.isdigit() else stages.none()
-            )
-            kwargs["form_class"] = StageChoiceField
-            # With a form_class, never None (the stubs allow None for no field at all).
-            field = cast(
-                StageChoiceField, super().formfield_for_foreignkey(db_field, request, **kwargs)
-            )
-            # Every row offers the same stages: query them once per page, not once per
-            # row and column (a list of choices survives the copy each form makes).
-            # iter(): no COUNT for len(). The ignore: the stubs type reading choices as
-            # everything assignable to it; a ModelChoiceField reads its ModelChoiceIterator.
-            field.choices = list(iter(field.choices))  # type: ignore[arg-type]
-            return field
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-@admin.register(Workflow)
-class WorkflowAdmin(
-    ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
-):
-    """The workflow editor: stages and transitions inline; admins only change it."""
-
-    list_display = (
-        "name",
-        "is_default",
-        "is_active",
-        "stage_count",
-        "transition_count",
-        "ticket_count",
-    )
-    list_filter = ("is_active",)
-    search_fields = ("name",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
-        # A handful of workflows; the ticket count is an index-only count per workflow
-        # on nf_ticket_workflow_created.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                stage_count=related_count(Stage.objects.all(), "workflow"),
-                transition_count=related_count(Transition.objects.all(), "workflow"),
-                ticket_count=related_count(Ticket.objects.all(), "workflow"),
-            )
-        )
-
-    @admin.display(description="stages", ordering="stage_count")
-    def stage_count(self, workflow: Workflow) -> int:
-        return workflow.stage_count  # type: ignore[attr-defined]
-
-    @admin.display(description="transitions", ordering="transition_count")
-    def transition_count(self, workflow: Workflow) -> int:
-        return workflow.transition_count  # type: ignore[attr-defined]
-
-    @admin.display(description="tickets", ordering="ticket_count")
-    def ticket_count(self, workflow: Workflow) -> int:
-        return workflow.ticket_count  # type: ignore[attr-defined]
-
-    def get_fieldsets(self, request: HttpRequest, obj: Workflow | None = None) -> Any:
-        fields = ("name", "description", "is_default", "is_active")
-        if obj is not None:
-            return [(None, {"fields": fields})]
-        # Transitions join stages that must exist first.
-        description = (
-            "Add the stages below and save; then add the transitions between them. "
-            "New tickets start in the stage with the lowest position."
-        )
-        return [(None, {"fields": fields, "description": description})]
-
-    def get_inlines(self, request: HttpRequest, obj: Workflow | None) -> list[type[Any]]:
-        return [StageInline] if obj is None else [StageInline, TransitionInline]
-
-    # --- saving through the workflow services ----------------------------------------
-    # The workflow, its stages and its transitions are one change for the services (one
-    # workflow.* event), so save_model only keeps the form and save_related, which has
-    # the inline formsets too, makes the whole change.
-    record_admin_events = False  # the workflow services record their own events
-
-    def save_model(
-        self, request: HttpRequest, obj: Workflow, form: ModelForm, change: bool
-    ) -> None:
-        pass
-
-    def save_related(
-        self,
-        request: HttpRequest,
-        form: ModelForm,
-        formsets: list[BaseInlineFormSet],
-        change: bool,
-    ) -> None:
-        by_model = {formset.model: formset for formset in formsets}
-        stages = by_model.get(Stage)
-        transitions = by_model.get(Transition)
-        data = {name: form.cleaned_data[name] for name in services.WORKFLOW_FIELDS}
-        actor = signed_in_user(request)
-        with refusals_to_form():
-            if change:
-                services.workflow_update(
-                    workflow=form.instance,
-                    actor=actor,
-                    data={name: data[name] for name in form.changed_data if name in data},
-                    stages=_stage_specs(stages),
-                    transitions=_transition_specs(transitions),
-                )
-            else:
-                workflow = services.workflow_create(
-                    actor=actor,
-                    stages=_stage_specs(stages, always=True) or [],
-                    transitions=_transition_specs(transitions) or [],
-                    **data,
-                )
-                # The admin carries on with the form's instance (its log entry, the
-                # redirect): make it the row the service created.
-                for model_field in Workflow._meta.concrete_fields:
-                    setattr(
-                        form.instance, model_field.attname, getattr(workflow, model_field.attname)
-                    )
-                form.instance._state.adding = False
-                form.instance._state.db = workflow._state.db
-        for formset in formsets:
-            _note_saved_rows(formset)
-
-    def delete_with(self, obj: Workflow, actor: User) -> None:
-        # get_deleted_objects refuses a workflow in use (tickets, or configuration that
-        # PROTECTs it) before the confirmation page; one that came in use since is
-        # refused by the service and shown as a message (ServiceDeleteMixin).
-        services.workflow_delete(workflow=obj, actor=actor)
-
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
-        """A workflow with tickets can't be deleted (PROTECT). Say so without collecting
-        its tickets, which Django's confirmation page would list one by one."""
-        pks = [workflow.pk for workflow in objs]
-        in_use = Workflow.objects.filter(pk__in=pks).filter(
-            Exists(Ticket.objects.filter(workflow=OuterRef("pk")))
-        )
-        protected = [
-            f"{workflow.name}: it has tickets (deactivate it instead)" for workflow in in_use
-        ]
-        if protected:
-            return [], {}, set(), protected
-        return super().get_deleted_objects(objs, request)
-
-
-@admin.register(Comment)
-class CommentAdmin(RecordAdmin):
-    list_display = ("id", "ticket_key", "author", "is_internal", "created", "excerpt")
-    list_select_related = ("author",)
-    list_filter = ("is_internal",)
-
-    @admin.display(description="body")
-    def excerpt(self, comment: Comment) -> str:
-        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
-
-
-@admin.register(HistoryLog)
-class HistoryLogAdmin(RecordAdmin):
-    list_display = ("created", "ticket_key", "actor", "field", "old_value", "new_value")
-    list_select_related = ("actor",)
-
-
-# --- Beat's schedules --------------------------------------------------------------------
-# The PeriodicTasks that run the desk (SLA monitor, mail polling, event sealing, ...) are
-# the desk's admins' to pause and reschedule, and none of the agents' business.
-# django-celery-beat's admin classes go by Django's permission rows, which roles don't
-# use, so they are registered again with the roles' permissions. Importing its admin
-# module here registers its classes first, whatever the order of autodiscovery.
-def _beat_admins() -> None:
-    from django_celery_beat import admin as beat_admin
-    from django_celery_beat import models as beat_models
-
-    for model, model_admin in (
-        (beat_models.PeriodicTask, beat_admin.PeriodicTaskAdmin),
-        (beat_models.IntervalSchedule, beat_admin.IntervalScheduleAdmin),
-        (beat_models.CrontabSchedule, beat_admin.CrontabScheduleAdmin),
-        (beat_models.SolarSchedule, beat_admin.SolarScheduleAdmin),
-        (beat_models.ClockedSchedule, beat_admin.ClockedScheduleAdmin),
-    ):
-        if admin.site.is_registered(model):
-            admin.site.unregister(model)
-        with_roles = type(
-            model_admin.__name__,
-            (RolePermissionsMixin, model_admin),
-            {"__module__": __name__, "agent_actions": frozenset()},
-        )
-        admin.site.register(model, with_roles)
-
-
-_beat_admins()

@@ -1,0 +1,36 @@
+"""The staff UI: agents work tickets here; admins also design workflows and manage users.
+
+Who may do what follows the user's role (agents are staff without Django permission
+rows), and every change to a ticket goes through nixflow.services, as the API's do, so
+that history and events are written whichever interface made the change.
+
+One module per part of the desk; importing them registers their ModelAdmins.
+"""
+
+from nixflow.admin.beat import register_beat_admins
+from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
+from nixflow.admin.tickets import (
+    CommentInline,
+    HistoryInline,
+    NewCommentInline,
+    TicketAdmin,
+    WatcherInline,
+)
+from nixflow.admin.users import UserAdmin
+from nixflow.admin.workflows import StageInline, TransitionInline, WorkflowAdmin
+
+register_beat_admins()
+
+__all__ = [
+    "CommentAdmin",
+    "CommentInline",
+    "HistoryInline",
+    "HistoryLogAdmin",
+    "NewCommentInline",
+    "StageInline",
+    "TicketAdmin",
+    "TransitionInline",
+    "UserAdmin",
+    "WatcherInline",
+    "WorkflowAdmin",
+]

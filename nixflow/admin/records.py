@@ -1,0 +1,28 @@
+"""Read-only lists of what the desk recorded: comments and the ticket history."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from nixflow.models import (
+    Comment,
+    HistoryLog,
+)
+from nixflow.toolkit.admin import RecordAdmin
+
+
+@admin.register(Comment)
+class CommentAdmin(RecordAdmin):
+    list_display = ("id", "ticket_key", "author", "is_internal", "created", "excerpt")
+    list_select_related = ("author",)
+    list_filter = ("is_internal",)
+
+    @admin.display(description="body")
+    def excerpt(self, comment: Comment) -> str:
+        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
+
+
+@admin.register(HistoryLog)
+class HistoryLogAdmin(RecordAdmin):
+    list_display = ("created", "ticket_key", "actor", "field", "old_value", "new_value")
+    list_select_related = ("actor",)
