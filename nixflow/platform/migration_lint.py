@@ -200,21 +200,28 @@ def lint_migration(
 ) -> list[Finding]:
     """The findings of ``migration`` applied on ``state`` (which this changes)."""
     ctx = _Context(migration.app_label, migration, state, forgotten or set())
-    for operation in _flatten(migration.operations, ctx):
-        _lint_operation(operation, ctx)
-        operation.state_forwards(ctx.app_label, ctx.state)
+    for operation, reaches_database, moves_state in _flatten(migration.operations):
+        if reaches_database:
+            _lint_operation(operation, ctx)
+        if moves_state:
+            operation.state_forwards(ctx.app_label, ctx.state)
     return ctx.findings
 
 
-def _flatten(operations: list[Any], ctx: _Context) -> Iterator[Any]:
+def _flatten(operations: list[Any]) -> Iterator[tuple[Any, bool, bool]]:
+    """Each operation, whether it reaches the database, whether it moves the migration
+    state. Of a SeparateDatabaseAndState
+    only the database half is linted (that is what runs under the live release); its
+    state half only moves the linter's state, whatever it says (a state-only AddField
+    of a column a RunSQL made is not a table rewrite)."""
     for operation in operations:
         if isinstance(operation, migrations.SeparateDatabaseAndState):
-            # What the database sees is linted; what the state sees moves the state.
             for db_operation in operation.database_operations:
-                _lint_operation(db_operation, ctx)
-            yield from operation.state_operations
+                yield db_operation, True, False
+            for state_operation in operation.state_operations:
+                yield state_operation, False, True
         else:
-            yield operation
+            yield operation, True, True
 
 
 def _forgotten_before(loader: MigrationLoader, key: tuple[str, str]) -> set[tuple[str, str | None]]:

@@ -192,6 +192,25 @@ def test_concurrent_index_in_an_atomic_migration_is_refused() -> None:
     assert rules(AddIndexConcurrently("order", index)) == ["ML007"]
 
 
+# --- SeparateDatabaseAndState ----------------------------------------------------------
+
+
+def test_only_the_database_half_of_separate_database_and_state_is_linted() -> None:
+    # A column made by hand-written SQL that is safe (nullable), told to the state as the
+    # model's NOT NULL field: the state half alone would be ML001, but it never runs.
+    add_column = migrations.RunSQL("ALTER TABLE shop_order ADD COLUMN flag boolean NULL")
+    told = migrations.AddField("order", "flag", models.BooleanField(default=False))
+    assert rules(migrations.SeparateDatabaseAndState([add_column], [told])) == []
+    # ... while the database half is linted, and the state moves on for what follows.
+    unsafe = migrations.RunSQL("ALTER TABLE shop_order DROP COLUMN legacy")
+    assert rules(migrations.SeparateDatabaseAndState([unsafe], [])) == ["ML002"]
+    moved = migrations.SeparateDatabaseAndState(
+        [], [migrations.AddField("order", "flag", models.BooleanField(null=True))]
+    )
+    index = migrations.AddIndex("order", models.Index(fields=["flag"], name="shop_flag"))
+    assert rules(moved, index) == ["ML004"]  # the index, on a column the state now has
+
+
 # --- the project's own migrations ----------------------------------------------------
 
 
