@@ -953,8 +953,15 @@ def message_process_by_id(*, message_id: int) -> EmailMessage | None:
 
 def messages_process_stored(*, limit: int = 500) -> int:
     """Process inbound messages left received longer than ``EMAIL_SWEEP_AFTER_SECONDS``
-    (their task was lost); the number processed. Safe beside the tasks: processing
-    locks each message and skips what is no longer due."""
+    (their task was lost); the number taken up. Safe beside the tasks: processing
+    locks each message and skips what is no longer due.
+
+    A message whose processing kills the worker (memory, a hard time limit) stays
+    received, and the next sweep would take it up again, for ever. So each sweep counts
+    an attempt, committed *before* processing (a crash cannot undo it), and a message
+    that used ``EMAIL_PROCESS_MAX_ATTEMPTS`` is kept as failed with its reason instead
+    (staff reprocess it once the cause is fixed).
+    """
     settled = timezone.now() - timedelta(seconds=settings.EMAIL_SWEEP_AFTER_SECONDS)
     stale = list(
         EmailMessage.objects.filter(
@@ -966,8 +973,35 @@ def messages_process_stored(*, limit: int = 500) -> int:
         .order_by("received_at", "id")[:limit]
     )
     for message in stale:  # one by one: one slow message holds up no batch
-        message_process(message=message)
+        if not _count_sweep_attempt(message):
+            continue
+        done = message_process(message=message)
+        if done.status != EmailMessageStatus.RECEIVED:
+            # It finished, and processing counted its own attempt: the take-up is undone,
+            # so that ``attempts`` counts runs, whether finished or abandoned.
+            EmailMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") - 1)
     return len(stale)
+
+
+def _count_sweep_attempt(message: EmailMessage) -> bool:
+    """Count one more attempt at a stale message; False (and the message failed) when
+    it has had its attempts. Runs in autocommit, outside any processing transaction."""
+    if message.attempts >= settings.EMAIL_PROCESS_MAX_ATTEMPTS:
+        reason = (
+            f"Processing did not finish in {message.attempts} attempts (the worker stopped "
+            "while processing it: out of memory or a time limit?); "
+            "reprocess it once the cause is fixed."
+        )
+        EmailMessage.objects.filter(pk=message.pk, status=EmailMessageStatus.RECEIVED).update(
+            status=EmailMessageStatus.FAILED, error_reason=reason, processed_at=timezone.now()
+        )
+        logger.error("Mail message %s given up: %s", message.pk, reason)
+        return False
+    EmailMessage.objects.filter(pk=message.pk, status=EmailMessageStatus.RECEIVED).update(
+        attempts=F("attempts") + 1
+    )
+    message.attempts += 1
+    return True
 
 
 # --- suspended mail ---------------------------------------------------------------------

@@ -216,6 +216,9 @@ EMAIL_MAX_PARSE_SECONDS = env.float("EMAIL_MAX_PARSE_SECONDS", default=20.0)
 # Stored inbound mail not processed this long after it came (its task lost with the
 # broker, say) is processed by the sweep (beat, every EMAIL_SWEEP_INTERVAL_SECONDS).
 EMAIL_SWEEP_AFTER_SECONDS = env.int("EMAIL_SWEEP_AFTER_SECONDS", default=60)
+# How often the sweep takes up a stored message whose processing never finished (the
+# worker died on it) before keeping it as failed.
+EMAIL_PROCESS_MAX_ATTEMPTS = env.int("EMAIL_PROCESS_MAX_ATTEMPTS", default=3)
 # Sender authentication (email_integration/authentication.py): how long the reply token
 # of a notification is honoured, and the ARC sealers (domains) whose results we trust.
 EMAIL_REPLY_TOKEN_DAYS = env.int("EMAIL_REPLY_TOKEN_DAYS", default=30)

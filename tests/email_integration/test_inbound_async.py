@@ -80,6 +80,37 @@ def test_reading_past_the_time_limit_is_kept_as_failed(
     assert again.status == EmailMessageStatus.PROCESSED
 
 
+def test_a_message_that_kills_its_worker_is_swept_a_bounded_number_of_times_then_failed(
+    account: EmailAccount, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.EMAIL_PROCESS_MAX_ATTEMPTS = 3
+    raw = mail(subject="Poison")
+    poison, _ = services.message_store(account=account, raw=raw)
+    EmailMessage.objects.filter(pk=poison.pk).update(
+        received_at=timezone.now() - timedelta(seconds=settings.EMAIL_SWEEP_AFTER_SECONDS + 1)
+    )
+    taken_up: list[int] = []
+
+    def dies(*, message: EmailMessage) -> EmailMessage:
+        taken_up.append(message.pk)  # ... and the worker is gone: nothing recorded
+        return message
+
+    monkeypatch.setattr(services, "message_process", dies)
+    for _ in range(5):
+        process_stored_inbound.apply().get()
+
+    assert taken_up == [poison.pk] * 3
+    poison.refresh_from_db()
+    assert (poison.status, poison.attempts) == (EmailMessageStatus.FAILED, 3)
+    assert poison.error_reason.startswith("Processing did not finish in 3 attempts")
+    assert bytes(poison.raw) == raw  # kept, never lost
+    assert process_stored_inbound.apply().get() == 0  # no sweep takes it up again
+
+    monkeypatch.undo()
+    (again,) = services.messages_reprocess(messages=[poison])  # staff, once fixed
+    assert (again.status, again.attempts) == (EmailMessageStatus.PROCESSED, 4)
+
+
 def test_the_sweep_processes_mail_whose_task_was_lost(
     account: EmailAccount, settings: Settings
 ) -> None:
