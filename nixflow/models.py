@@ -56,6 +56,9 @@ class User(AbstractUser):
         indexes = [
             models.Index(Upper("username"), name="nixflow_user_username_upper"),
             models.Index(Upper("email"), name="nixflow_user_email_upper"),
+            # The ticket search also finds requesters by a first or last name.
+            models.Index(Upper("first_name"), name="nixflow_user_first_name_upper"),
+            models.Index(Upper("last_name"), name="nixflow_user_last_name_upper"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -284,6 +287,7 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created"], name="nf_ticket_requester_created"),
             models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
             models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
+            models.Index(fields=["source", "-created"], name="nf_ticket_source_created"),
             models.Index(
                 priority_rank().desc(), models.F("created").desc(), name="nf_ticket_priority_rank"
             ),
