@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "knowledge",
     "forms_builder",
     "email_integration",
+    "notifications",
     "eventlog",
     "django.contrib.admin",
     "django.contrib.auth",
