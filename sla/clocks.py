@@ -18,6 +18,11 @@ The rules:
   a resolution answers the requester); reopening resumes the resolution clock.
 - Completing after the deadline is BREACHED, before it MET. A breach is recorded once
   per clock, whether the monitor or the completion notices it first.
+
+After every event that changed its clocks, the ticket's ``sla_due_at`` (the earliest
+deadline among its ticking clocks, which the desk's list sorts by) is brought up to date
+in the same transaction: ``keep_due``. The monitor changes no deadline (it marks clocks
+at risk and breached), so it never has to touch the ticket.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import math
 from datetime import datetime
 from typing import Any, cast
 
-from django.db.models import Q
+from django.db.models import Min, Q
 
 from nixflow import events
 from nixflow.models import DONE_CATEGORIES, StageCategory, Ticket
@@ -43,6 +48,13 @@ from sla.models import (
 )
 
 RESPONSE_TYPES = (MetricType.FIRST_RESPONSE, MetricType.NEXT_RESPONSE)
+
+# The clocks whose deadline makes a ticket urgent: ticking ones, and breached ones still
+# counting (not completed, not paused), whose deadline has passed: those tickets are the
+# most overdue, and must not drop out of "most urgent first" when the monitor marks them.
+DUE = Q(status__in=TICKING) | Q(
+    status=SLAStatus.BREACHED, completed_at__isnull=True, running_since__isnull=False
+)
 
 
 # --- policies ---------------------------------------------------------------------------
@@ -196,6 +208,19 @@ def record_breach(metric: SLAMetric, *, breached_at: datetime) -> None:
         publish_breaches([breach])
 
 
+def keep_due(ticket: Ticket) -> None:
+    """Set ``ticket.sla_due_at`` to the earliest deadline among its due clocks (None when
+    none runs), in the database and on ``ticket``. Callers hold the ticket's row lock
+    (the ticket services take it) or own the ticket (created in this transaction), so
+    no other transaction changes its clocks meanwhile.
+
+    The UPDATE writes only when the value changes: a new row version costs an entry in
+    every index of the ticket table, and most comments change no deadline."""
+    due = SLAMetric.objects.filter(DUE, ticket_id=ticket.pk).aggregate(due=Min("deadline"))["due"]
+    Ticket.objects.filter(pk=ticket.pk).exclude(sla_due_at=due).update(sla_due_at=due)
+    ticket.sla_due_at = due
+
+
 # --- reacting to ticket events ----------------------------------------------------------
 def _open_metrics(ticket: Ticket, *types: str) -> list[SLAMetric]:
     """The ticket's clocks that can still change, locked against the monitor."""
@@ -315,3 +340,4 @@ def on_ticket_event(sender: Any, event: events.TicketEvent, **kwargs: Any) -> No
     handler = HANDLERS.get(event.type)
     if handler is not None:
         handler(event)
+        keep_due(event.ticket)

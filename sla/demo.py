@@ -132,6 +132,7 @@ def _replay(ticket: Ticket) -> None:
             category = after
         for metric in metrics:
             metric.refresh_from_db()
+    clocks.keep_due(ticket)  # as the ticket events do after changing clocks
 
 
 AT_RISK_TITLES = [
