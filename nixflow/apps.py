@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class NixflowConfig(AppConfig):
@@ -8,3 +9,13 @@ class NixflowConfig(AppConfig):
 
     def ready(self) -> None:
         from nixflow.platform import checks  # noqa: F401 -- registers the checks
+
+
+class NixflowAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with NixFlow's site as ``admin.site`` (branding, the desk). Named
+    in INSTALLED_APPS; ``default = False`` keeps "nixflow" itself on NixflowConfig (the
+    admin's class is imported as a module attribute for the same reason)."""
+
+    default = False
+
+    default_site = "nixflow.admin_site.NixFlowAdminSite"

@@ -78,7 +78,7 @@ INSTALLED_APPS = [
     "email_integration",
     "notifications",
     "eventlog",
-    "django.contrib.admin",
+    "nixflow.apps.NixflowAdminConfig",  # django.contrib.admin, with NixFlow's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -30,12 +30,13 @@ class SlaConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from nixflow.events import ticket_event
-        from sla import clocks, notifications
+        from sla import clocks, notifications, queues
         from sla.models import CalendarHoliday, WorkingInterval
 
         # Clocks change inside the ticket's transaction (nixflow/events.py).
         ticket_event.connect(clocks.on_ticket_event, dispatch_uid="sla.clocks")
         notifications.register()
+        queues.register()  # "At risk" and "Breached" on the desk, the dashboard's link
         # Cached calendar specs are keyed by the calendar's `updated`: touch it when its
         # intervals or holidays change, however they change.
         for model in (WorkingInterval, CalendarHoliday):

@@ -8,6 +8,7 @@ One module per part of the desk; importing them registers their ModelAdmins.
 """
 
 from nixflow.admin.beat import register_beat_admins
+from nixflow.admin.desk import QueueFilter, register_core_queues
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.tickets import (
     CommentInline,
@@ -20,6 +21,7 @@ from nixflow.admin.users import UserAdmin
 from nixflow.admin.workflows import StageInline, TransitionInline, WorkflowAdmin
 
 register_beat_admins()
+register_core_queues()
 
 __all__ = [
     "CommentAdmin",
@@ -27,6 +29,7 @@ __all__ = [
     "HistoryInline",
     "HistoryLogAdmin",
     "NewCommentInline",
+    "QueueFilter",
     "StageInline",
     "TicketAdmin",
     "TransitionInline",

@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
 
 from nixflow import services
+from nixflow.admin.desk import QueueFilter
 from nixflow.forms import (
     CommentAddForm,
     TicketActionForm,
@@ -193,6 +194,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     # One query for the page's rows whatever their number.
     list_select_related = ("stage", "requester", "assignee")
     list_filter = (
+        QueueFilter,  # ?queue=<slug>: the desk's queue links (nixflow.admin.desk)
         "stage__category",
         "priority",
         ("assignee", AgentListFilter),

@@ -1,0 +1,44 @@
+"""The admin site: branded NixFlow, and its home page is the desk.
+
+``NixFlowAdminSite`` is Django's default admin site (``NixflowAdminConfig.default_site``
+in nixflow/apps.py), so ``admin.site`` and ``@admin.register`` in every app register on
+it unchanged. Its index starts with the work: the signed-in agent's queues with their
+counts (nixflow.toolkit.queues) and the desk's links (SLA dashboard, reports), above the
+model lists (admin/index.html).
+
+A module of its own, outside the nixflow.admin package: Django imports ``default_site``
+when ``admin.site`` is first used, which autodiscovery does while importing that package;
+were the class inside it, the package's own ``@admin.register`` calls would build a
+first site that the import then replaces with a second, empty one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from nixflow.models import User
+from nixflow.toolkit import queues
+
+
+class NixFlowAdminSite(admin.AdminSite):
+    site_title = "NixFlow"
+    site_header = "NixFlow"
+    index_title = "Desk"
+    # "View site" leads nowhere yet (there is no public site): hidden. The help center
+    # sets this to its address ("/help/") when it exists.
+    site_url: str | None = None
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        user = request.user
+        desk: dict[str, Any] = {"desk_queues": [], "desk_links": []}
+        if isinstance(user, User) and user.is_agent:
+            desk = {
+                "desk_queues": queues.counted_queues(user),
+                "desk_links": queues.links_for(user),
+            }
+        response: TemplateResponse = super().index(request, {**desk, **(extra_context or {})})
+        return response
