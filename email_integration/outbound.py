@@ -58,6 +58,10 @@ from nixflow.toolkit.auth import require_agent
 # Names of the event-log subscribers (not event types: those are in events.py).
 ACKNOWLEDGE = "email.acknowledge_ticket"
 NOTIFY_COMMENT = "email.notify_comment"
+NOTIFY_AGENT = "email.notify_agent"
+# The notifications app's event (its events.py says the payload): named, not imported,
+# as feature apps meet through events only.
+NOTIFICATION_CREATED = "notification.created"
 
 
 def header_text(value: str) -> str:
@@ -425,6 +429,50 @@ def notify_comment(event: EventLog) -> None:
         )
 
 
+def _agent_mail_body(*, to: User, text: str, comment: Comment | None) -> str:
+    quoted = ""
+    if comment is not None:
+        kind = "internal note" if comment.is_internal else "comment"
+        author = comment.author.get_full_name() or comment.author.get_username()
+        quoted = f"\n\n{author} wrote ({kind}):\n\n{comment.body}\n"
+    return (
+        f"Hello {to.get_full_name() or to.get_username()},\n\n{text}.{quoted}\n\n"
+        "A reply to this message is added to the ticket as your public comment, which "
+        "the requester receives.\n"
+    )
+
+
+def notify_agent(event: EventLog) -> None:
+    """Mail an agent a notification whose e-mail channel is on (notifications app):
+    threaded with the ticket's mail and carrying their reply token, so that they can
+    answer by mail."""
+    payload = event.payload
+    if "email" not in payload.get("channels", []):
+        return
+    ticket = Ticket.objects.filter(pk=payload.get("ticket_id")).first()
+    to = User.objects.filter(pk=payload.get("recipient_id"), is_active=True).first()
+    if ticket is None or to is None or not to.email:
+        return
+    own = {a.lower() for a in EmailAccount.objects.values_list("address", flat=True)}
+    if to.email.lower() in own:
+        return  # never to our own addresses (a mail loop)
+    comment = (
+        Comment.objects.select_related("author")
+        .filter(pk=payload["comment_id"], ticket=ticket)
+        .first()
+        if isinstance(payload.get("comment_id"), int)
+        else None
+    )
+    queue_mail(
+        ticket=ticket,
+        to=to,
+        subject=f"Re: [{ticket.key}] {ticket.title}",
+        body=_agent_mail_body(to=to, text=str(payload.get("text", "")), comment=comment),
+        auto_submitted="auto-generated",
+    )
+
+
 def register() -> None:
     subscribe("ticket.created", name=ACKNOWLEDGE)(acknowledge_ticket)
     subscribe("ticket.commented", name=NOTIFY_COMMENT)(notify_comment)
+    subscribe(NOTIFICATION_CREATED, name=NOTIFY_AGENT)(notify_agent)

@@ -15,6 +15,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("email_integration.api.urls")),
     path("", include("nixflow.api.urls")),
     path("", include("sla.api.urls")),
+    path("", include("notifications.api.urls")),
     path("forms/", include("forms_builder.api.urls")),
     path("knowledge/", include("knowledge.api.urls")),
 ]

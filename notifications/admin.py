@@ -1,0 +1,153 @@
+"""The agent's notifications in the admin: their own list, mark read or unread, and
+their preferences.
+
+Each agent sees only their own notifications, newest first, unread ones in bold.
+Opening one (its text is the link) marks it read and goes to the ticket's admin page.
+The unread count on every admin page is the ``unread_notifications`` template tag
+(``notifications.templatetags.notifications``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from nixflow.toolkit.admin import READ_ONLY, RolePermissionsMixin, plural
+from nixflow.toolkit.auth import signed_in_user
+from notifications import selectors, services
+from notifications.models import Channel, Kind, Notification
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("unread", "Unread"), ("read", "Read")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Notification]
+    ) -> QuerySet[Notification]:
+        if self.value() == "unread":
+            return queryset.filter(read_at__isnull=True)
+        if self.value() == "read":
+            return queryset.filter(read_at__isnull=False)
+        return queryset
+
+
+class PreferencesForm(forms.Form):
+    """One checkbox per kind and channel."""
+
+    def __init__(self, *args: Any, initial_table: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        for row in initial_table:
+            names = []
+            for channel in Channel.values:
+                name = f"{row['kind']}__{channel}"
+                self.fields[name] = forms.BooleanField(required=False, initial=row[channel])
+                names.append(name)
+            self.rows.append({"label": row["label"], "fields": [self[n] for n in names]})
+
+    def choices(self) -> dict[str, dict[str, bool]]:
+        return {
+            kind: {channel: self.cleaned_data[f"{kind}__{channel}"] for channel in Channel.values}
+            for kind in Kind.values
+        }
+
+
+@admin.register(Notification)
+class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    agent_actions = admin_actions = READ_ONLY
+    list_display = ("notification", "ticket_column", "kind", "created")
+    list_display_links = ("notification",)
+    list_filter = (ReadFilter, "kind")
+    list_select_related = ("ticket",)
+    ordering = ("-created", "-id")
+    sortable_by = ("created",)
+    list_per_page = 50
+    actions = ("mark_read", "mark_unread")
+    preferences_template = "admin/notifications/notification/preferences.html"
+    change_list_template = "admin/notifications/notification/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        # Only the signed-in agent's own, whatever their role: an admin's list is theirs too.
+        return selectors.notification_list(user=signed_in_user(request))
+
+    @admin.display(description="Notification")
+    def notification(self, obj: Notification) -> str:
+        if obj.read_at is None:
+            return format_html('<strong class="nf-unread" data-unread="1">{}</strong>', obj.text)
+        return obj.text
+
+    @admin.display(description="Ticket")
+    def ticket_column(self, obj: Notification) -> str:
+        return f"{obj.ticket.key} {obj.ticket.title}"
+
+    @admin.action(description="Mark selected notifications as read")
+    def mark_read(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.notification_mark_many(actor=signed_in_user(request), ids=ids, read=True)
+        messages.success(request, f"{plural(count, 'notification')} marked as read.")
+
+    @admin.action(description="Mark selected notifications as unread")
+    def mark_unread(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.notification_mark_many(actor=signed_in_user(request), ids=ids, read=False)
+        messages.success(request, f"{plural(count, 'notification')} marked as unread.")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Opening a notification: mark it read, then go to its ticket."""
+        if not self.has_view_permission(request):
+            raise Http404
+        notification = self.get_object(request, object_id)  # the signed-in agent's only
+        if notification is None:
+            raise Http404("No such notification of yours.")
+        services.notification_mark_read(actor=signed_in_user(request), notification=notification)
+        return HttpResponseRedirect(
+            reverse("admin:nixflow_ticket_change", args=[notification.ticket_id])
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        preferences = path(
+            "preferences/",
+            self.admin_site.admin_view(self.preferences_view),
+            name="notifications_notification_preferences",
+        )
+        return [preferences, *super().get_urls()]
+
+    def preferences_view(self, request: HttpRequest) -> HttpResponse:
+        """The signed-in agent's own preferences, per kind and channel."""
+        if not self.has_view_permission(request):
+            raise Http404
+        user = signed_in_user(request)
+        form = PreferencesForm(
+            request.POST or None, initial_table=selectors.preference_table(user=user)
+        )
+        if request.method == "POST" and form.is_valid():
+            services.notification_preferences_update(actor=user, user=user, choices=form.choices())
+            messages.success(request, "Your notification preferences were saved.")
+            return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "My notification preferences",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "form": form,
+            "channels": Channel.labels,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.preferences_template, context)

@@ -1,0 +1,69 @@
+"""Every event the notifications app records, and what each payload holds.
+
+The event log keeps payloads forever, so these shapes are a contract: keys may be added,
+never renamed or dropped.
+
+``notification.created`` (subject: the ``Notification``; actor: None, the system;
+ticket_key: the ticket's key), one per notification, in the transaction that writes it::
+
+    {"recipient_id": int, "ticket_id": int, "kind": str, "reasons": [str, ...],
+     "channels": ["in_admin", "email"] (those on for the recipient, at least one),
+     "text": str, "source_event_id": int, "comment_id": int | null}
+
+It is how the mail channel works: ``email_integration`` subscribes to it and mails the
+recipient when ``"email"`` is among the channels, loading the ticket, the recipient and
+the comment (core rows) by their ids. Why this shape: a feature app cannot import
+another, so the payload must carry all that the mail needs besides core rows; and since
+it stays forever, it carries ids and one sentence of usernames, ticket key and stage
+names (``text``), never user-written text such as a comment or a ticket title (which
+their owners can edit or erase), nor an e-mail address.
+
+``notification.preferences.updated`` (subject: the agent whose preferences changed;
+actor: who changed them)::
+
+    {"changes": {kind: {"in_admin": [old, new], "email": [old, new]}}}
+
+with only the kinds and channels that changed. Marking notifications read or unread
+records nothing: it is one person's reading state, not a change to the desk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventlog.services import event_record
+from nixflow.models import Ticket, User
+from notifications.models import Notification
+
+NOTIFICATION_CREATED = "notification.created"
+PREFERENCES_UPDATED = "notification.preferences.updated"
+
+
+def notification_created(
+    *, notification: Notification, ticket: Ticket, source_event_id: int
+) -> None:
+    channels = [
+        name
+        for name, on in (("in_admin", notification.in_admin), ("email", notification.email))
+        if on
+    ]
+    event_record(
+        type=NOTIFICATION_CREATED,
+        subject=notification,
+        actor=None,
+        ticket_key=ticket.key,
+        payload={
+            "recipient_id": notification.recipient_id,
+            "ticket_id": ticket.pk,
+            "kind": notification.kind,
+            "reasons": list(notification.reasons),
+            "channels": channels,
+            "text": notification.text,
+            "source_event_id": source_event_id,
+            "comment_id": notification.comment_id,
+        },
+    )
+
+
+def preferences_updated(*, user: User, actor: User | None, changes: dict[str, Any]) -> None:
+    event_record(type=PREFERENCES_UPDATED, subject=user, actor=actor, payload={"changes": changes})

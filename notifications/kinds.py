@@ -1,0 +1,224 @@
+"""The kinds of notification: which agents an event concerns, why, and what to tell them.
+
+Each kind is a rule registered here for one event type: ``find`` names the users the
+event concerns with a reason each, ``describe`` says what happened in one sentence. The
+app subscribes once per event type (``notifications.subscribers``) and runs every rule
+of that type in the one delivery, so that an event concerning someone for several
+reasons gives them one notification: separate subscribers would run in separate
+transactions, perhaps at once on two workers, and could only merge after the fact.
+
+Rules read the event's payload and core rows (tickets, comments, watchers), never
+another feature app: SLA events are found through their ``ticket_key``.
+
+Adding a kind (teams' "a new ticket in my team, unassigned") is a ``Kind`` member, its
+rank and default (``notifications.models``) and one rule here, for ``ticket.created``
+and the team change event, whose ``find`` yields the team's members; nothing else moves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+
+from django.db.models.functions import Upper
+
+from eventlog.models import EventLog
+from eventlog.services import SYSTEM
+from nixflow.models import Comment, Ticket, User
+from notifications.models import Kind, Reason
+
+
+@dataclass
+class Occasion:
+    """One event and the rows it is about, loaded once for all the rules of its type."""
+
+    event: EventLog
+    ticket: Ticket
+
+    @property
+    def payload(self) -> dict[str, object]:
+        return self.event.payload or {}
+
+    @property
+    def who(self) -> str:
+        """Who acted, as the event log recorded them; empty for the system."""
+        label = self.event.actor_label
+        return "" if label == SYSTEM else label
+
+    @cached_property
+    def comment(self) -> Comment | None:
+        comment_id = self.payload.get("comment_id")
+        if not isinstance(comment_id, int):
+            return None
+        return Comment.objects.filter(pk=comment_id, ticket=self.ticket).first()
+
+    @cached_property
+    def watcher_ids(self) -> list[int]:
+        return list(self.ticket.watchers.values_list("user_id", flat=True))
+
+    def assignee_and_watchers(self) -> Iterator[tuple[int, str]]:
+        if self.ticket.assignee_id is not None:
+            yield self.ticket.assignee_id, Reason.ASSIGNEE
+        for user_id in self.watcher_ids:
+            yield user_id, Reason.WATCHER
+
+
+Finder = Callable[[Occasion], Iterable[tuple[int, str]]]
+Describer = Callable[[Occasion], str]
+
+
+@dataclass(frozen=True)
+class KindRule:
+    kind: str
+    event_type: str
+    find: Finder
+    describe: Describer
+
+
+_rules: dict[str, list[KindRule]] = {}
+
+
+def register_kind(*, kind: str, event_type: str, describe: Describer) -> Callable[[Finder], Finder]:
+    def register(find: Finder) -> Finder:
+        _rules.setdefault(event_type, []).append(KindRule(kind, event_type, find, describe))
+        return find
+
+    return register
+
+
+def rules_for(event_type: str) -> list[KindRule]:
+    return list(_rules.get(event_type, []))
+
+
+def event_types() -> list[str]:
+    return sorted(_rules)
+
+
+# --- Mentions ----------------------------------------------------------------------------
+# @username: Django usernames are letters, digits and @ . + - _; not preceded by a word
+# character, so that an e-mail address (bob@example.com) mentions nobody. A trailing
+# full stop ends the sentence, not the name.
+MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
+MAX_MENTIONS = 20  # a pasted list of addresses must not become a query of hundreds
+
+
+def mentioned_usernames(text: str) -> list[str]:
+    names = [m.group(1).rstrip(".") for m in MENTION.finditer(text)]
+    return list(dict.fromkeys(n.upper() for n in names if n))[:MAX_MENTIONS]
+
+
+def mentioned_user_ids(text: str) -> list[int]:
+    names = mentioned_usernames(text)
+    if not names:
+        return []
+    # UPPER(username) IN (...): the nixflow_user_username_upper index serves it.
+    return list(
+        User.objects.annotate(name=Upper("username"))
+        .filter(name__in=names)
+        .values_list("pk", flat=True)
+    )
+
+
+# --- The kinds ---------------------------------------------------------------------------
+def _subject(occasion: Occasion, did: str, passive: str) -> str:
+    """ "alice assigned NF-12 to you", or without an actor "NF-12 was assigned to you"."""
+    key = occasion.ticket.key
+    if occasion.who:
+        return did.format(who=occasion.who, key=key)
+    return passive.format(key=key)
+
+
+@register_kind(
+    kind=Kind.ASSIGNED,
+    event_type="ticket.assigned",
+    describe=lambda o: _subject(o, "{who} assigned {key} to you", "{key} was assigned to you"),
+)
+def assigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    assignee_id = occasion.payload.get("assignee_id")
+    if isinstance(assignee_id, int):
+        yield assignee_id, Reason.ASSIGNED
+
+
+@register_kind(
+    kind=Kind.REQUESTER_REPLIED,
+    event_type="ticket.commented",
+    describe=lambda o: _subject(
+        o, "{who}, the requester, replied on {key}", "The requester replied on {key}"
+    ),
+)
+def requester_replied(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    ticket = occasion.ticket
+    by_requester = occasion.event.actor_id == ticket.requester_id
+    if by_requester and not occasion.payload.get("is_internal") and ticket.assignee_id:
+        yield ticket.assignee_id, Reason.REQUESTER_REPLIED
+
+
+def _describe_mention(occasion: Occasion) -> str:
+    where = "an internal note" if occasion.payload.get("is_internal") else "a comment"
+    return _subject(
+        occasion,
+        f"{{who}} mentioned you in {where} on {{key}}",
+        f"You were mentioned in {where} on {{key}}",
+    )
+
+
+@register_kind(kind=Kind.MENTIONED, event_type="ticket.commented", describe=_describe_mention)
+def mentioned(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    # Internal notes, and public comments by agents: a requester cannot summon agents by
+    # name (they are told of the reply as its assignee's "requester replied").
+    payload = occasion.payload
+    if not (payload.get("is_internal") or payload.get("by_agent")) or occasion.comment is None:
+        return
+    for user_id in mentioned_user_ids(occasion.comment.body):
+        yield user_id, Reason.MENTIONED
+
+
+def _describe_transition(occasion: Occasion) -> str:
+    changes = occasion.payload.get("changes")
+    change = changes.get("stage") if isinstance(changes, dict) else None
+    if isinstance(change, list) and len(change) == 2:
+        old, new = change
+        return _subject(
+            occasion,
+            f"{{who}} moved {{key}} from {old} to {new}",
+            f"{{key}} moved from {old} to {new}",
+        )
+    return _subject(occasion, "{who} moved {key} to another stage", "{key} moved to another stage")
+
+
+@register_kind(
+    kind=Kind.STAGE_CHANGED, event_type="ticket.transitioned", describe=_describe_transition
+)
+def stage_changed(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    return occasion.assignee_and_watchers()
+
+
+def _when(value: object) -> str:
+    try:
+        return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M %Z}".strip()
+    except ValueError:
+        return str(value)
+
+
+def _describe_at_risk(occasion: Occasion) -> str:
+    metric = str(occasion.payload.get("metric_type", "")).replace("_", " ")
+    due = _when(occasion.payload.get("deadline"))
+    return f"The {metric} clock on {occasion.ticket.key} is at risk: due {due}"
+
+
+@register_kind(kind=Kind.SLA_AT_RISK, event_type="sla.at_risk", describe=_describe_at_risk)
+def sla_at_risk(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    return occasion.assignee_and_watchers()
+
+
+def _describe_breach(occasion: Occasion) -> str:
+    target = str(occasion.payload.get("breach_type", "")).replace("_", " ")
+    return f"The {target} target on {occasion.ticket.key} was breached"
+
+
+@register_kind(kind=Kind.SLA_BREACHED, event_type="sla.breached", describe=_describe_breach)
+def sla_breached(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    return occasion.assignee_and_watchers()
