@@ -51,6 +51,8 @@ from nixflow.toolkit.admin import (
     READ_ONLY,
     VIEW,
     RolePermissionsMixin,
+    bulk_apply,
+    plural,
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
@@ -411,7 +413,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
     search_help_text = "A submission number or the submitter's e-mail address."
     ordering = ("-created", "-id")
     show_full_result_count = False
-    actions = ["convert", "reject"]
+    actions = ["convert", "reject", "resend_confirmation"]
     inlines = [SubmissionAttachmentInline]
     fields = (
         ("form", "form_version"),
@@ -497,6 +499,25 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             self.message_user(request, f"{rejected} submission(s) rejected.", messages.SUCCESS)
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(description="Send the confirmation mail again", permissions=["convert"])
+    def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
+        actor, site = signed_in_user(request), request.build_absolute_uri("/")
+        sent = bulk_apply(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda submission: services.confirmation_mail_resend(
+                submission=submission, actor=actor, site=site
+            ),
+            label=lambda submission: f"Submission {submission.pk}",
+            failed="Could not send the confirmation mail of",
+            noun="submission",
+        )
+        if sent:
+            self.message_user(
+                request, f"Confirmation mail queued for {plural(sent, 'submission')}."
+            )
 
     def get_urls(self) -> list[URLPattern]:
         return [

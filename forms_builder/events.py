@@ -39,7 +39,11 @@ Every submission payload has ``form_id``, ``form_version``, ``status``, ``identi
     An anonymous submission gave an existing account's address: it waits unlinked, and
     ``forms_builder.notifications`` mails that account a confirmation link after commit.
     ``site`` is the address the link points at (the site the form was sent to) and
-    ``user_id`` the account asked to confirm.
+    ``user_id`` the account asked to confirm. Recorded again, with staff as the actor,
+    when staff send the mail again (``confirmation_mail_resend``).
+``form.confirmation_mail_failed``
+    The confirmation mail could not be sent after ``attempts`` tries: ``reason`` (also
+    the submission's ``status_reason``, until staff send it again).
 ``form.confirmed``
     The account's owner confirmed through the link; ``user_id`` is now the submitter.
 ``form.converted``
@@ -69,6 +73,7 @@ FORM_ARCHIVED = "form.archived"
 FORM_DELETED = "form.deleted"
 FORM_SUBMITTED = "form.submitted"
 FORM_CONFIRMATION_REQUESTED = "form.confirmation_requested"
+FORM_CONFIRMATION_MAIL_FAILED = "form.confirmation_mail_failed"
 FORM_CONFIRMED = "form.confirmed"
 FORM_CONVERTED = "form.converted"
 FORM_CONVERSION_FAILED = "form.conversion_failed"
@@ -174,12 +179,30 @@ def form_submitted(*, submission: FormSubmission, actor: User | None) -> None:
     )
 
 
-def form_confirmation_requested(*, submission: FormSubmission, user: User, site: str) -> None:
+def form_confirmation_requested(
+    *, submission: FormSubmission, user: User, site: str, actor: User | None = None
+) -> None:
     event_record(
         type=FORM_CONFIRMATION_REQUESTED,
         subject=submission,
-        actor=None,
+        actor=actor,
         payload={**_submission_payload(submission), "user_id": user.pk, "site": site},
+    )
+
+
+def form_confirmation_mail_failed(
+    *, submission: FormSubmission, user_id: int, attempts: int, reason: str
+) -> None:
+    event_record(
+        type=FORM_CONFIRMATION_MAIL_FAILED,
+        subject=submission,
+        actor=None,
+        payload={
+            **_submission_payload(submission),
+            "user_id": user_id,
+            "attempts": attempts,
+            "reason": reason,
+        },
     )
 
 

@@ -6,7 +6,9 @@ at most once per event (the event log's ``Delivery`` row). It queues
 ``send_confirmation_mail`` in the outbox of its delivery transaction
 (``eventlog.outbox``, keyed by the event, so a repeat queues nothing), and a worker sends
 it through Django's mail backend, retried with backoff while the mail server fails: a
-mail server that is down delays the link, it doesn't lose it. The task builds the link
+mail server that is down delays the link, it doesn't lose it. When the retries run out,
+the submission says so (its ``status_reason``, ``form.confirmation_mail_failed``) and
+staff send it again from the admin (``confirmation_mail_resend``). The task builds the link
 itself from ids: neither the event log (kept forever, readable by agents) nor the
 outbox row holds the link, which is a credential. It sends nothing for a submission that
 was confirmed or rejected meanwhile, or for an account deactivated since.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import smtplib
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
@@ -26,7 +28,11 @@ from eventlog.outbox import outbox_enqueue
 from eventlog.subscribers import subscribe
 from forms_builder import events
 from forms_builder.models import FormSubmission, FormSubmissionStatus
-from forms_builder.services.confirmation import confirmation_token, max_age
+from forms_builder.services.confirmation import (
+    confirmation_mail_failed,
+    confirmation_token,
+    max_age,
+)
 from nixflow.models import User
 
 SUBSCRIBER = "forms.confirmation_mail"
@@ -67,14 +73,13 @@ def queue_confirmation_mail(event: EventLog) -> None:
     )
 
 
-@shared_task(
-    name=SEND_TASK,
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=10,
-)
-def send_confirmation_mail(submission_id: int, user_id: int | None, site: str) -> str:
+# Retried with backoff (5 s doubling, at most 5 min apart) while the mail server fails;
+# after the last try the submission shows why, for staff to send it again.
+MAX_RETRIES = 10
+
+
+@shared_task(name=SEND_TASK, bind=True, max_retries=MAX_RETRIES)
+def send_confirmation_mail(self: Task, submission_id: int, user_id: int | None, site: str) -> str:
     submission = FormSubmission.objects.filter(pk=submission_id).first()
     user = User.objects.filter(pk=user_id).first() if user_id else None
     if submission is None or user is None or not user.email or not user.is_active:
@@ -84,7 +89,19 @@ def send_confirmation_mail(submission_id: int, user_id: int | None, site: str) -
     if submission.status != FormSubmissionStatus.AWAITING_CONFIRMATION:
         return "no longer awaiting"  # confirmed or rejected before the mail went out
     subject, body = confirmation_mail(submission, user, site)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
+    except (smtplib.SMTPException, OSError) as error:
+        tries = self.request.retries + 1
+        if self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from None
+        confirmation_mail_failed(
+            submission_id=submission.pk,
+            user_id=user.pk,
+            attempts=tries,
+            reason=f"{type(error).__name__}: {error}",
+        )
+        return "failed"
     return "sent"
 
 

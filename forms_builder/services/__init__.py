@@ -6,7 +6,8 @@ call these, so every change is validated the same way and recorded in the event 
 - ``submissions``: answers that become tickets (``submission_create``,
   ``submission_convert``, ``submission_reject``);
 - ``confirmation``: an anonymous submission made with an existing account's address,
-  confirmed by that account's owner (``submission_confirm``);
+  confirmed by that account's owner (``submission_confirm``), and its mail given up or
+  sent again (``confirmation_mail_failed``, ``confirmation_mail_resend``);
 - ``files``: a submission's uploads in storage.
 """
 
@@ -14,6 +15,8 @@ from forms_builder.services.confirmation import (
     Confirmation,
     ConfirmationState,
     confirmation_check,
+    confirmation_mail_failed,
+    confirmation_mail_resend,
     confirmation_token,
     submission_confirm,
 )
@@ -42,6 +45,8 @@ __all__ = [
     "ConversionFailed",
     "StoredFile",
     "confirmation_check",
+    "confirmation_mail_failed",
+    "confirmation_mail_resend",
     "confirmation_token",
     "convert_open_submission",
     "form_create",

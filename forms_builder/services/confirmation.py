@@ -41,8 +41,9 @@ from django.utils import timezone
 
 from forms_builder import events
 from forms_builder.models import FormSubmission, FormSubmissionStatus, SubmitterIdentity
-from forms_builder.services.submissions import convert_open_submission
+from forms_builder.services.submissions import account_for_email, convert_open_submission
 from nixflow.models import User
+from nixflow.toolkit.auth import require_agent
 
 SALT = "forms_builder.submission_confirm"
 DEFAULT_MAX_AGE = 7 * 24 * 3600
@@ -154,3 +155,51 @@ def submission_confirm(*, token: str) -> Confirmation:
         result,
         user,
     )
+
+
+# --- the confirmation mail that could not be sent ------------------------------------
+def confirmation_mail_failed(
+    *, submission_id: int, user_id: int, attempts: int, reason: str
+) -> FormSubmission | None:
+    """Record that the confirmation mail was given up (``forms_builder.notifications``
+    ran out of retries): the reason goes on the submission, where staff see it and can
+    send the mail again, and into ``form.confirmation_mail_failed``. Nothing for a
+    submission that no longer awaits confirmation."""
+    with transaction.atomic():
+        locked = FormSubmission.objects.select_for_update().filter(pk=submission_id).first()
+        if locked is None or locked.status != FormSubmissionStatus.AWAITING_CONFIRMATION:
+            return locked
+        locked.status_reason = (
+            f"The confirmation mail could not be sent ({attempts} attempts): {reason}"
+        )[:2000]
+        locked.updated = timezone.now()
+        locked.save(update_fields=["status_reason", "updated"])
+        events.form_confirmation_mail_failed(
+            submission=locked, user_id=user_id, attempts=attempts, reason=reason[:2000]
+        )
+    return locked
+
+
+def confirmation_mail_resend(
+    *, submission: FormSubmission, actor: User, site: str
+) -> FormSubmission:
+    """Mail the confirmation link again (staff, after the mail server recovered, or for a
+    person who lost it): a new ``form.confirmation_requested``, which its subscriber
+    mails like the first. Only for a submission still awaiting an active account."""
+    require_agent(actor, "send confirmation mail")
+    with transaction.atomic():
+        locked = FormSubmission.objects.select_for_update().get(pk=submission.pk)
+        if locked.status != FormSubmissionStatus.AWAITING_CONFIRMATION:
+            raise ValidationError(
+                f"Submission {locked.pk} does not await confirmation ({locked.status})."
+            )
+        account = account_for_email(locked.submitter_email)
+        if account is None or not account.is_active:
+            raise ValidationError(
+                f"No active account has the address {locked.submitter_email} any more."
+            )
+        locked.status_reason = ""
+        locked.updated = timezone.now()
+        locked.save(update_fields=["status_reason", "updated"])
+        events.form_confirmation_requested(submission=locked, user=account, site=site, actor=actor)
+    return locked

@@ -425,3 +425,58 @@ def test_a_mail_server_that_fails_is_tried_again_until_the_link_goes_out(
     assert subjects_and_recipients == {
         ("Please confirm your request: Report an outage", ("Boss@Example.com",))
     }
+
+
+def test_a_confirmation_mail_that_never_goes_out_is_shown_to_staff_who_send_it_again(
+    public_form: CustomForm,
+    boss: User,
+    agent: User,
+    agent_client: Client,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    submission = submit_anonymously(public_form, "boss@example.com")
+    refused = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    with mock.patch("forms_builder.notifications.send_mail", side_effect=refused) as server:
+        assert send_confirmation_mail(submission, django_capture_on_commit_callbacks) == []
+    assert server.call_count == 11  # the first try and ten retries, then given up
+
+    submission.refresh_from_db()
+    assert submission.status == FormSubmissionStatus.AWAITING_CONFIRMATION
+    assert submission.status_reason == (
+        "The confirmation mail could not be sent (11 attempts): "
+        "SMTPServerDisconnected: Connection unexpectedly closed"
+    )
+    failed = EventLog.objects.get(type=events.FORM_CONFIRMATION_MAIL_FAILED)
+    assert (failed.payload["user_id"], failed.payload["attempts"]) == (boss.pk, 11)
+
+    changelist = reverse("admin:forms_builder_formsubmission_changelist")
+    page = agent_client.post(
+        changelist,
+        {"action": "resend_confirmation", "_selected_action": [submission.pk]},
+        follow=True,
+    )
+    assert "Confirmation mail queued for 1 submission." in page.content.decode()
+    submission.refresh_from_db()
+    assert submission.status_reason == ""
+    again = EventLog.objects.filter(type=events.FORM_CONFIRMATION_REQUESTED).order_by("-id")[0]
+    assert again.actor_id == agent.pk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(again)
+    outbox.run_inline()
+    (sent,) = mail.outbox
+    assert sent.to == ["Boss@Example.com"]
+    assert "http://testserver/forms/confirm/" in str(sent.body)  # the link, this time
+
+
+def test_only_a_submission_still_awaiting_an_active_account_gets_its_mail_again(
+    public_form: CustomForm, boss: User, agent: User
+) -> None:
+    submission = submit_anonymously(public_form, "boss@example.com")
+    User.objects.filter(pk=boss.pk).update(is_active=False)
+    with pytest.raises(ValidationError, match="No active account has the address"):
+        services.confirmation_mail_resend(submission=submission, actor=agent, site="")
+
+    services.submission_reject(submission=submission, actor=agent)
+    with pytest.raises(ValidationError, match="does not await confirmation"):
+        services.confirmation_mail_resend(submission=submission, actor=agent, site="")
