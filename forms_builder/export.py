@@ -13,7 +13,17 @@ from forms_builder.selectors import submission_versions
 from forms_builder.validation import Definition
 from nixflow.models import Ticket
 
-META_COLUMNS = ["submission", "submitted_at", "status", "submitter_email", "ticket"]
+# submitter_identity says how far to trust submitter_email: "signed_in" or "confirmed"
+# (the account's owner), "new_address" (nobody had it), "unverified" (an existing
+# account's address, typed by anyone, not confirmed).
+META_COLUMNS = [
+    "submission",
+    "submitted_at",
+    "status",
+    "submitter_email",
+    "submitter_identity",
+    "ticket",
+]
 # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"); a leading
 # apostrophe makes it text. Tab and carriage return start formulas in some programs too.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -59,6 +69,7 @@ def submissions_csv(form: CustomForm) -> Iterator[str]:
             "status",
             "submitter_email",
             "submitter__email",
+            "identity",
             "ticket_id",
             "form_version",
             "data",
@@ -68,11 +79,11 @@ def submissions_csv(form: CustomForm) -> Iterator[str]:
         version: {spec.key: spec.type for spec in definition.fields}
         for version, definition in definitions.items()
     }
-    for pk, created, status, email, user_email, ticket_id, version, data in rows.iterator(
+    for pk, created, status, email, user_email, identity, ticket_id, version, data in rows.iterator(
         chunk_size=BATCH
     ):
         kinds = kinds_by_version.get(version, {})
-        meta = [pk, created.isoformat(), status, email or user_email or "", ""]
+        meta = [pk, created.isoformat(), status, email or user_email or "", identity, ""]
         if ticket_id:
             meta[-1] = Ticket.key_for(ticket_id)
         answers = [

@@ -319,6 +319,7 @@ def test_the_csv_export_streams_every_version_of_a_forms_submissions(
         "submitted_at",
         "status",
         "submitter_email",
+        "submitter_identity",
         "ticket",
         "service",
         "impact",
@@ -335,6 +336,7 @@ def test_the_csv_export_streams_every_version_of_a_forms_submissions(
     assert by_id[second.pk]["phone"] == "'+44 20 7946 0958"
     assert by_id[second.pk]["details"] == ""
     assert by_id[second.pk]["submitter_email"] == "bob@example.com"
+    assert by_id[second.pk]["submitter_identity"] == second.identity == "new_address"
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
@@ -353,7 +355,14 @@ def test_the_export_of_a_form_without_submissions_is_a_header(
     header, *rows = read_csv(
         staff.get(reverse("admin:forms_builder_customform_export", args=[form.pk]))
     )
-    assert header == ["submission", "submitted_at", "status", "submitter_email", "ticket"]
+    assert header == [
+        "submission",
+        "submitted_at",
+        "status",
+        "submitter_email",
+        "submitter_identity",
+        "ticket",
+    ]
     assert rows == []
 
 
