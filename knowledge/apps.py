@@ -16,10 +16,13 @@ class KnowledgeConfig(AppConfig):
     verbose_name = "Knowledge base"
 
     def ready(self) -> None:
+        from eventlog.renamed import register_renamed_types
         from knowledge.admin import ticket_suggestions_panel
+        from knowledge.events import FORMER_TYPES
         from nixflow.toolkit.panels import register_ticket_panel
 
         register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
+        register_renamed_types(FORMER_TYPES)
 
     def seed_demo(self, *, rng: random.Random, agents: Sequence[User], **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): a few dozen articles, once."""

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from eventlog.api.serializers import EventSerializer
 from eventlog.models import EventLog
+from eventlog.renamed import names_of
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.toolkit.filters import UTCDateTimeFilter
 
@@ -32,7 +33,11 @@ class EventCursorPagination(KeysetCursorPagination):
 
 
 class EventFilter(django_filters.FilterSet):
-    type = django_filters.CharFilter(field_name="type")
+    type = django_filters.CharFilter(
+        field_name="type",
+        method="filter_type",
+        help_text="An event type; events recorded under a former name of it are included.",
+    )
     type_prefix = django_filters.CharFilter(field_name="type", lookup_expr="startswith")
     subject_app = django_filters.CharFilter()
     subject_model = django_filters.CharFilter()
@@ -46,6 +51,9 @@ class EventFilter(django_filters.FilterSet):
     class Meta:
         model = EventLog
         fields: list[str] = []
+
+    def filter_type(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(type__in=names_of(value))
 
     def filter_ticket(self, queryset: Any, name: str, value: str) -> Any:
         return queryset.filter(ticket_key=value.upper())

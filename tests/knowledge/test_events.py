@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from rest_framework.test import APIClient
+
+from eventlog.services import event_record
 from knowledge import events
+from nixflow.models import User
+from tests.knowledge.factories import CategoryFactory
 
 SERVICES = Path(events.__file__).parent / "services"
 
@@ -35,3 +41,21 @@ def test_types_recorded_before_the_dotted_naming_map_to_todays() -> None:
         == events.FEEDBACK_TURNED_INTO_TICKET
     )
     assert set(events.FORMER_TYPES.values()) == events.ALL_TYPES
+
+
+@pytest.mark.django_db
+def test_the_event_api_finds_a_types_rows_under_its_former_name_too(
+    agent_api: APIClient, agent: User
+) -> None:
+    category = CategoryFactory()
+    event_record(type="knowledge.category_created", subject=category, actor=agent, payload={})
+    event_record(type=events.CATEGORY_CREATED, subject=category, actor=agent, payload={})
+    event_record(type=events.CATEGORY_UPDATED, subject=category, actor=agent, payload={})
+
+    for asked in (events.CATEGORY_CREATED, "knowledge.category_created"):
+        response = agent_api.get("/api/events/", {"type": asked})
+        assert response.status_code == 200
+        assert sorted(e["type"] for e in response.json()["results"]) == [
+            "knowledge.category.created",
+            "knowledge.category_created",
+        ]
