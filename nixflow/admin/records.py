@@ -9,13 +9,18 @@ from nixflow.models import (
     HistoryLog,
 )
 from nixflow.toolkit.admin import RecordAdmin
+from nixflow.toolkit.changelist import FastListAdmin
 
 
+# Both lists are newest first along the primary key, paged by keys past the first pages
+# (nixflow.toolkit.changelist), found by ticket key on their (ticket, created) index, and
+# sortable only along those two indexes: "created" has no index of its own.
 @admin.register(Comment)
-class CommentAdmin(RecordAdmin):
+class CommentAdmin(FastListAdmin, RecordAdmin):
     list_display = ("id", "ticket_key", "author", "is_internal", "created", "excerpt")
     list_select_related = ("author",)
     list_filter = ("is_internal",)
+    sortable_by = ("id", "ticket_key")
 
     @admin.display(description="body")
     def excerpt(self, comment: Comment) -> str:
@@ -23,6 +28,7 @@ class CommentAdmin(RecordAdmin):
 
 
 @admin.register(HistoryLog)
-class HistoryLogAdmin(RecordAdmin):
+class HistoryLogAdmin(FastListAdmin, RecordAdmin):
     list_display = ("created", "ticket_key", "actor", "field", "old_value", "new_value")
     list_select_related = ("actor",)
+    sortable_by = ("ticket_key",)

@@ -9,16 +9,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
-from django.utils.text import smart_split, unescape_string_literal
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
+from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
 from nixflow.forms import (
     CommentAddForm,
     TicketActionForm,
@@ -49,25 +49,10 @@ from nixflow.toolkit.admin import (
     refusals_to_form,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.changelist import FastListAdmin
 
 
 # --- Tickets -----------------------------------------------------------------------------
-class AgentListFilter(admin.RelatedFieldListFilter):
-    """Assignee choices: agents and admins (including deactivated ones, whose tickets
-    still need finding), not every requester in the user table."""
-
-    # The values are primary keys, which the stubs' return type has as str.
-    def field_choices(  # type: ignore[override]
-        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
-    ) -> list[tuple[Any, str]]:
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
-            include_blank=False,
-            ordering=ordering,
-            limit_choices_to={"role__in": [Role.AGENT, Role.ADMIN]},
-        )
-
-
 class AssignmentFilter(admin.SimpleListFilter):
     title = "assignment"
     parameter_name = "assignment"
@@ -171,7 +156,7 @@ TICKET_READONLY_ON_CHANGE = (
 
 
 @admin.register(Ticket)
-class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class TicketAdmin(FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
     """The agents' desk. Nothing here saves a ticket itself: see save_model."""
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE})
@@ -195,7 +180,7 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     list_select_related = ("stage", "requester", "assignee")
     list_filter = (
         QueueFilter,  # ?queue=<slug>: the desk's queue links (nixflow.admin.desk)
-        "stage__category",
+        StageCategoryFilter,
         "priority",
         ("assignee", AgentListFilter),
         AssignmentFilter,
@@ -209,12 +194,9 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("title", "description", "requester__username", "requester__email")
     search_help_text = (
-        "A key (NF-12), or words of the title or description, "
-        "or the requester's username or e-mail address."
+        "A key (NF-12), or words: each must be in the title or description, or be the "
+        "requester's username, e-mail address, first or last name."
     )
-    # The paginator still counts the filtered rows once; this avoids a second count of
-    # the whole table on every page view.
-    show_full_result_count = False
     autocomplete_fields = ("requester",)
     actions = ("assign_to_me", "move_to_stage")
     action_form = TicketActionForm
@@ -231,21 +213,8 @@ class TicketAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin)
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
     ) -> tuple[QuerySet[Ticket], bool]:
-        """A key finds its ticket; otherwise every word must be in the title or the
-        description (trigram indexes serve both) or be the requester's username or
-        e-mail address. The requester test is a semi-join on requester_id rather than
-        an OR across a join, so that PostgreSQL can combine the three indexes."""
-        number = Ticket.number_from_key(search_term.strip())
-        if number is not None:
-            return queryset.filter(pk=number), False
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)  # noqa: PLW2901 -- as Django's own search
-            people = User.objects.filter(Q(username__iexact=bit) | Q(email__iexact=bit))
-            queryset = queryset.filter(
-                Q(title__icontains=bit) | Q(description__icontains=bit) | Q(requester__in=people)
-            )
-        return queryset, False
+        """A key, or words AND-ed, each served by an index (nixflow.admin.ticket_search)."""
+        return search_tickets(queryset, search_term), False
 
     # --- actions ------------------------------------------------------------------------
     @admin.action(description="Assign to me", permissions=["change"])

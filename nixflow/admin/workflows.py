@@ -30,6 +30,7 @@ from nixflow.toolkit.admin import (
     related_count,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.changelist import CappedCount, capped_text
 from nixflow.toolkit.config_admin import ServiceDeleteMixin
 
 
@@ -141,6 +142,9 @@ class TransitionInline(RolePermissionsMixin, admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+TICKET_COUNT_CAP = 10_000
+
+
 @admin.register(Workflow)
 class WorkflowAdmin(
     ServiceDeleteMixin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
@@ -159,15 +163,16 @@ class WorkflowAdmin(
     search_fields = ("name",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
-        # A handful of workflows; the ticket count is an index-only count per workflow
-        # on nf_ticket_workflow_created.
+        # A handful of workflows; the ticket count reads at most TICKET_COUNT_CAP + 1
+        # entries of nf_ticket_workflow_created per workflow (an exact count of the
+        # default workflow's 750,000 tickets took 0.4 s).
         return (
             super()
             .get_queryset(request)
             .annotate(
                 stage_count=related_count(Stage.objects.all(), "workflow"),
                 transition_count=related_count(Transition.objects.all(), "workflow"),
-                ticket_count=related_count(Ticket.objects.all(), "workflow"),
+                ticket_count=CappedCount(Ticket.objects.all(), "workflow", cap=TICKET_COUNT_CAP),
             )
         )
 
@@ -180,8 +185,8 @@ class WorkflowAdmin(
         return workflow.transition_count  # type: ignore[attr-defined]
 
     @admin.display(description="tickets", ordering="ticket_count")
-    def ticket_count(self, workflow: Workflow) -> int:
-        return workflow.ticket_count  # type: ignore[attr-defined]
+    def ticket_count(self, workflow: Workflow) -> str:
+        return capped_text(workflow.ticket_count, TICKET_COUNT_CAP)  # type: ignore[attr-defined]
 
     def get_fieldsets(self, request: HttpRequest, obj: Workflow | None = None) -> Any:
         fields = ("name", "description", "is_default", "is_active")
