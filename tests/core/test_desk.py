@@ -301,3 +301,16 @@ def test_every_app_still_registers_on_the_default_site() -> None:
     assert admin.site.is_registered(Ticket)
     assert admin.site.is_registered(SLAPolicy)
     assert admin.site.site_url is None  # the help center sets it
+
+
+def test_a_running_clock_past_its_warning_is_at_risk_before_the_monitor_marks_it(
+    agent: User, requester: User
+) -> None:
+    SLAPolicyFactory(name="Standard", targets={Priority.NORMAL: (60, 30, 480)})
+    with time_machine.travel(NOW - 46 * M, tick=False):  # warned a minute ago
+        ticket = services.ticket_create(requester=requester, title="Slow", actor=agent)
+    queue = queues.get_queue("at-risk")
+    assert queue is not None
+
+    assert list(queue.queryset(agent)) == [ticket]
+    assert ticket.sla_metrics.get(metric_type="first_response").status == "running"
