@@ -1,7 +1,8 @@
 """``manage.py load_data --tickets N``: large, realistic data sets for benchmarks, fast.
 
     python manage.py load_data --tickets 1000000 [--comments-per-ticket 2]
-        [--batch-size 50000] [--seed 0] [--days 730] [--no-history] [--no-progress]
+        [--batch-size 50000] [--seed 0] [--days 730] [--no-history]
+        [--extras none|all|sla,eventlog,email_integration,knowledge] [--no-progress]
 
 It bypasses the services on purpose. They lock, validate and publish one event per
 change, which is right for real work and takes tens of milliseconds a ticket: a million
@@ -14,6 +15,11 @@ into a table with all its indexes, without comments: COPY about 13,000 tickets/s
 search cost COPY half its time: 27,000/s without them; they stay, a benchmark needs
 them). With two comments and two history rows per ticket, about 9,000 tickets/s; a
 million took 5 to 8 minutes while other test runs kept both CPUs busy (load average 7-10).
+Since ``--extras`` and the final VACUUM, measured with PostgreSQL 15 on the same kind of
+VM while five other sessions ran tests (load average 7-14 on 2 CPUs), 100,000 tickets
+with two comments each: 812 tickets/s with the core's rows only (123 s, VACUUM ANALYZE
+included), 441 tickets/s with ``--extras all`` (227 s, adding 200,000 SLA clocks, 31,000
+breaches, 395,000 events, 134,000 mail messages and 100,000 KB searches).
 
 What is and isn't generated:
 
@@ -29,12 +35,24 @@ What is and isn't generated:
 - ``--comments-per-ticket`` comments (default 2): the first public agent comment is at
   ``first_response_at``; the others are requester replies and agent notes, some internal.
 - Two history rows per ticket (created; the stage, summarised from the first stage to the
-  current one) unless ``--no-history``. Events, watchers and SLA clocks are not
-  generated: the event log is append-only and describes real changes.
+  current one) unless ``--no-history``. Watchers are not generated.
+- ``--extras``: other apps' rows for the loaded tickets, none by default (the API and
+  load benchmarks need only the core's). Each app that has any keeps its loader in its
+  own ``<app>/load.py``, found through the app registry (the core imports no feature
+  app; the contract is ``nixflow.toolkit.loading``): ``sla`` (clocks in every state,
+  breaches, ``Ticket.sla_due_at``), ``eventlog`` (the tickets' events: created, moved,
+  commented; hashed by the database like any insert, marked ``"load_run"`` in their
+  payload, so ``verify_eventlog`` accepts them), ``email_integration`` (the mail of the
+  tickets that came by mail), ``knowledge`` (a KB search per ticket). Each module's
+  docstring says what it writes and how much. ``all`` runs every one of them.
 
 Ticket numbers come from the table's identity sequence (COPY leaves ``id`` out); the ids
-of a batch are read back, in insertion order, for its comments and history. ``ANALYZE``
-runs on the touched tables at the end, so the planner knows their new size at once.
+of a batch are read back, in insertion order, for what hangs off them; comment ids are
+drawn from their sequence first, so events and mail can name them. At the end every table
+written is ``VACUUM (ANALYZE)``-ed, outside any transaction, so the tables are as a live
+server holds them (a freshly COPYed table has no visibility map, which makes every
+index-only scan visit the heap, and stale statistics) instead of minutes later when
+autovacuum would get there; called inside a transaction (a test), ANALYZE only.
 """
 
 from __future__ import annotations
@@ -44,18 +62,32 @@ import secrets
 import sys
 import time
 from bisect import bisect
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
+from types import ModuleType
 from typing import Any, TextIO
 
+from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
-from nixflow import demo
-from nixflow.models import DONE_CATEGORIES, Role, Source, StageCategory, User, Workflow
+from nixflow import demo, events
+from nixflow.models import DONE_CATEGORIES, Role, Source, StageCategory, Ticket, User, Workflow
+from nixflow.toolkit.loading import (
+    LoadBatch,
+    LoadedComment,
+    LoadedEvent,
+    LoadedTicket,
+    Loader,
+    LoadRun,
+    reserve_ids,
+)
 
 CATEGORY_SHARE = {
     StageCategory.CLOSED: 70,
@@ -76,9 +108,9 @@ TICKET_COLUMNS = (
     "title, description, priority, workflow_id, stage_id, requester_id, assignee_id, "
     "source, created, updated, first_response_at, resolved_at, closed_at"
 )
-COMMENT_COLUMNS = "ticket_id, author_id, body, is_internal, created"
+COMMENT_COLUMNS = "id, ticket_id, author_id, body, is_internal, created"
 HISTORY_COLUMNS = "ticket_id, actor_id, field, old_value, new_value, created"
-ANALYZED_TABLES = "nixflow_ticket, nixflow_comment, nixflow_historylog, nixflow_user"
+CORE_TABLES = ("nixflow_ticket", "nixflow_comment", "nixflow_historylog", "nixflow_user")
 
 AGENT_BODIES = [*demo.ACKNOWLEDGEMENTS, *(i.fix for i in demo.ISSUES)]
 NOTE_BODIES = [i.note for i in demo.ISSUES]
@@ -92,7 +124,9 @@ class StageOption:
     workflow_id: int
     stage_id: int
     category: str
-    first_stage: str  # the workflow's initial stage, for the history summary
+    first_stage: str  # the workflow's initial stage, for the history summary and events
+    first_stage_id: int
+    first_category: str
     stage: str
     texts: Sequence[tuple[str, str]]
 
@@ -153,6 +187,12 @@ class Command(BaseCommand):
             "--days", type=int, default=730, help="Tickets were created over this many days."
         )
         parser.add_argument("--no-history", action="store_true", help="Skip history rows.")
+        parser.add_argument(
+            "--extras",
+            default="none",
+            help="Rows of other apps for the loaded tickets: 'all', 'none' (the default) or "
+            f"app labels, comma-separated ({', '.join(sorted(extra_loaders())) or 'none'}).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress line.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -161,6 +201,7 @@ class Command(BaseCommand):
             raise CommandError("--tickets, --batch-size and --days must be positive.")
         if options["comments_per_ticket"] < 0:
             raise CommandError("--comments-per-ticket must be 0 or more.")
+        extras = select_extras(options["extras"])
         started = time.monotonic()
         self.rng = random.Random(options["seed"])  # noqa: S311 -- test data, not secrets
         self.now = timezone.now()
@@ -175,31 +216,76 @@ class Command(BaseCommand):
         self.requester_weights = list(
             _cumulative([1 / (rank + 1) ** 0.7 for rank in range(len(self.requesters))])
         )
+        people = User.objects.filter(pk__in=[*self.agents, *self.requesters])
+        self.run = LoadRun(
+            rng=self.rng,
+            now=self.now,
+            span_seconds=self.span,
+            prefix=self.prefix,
+            agents=self.agents,
+            requesters=self.requesters,
+            usernames=dict(people.values_list("pk", "username")),
+            emails=dict(people.values_list("pk", "email")),
+        )
+        loaders = {label: module.loader(self.run) for label, module in extras.items()}
         show = not options["no_progress"] and sys.stderr.isatty()
         progress = Progress(total, sys.stderr if show else None)
 
-        counts = {"tickets": 0, "comments": 0, "history": 0}
+        counts: Counter[str] = Counter()
         while counts["tickets"] < total:
             size = min(options["batch_size"], total - counts["tickets"])
             with transaction.atomic():
-                batch = self.copy_tickets(size, progress, counts["tickets"])
-                if self.comments_per_ticket or self.history:
-                    ids = self.read_back_ids(batch)
-                    counts["comments"] += self.copy_comments(batch, ids)
-                    counts["history"] += self.copy_history(batch, ids)
-            counts["tickets"] += size
+                counts.update(self.load_batch(size, progress, counts["tickets"], loaders))
             progress.update(counts["tickets"], force=True)
         progress.finish()
-
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {ANALYZED_TABLES}")
+        for loader in loaders.values():
+            with transaction.atomic():
+                loader.finish()
+        vacuumed = self.vacuum_analyze([*CORE_TABLES, *_tables(loaders.values())])
         seconds = time.monotonic() - started
+        extra_counts = ", ".join(
+            f"{n:,} {kind}" for kind, n in counts.items() if kind not in CORE_COUNTS
+        )
         self.stdout.write(
             f"Loaded {counts['tickets']:,} tickets, {counts['comments']:,} comments, "
             f"{counts['history']:,} history rows and {len(self.requesters):,} requesters "
-            f"({self.prefix}-*) in {seconds:.1f} s: {counts['tickets'] / seconds:,.0f} "
-            "tickets/s."
+            f"({self.prefix}-*)" + (f", with {extra_counts}" if extra_counts else "") + ", "
+            f"{vacuumed}, in {seconds:.1f} s: {counts['tickets'] / seconds:,.0f} tickets/s."
         )
+
+    def load_batch(
+        self, size: int, progress: Progress, done: int, loaders: dict[str, Loader]
+    ) -> Counter[str]:
+        """One batch in the caller's transaction: tickets, then what hangs off them."""
+        counts: Counter[str] = Counter(tickets=size)
+        generated = self.copy_tickets(size, progress, done)
+        ids = self.read_back_ids(generated)
+        tickets = [_loaded(t, ticket_id) for t, ticket_id in zip(generated, ids, strict=True)]
+        comments = self.copy_comments(generated, tickets)
+        counts["comments"] += len(comments)
+        counts["history"] += self.copy_history(generated, ids)
+        batch = LoadBatch(
+            run=self.run,
+            tickets=tickets,
+            comments=comments,
+            events=lambda: self.ticket_events(generated, tickets, comments),
+        )
+        for loader in loaders.values():
+            counts.update(loader.load(batch))
+        return counts
+
+    def vacuum_analyze(self, tables: Sequence[str]) -> str:
+        """Leave the tables as a live server would have them: a bulk COPY leaves the
+        visibility map unset (every index-only scan would visit the heap) and the
+        planner's statistics stale, both of which autovacuum fixes only minutes later.
+        VACUUM can't run inside a transaction: a caller's transaction gets ANALYZE only."""
+        listed = ", ".join(dict.fromkeys(tables))
+        with connection.cursor() as cursor:
+            if connection.in_atomic_block:
+                cursor.execute(f"ANALYZE {listed}")
+                return "analyzed (inside a transaction: no VACUUM)"
+            cursor.execute(f"VACUUM (ANALYZE) {listed}")
+        return "vacuumed and analyzed"
 
     # --- setup --------------------------------------------------------------------------
     def load_stage_options(self) -> tuple[list[StageOption], list[float]]:
@@ -231,6 +317,8 @@ class Command(BaseCommand):
                         stage_id=stage.pk,
                         category=stage.category,
                         first_stage=stages[0].name,
+                        first_stage_id=stages[0].pk,
+                        first_category=stages[0].category,
                         stage=stage.name,
                         texts=texts,
                     )
@@ -372,39 +460,55 @@ class Command(BaseCommand):
             raise CommandError(f"Read back {len(ids)} ticket ids for a batch of {len(batch)}.")
         return ids
 
-    def copy_comments(self, batch: list[GeneratedTicket], ids: list[int]) -> int:
+    def copy_comments(
+        self, batch: list[GeneratedTicket], tickets: list[LoadedTicket]
+    ) -> list[LoadedComment]:
         if not self.comments_per_ticket:
-            return 0
-        rng, count = self.rng, 0
+            return []
+        rng = self.rng
+        # Ids drawn from the table's sequence up front, so the batch knows them (COPY
+        # returns none) for the events that name them, without reading them back.
+        ids = iter(reserve_ids("nixflow_comment", len(batch) * self.comments_per_ticket))
+        comments = []
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY nixflow_comment ({COMMENT_COLUMNS}) FROM STDIN") as copy,
         ):
-            for ticket, ticket_id in zip(batch, ids, strict=True):
+            for ticket, loaded in zip(batch, tickets, strict=True):
                 agent = ticket.assignee_id or rng.choice(self.agents)
                 start = ticket.first_response_at or ticket.created
                 span = (ticket.updated - start).total_seconds()
                 offsets = sorted(rng.random() * span for _ in range(self.comments_per_ticket))
                 for n, offset in enumerate(offsets):
                     at = start + timedelta(seconds=offset)
-                    copy.write_row(self.comment_row(ticket, ticket_id, n, at, agent))
-                    count += 1
-        return count
+                    author, body, internal, at = self.comment_row(ticket, n, at, agent)
+                    comment = LoadedComment(
+                        id=next(ids),
+                        ticket=loaded,
+                        author_id=author,
+                        is_internal=internal,
+                        by_agent=author != ticket.requester_id,
+                        first_response=n == 0 and ticket.first_response_at is not None,
+                        created=at,
+                    )
+                    copy.write_row((comment.id, loaded.id, author, body, internal, at))
+                    comments.append(comment)
+        return comments
 
     def comment_row(
-        self, ticket: GeneratedTicket, ticket_id: int, n: int, at: datetime, agent: int
-    ) -> tuple[Any, ...]:
+        self, ticket: GeneratedTicket, n: int, at: datetime, agent: int
+    ) -> tuple[int, str, bool, datetime]:
+        """Author, body, internal and time of the ``n``-th comment."""
         rng = self.rng
         if n == 0 and ticket.first_response_at is not None:
             # The first public agent comment is the first response.
-            body = rng.choice(AGENT_BODIES)
-            return (ticket_id, agent, body, False, ticket.first_response_at)
+            return (agent, rng.choice(AGENT_BODIES), False, ticket.first_response_at)
         if n % 2 == 1 or rng.random() < 0.5:  # the requester writes
-            return (ticket_id, ticket.requester_id, rng.choice(REQUESTER_BODIES), False, at)
+            return (ticket.requester_id, rng.choice(REQUESTER_BODIES), False, at)
         # Before the first response an agent writes only internal notes.
         internal = ticket.first_response_at is None or rng.random() < 0.4
         body = rng.choice(NOTE_BODIES if internal else AGENT_BODIES)
-        return (ticket_id, agent, body, internal, at)
+        return (agent, body, internal, at)
 
     def copy_history(self, batch: list[GeneratedTicket], ids: list[int]) -> int:
         if not self.history:
@@ -422,6 +526,126 @@ class Command(BaseCommand):
                     moved = (option.first_stage, option.stage, ticket.updated)
                     copy.write_row((ticket_id, ticket.assignee_id, "stage", *moved))
         return 2 * len(batch)
+
+    def ticket_events(
+        self,
+        batch: list[GeneratedTicket],
+        tickets: list[LoadedTicket],
+        comments: list[LoadedComment],
+    ) -> Iterator[LoadedEvent]:
+        """The core's events of the batch, as its services would have recorded them
+        (``nixflow.events``): created, moved to the current stage (as the history says),
+        each comment. Each payload also says ``"load_run"``: generated, not lived."""
+
+        def event(
+            type: str, ticket: LoadedTicket, at: datetime, actor: int | None, **payload: Any
+        ) -> LoadedEvent:
+            return LoadedEvent(
+                type=type,
+                occurred_at=at,
+                actor_id=actor,
+                subject_app="nixflow",
+                subject_model="ticket",
+                subject_id=str(ticket.id),
+                ticket_key=ticket.key,
+                payload={**payload, "load_run": self.prefix},
+            )
+
+        for generated, ticket in zip(batch, tickets, strict=True):
+            option = generated.option
+            yield event(
+                events.TICKET_CREATED,
+                ticket,
+                ticket.created,
+                ticket.requester_id,
+                stage_id=option.first_stage_id,
+                category=option.first_category,
+                priority=ticket.priority,
+                source=ticket.source,
+                changes={},
+            )
+            if option.stage != option.first_stage:
+                yield event(
+                    events.TICKET_TRANSITIONED,
+                    ticket,
+                    ticket.updated,
+                    ticket.assignee_id,
+                    from_stage_id=option.first_stage_id,
+                    to_stage_id=option.stage_id,
+                    from_category=option.first_category,
+                    to_category=option.category,
+                    changes={"stage": [option.first_stage, option.stage]},
+                )
+        for comment in comments:
+            yield event(
+                events.TICKET_COMMENTED,
+                comment.ticket,
+                comment.created,
+                comment.author_id,
+                comment_id=comment.id,
+                is_internal=comment.is_internal,
+                by_agent=comment.by_agent,
+                first_response=comment.first_response,
+                changes={},
+            )
+
+
+CORE_COUNTS = ("tickets", "comments", "history")
+
+
+def extra_loaders() -> dict[str, ModuleType]:
+    """App label -> its ``load`` module, for every installed app that has one with a
+    ``loader`` (nixflow.toolkit.loading): found through the app registry, so the core
+    names no feature app."""
+    found = {}
+    for config in apps.get_app_configs():
+        if config.module is None or not module_has_submodule(config.module, "load"):
+            continue
+        module = import_module(f"{config.name}.load")
+        if callable(getattr(module, "loader", None)):
+            found[config.label] = module
+    return found
+
+
+def select_extras(value: str) -> dict[str, ModuleType]:
+    available = extra_loaders()
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if names == ["all"]:
+        return available
+    if names in ([], ["none"]):
+        return {}
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise CommandError(
+            f"--extras: no loader for {', '.join(unknown)}; there are: "
+            f"{', '.join(sorted(available)) or 'none'} (or 'all', 'none')."
+        )
+    return {name: available[name] for name in names}
+
+
+def _tables(loaders: Iterable[Loader]) -> list[str]:
+    return [table for loader in loaders for table in loader.tables]
+
+
+def _loaded(ticket: GeneratedTicket, ticket_id: int) -> LoadedTicket:
+    row, option = ticket.row, ticket.option
+    return LoadedTicket(
+        id=ticket_id,
+        key=Ticket.key_for(ticket_id),
+        title=row[0],
+        priority=row[2],
+        source=row[7],
+        workflow_id=option.workflow_id,
+        stage_id=option.stage_id,
+        category=option.category,
+        requester_id=ticket.requester_id,
+        assignee_id=ticket.assignee_id,
+        created=ticket.created,
+        updated=ticket.updated,
+        first_response_at=ticket.first_response_at,
+        resolved_at=row[11],
+        closed_at=row[12],
+    )
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:
