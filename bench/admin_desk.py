@@ -1,0 +1,611 @@
+"""Is the admin a desk an agent can work at, at a million tickets? ``make bench`` asks.
+
+    python -m bench.admin_desk [--tickets 1000000] [--comments-per-ticket 2] [--runs 7]
+        [--warmup 2] [--seed 0] [--fresh] [--drop]
+
+**Data.** One named database per size, ``nixflow_bench_admin_desk_<tickets>`` (on the server of
+``DATABASE_URL``, else the embedded PostgreSQL), migrated and filled by ``manage.py
+load_data --extras all``: tickets with their comments and history, SLA clocks and
+breaches, the tickets' events, their mail and a KB search per ticket (each app's
+``load.py`` says how many), then ``VACUUM (ANALYZE)`` (load_data's last step). Loading a
+million tickets takes 10 to 20 minutes on a busy 2-core machine, so the database is
+kept: the load's parameters are recorded on it (``COMMENT ON DATABASE``, written after
+the load succeeded) and the next run with the same ``--tickets``, ``--comments-per-ticket``
+and ``--seed`` reuses it, after ``migrate`` (when that applied anything: ``VACUUM
+ANALYZE`` again). ``--fresh`` rebuilds it; ``--drop`` drops it at the end. Three
+tickets get a rare word (``quokka``) in their title, so that the rare-word search finds
+something (load_data's texts repeat: every one of their words is common).
+
+**Timing.** In this process, with Django's test ``Client`` signed in
+(``force_login``) as the loaded agent with the most tickets: the view, its queries and
+the template, no network. Every page is requested ``--warmup`` times, then ``--runs``
+times in rounds over all the pages (a slow minute of the machine hits every page
+alike); each figure is the median. What is requested is read from the pages the admin
+renders, as an agent would click it:
+
+- **ticket list**: page 1; each numbered page link and the "Next" link (keyset, when
+  the list pages by cursor) of page 1's paginator, deepest first; a page as deep as the
+  5,000th (``--deep-page``): the deepest page a link reaches when the admin links one
+  that deep (Django's own paginator links the last page), else, when the list pages by
+  keyset cursor (``nixflow.toolkit.changelist``), the "Next" link of page 5,000 (its
+  cursor built from the row the 5,000th page ends with, exactly as the list builds it);
+  each sortable column header;
+- **filters**: every link of the ticket list's filter sidebar;
+- **search**: a common word (the most frequent title word), the rare word, a word that
+  matches nothing, a key (``NF-n`` of a ticket in the middle), a requester's e-mail
+  (the requester of the middle ticket);
+- **desk home**: ``/admin/`` and every ticket-list link on it (the desk's queues);
+- **other lists**: page 1 and a search of comments, history, events, SLA clocks, SLA
+  breaches, mail messages and KB search history (skipped, and said, where a list has
+  no search box).
+
+Target: every median under 300 ms (issue 16). Writes ``bench/results/admin_desk.json``
+and ``.md``; exits 1 when a median misses it, 2 when the run failed (a page answered
+something else than 200, a command failed). A quick run: ``--tickets 20000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from textwrap import shorten
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+DATABASE_PREFIX = "nixflow_bench_admin_desk"  # + _<tickets>: a quick run keeps the big one
+# Bump when load_data's or a loader's output changes, so that a kept database is rebuilt.
+LOAD_VERSION = 1
+MAX_MEDIAN_MS = 300.0
+RARE_WORD = "quokka"
+NO_MATCH = "xylophonist"
+TICKET_LIST = "/admin/nixflow/ticket/"
+# The other large lists: (name, path, what to search for: a kind resolved at run time).
+OTHER_LISTS = [
+    ("comments", "/admin/nixflow/comment/", "common word"),
+    ("history", "/admin/nixflow/historylog/", "key"),
+    ("events", "/admin/eventlog/eventlog/", "key"),
+    ("SLA clocks", "/admin/sla/slametric/", "key"),
+    ("SLA breaches", "/admin/sla/slabreach/", "key"),
+    ("mail messages", "/admin/email_integration/emailmessage/", "common word"),
+    ("KB search history", "/admin/knowledge/knowledgesearchhistory/", "vpn"),
+]
+
+
+# --- reading the admin's pages (pure, tested in tests/test_bench_admin_desk.py) ---------
+@dataclass
+class PageLinks:
+    """The links of one rendered changelist page that an agent can click."""
+
+    filters: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
+    pages: list[tuple[str, str]] = field(default_factory=list)  # paginator
+    sorts: list[tuple[str, str]] = field(default_factory=list)  # column headers
+    anchors: list[tuple[str, str]] = field(default_factory=list)  # every link
+    has_search: bool = False
+
+
+class _LinkParser(HTMLParser):
+    """Collects links by where they are: the filter sidebar (``#changelist-filter``),
+    the paginator (``.paginator``), the sortable column headers (``th.sortable``)."""
+
+    SECTIONS = (("id", "changelist-filter", "filters"), ("class", "paginator", "pages"))
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links = PageLinks()
+        self.stack: list[tuple[str, str | None]] = []  # (tag, section it opens)
+        self.href: str | None = None
+        self.text: list[str] = []
+        self.in_sortable = 0
+
+    def section(self) -> str | None:
+        return next((s for _, s in reversed(self.stack) if s), None)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        if tag == "input" and attr.get("id") == "searchbar":
+            self.links.has_search = True
+        if tag in {"input", "br", "img", "meta", "link", "hr"}:
+            return
+        opens = None
+        for name, value, section in self.SECTIONS:
+            if value in attr.get(name, "").split():
+                opens = section
+        if tag == "th" and "sortable" in attr.get("class", "").split():
+            opens = "sorts"
+        self.stack.append((tag, opens))
+        if tag == "a" and "href" in attr:
+            self.href, self.text = attr["href"], []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.href is not None:
+            label = " ".join("".join(self.text).split())
+            self.links.anchors.append((label, self.href))
+            where = self.section()
+            if where == "sorts" and "o=" not in self.href:
+                where = None  # the header's "remove from sorting" / toggles carry o= too
+            if where:
+                getattr(self.links, where).append((label, self.href))
+            self.href = None
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == tag:
+                del self.stack[index:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.href is not None:
+            self.text.append(data)
+
+
+def page_links(html: str) -> PageLinks:
+    parser = _LinkParser()
+    parser.feed(html)
+    return parser.links
+
+
+def absolute(base_path: str, href: str) -> str:
+    """A changelist's ``?query`` link as the path it requests."""
+    return base_path + href if href.startswith("?") else href
+
+
+def page_number(href: str) -> int | None:
+    value = dict(parse_qsl(urlsplit(href).query)).get("p")
+    return int(value) if value and value.isdigit() else None
+
+
+def deepest_numbered(pages: Sequence[tuple[str, str]]) -> tuple[int, str] | None:
+    numbered = [(n, href) for _, href in pages if (n := page_number(href)) is not None]
+    return max(numbered) if numbered else None
+
+
+def next_link(pages: Sequence[tuple[str, str]]) -> str | None:
+    return next((href for label, href in pages if label.lower().startswith("next")), None)
+
+
+def verdict(medians: dict[str, float], limit: float = MAX_MEDIAN_MS) -> list[str]:
+    return [f"{name}: median {ms:.0f} ms (> {limit:g} ms)" for name, ms in medians.items()
+            if ms > limit]  # fmt: skip
+
+
+# --- the database -----------------------------------------------------------------------
+def wanted_load(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "tickets": args.tickets,
+        "comments_per_ticket": args.comments_per_ticket,
+        "seed": args.seed,
+        "version": LOAD_VERSION,
+    }
+
+
+def recorded_load(database: str) -> dict[str, Any] | None:
+    from tests.support.processes import admin_connection
+
+    with admin_connection() as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [database],
+        ).fetchone()
+    if row is None or not row[0]:
+        return None
+    with contextlib.suppress(ValueError):
+        return json.loads(row[0])
+    return None
+
+
+def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    """The benchmark's database, loaded as ``args`` ask: kept from an earlier run when
+    its recorded load matches, else rebuilt. Returns what is known of its load."""
+    from psycopg import sql
+
+    from tests.support.processes import admin_connection, create_database
+
+    wanted, database = wanted_load(args), args.database
+    recorded = None if args.fresh else recorded_load(database)
+    if recorded is not None and {k: recorded.get(k) for k in wanted} == wanted:
+        say(f"== reusing {database} (loaded {recorded.get('loaded_at')})")
+        output = manage(["migrate", "--noinput"], env, timeout=3 * 3600)
+        if "Applying" in output:
+            say("   migrations applied since the load: VACUUM ANALYZE")
+            with admin_connection(database) as conn:
+                conn.execute("VACUUM (ANALYZE)")
+        return {**recorded, "reused": True}
+
+    say(f"== building {database}: migrate, load_data --tickets {args.tickets:,} --extras all")
+    create_database(database)
+    manage(["migrate", "--noinput"], env, timeout=3600)
+    started = time.monotonic()
+    load = [os.getloadavg()[0]]
+    output = manage(
+        [
+            "load_data",
+            f"--tickets={args.tickets}",
+            f"--comments-per-ticket={args.comments_per_ticket}",
+            f"--seed={args.seed}",
+            "--extras=all",
+        ],
+        env,
+        timeout=6 * 3600,
+        show_stderr=True,  # the progress line
+    )
+    load.append(os.getloadavg()[0])
+    with admin_connection(database) as conn:
+        # A rare word in three titles: the loaded texts repeat, so no word of theirs is.
+        conn.execute(
+            "UPDATE nixflow_ticket SET title = left(title, 180) || %s WHERE id IN "
+            "(SELECT id FROM nixflow_ticket ORDER BY id LIMIT 3 OFFSET %s)",
+            [f" ({RARE_WORD})", args.tickets // 3],
+        )
+        conn.execute("ANALYZE nixflow_ticket")
+        info = {
+            **wanted,
+            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_seconds": round(time.monotonic() - started, 1),
+            "load_summary": output.strip().splitlines()[-1],
+            "load_average_during_load": [round(x, 2) for x in load],
+        }
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(database), sql.Literal(json.dumps(info))
+            )
+        )
+    say(f"   {info['load_summary']}")
+    return {**info, "reused": False}
+
+
+def use(database: str) -> None:
+    from django.db import connections
+
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = database
+
+
+# --- what to request --------------------------------------------------------------------
+@dataclass
+class Target:
+    group: str
+    name: str
+    path: str
+    samples_ms: list[float] = field(default_factory=list)
+
+
+class Desk:
+    """The signed-in client and what the bench found in the database."""
+
+    def __init__(self) -> None:
+        from django.db.models import Count
+        from django.test import Client
+
+        from nixflow.models import Role, Ticket, User
+
+        self.Ticket = Ticket
+        # The agent with the most tickets: "my open tickets" is a full queue.
+        busiest = (
+            Ticket.objects.filter(assignee__role=Role.AGENT, assignee__is_active=True)
+            .values("assignee")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+        if busiest is None:
+            raise BenchError("no ticket assigned to an active agent in the database")
+        self.agent = User.objects.get(pk=busiest["assignee"])
+        if not self.agent.is_staff:
+            raise BenchError(f"agent {self.agent.username} is not staff: no admin")
+        self.client = Client()
+        self.client.force_login(self.agent)
+        middle = Ticket.objects.order_by("pk").values_list("pk", "requester__email")
+        count = Ticket.objects.count()
+        self.middle_id, self.requester_email = middle[count // 2]
+        self.common_word = common_title_word()
+
+    def get(self, path: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        response = self.client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise BenchError(f"GET {path} answered {response.status_code}")
+        return elapsed, response.content.decode()
+
+    def term(self, kind: str) -> str:
+        if kind == "key":
+            return self.Ticket.key_for(self.middle_id)
+        if kind == "common word":
+            return self.common_word
+        return kind
+
+
+def common_title_word() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT word FROM (
+                SELECT regexp_split_to_table(lower(title), '[^a-z]+') AS word
+                FROM (SELECT title FROM nixflow_ticket ORDER BY id LIMIT 20000) AS sample
+            ) AS words
+            WHERE length(word) >= 5 GROUP BY word ORDER BY count(*) DESC, word LIMIT 1
+            """
+        )
+        row = cursor.fetchone()
+    return row[0] if row else "password"
+
+
+def ticket_list_targets(desk: Desk, deep_page: int, notes: list[str]) -> Iterator[Target]:
+    _, html = desk.get(TICKET_LIST)
+    links = page_links(html)
+    yield Target("ticket list", "page 1", TICKET_LIST)
+    deepest = deepest_numbered(links.pages)
+    if deepest is not None:
+        number, href = deepest
+        yield Target("ticket list", f"page {number:,} (deepest numbered link)",
+                     absolute(TICKET_LIST, href))  # fmt: skip
+        _, deep_html = desk.get(absolute(TICKET_LIST, href))
+        following = next_link(page_links(deep_html).pages)
+        if following:
+            yield Target("ticket list", f"Next from page {number:,}",
+                         absolute(TICKET_LIST, following))  # fmt: skip
+    if deepest is not None and deepest[0] >= deep_page:
+        notes.append(f"The ticket list links page {deepest[0]:,} itself (OFFSET paging).")
+    else:
+        deep = deep_cursor_link(desk, deep_page, notes)
+        if deep:
+            page, link = deep
+            yield Target("ticket list", f"page {page + 1:,} (Next of page {page:,})", link)
+    for label, href in links.sorts:
+        yield Target("ticket list", f"sorted: {label or href}", absolute(TICKET_LIST, href))
+    for label, href in links.filters:
+        if page_links_query(href):
+            yield Target("filters", label or href, absolute(TICKET_LIST, href))
+    if not links.filters:
+        notes.append("The ticket list rendered no filter sidebar.")
+    searches = [
+        ("common word", desk.common_word),
+        ("rare word", RARE_WORD),
+        ("no match", NO_MATCH),
+        ("key", desk.term("key")),
+        ("requester's e-mail", desk.requester_email),
+    ]
+    for name, term in searches:
+        yield Target("search", f"{name}: {term}", f"{TICKET_LIST}?{urlencode({'q': term})}")
+
+
+def page_links_query(href: str) -> bool:
+    """A filter link that filters (the "All" choice of an unfiltered list has no query)."""
+    return bool(urlsplit(href).query)
+
+
+def deep_cursor_link(desk: Desk, deep_page: int, notes: list[str]) -> tuple[int, str] | None:
+    """The "Next" link of page ``deep_page``, as the keyset paginator would render it
+    there: its cursor is built from the last row of that page, with the list's own
+    encoding (``nixflow.toolkit.changelist``). An agent reaches it by clicking "Next";
+    the cost of a keyset page does not depend on how it was reached."""
+    try:
+        from nixflow.toolkit.changelist import AFTER, encode_cursor, keyset_terms, row_key
+    except ImportError:
+        notes.append("No keyset paging (nixflow.toolkit.changelist): no deep page measured.")
+        return None
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(TICKET_LIST)
+    request.user = desk.agent
+    model_admin = admin.site._registry[desk.Ticket]
+    changelist = model_admin.get_changelist_instance(request)
+    queryset = changelist.get_queryset(request)
+    terms = keyset_terms(queryset)
+    if terms is None:
+        notes.append("The ticket list's default order has no keyset: no deep page measured.")
+        return None
+    per_page = model_admin.list_per_page
+    rows = desk.Ticket.objects.count()
+    if deep_page * per_page >= rows:
+        deep_page = max(1, rows // per_page - 1)
+        notes.append(f"Fewer tickets than the deep page needs: page {deep_page:,} instead.")
+    last_row = queryset[deep_page * per_page - 1]  # OFFSET once, while setting up
+    token = encode_cursor(AFTER, row_key(terms, last_row))
+    return deep_page, f"{TICKET_LIST}?{urlencode({'cursor': token})}"
+
+
+def desk_home_targets(desk: Desk) -> Iterator[Target]:
+    yield Target("desk home", "/admin/", "/admin/")
+    _, html = desk.get("/admin/")
+    seen = set()
+    for label, href in page_links(html).anchors:
+        if href.startswith(TICKET_LIST + "?") and href not in seen:
+            seen.add(href)
+            yield Target("desk home", f"queue: {shorten(label, 60, placeholder='…')}", href)
+
+
+def other_list_targets(desk: Desk, notes: list[str]) -> Iterator[Target]:
+    for name, path, kind in OTHER_LISTS:
+        yield Target("other lists", f"{name}, page 1", path)
+        _, html = desk.get(path)
+        if not page_links(html).has_search:
+            notes.append(f"The {name} list has no search box: not searched.")
+            continue
+        term = desk.term(kind)
+        yield Target("other lists", f"{name}, search: {term}", f"{path}?{urlencode({'q': term})}")
+
+
+def measure(desk: Desk, targets: list[Target], runs: int, warmup: int) -> None:
+    for target in targets:
+        for _ in range(warmup):
+            desk.get(target.path)
+    for _ in range(runs):
+        for target in targets:
+            target.samples_ms.append(desk.get(target.path)[0])
+
+
+# --- the run ----------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    from tests.support.processes import database_url, drop_database
+
+    with contextlib.ExitStack() as cleanup:
+        var_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="nf-bench-")))
+        env = child_env(database_url(args.database), var_dir)
+        if args.drop:
+            cleanup.callback(drop_database, args.database)
+        load = prepare_database(args, env)
+        use(args.database)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server_version = cursor.fetchone()[0]
+        desk = Desk()
+        notes: list[str] = []
+        say(f"== finding the pages (signed in as {desk.agent.username})")
+        targets = [
+            *ticket_list_targets(desk, args.deep_page, notes),
+            *desk_home_targets(desk),
+            *other_list_targets(desk, notes),
+        ]
+        say(f"== timing {len(targets)} pages, {args.runs} runs each after {args.warmup}")
+        load_average = [os.getloadavg()[0]]
+        measure(desk, targets, args.runs, args.warmup)
+        load_average.append(os.getloadavg()[0])
+        connection.close()
+
+    results = report(
+        targets,
+        args,
+        load=load,
+        server_version=server_version,
+        load_average=load_average,
+        notes=notes,
+    )
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "admin_desk.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = markdown(results)
+    (args.output / "admin_desk.md").write_text(text)
+    say(text)
+    if results["problems"]:
+        say("FAILED: " + "; ".join(results["problems"]))
+        return 1
+    return 0
+
+
+def report(
+    targets: list[Target],
+    args: argparse.Namespace,
+    *,
+    load: dict[str, Any],
+    server_version: str,
+    load_average: list[float],
+    notes: list[str],
+) -> dict[str, Any]:
+    pages = [
+        {
+            "group": t.group,
+            "name": t.name,
+            "path": t.path if len(t.path) < 200 else t.path[:197] + "...",
+            "median_ms": round(statistics.median(t.samples_ms), 1),
+            "min_ms": round(min(t.samples_ms), 1),
+            "max_ms": round(max(t.samples_ms), 1),
+        }
+        for t in targets
+    ]
+    problems = verdict({f"{p['group']}: {p['name']}": p["median_ms"] for p in pages})
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            **machine(),
+            "postgresql": server_version,
+            "load_average_1min_before_after": [round(x, 2) for x in load_average],
+        },
+        "settings": {"runs": args.runs, "warmup": args.warmup, "deep_page": args.deep_page},
+        "load": load,
+        "target_median_ms": MAX_MEDIAN_MS,
+        "pages": pages,
+        "notes": notes,
+        "passed": not problems,
+        "problems": problems,
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m, load = results["machine"], results["load"]
+    before, after = m["load_average_1min_before_after"]
+    where = (
+        f"{results['date']} · commit {m.get('commit', '?')} · {m.get('cpus')} CPUs · "
+        f"PostgreSQL {m['postgresql']} · load average {before:.1f} → {after:.1f}"
+    )
+    how = (
+        f"{load['tickets']:,} tickets, {load['comments_per_ticket']} comments per ticket "
+        f"(`load_data --extras all`, {'reused' if load.get('reused') else 'loaded'}: "
+        f"{load.get('load_summary', '?')}). Median of {results['settings']['runs']} runs "
+        f"after {results['settings']['warmup']} warm-up, in process (Django's test client, "
+        "signed in as an agent, DEBUG off). Written by `make bench` (bench/admin_desk.py)."
+    )
+    lines = [
+        "# Admin desk benchmark",
+        "",
+        where,
+        "",
+        how,
+        "",
+        "| group | page | median ms | min ms | max ms |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for p in results["pages"]:
+        name = p["name"].replace("|", "\\|")
+        lines.append(
+            f"| {p['group']} | {name} | {p['median_ms']:.1f} | {p['min_ms']:.1f} | "
+            f"{p['max_ms']:.1f} |"
+        )
+    lines += ["", *(f"- {note}" for note in results["notes"])]
+    lines.append("")
+    target = f"Target: every median under {results['target_median_ms']:g} ms."
+    if results["passed"]:
+        lines.append(f"**Passed.** {target}")
+    else:
+        lines += [f"**Failed.** {target}", "", *(f"- {p}" for p in results["problems"])]
+    return "\n".join([*lines, ""])
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.admin_desk", description=__doc__)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--comments-per-ticket", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=7, help="Timed requests per page.")
+    parser.add_argument("--warmup", type=int, default=2, help="Untimed requests first.")
+    parser.add_argument(
+        "--deep-page", type=int, default=5000, help="How deep the deep page is (5000)."
+    )
+    parser.add_argument("--fresh", action="store_true", help="Rebuild the kept database.")
+    parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--database", help=f"Database name (default {DATABASE_PREFIX}_<tickets>).")
+    args = parser.parse_args(argv)
+    args.database = args.database or f"{DATABASE_PREFIX}_{args.tickets}"
+    if args.tickets < 1 or args.runs < 1 or args.warmup < 0 or args.deep_page < 1:
+        parser.error("--tickets, --runs and --deep-page must be positive, --warmup 0 or more")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # As in production (and as the other benchmarks' servers run): with DEBUG on, Django
+    # keeps every query and renders debug context, and pages take several times longer.
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    return bench_main(parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
