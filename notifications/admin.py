@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -110,9 +111,10 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """Opening a notification: mark it read, then go to its ticket."""
-        if not self.has_view_permission(request):
-            raise Http404
+        """Opening a notification: mark it read, then go to its ticket. There is nothing
+        to change in one, so only GET; another agent's is not found."""
+        if not self.has_view_permission(request) or request.method != "GET":
+            raise PermissionDenied
         notification = self.get_object(request, object_id)  # the signed-in agent's only
         if notification is None:
             raise Http404("No such notification of yours.")
@@ -120,6 +122,17 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:nixflow_ticket_change", args=[notification.ticket_id])
         )
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Another agent's notification is not found, as on opening it (Django's own
+        # answer, a redirect to the index, would tell nothing either, but differently).
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if self.get_object(request, object_id) is None:
+            raise Http404("No such notification of yours.")
+        return super().history_view(request, object_id, extra_context)
 
     def get_urls(self) -> list[URLPattern]:
         preferences = path(

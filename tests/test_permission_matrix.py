@@ -100,6 +100,16 @@ STAFF = Row(LOGIN, LOGIN, LOGIN, OK, OK)
 STAFF_404 = Row(LOGIN, LOGIN, LOGIN, HIDDEN, HIDDEN)
 NOT_VIA_GET = Row(LOGIN, LOGIN, LOGIN, DENIED, DENIED)
 ADMIN_ROLE = Row(LOGIN, LOGIN, LOGIN, DENIED, OK)
+# Every kind of notification (notifications.models.Kind), as a PUT of preferences names them.
+NOTIFICATION_KINDS = [
+    "assigned",
+    "mentioned",
+    "requester_replied",
+    "sla_breached",
+    "sla_at_risk",
+    "stage_changed",
+]
+ADMIN_NOBODY = Row(LOGIN, LOGIN, LOGIN, DENIED, DENIED)  # an admin page no role may use
 
 
 # --- Requests ---------------------------------------------------------------------------
@@ -437,6 +447,30 @@ API = [
         POST=AGENTS,
         body=json_body(note="Seen."),
     ),
+    # Notifications: each agent's own (another's is not found, the admin's included).
+    entry("/api/notifications/", GET=AGENTS),
+    entry(
+        "/api/notifications/{pk}/read/",
+        at=pk("notification_agent"),
+        POST=Row(DENIED, DENIED, DENIED, OK, HIDDEN),
+    ),
+    entry(
+        "/api/notifications/{pk}/unread/",
+        at=pk("notification_agent"),
+        POST=Row(DENIED, DENIED, DENIED, OK, HIDDEN),
+    ),
+    entry("/api/notifications/read_all/", POST=AGENTS),
+    entry(
+        "/api/notifications/preferences/",
+        GET=AGENTS,
+        PUT=AGENTS,
+        PATCH=AGENTS,
+        body=json_body(
+            preferences=[
+                {"kind": kind, "in_admin": True, "email": False} for kind in NOTIFICATION_KINDS
+            ]
+        ),
+    ),
     # Forms: agents design them; published public ones are filled in by anyone.
     entry(
         "/api/forms/",
@@ -765,7 +799,12 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "eventlog.eventlog": ("view", "view", lambda w: w.event_a.pk),
     "eventlog.seal": ("view", "view", lambda w: w.seal.pk),
     "eventlog.outboxmessage": ("view", "view", lambda w: w.outbox_message.pk),
+    # Own rows only: its pages are in ADMIN_PAGES (OWN_ROWS_ONLY).
+    "notifications.notification": ("view", "view", lambda w: w.notification_agent.pk),
 }
+# Admins whose every agent and admin sees only their own rows, so that one object is
+# one actor's: their pages are listed in ADMIN_PAGES rather than made by _model_pages.
+OWN_ROWS_ONLY = {"notifications.notification"}
 
 
 def _staff_row(agent: str, admin_: str, *needed: str) -> Row:
@@ -783,6 +822,8 @@ def _model_pages() -> list[Entry]:
     permission; saving needs change)."""
     entries = []
     for label, (agent, admin_, obj) in ADMIN_MODELS.items():
+        if label in OWN_ROWS_ONLY:
+            continue
         base = "/admin/" + label.replace(".", "/") + "/"
 
         def at(w: World, obj: Callable[[World], Any] = obj) -> Params:
@@ -892,6 +933,38 @@ ADMIN_PAGES = [
     entry(
         "/admin/email_integration/emailmessage/{pk}/raw/",
         at=lambda w: {"pk": w.mail_a.pk},
+        GET=STAFF,
+    ),
+    # The agent's notification: opening it marks it read and redirects to its ticket;
+    # the admin's list does not hold it (not found). Nothing is added, changed or
+    # deleted here.
+    entry("/admin/notifications/notification/", GET=STAFF),
+    entry("/admin/notifications/notification/preferences/", GET=STAFF, POST=STAFF),
+    entry(
+        "/admin/notifications/notification/add/",
+        GET=ADMIN_NOBODY,
+        POST=ADMIN_NOBODY,
+    ),
+    entry(
+        "/admin/notifications/notification/{object_id}/change/",
+        at=lambda w: {"object_id": w.notification_agent.pk},
+        GET=Row(LOGIN, LOGIN, LOGIN, OK, HIDDEN),
+        POST=ADMIN_NOBODY,
+    ),
+    entry(
+        "/admin/notifications/notification/{object_id}/history/",
+        at=lambda w: {"object_id": w.notification_agent.pk},
+        GET=Row(LOGIN, LOGIN, LOGIN, OK, HIDDEN),
+    ),
+    entry(
+        "/admin/notifications/notification/{object_id}/delete/",
+        at=lambda w: {"object_id": w.notification_agent.pk},
+        GET=ADMIN_NOBODY,
+        POST=ADMIN_NOBODY,
+    ),
+    entry(
+        "/admin/notifications/notification/{object_id}/",
+        at=lambda w: {"object_id": w.notification_agent.pk},
         GET=STAFF,
     ),
 ]

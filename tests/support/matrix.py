@@ -316,6 +316,7 @@ def seed_world() -> World:
     world.objects.update(_seed_forms(world))
     world.objects.update(_seed_knowledge(world))
     world.objects.update(_seed_admin_only(world))
+    world.objects.update(_seed_notifications(world))
     for actor, user in [*users.items(), ("staff_requester", staff_requester)]:
         client = Client()
         client.force_login(user)
@@ -524,6 +525,21 @@ def _seed_knowledge(world: World) -> dict[str, Any]:
         "search_a": search,
         **files,
     }
+
+
+def _seed_notifications(world: World) -> dict[str, Any]:
+    """A notification of the agent's (each agent sees and opens only their own)."""
+    from notifications.models import Kind, Notification
+
+    notification = Notification.objects.create(
+        recipient=world.users["agent"],
+        ticket=world.ticket_a,
+        event=world.event_a,
+        kind=Kind.ASSIGNED,
+        reasons=["assigned"],
+        text=f"{world.ticket_a.key} was assigned to you",
+    )
+    return {"notification_agent": notification}
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
