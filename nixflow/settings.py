@@ -108,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Dates in the signed-in user's time zone (User.time_zone), else TIME_ZONE.
+    "nixflow.middleware.UserTimeZoneMiddleware",
     "eventlog.context.CorrelationIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "nixflow.security.LoginThrottleMiddleware",
@@ -168,6 +170,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One way to write dates everywhere ("7 Dec 2026, 14:05"): nixflow/formats/en/formats.py,
+# which Django reads before its own locale's formats (nixflow.toolkit.formats).
+FORMAT_MODULE_PATH = ["nixflow.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))

@@ -31,11 +31,14 @@ class SlaConfig(AppConfig):
 
         from nixflow.events import ticket_event
         from sla import clocks, notifications, queues
+        from sla.desk import register as register_desk
         from sla.models import CalendarHoliday, WorkingInterval
 
         # Clocks change inside the ticket's transaction (nixflow/events.py).
         ticket_event.connect(clocks.on_ticket_event, dispatch_uid="sla.clocks")
         notifications.register()
+        # The SLA column and filter of the ticket list, the clocks panel of its page.
+        register_desk()
         queues.register()  # "At risk" and "Breached" on the desk, the dashboard's link
         # Cached calendar specs are keyed by the calendar's `updated`: touch it when its
         # intervals or holidays change, however they change.

@@ -7,7 +7,8 @@ URLconf includes ``dashboard_urls()`` before ``admin.site.urls``, whose catch-al
 otherwise answer first. The admin index links here (``sla/templates/admin/index.html``).
 
 The figures come from ``sla.selectors.sla_summary``, as the API's do; this module only
-formats them (percentages with one decimal, durations as h:mm) and draws the breach trend
+formats them (percentages with one decimal, durations as the whole admin writes them,
+"2 h 15 min": nixflow.toolkit.formats) and draws the breach trend
 as inline SVG, so the page needs no JavaScript.
 """
 
@@ -25,6 +26,7 @@ from django.urls import URLPattern, path, reverse
 from nixflow.models import Priority, Ticket
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.formats import format_duration
 from sla.models import MetricType, SLABreach, SLAStatus
 from sla.selectors import WINDOWS, sla_summary
 from sla.services import breach_acknowledge
@@ -43,16 +45,6 @@ CHART_RIGHT = 12
 def format_percent(value: float | None) -> str:
     """``42.857…`` → ``"42.9%"``; no figure → ``"—"``."""
     return NO_FIGURE if value is None else f"{value:.1f}%"
-
-
-def format_duration(seconds: float | None) -> str:
-    """Seconds as ``h:mm`` (hours unbounded), cut to the whole minute: 1500 → ``"0:25"``,
-    93_600 → ``"26:00"``; a negative duration (overdue) gets a minus sign."""
-    if seconds is None:
-        return NO_FIGURE
-    minutes = int(abs(seconds) // 60)
-    sign = "-" if seconds < 0 and minutes else ""
-    return f"{sign}{minutes // 60}:{minutes % 60:02d}"
 
 
 class AcknowledgeForm(forms.Form):

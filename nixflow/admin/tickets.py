@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
+from nixflow.admin.ticket_list import TicketListMixin
 from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
 from nixflow.forms import (
     CommentAddForm,
@@ -50,6 +51,7 @@ from nixflow.toolkit.admin import (
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.changelist import FastListAdmin
+from nixflow.toolkit.ticket_columns import registered_filter
 
 
 # --- Tickets -----------------------------------------------------------------------------
@@ -156,7 +158,9 @@ TICKET_READONLY_ON_CHANGE = (
 
 
 @admin.register(Ticket)
-class TicketAdmin(FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin):
+class TicketAdmin(
+    TicketListMixin, FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
+):
     """The agents' desk. Nothing here saves a ticket itself: see save_model."""
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE})
@@ -164,18 +168,7 @@ class TicketAdmin(FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, ad
     superuser_actions = EVERYTHING
     record_admin_events = False  # the ticket services record every change themselves
 
-    list_display = (
-        "key",
-        "title",
-        "stage_and_category",
-        "priority",
-        "requester",
-        "assignee",
-        "created",
-        "updated",
-        "first_response_at",
-    )
-    list_display_links = ("key", "title")
+    # The columns, their look and how they sort: TicketListMixin (nixflow.admin.ticket_list).
     # One query for the page's rows whatever their number.
     list_select_related = ("stage", "requester", "assignee")
     list_filter = (
@@ -184,13 +177,10 @@ class TicketAdmin(FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, ad
         "priority",
         ("assignee", AgentListFilter),
         AssignmentFilter,
+        registered_filter("sla"),  # SLA state, when the sla app registers it
         "workflow",
         "source",
     )
-    # Sorting a million rows is only cheap along an index: the primary key (key),
-    # nf_ticket_created and nf_ticket_updated.
-    sortable_by = ("key", "created", "updated")
-    ordering = ("-created",)
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("title", "description", "requester__username", "requester__email")
     search_help_text = (
@@ -202,14 +192,6 @@ class TicketAdmin(FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, ad
     action_form = TicketActionForm
 
     # --- list ---------------------------------------------------------------------------
-    @admin.display(description="key", ordering="id")
-    def key(self, ticket: Ticket) -> str:
-        return ticket.key
-
-    @admin.display(description="stage")
-    def stage_and_category(self, ticket: Ticket) -> str:
-        return f"{ticket.stage.name} ({ticket.stage.get_category_display()})"
-
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
     ) -> tuple[QuerySet[Ticket], bool]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -25,6 +29,13 @@ from nixflow.toolkit.auth import signed_in_user
 _RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone this Python knows, by name, after "the desk's own" (empty)."""
+    names = sorted(zoneinfo.available_timezones())
+    return [("", f"The desk's time zone ({settings.TIME_ZONE})"), *((n, n) for n in names)]
+
+
 # --- Users -------------------------------------------------------------------------------
 @admin.register(User)
 class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
@@ -35,7 +46,7 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
     search_fields = ("username", "email", "first_name", "last_name")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on the class; the stubs allow None
-        ("Service desk", {"fields": ("role",)}),
+        ("Service desk", {"fields": ("role", "time_zone")}),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
@@ -46,6 +57,18 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
     # manages roles; otherwise an admin could make anyone, themselves included, a
     # superuser.
     superuser_only_fields = ("is_superuser", "groups", "user_permissions")
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:
+        # A list of the zones rather than free text: a misspelt zone would silently
+        # show the desk's time zone instead (nixflow.middleware).
+        if db_field.name == "time_zone":
+            return forms.ChoiceField(
+                choices=time_zone_choices(),
+                required=False,
+                label="Time zone",
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
         fields = super().get_readonly_fields(request, obj)

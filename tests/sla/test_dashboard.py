@@ -23,9 +23,10 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from nixflow import services
 from nixflow.models import Priority, Role, Stage, Ticket, User
+from nixflow.toolkit.formats import format_duration
 from sla import services as sla_services
 from sla.api.summary import SLASummaryView
-from sla.dashboard import format_duration, format_percent
+from sla.dashboard import format_percent
 from sla.models import MetricType, SLABreach, SLAPolicy
 from sla.selectors import sla_summary
 from tests.factories import UserFactory
@@ -298,16 +299,17 @@ def test_an_empty_desk_has_no_figures_rather_than_zero_compliance() -> None:
     ("seconds", "shown"),
     [
         (None, "—"),
-        (0, "0:00"),
-        (59, "0:00"),
-        (1500, "0:25"),
-        (14400.0, "4:00"),
-        (93_600, "26:00"),
-        (-30, "0:00"),
-        (-90, "-0:01"),
+        (0, "0 min"),
+        (59, "0 min"),
+        (1500, "25 min"),
+        (14400.0, "4 h"),
+        (8100, "2 h 15 min"),
+        (93_600, "1 d 2 h"),
+        (-30, "0 min"),
+        (-90, "1 min"),
     ],
 )
-def test_durations_read_as_hours_and_minutes(seconds: float | None, shown: str) -> None:
+def test_durations_read_in_days_hours_and_minutes(seconds: float | None, shown: str) -> None:
     assert format_duration(seconds) == shown
 
 
@@ -347,13 +349,13 @@ def test_dashboard_shows_every_figure_readably(
     assert _testid(content, f"compliance-policy-{vip.pk}-last_7_days") == "100.0%"
     assert _testid(content, "unacknowledged-count") == "9"
     assert _testid(content, "at-risk-count") == "5"
-    assert _testid(content, "median-first-response") == "0:25"
-    assert _testid(content, "median-resolution") == "4:00"
+    assert _testid(content, "median-first-response") == "25 min"
+    assert _testid(content, "median-resolution") == "4 h"
     assert content.count('data-testid="trend-bar"') == 30
     assert "<title>Sat 28 Mar 2026: 2 breaches</title>" in content
     assert content.count('data-testid="breach-row"') == 9
     assert content.count('data-testid="at-risk-row"') == 5
-    assert "overdue 0:00" in content  # L, 30 s past its deadline
+    assert "overdue 0 min" in content  # L, 30 s past its deadline
     assert content.index(scene["H"].key) < content.index(scene["G"].key)
     assert "<script" not in content.split('data-testid="breach-trend"')[1]
 

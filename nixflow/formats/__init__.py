@@ -1,0 +1,1 @@
+"""NixFlow's date and time formats (FORMAT_MODULE_PATH): see nixflow.toolkit.formats."""

@@ -1,0 +1,44 @@
+"""Dates in the reader's time zone: the admin shows every date and time in the signed-in
+user's ``time_zone`` when they chose one, else in the desk's TIME_ZONE.
+
+After AuthenticationMiddleware (it reads ``request.user``). Django converts aware
+datetimes to the *current* time zone when it renders them; activating it per request
+(and deactivating it after, since the worker thread serves the next request for
+someone else) is how Django's documentation has it done. A zone name that is not (or no
+longer) known falls back to TIME_ZONE rather than failing the page.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import lru_cache
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class UserTimeZoneMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        name = getattr(user, "time_zone", "") if user is not None else ""
+        zone = _zone(name) if name else None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,0 +1,64 @@
+"""Dates and durations, one way everywhere in the admin.
+
+Dates and times: Django's own formatting, with NixFlow's format module
+(``FORMAT_MODULE_PATH``, ``nixflow/formats/en/formats.py``): "7 Dec 2026, 14:05", in
+the signed-in user's time zone (``nixflow.middleware.UserTimeZoneMiddleware``). Code
+that builds HTML itself calls ``format_datetime``; templates write ``{{ value }}`` or
+``{{ value|date:"DATETIME_FORMAT" }}``, never a format string of their own.
+
+Durations: ``format_duration`` (template filter ``duration``, from ``nixflow_formats``)
+reads "2 h 15 min", "3 d 4 h", "40 min", not "465:36" or "2:15:00", and
+``format_time_left`` turns a deadline's distance into "2 h 15 min left" or
+"overdue 40 min".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import formats, timezone
+
+NO_VALUE = "—"
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def format_duration(value: float | timedelta | None, *, empty: str = NO_VALUE) -> str:
+    """A length of time in the two largest units that matter, cut (not rounded) to the
+    minute: 1500 → "25 min", 8100 → "2 h 15 min", 7200 → "2 h", 93_600 → "1 d 2 h",
+    under a minute → "0 min". The sign is dropped: callers say "overdue" or "ago"."""
+    if value is None:
+        return empty
+    minutes = int(abs(_seconds(value)) // MINUTE)
+    if minutes == 0:
+        return "0 min"
+    days, minutes = divmod(minutes, DAY // MINUTE)
+    hours, minutes = divmod(minutes, HOUR // MINUTE)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def format_left(seconds: float | timedelta) -> str:
+    """Time to a deadline: "2 h 15 min left", or "overdue 40 min" at zero and below."""
+    left = _seconds(seconds)
+    if left <= 0:
+        return f"overdue {format_duration(left)}"
+    return f"{format_duration(left)} left"
+
+
+def format_time_left(deadline: datetime, *, now: datetime | None = None) -> str:
+    """``format_left`` of the time from ``now`` to ``deadline``."""
+    return format_left(deadline - (now or timezone.now()))
+
+
+def format_datetime(value: datetime | None, *, empty: str = NO_VALUE) -> str:
+    """A moment as the admin shows it: DATETIME_FORMAT, in the active time zone."""
+    if value is None:
+        return empty
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")

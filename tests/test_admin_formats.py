@@ -1,0 +1,89 @@
+"""Dates and durations read one way everywhere in the admin (nixflow.toolkit.formats):
+"7 Dec 2026, 14:05" in the reader's time zone (nixflow.middleware), "2 h 15 min"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.template import Context, Template
+from django.test import Client
+from django.utils import timezone
+
+from nixflow.models import User
+from nixflow.toolkit.formats import format_datetime, format_duration, format_left
+from tests.core.admin_pages import url
+from tests.factories import TicketFactory
+
+MOMENT = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "—"),
+        (0, "0 min"),
+        (59, "0 min"),
+        (40 * 60, "40 min"),
+        (2 * 3600, "2 h"),
+        (2 * 3600 + 15 * 60 + 59, "2 h 15 min"),
+        (timedelta(hours=465, minutes=36), "19 d 9 h"),
+        (timedelta(days=3), "3 d"),
+        (-40 * 60, "40 min"),
+    ],
+)
+def test_durations_read_in_days_hours_and_minutes(value: float | None, shown: str) -> None:
+    assert format_duration(value) == shown
+
+
+def test_time_left_says_left_before_the_deadline_and_overdue_from_it() -> None:
+    assert format_left(2 * 3600 + 15 * 60) == "2 h 15 min left"
+    assert format_left(0) == "overdue 0 min"
+    assert format_left(timedelta(minutes=-40)) == "overdue 40 min"
+
+
+def test_templates_have_the_same_durations_as_filters() -> None:
+    template = Template("{% load nixflow_formats %}{{ s|duration }} / {{ d|time_left }}")
+    shown = template.render(Context({"s": 8100, "d": timezone.now() - timedelta(minutes=40)}))
+    assert shown == "2 h 15 min / overdue 40 min"
+
+
+def test_a_moment_reads_day_month_year_and_24_hour_time_in_the_active_zone() -> None:
+    assert format_datetime(MOMENT) == "7 Dec 2026, 14:05"
+    with timezone.override("Europe/Berlin"):
+        assert format_datetime(MOMENT) == "7 Dec 2026, 15:05"
+        assert Template("{{ m }}").render(Context({"m": MOMENT})) == "7 Dec 2026, 15:05"
+    assert format_datetime(None) == "—"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("", "7 Dec 2026, 14:05"),  # the desk's TIME_ZONE (UTC in the tests)
+        ("America/New_York", "7 Dec 2026, 09:05"),
+        ("Asia/Kolkata", "7 Dec 2026, 19:35"),
+        ("Mars/Olympus_Mons", "7 Dec 2026, 14:05"),  # unknown: the desk's, not an error
+    ],
+)
+def test_the_ticket_list_shows_dates_in_the_agents_time_zone(
+    agent_client: Client, agent: User, zone: str, shown: str
+) -> None:
+    agent.time_zone = zone
+    agent.save(update_fields=["time_zone"])
+    TicketFactory(updated=MOMENT)
+
+    content = agent_client.get(url("ticket_changelist")).content.decode()
+
+    assert f'<td class="field-updated nowrap">{shown}</td>' in content
+    assert timezone.get_current_timezone_name() == "UTC"  # deactivated after the request
+
+
+@pytest.mark.django_db
+def test_an_admin_chooses_a_users_time_zone_from_the_list_of_zones(
+    admin_client: Client, agent: User
+) -> None:
+    page = admin_client.get(url("user_change", agent.pk)).content.decode()
+    assert '<select name="time_zone"' in page
+    assert '<option value="Europe/Berlin">Europe/Berlin</option>' in page
+    assert "The desk&#x27;s time zone (UTC)" in page
