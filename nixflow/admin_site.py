@@ -31,14 +31,35 @@ class NixFlowAdminSite(admin.AdminSite):
     # "View site" leads nowhere yet (there is no public site): hidden. The help center
     # sets this to its address ("/help/") when it exists.
     site_url: str | None = None
+    # The model lists (the desk's and the sidebar's): the apps agents use most first,
+    # then the rest by name; tickets first among the core's models.
+    app_order = ("nixflow", "sla", "knowledge")
+    first_models = {"nixflow": "Ticket"}
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
         desk: dict[str, Any] = {"desk_queues": [], "desk_links": []}
         if isinstance(user, User) and user.is_agent:
+            # Not at the top: the nixflow.admin package registers on this site, so
+            # importing it while Django builds the site would build a second one.
+            from nixflow.admin.desk import queue_link
+
             desk = {
-                "desk_queues": queues.counted_queues(user),
+                "desk_queues": queues.counted_queues(
+                    user, link=lambda queue: queue_link(queue, request)
+                ),
                 "desk_links": queues.links_for(user),
             }
         response: TemplateResponse = super().index(request, {**desk, **(extra_context or {})})
         return response
+
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        apps = super().get_app_list(request, app_label)
+        rank = {label: position for position, label in enumerate(self.app_order)}
+        apps.sort(key=lambda app: (rank.get(app["app_label"], len(rank)), app["name"]))
+        for app in apps:
+            first = self.first_models.get(app["app_label"])
+            app["models"].sort(key=lambda model: (model["object_name"] != first, model["name"]))
+        return apps

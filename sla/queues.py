@@ -47,6 +47,7 @@ def register() -> None:
         title="At risk",
         tickets=at_risk_tickets,
         description="A clock passes its deadline soon",
+        sort="sla",  # least time left first, on nf_ticket_sla_due
         tone="warning",
         order=30,
     )
@@ -55,6 +56,7 @@ def register() -> None:
         title="Breached",
         tickets=breached_tickets,
         description="A running clock is past its deadline",
+        sort="sla",  # most overdue first: a range of nf_ticket_sla_due, no sort
         tone="danger",
         order=40,
     )

@@ -5,6 +5,8 @@ any registered queue (nixflow.toolkit.queues). The desk itself is the admin's in
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -68,3 +70,29 @@ class QueueFilter(admin.SimpleListFilter):
         if queue is None or not queue.visible(user):
             return queryset.none()
         return queue.tickets(queryset, user)
+
+
+def queue_link(queue: queues.Queue, request: HttpRequest) -> str:
+    """The queue's ticket list, sorted by the queue's ``sort`` column when the list shows
+    that column to this user: the admin's ``o`` parameter is the column's position in
+    the list (after the action checkbox), which changes as apps add columns."""
+    if not queue.sort:
+        return queue.url()
+    name = queue.sort.removeprefix("-")
+    ticket_admin = admin.site.get_model_admin(Ticket)
+    columns = list(ticket_admin.get_list_display(request))
+    if ticket_admin.get_actions(request):
+        columns = ["action_checkbox", *columns]
+    for position, column in enumerate(columns):
+        if _column_name(column) == name:
+            return queue.url(("o", f"{'-' if queue.sort.startswith('-') else ''}{position}"))
+    return queue.url()
+
+
+def _column_name(column: Any) -> str:
+    """A list_display entry's name: the field or method name, or a registered column's
+    (nixflow.toolkit.ticket_columns.ColumnCell)."""
+    if isinstance(column, str):
+        return column
+    registered = getattr(column, "column", None)
+    return str(getattr(registered, "name", None) or getattr(column, "__name__", ""))

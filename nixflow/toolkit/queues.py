@@ -15,8 +15,8 @@ add theirs in their ``AppConfig.ready()``, as the SLA app does for "At risk" and
 A queue is a function that narrows a ticket queryset for a user. The desk applies it to
 all tickets to count them; the ticket list's ``queue`` filter (``?queue=<slug>``, see
 nixflow.admin.desk.QueueFilter) applies the same function to the list's queryset, so a
-queue's link shows the same tickets as its count, by construction. ``query`` adds to
-that link (an ordering, say).
+queue's link shows the same tickets as its count, by construction. ``sort`` orders
+that list by one of its columns (the SLA app's queues: most urgent first).
 
 Counts are capped: ``SELECT count(*) FROM (... LIMIT cap + 1)`` stops after ``cap + 1``
 rows, so a queue of a million tickets costs what one of ten thousand does, and reads
@@ -59,8 +59,13 @@ class Queue:
     title: str
     tickets: Narrow
     description: str = ""
-    # Extra changelist parameters for the queue's link (e.g. {"o": "3"}), on top of
-    # ``queue=<slug>``: they may order the list, never narrow it (the count would differ).
+    # The ticket list's column to sort the queue's link by ("sla": the SLA column, most
+    # urgent first; "-updated"), or "" for the list's own order. By name, because the
+    # list's ``o`` parameter is a column's position, which the desk works out from the
+    # list's columns for the request (nixflow.admin.desk.queue_link).
+    sort: str = ""
+    # Extra changelist parameters for the queue's link, on top of ``queue=<slug>``: they
+    # may present the list differently, never narrow it (the count would differ).
     query: tuple[tuple[str, str], ...] = ()
     # How the desk colours a non-zero count: "" (plain), "warning" or "danger".
     tone: str = ""
@@ -72,9 +77,9 @@ class Queue:
 
         return self.tickets(Ticket.objects.all(), user)
 
-    def url(self) -> str:
-        """The ticket list showing this queue's tickets."""
-        params = [("queue", self.slug), *self.query]
+    def url(self, *extra: tuple[str, str]) -> str:
+        """The ticket list showing this queue's tickets (``extra``: more parameters)."""
+        params = [("queue", self.slug), *self.query, *extra]
         return f"{reverse('admin:nixflow_ticket_changelist')}?{urlencode(params)}"
 
 
@@ -96,10 +101,7 @@ class CountedQueue:
     queue: Queue
     # None when counting failed: the desk shows the queue without a number.
     count: CappedCount | None
-
-    @property
-    def url(self) -> str:
-        return self.queue.url()
+    url: str
 
 
 _queues: dict[str, Queue] = {}
@@ -111,6 +113,7 @@ def register_queue(
     title: str,
     tickets: Narrow,
     description: str = "",
+    sort: str = "",
     query: dict[str, str] | None = None,
     tone: str = "",
     order: int = 100,
@@ -122,6 +125,7 @@ def register_queue(
         title=title,
         tickets=tickets,
         description=description,
+        sort=sort,
         query=tuple((query or {}).items()),
         tone=tone,
         order=order,
@@ -153,10 +157,12 @@ def capped_count(queryset: QuerySet[Ticket], cap: int = COUNT_CAP) -> CappedCoun
     return CappedCount(value=queryset.order_by()[: cap + 1].count(), cap=cap)
 
 
-def counted_queues(user: User, cap: int = COUNT_CAP) -> list[CountedQueue]:
-    """Each visible queue with its capped count. One query per queue; a queue whose
-    count fails is shown without one and logged: a broken queue must not take the desk
-    down with it."""
+def counted_queues(
+    user: User, cap: int = COUNT_CAP, link: Callable[[Queue], str] = Queue.url
+) -> list[CountedQueue]:
+    """Each visible queue with its capped count and its link (``link(queue)``). One
+    query per queue; a queue whose count fails is shown without one and logged: a
+    broken queue must not take the desk down with it."""
     counted = []
     for queue in queues_for(user):
         try:
@@ -166,7 +172,7 @@ def counted_queues(user: User, cap: int = COUNT_CAP) -> list[CountedQueue]:
         except Exception:
             logger.exception("Counting queue %r failed", queue.slug)
             count = None
-        counted.append(CountedQueue(queue=queue, count=count))
+        counted.append(CountedQueue(queue=queue, count=count, url=link(queue)))
     return counted
 
 

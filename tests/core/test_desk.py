@@ -185,7 +185,7 @@ def test_the_desk_shows_each_queue_with_its_count_and_link(
     html = response.content.decode()
     for slug, names in EXPECTED.items():
         assert f'data-testid="queue-{slug}-count" data-count="{len(names)}"' in html
-        assert f'href="{CHANGELIST}?queue={slug}"' in html
+        assert f'href="{CHANGELIST}?queue={slug}' in html
     assert 'data-testid="sla-dashboard-link"' in html
     assert f'href="{reverse("sla_dashboard")}"' in html
 
@@ -314,3 +314,20 @@ def test_a_running_clock_past_its_warning_is_at_risk_before_the_monitor_marks_it
 
     assert list(queue.queryset(agent)) == [ticket]
     assert ticket.sla_metrics.get(metric_type="first_response").status == "running"
+
+
+def test_the_sla_queues_link_to_the_list_sorted_most_urgent_first(
+    agent_client: Client, agent: User, requester: User, scene: dict[str, Ticket]
+) -> None:
+    with time_machine.travel(NOW - 100 * M, tick=False):  # due 40 minutes ago
+        later = services.ticket_create(requester=requester, title="Later", actor=agent)
+    sla_services.sla_scan(now=NOW)
+    desk = agent_client.get(DESK)
+    (item,) = [item for item in desk.context["desk_queues"] if item.queue.slug == "breached"]
+
+    listed = agent_client.get(item.url)
+
+    assert "o=" in item.url
+    rows = list(listed.context["cl"].result_list)
+    assert [t.pk for t in rows] == [scene["breached"].pk, later.pk]  # the oldest deadline first
+    assert [t.sla_due_at for t in rows] == sorted(t.sla_due_at for t in rows)
