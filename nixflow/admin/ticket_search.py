@@ -54,7 +54,9 @@ def search_tickets(queryset: QuerySet[Ticket], term: str) -> QuerySet[Ticket]:
     description, or name the requester (username, e-mail, first or last name).
 
     Words shorter than three characters only narrow a search that has a longer word
-    (the longer word's index finds the rows); alone they match requesters only.
+    (the longer word's index finds the rows); alone they match requesters only. An
+    e-mail address that is someone's finds their tickets only: matching its many
+    trigrams in every text would cost more than the whole rest of the page.
     """
     term = term.strip()
     if not term:
@@ -66,7 +68,7 @@ def search_tickets(queryset: QuerySet[Ticket], term: str) -> QuerySet[Ticket]:
     has_long_word = any(len(word) >= MIN_TEXT_WORD for word in words)
     for word in words:
         condition = requester_condition(word)
-        if has_long_word:
+        if has_long_word and not ("@" in word and condition is not None):
             text = Q(title__icontains=word) | Q(description__icontains=word)
             condition = text if condition is None else text | condition
         if condition is None:

@@ -120,6 +120,17 @@ def test_a_short_word_alone_finds_requesters_not_every_ticket_that_contains_it(
     assert search(agent_client, "li chair") == {by_li}
 
 
+def test_a_persons_email_address_finds_their_tickets_not_mentions_of_it(
+    agent_client: Client, carol: User, workflow: Workflow
+) -> None:
+    by_carol = TicketFactory(requester=carol, title="VPN drops")
+    TicketFactory(title="Call back", description="cc carol.jones@example.com")
+    mentioned = TicketFactory(title="Forward", description="from someone@elsewhere.test")
+
+    assert search(agent_client, "Carol.Jones@example.com") == {by_carol}
+    assert search(agent_client, "someone@elsewhere.test") == {mentioned}
+
+
 def test_search_combines_with_the_filters(
     agent_client: Client, carol: User, stages: dict[str, Stage], workflow: Workflow
 ) -> None:
