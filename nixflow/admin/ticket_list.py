@@ -13,8 +13,9 @@ Feature apps add columns through ``nixflow.toolkit.ticket_columns`` (the SLA app
 Sorting a million rows is cheap only along an index, so only these columns sort:
 - key: the primary key;
 - priority: by rank (Urgent first), on ``nf_ticket_priority_rank`` (rank DESC, created
-  DESC). The admin then appends the default order (-created) and -pk: the index gives
-  rank and created, and only rows equal in both (none, in practice) are sorted further;
+  DESC). The admin then appends the tie-break (``get_ordering``: -created, -pk; created,
+  pk when reversed): the index gives rank and created, and only rows equal in both
+  (none, in practice) are sorted further;
 - updated: ``nf_ticket_updated``;
 - a registered column's ``ordering``: a column of the ticket (the SLA's ``sla_due_at``
   on ``nf_ticket_sla_due``, most urgent first, tickets without a clock last).
@@ -25,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -65,12 +66,21 @@ class TicketListMixin(_Base):
         "updated",
     )
     list_display_links = ("key", "title_cell")
-    ordering = ("-created",)
+    ordering = ("-created", "-pk")  # see get_ordering
     # See the module's docstring; registered columns with an ordering are added.
     sortable_by = ("key", "priority_cell", "updated")
 
     class Media:
         css = {"all": ("nixflow/admin/ticket_list.css",)}
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        """The tie-break after the column sorted by: newest first, unless that column is
+        sorted in reverse (``?o=-N``), then oldest first. The sort indexes end in
+        (created DESC, id DESC); reversing the column without reversing the tie-break
+        would leave PostgreSQL sorting whole groups of equal values (every ticket of a
+        priority, every ticket without a clock) instead of walking the index backwards."""
+        first = request.GET.get(ORDER_VAR, "").split(".")[0]
+        return ("created", "pk") if first.startswith("-") else ("-created", "-pk")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         # The rank is selected so that sorting by it is a sort on a column of the row

@@ -66,18 +66,29 @@ def test_priority_sorts_by_rank_urgent_first_and_back(agent_client: Client) -> N
     assert back == ["LOW", "NORMAL", "HIGH", "URGENT"]
 
 
-def test_the_priority_sort_orders_by_rank_then_created_so_its_index_serves_it(
+def page_order_by(client: Client, **params: Any) -> str:
+    """The ORDER BY of the list's page query."""
+    with CaptureQueriesContext(connection) as queries:
+        changelist(client, **params)
+    (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "nixflow_ticket"."id"')]
+    return page.split("ORDER BY")[1]
+
+
+def test_the_priority_sort_has_the_tie_break_its_index_serves_in_both_directions(
     agent_client: Client,
 ) -> None:
     TicketFactory()
     o = sort_param(changelist(agent_client), "priority_cell")
-    with CaptureQueriesContext(connection) as queries:
-        changelist(agent_client, o=o)
-    (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "nixflow_ticket"."id"')]
-    order_by = page.split("ORDER BY")[1]
-    # nf_ticket_priority_rank is (rank DESC, created DESC): the admin's tie-break (-pk)
-    # comes after both.
-    assert order_by.index("DESC") < order_by.index('"created" DESC') < order_by.index('"id" DESC')
+    forwards, backwards = page_order_by(agent_client, o=o), page_order_by(agent_client, o=f"-{o}")
+    # nf_ticket_priority_rank is (rank DESC, created DESC): walked forwards, and backwards
+    # with the tie-break reversed along with the rank (the rank is the selected column,
+    # which PostgreSQL matches to the index's expression).
+    assert forwards.startswith(
+        ' 16 DESC, "nixflow_ticket"."created" DESC, "nixflow_ticket"."id" DESC'
+    )
+    assert backwards.startswith(
+        ' 16 ASC, "nixflow_ticket"."created" ASC, "nixflow_ticket"."id" ASC'
+    )
 
 
 # --- columns feature apps register ----------------------------------------------------------

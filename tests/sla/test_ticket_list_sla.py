@@ -112,16 +112,24 @@ def test_sorting_by_sla_puts_the_most_urgent_first_and_tickets_without_a_clock_l
     assert back[-3:] == urgent_first[::-1]
 
 
-def test_the_sla_sort_orders_by_sla_due_at_then_created(
+def test_the_sla_sort_orders_by_sla_due_at_then_created_both_ways(
     desk: Client, scene: dict[str, Ticket]
 ) -> None:
     o = sla_sort(desk)
-    with CaptureQueriesContext(connection) as queries:
-        listing(desk, o=o)
-    (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "nixflow_ticket"."id"')]
-    assert (
-        'ORDER BY "nixflow_ticket"."sla_due_at" ASC NULLS LAST, "nixflow_ticket"."created" DESC'
-        in page
+
+    def order_by(o: str) -> str:
+        with CaptureQueriesContext(connection) as queries:
+            listing(desk, o=o)
+        (page,) = [q["sql"] for q in queries if q["sql"].startswith('SELECT "nixflow_ticket"."id"')]
+        return page.split("ORDER BY ")[1]
+
+    assert order_by(o).startswith(
+        '"nixflow_ticket"."sla_due_at" ASC NULLS LAST, "nixflow_ticket"."created" DESC, '
+        '"nixflow_ticket"."id" DESC'
+    )
+    assert order_by(f"-{o}").startswith(
+        '"nixflow_ticket"."sla_due_at" DESC NULLS FIRST, "nixflow_ticket"."created" ASC, '
+        '"nixflow_ticket"."id" ASC'
     )
 
 
