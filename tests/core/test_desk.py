@@ -331,3 +331,12 @@ def test_the_sla_queues_link_to_the_list_sorted_most_urgent_first(
     rows = list(listed.context["cl"].result_list)
     assert [t.pk for t in rows] == [scene["breached"].pk, later.pk]  # the oldest deadline first
     assert [t.sla_due_at for t in rows] == sorted(t.sla_due_at for t in rows)
+
+
+def test_the_model_lists_start_with_the_core_and_its_tickets(agent_client: Client) -> None:
+    response = agent_client.get(DESK)
+
+    apps = response.context["app_list"]
+    assert [app["app_label"] for app in apps][:2] == ["nixflow", "sla"]
+    assert apps[0]["models"][0]["object_name"] == "Ticket"
+    assert [app["name"] for app in apps[3:]] == sorted(app["name"] for app in apps[3:])
