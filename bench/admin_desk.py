@@ -50,6 +50,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -170,6 +171,12 @@ def page_number(href: str) -> int | None:
 def deepest_numbered(pages: Sequence[tuple[str, str]]) -> tuple[int, str] | None:
     numbered = [(n, href) for _, href in pages if (n := page_number(href)) is not None]
     return max(numbered) if numbered else None
+
+
+def queue_label(text: str) -> str:
+    """A queue link's words without the count it shows (which changes between runs)."""
+    words = re.sub(r"^(about\s+)?[\d,.]+\+?\s*", "", text.strip())
+    return shorten(words, 40, placeholder="…")
 
 
 def next_link(pages: Sequence[tuple[str, str]]) -> str | None:
@@ -428,7 +435,7 @@ def desk_home_targets(desk: Desk) -> Iterator[Target]:
     for label, href in page_links(html).anchors:
         if href.startswith(TICKET_LIST + "?") and href not in seen:
             seen.add(href)
-            yield Target("desk home", f"queue: {shorten(label, 60, placeholder='…')}", href)
+            yield Target("desk home", f"queue: {queue_label(label)}", href)
 
 
 def other_list_targets(desk: Desk, notes: list[str]) -> Iterator[Target]:

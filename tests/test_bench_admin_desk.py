@@ -10,6 +10,7 @@ from bench.admin_desk import (
     next_link,
     page_links,
     parse_args,
+    queue_label,
     verdict,
 )
 
@@ -66,6 +67,13 @@ def test_the_deepest_numbered_page_and_the_next_link_are_found() -> None:
     assert next_link(pages) == "?cursor=a.x"
     assert deepest_numbered([(NEXT, "?cursor=a.x")]) is None
     assert next_link([("2", "?p=2")]) is None
+
+
+def test_queue_labels_lose_their_counts() -> None:
+    assert queue_label("97 My open tickets") == "My open tickets"
+    assert queue_label("10,000+ Breached A clock past") == "Breached A clock past"
+    assert queue_label("about 1,000 Unassigned") == "Unassigned"
+    assert queue_label("At risk") == "At risk"
 
 
 def test_query_links_are_requested_on_the_list_they_belong_to() -> None:
