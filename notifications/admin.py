@@ -67,7 +67,9 @@ class PreferencesForm(forms.Form):
 @admin.register(Notification)
 class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
     agent_actions = admin_actions = READ_ONLY
-    list_display = ("notification", "ticket_column", "kind", "created")
+    # The text says the kind already (and the filter offers it): on a phone the list
+    # keeps room for the ticket and the time.
+    list_display = ("notification", "ticket_column", "created")
     list_display_links = ("notification",)
     list_filter = (ReadFilter, "kind")
     list_select_related = ("ticket",)
@@ -103,6 +105,13 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         ids = list(queryset.values_list("pk", flat=True))
         count = services.notification_mark_many(actor=signed_in_user(request), ids=ids, read=False)
         messages.success(request, f"{plural(count, 'notification')} marked as unread.")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": "My notifications", **(extra_context or {})}
+        )
 
     def change_view(
         self,

@@ -137,3 +137,18 @@ def test_the_tag_costs_one_query(bob: User, django_assert_num_queries: object) -
     NotificationFactory(recipient=bob)
     with django_assert_num_queries(1):  # type: ignore[operator]
         render_tag(bob)
+
+
+def test_the_list_costs_the_same_queries_for_few_or_many(bob_client: Client, bob: User) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert bob_client.get(reverse(CHANGELIST)).status_code == 200
+        return len(captured)
+
+    NotificationFactory.create_batch(2, recipient=bob)
+    few = queries()
+    NotificationFactory.create_batch(20, recipient=bob)
+    assert queries() == few
