@@ -1,201 +1,17 @@
-"""Core models of the service desk: users, workflows, tickets and what hangs off them."""
+"""Tickets and what hangs off them: comments, attachments, watchers, history."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, ClassVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower, Upper
+from django.db.models.functions import Upper
 from django.utils import timezone
 
-
-class Role(models.TextChoices):
-    REQUESTER = "requester", "Requester"
-    AGENT = "agent", "Agent"
-    ADMIN = "admin", "Admin"
-
-
-class NixflowUserManager(UserManager["User"]):
-    def create_superuser(
-        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
-    ) -> User:
-        # `createsuperuser` makes a NixFlow admin, not a requester with staff rights.
-        extra.setdefault("role", Role.ADMIN)
-        return super().create_superuser(username, email, password, **extra)
-
-
-class User(AbstractUser):
-    """A person: requesters write in, agents work tickets, admins configure the desk.
-
-    The e-mail address identifies a requester when mail arrives, so it is unique
-    (case-insensitively, as mail servers treat it) whenever it is set.
-    """
-
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REQUESTER)
-    # An IANA name (Europe/Berlin); empty: the desk's TIME_ZONE. The admin shows dates in
-    # it (nixflow.middleware.UserTimeZoneMiddleware).
-    time_zone = models.CharField(
-        max_length=64,
-        blank=True,
-        default="",
-        db_default="",
-        help_text="Dates and times are shown in this zone. Empty: the desk's time zone.",
-    )
-
-    objects: ClassVar[NixflowUserManager] = NixflowUserManager()
-
-    class Meta:
-        # The admin's people search (and mail intake) look users up by username or
-        # e-mail address case-insensitively, which Django runs as UPPER(col) = UPPER(%s).
-        indexes = [
-            models.Index(Upper("username"), name="nixflow_user_username_upper"),
-            models.Index(Upper("email"), name="nixflow_user_email_upper"),
-            # The ticket search also finds requesters by a first or last name.
-            models.Index(Upper("first_name"), name="nixflow_user_first_name_upper"),
-            models.Index(Upper("last_name"), name="nixflow_user_last_name_upper"),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                Lower("email"),
-                condition=~models.Q(email=""),
-                name="nixflow_user_email_ci_unique",
-                violation_error_message="A user with this e-mail address already exists.",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="nixflow_user_role_valid"
-            ),
-        ]
-
-    @property
-    def is_agent(self) -> bool:
-        """Agents and admins work tickets; requesters only see their own."""
-        return self.role in {Role.AGENT, Role.ADMIN}
-
-
-# --- Workflows --------------------------------------------------------------------------
-class StageCategory(models.TextChoices):
-    """What a stage means to the clocks: SLA timers run, pause or stop by category."""
-
-    NEW = "NEW", "New"
-    OPEN = "OPEN", "Open"
-    WAITING = "WAITING", "Waiting"  # on the requester or a third party
-    RESOLVED = "RESOLVED", "Resolved"
-    CLOSED = "CLOSED", "Closed"
-
-
-DONE_CATEGORIES = frozenset({StageCategory.RESOLVED, StageCategory.CLOSED})
-
-
-class Workflow(models.Model):
-    """A ticket lifecycle: ordered stages and the transitions allowed between them.
-
-    Tickets created without a workflow go to the default one; at most one workflow is the
-    default (a partial unique index says so).
-    """
-
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
-    is_default = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_default"],
-                condition=models.Q(is_default=True),
-                name="nixflow_workflow_one_default",
-                violation_error_message="Another workflow is already the default.",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def initial_stage(self) -> Stage:
-        """New tickets start in the workflow's first stage (lowest position)."""
-        stage = self.stages.order_by("position").first()
-        if stage is None:
-            raise ValidationError(f"Workflow {self.name!r} has no stages.")
-        return stage
-
-
-class Stage(models.Model):
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="stages")
-    name = models.CharField(max_length=100)
-    category = models.CharField(max_length=16, choices=StageCategory.choices)
-    position = models.PositiveSmallIntegerField(
-        help_text="Order in the workflow; the first stage is where new tickets start."
-    )
-
-    class Meta:
-        ordering = ["workflow", "position"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workflow", "name"], name="nixflow_stage_name_unique_in_workflow"
-            ),
-            # Deferred, so that the admin inline can swap two positions in one save.
-            models.UniqueConstraint(
-                fields=["workflow", "position"],
-                name="nixflow_stage_position_unique_in_workflow",
-                deferrable=models.Deferrable.DEFERRED,
-            ),
-            models.CheckConstraint(
-                condition=models.Q(category__in=StageCategory.values),
-                name="nixflow_stage_category_valid",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.workflow.name}: {self.name}"
-
-
-class Transition(models.Model):
-    """An allowed move between two stages of one workflow; anything else is refused."""
-
-    # The workflow is implied by the stages; it is stored so that the admin's workflow
-    # editor can show transitions inline (inlines need a foreign key to the parent), and
-    # clean() keeps the three consistent.
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="transitions")
-    from_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="transitions")
-    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=100, blank=True, help_text='e.g. "Resolve", "Reopen".')
-    requester_allowed = models.BooleanField(
-        default=False,
-        help_text="Requesters may take this transition on their own tickets "
-        "(for example reopen or confirm a resolution). Agents may take every transition.",
-    )
-
-    class Meta:
-        ordering = ["from_stage__position", "to_stage__position"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["from_stage", "to_stage"], name="nixflow_transition_unique"
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(from_stage=models.F("to_stage")),
-                name="nixflow_transition_not_to_itself",
-                violation_error_message="A transition must lead to another stage.",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name or f"{self.from_stage.name} → {self.to_stage.name}"
-
-    def clean(self) -> None:
-        # A foreign key can't say "same workflow"; every write path calls full_clean.
-        for name in ("from_stage", "to_stage"):
-            stage = getattr(self, name) if getattr(self, f"{name}_id") else None
-            if stage is not None and self.workflow_id and stage.workflow_id != self.workflow_id:
-                raise ValidationError({name: f"Stage {stage.name!r} belongs to another workflow."})
+from nixflow.models.workflows import Stage, Workflow
 
 
 # --- Tickets ----------------------------------------------------------------------------
@@ -272,6 +88,16 @@ class Ticket(models.Model):
     # ticket so that lists can sort and filter by urgency along one index instead of
     # aggregating clocks per row.
     sla_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The team that owns the ticket (routing rules set it; nixflow.models.teams).
+    team = models.ForeignKey(
+        "nixflow.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        db_index=False,  # nf_ticket_team_created leads with it
+    )
+    tags = models.ManyToManyField("nixflow.Tag", blank=True, related_name="tickets")
 
     objects = TicketQuerySet.as_manager()
 
@@ -287,6 +113,7 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created"], name="nf_ticket_requester_created"),
             models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
             models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
+            models.Index(fields=["team", "-created"], name="nf_ticket_team_created"),
             models.Index(fields=["source", "-created"], name="nf_ticket_source_created"),
             models.Index(
                 priority_rank().desc(), models.F("created").desc(), name="nf_ticket_priority_rank"

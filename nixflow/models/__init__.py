@@ -1,0 +1,60 @@
+"""Core models of the service desk: users, workflows, tickets and what hangs off them, and
+how the desk organises its work (teams, routing, tags, saved views). One module per
+part; everything is importable from ``nixflow.models`` as before."""
+
+from nixflow.models.teams import (
+    AssignmentMode,
+    RoutingRule,
+    SavedView,
+    Tag,
+    Team,
+    TeamMembership,
+)
+from nixflow.models.tickets import (
+    PRIORITY_RANK,
+    TICKET_KEY_PATTERN,
+    TICKET_KEY_PREFIX,
+    Attachment,
+    Comment,
+    HistoryLog,
+    Priority,
+    Source,
+    Ticket,
+    TicketQuerySet,
+    TicketWatcher,
+    attachment_path,
+    priority_rank,
+)
+from nixflow.models.users import Availability, NixflowUserManager, Role, User
+from nixflow.models.workflows import DONE_CATEGORIES, Stage, StageCategory, Transition, Workflow
+
+__all__ = [
+    "DONE_CATEGORIES",
+    "PRIORITY_RANK",
+    "TICKET_KEY_PATTERN",
+    "TICKET_KEY_PREFIX",
+    "AssignmentMode",
+    "Attachment",
+    "Availability",
+    "Comment",
+    "HistoryLog",
+    "NixflowUserManager",
+    "Priority",
+    "Role",
+    "RoutingRule",
+    "SavedView",
+    "Source",
+    "Stage",
+    "StageCategory",
+    "Tag",
+    "Team",
+    "TeamMembership",
+    "Ticket",
+    "TicketQuerySet",
+    "TicketWatcher",
+    "Transition",
+    "User",
+    "Workflow",
+    "attachment_path",
+    "priority_rank",
+]
