@@ -25,7 +25,12 @@ class StageChoiceField(forms.ModelChoiceField):
     costs one query per option when the workflow isn't loaded.)"""
 
     def label_from_instance(self, obj: Stage) -> str:
-        return f"{obj.name} ({obj.get_category_display()})"
+        # The category says what the stage does to the clocks; a stage named after its
+        # category says it already ("Open", not "Open (Open)").
+        category = obj.get_category_display()
+        return (
+            obj.name if obj.name.casefold() == category.casefold() else f"{obj.name} ({category})"
+        )
 
 
 class WorkflowStageChoiceField(forms.ModelChoiceField):

@@ -183,9 +183,10 @@ def clocks_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
 
 def register() -> None:
     """Called by SlaConfig.ready."""
-    from nixflow.toolkit.panels import register_ticket_panel
+    from nixflow.toolkit.panels import FIELDS, register_ticket_panel
     from nixflow.toolkit.ticket_columns import register_ticket_column, register_ticket_filter
 
     register_ticket_column("sla", "SLA", sla_cells, ordering=URGENCY_ORDERING, order=10)
     register_ticket_filter("sla", "SLA", STATES, filter_by_state)
-    register_ticket_panel("SLA clocks", clocks_panel, order=5)
+    # Next to the ticket's fields: the time left is what an agent looks for first.
+    register_ticket_panel("SLA clocks", clocks_panel, order=5, placement=FIELDS)

@@ -16,7 +16,7 @@ Sorting a million rows is cheap only along an index, so only these columns sort:
   DESC). The admin then appends the tie-break (``get_ordering``: -created, -pk; created,
   pk when reversed): the index gives rank and created, and only rows equal in both
   (none, in practice) are sorted further;
-- updated: ``nf_ticket_updated``;
+- updated (``updated_cell``): ``nf_ticket_updated``;
 - a registered column's ``ordering``: a column of the ticket (the SLA's ``sla_due_at``
   on ``nf_ticket_sla_due``, most urgent first, tickets without a clock last).
 """
@@ -29,10 +29,12 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from nixflow.models import Priority, Ticket, User, priority_rank
+from nixflow.toolkit.formats import format_datetime_html
 from nixflow.toolkit.ticket_columns import ColumnCell, render_columns, ticket_columns
 
 if TYPE_CHECKING:
@@ -63,12 +65,12 @@ class TicketListMixin(_Base):
         "priority_cell",
         "assignee_name",
         feature_columns,
-        "updated",
+        "updated_cell",
     )
     list_display_links = ("key", "title_cell")
     ordering = ("-created", "-pk")  # see get_ordering
     # See the module's docstring; registered columns with an ordering are added.
-    sortable_by = ("key", "priority_cell", "updated")
+    sortable_by = ("key", "priority_cell", "updated_cell")
 
     class Media:
         css = {"all": ("nixflow/admin/ticket_list.css",)}
@@ -123,9 +125,21 @@ class TicketListMixin(_Base):
     def requester_cell(self, ticket: Ticket) -> SafeString:
         requester = ticket.requester
         return format_html(
-            '<span class="nf-person">{}</span><span class="nf-email">{}</span>',
+            '<span class="nf-person">{}</span><span class="nf-email" title="{}">{}</span>',
             person(requester),
             requester.email,
+            requester.email,
+        )
+
+    @admin.display(description="requester")
+    def requester_card(self, ticket: Ticket) -> SafeString:
+        """The ticket page's requester: name and address, linked to the person."""
+        requester = ticket.requester
+        return format_html(
+            '<a href="{}">{}</a> &lt;{}&gt;',
+            reverse("admin:nixflow_user_change", args=[requester.pk]),
+            person(requester),
+            requester.email or requester.get_username(),
         )
 
     @admin.display(description="stage")
@@ -139,6 +153,10 @@ class TicketListMixin(_Base):
             ticket.priority.lower(),
             Priority(ticket.priority).label,
         )
+
+    @admin.display(description="updated", ordering="updated")
+    def updated_cell(self, ticket: Ticket) -> SafeString | str:
+        return format_datetime_html(ticket.updated)
 
     @admin.display(description="assignee")
     def assignee_name(self, ticket: Ticket) -> str:

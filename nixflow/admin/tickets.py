@@ -146,7 +146,7 @@ class HistoryInline(ReadOnlyInline):
 
 TICKET_READONLY_ON_CHANGE = (
     "key",
-    "requester",
+    "requester_card",  # name and e-mail address (TicketListMixin)
     "workflow",
     "source",
     "created",
@@ -255,8 +255,10 @@ class TicketAdmin(
             ]
         return [
             (None, {"fields": ("key", "title", "description")}),
-            ("Work", {"fields": ("stage", "priority", "assignee")}),
-            ("Details", {"fields": TICKET_READONLY_ON_CHANGE[1:]}),
+            ("Work", {"fields": ("stage", "priority", "assignee", "requester_card")}),
+            # Folded (a <details> element, no script): the SLA clocks panel follows the
+            # fieldsets, and should be in sight without scrolling past dates.
+            ("Details", {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:

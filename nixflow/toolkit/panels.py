@@ -7,7 +7,9 @@ articles, say. An app registers a panel in its ``AppConfig.ready()``::
     register_ticket_panel("Suggested articles", ticket_suggestions_panel)
 
 and the ticket admin renders each registered panel below the form, in order, with the
-request (for the viewer's rights) and the ticket. A panel returns safe HTML (built with
+request (for the viewer's rights) and the ticket. ``placement=FIELDS`` puts a panel
+right after the ticket's own fields instead, above the conversation: for what an agent
+must see before anything else (the SLA clocks). A panel returns safe HTML (built with
 ``format_html``). One that fails is shown as unavailable and logged: a broken panel
 must not take the ticket page down with it.
 """
@@ -30,26 +32,32 @@ logger = logging.getLogger(__name__)
 
 Render = Callable[[HttpRequest, "Ticket"], SafeString]
 
+BELOW, FIELDS = "below", "fields"  # below the form; after the ticket's fields
+
 
 @dataclass(frozen=True)
 class TicketPanel:
     title: str
     render: Render
     order: int
+    placement: str = BELOW
 
 
 @dataclass(frozen=True)
 class RenderedPanel:
     title: str
     html: SafeString
+    placement: str = BELOW
 
 
 _panels: dict[str, TicketPanel] = {}
 
 
-def register_ticket_panel(title: str, render: Render, *, order: int = 100) -> None:
+def register_ticket_panel(
+    title: str, render: Render, *, order: int = 100, placement: str = BELOW
+) -> None:
     """Add (or replace, by title) a panel of the ticket's admin page."""
-    _panels[title] = TicketPanel(title=title, render=render, order=order)
+    _panels[title] = TicketPanel(title=title, render=render, order=order, placement=placement)
 
 
 def unregister_ticket_panel(title: str) -> None:
@@ -64,5 +72,5 @@ def render_ticket_panels(request: HttpRequest, ticket: Ticket) -> list[RenderedP
         except Exception:
             logger.exception("Ticket panel %r failed for ticket %s", panel.title, ticket.pk)
             html = format_html('<p class="errornote">{}</p>', "This panel is unavailable.")
-        rendered.append(RenderedPanel(title=panel.title, html=html))
+        rendered.append(RenderedPanel(title=panel.title, html=html, placement=panel.placement))
     return rendered
