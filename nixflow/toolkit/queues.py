@@ -36,13 +36,16 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from nixflow.toolkit.changelist import ResultCount, count_rows
+
 if TYPE_CHECKING:
     from nixflow.models import Ticket, User
 
 logger = logging.getLogger(__name__)
 
 # Exact up to this many tickets, then "10,000+": a desk needs to know there is a lot of
-# work, not how much more than ten thousand.
+# work, not how much more than ten thousand. The ticket list's filtered counts stop at
+# the same number (FastListAdmin.count_cap).
 COUNT_CAP = 10_000
 
 Narrow = Callable[["QuerySet[Ticket]", "User"], "QuerySet[Ticket]"]
@@ -84,23 +87,10 @@ class Queue:
 
 
 @dataclass(frozen=True)
-class CappedCount:
-    value: int  # at most cap + 1
-    cap: int
-
-    @property
-    def capped(self) -> bool:
-        return self.value > self.cap
-
-    def __str__(self) -> str:
-        return f"{self.cap:,}+" if self.capped else f"{self.value:,}"
-
-
-@dataclass(frozen=True)
 class CountedQueue:
     queue: Queue
     # None when counting failed: the desk shows the queue without a number.
-    count: CappedCount | None
+    count: ResultCount | None
     url: str
 
 
@@ -152,13 +142,15 @@ def queues_for(user: User) -> list[Queue]:
     ]
 
 
-def capped_count(queryset: QuerySet[Ticket], cap: int = COUNT_CAP) -> CappedCount:
-    """``SELECT count(*) FROM (SELECT ... LIMIT cap + 1)``: stops reading at cap + 1."""
-    return CappedCount(value=queryset.order_by()[: cap + 1].count(), cap=cap)
+def capped_count(queryset: QuerySet[Ticket], cap: int | None = None) -> ResultCount:
+    """``SELECT count(*) FROM (SELECT ... LIMIT cap + 1)``: stops reading at cap + 1.
+    The ticket list's own count (nixflow.toolkit.changelist), so that a queue's link
+    shows the number the desk showed: exact, or "10,000+" (``is_exact`` False)."""
+    return count_rows(queryset, cap=COUNT_CAP if cap is None else cap, unfiltered=False)
 
 
 def counted_queues(
-    user: User, cap: int = COUNT_CAP, link: Callable[[Queue], str] = Queue.url
+    user: User, cap: int | None = None, link: Callable[[Queue], str] = Queue.url
 ) -> list[CountedQueue]:
     """Each visible queue with its capped count and its link (``link(queue)``). One
     query per queue; a queue whose count fails is shown without one and logged: a
@@ -168,7 +160,7 @@ def counted_queues(
         try:
             # A savepoint, so that a failed count leaves the request's transaction usable.
             with transaction.atomic():
-                count: CappedCount | None = capped_count(queue.queryset(user), cap)
+                count: ResultCount | None = capped_count(queue.queryset(user), cap)
         except Exception:
             logger.exception("Counting queue %r failed", queue.slug)
             count = None

@@ -154,12 +154,10 @@ def test_a_count_is_exact_up_to_the_cap_and_then_says_more(
     agent: User, scene: dict[str, Ticket]
 ) -> None:
     tickets = Ticket.objects.all()  # 8
-    assert str(queues.capped_count(tickets, cap=8)) == "8"
-    assert queues.capped_count(tickets, cap=8).capped is False
+    exact = queues.capped_count(tickets, cap=8)
+    assert (exact, exact.is_exact, str(exact)) == (8, True, "8")
     over = queues.capped_count(tickets, cap=5)
-    assert (over.value, over.capped, str(over)) == (6, True, "5+")
-    assert str(queues.CappedCount(value=10_001, cap=10_000)) == "10,000+"
-    assert str(queues.CappedCount(value=1_234, cap=10_000)) == "1,234"
+    assert (over, over.is_exact, str(over)) == (5, False, "5+")
 
 
 def test_a_count_reads_at_most_one_row_past_the_cap(agent: User, scene: dict[str, Ticket]) -> None:
@@ -201,8 +199,25 @@ def test_a_queue_link_lists_the_same_tickets_as_its_count(
 
     assert listed.status_code == 200
     changelist = listed.context["cl"]
-    assert changelist.result_count == item.count.value
+    assert changelist.result_count == item.count
     assert keys(list(changelist.result_list), scene) == EXPECTED[slug]
+
+
+def test_a_capped_count_reads_the_same_on_the_desk_and_in_the_list(
+    agent_client: Client, scene: dict[str, Ticket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queues, "COUNT_CAP", 2)
+    monkeypatch.setattr(admin.site.get_model_admin(Ticket), "count_cap", 2)
+    desk = agent_client.get(DESK)
+    (item,) = [item for item in desk.context["desk_queues"] if item.queue.slug == "unassigned"]
+
+    listed = agent_client.get(item.url)
+
+    assert str(item.count) == "2+"
+    assert 'data-testid="queue-unassigned-count" data-count="2" data-capped="true">2+<' in (
+        desk.content.decode()
+    )
+    assert str(listed.context["cl"].result_count) == "2+"
 
 
 def test_an_unknown_queue_lists_no_tickets_rather_than_all(
