@@ -25,7 +25,7 @@ from email_integration.models import (
     EmailMessageType,
     InboundProtocol,
 )
-from nixflow.models import User
+from nixflow.models import Ticket, User
 from nixflow.toolkit.admin import (
     READ_ONLY,
     ReadOnlyInline,
@@ -33,6 +33,7 @@ from nixflow.toolkit.admin import (
     report_failures,
 )
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.changelist import MIN_TEXT_WORD, FastListAdmin, search_words
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.downloads import attachment_response
 from nixflow.toolkit.errors import error_text
@@ -135,11 +136,33 @@ class AttachmentInline(ReadOnlyInline):
     fields = ("filename", "content_type", "size", "refused_reason")
 
 
+def search_messages(queryset: QuerySet[EmailMessage], term: str) -> QuerySet[EmailMessage]:
+    """One index per kind of term: a Message-ID (email_message_id), a ticket key
+    (email_message_ticket), an address (email_message_sender_upper), else every word in
+    the subject (email_message_subject_trgm; words under three letters only narrow)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    if term.startswith("<") and term.endswith(">"):
+        return queryset.filter(message_id=term)
+    number = Ticket.number_from_key(term)
+    if number is not None:
+        return queryset.filter(ticket_id=number)
+    if "@" in term and " " not in term:
+        return queryset.filter(from_address__iexact=term)
+    words = search_words(term)
+    if not any(len(word) >= MIN_TEXT_WORD for word in words):
+        return queryset.none()
+    for word in words:
+        queryset = queryset.filter(subject__icontains=word)
+    return queryset
+
+
 REVIEW_FIELDS = ["error_reason", "sender_auth", "authentication", "reviewed_by", "reviewed_at"]
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
     agent_actions = READ_ONLY
     admin_actions = READ_ONLY
     list_display = (
@@ -152,9 +175,14 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
         "reason",
     )
     list_filter = ("status", "sender_auth", "message_type", "account")
-    search_fields = ("=message_id", "from_address", "subject")
+    # Listed for the search box; get_search_results does the searching.
+    search_fields = ("subject",)
+    search_help_text = (
+        "A Message-ID (<...>), a sender's address, a ticket key (NF-12), or words of the subject."
+    )
     list_select_related = ("ticket",)
-    show_full_result_count = False
+    # Newest first along email_message_received (0008); the other columns have no index.
+    sortable_by = ("received_at",)
     inlines = [AttachmentInline]
     exclude = ("raw",)
     actions = ["reprocess", "resend", "release", "reject"]
@@ -168,6 +196,11 @@ class EmailMessageAdmin(RolePermissionsMixin, admin.ModelAdmin):
         fields = [f for f in super().get_fields(request, obj) if f not in REVIEW_FIELDS]
         at = fields.index("status") + 1 if "status" in fields else len(fields)
         return [*fields[:at], *REVIEW_FIELDS, *fields[at:]]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[EmailMessage], search_term: str
+    ) -> tuple[QuerySet[EmailMessage], bool]:
+        return search_messages(queryset, search_term), False
 
     @admin.display(description="ticket")
     def ticket_link(self, message: EmailMessage) -> str:

@@ -11,8 +11,10 @@ a separate, repeatable step whose failures are kept with a reason.
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from email_integration.crypto import EncryptedTextField
@@ -239,6 +241,13 @@ class EmailMessage(models.Model):
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
             models.Index(fields=["reviewed_by"], name="email_message_reviewed_by"),
+            # The admin's list: newest first, a sender's address in any case, words of
+            # the subject (icontains is UPPER(col) LIKE, which the trigram index serves).
+            models.Index(fields=["-received_at", "-id"], name="email_message_received"),
+            models.Index(Upper("from_address"), name="email_message_sender_upper"),
+            GinIndex(
+                OpClass(Upper("subject"), name="gin_trgm_ops"), name="email_message_subject_trgm"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,37 +1,22 @@
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from django.contrib import admin
-from django.core.paginator import Paginator
-from django.db import connection
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.functional import cached_property
 
 from eventlog.models import EventLog, OutboxMessage, Seal
 from eventlog.selectors import event_types
+from nixflow.toolkit.changelist import FastListAdmin
 
-
-class EstimatedCountPaginator(Paginator):
-    """The admin's paginator counts the whole table on every page; at millions of rows
-    that costs more than the page. Unfiltered, use PostgreSQL's estimate instead."""
-
-    object_list: QuerySet[EventLog]  # the admin's changelist always pages a queryset
-
-    @cached_property
-    def count(self) -> int:
-        query = self.object_list.query
-        if query.where:
-            return super().count
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [EventLog._meta.db_table],
-            )
-            row = cursor.fetchone()
-        estimate = row[0] if row else -1
-        return super().count if estimate < 10_000 else estimate
+# The key a ticket's events carry (NF-12); the event log knows no Ticket model.
+TICKET_KEY = re.compile(r"[A-Za-z]+-[1-9][0-9]{0,17}")
+# A subject as the list shows it: app.model:id.
+SUBJECT = re.compile(r"(?P<app>[a-z_][a-z0-9_]*)\.(?P<model>[a-z_][a-z0-9_]*):(?P<id>\S{1,64})")
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -65,13 +50,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventLog)
-class EventLogAdmin(ReadOnlyAdmin):
+class EventLogAdmin(FastListAdmin, ReadOnlyAdmin):
+    """Newest first along the primary key, paged by keys past the first pages, counts
+    estimated or capped (nixflow.toolkit.changelist); each search is one index."""
+
     list_display = ("id", "occurred_at", "type", "actor_label", "subject", "ticket_key")
     list_filter = (EventTypeFilter, "subject_app", "subject_model")
-    search_fields = ("=ticket_key", "=subject_id", "=correlation_id", "=actor_label")
+    # Listed for the search box; get_search_results does the searching.
+    search_fields = ("ticket_key",)
+    search_help_text = (
+        "A ticket key (NF-12), a correlation id, a subject as listed (nixflow.ticket:12), "
+        "or an actor's username (\"system\" for the system's events)."
+    )
+    sortable_by = ("id",)
     date_hierarchy = None
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     list_per_page = 50
     readonly_fields = [f.name for f in EventLog._meta.fields if f.name != "row_hash"]
     exclude = ("row_hash",)
@@ -79,6 +71,40 @@ class EventLogAdmin(ReadOnlyAdmin):
     @admin.display(description="subject")
     def subject(self, obj: EventLog) -> str:
         return f"{obj.subject_app}.{obj.subject_model}:{obj.subject_id}"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[EventLog], search_term: str
+    ) -> tuple[QuerySet[EventLog], bool]:
+        """Exact matches only, each on its index: ticket_key (eventlog_ticket_id),
+        correlation_id (eventlog_correlation), the subject (eventlog_subject_id), the
+        actor (eventlog_actor_id, through the user table's UPPER(username) index)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(**search_lookup(term)), False
+
+
+def search_lookup(term: str) -> dict[str, Any]:
+    """The one indexed lookup a search term of the event list means."""
+    if TICKET_KEY.fullmatch(term):
+        return {"ticket_key": term.upper()}
+    try:
+        return {"correlation_id": uuid.UUID(term)}
+    except ValueError:
+        pass
+    subject = SUBJECT.fullmatch(term)
+    if subject:
+        return {
+            "subject_app": subject["app"],
+            "subject_model": subject["model"],
+            "subject_id": subject["id"],
+        }
+    if term.lower() == "system":
+        return {"actor__isnull": True}
+    # The ids first (one query on the UPPER(username) index), so that the events are
+    # an index scan of eventlog_actor_id rather than a join the planner may walk by id.
+    users = get_user_model().objects.filter(username__iexact=term)
+    return {"actor_id__in": list(users.values_list("pk", flat=True))}
 
 
 @admin.register(Seal)

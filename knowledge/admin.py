@@ -54,6 +54,7 @@ from nixflow.toolkit.admin import (
     related_count,
 )
 from nixflow.toolkit.auth import require_agent, signed_in_user
+from nixflow.toolkit.changelist import MIN_TEXT_WORD, FastListAdmin, search_words
 from nixflow.toolkit.config_admin import ConfigurationAdmin, ServiceDeleteMixin
 from nixflow.toolkit.errors import error_text
 
@@ -623,9 +624,10 @@ class ClickedFilter(admin.SimpleListFilter):
 
 
 @admin.register(KnowledgeSearchHistory)
-class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
+class KnowledgeSearchHistoryAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
     """Every search, newest first (read-only), and the report page: top queries,
-    queries that found nothing, click-through."""
+    queries that found nothing, click-through. Paged by keys past the first pages, with
+    capped counts (nixflow.toolkit.changelist)."""
 
     agent_actions = admin_actions = READ_ONLY
     list_display = (
@@ -639,9 +641,25 @@ class KnowledgeSearchHistoryAdmin(RolePermissionsMixin, admin.ModelAdmin):
     list_select_related = ("user", "clicked_article")
     list_filter = (ZeroResultsFilter, ClickedFilter)
     search_fields = ("normalized_query",)
+    search_help_text = "Words of the query."
     ordering = ("-created", "-id")
-    show_full_result_count = False
+    # Along kb_search_created only: the other columns have no index.
+    sortable_by = ("created",)
     change_list_template = "admin/knowledge/knowledgesearchhistory/change_list.html"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """Every word inside the normalized (lower-case) query: kb_search_query_trgm.
+        Words under three letters only narrow a search that has a longer one."""
+        words = [word.lower() for word in search_words(search_term)]
+        if not words:
+            return queryset, False
+        if not any(len(word) >= MIN_TEXT_WORD for word in words):
+            return queryset.none(), False
+        for word in words:
+            queryset = queryset.filter(normalized_query__contains=word)
+        return queryset, False
 
     def get_urls(self) -> list[URLPattern]:
         return [

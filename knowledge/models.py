@@ -509,6 +509,8 @@ class KnowledgeSearchHistory(models.Model):
                 name="kb_search_zero_results",
                 condition=models.Q(results_count=0),
             ),
+            # The admin's search of the history: words inside the (lower-case) query.
+            GinIndex(OpClass("normalized_query", name="gin_trgm_ops"), name="kb_search_query_trgm"),
         ]
 
     def __str__(self) -> str:

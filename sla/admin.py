@@ -29,6 +29,7 @@ from django.utils.safestring import SafeString
 from nixflow.models import Ticket, User
 from nixflow.toolkit.admin import VIEW, RecordAdmin, RolePermissionsMixin
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.changelist import FastListAdmin
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from sla import services
 from sla.models import (
@@ -218,8 +219,9 @@ class SLAPolicyAdmin(SLAConfigurationAdmin):
 
 
 # --- Clocks and breaches -----------------------------------------------------------------
-class TicketRecordAdmin(RecordAdmin):
-    """Read-only rows about tickets, found by ticket key (RecordAdmin's search)."""
+class TicketRecordAdmin(FastListAdmin, RecordAdmin):
+    """Read-only rows about tickets, found by ticket key (RecordAdmin's search), paged
+    by keys past the first pages with capped counts (nixflow.toolkit.changelist)."""
 
     list_select_related: ClassVar[tuple[str, ...]] = ()  # the list's joins besides the ticket
 

@@ -3,7 +3,6 @@ a deep OFFSET), capped and estimated counts, no facets (nixflow.toolkit.changeli
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +17,7 @@ from nixflow.admin import CommentAdmin, HistoryLogAdmin, TicketAdmin
 from nixflow.admin import workflows as workflow_admin
 from nixflow.models import Priority, Role, Stage, StageCategory, Ticket, User, Workflow
 from nixflow.toolkit.changelist import CURSOR_VAR, FastListAdmin, ResultCount
+from tests import list_pages
 from tests.core.admin_pages import url
 from tests.factories import (
     AgentFactory,
@@ -26,47 +26,29 @@ from tests.factories import (
     TicketFactory,
     UserFactory,
 )
+from tests.list_pages import link, rows
 
 PER_PAGE, NUMBERED = 3, 2
 
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pages of three rows, two of them numbered: a few rows show every kind of page."""
-    for admin_class in (TicketAdmin, CommentAdmin, HistoryLogAdmin):
-        monkeypatch.setattr(admin_class, "list_per_page", PER_PAGE)
-        monkeypatch.setattr(admin_class, "max_numbered_pages", NUMBERED)
-
-
-def rows(response: Any) -> list[Any]:
-    assert response.status_code == 200, response
-    return list(response.context["cl"].result_list)
+    list_pages.small_pages(
+        monkeypatch,
+        TicketAdmin,
+        CommentAdmin,
+        HistoryLogAdmin,
+        per_page=PER_PAGE,
+        numbered=NUMBERED,
+    )
 
 
 def search(client: Client, q: str, **params: str) -> set[Ticket]:
     return set(rows(client.get(url("ticket_changelist"), {"q": q, **params})))
 
 
-def link(response: Any, rel: str) -> str | None:
-    found = [item.url for item in response.context["cl"].page_links if item.rel == rel]
-    return found[0] if found else None
-
-
-def offsets(queries: CaptureQueriesContext) -> list[int]:
-    return [int(n) for q in queries for n in re.findall(r"OFFSET (\d+)", q["sql"])]
-
-
 def walk(client: Client, name: str, **params: str) -> tuple[list[Any], list[int]]:
-    """Every row of a list, following "Next" links from the first page; and the
-    OFFSETs of every query that took."""
-    seen: list[Any] = []
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url(name), params)
-        seen += rows(response)
-        while (next_url := link(response, "next")) is not None:
-            response = client.get(url(name) + next_url)
-            seen += rows(response)
-    return seen, offsets(queries)
+    return list_pages.walk(client, url(name), **params)
 
 
 # --- search ------------------------------------------------------------------------------

@@ -324,7 +324,9 @@ def test_the_clock_and_breach_lists_run_the_same_queries_for_5_and_30_tickets(
         sla_services.breach_acknowledge(breach=first, actor=agent)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url(f"{name}_changelist"))
-        assert len(response.context["cl"].result_list) == total * per_ticket
+        # A full page at most (the lists page by 50: nixflow.toolkit.changelist).
+        cl = response.context["cl"]
+        assert len(cl.result_list) == min(total * per_ticket, cl.list_per_page)
         counts.append(len(queries))
 
     assert counts[0] == counts[1]

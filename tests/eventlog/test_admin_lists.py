@@ -1,0 +1,50 @@
+"""The event list at any size: keyset pages, estimated or capped counts, and a search
+that is one exact lookup on one index."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from eventlog.admin import EventLogAdmin
+from eventlog.models import EventLog
+from eventlog.services import event_record
+from nixflow.models import User
+from tests.factories import TicketFactory, UserFactory
+from tests.list_pages import rows, small_pages, walk
+
+URL = reverse("admin:eventlog_eventlog_changelist")
+
+
+def test_the_event_list_pages_by_keys_past_the_numbered_pages(
+    agent_client: Client, agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_pages(monkeypatch, EventLogAdmin, per_page=3, numbered=2)
+    for n in range(8):
+        event_record(type="test.happened", subject=agent, actor=agent, payload={"n": n})
+
+    seen, offsets = walk(agent_client, URL, type="test.happened")
+
+    assert seen == list(EventLog.objects.filter(type="test.happened").order_by("-id"))
+    assert max(offsets) <= 3
+
+
+def test_the_event_search_finds_by_key_correlation_subject_and_actor(
+    agent_client: Client, agent: User
+) -> None:
+    ticket = TicketFactory()
+    other = UserFactory(username="Olga")
+    by_ticket = event_record(type="test.ticket", subject=ticket, actor=None, ticket_key=ticket.key)
+    by_olga = event_record(type="test.person", subject=other, actor=other)
+    noise = event_record(type="test.noise", subject=agent, actor=agent)
+
+    def search(q: str) -> set[EventLog]:
+        return set(rows(agent_client.get(URL, {"q": q})))
+
+    assert search(ticket.key.lower()) == {by_ticket}
+    assert search(str(by_olga.correlation_id)) == {by_olga}
+    assert search(f"nixflow.user:{agent.pk}") == {noise}
+    assert search("olga") == {by_olga}
+    assert by_ticket in search("system")
+    assert search("nobody-like-this") == set()
