@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.template import Context, Template
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from nixflow.models import User
@@ -91,3 +92,17 @@ def test_an_admin_chooses_a_users_time_zone_from_the_list_of_zones(
     assert '<select name="time_zone"' in page
     assert '<option value="Europe/Berlin">Europe/Berlin</option>' in page
     assert "The desk&#x27;s time zone (UTC)" in page
+
+
+@pytest.mark.django_db
+def test_a_clocks_page_shows_business_time_as_durations(agent_client: Client) -> None:
+    from tests.sla.factories import SLAMetricFactory
+
+    metric = SLAMetricFactory(target_seconds=8100, elapsed_seconds=2400, paused_seconds=0)
+
+    page = agent_client.get(reverse("admin:sla_slametric_change", args=[metric.pk]))
+
+    content = page.content.decode()
+    assert '<div class="readonly">2 h 15 min</div>' in content
+    assert '<div class="readonly">40 min</div>' in content
+    assert '<div class="readonly">0 min</div>' in content
