@@ -20,6 +20,7 @@ from eventlog.models import EventLog
 from nixflow.models import Role, Ticket, User
 from notifications import events, kinds, selectors
 from notifications.models import (
+    DEFAULTS,
     RANK,
     REASON_RANK,
     Channel,
@@ -172,6 +173,14 @@ def _validate(choices: Choices) -> None:
         unknown = set(channels) - set(Channel.values)
         if unknown:
             raise ValidationError({"channel": f"Unknown channel {sorted(unknown)[0]!r}."})
+
+
+def default_choices() -> dict[str, dict[str, bool]]:
+    """Every kind at its default, in the shape ``notification_preferences_update`` takes."""
+    return {
+        kind: {Channel.IN_ADMIN: in_admin, Channel.EMAIL: email}
+        for kind, (in_admin, email) in DEFAULTS.items()
+    }
 
 
 def notification_preferences_update(

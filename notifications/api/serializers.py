@@ -41,37 +41,50 @@ class MarkedSerializer(serializers.Serializer[Any]):
     marked = serializers.IntegerField(help_text="How many notifications changed.")
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` only: DRF also reads ``0``, ``"yes"`` and the like, which the
+    schema (a JSON boolean) does not allow. The preferences take JSON bodies only."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class PreferenceSerializer(serializers.Serializer[Any]):
-    """One kind's channels. In a PATCH a channel left out keeps its value."""
+    """One kind's channels, as set by a PUT (both) and shown."""
 
     kind = serializers.ChoiceField(choices=Kind.choices)
     label = serializers.CharField(read_only=True)
-    in_admin = serializers.BooleanField(help_text="Listed in the admin, with the unread count.")
-    email = serializers.BooleanField(help_text="Mailed, threaded per ticket.")
+    in_admin = JSONBooleanField(help_text="Listed in the admin, with the unread count.")
+    email = JSONBooleanField(help_text="Mailed, threaded per ticket.")
+
+
+class PreferencePatchSerializer(PreferenceSerializer):
+    """One kind's channels in a PATCH: a channel left out keeps its value."""
+
+    in_admin = JSONBooleanField(
+        required=False, help_text="Listed in the admin, with the unread count."
+    )
+    email = JSONBooleanField(required=False, help_text="Mailed, threaded per ticket.")
 
 
 class PreferencesSerializer(serializers.Serializer[Any]):
-    """Every kind's preferences. PUT names every kind with both channels; PATCH any of
-    them, and any channel of each."""
+    """Every kind's preferences. A PUT sets them all: kinds it leaves out go back to
+    their defaults. A kind named twice takes its last row."""
 
     preferences = PreferenceSerializer(many=True)
-
-    def validate_preferences(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if any("kind" not in row for row in rows):  # a PATCH leaves channels out, not kinds
-            raise serializers.ValidationError("Each row names its kind.")
-        kinds = [row["kind"] for row in rows]
-        if len(set(kinds)) != len(kinds):
-            raise serializers.ValidationError("Name each kind once.")
-        if not self.partial and set(kinds) != set(Kind.values):
-            missing = sorted(set(Kind.values) - set(kinds))
-            raise serializers.ValidationError(
-                f"PUT names every kind; missing: {', '.join(missing)}."
-            )
-        return rows
 
     def choices(self) -> dict[str, dict[str, bool]]:
         """The validated rows as ``notification_preferences_update`` takes them."""
         return {
             row["kind"]: {name: row[name] for name in ("in_admin", "email") if name in row}
-            for row in self.validated_data["preferences"]
+            for row in self.validated_data.get("preferences", [])
         }
+
+
+class PreferencesPatchSerializer(PreferencesSerializer):
+    """Some kinds' preferences, and any channel of each; the rest stay."""
+
+    # Left out: nothing changes.
+    preferences = PreferencePatchSerializer(many=True, required=False)  # type: ignore[assignment]

@@ -7,30 +7,56 @@ as for a row that does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from nixflow.api.parsers import JSONParser
 from nixflow.api.permissions import IsAgent
 from nixflow.toolkit.auth import signed_in_user
 from notifications import selectors, services
 from notifications.api.serializers import (
     MarkedSerializer,
     NotificationSerializer,
+    PreferencesPatchSerializer,
     PreferencesSerializer,
 )
 from notifications.models import Notification
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false`` (or 1 / 0); anything else is a 400, not "no filter" (as the
+    SLA API's filters; the two could move to nixflow.toolkit.filters)."""
+
+    def to_python(self, value: Any) -> bool | None:
+        text = str(value or "").strip().lower()
+        if not text:
+            return None
+        if text in {"true", "1"}:
+            return True
+        if text in {"false", "0"}:
+            return False
+        raise forms.ValidationError("Enter true or false.", code="invalid")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.Filter):
+    field_class = StrictBooleanField
+
+
 class NotificationFilter(django_filters.FilterSet):
-    unread = django_filters.BooleanFilter(
-        field_name="read_at", lookup_expr="isnull", help_text="true: only unread; false: only read."
+    unread = StrictBooleanFilter(
+        field_name="read_at", lookup_expr="isnull", label="`true`: only unread; `false`: only read."
     )
 
     class Meta:
@@ -89,6 +115,8 @@ class NotificationPreferencesView(APIView):
 
     permission_classes = [IsAgentWithNotifications]
     serializer_class = PreferencesSerializer
+    # JSON only: a list of rows has no form encoding.
+    parser_classes = [JSONParser]
 
     def _current(self, request: Request) -> Response:
         rows = selectors.preference_table(user=signed_in_user(request))
@@ -98,21 +126,23 @@ class NotificationPreferencesView(APIView):
     def get(self, request: Request) -> Response:
         return self._current(request)
 
-    def _write(self, request: Request, *, partial: bool) -> Response:
-        serializer = PreferencesSerializer(data=request.data, partial=partial)
+    def _write(
+        self, request: Request, serializer: PreferencesSerializer, *, reset: bool
+    ) -> Response:
         serializer.is_valid(raise_exception=True)
         user = signed_in_user(request)
-        services.notification_preferences_update(
-            actor=user, user=user, choices=serializer.choices()
-        )
+        choices = serializer.choices()
+        if reset:  # a PUT: what it leaves out goes back to the default
+            choices = {**services.default_choices(), **choices}
+        services.notification_preferences_update(actor=user, user=user, choices=choices)
         return self._current(request)
 
     @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
     def put(self, request: Request) -> Response:
-        """Set every kind's preferences."""
-        return self._write(request, partial=False)
+        """Set every kind's preferences; kinds left out go back to their defaults."""
+        return self._write(request, PreferencesSerializer(data=request.data), reset=True)
 
-    @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
+    @extend_schema(request=PreferencesPatchSerializer, responses=PreferencesSerializer)
     def patch(self, request: Request) -> Response:
-        """Change some kinds' preferences; the others stay."""
-        return self._write(request, partial=True)
+        """Change some kinds' preferences, and any channel of each; the others stay."""
+        return self._write(request, PreferencesPatchSerializer(data=request.data), reset=False)

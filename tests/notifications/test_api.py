@@ -3,6 +3,8 @@ anonymous caller (401)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -71,28 +73,31 @@ def test_preferences_show_every_kind_with_its_defaults(bob_api: APIClient) -> No
     assert by_kind["stage_changed"] == (True, False)
 
 
-def test_patch_changes_some_preferences_and_put_needs_every_kind(
+def test_patch_changes_some_preferences_and_put_sets_them_all(
     bob_api: APIClient, bob: User
 ) -> None:
-    response = bob_api.patch(
+    def by_kind(response: Any) -> dict[str, tuple[bool, bool]]:
+        assert response.status_code == 200, response.content
+        return {r["kind"]: (r["in_admin"], r["email"]) for r in response.json()["preferences"]}
+
+    patched = bob_api.patch(
         PREFERENCES, {"preferences": [{"kind": "stage_changed", "email": True}]}, format="json"
     )
-    assert response.status_code == 200
-    by_kind = {r["kind"]: (r["in_admin"], r["email"]) for r in response.json()["preferences"]}
-    assert by_kind["stage_changed"] == (True, True)
+    assert by_kind(patched)["stage_changed"] == (True, True)
     assert EventLog.objects.filter(type="notification.preferences.updated").count() == 1
 
-    partial = {"preferences": [{"kind": "assigned", "in_admin": True, "email": False}]}
-    response = bob_api.put(PREFERENCES, partial, format="json")
-    assert response.status_code == 400
-    assert "missing" in str(response.json())
+    # A PUT sets every kind: the ones it leaves out go back to their defaults.
+    one = {"preferences": [{"kind": "assigned", "in_admin": True, "email": False}]}
+    put = by_kind(bob_api.put(PREFERENCES, one, format="json"))
+    assert put["assigned"] == (True, False)
+    assert put["stage_changed"] == (True, False)
 
     everything = {
         "preferences": [{"kind": kind, "in_admin": True, "email": False} for kind in Kind.values]
     }
-    response = bob_api.put(PREFERENCES, everything, format="json")
-    assert response.status_code == 200
-    assert not any(row["email"] for row in response.json()["preferences"])
+    assert not any(
+        email for _, email in by_kind(bob_api.put(PREFERENCES, everything, format="json")).values()
+    )
 
 
 def test_preferences_refuse_unknown_kinds_and_rows_without_one(bob_api: APIClient) -> None:
@@ -119,3 +124,15 @@ def test_requesters_get_403_and_anonymous_callers_401(
 ) -> None:
     assert getattr(requester_api, method)(path, {}, format="json").status_code == 403
     assert getattr(APIClient(), method)(path, {}, format="json").status_code == 401
+
+
+def test_a_put_row_without_both_channels_and_an_unreadable_filter_are_400(
+    bob_api: APIClient,
+) -> None:
+    rows = [{"kind": kind, "in_admin": True, "email": False} for kind in Kind.values]
+    del rows[0]["email"]
+    assert bob_api.put(PREFERENCES, {"preferences": rows}, format="json").status_code == 400
+    # Booleans are JSON booleans, as the schema says (DRF alone reads 0 and "yes").
+    zero = {"preferences": [{"kind": "assigned", "email": 0}]}
+    assert bob_api.patch(PREFERENCES, zero, format="json").status_code == 400
+    assert bob_api.get(LIST, {"unread": "maybe"}).status_code == 400
