@@ -20,9 +20,17 @@ class KnowledgeConfig(AppConfig):
         from knowledge.admin import ticket_suggestions_panel
         from knowledge.events import FORMER_TYPES
         from nixflow.toolkit.panels import register_ticket_panel
+        from nixflow.toolkit.queues import register_desk_link
 
         register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
         register_renamed_types(FORMER_TYPES)
+        register_desk_link(
+            slug="kb-searches",
+            title="Knowledge base searches",
+            url_name="admin:knowledge_knowledgesearchhistory_report",
+            description="What people search for, and the searches that find nothing",
+            order=30,
+        )
 
     def seed_demo(self, *, rng: random.Random, agents: Sequence[User], **context: object) -> str:
         """The demo data hook (see nixflow seed_demo): a few dozen articles, once."""
