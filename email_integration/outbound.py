@@ -33,7 +33,6 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail import get_connection
 from django.db import transaction
@@ -54,6 +53,7 @@ from eventlog.outbox import outbox_enqueue, outbox_enqueue_many
 from eventlog.subscribers import subscribe
 from nixflow.models import Comment, Ticket, User
 from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.errors import ConflictError
 
 # Names of the event-log subscribers (not event types: those are in events.py).
 ACKNOWLEDGE = "email.acknowledge_ticket"
@@ -367,7 +367,7 @@ def message_resend(*, actor: User, message: EmailMessage) -> EmailMessage:
             locked.message_type != EmailMessageType.OUTBOUND
             or locked.status != EmailMessageStatus.FAILED
         ):
-            raise ValidationError("Only outbound messages that failed can be resent.")
+            raise ConflictError("Only outbound messages that failed can be resent.")
         payload = {
             "to": list(locked.to_addresses),
             "previous_attempts": locked.attempts,

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
@@ -81,6 +81,7 @@ from eventlog.services import event_build, event_record_many
 from nixflow import selectors as core_selectors
 from nixflow import services as core_services
 from nixflow.models import TICKET_KEY_PATTERN, Role, Source, Ticket, User, Workflow
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import StorageRoom, storage_room
 
 logger = logging.getLogger(__name__)
@@ -1010,7 +1011,7 @@ def _count_sweep_attempt(message: EmailMessage) -> bool:
 def _lock_suspended(message: EmailMessage) -> EmailMessage:
     locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
     if locked.status != EmailMessageStatus.SUSPENDED:
-        raise ValidationError(
+        raise ConflictError(
             {"status": f"Only a suspended message can be released or rejected ({locked.status})."}
         )
     return locked

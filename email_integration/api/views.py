@@ -5,7 +5,6 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -100,18 +99,23 @@ class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAgent]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = EmailMessageFilter
+    conflicts = {
+        "resend": "Only an outbound message that failed can be resent.",
+        "release": "Only a suspended message can be released.",
+        "reject": "Only a suspended message can be rejected.",
+    }
 
     @extend_schema(request=None, responses={200: EmailMessageSerializer})
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str | None = None) -> Response:
-        """Queue a failed outbound message again (400 for any other message)."""
+        """Queue a failed outbound message again (409 for any other message)."""
         message = outbound.message_resend(actor=signed_in_user(request), message=self.get_object())
         return Response(EmailMessageSerializer(message).data)
 
     @extend_schema(request=None, responses={200: EmailMessageSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str | None = None) -> Response:
-        """Process a suspended message as its sender (400 for any other message; 403
+        """Process a suspended message as its sender (409 for any other message; 403
         unless an admin, or the agent whose address it bears)."""
         message = services.message_release(actor=signed_in_user(request), message=self.get_object())
         return Response(EmailMessageSerializer(message).data)
@@ -119,7 +123,7 @@ class EmailMessageViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={200: EmailMessageSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
-        """Keep a suspended message as rejected, never processed (400 for any other)."""
+        """Keep a suspended message as rejected, never processed (409 for any other)."""
         message = services.message_reject(actor=signed_in_user(request), message=self.get_object())
         return Response(EmailMessageSerializer(message).data)
 
@@ -137,12 +141,20 @@ class InboundMessageView(APIView):
 
     permission_classes = [IsAgent]
     parser_classes = [RawMessageParser]
+    request_body_required = True
     throttle_scope = "mail_inbound"  # settings.THROTTLE_RATES
 
     @extend_schema(
         # The route's <int:>: digits only.
         parameters=[OpenApiParameter("account_id", {"type": "integer", "minimum": 0}, "path")],
-        request={"message/rfc822": OpenApiTypes.BINARY},
+        request={
+            "message/rfc822": {
+                "type": "string",
+                "format": "binary",
+                "minLength": 1,
+                "description": "The raw message, as received; not empty.",
+            }
+        },
         responses={202: InboundAcceptedSerializer},
         examples=[OpenApiExample("raw", value="From: a@example.com\r\n\r\nHello")],
     )

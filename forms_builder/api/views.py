@@ -99,6 +99,10 @@ class FormViewSet(viewsets.GenericViewSet):
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filter_backends: list[Any] = []
+    conflicts = {
+        "set_status": "The form cannot be published as it is defined (the messages say why).",
+        "destroy": "The form has submissions: archive it instead.",
+    }
 
     def get_permissions(self) -> list[BasePermission]:
         if self.action in {"form_schema", "submit"}:
@@ -315,6 +319,10 @@ class SubmissionViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = SubmissionFilter
     lookup_value_regex = r"[1-9][0-9]{0,17}"
+    conflicts = {
+        "convert": "Only a received or failed submission can be converted.",
+        "reject": "Only a received, failed or unconfirmed submission can be rejected.",
+    }
 
     def get_permissions(self) -> list[BasePermission]:
         if self.action in {"convert", "reject"}:

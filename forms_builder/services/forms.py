@@ -24,6 +24,7 @@ from forms_builder.models import CustomForm, FormField, FormStatus
 from forms_builder.validation import definition_errors
 from nixflow.models import User
 from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.errors import ConflictError
 
 # Alike the API serializer's fields, but attnames (workflow_id) whose changes an event lists.
 FORM_CHANGE_FIELDS = (
@@ -218,7 +219,7 @@ def form_set_status(*, form: CustomForm, status: FormStatus, actor: User | None)
         if form.workflow is not None and not form.workflow.is_active:
             problems.append(f"Its workflow {form.workflow.name!r} is not active.")
         if problems:
-            raise ValidationError(
+            raise ConflictError(
                 {"status": [f"{form.name} can't be published: {p}" for p in problems]}
             )
     previous = form.status
@@ -236,7 +237,7 @@ def form_delete(*, form: CustomForm, actor: User | None) -> None:
     require_agent(actor, "delete forms")
     form = CustomForm.objects.select_for_update().get(pk=form.pk)
     if form.submissions.exists():
-        raise ValidationError(f"{form.name} has submissions; archive it instead of deleting it.")
+        raise ConflictError(f"{form.name} has submissions; archive it instead of deleting it.")
     keys = list(form.fields.order_by("order", "id").values_list("key", flat=True))
     events.form_deleted(form=form, actor=actor, fields=keys)
     form.delete()

@@ -59,7 +59,7 @@ from forms_builder.validation import CleanedSubmission, Definition, clean_submis
 from nixflow.models import Source, Ticket, User, Workflow
 from nixflow.services import comment_create, requester_get_or_create, ticket_create
 from nixflow.toolkit.auth import require_agent
-from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.errors import ConflictError, error_text
 
 logger = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ def convert_open_submission(*, submission_id: int, actor: User | None) -> FormSu
                 .get(pk=submission_id)
             )
             if locked.status not in OPEN_STATUSES:
-                raise ValidationError(
+                raise ConflictError(
                     f"Submission {locked.pk} is {locked.get_status_display().lower()}; "
                     "only received or failed submissions can be converted."
                 )
@@ -393,7 +393,7 @@ def submission_reject(
     require_agent(actor, "reject submissions")
     locked = FormSubmission.objects.select_for_update().get(pk=submission.pk)
     if locked.status not in REJECTABLE_STATUSES:
-        raise ValidationError(
+        raise ConflictError(
             f"Submission {locked.pk} is {locked.get_status_display().lower()}; "
             "only received, failed or unconfirmed submissions can be rejected."
         )

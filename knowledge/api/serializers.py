@@ -23,7 +23,9 @@ from knowledge.models import (
     Visibility,
 )
 from knowledge.query import MAX_QUERY_CHARS
-from nixflow.models import TICKET_KEY_PATTERN, Ticket, User
+from nixflow.api.filters import TICKET_KEY_ANY_CASE
+from nixflow.api.serializers import JSONBooleanField, JSONCharField
+from nixflow.models import Ticket, User
 
 MAX_ID = 2**63 - 1
 
@@ -369,12 +371,12 @@ class KBDiffQuerySerializer(serializers.Serializer):
 
 
 class KBRateSerializer(serializers.Serializer):
-    helpful = serializers.BooleanField(help_text="Was this article helpful?")
+    helpful = JSONBooleanField(help_text="Was this article helpful?")
 
 
 class KBFeedbackCreateSerializer(serializers.Serializer):
-    comment = serializers.CharField(max_length=5000)
-    contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    comment = JSONCharField(max_length=5000)
+    contact = JSONCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class KBFeedbackResolveSerializer(serializers.Serializer):
@@ -388,7 +390,7 @@ class KBAttachmentUploadSerializer(serializers.Serializer):
 
 class KBTicketKeySerializer(serializers.Serializer):
     ticket = serializers.RegexField(
-        rf"^(?i:{TICKET_KEY_PATTERN})$", help_text="The ticket's key, e.g. NF-12."
+        TICKET_KEY_ANY_CASE, help_text="The ticket's key, e.g. NF-12 (any case)."
     )
 
 

@@ -36,6 +36,7 @@ from knowledge.services._common import (
 )
 from knowledge.services.vocabulary import vocabulary_add
 from nixflow.models import User
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.services import model_update
 
 # Articles are for reading: far below PostgreSQL's 1 MB limit of a tsvector.
@@ -211,7 +212,7 @@ def article_restore(
     if old is None:
         raise ValidationError({"version": f"The article has no version {version_number}."})
     if (old.title, old.summary, old.body) == (article.title, article.summary, article.body):
-        raise ValidationError(
+        raise ConflictError(
             {"version": f"Version {version_number} is the same as the current content."}
         )
     now = timezone.now()
@@ -253,7 +254,7 @@ def article_transition(
         allowed = ", ".join(
             KnowledgeArticleStatus(s).label for s in sorted(STATUS_TRANSITIONS[current])
         )
-        raise ValidationError(
+        raise ConflictError(
             {
                 "status": f"A {current.label.lower()} article cannot become "
                 f"{to_status.label.lower()}; from {current.label.lower()} it can become: "
@@ -284,7 +285,7 @@ def article_delete(*, article: KnowledgeArticle, actor: User | None) -> None:
     require_agent(actor, "delete articles")
     article = lock_article(article)
     if article.published_at is not None:
-        raise ValidationError("This article has been published; archive it instead of deleting it.")
+        raise ConflictError("This article has been published; archive it instead of deleting it.")
     events.publish(
         events.ARTICLE_DELETED,
         subject=article,

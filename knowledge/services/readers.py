@@ -28,6 +28,7 @@ from knowledge.models import (
 from knowledge.services._common import lock_article, require_agent, require_reader
 from nixflow.models import Source, Ticket, User
 from nixflow.services import ticket_create
+from nixflow.toolkit.errors import ConflictError
 
 # Views of one reader within this window count once (a reload, a back button).
 VIEW_WINDOW = timedelta(minutes=30)
@@ -144,7 +145,7 @@ def feedback_create(
 def _lock_open_feedback(feedback: KnowledgeArticleFeedback) -> KnowledgeArticleFeedback:
     feedback = KnowledgeArticleFeedback.objects.select_for_update().get(pk=feedback.pk)
     if feedback.status != FeedbackStatus.OPEN:
-        raise ValidationError(
+        raise ConflictError(
             {"status": f"This feedback is already {feedback.get_status_display().lower()}."}
         )
     return feedback

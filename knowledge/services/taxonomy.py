@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.deletion import ProtectedError
@@ -29,6 +28,7 @@ from knowledge.services._common import (
     unique_violations_as_errors,
 )
 from nixflow.models import User
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.services import Changes, model_update
 
 CATEGORY_FIELDS = ("name", "slug", "parent", "description", "position")
@@ -154,9 +154,9 @@ def category_delete(*, category: KnowledgeCategory, actor: User | None) -> None:
     # The row lock makes writers that would file an article or a subcategory under it
     # (their foreign key check takes a share lock on it) wait until this transaction ends.
     if category.children.exists():
-        raise ValidationError("The category has subcategories; move or delete them first.")
+        raise ConflictError("The category has subcategories; move or delete them first.")
     if category.articles.exists():
-        raise ValidationError("The category has articles; move them to another category first.")
+        raise ConflictError("The category has articles; move them to another category first.")
     events.publish(
         events.CATEGORY_DELETED, subject=category, actor=actor, payload=_category_values(category)
     )
@@ -164,7 +164,7 @@ def category_delete(*, category: KnowledgeCategory, actor: User | None) -> None:
         with transaction.atomic():
             category.delete()
     except ProtectedError as error:  # filed under it after all: still a refusal, not a 500
-        raise ValidationError("The category is in use; move what is in it first.") from error
+        raise ConflictError("The category is in use; move what is in it first.") from error
 
 
 # --- Tags ---------------------------------------------------------------------------------

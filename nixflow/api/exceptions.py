@@ -3,6 +3,9 @@
 Services raise Django's exceptions (they serve the admin, mail and tasks as well as the
 API); this handler gives them the same shape as DRF's own errors:
 
+- ``nixflow.toolkit.errors.ConflictError`` (a ``ValidationError`` refused for the state of
+  what it would change: already acknowledged, not a transition from the current stage, still
+  in use) → 409 ``{detail}``, its messages joined;
 - ``django.core.exceptions.ValidationError`` → 400 ``{field: [messages]}``, with errors
   that belong to no field under ``non_field_errors``;
 - ``PermissionDenied`` → 403 ``{detail}`` and ``Http404`` → 404 ``{detail}`` (DRF's
@@ -37,6 +40,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import StorageQuotaExceededError
 
 
@@ -44,6 +48,12 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class ConflictResponse(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
 
 
 class NulCharacter(exceptions.ParseError):
@@ -61,6 +71,8 @@ def _is_nul_refusal(exc: DataError) -> bool:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, StorageQuotaExceededError):
         exc = PayloadTooLarge(" ".join(exc.messages))
+    elif isinstance(exc, ConflictError):
+        exc = ConflictResponse(" ".join(exc.messages))
     elif isinstance(exc, DjangoValidationError):
         detail = as_serializer_error(exc)
         if NON_FIELD_ERRORS in detail:

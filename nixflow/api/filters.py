@@ -55,6 +55,9 @@ class AssigneeField(forms.Field):
 
 
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# A ticket key as the filters and fields that take one read it: in any case. Written out
+# rather than with an inline flag, which JSON Schema's (ECMA 262) patterns do not have.
+TICKET_KEY_ANY_CASE = r"^[Nn][Ff]-[1-9][0-9]{0,17}$"
 
 
 @extend_schema_field(ID_SCHEMA)

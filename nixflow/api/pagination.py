@@ -20,6 +20,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 MAX_PAGE_SIZE = 200
+# The largest page size read (18 digits); anything above MAX_PAGE_SIZE gives that.
+MAX_READ = 10**18 - 1
 
 
 class PageSizeMixin:
@@ -28,8 +30,8 @@ class PageSizeMixin:
     DRF falls back to the default page size for anything it cannot read (``abc``,
     ``0``, ``null``), so a client's mistake went unnoticed and the schema could not say
     what the API takes. Here those are a 400 naming the parameter, and the schema says
-    ``integer, minimum 1``. A number above the maximum is not an error: it is the way
-    to ask for the largest pages, documented as capped.
+    ``integer, minimum 1`` (and at most 18 digits). A number above the maximum is not an
+    error: it is the way to ask for the largest pages, documented as capped.
     """
 
     page_size: int | None
@@ -51,7 +53,8 @@ class PageSizeMixin:
         parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)  # type: ignore[misc]
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1}
+                # Read up to 18 digits; more than the maximum is capped, not refused.
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_READ}
                 parameter["description"] = (
                     f"Results per page, default {self.page_size}; "
                     f"more than {self.max_page_size} gives {self.max_page_size}."

@@ -8,8 +8,17 @@ everywhere (``nixflow/api/exceptions.py``), so this schema class says so:
 - the error responses each operation can give, with their JSON bodies: 400 for input
   (any change, or any query parameter, paging included), 401 for a missing or bad token,
   403 when a permission or a service refuses, 404 for a path naming nothing (or a page
-  past the end), 413/415 for bodies too large or of a type the view doesn't parse, and
-  429 for throttled operations;
+  past the end), 409 where the view declares a conflict (``conflicts``: its action and
+  why), 413/415 for bodies too large or of a type the view doesn't parse, and 429 for
+  throttled operations;
+- request bodies as JSON (multipart where the view takes files, or names its own
+  parsers): DRF's form parsers still read form-encoded bodies everywhere, but a form
+  encoding has no null and reads an empty optional value as "not given", so those are
+  not part of the contract (docs/api-contract.md);
+- ``allowEmptyValue`` on the query filters (django-filter reads ``?status=`` as no
+  filter), and a required body where the view says so (``request_body_required``);
+- OpenAPI links from responses to the operations that take their values
+  (``nixflow/api/links.py``);
 - times of day as DRF writes them: local ``HH:MM:SS[.ffffff]`` with no UTC offset,
   which JSON Schema's ``time`` format (RFC 3339's full-time) requires;
 - optional authentication (``{}`` in ``security``) for every operation whose
@@ -29,6 +38,9 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from nixflow.api.links import LINKS
 
 # A page number past the last page is a 404 (DRF's "Invalid page"); a malformed
 # page_size or cursor is a 400, like any other query parameter.
@@ -56,6 +68,7 @@ DESCRIPTIONS = {
     "401": "No credentials, or invalid ones.",
     "403": "Not allowed for this user.",
     "404": "Not found, or not visible to this user.",
+    "409": "Refused for the current state of what it would change.",
     "413": "The request body is too large.",
     "415": "The request body has a media type this operation does not accept.",
     "429": "Too many requests; retry later.",
@@ -75,6 +88,19 @@ class AutoSchema(openapi.AutoSchema):
         if operation is None:
             return None
         responses = operation["responses"]
+        # A view says which of its actions a state can refuse, and why (``conflicts``).
+        conflict = getattr(self.view, "conflicts", {}).get(getattr(self.view, "action", None))
+        if conflict:
+            responses.setdefault("409", {"description": conflict})
+        for code, response in responses.items():
+            if code.startswith("2") and operation["operationId"] in LINKS:
+                response["links"] = LINKS[operation["operationId"]]
+        if "requestBody" in operation and getattr(self.view, "request_body_required", False):
+            operation["requestBody"]["required"] = True
+        filters = self._filter_names()
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter["name"] in filters:
+                parameter["allowEmptyValue"] = True
         # A view may declare an error of its own (``404: OpenApiResponse(description=...)``
         # for a query naming nothing); it gets the same body as the others.
         declared = {code for code in responses if code >= "400"}
@@ -88,6 +114,20 @@ class AutoSchema(openapi.AutoSchema):
                     "application/json": {"schema": self._component(name, schema)}
                 }
         return operation
+
+    def map_parsers(self) -> list[Any]:
+        media_types: list[Any] = super().map_parsers()
+        if self.view.parser_classes == api_settings.DEFAULT_PARSER_CLASSES:
+            return [media_type for media_type in media_types if media_type == "application/json"]
+        return media_types
+
+    def _filter_names(self) -> set[str]:
+        """The query parameters of the view's django-filter filterset, if it has one."""
+        filterset = getattr(self.view, "filterset_class", None)
+        backends = getattr(self.view, "filter_backends", None) or []
+        if filterset is None or not any(b.__name__ == "DjangoFilterBackend" for b in backends):
+            return set()
+        return set(filterset.base_filters)
 
     def _map_serializer_field(
         self, field: Any, direction: str, bypass_extensions: bool = False

@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 
 from nixflow import selectors, services
 from nixflow.api.exceptions import PayloadTooLarge
-from nixflow.api.filters import TicketFilter, TicketOrderingFilter
+from nixflow.api.filters import ID_SCHEMA, TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
 from nixflow.api.parsers import JSONParser
 from nixflow.api.permissions import IsAdminOrReadOnly
@@ -40,6 +40,8 @@ from nixflow.api.serializers import (
     CommentCreateSerializer,
     CommentSerializer,
     HistorySerializer,
+    JSONBooleanField,
+    JSONCharField,
     MeSerializer,
     TicketAssignSerializer,
     TicketCreateSerializer,
@@ -79,7 +81,7 @@ class MeView(APIView):
 TICKET_FILTER_PARAMETERS = [
     OpenApiParameter(
         "stage",
-        {"type": "array", "items": {"type": "integer"}},
+        {"type": "array", "items": ID_SCHEMA},
         description="Stage ids: `stage=3`, `stage=3,4` or `stage=3&stage=4`.",
     ),
     OpenApiParameter(
@@ -87,8 +89,8 @@ TICKET_FILTER_PARAMETERS = [
         {"type": "string", "pattern": "^([1-9][0-9]*|none)$"},
         description="The assignee's user id, or `none` for unassigned tickets.",
     ),
-    OpenApiParameter("requester", OpenApiTypes.INT, description="The requester's user id."),
-    OpenApiParameter("workflow", OpenApiTypes.INT, description="The workflow's id."),
+    OpenApiParameter("requester", ID_SCHEMA, description="The requester's user id."),
+    OpenApiParameter("workflow", ID_SCHEMA, description="The workflow's id."),
 ]
 USER_PARAMETER = OpenApiParameter(
     "user",
@@ -115,6 +117,10 @@ class TicketViewSet(viewsets.GenericViewSet):
     filter_backends = [DjangoFilterBackend, TicketOrderingFilter]
     filterset_class = TicketFilter
     pagination_class = TicketCursorPagination
+    conflicts = {
+        "transition": "The ticket is already in that stage, or no transition of its workflow "
+        "leads there from its current stage.",
+    }
 
     def get_queryset(self) -> QuerySet[Ticket]:
         return selectors.ticket_list(user=signed_in_user(self.request))
@@ -235,8 +241,8 @@ class TicketViewSet(viewsets.GenericViewSet):
             "application/json": inline_serializer(
                 "CommentCreateJSON",
                 {
-                    "body": serializers.CharField(trim_whitespace=False),
-                    "is_internal": serializers.BooleanField(
+                    "body": JSONCharField(trim_whitespace=False),
+                    "is_internal": JSONBooleanField(
                         default=False, help_text="Agents only: a note requesters never see."
                     ),
                 },
@@ -407,6 +413,11 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     serializer_class = WorkflowSerializer
     filter_backends: list[Any] = []
     permission_classes = [IsAuthenticated, IsAdminOrReadOnly]
+    conflicts = {
+        "update": "A stage left out still has tickets.",
+        "partial_update": "A stage left out still has tickets.",
+        "destroy": "The workflow has tickets or configuration names it: deactivate it instead.",
+    }
     # Three queries whatever the number of workflows: workflows, stages, transitions.
     queryset = Workflow.objects.prefetch_related(
         Prefetch("stages", queryset=Stage.objects.order_by("position")),

@@ -29,6 +29,7 @@ from nixflow.models import (
     Workflow,
 )
 from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import storage_quota_check
 from nixflow.toolkit.services import model_update
 
@@ -264,10 +265,10 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
             {"stage": f"Stage {to_stage.name!r} is not in workflow {ticket.workflow.name!r}."}
         )
     if to_stage.pk == current.pk:
-        raise ValidationError({"stage": f"{ticket.key} is already in stage {current.name!r}."})
+        raise ConflictError({"stage": f"{ticket.key} is already in stage {current.name!r}."})
     transition = Transition.objects.filter(from_stage=current, to_stage=to_stage).first()
     if transition is None:
-        raise ValidationError(
+        raise ConflictError(
             {
                 "stage": f"{ticket.key} cannot move from {current.name!r} to "
                 f"{to_stage.name!r}. Allowed from {current.name!r}: {_allowed_targets(current)}."

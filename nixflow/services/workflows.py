@@ -20,6 +20,7 @@ from nixflow.models import (
     Workflow,
 )
 from nixflow.toolkit.auth import require_admin
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.services import changes_payload, model_update
 
 # A workflow is saved with its stages and transitions as one change: the admin's editor
@@ -126,7 +127,7 @@ def _remove_stages(doomed: list[Stage]) -> None:
         if counts.get(stage.pk)
     ]
     if refusals:
-        raise ValidationError({"stages": refusals})
+        raise ConflictError({"stages": refusals})
     Stage.objects.filter(pk__in=pks).delete()
 
 
@@ -393,7 +394,7 @@ def workflow_delete(*, workflow: Workflow, actor: User | None) -> None:
     require_admin(actor, "delete workflows")
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     if Ticket.objects.filter(workflow=workflow).exists():
-        raise ValidationError(
+        raise ConflictError(
             f"Workflow {workflow.name} has tickets; deactivate it instead of deleting it."
         )
     snapshot = _workflow_snapshot(workflow)
@@ -405,6 +406,6 @@ def workflow_delete(*, workflow: Workflow, actor: User | None) -> None:
             workflow.delete()
     except ProtectedError as error:
         users = sorted({f"{type(o)._meta.verbose_name} {o}" for o in error.protected_objects})
-        raise ValidationError(
+        raise ConflictError(
             f"Workflow {workflow.name} is used by {', '.join(users[:5])}; change those first."
         ) from error

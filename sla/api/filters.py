@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from nixflow.api.filters import IdFilter
-from nixflow.models import TICKET_KEY_PATTERN, Ticket
+from nixflow.api.filters import TICKET_KEY_ANY_CASE, IdFilter
+from nixflow.models import Ticket
 from nixflow.toolkit.filters import UTCDateTimeFilter
 from sla.models import MetricType, SLABreach, SLABreachType, SLAMetric, SLAStatus
 
@@ -32,7 +32,7 @@ class TicketKeyField(forms.CharField):
         return number
 
 
-@extend_schema_field({"type": "string", "pattern": f"^{TICKET_KEY_PATTERN}$"})
+@extend_schema_field({"type": "string", "pattern": TICKET_KEY_ANY_CASE})
 class TicketKeyFilter(django_filters.Filter):
     field_class = TicketKeyField
 

@@ -12,6 +12,7 @@ whole. Clocks and breaches are read-only; a breach is acknowledged through
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +30,7 @@ from sla.models import (
     SLAPolicy,
     SLATarget,
     WorkingInterval,
+    validate_time_zone,
 )
 from sla.services import CALENDAR_FIELDS, POLICY_FIELDS
 
@@ -114,8 +116,23 @@ class CalendarHolidaySerializer(serializers.ModelSerializer):
         fields = ["date", "name"]
 
 
+# The zones the model's validator accepts, listed so that clients (and the schema) know
+# them: any other text is a 400.
+@extend_schema_field(
+    {"type": "string", "enum": sorted(zoneinfo.available_timezones()), "example": "Europe/Berlin"}
+)
+class TimeZoneField(serializers.CharField):
+    pass
+
+
 # Nested-rows declaration alike the policy serializer's: other rows and help texts.
 class BusinessCalendarSerializer(serializers.ModelSerializer):
+    time_zone = TimeZoneField(
+        max_length=64,
+        required=False,
+        validators=[validate_time_zone],
+        help_text="IANA time zone, e.g. Europe/Berlin.",
+    )
     intervals = WorkingIntervalSerializer(
         many=True,
         required=False,
@@ -133,7 +150,6 @@ class BusinessCalendarSerializer(serializers.ModelSerializer):
         model = BusinessCalendar
         fields = ["id", *CALENDAR_FIELDS, "intervals", "holidays", "updated"]
         read_only_fields = ["id", "updated"]
-        extra_kwargs = {"time_zone": {"help_text": "IANA time zone, e.g. Europe/Berlin."}}
 
 
 # --- Clocks and breaches (read-only) ----------------------------------------------------

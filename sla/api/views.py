@@ -57,7 +57,8 @@ _Config = TypeVar("_Config", bound=Model)
 class ConfigurationViewSet(viewsets.ModelViewSet[_Config]):
     """A configuration model with nested rows: the serializer validates the request and
     renders the response, the model's services write it (and record its event). A
-    service's refusal (a rule across rows, a row in use) is a 400 with its message."""
+    service's refusal is a 400 with its message (a rule across rows), or a 409 (a row in
+    use that cannot be deleted)."""
 
     permission_classes = [AgentsReadAdminsWrite]
     filter_backends: list[Any] = []
@@ -87,7 +88,9 @@ class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
     """SLA policies with their targets. A policy applies to the tickets its conditions
     match (empty: any), the first active one by ``order``; its targets give the business
     minutes each metric may take per priority. A policy that clocks refer to cannot be
-    deleted (400): deactivate it instead."""
+    deleted (409): deactivate it instead."""
+
+    conflicts = {"destroy": "Clocks refer to the policy: deactivate it instead."}
 
     queryset = SLAPolicy.objects.prefetch_related("targets")
     serializer_class = SLAPolicySerializer
@@ -98,7 +101,9 @@ class SLAPolicyViewSet(ConfigurationViewSet[SLAPolicy]):
 class BusinessCalendarViewSet(ConfigurationViewSet[BusinessCalendar]):
     """Business calendars: time zone, working hours per weekday (none: 24x7) and holidays
     (listed dates plus the public holidays of a country). A calendar that policies use
-    cannot be deleted (400)."""
+    cannot be deleted (409)."""
+
+    conflicts = {"destroy": "Policies use the calendar."}
 
     queryset = BusinessCalendar.objects.prefetch_related("intervals", "holidays")
     serializer_class = BusinessCalendarSerializer
@@ -144,12 +149,13 @@ class SLABreachViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = SLABreachCursorPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = SLABreachFilter
+    conflicts = {"acknowledge": "Already acknowledged; the message names by whom and when."}
 
     @extend_schema(request=BreachAcknowledgeSerializer, responses=SLABreachSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def acknowledge(self, request: Request, pk: str) -> Response:
         """Record that the caller has seen the breach, when, and why. Only once: a second
-        acknowledgement is refused (400) naming the first, whose note is kept."""
+        acknowledgement is refused (409) naming the first, whose note is kept."""
         breach = self.get_object()
         serializer = BreachAcknowledgeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

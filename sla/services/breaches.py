@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from nixflow.models import Ticket, User
+from nixflow.toolkit.errors import ConflictError
 from sla import events
 from sla.models import SLABreach
 
@@ -27,7 +28,7 @@ def breach_acknowledge(*, breach: SLABreach, actor: User, note: str = "") -> SLA
     if breach.acknowledged_at is not None:
         # sla_breach_acknowledged_by_someone: an acknowledgement always names who.
         by = cast(User, breach.acknowledged_by).get_username()
-        raise ValidationError(
+        raise ConflictError(
             f"Already acknowledged by {by} at {breach.acknowledged_at:%Y-%m-%d %H:%M} UTC."
         )
     breach.acknowledged_by = actor

@@ -24,6 +24,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from nixflow.models import User
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.services import Changes, model_update
 from sla import events
 from sla.models import BusinessCalendar, CalendarHoliday, WorkingInterval
@@ -179,7 +180,7 @@ def business_calendar_delete(*, calendar: BusinessCalendar, actor: User | None) 
     require_admin(actor)
     calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
     if calendar.policies.exists():
-        raise ValidationError(CALENDAR_IN_USE)
+        raise ConflictError(CALENDAR_IN_USE)
     intervals, holidays = _stored(calendar)
     events.publish(
         events.CALENDAR_DELETED,
@@ -191,4 +192,4 @@ def business_calendar_delete(*, calendar: BusinessCalendar, actor: User | None) 
         with transaction.atomic():
             calendar.delete()
     except ProtectedError as error:
-        raise ValidationError(CALENDAR_IN_USE) from error
+        raise ConflictError(CALENDAR_IN_USE) from error

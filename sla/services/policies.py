@@ -23,6 +23,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from nixflow.models import User, Workflow
+from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.services import Changes, model_update
 from sla import events
 from sla.models import BusinessCalendar, SLAPolicy, SLATarget
@@ -175,7 +176,7 @@ def sla_policy_delete(*, policy: SLAPolicy, actor: User | None) -> None:
     policy = SLAPolicy.objects.select_for_update().get(pk=policy.pk)
     # Breaches belong to clocks, so no clock means no breach either.
     if policy.metrics.exists():
-        raise ValidationError(POLICY_IN_USE)
+        raise ConflictError(POLICY_IN_USE)
     events.publish(
         events.POLICY_DELETED,
         subject=policy,
@@ -186,4 +187,4 @@ def sla_policy_delete(*, policy: SLAPolicy, actor: User | None) -> None:
         with transaction.atomic():
             policy.delete()
     except ProtectedError as error:
-        raise ValidationError(POLICY_IN_USE) from error
+        raise ConflictError(POLICY_IN_USE) from error

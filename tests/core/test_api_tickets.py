@@ -705,7 +705,7 @@ def test_agent_moves_a_ticket_along_a_transition(
     assert ticket.stage == stages["Resolved"]
 
 
-def test_illegal_transition_is_400_naming_the_allowed_stages(
+def test_illegal_transition_is_409_naming_the_allowed_stages(
     agent_api: APIClient, requester: User, agent: User, stages: dict[str, Stage]
 ) -> None:
     ticket = new_ticket(requester)
@@ -717,8 +717,8 @@ def test_illegal_transition_is_400_naming_the_allowed_stages(
         format="json",
     )
 
-    assert response.status_code == 400
-    message = response.json()["stage"][0]
+    assert response.status_code == 409
+    message = response.json()["detail"]
     assert "cannot move from 'Resolved' to 'Waiting on requester'" in message
     assert "'Open'" in message
     assert "'Closed'" in message

@@ -154,8 +154,8 @@ def test_removing_a_stage_with_tickets_is_refused_and_changes_nothing(
         format="json",
     )
 
-    assert response.status_code == 400
-    assert "Stage New has 1 ticket(s)" in str(response.json()["stages"])
+    assert response.status_code == 409
+    assert "Stage New has 1 ticket(s)" in response.json()["detail"]
     workflow.refresh_from_db()
     assert workflow.name == "Service desk"
     assert not EventLog.objects.filter(type__startswith="workflow.").exists()
@@ -214,8 +214,8 @@ def test_a_workflow_with_tickets_is_not_deleted_an_unused_one_is(
     refused = api_client.delete(f"/api/workflows/{workflow.pk}/")
     deleted = api_client.delete(f"/api/workflows/{spare['id']}/")
 
-    assert refused.status_code == 400
-    assert "deactivate it" in str(refused.json())
+    assert refused.status_code == 409
+    assert "deactivate it" in refused.json()["detail"]
     assert deleted.status_code == 204
     assert not Workflow.objects.filter(pk=spare["id"]).exists()
     event = EventLog.objects.get(type=events.WORKFLOW_DELETED)

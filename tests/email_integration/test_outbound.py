@@ -321,8 +321,8 @@ def test_the_api_resends_failed_mail_only(
     assert response.json()["status"] == "queued"
     for other in (sent, inbound):
         refused = api_client.post(f"/api/email/messages/{other.pk}/resend/")
-        assert refused.status_code == 400
-        assert "Only outbound messages that failed" in str(refused.json())
+        assert refused.status_code == 409
+        assert "Only outbound messages that failed" in refused.json()["detail"]
     assert EventLog.objects.filter(type=events.RESENT).count() == 1
 
 

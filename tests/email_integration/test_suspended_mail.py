@@ -140,8 +140,8 @@ def test_agents_release_and_reject_through_the_api_as_in_the_admin(
     assert released.json()["reviewed_by"] == bob.pk
 
     again = api_client.post(f"{url}/reject/")
-    assert again.status_code == 400
-    assert "Only a suspended message" in again.json()["status"][0]
+    assert again.status_code == 409
+    assert "Only a suspended message" in again.json()["detail"]
 
     other = services.message_ingest(account=account, raw=mail(sender="bob@desk.test"))
     rejected = api_client.post(f"/api/email/messages/{other.pk}/reject/")

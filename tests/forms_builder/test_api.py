@@ -306,8 +306,8 @@ def test_a_form_with_submissions_cannot_be_deleted(
     api_client.post(submit_url(public_form), GOOD, format="json")
     api_client.force_authenticate(agent)
     response = api_client.delete(f"/api/forms/{public_form.slug}/")
-    assert response.status_code == 400
-    assert "archive it instead" in str(response.json())
+    assert response.status_code == 409
+    assert "archive it instead" in response.json()["detail"]
 
 
 # --- submissions --------------------------------------------------------------------------
@@ -386,7 +386,8 @@ def test_agents_retry_and_reject_failed_submissions(
     assert rejected["status"] == FormSubmissionStatus.REJECTED
     assert rejected["status_reason"] == "Duplicate of the first"
     again = api_client.post(f"/api/forms/submissions/{second}/convert/")
-    assert again.status_code == 400
+    assert again.status_code == 409
+    assert "only received or failed submissions" in again.json()["detail"]
 
 
 def test_the_submission_list_costs_the_same_queries_whatever_the_page_size(

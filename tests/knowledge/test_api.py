@@ -155,7 +155,7 @@ def test_categories_and_tags_crud(editor: User) -> None:
     assert (parent["slug"], child["parent"]) == ("network", parent["id"])
     assert cycle.status_code == 400
     assert "parent" in cycle.json()
-    assert not_empty.status_code == 400
+    assert not_empty.status_code == 409
     assert tag["slug"] == "remote-work"
     assert duplicate.status_code == 400
     assert renamed.json()["name"] == "Remote"

@@ -73,7 +73,7 @@ def test_api_feedback_round_trip(reader: User, editor: User) -> None:
     assert ticket.status_code == 201
     assert ticket.json()["status"] == "TICKET"
     assert ticket.json()["ticket"].startswith("NF-")
-    assert again.status_code == 400
+    assert again.status_code == 409
 
 
 @pytest.mark.parametrize(

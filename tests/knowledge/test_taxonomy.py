@@ -218,10 +218,10 @@ def test_the_api_refuses_to_delete_a_category_in_use_saying_why(editor: User) ->
     with_children = client_for(editor).delete(f"/api/knowledge/categories/{network.pk}/")
     with_articles = client_for(editor).delete(f"/api/knowledge/categories/{printers.pk}/")
 
-    assert with_children.status_code == 400
-    assert "subcategories" in str(with_children.json())
-    assert with_articles.status_code == 400
-    assert "has articles" in str(with_articles.json())
+    assert with_children.status_code == 409
+    assert "subcategories" in with_children.json()["detail"]
+    assert with_articles.status_code == 409
+    assert "has articles" in with_articles.json()["detail"]
     assert KnowledgeCategory.objects.filter(pk__in=[network.pk, printers.pk]).count() == 2
     assert _last_event_id() == since
 

@@ -279,8 +279,8 @@ def test_a_policy_with_clocks_cannot_be_deleted_but_an_unused_one_can(
     unused = SLAPolicyFactory(name="Unused", targets={Priority.LOW: (1, 1, 1)})
 
     response = admin_client.delete(f"/api/sla/policies/{policy.pk}/")
-    assert response.status_code == 400
-    assert "deactivate it instead" in response.json()["non_field_errors"][0]
+    assert response.status_code == 409
+    assert "deactivate it instead" in response.json()["detail"]
     assert SLATarget.objects.filter(policy=policy).count() == 6
 
     assert admin_client.delete(f"/api/sla/policies/{unused.pk}/").status_code == 204
@@ -435,9 +435,9 @@ def test_a_calendar_in_use_cannot_be_deleted(admin_client: APIClient, policy: SL
 
     response = admin_client.delete(f"/api/sla/calendars/{calendar.pk}/")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {
-        "non_field_errors": ["SLA policies use this calendar: give them another one first."]
+        "detail": "SLA policies use this calendar: give them another one first."
     }
     assert calendar.intervals.count() == 1
 
@@ -628,10 +628,8 @@ def test_acknowledging_a_breach_records_who_when_and_the_note_once(
     clock.shift(3600)
     response = as_user(api_client, other).post(url, {"note": "Mine"}, format="json")
 
-    assert response.status_code == 400
-    assert response.json() == {
-        "non_field_errors": ["Already acknowledged by agent at 2026-03-02 09:00 UTC."]
-    }
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Already acknowledged by agent at 2026-03-02 09:00 UTC."}
     breach.refresh_from_db()
     assert (breach.acknowledged_by, breach.acknowledgement_note) == (agent, "Mail server outage")
     assert EventLog.objects.filter(type="sla.acknowledged").count() == 1

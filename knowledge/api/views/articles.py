@@ -48,6 +48,12 @@ class ArticleViewSet(
     public articles; agents see every article, internal, draft, in review or archived,
     and write them. Articles are addressed by id."""
 
+    conflicts = {
+        "transition": "The article's status cannot become that one from its current status.",
+        "destroy": "The article has been published: archive it instead.",
+        "restore": "That version's content is already the current content.",
+    }
+
     @extend_schema(
         parameters=[KBArticleListQuerySerializer],
         responses=KBArticleSerializer(many=True),

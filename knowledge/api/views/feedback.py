@@ -29,6 +29,10 @@ class FeedbackViewSet(viewsets.GenericViewSet):
     serializer_class = KBFeedbackSerializer
     permission_classes = [IsAgent]
     pagination_class = DefaultPagination
+    conflicts = {
+        "resolve": "The feedback is already resolved or dismissed.",
+        "ticket": "The feedback is already resolved or dismissed.",
+    }
     filter_backends: list[Any] = []
     lookup_value_regex = ID_PATTERN
 

@@ -3,7 +3,7 @@
 Anyone lists and reads them (with the number of articles the caller may open); agents
 create, change (PATCH) and delete them through ``knowledge.services``, which validate,
 lock and record the events. A category still holding articles or subcategories is not
-deleted: 400 with the reason.
+deleted: 409 with the reason.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class CategoryViewSet(TaxonomyViewSet):
     serializer_class = KBCategorySerializer
     write_serializer_class = KBCategoryWriteSerializer
     not_found = "No such category."
+    conflicts = {"destroy": "The category holds articles or subcategories: move them first."}
     writes = services.CATEGORY_WRITES
 
     def get_queryset(self) -> QuerySet[KnowledgeCategory]:
