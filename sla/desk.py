@@ -187,6 +187,9 @@ def register() -> None:
     from nixflow.toolkit.ticket_columns import register_ticket_column, register_ticket_filter
 
     register_ticket_column("sla", "SLA", sla_cells, ordering=URGENCY_ORDERING, order=10)
-    register_ticket_filter("sla", "SLA", STATES, filter_by_state)
+    # Overdue, at risk and on track tickets most urgent first: the order of the index
+    # (nf_ticket_sla_due) that also finds them, so PostgreSQL reads the range in order.
+    by_urgency = dict.fromkeys((OVERDUE, AT_RISK, ON_TRACK), URGENCY_ORDERING)
+    register_ticket_filter("sla", "SLA", STATES, filter_by_state, ordering=by_urgency)
     # Next to the ticket's fields: the time left is what an agent looks for first.
     register_ticket_panel("SLA clocks", clocks_panel, order=5, placement=FIELDS)

@@ -35,7 +35,12 @@ from django.utils.safestring import SafeString
 
 from nixflow.models import Priority, Ticket, User, priority_rank
 from nixflow.toolkit.formats import format_datetime_html
-from nixflow.toolkit.ticket_columns import ColumnCell, render_columns, ticket_columns
+from nixflow.toolkit.ticket_columns import (
+    ColumnCell,
+    filter_ordering,
+    render_columns,
+    ticket_columns,
+)
 
 if TYPE_CHECKING:
     _Base = admin.ModelAdmin[Ticket]
@@ -75,14 +80,19 @@ class TicketListMixin(_Base):
     class Media:
         css = {"all": ("nixflow/admin/ticket_list.css",)}
 
-    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+    def get_ordering(self, request: HttpRequest) -> tuple[Any, ...]:
         """The tie-break after the column sorted by: newest first, unless that column is
         sorted in reverse (``?o=-N``), then oldest first. The sort indexes end in
         (created DESC, id DESC); reversing the column without reversing the tie-break
         would leave PostgreSQL sorting whole groups of equal values (every ticket of a
         priority, every ticket without a clock) instead of walking the index backwards."""
         first = request.GET.get(ORDER_VAR, "").split(".")[0]
-        return ("created", "pk") if first.startswith("-") else ("-created", "-pk")
+        if first.startswith("-"):
+            return ("created", "pk")
+        # Unsorted, a registered filter may ask for its own order (overdue: most overdue
+        # first), which then comes before the tie-break.
+        chosen = None if first else filter_ordering(request.GET)
+        return ("-created", "-pk") if chosen is None else (chosen, "-created", "-pk")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         # The rank is selected so that sorting by it is a sort on a column of the row

@@ -20,6 +20,9 @@ the desk's list down with it. The ticket admin places the registered columns whe
 Filters: ``register_ticket_filter(parameter, title, choices, queryset)`` adds a sidebar
 filter; the ticket admin lists ``registered_filter(parameter)``, which shows nothing
 until an app registered that parameter (so the core names the place, the app fills it).
+``ordering`` (optional, per choice) is the list's order while that choice is on and the
+agent has not sorted by a column: overdue tickets most overdue first, along the index
+that also finds them.
 """
 
 from __future__ import annotations
@@ -124,17 +127,33 @@ class TicketFilter:
     title: str
     choices: Sequence[tuple[str, str]]
     queryset: FilterQuery
+    ordering: Mapping[str, Any]
 
 
 _filters: dict[str, TicketFilter] = {}
 
 
 def register_ticket_filter(
-    parameter: str, title: str, choices: Sequence[tuple[str, str]], queryset: FilterQuery
+    parameter: str,
+    title: str,
+    choices: Sequence[tuple[str, str]],
+    queryset: FilterQuery,
+    *,
+    ordering: Mapping[str, Any] | None = None,
 ) -> None:
     """Add (or replace) the sidebar filter ``?<parameter>=<choice>`` of the ticket list:
-    ``queryset(tickets, choice)`` narrows the tickets to the chosen value."""
-    _filters[parameter] = TicketFilter(parameter, title, tuple(choices), queryset)
+    ``queryset(tickets, choice)`` narrows the tickets to the chosen value, ``ordering``
+    maps a choice to the expression the list is sorted by first while it is chosen."""
+    _filters[parameter] = TicketFilter(parameter, title, tuple(choices), queryset, ordering or {})
+
+
+def filter_ordering(params: Mapping[str, str]) -> Any | None:
+    """The first sort expression that the chosen registered filters ask for, if any."""
+    for registered in _filters.values():
+        value = params.get(registered.parameter)
+        if value is not None and value in registered.ordering:
+            return registered.ordering[value]
+    return None
 
 
 def unregister_ticket_filter(parameter: str) -> None:

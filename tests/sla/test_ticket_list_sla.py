@@ -183,3 +183,19 @@ def test_the_ticket_page_shows_its_clocks(desk: Client, scene: dict[str, Ticket]
     # Next to the ticket's fields, above the conversation and the panels placed below.
     assert fine.index('data-panel="sla-clocks"') < fine.index('name="comments-TOTAL_FORMS"')
     assert fine.index('data-panel="sla-clocks"') < fine.index('data-panel="suggested-articles"')
+
+
+def test_the_overdue_filter_lists_the_most_overdue_first_unless_sorted_otherwise(
+    desk: Client, scene: dict[str, Ticket], requester: User
+) -> None:
+    with time_machine.travel(T0 + 5 * M, tick=False):
+        later = open_ticket(requester, priority=Priority.HIGH)  # due T0+20: overdue 30 min
+    with time_machine.travel(T0 + 50 * M, tick=False):
+        sla_services.sla_scan()
+
+    def rows(**params: str) -> list[int]:
+        return [t.pk for t in listing(desk, sla="overdue", **params).context["cl"].result_list]
+
+    assert rows() == [later.pk, scene["high"].pk]  # due T0+20, then T0+25
+    key = str(list(listing(desk).context["cl"].list_display).index("key"))
+    assert rows(o=key) == [scene["high"].pk, later.pk]  # by key, as asked
