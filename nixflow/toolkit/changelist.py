@@ -453,6 +453,9 @@ class FastListAdmin(admin.ModelAdmin):
     # Pages reached by number (OFFSET at most (n-1)*list_per_page); further by cursor.
     max_numbered_pages: ClassVar[int] = 10
 
+    class Media:
+        css = {"all": ("nixflow/admin/changelist.css",)}
+
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return FastChangeList
 
