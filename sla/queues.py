@@ -1,6 +1,7 @@
-"""The SLA app's queues on the desk (nixflow.toolkit.queues): tickets at risk and
-breached. Registered in ``SlaConfig.ready``; the ticket list's ``?queue=`` filter shows
-the same tickets through the same functions.
+"""The SLA app's queues on the desk (nixflow.toolkit.queues): tickets at risk,
+breaching within the hour (the agent's and their teams'), and breached. Registered in
+``SlaConfig.ready``; the ticket list's ``?queue=`` filter shows the same tickets
+through the same functions.
 
 Each is a ticket count at a million tickets, so each is read through an index:
 
@@ -15,15 +16,24 @@ Each is a ticket count at a million tickets, so each is read through an index:
   partial index (sla_metric_at_risk, sla_metric_warning), as the SLA dashboard reads
   them; the dashboard counts clocks, the desk tickets. Between its deadline and the next
   scan (a minute) an unmarked running clock is both at risk and breached.
+- breaching within the hour: the agent's tickets or their teams', whose ``sla_due_at``
+  is ahead and at most an hour away (``now < sla_due_at <= now + 1 h``): the tickets to
+  act on before they breach. A range of nf_ticket_sla_due an hour wide (the desk's
+  deadlines of the next hour, a few thousand at a million tickets), each then checked
+  for its assignee and team. Paused clocks are not counted (``sla_due_at`` is the
+  earliest *counting* deadline), as in Breached.
 """
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from nixflow.models import Ticket, User
 from nixflow.toolkit import queues
+from nixflow.toolkit.queues import my_team_ids
 from sla.models import SLAMetric, SLAStatus
 
 
@@ -41,6 +51,18 @@ def breached_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]
     return queryset.filter(sla_due_at__lte=timezone.now())
 
 
+BREACHING_WITHIN = timedelta(hours=1)
+
+
+def breaching_soon_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    now = timezone.now()
+    return queryset.filter(
+        Q(assignee=user) | Q(team_id__in=my_team_ids(user)),
+        sla_due_at__gt=now,
+        sla_due_at__lte=now + BREACHING_WITHIN,
+    )
+
+
 def register() -> None:
     queues.register_queue(
         slug="at-risk",
@@ -50,6 +72,15 @@ def register() -> None:
         sort="sla",  # least time left first, on nf_ticket_sla_due
         tone="warning",
         order=30,
+    )
+    queues.register_queue(
+        slug="breaching-soon",
+        title="Breaching within the hour",
+        tickets=breaching_soon_tickets,
+        description="Yours or your teams': a deadline in the next hour",
+        sort="sla",  # the nearest deadline first, a range of nf_ticket_sla_due
+        tone="warning",
+        order=35,
     )
     queues.register_queue(
         slug="breached",

@@ -1,19 +1,32 @@
-"""The desk's queues in the admin: the core's two ("My open tickets", "Unassigned") and
-the ticket list's ``queue`` filter (TicketAdmin.list_filter), which shows the tickets of
-any registered queue (nixflow.toolkit.queues). The desk itself is the admin's index page
-(nixflow.admin_site.NixFlowAdminSite, admin/index.html)."""
+"""The desk's queues in the admin: the core's built-in views (My open tickets, Unassigned
+in my teams, My teams' open tickets, Waiting on customer, Updated by the requester,
+Unassigned) and the ticket list's ``queue`` filter (TicketAdmin.list_filter), which
+shows the tickets of any registered queue (nixflow.toolkit.queues). The desk itself is
+the admin's index page (nixflow.admin_site.NixFlowAdminSite, admin/index.html).
+
+"My teams" is a subquery of the agent's memberships (``team_id IN (SELECT team_id FROM
+nixflow_teammembership WHERE user_id = ...)``), not a list read first: a queue is one
+query, so the desk costs one query per queue however many there are."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
-from nixflow.models import DONE_CATEGORIES, Stage, Ticket, User
+from nixflow.models import (
+    DONE_CATEGORIES,
+    Comment,
+    Stage,
+    StageCategory,
+    Ticket,
+    User,
+)
 from nixflow.toolkit import queues
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.queues import my_team_ids
 
 
 # --- the core's queues ------------------------------------------------------------------
@@ -34,6 +47,40 @@ def unassigned_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticke
     return open_tickets(queryset.filter(assignee__isnull=True))
 
 
+def team_unassigned_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    # nf_ticket_team_created per team, or nf_ticket_assignee_created's NULLs: whichever
+    # the planner finds fewer.
+    return open_tickets(queryset.filter(assignee__isnull=True, team_id__in=my_team_ids(user)))
+
+
+def team_open_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    # Assigned or not: the team's whole open work (nf_ticket_team_created).
+    return open_tickets(queryset.filter(team_id__in=my_team_ids(user)))
+
+
+def waiting_on_customer(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    """Mine, in a stage of category Waiting (on the requester or a third party)."""
+    waiting = Stage.objects.filter(category=StageCategory.WAITING).values_list("pk", flat=True)
+    return queryset.filter(assignee=user, stage_id__in=list(waiting))
+
+
+def requester_replied(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
+    """Mine and open, and the latest public comment is the requester's: they wrote after
+    whoever answered last (the agent, a colleague, a rule). A ticket with no public
+    comment yet is not here: its description is not a reply.
+
+    For each of the agent's open tickets (nf_ticket_assignee_created: a few hundred at
+    most) one backward step on nf_comment_ticket (ticket, created): the newest public
+    comment's author, compared with the requester. Its cost follows the agent's open
+    tickets, not the two million comments."""
+    latest_author = (
+        Comment.objects.filter(ticket=OuterRef("pk"), is_internal=False)
+        .order_by("-created", "-id")
+        .values("author_id")[:1]
+    )
+    return my_open_tickets(queryset, user).filter(requester_id=Subquery(latest_author))
+
+
 def register_core_queues() -> None:
     queues.register_queue(
         slug="mine",
@@ -43,10 +90,39 @@ def register_core_queues() -> None:
         order=10,
     )
     queues.register_queue(
+        slug="team-unassigned",
+        title="Unassigned in my teams",
+        tickets=team_unassigned_tickets,
+        description="Open tickets of your teams nobody has taken yet",
+        order=12,
+    )
+    queues.register_queue(
+        slug="team-open",
+        title="My teams' open tickets",
+        tickets=team_open_tickets,
+        description="Every open ticket of your teams",
+        order=14,
+    )
+    queues.register_queue(
+        slug="waiting",
+        title="Waiting on customer",
+        tickets=waiting_on_customer,
+        description="Yours, waiting for the requester or a third party",
+        order=16,
+    )
+    queues.register_queue(
+        slug="requester-replied",
+        title="Updated by the requester",
+        tickets=requester_replied,
+        description="Yours: the requester wrote since the last reply",
+        tone="warning",
+        order=18,
+    )
+    queues.register_queue(
         slug="unassigned",
         title="Unassigned",
         tickets=unassigned_tickets,
-        description="Open tickets nobody has taken yet",
+        description="Open tickets nobody has taken yet, in any team",
         order=20,
     )
 

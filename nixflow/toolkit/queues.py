@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -140,6 +140,14 @@ def queues_for(user: User) -> list[Queue]:
         for queue in sorted(_queues.values(), key=lambda q: (q.order, q.title))
         if queue.visible(user)
     ]
+
+
+def my_team_ids(user: User) -> QuerySet[Any]:
+    """The teams ``user`` is a member of, as a subquery for ``team_id__in`` (read through
+    nixflow_membership_user), so that a queue of "my teams" stays one query."""
+    from nixflow.models import TeamMembership
+
+    return TeamMembership.objects.filter(user=user).order_by().values("team_id")
 
 
 def capped_count(queryset: QuerySet[Ticket], cap: int | None = None) -> ResultCount:

@@ -74,10 +74,17 @@ def scene(
     return tickets
 
 
-EXPECTED = {
+# In the desk's order. No teams here (tests/core/test_views.py has them): the team
+# queues are empty, and "breaching within the hour" is the agent's own.
+EXPECTED: dict[str, set[str]] = {
     "mine": {"mine_new", "mine_open"},
+    "team-unassigned": set(),
+    "team-open": set(),
+    "waiting": set(),
+    "requester-replied": set(),
     "unassigned": {"unassigned", "at_risk", "breached"},
     "at-risk": {"at_risk"},
+    "breaching-soon": {"mine_new", "mine_open"},  # first responses due in 55 and 50 min
     "breached": {"breached"},
 }
 
@@ -88,17 +95,17 @@ def keys(tickets: QuerySet[Ticket] | list[Ticket], scene: dict[str, Ticket]) -> 
 
 
 # --- the registry ------------------------------------------------------------------------
-def test_the_core_and_the_sla_app_register_the_four_queues_in_order(agent: User) -> None:
-    assert [q.slug for q in queues.queues_for(agent)] == [
-        "mine",
-        "unassigned",
-        "at-risk",
-        "breached",
-    ]
+def test_the_core_and_the_sla_app_register_the_queues_in_order(agent: User) -> None:
+    assert [q.slug for q in queues.queues_for(agent)] == list(EXPECTED)
     assert [q.title for q in queues.queues_for(agent)] == [
         "My open tickets",
+        "Unassigned in my teams",
+        "My teams' open tickets",
+        "Waiting on customer",
+        "Updated by the requester",
         "Unassigned",
         "At risk",
+        "Breaching within the hour",
         "Breached",
     ]
 
@@ -131,9 +138,10 @@ def test_an_app_adds_a_queue_and_hides_it_from_whom_it_chooses(
     try:
         assert [q.slug for q in queues.queues_for(admin_user)][:3] == [
             "mine",
-            "urgent-new",
-            "unassigned",
+            "team-unassigned",
+            "team-open",
         ]
+        assert "urgent-new" in [q.slug for q in queues.queues_for(admin_user)]
         assert "urgent-new" not in [q.slug for q in queues.queues_for(agent)]
         # Registering again under the same slug replaces the queue.
         queues.register_queue(slug="urgent-new", title="Urgent", tickets=lambda t, u: t)
@@ -243,7 +251,7 @@ def test_the_desk_reads_a_fixed_number_of_queries_whatever_the_tickets(
     assert counts_on(response)["mine"] == "7"
     assert len(after.captured_queries) == len(before.captured_queries)
     counts = [q["sql"] for q in after.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
-    assert len(counts) == 4
+    assert len(counts) == len(EXPECTED)  # one per queue, however many tickets
     assert all("LIMIT 10001" in sql for sql in counts)
 
 
