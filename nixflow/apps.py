@@ -8,7 +8,12 @@ class NixflowConfig(AppConfig):
     verbose_name = "NixFlow service desk"
 
     def ready(self) -> None:
+        from nixflow.events import ticket_event
         from nixflow.platform import checks  # noqa: F401 -- registers the checks
+        from nixflow.services import teams
+
+        # Auto-assignment hears of freed capacity and of priority changes (routing).
+        ticket_event.connect(teams.on_ticket_event, dispatch_uid="nixflow.teams")
 
 
 class NixflowAdminConfig(admin_apps.AdminConfig):

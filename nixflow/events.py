@@ -8,10 +8,14 @@ Tickets (subject: the ticket; ``ticket_key`` set). Each ticket service ends by
 publishing one ``TicketEvent`` *inside its transaction*; its payload is the type's own
 keys plus ``"changes": {field: [old, new]}``, the values as the ticket's history shows
 them (usernames, stage names, ISO times):
-  ticket.created       {"stage_id", "category", "priority", "source"}
+  ticket.created       {"stage_id", "category", "priority", "source", "team_id": int | None}
+                       ("team" in "changes" when routing gave it a team)
   ticket.updated       {} (title, description, priority in "changes")
   ticket.transitioned  {"from_stage_id", "to_stage_id", "from_category", "to_category"}
-  ticket.assigned      {"assignee_id": int | None}
+  ticket.assigned      {"assignee_id": int | None, "previous_assignee_id": int | None}
+                       (actor None when auto-assignment picked the agent)
+  ticket.team_changed  {"team_id": int | None, "previous_team_id": int | None,
+                        "routed": bool} (routed: the routing rules chose it)
   ticket.commented     {"comment_id", "is_internal", "by_agent", "first_response"}
   ticket.watched / ticket.unwatched  {"user_id"}
   ticket.deleted       the ticket's main fields and the reason (no "changes"); only the
@@ -44,6 +48,8 @@ from django.dispatch import Signal
 from eventlog.services import event_record
 
 if TYPE_CHECKING:
+    from django.db.models import Model
+
     from nixflow.models import Ticket, User, Workflow
 
 TICKET_CREATED = "ticket.created"
@@ -54,6 +60,7 @@ TICKET_COMMENTED = "ticket.commented"
 TICKET_WATCHED = "ticket.watched"
 TICKET_UNWATCHED = "ticket.unwatched"
 TICKET_DELETED = "ticket.deleted"
+TICKET_TEAM_CHANGED = "ticket.team_changed"
 
 # --- Users ---------------------------------------------------------------------------
 # Subject: the user. Payloads (stored forever in the append-only log, so no e-mail
@@ -61,8 +68,13 @@ TICKET_DELETED = "ticket.deleted"
 #   user.created  {"username": str, "role": "requester"|"agent"|"admin"}
 #   user.updated  {"fields": [every changed field, sorted],
 #                  "changes": {field: [old, new]} for the fields other than "email"}
+#   user.availability_changed  {"availability": "available"|"away", "previous": ...,
+#                  "returned_tickets": int}: going away returned that many open tickets
+#                  of teams that reassign when a member is away to their team's queue
+#                  (each also has its own ticket.assigned event)
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
+USER_AVAILABILITY_CHANGED = "user.availability_changed"
 
 # --- Workflows -----------------------------------------------------------------------
 # Subject: the workflow. A workflow is changed with its stages and transitions as one
@@ -86,6 +98,30 @@ USER_UPDATED = "user.updated"
 WORKFLOW_CREATED = "workflow.created"
 WORKFLOW_UPDATED = "workflow.updated"
 WORKFLOW_DELETED = "workflow.deleted"
+
+# --- Teams and routing rules ------------------------------------------------------------
+# Subject: the team, the rule (nixflow.services.teams). A member is {"user_id",
+# "username", "is_lead"}; members are listed by username. The team's e-mail address is
+# named in "fields" when it changes but its values are not kept (as for users).
+#   team.created  {"name", "is_default", "assignment_mode", "max_open_per_agent",
+#                  "reassign_when_away", "members": [member, ...]}
+#   team.updated  {"fields": [changed own fields, sorted], "changes": {field: [old, new]},
+#                  "members": {"added": [member], "removed": [member],
+#                              "changed": [{"user_id", "username",
+#                                           "changes": {"is_lead": [old, new]}}]}}
+#   team.deleted  the team as it was, shaped as team.created's payload, plus
+#                 "routing_rules": [names of the rules deleted with it]
+# A rule is {"name", "position", "is_active", "team_id", "team": name, "workflow_id",
+# "source", "origin", "priority", "requester_domain"} (empty string or None: any).
+#   routing_rule.created  the rule
+#   routing_rule.updated  {"fields": [changed fields, sorted], "changes": {field: [old, new]}}
+#   routing_rule.deleted  the rule as it was
+TEAM_CREATED = "team.created"
+TEAM_UPDATED = "team.updated"
+TEAM_DELETED = "team.deleted"
+ROUTING_RULE_CREATED = "routing_rule.created"
+ROUTING_RULE_UPDATED = "routing_rule.updated"
+ROUTING_RULE_DELETED = "routing_rule.deleted"
 
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
@@ -156,3 +192,10 @@ def record_workflow_event(
 ) -> None:
     """Append a ``workflow.*`` event about ``workflow`` in the caller's transaction."""
     event_record(type=type, subject=workflow, actor=actor, payload=payload)
+
+
+def record_config_event(
+    *, type: str, subject: Model, actor: User | None, payload: dict[str, Any]
+) -> None:
+    """Append a ``team.*`` or ``routing_rule.*`` event in the caller's transaction."""
+    event_record(type=type, subject=subject, actor=actor, payload=payload)

@@ -21,8 +21,11 @@ from nixflow.models import (
     Comment,
     HistoryLog,
     Role,
+    RoutingRule,
     Stage,
     StageCategory,
+    Team,
+    TeamMembership,
     Ticket,
     TicketWatcher,
     Transition,
@@ -190,3 +193,40 @@ class HistoryLogFactory(factory.django.DjangoModelFactory[HistoryLog]):
     field = "title"
     old_value = "Before"
     new_value = "After"
+
+
+# --- Teams -----------------------------------------------------------------------------
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
+    """A team assigning by hand; ``members=[agent, ...]`` makes them its members (no lead)."""
+
+    class Meta:
+        model = Team
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+    @factory.post_generation
+    def members(self, create: bool, users: Sequence[User] | None, **kwargs: Any) -> None:
+        if create and users:
+            for user in users:
+                TeamMembershipFactory(team=self, user=user)
+
+
+class TeamMembershipFactory(factory.django.DjangoModelFactory[TeamMembership]):
+    class Meta:
+        model = TeamMembership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(AgentFactory)
+    is_lead = False
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory[RoutingRule]):
+    """A rule matching every ticket unless conditions are given."""
+
+    class Meta:
+        model = RoutingRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    position = factory.Sequence(lambda n: n + 1)
+    team = factory.SubFactory(TeamFactory)

@@ -9,11 +9,28 @@ types and payloads are in ``nixflow.events``). By subject:
   and transitions as part of the workflow's change);
 - ``tickets``: ``ticket_create``, ``ticket_update``, ``ticket_transition``,
   ``ticket_assign``, ``ticket_delete``, ``ticket_watch``, ``ticket_unwatch`` and
-  ``comment_create``.
+  ``comment_create``;
+- ``teams``: ``team_create``, ``team_update``, ``team_delete`` (members as part of the
+  team's change), ``routing_rule_create``, ``routing_rule_update``,
+  ``routing_rule_delete``, ``user_set_availability``, ``ticket_set_team``; routing
+  (``routing.route``) and auto-assignment (``assignment``) run inside ``ticket_create``
+  and on the ticket events that free an agent's capacity.
 
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.teams import (
+    ROUTING_RULE_FIELDS,
+    TEAM_FIELDS,
+    routing_rule_create,
+    routing_rule_delete,
+    routing_rule_update,
+    team_create,
+    team_delete,
+    team_update,
+    ticket_set_team,
+    user_set_availability,
+)
 from nixflow.services.tickets import (
     TICKET_FIELDS_FOR_AGENTS,
     TICKET_FIELDS_FOR_REQUESTERS,
@@ -43,6 +60,8 @@ from nixflow.services.workflows import (
 )
 
 __all__ = [
+    "ROUTING_RULE_FIELDS",
+    "TEAM_FIELDS",
     "TICKET_FIELDS_FOR_AGENTS",
     "TICKET_FIELDS_FOR_REQUESTERS",
     "USER_FIELDS",
@@ -52,14 +71,22 @@ __all__ = [
     "TransitionSpec",
     "comment_create",
     "requester_get_or_create",
+    "routing_rule_create",
+    "routing_rule_delete",
+    "routing_rule_update",
+    "team_create",
+    "team_delete",
+    "team_update",
     "ticket_assign",
     "ticket_create",
     "ticket_delete",
+    "ticket_set_team",
     "ticket_transition",
     "ticket_unwatch",
     "ticket_update",
     "ticket_watch",
     "user_create",
+    "user_set_availability",
     "user_update",
     "workflow_create",
     "workflow_delete",

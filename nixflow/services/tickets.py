@@ -28,6 +28,7 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.services import assignment, routing
 from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import storage_quota_check
@@ -134,11 +135,14 @@ def ticket_create(
     assignee: User | None = None,
     source: Source = Source.WEB,
     actor: User | None,
+    origin: str = "",
 ) -> Ticket:
     """Open a ticket in the first stage of ``workflow`` (the default one when None).
 
     ``actor`` is who does it (None for the system); requesters open tickets only for
-    themselves and don't choose the assignee.
+    themselves and don't choose the assignee. The routing rules give it its team
+    (``origin``: the mail account's name or the form's slug it came through), and that
+    team's auto-assignment its assignee when none is given (nixflow.services.assignment).
     """
     if actor is not None and not actor.is_agent:
         if requester.pk != actor.pk:
@@ -164,21 +168,29 @@ def ticket_create(
         created=now,
         updated=now,
     )
+    ticket.team = routing.route(ticket=ticket, origin=origin)
     ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
     ticket.save()
     _commit_change(
         ticket=ticket,
         actor=actor,
         event_type=events.TICKET_CREATED,
-        changes={"ticket": (None, "created"), "stage": (None, ticket.stage)},
+        changes={
+            "ticket": (None, "created"),
+            "stage": (None, ticket.stage),
+            **({"team": (None, ticket.team)} if ticket.team else {}),
+        },
         at=now,
         payload={
             "stage_id": ticket.stage_id,
             "category": ticket.stage.category,
             "priority": ticket.priority,
             "source": ticket.source,
+            "team_id": ticket.team_id,
         },
     )
+    if assignee is None:
+        ticket = assignment.auto_assign(ticket=ticket)
     return ticket
 
 
@@ -321,6 +333,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     now = timezone.now()
+    previous_id = ticket.assignee_id
     changes = {"assignee": (ticket.assignee, assignee)}
     ticket.assignee = assignee
     ticket.updated = now
@@ -331,7 +344,10 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
         event_type=events.TICKET_ASSIGNED,
         changes=changes,
         at=now,
-        payload={"assignee_id": assignee.pk if assignee else None},
+        payload={
+            "assignee_id": assignee.pk if assignee else None,
+            "previous_assignee_id": previous_id,
+        },
     )
     return ticket
 
