@@ -115,13 +115,29 @@ class SealAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin):
+class OutboxMessageAdmin(FastListAdmin, ReadOnlyAdmin):
     """What waits for the broker (published_at empty) and what was published lately:
-    the first place to look when mail is late (docs/operations.md, "Broker down")."""
+    the first place to look when mail is late (docs/operations.md, "Broker down").
+    Newest first by id, paged by keys (nixflow.toolkit.changelist)."""
 
     list_display = ("id", "task", "key", "created_at", "attempts", "published_at")
     list_filter = (("published_at", admin.EmptyFieldListFilter), "task")
-    search_fields = ("=key", "=correlation_id")
+    # Listed for the search box; get_search_results does the searching.
+    search_fields = ("key",)
+    search_help_text = "A message's key, or a correlation id."
+    ordering = ("-id",)
+    sortable_by = ("id",)
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
-    show_full_result_count = False
-    list_per_page = 50
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[OutboxMessage], search_term: str
+    ) -> tuple[QuerySet[OutboxMessage], bool]:
+        """The exact key (its unique index), or a correlation id (no index: published
+        rows are pruned after a while, so the table stays small)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(correlation_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.filter(key=term), False

@@ -3,12 +3,14 @@ that is one exact lookup on one index."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from eventlog.admin import EventLogAdmin
-from eventlog.models import EventLog
+from eventlog.models import EventLog, OutboxMessage
 from eventlog.services import event_record
 from nixflow.models import User
 from tests.factories import TicketFactory, UserFactory
@@ -48,3 +50,18 @@ def test_the_event_search_finds_by_key_correlation_subject_and_actor(
     assert search("olga") == {by_olga}
     assert by_ticket in search("system")
     assert search("nobody-like-this") == set()
+
+
+def test_the_outbox_list_is_found_by_key_or_correlation_id(agent_client: Client) -> None:
+    url = reverse("admin:eventlog_outboxmessage_changelist")
+    keyed = OutboxMessage.objects.create(task="test.task", key="deliver:7:x")
+    traced = OutboxMessage.objects.create(task="test.task", correlation_id=uuid.uuid4())
+    OutboxMessage.objects.create(task="test.task")
+
+    def search(q: str) -> list[OutboxMessage]:
+        return rows(agent_client.get(url, {"q": q}))
+
+    assert search("deliver:7:x") == [keyed]
+    assert search(str(traced.correlation_id)) == [traced]
+    assert search("deliver:7") == []
+    assert rows(agent_client.get(url))[0] == OutboxMessage.objects.order_by("-id").first()
