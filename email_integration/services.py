@@ -701,6 +701,7 @@ def _act(
             workflow=intake.workflow_for(message.account),
             source=Source.EMAIL,
             actor=sender,
+            origin=message.account.name,  # routing rules may name the account
         )
         if attachments:
             message.comment = core_services.comment_create(

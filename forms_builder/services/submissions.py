@@ -325,6 +325,7 @@ def _convert(
             workflow=workflow,
             source=Source.FORM,
             actor=actor,
+            origin=submission.form.slug,  # routing rules may name the form
         )
         if stored:
             copies.extend(_attach_files(ticket, requester, definition, stored))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eventlog.models import EventLog
+from forms_builder.models import CustomForm
 from nixflow import events, services
 from nixflow.models import Priority, Source, User, Workflow
 from nixflow.services.routing import route
@@ -15,6 +16,13 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
     WorkflowFactory,
+)
+from tests.forms_builder.conftest import (  # noqa: F401 -- fixtures of the form tests
+    designer,
+    make_form,
+    media,
+    public_form,
+    submit,
 )
 from tests.helpers import history, new_ticket
 
@@ -124,3 +132,33 @@ def test_a_ticket_with_a_team_keeps_it_when_its_priority_changes(requester: User
     services.ticket_update(ticket=ticket, actor=AgentFactory(), data={"priority": Priority.URGENT})
     ticket.refresh_from_db()
     assert ticket.team == first
+
+
+# --- Origins: the mail account, the form ------------------------------------------------
+def test_mail_is_routed_by_the_account_it_came_to() -> None:
+    from email_integration import services as mail_services
+    from email_integration.models import EmailAccount, InboundProtocol
+    from tests.email_integration.messages import mail
+
+    sales = TeamFactory(name="Sales")
+    RoutingRuleFactory(team=sales, source=Source.EMAIL, origin="Sales inbox")
+    TeamFactory(name="Front desk", is_default=True)
+    inbox = EmailAccount.objects.create(
+        name="Sales inbox", address="sales@desk.test", protocol=InboundProtocol.NONE
+    )
+    other = EmailAccount.objects.create(
+        name="Help", address="help@desk.test", protocol=InboundProtocol.NONE
+    )
+    routed = mail_services.message_ingest(account=inbox, raw=mail(subject="Quote"))
+    assert routed.ticket.team == sales
+    unrouted = mail_services.message_ingest(account=other, raw=mail(subject="Broken"))
+    assert unrouted.ticket.team.name == "Front desk"
+
+
+def test_a_form_submission_is_routed_by_the_form(
+    public_form: CustomForm,  # noqa: F811 -- the fixture imported above
+) -> None:
+    outages = TeamFactory(name="Outages")
+    RoutingRuleFactory(team=outages, source=Source.FORM, origin=public_form.slug)
+    submission = submit(public_form)
+    assert submission.ticket.team == outages
