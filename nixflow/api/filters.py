@@ -98,6 +98,7 @@ class TicketFilter(django_filters.FilterSet):
     assignee = AssigneeFilter(label="Assignee's user id, or `none` for unassigned tickets.")
     requester = IdFilter(field_name="requester_id", label="Requester's user id.")
     workflow = IdFilter(field_name="workflow_id", label="Workflow id.")
+    team = IdFilter(field_name="team_id", label="Team id (nf_ticket_team_created serves it).")
     source = django_filters.ChoiceFilter(choices=Source.choices, label="Where it came from.")
     created_after = UTCDateTimeFilter(
         field_name="created", lookup_expr="gte", label="Created at or after (ISO 8601)."
