@@ -22,3 +22,27 @@ def event_types() -> list[str]:
             """
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def event_subjects() -> list[tuple[str, str]]:
+    """The distinct (app, model) pairs events are about, by the same kind of loose index
+    scan over eventlog_subject_id (subject_app, subject_model, ...): one probe per pair.
+    A SELECT DISTINCT would read every event (0.1-0.2 s at 400,000 events, and growing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH RECURSIVE subjects(app, model) AS (
+                (SELECT subject_app, subject_model FROM eventlog_eventlog
+                 ORDER BY subject_app, subject_model LIMIT 1)
+                UNION ALL
+                SELECT next.subject_app, next.subject_model
+                FROM subjects, LATERAL (
+                    SELECT e.subject_app, e.subject_model FROM eventlog_eventlog AS e
+                    WHERE (e.subject_app, e.subject_model) > (subjects.app, subjects.model)
+                    ORDER BY e.subject_app, e.subject_model LIMIT 1
+                ) AS next
+            )
+            SELECT app, model FROM subjects
+            """
+        )
+        return [(row[0], row[1]) for row in cursor.fetchall()]

@@ -65,3 +65,18 @@ def test_the_outbox_list_is_found_by_key_or_correlation_id(agent_client: Client)
     assert search(str(traced.correlation_id)) == [traced]
     assert search("deliver:7") == []
     assert rows(agent_client.get(url))[0] == OutboxMessage.objects.order_by("-id").first()
+
+
+def test_the_subject_filter_lists_what_events_are_about_and_filters_by_it(
+    agent_client: Client, agent: User
+) -> None:
+    ticket = TicketFactory()
+    about_ticket = event_record(type="test.ticket", subject=ticket, actor=agent)
+    about_agent = event_record(type="test.person", subject=agent, actor=agent)
+
+    page = agent_client.get(URL, {"subject": "nixflow.ticket"})
+    (spec,) = [s for s in page.context["cl"].filter_specs if s.title == "subject"]
+
+    assert {"nixflow.ticket", "nixflow.user"} <= {value for value, _ in spec.lookup_choices}
+    assert about_ticket in rows(page)
+    assert about_agent not in rows(page)
