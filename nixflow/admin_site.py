@@ -3,7 +3,8 @@
 ``NixFlowAdminSite`` is Django's default admin site (``NixflowAdminConfig.default_site``
 in nixflow/apps.py), so ``admin.site`` and ``@admin.register`` in every app register on
 it unchanged. Its index starts with the work: the signed-in agent's queues with their
-counts (nixflow.toolkit.queues) and the desk's links (SLA dashboard, reports), above the
+counts (nixflow.toolkit.queues), their saved views (nixflow.admin.saved_views) and
+the desk's links (SLA dashboard, reports), above the
 model lists (admin/index.html).
 
 A module of its own, outside the nixflow.admin package: Django imports ``default_site``
@@ -38,17 +39,20 @@ class NixFlowAdminSite(admin.AdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         user = request.user
-        desk: dict[str, Any] = {"desk_queues": [], "desk_links": []}
+        desk: dict[str, Any] = {"desk_queues": [], "desk_links": [], "desk_views": []}
         if isinstance(user, User) and user.is_agent:
             # Not at the top: the nixflow.admin package registers on this site, so
             # importing it while Django builds the site would build a second one.
             from nixflow.admin.desk import queue_link
+            from nixflow.admin.saved_views import counted_views
 
             desk = {
                 "desk_queues": queues.counted_queues(
                     user, link=lambda queue: queue_link(queue, request)
                 ),
                 "desk_links": queues.links_for(user),
+                # The agent's saved views and their teams' (nixflow.admin.saved_views).
+                "desk_views": counted_views(request),
             }
         response: TemplateResponse = super().index(request, {**desk, **(extra_context or {})})
         return response

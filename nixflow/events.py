@@ -123,6 +123,16 @@ ROUTING_RULE_CREATED = "routing_rule.created"
 ROUTING_RULE_UPDATED = "routing_rule.updated"
 ROUTING_RULE_DELETED = "routing_rule.deleted"
 
+# --- Saved views -------------------------------------------------------------------
+# Subject: the saved view (nixflow.services.saved_view_*). A view is a name and the
+# ticket list's query string, personal (team_id None) or shared with a team.
+#   view.created  {"name", "team_id": int | None, "query", "position"}
+#   view.updated  {"fields": [changed fields, sorted], "changes": {field: [old, new]}}
+#   view.deleted  the view as it was, shaped as view.created's payload.
+VIEW_CREATED = "view.created"
+VIEW_UPDATED = "view.updated"
+VIEW_DELETED = "view.deleted"
+
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
 # {"object": str(obj)[:200], "change": the admin's change message} (no "change" on

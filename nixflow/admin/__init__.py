@@ -10,6 +10,7 @@ One module per part of the desk; importing them registers their ModelAdmins.
 from nixflow.admin.beat import register_beat_admins
 from nixflow.admin.desk import QueueFilter, register_core_queues
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
+from nixflow.admin.saved_views import SavedViewAdmin
 from nixflow.admin.tickets import (
     CommentInline,
     HistoryInline,
@@ -30,6 +31,7 @@ __all__ = [
     "HistoryLogAdmin",
     "NewCommentInline",
     "QueueFilter",
+    "SavedViewAdmin",
     "StageInline",
     "TicketAdmin",
     "TransitionInline",
