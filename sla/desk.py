@@ -81,6 +81,16 @@ def urgency(metrics: Sequence[SLAMetric], *, now: datetime) -> Urgency | None:
     return None
 
 
+def _unbroken_duration(text: str) -> SafeString:
+    """ "overdue 16 h 42 min" with the duration kept on one line, so that a narrow cell
+    breaks before or after it ("overdue" / "16 h 42 min"), never inside it."""
+    if text.startswith("overdue "):
+        return format_html('overdue <span class="nf-nowrap">{}</span>', text[len("overdue ") :])
+    if text.endswith(" left"):
+        return format_html('<span class="nf-nowrap">{}</span> left', text[: -len(" left")])
+    return format_html("{}", text)
+
+
 def sla_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, SafeString]:
     """The SLA column of a page of the ticket list: one query for all its tickets (on
     sla_metric_ticket), the time left of each ticket's most urgent clock."""
@@ -106,7 +116,7 @@ def sla_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, Safe
                 '<span class="nf-sla nf-sla-{}" title="{}">{}</span>',
                 shown.state.replace("_", "-"),
                 shown.title,
-                shown.text,
+                _unbroken_duration(shown.text),
             )
     return cells
 

@@ -88,11 +88,11 @@ def test_the_sla_column_shows_each_tickets_time_left_and_state(
         return row.split('class="field-column_sla">')[1].split("</td>")[0]
 
     assert 'class="nf-sla nf-sla-overdue"' in cell("high")
-    assert ">overdue 25 min</span>" in cell("high")
+    assert '>overdue <span class="nf-nowrap">25 min</span></span>' in cell("high")
     assert 'class="nf-sla nf-sla-at-risk"' in cell("risky")
-    assert ">10 min left</span>" in cell("risky")
+    assert '><span class="nf-nowrap">10 min</span> left</span>' in cell("risky")
     assert 'class="nf-sla nf-sla-on-track"' in cell("fine")
-    assert ">25 min left</span>" in cell("fine")
+    assert '><span class="nf-nowrap">25 min</span> left</span>' in cell("fine")
     assert ">paused</span>" in cell("waiting")
     assert cell("low") == "-"
     # The tooltip names the clock and its deadline, in the admin's one date format.
