@@ -6,6 +6,10 @@ datetimes to the *current* time zone when it renders them; activating it per req
 (and deactivating it after, since the worker thread serves the next request for
 someone else) is how Django's documentation has it done. A zone name that is not (or no
 longer) known falls back to TIME_ZONE rather than failing the page.
+
+Not for the API (``/api/``): it writes ISO 8601 timestamps, which DRF would otherwise
+give in the caller's zone when a session signs them in; clients expect them the same
+whoever asks (UTC offsets as the desk's TIME_ZONE has them).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from functools import lru_cache
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+API_PREFIX = "/api/"  # nixflow/urls.py
 
 
 @lru_cache(maxsize=64)
@@ -32,7 +38,8 @@ class UserTimeZoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        name = getattr(user, "time_zone", "") if user is not None else ""
+        api = request.path_info.startswith(API_PREFIX)
+        name = getattr(user, "time_zone", "") if user is not None and not api else ""
         zone = _zone(name) if name else None
         if zone is not None:
             timezone.activate(zone)

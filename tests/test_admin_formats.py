@@ -106,3 +106,14 @@ def test_a_clocks_page_shows_business_time_as_durations(agent_client: Client) ->
     assert '<div class="readonly">2 h 15 min</div>' in content
     assert '<div class="readonly">40 min</div>' in content
     assert '<div class="readonly">0 min</div>' in content
+
+
+@pytest.mark.django_db
+def test_the_api_writes_times_the_same_whoever_asks(agent_client: Client, agent: User) -> None:
+    agent.time_zone = "Asia/Kolkata"
+    agent.save(update_fields=["time_zone"])
+    ticket = TicketFactory(updated=MOMENT)
+
+    body = agent_client.get(f"/api/tickets/{ticket.key}/").json()
+
+    assert body["updated"] == "2026-12-07T14:05:00Z"
