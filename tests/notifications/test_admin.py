@@ -152,3 +152,21 @@ def test_the_list_costs_the_same_queries_for_few_or_many(bob_client: Client, bob
     few = queries()
     NotificationFactory.create_batch(20, recipient=bob)
     assert queries() == few
+
+
+@pytest.mark.parametrize(
+    "url", ["admin:index", "admin:nixflow_ticket_changelist", "admin:nixflow_workflow_changelist"]
+)
+def test_every_admin_page_shows_the_unread_count_beside_the_user_links(
+    client: Client, bob: User, url: str
+) -> None:
+    NotificationFactory(recipient=bob)
+    NotificationFactory(recipient=bob)
+    client.force_login(bob)
+
+    page = client.get(reverse(url)).content.decode()
+
+    links = page[page.index('id="user-tools"') :]
+    assert links.index('data-testid="unread-notifications"') < links.index("Log out")
+    assert '<span class="nf-badge">2</span>' in links
+    assert 'class="nf-mark"' in page  # the core's branding is still there, under it
