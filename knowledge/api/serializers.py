@@ -24,7 +24,6 @@ from knowledge.models import (
 )
 from knowledge.query import MAX_QUERY_CHARS
 from nixflow.api.filters import TICKET_KEY_ANY_CASE
-from nixflow.api.serializers import JSONBooleanField, JSONCharField
 from nixflow.models import Ticket, User
 
 MAX_ID = 2**63 - 1
@@ -371,12 +370,12 @@ class KBDiffQuerySerializer(serializers.Serializer):
 
 
 class KBRateSerializer(serializers.Serializer):
-    helpful = JSONBooleanField(help_text="Was this article helpful?")
+    helpful = serializers.BooleanField(help_text="Was this article helpful?")
 
 
 class KBFeedbackCreateSerializer(serializers.Serializer):
-    comment = JSONCharField(max_length=5000)
-    contact = JSONCharField(max_length=200, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(max_length=5000)
+    contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class KBFeedbackResolveSerializer(serializers.Serializer):

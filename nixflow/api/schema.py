@@ -15,8 +15,9 @@ everywhere (``nixflow/api/exceptions.py``), so this schema class says so:
   parsers): DRF's form parsers still read form-encoded bodies everywhere, but a form
   encoding has no null and reads an empty optional value as "not given", so those are
   not part of the contract (docs/api-contract.md);
-- ``allowEmptyValue`` on the query filters (django-filter reads ``?status=`` as no
-  filter), and a required body where the view says so (``request_body_required``);
+- ``allowEmptyValue`` on the optional query parameters but the page ones (django-filter
+  and DRF's fields read ``?status=`` as no filter), and a required body where the view
+  says so (``request_body_required``);
 - OpenAPI links from responses to the operations that take their values
   (``nixflow/api/links.py``);
 - times of day as DRF writes them: local ``HH:MM:SS[.ffffff]`` with no UTC offset,
@@ -45,6 +46,9 @@ from nixflow.api.links import LINKS
 # A page number past the last page is a 404 (DRF's "Invalid page"); a malformed
 # page_size or cursor is a 400, like any other query parameter.
 PAGE = "page"
+# An empty page or page size is a 400 (nixflow/api/pagination.py); an empty cursor, the
+# first page.
+PAGE_SIZES = {PAGE, "page_size"}
 
 ERROR = {
     "type": "object",
@@ -97,9 +101,12 @@ class AutoSchema(openapi.AutoSchema):
                 response["links"] = LINKS[operation["operationId"]]
         if "requestBody" in operation and getattr(self.view, "request_body_required", False):
             operation["requestBody"]["required"] = True
-        filters = self._filter_names()
         for parameter in operation.get("parameters", []):
-            if parameter["in"] == "query" and parameter["name"] in filters:
+            if (
+                parameter["in"] == "query"
+                and not parameter.get("required")
+                and parameter["name"] not in PAGE_SIZES
+            ):
                 parameter["allowEmptyValue"] = True
         # A view may declare an error of its own (``404: OpenApiResponse(description=...)``
         # for a query naming nothing); it gets the same body as the others.
@@ -120,14 +127,6 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.parser_classes == api_settings.DEFAULT_PARSER_CLASSES:
             return [media_type for media_type in media_types if media_type == "application/json"]
         return media_types
-
-    def _filter_names(self) -> set[str]:
-        """The query parameters of the view's django-filter filterset, if it has one."""
-        filterset = getattr(self.view, "filterset_class", None)
-        backends = getattr(self.view, "filter_backends", None) or []
-        if filterset is None or not any(b.__name__ == "DjangoFilterBackend" for b in backends):
-            return set()
-        return set(filterset.base_filters)
 
     def _map_serializer_field(
         self, field: Any, direction: str, bypass_extensions: bool = False

@@ -3,13 +3,11 @@ service; output serializers render rows. None of them writes to the database."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.http import QueryDict
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from nixflow.api.fields import strict_json_scalars
 from nixflow.api.permissions import UserIdField
 from nixflow.models import (
     Attachment,
@@ -159,29 +157,12 @@ class WorkflowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Every app's API serializers import this module: JSON text and yes/no fields take only
+# strings and booleans from here on (nixflow/api/fields.py says why).
+strict_json_scalars()
+
+
 # --- Input ------------------------------------------------------------------------------
-class JSONTyped:
-    """A field that takes, in a JSON body, only the JSON type its schema names: DRF reads
-    ``0`` as the text ``"0"`` and ``"yes"`` as true, which the schema does not allow.
-    Form-encoded bodies (all text) are read as DRF reads them."""
-
-    json_types: tuple[type, ...]
-
-    def to_internal_value(self, data: Any) -> Any:
-        initial = getattr(self.root, "initial_data", None)  # type: ignore[attr-defined]
-        if not isinstance(initial, QueryDict) and not isinstance(data, self.json_types):
-            self.fail("invalid")  # type: ignore[attr-defined]
-        return super().to_internal_value(data)  # type: ignore[misc]
-
-
-class JSONBooleanField(JSONTyped, serializers.BooleanField):
-    json_types = (bool,)
-
-
-class JSONCharField(JSONTyped, serializers.CharField):
-    json_types = (str,)
-
-
 class TicketCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -241,8 +222,8 @@ class TicketAssignSerializer(serializers.Serializer):
 
 class CommentCreateSerializer(serializers.Serializer):
     # Not trimmed: the body is the author's text as written; the service refuses a blank one.
-    body = JSONCharField(trim_whitespace=False)
-    is_internal = JSONBooleanField(
+    body = serializers.CharField(trim_whitespace=False)
+    is_internal = serializers.BooleanField(
         default=False, help_text="Agents only: a note requesters never see."
     )
     attachments = serializers.ListField(

@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
@@ -40,8 +40,6 @@ from nixflow.api.serializers import (
     CommentCreateSerializer,
     CommentSerializer,
     HistorySerializer,
-    JSONBooleanField,
-    JSONCharField,
     MeSerializer,
     TicketAssignSerializer,
     TicketCreateSerializer,
@@ -241,8 +239,8 @@ class TicketViewSet(viewsets.GenericViewSet):
             "application/json": inline_serializer(
                 "CommentCreateJSON",
                 {
-                    "body": JSONCharField(trim_whitespace=False),
-                    "is_internal": JSONBooleanField(
+                    "body": serializers.CharField(trim_whitespace=False),
+                    "is_internal": serializers.BooleanField(
                         default=False, help_text="Agents only: a note requesters never see."
                     ),
                 },
