@@ -119,8 +119,8 @@ def test_an_agent_reaches_the_dashboard_from_the_admin_index_and_sees_the_figure
         "unacknowledged-count": (str(expected["unacknowledged_count"]), "1"),
         "at-risk-count": (str(expected["at_risk_count"]), "2"),
         # First response 10 and 90 min; resolution 1 h and 2 h.
-        "median-first-response": (expected["median_first_response"], "0:50"),
-        "median-resolution": (expected["median_resolution"], "1:30"),
+        "median-first-response": (expected["median_first_response"], "50 min"),
+        "median-resolution": (expected["median_resolution"], "1 h 30 min"),
     }
     for testid, (from_database, by_hand) in shown.items():
         assert (testid, _text(browser, testid)) == (testid, from_database)
