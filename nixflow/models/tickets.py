@@ -114,6 +114,9 @@ class Ticket(models.Model):
             models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
             models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
             models.Index(fields=["team", "-created"], name="nf_ticket_team_created"),
+            # The desk's counts (my open tickets, unassigned): assignee and open stages,
+            # answered from the index alone.
+            models.Index(fields=["assignee", "stage"], name="nf_ticket_assignee_stage"),
             models.Index(fields=["source", "-created"], name="nf_ticket_source_created"),
             models.Index(
                 priority_rank().desc(), models.F("created").desc(), name="nf_ticket_priority_rank"
