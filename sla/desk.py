@@ -5,7 +5,7 @@
 The column reads each page's clocks in one query (``sla_cells``); it sorts, and the
 filter selects, by ``Ticket.sla_due_at``, the earliest deadline of the ticket's ticking
 clocks, which ``sla.clocks.keep_due`` keeps in the ticket's transaction: sorting "most
-urgent first" walks the index ``nf_ticket_sla_due`` instead of joining the clocks.
+urgent first" walks the index ``nf_ticket_sla_due_created`` instead of joining the clocks.
 
 A ticket's state, from its clocks that can still change:
 - overdue: a ticking clock's deadline has passed (breached, still counting, included);
@@ -198,7 +198,7 @@ def register() -> None:
 
     register_ticket_column("sla", "SLA", sla_cells, ordering=URGENCY_ORDERING, order=10)
     # Overdue, at risk and on track tickets most urgent first: the order of the index
-    # (nf_ticket_sla_due) that also finds them, so PostgreSQL reads the range in order.
+    # (nf_ticket_sla_due_created) that also finds them, so PostgreSQL reads the range in order.
     by_urgency = dict.fromkeys((OVERDUE, AT_RISK, ON_TRACK), URGENCY_ORDERING)
     register_ticket_filter("sla", "SLA", STATES, filter_by_state, ordering=by_urgency)
     # Next to the ticket's fields: the time left is what an agent looks for first.

@@ -5,7 +5,7 @@ through the same functions.
 
 Each is a ticket count at a million tickets, so each is read through an index:
 
-- breached: ``sla_due_at <= now`` on nf_ticket_sla_due, a range scan from the oldest
+- breached: ``sla_due_at <= now`` on nf_ticket_sla_due_created, a range scan from the oldest
   deadline that stops at the count's cap. ``sla_due_at`` is the earliest deadline among
   the ticket's counting clocks (sla.clocks.DUE: ticking, or breached and still counting),
   so it is past exactly when a running clock has passed its deadline, whether or not the
@@ -18,7 +18,7 @@ Each is a ticket count at a million tickets, so each is read through an index:
   scan (a minute) an unmarked running clock is both at risk and breached.
 - breaching within the hour: the agent's tickets or their teams', whose ``sla_due_at``
   is ahead and at most an hour away (``now < sla_due_at <= now + 1 h``): the tickets to
-  act on before they breach. A range of nf_ticket_sla_due an hour wide (the desk's
+  act on before they breach. A range of nf_ticket_sla_due_created an hour wide (the desk's
   deadlines of the next hour, a few thousand at a million tickets), each then checked
   for its assignee and team. Paused clocks are not counted (``sla_due_at`` is the
   earliest *counting* deadline), as in Breached.
@@ -69,7 +69,7 @@ def register() -> None:
         title="At risk",
         tickets=at_risk_tickets,
         description="A clock passes its deadline soon",
-        sort="sla",  # least time left first, on nf_ticket_sla_due
+        sort="sla",  # least time left first, on nf_ticket_sla_due_created
         tone="warning",
         order=30,
     )
@@ -78,7 +78,7 @@ def register() -> None:
         title="Breaching within the hour",
         tickets=breaching_soon_tickets,
         description="Yours or your teams': a deadline in the next hour",
-        sort="sla",  # the nearest deadline first, a range of nf_ticket_sla_due
+        sort="sla",  # the nearest deadline first, a range of nf_ticket_sla_due_created
         tone="warning",
         order=35,
     )
@@ -87,7 +87,7 @@ def register() -> None:
         title="Breached",
         tickets=breached_tickets,
         description="A running clock is past its deadline",
-        sort="sla",  # most overdue first: a range of nf_ticket_sla_due, no sort
+        sort="sla",  # most overdue first: a range of nf_ticket_sla_due_created, no sort
         tone="danger",
         order=40,
     )

@@ -18,7 +18,7 @@ Sorting a million rows is cheap only along an index, so only these columns sort:
   (none, in practice) are sorted further;
 - updated (``updated_cell``): ``nf_ticket_updated``;
 - a registered column's ``ordering``: a column of the ticket (the SLA's ``sla_due_at``
-  on ``nf_ticket_sla_due``, most urgent first, tickets without a clock last).
+  on ``nf_ticket_sla_due_created``, most urgent first, tickets without a clock last).
 """
 
 from __future__ import annotations

@@ -122,8 +122,12 @@ class Ticket(models.Model):
                 priority_rank().desc(), models.F("created").desc(), name="nf_ticket_priority_rank"
             ),
             # Whole, not partial: "most urgent first" is ORDER BY sla_due_at (NULLS LAST,
-            # the btree's own order), which a partial index could not serve.
-            models.Index(fields=["sla_due_at"], name="nf_ticket_sla_due"),
+            # the btree's own order), which a partial index could not serve. With the
+            # list's tie-break (created, id), so that the sort walks it both ways and a
+            # page inside the tickets without a due time is still a range of it.
+            models.Index(
+                fields=["sla_due_at", "-created", "-id"], name="nf_ticket_sla_due_created"
+            ),
             # `search` is icontains, which PostgreSQL runs as UPPER(col) LIKE UPPER(%q%):
             # trigram indexes on those expressions serve it without a sequential scan.
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="nf_ticket_title_trgm"),
