@@ -2,6 +2,7 @@
 how the desk organises its work (teams, routing, tags, saved views). One module per
 part; everything is importable from ``nixflow.models`` as before."""
 
+from nixflow.models.desk import DESK_SETTINGS_ID, DeskSettings
 from nixflow.models.teams import (
     AssignmentMode,
     RoutingRule,
@@ -29,6 +30,7 @@ from nixflow.models.users import Availability, NixflowUserManager, Role, User
 from nixflow.models.workflows import DONE_CATEGORIES, Stage, StageCategory, Transition, Workflow
 
 __all__ = [
+    "DESK_SETTINGS_ID",
     "DONE_CATEGORIES",
     "PRIORITY_RANK",
     "TICKET_KEY_PATTERN",
@@ -37,6 +39,7 @@ __all__ = [
     "Attachment",
     "Availability",
     "Comment",
+    "DeskSettings",
     "HistoryLog",
     "NixflowUserManager",
     "Priority",
