@@ -11,6 +11,7 @@ from nixflow.admin.beat import register_beat_admins
 from nixflow.admin.desk import QueueFilter, register_core_queues
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.saved_views import SavedViewAdmin
+from nixflow.admin.teams import RoutingRuleAdmin, TeamAdmin
 from nixflow.admin.tickets import (
     CommentInline,
     HistoryInline,
@@ -31,8 +32,10 @@ __all__ = [
     "HistoryLogAdmin",
     "NewCommentInline",
     "QueueFilter",
+    "RoutingRuleAdmin",
     "SavedViewAdmin",
     "StageInline",
+    "TeamAdmin",
     "TicketAdmin",
     "TransitionInline",
     "UserAdmin",

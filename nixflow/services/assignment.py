@@ -33,13 +33,14 @@ unassigned, will find it under the team lock itself) instead of waiting for them
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
+from django.db.models import IntegerField, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from nixflow import events
 from nixflow.models import (
     DONE_CATEGORIES,
     AssignmentMode,
@@ -59,65 +60,68 @@ from nixflow.services import tickets as ticket_services
 DRAIN_LIMIT = 100
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    membership_id: int
-    user_id: int
-    last_assigned_at: datetime | None
-    open_tickets: int
+_OPEN_TICKETS_SQL = f"""(SELECT count(*) FROM (
+    SELECT 1 FROM {Ticket._meta.db_table} t
+    JOIN {Stage._meta.db_table} s ON s.id = t.stage_id
+    WHERE t.assignee_id = {TeamMembership._meta.db_table}.user_id
+      AND NOT (s.category = ANY(%s))
+    LIMIT %s) AS o)"""  # noqa: S608 -- table names from the models, values as parameters
 
 
-# One query for the team's available members and their open tickets. The open count
-# is bounded by LIMIT: with a cap only "fewer than the cap?" matters, so an agent with
-# thousands of open tickets costs `cap` index entries, not thousands (LIMIT NULL: no
-# limit, for least-open; LIMIT 0 skips the count for an uncapped round-robin).
-_CANDIDATES_SQL = f"""
-SELECT m.id, m.user_id, m.last_assigned_at,
-       (SELECT count(*) FROM (
-            SELECT 1 FROM {Ticket._meta.db_table} t
-            JOIN {Stage._meta.db_table} s ON s.id = t.stage_id
-            WHERE t.assignee_id = m.user_id AND NOT (s.category = ANY(%(done)s))
-            LIMIT %(limit)s) AS o)
-FROM {TeamMembership._meta.db_table} m
-JOIN {User._meta.db_table} u ON u.id = m.user_id
-WHERE m.team_id = %(team)s AND u.is_active AND u.role = ANY(%(roles)s)
-  AND u.availability = %(available)s
-"""  # noqa: S608 -- table names from the models, values as parameters
+def _open_tickets(limit: int | None) -> RawSQL:
+    """A member's open tickets (assigned to them, not in a done stage), counted up to
+    ``limit``: with a cap only "fewer than the cap?" matters, so an agent with thousands
+    of open tickets costs ``cap`` entries of nf_ticket_assignee_created, not thousands
+    (None: no limit, for least-open)."""
+    return RawSQL(  # noqa: S611 -- the constant above, values as parameters
+        _OPEN_TICKETS_SQL, (list(DONE_CATEGORIES), limit), output_field=IntegerField()
+    )
 
 
-def _candidates(team: Team) -> list[_Candidate]:
+def _candidates(team: Team) -> list[TeamMembership]:
+    """The team's members who can take a ticket now (active agents, available), each
+    with ``open_tickets`` (0 when neither the mode nor a cap needs it), in one query."""
     cap = team.max_open_per_agent
     if team.assignment_mode == AssignmentMode.LEAST_OPEN:
-        limit: int | None = None
+        open_tickets: RawSQL | Value = _open_tickets(None)
+    elif cap is not None:
+        open_tickets = _open_tickets(cap)
     else:
-        limit = cap or 0
-    params: dict[str, Any] = {
-        "team": team.pk,
-        "done": list(DONE_CATEGORIES),
-        "limit": limit,
-        "roles": [Role.AGENT, Role.ADMIN],
-        "available": Availability.AVAILABLE,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES_SQL, params)
-        rows = cursor.fetchall()
-    return [_Candidate(*row) for row in rows]
+        open_tickets = Value(0, output_field=IntegerField())
+    return list(
+        TeamMembership.objects.filter(
+            team=team,
+            user__is_active=True,
+            user__role__in=[Role.AGENT, Role.ADMIN],
+            user__availability=Availability.AVAILABLE,
+        )
+        .select_related("user")
+        .annotate(open_tickets=open_tickets)
+    )
 
 
-def _pick(team: Team) -> _Candidate | None:
+def _pick(team: Team) -> TeamMembership | None:
     """The member who gets the team's next ticket, None when nobody can take one."""
     if team.assignment_mode == AssignmentMode.OFF:
         return None
     cap = team.max_open_per_agent
-    candidates = [c for c in _candidates(team) if cap is None or c.open_tickets < cap]
+    candidates = [
+        m
+        for m in _candidates(team)
+        if cap is None or m.open_tickets < cap  # type: ignore[attr-defined]
+    ]
 
     # Never assigned first, then the one assigned longest ago; the membership id
     # breaks ties so that every process picks the same member from the same rows.
-    def turn(c: _Candidate) -> tuple[bool, datetime | None, int]:
-        return (c.last_assigned_at is not None, c.last_assigned_at, c.membership_id)
+    def turn(m: TeamMembership) -> tuple[bool, datetime | None, int]:
+        return (m.last_assigned_at is not None, m.last_assigned_at, m.pk)
 
     if team.assignment_mode == AssignmentMode.LEAST_OPEN:
-        return min(candidates, key=lambda c: (c.open_tickets, *turn(c)), default=None)
+        return min(
+            candidates,
+            key=lambda m: (m.open_tickets, *turn(m)),  # type: ignore[attr-defined]
+            default=None,
+        )
     return min(candidates, key=turn, default=None)
 
 
@@ -134,34 +138,69 @@ WHERE id = %(membership)s
 """  # noqa: S608 -- table names from the models
 
 
-def _give(ticket: Ticket, team: Team, candidate: _Candidate) -> Ticket:
+def _stamp(team: Team, member: TeamMembership) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            _STAMP_SQL,
-            {"now": timezone.now(), "team": team.pk, "membership": candidate.membership_id},
+            _STAMP_SQL, {"now": timezone.now(), "team": team.pk, "membership": member.pk}
         )
-    assignee = User.objects.get(pk=candidate.user_id)
-    return ticket_services.ticket_assign(ticket=ticket, assignee=assignee, actor=None)
+
+
+def _give(ticket: Ticket, team: Team, member: TeamMembership) -> Ticket:
+    _stamp(team, member)
+    return ticket_services.ticket_assign(ticket=ticket, assignee=member.user, actor=None)
 
 
 def _lock_team(team_id: int) -> Team:
     return Team.objects.select_for_update().get(pk=team_id)
 
 
+def pick_for_new_ticket(*, ticket: Ticket) -> User | None:
+    """The agent a ticket being created goes to (``ticket_create`` calls this before it
+    inserts the row, so that the row is written once, assignee included), None when its
+    team assigns by hand or nobody can take it now (it then waits in the queue).
+
+    The team's row stays locked until the creating transaction commits (see the module
+    docstring); the ticket row does not exist yet, so no lock is held before this one.
+    """
+    team = ticket.team
+    if team is None or team.assignment_mode == AssignmentMode.OFF:
+        return None  # no lock for teams that assign by hand
+    team = _lock_team(team.pk)
+    member = _pick(team)
+    if member is None:
+        return None
+    _stamp(team, member)
+    return member.user
+
+
+def record_auto_assignment(*, ticket: Ticket, assignee: User) -> None:
+    """The history row and ``ticket.assigned`` event of a new ticket's auto-assignment,
+    as ``ticket_assign`` writes them, by the system."""
+    ticket_services._commit_change(
+        ticket=ticket,
+        actor=None,
+        event_type=events.TICKET_ASSIGNED,
+        changes={"assignee": (None, assignee)},
+        at=ticket.created,
+        payload={"assignee_id": assignee.pk, "previous_assignee_id": None},
+    )
+
+
 def auto_assign(*, ticket: Ticket) -> Ticket:
-    """Give an unassigned ticket of an auto-assigning team to the member whose turn it is
-    (in the caller's transaction, with the ticket locked or new); the ticket as it is
-    afterwards. Without an available member under the cap it stays unassigned."""
+    """Give an unassigned open ticket of an auto-assigning team (moved there, or routed
+    after its creation) to the member whose turn it is, through ``ticket_assign``; the
+    caller has locked the ticket. Without an available member under the cap it stays
+    unassigned."""
     team = ticket.team
     if team is None or ticket.assignee_id is not None:
         return ticket
     if team.assignment_mode == AssignmentMode.OFF:
-        return ticket  # no lock for teams that assign by hand (most tickets of most desks)
-    team = _lock_team(team.pk)  # serializes the team's picks; see the module docstring
-    candidate = _pick(team)
-    if candidate is None:
         return ticket
-    return _give(ticket, team, candidate)
+    team = _lock_team(team.pk)
+    member = _pick(team)
+    if member is None:
+        return ticket
+    return _give(ticket, team, member)
 
 
 def _next_waiting(team: Team, keep: int | None) -> Ticket | None:
@@ -190,13 +229,13 @@ def drain(*, team_ids: Iterable[int], limit: int = DRAIN_LIMIT, keep: int | None
         if team.assignment_mode == AssignmentMode.OFF:
             continue
         for _ in range(limit):
-            candidate = _pick(team)
-            if candidate is None:
+            member = _pick(team)
+            if member is None:
                 break
             waiting = _next_waiting(team, keep)
             if waiting is None:
                 break
-            _give(waiting, team, candidate)
+            _give(waiting, team, member)
             given += 1
     return given
 

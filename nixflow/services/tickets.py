@@ -71,7 +71,7 @@ def _lock(ticket: Ticket) -> Ticket:
 # themselves from loaded rows, and validating them here would cost a query each on the
 # hottest write paths (mail intake, forms, load) for checks the database makes anyway.
 _CHECKED_BY_THE_DATABASE = {"validate_constraints": False, "validate_unique": False}
-TICKET_RELATIONS = ["workflow", "stage", "requester", "assignee"]
+TICKET_RELATIONS = ["workflow", "stage", "requester", "assignee", "team"]
 
 
 def _validate_ticket(ticket: Ticket) -> None:
@@ -169,6 +169,8 @@ def ticket_create(
         updated=now,
     )
     ticket.team = routing.route(ticket=ticket, origin=origin)
+    picked = assignment.pick_for_new_ticket(ticket=ticket) if assignee is None else None
+    ticket.assignee = assignee or picked
     ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
     ticket.save()
     _commit_change(
@@ -189,8 +191,8 @@ def ticket_create(
             "team_id": ticket.team_id,
         },
     )
-    if assignee is None:
-        ticket = assignment.auto_assign(ticket=ticket)
+    if picked is not None:
+        assignment.record_auto_assignment(ticket=ticket, assignee=picked)
     return ticket
 
 
