@@ -1,4 +1,6 @@
-"""Outbound mail: the acknowledgement of a new ticket and each public agent comment.
+"""Outbound mail: the acknowledgement of a new ticket, each public agent comment, and
+the notifications app's mail (to an agent, with their reply token; to a team's address,
+without one).
 
 Both are event-log subscribers (after commit, at least once, idempotent): the handler
 writes one queued ``EmailMessage`` per recipient in its delivery transaction and queues
@@ -51,7 +53,7 @@ from eventlog.models import EventLog
 from eventlog.outbox import Message as OutboxEntry
 from eventlog.outbox import outbox_enqueue, outbox_enqueue_many
 from eventlog.subscribers import subscribe
-from nixflow.models import Comment, Ticket, User
+from nixflow.models import Comment, Team, Ticket, User
 from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError
 
@@ -59,9 +61,11 @@ from nixflow.toolkit.errors import ConflictError
 ACKNOWLEDGE = "email.acknowledge_ticket"
 NOTIFY_COMMENT = "email.notify_comment"
 NOTIFY_AGENT = "email.notify_agent"
-# The notifications app's event (its events.py says the payload): named, not imported,
+NOTIFY_TEAM = "email.notify_team"
+# The notifications app's events (its events.py says the payloads): named, not imported,
 # as feature apps meet through events only.
 NOTIFICATION_CREATED = "notification.created"
+NOTIFICATION_TEAM_NOTICE = "notification.team_notice"
 
 
 def header_text(value: str) -> str:
@@ -93,17 +97,18 @@ def _recipients(ticket: Ticket, exclude: set[int]) -> list[User]:
     return chosen
 
 
-def _thread_headers(ticket: Ticket, thread: EmailThread | None, to: User) -> tuple[str, list[str]]:
+def _own_addresses() -> set[str]:
+    return {a.lower() for a in EmailAccount.objects.values_list("address", flat=True)}
+
+
+def _thread_headers(ticket: Ticket, thread: EmailThread | None, to: str) -> tuple[str, list[str]]:
     """In-Reply-To and References: the conversation's root, and its latest message.
 
     Of our own mail, only what went to this recipient: our Message-IDs carry each
     recipient's reply token (``reply_tokens``), which must never reach anyone else."""
     ids = list(
         EmailMessage.objects.filter(ticket=ticket)
-        .filter(
-            ~Q(message_type=EmailMessageType.OUTBOUND)
-            | Q(to_addresses__contains=[(to.email or "").lower()])
-        )
+        .filter(~Q(message_type=EmailMessageType.OUTBOUND) | Q(to_addresses__contains=[to.lower()]))
         .exclude(message_id="")
         .order_by("received_at", "id")
         .values_list("message_id", flat=True)
@@ -134,7 +139,7 @@ def _headers(
         "X-Auto-Response-Suppress": "All",
         "X-NixFlow-Ticket": ticket.key,
     }
-    if settings.EMAIL_REPLY_TO_TOKENS:
+    if settings.EMAIL_REPLY_TO_TOKENS and reply_to:
         headers["Reply-To"] = reply_to
     if in_reply_to:
         headers["In-Reply-To"] = f"<{in_reply_to}>"
@@ -142,30 +147,42 @@ def _headers(
     return headers
 
 
+def _addressee(ticket: Ticket, to: User | str) -> tuple[str, str, str]:
+    """(address, display name, reply token) of a recipient. A user's reply token
+    (reply_tokens) goes in our Message-ID, which their reply carries back in In-Reply-To
+    and References, and optionally in Reply-To. A bare address (a team's) is nobody's
+    account: no token, so a reply from it proves nothing and goes through the sender
+    authentication any mail to the desk does."""
+    if isinstance(to, User):
+        return to.email, to.get_full_name(), reply_tokens.make(ticket_id=ticket.pk, user_id=to.pk)
+    return to, "", ""
+
+
 def queue_mail(
     *,
     ticket: Ticket,
-    to: User,
+    to: User | str,
     subject: str,
     body: str,
     auto_submitted: str,
+    to_name: str = "",
 ) -> EmailMessage | None:
-    """Build and store one outbound message; sent after commit by ``send_queued``."""
+    """Build and store one outbound message; sent after commit by ``send_queued``.
+    ``to`` is a user, or an address that is no user's (``to_name`` its display name)."""
     account, thread = _account_for(ticket)
     if account is None:
         return None  # no mail account configured: the desk doesn't send mail
     subject = header_text(subject)
     domain = account.address.rsplit("@", 1)[-1]
-    # The recipient's reply token (reply_tokens) in our Message-ID, which their reply
-    # carries back in In-Reply-To and References, and optionally in Reply-To.
-    token = reply_tokens.make(ticket_id=ticket.pk, user_id=to.pk)
-    message_id = make_msgid(idstring=f"{ticket.key}.{token}", domain=domain)
-    in_reply_to, references = _thread_headers(ticket, thread, to)
+    address, name, token = _addressee(ticket, to)
+    idstring = f"{ticket.key}.{token}" if token else ticket.key
+    message_id = make_msgid(idstring=idstring, domain=domain)
+    in_reply_to, references = _thread_headers(ticket, thread, address)
     headers = _headers(
         ticket=ticket,
         message_id=message_id,
         auto_submitted=auto_submitted,
-        reply_to=reply_tokens.reply_address(account.address, token),
+        reply_to=reply_tokens.reply_address(account.address, token) if token else "",
         in_reply_to=in_reply_to,
         references=references,
     )
@@ -173,7 +190,7 @@ def queue_mail(
         subject=subject,
         body=body,
         from_email=formataddr((header_text(settings.NIXFLOW_MAIL_FROM_NAME), account.address)),
-        to=[formataddr((header_text(to.get_full_name()), to.email))],
+        to=[formataddr((header_text(name or to_name), address))],
         headers=headers,
     )
     raw = mail.message().as_bytes()
@@ -187,7 +204,7 @@ def queue_mail(
         in_reply_to=in_reply_to,
         references=references,
         from_address=account.address,
-        to_addresses=[to.email.lower()],
+        to_addresses=[address.lower()],
         subject=subject,
         text_body=body,
         reply_text=body,
@@ -453,8 +470,7 @@ def notify_agent(event: EventLog) -> None:
     to = User.objects.filter(pk=payload.get("recipient_id"), is_active=True).first()
     if ticket is None or to is None or not to.email:
         return
-    own = {a.lower() for a in EmailAccount.objects.values_list("address", flat=True)}
-    if to.email.lower() in own:
+    if to.email.lower() in _own_addresses():
         return  # never to our own addresses (a mail loop)
     comment = (
         Comment.objects.select_related("author")
@@ -472,7 +488,38 @@ def notify_agent(event: EventLog) -> None:
     )
 
 
+def _team_mail_body(*, team: Team, text: str, ticket: Ticket) -> str:
+    return (
+        f"Hello {team.name},\n\n{text}.\n\n{ticket.title}\n\n{ticket.description}\n\n"
+        "This message went to the team's address, not to a person: a reply to it is "
+        "added to the ticket as mail from whoever sends it, which the desk trusts as it "
+        "trusts any mail (a staff member's only when their mail can be vouched for).\n"
+    )
+
+
+def notify_team(event: EventLog) -> None:
+    """Mail a team's own address (``Team.email``) a notice of the notifications app (a
+    new ticket in the team, unassigned), as the address is when the notice is
+    delivered: threaded with the ticket's mail, without a reply token (no user)."""
+    payload = event.payload
+    team = Team.objects.filter(pk=payload.get("team_id")).first()
+    ticket = Ticket.objects.filter(pk=payload.get("ticket_id")).first()
+    if team is None or ticket is None or not team.email:
+        return
+    if team.email.lower() in _own_addresses():
+        return  # a team address that is the desk's own mailbox would open a mail loop
+    queue_mail(
+        ticket=ticket,
+        to=team.email,
+        to_name=team.name,
+        subject=f"[{ticket.key}] {ticket.title}",
+        body=_team_mail_body(team=team, text=str(payload.get("text", "")), ticket=ticket),
+        auto_submitted="auto-generated",
+    )
+
+
 def register() -> None:
     subscribe("ticket.created", name=ACKNOWLEDGE)(acknowledge_ticket)
     subscribe("ticket.commented", name=NOTIFY_COMMENT)(notify_comment)
     subscribe(NOTIFICATION_CREATED, name=NOTIFY_AGENT)(notify_agent)
+    subscribe(NOTIFICATION_TEAM_NOTICE, name=NOTIFY_TEAM)(notify_team)

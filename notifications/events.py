@@ -18,6 +18,18 @@ it stays forever, it carries ids and one sentence of usernames, ticket key and s
 names (``text``), never user-written text such as a comment or a ticket title (which
 their owners can edit or erase), nor an e-mail address.
 
+``notification.team_notice`` (subject: the ``Team``; actor: None; ticket_key: the
+ticket's key), one per team told of an event at the team's own address (``Team.email``;
+today the kind ``team_unassigned``: a new ticket in the team, unassigned)::
+
+    {"team_id": int, "ticket_id": int, "kind": str, "text": str, "source_event_id": int}
+
+A separate event, not a ``notification.created`` without a recipient: the address is no
+user, so it has no preferences, no notification row and no reply token, and readers of
+``notification.created`` rely on ``recipient_id``. The address itself is not in the
+payload (the log is forever, and the team's address may change): ``email_integration``
+mails ``Team.email`` as it is when the notice is delivered, and nothing if it is empty.
+
 ``notification.preferences.updated`` (subject: the agent whose preferences changed;
 actor: who changed them)::
 
@@ -32,11 +44,12 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.services import event_record
-from nixflow.models import Ticket, User
+from nixflow.models import Team, Ticket, User
 from notifications.models import Notification
 
 NOTIFICATION_CREATED = "notification.created"
 PREFERENCES_UPDATED = "notification.preferences.updated"
+TEAM_NOTICE = "notification.team_notice"
 
 
 def notification_created(
@@ -61,6 +74,22 @@ def notification_created(
             "text": notification.text,
             "source_event_id": source_event_id,
             "comment_id": notification.comment_id,
+        },
+    )
+
+
+def team_notice(*, team: Team, ticket: Ticket, kind: str, text: str, source_event_id: int) -> None:
+    event_record(
+        type=TEAM_NOTICE,
+        subject=team,
+        actor=None,
+        ticket_key=ticket.key,
+        payload={
+            "team_id": team.pk,
+            "ticket_id": ticket.pk,
+            "kind": kind,
+            "text": text,
+            "source_event_id": source_event_id,
         },
     )
 

@@ -10,9 +10,11 @@ transactions, perhaps at once on two workers, and could only merge after the fac
 Rules read the event's payload and core rows (tickets, comments, watchers), never
 another feature app: SLA events are found through their ``ticket_key``.
 
-Adding a kind (teams' "a new ticket in my team, unassigned") is a ``Kind`` member, its
-rank and default (``notifications.models``) and one rule here, for ``ticket.created``
-and the team change event, whose ``find`` yields the team's members; nothing else moves.
+Adding a kind is a ``Kind`` member, its rank and default (``notifications.models``) and
+one rule here; nothing else moves. A rule may also name a team (``team``) whose own
+address hears of the event: "a new ticket in my team, unassigned" does, for
+``Team.email``, which is not a user and so has no preferences and no notification row
+(``services.notification_deliver`` records a ``notification.team_notice`` for it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.db.models.functions import Upper
 
 from eventlog.models import EventLog
 from eventlog.services import SYSTEM
-from nixflow.models import Comment, Ticket, User
+from nixflow.models import DONE_CATEGORIES, Comment, Team, TeamMembership, Ticket, User
 from notifications.models import Kind, Reason
 
 
@@ -59,6 +61,22 @@ class Occasion:
     def watcher_ids(self) -> list[int]:
         return list(self.ticket.watchers.values_list("user_id", flat=True))
 
+    @cached_property
+    def arrived_team(self) -> Team | None:
+        """The team the event brought the ticket into (``team_id`` of ``ticket.created``
+        and ``ticket.team_changed``) while it still needs someone there: when the event is
+        delivered (after its transaction committed) the ticket is still in that team,
+        unassigned and open. Read then, not from the payload, because auto-assignment
+        gives the ticket its agent in the same transaction, after the event; an agent who
+        takes it, or a move elsewhere, before delivery makes the notice moot too."""
+        team_id = self.payload.get("team_id")
+        ticket = self.ticket
+        if not isinstance(team_id, int) or ticket.team_id != team_id:
+            return None
+        if ticket.assignee_id is not None or ticket.stage.category in DONE_CATEGORIES:
+            return None
+        return Team.objects.filter(pk=team_id).first()
+
     def assignee_and_watchers(self) -> Iterator[tuple[int, str]]:
         if self.ticket.assignee_id is not None:
             yield self.ticket.assignee_id, Reason.ASSIGNEE
@@ -68,6 +86,7 @@ class Occasion:
 
 Finder = Callable[[Occasion], Iterable[tuple[int, str]]]
 Describer = Callable[[Occasion], str]
+TeamFinder = Callable[[Occasion], Team | None]
 
 
 @dataclass(frozen=True)
@@ -76,14 +95,18 @@ class KindRule:
     event_type: str
     find: Finder
     describe: Describer
+    # The team whose own address (Team.email) is told too, if the kind has one.
+    team: TeamFinder | None = None
 
 
 _rules: dict[str, list[KindRule]] = {}
 
 
-def register_kind(*, kind: str, event_type: str, describe: Describer) -> Callable[[Finder], Finder]:
+def register_kind(
+    *, kind: str, event_type: str, describe: Describer, team: TeamFinder | None = None
+) -> Callable[[Finder], Finder]:
     def register(find: Finder) -> Finder:
-        _rules.setdefault(event_type, []).append(KindRule(kind, event_type, find, describe))
+        _rules.setdefault(event_type, []).append(KindRule(kind, event_type, find, describe, team))
         return find
 
     return register
@@ -140,6 +163,47 @@ def assigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
     assignee_id = occasion.payload.get("assignee_id")
     if isinstance(assignee_id, int):
         yield assignee_id, Reason.ASSIGNED
+
+
+def _describe_arrival(occasion: Occasion) -> str:
+    team = occasion.arrived_team
+    where = team.name if team is not None else "your team"
+    key = occasion.ticket.key
+    if occasion.event.type == "ticket.created":
+        return f"New ticket {key} in {where}, unassigned"
+    return _subject(
+        occasion,
+        f"{{who}} moved {{key}} to {where}, unassigned",
+        f"{{key}} went to {where}, unassigned",
+    )
+
+
+def _arrived_team(occasion: Occasion) -> Team | None:
+    return occasion.arrived_team
+
+
+# Every member, away or not: availability decides who is given tickets, not who may know
+# of them (an away agent's list simply waits for their return). Active agents only, as
+# for every kind (services._agents), and never whoever moved the ticket there.
+@register_kind(
+    kind=Kind.TEAM_UNASSIGNED,
+    event_type="ticket.created",
+    describe=_describe_arrival,
+    team=_arrived_team,
+)
+@register_kind(
+    kind=Kind.TEAM_UNASSIGNED,
+    event_type="ticket.team_changed",
+    describe=_describe_arrival,
+    team=_arrived_team,
+)
+def team_unassigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
+    team = occasion.arrived_team
+    if team is None:
+        return
+    members = TeamMembership.objects.filter(team=team).order_by("user_id")
+    for user_id in members.values_list("user_id", flat=True):
+        yield user_id, Reason.TEAM_MEMBER
 
 
 @register_kind(

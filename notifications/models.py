@@ -24,10 +24,11 @@ from nixflow.models import Comment, Ticket
 
 class Kind(models.TextChoices):
     """What concerns an agent; the unit of preferences. Kinds are checked in code, not
-    by a database constraint, so adding one (teams' "new ticket in my team") changes no
-    table. Listed strongest first: ``RANK`` below."""
+    by a database constraint, so adding one changes no table (only the field's choices,
+    a migration without SQL). Listed strongest first: ``RANK`` below."""
 
     ASSIGNED = "assigned", "Assigned to me"
+    TEAM_UNASSIGNED = "team_unassigned", "A new ticket in my team, unassigned"
     MENTIONED = "mentioned", "Mentioned in a comment"
     REQUESTER_REPLIED = "requester_replied", "The requester replied on my ticket"
     SLA_BREACHED = "sla_breached", "An SLA target on my ticket was breached"
@@ -44,6 +45,7 @@ class Reason(models.TextChoices):
     REQUESTER_REPLIED = "requester_replied", "The requester of your ticket replied"
     ASSIGNEE = "assignee", "You are the ticket's assignee"
     WATCHER = "watcher", "You watch the ticket"
+    TEAM_MEMBER = "team_member", "You are in the ticket's team"
 
 
 # Strongest first: a recipient's notification takes the kind (then the reason) that comes
@@ -60,9 +62,13 @@ class Channel(models.TextChoices):
 # Defaults per kind: (in the admin, by e-mail). In the admin everything is listed; mail
 # only for what needs the agent soon (their new work, a question to them, a customer
 # waiting, a breach); stage changes and at-risk warnings would be mail noise, and the
-# at-risk clock is already on the desk's queues.
+# at-risk clock is already on the desk's queues. A new unassigned ticket in one's team
+# is told to every member at once: mailed to each, a team's inflow would fill every
+# member's inbox; the team's own address (``Team.email``) is the mail channel for it,
+# and "Unassigned in my teams" on the desk lists them live.
 DEFAULTS: dict[str, tuple[bool, bool]] = {
     Kind.ASSIGNED: (True, True),
+    Kind.TEAM_UNASSIGNED: (True, False),
     Kind.MENTIONED: (True, True),
     Kind.REQUESTER_REPLIED: (True, True),
     Kind.SLA_BREACHED: (True, True),

@@ -95,6 +95,44 @@ def notification_deliver(*, event: EventLog) -> list[Notification]:
     if ticket is None:
         return []
     occasion = kinds.Occasion(event=event, ticket=ticket)
+    _tell_teams(occasion, rules)
+    return _tell_agents(occasion, rules)
+
+
+def _tell_teams(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> None:
+    """A ``notification.team_notice`` for each team a rule names that has an address;
+    ``email_integration`` mails it. Once per team and event: it commits with this
+    delivery's ``Delivery`` row, so a repeated delivery finds the event delivered, and
+    (the second line, as the notifications' unique pair is) a notice already in the log
+    for this event is not recorded again. No preferences (the address is not a user):
+    setting ``Team.email`` is the choice."""
+    told = _teams_told(occasion)
+    for rule in rules:
+        team = rule.team(occasion) if rule.team is not None else None
+        if team is None or not team.email or team.pk in told:
+            continue
+        told.add(team.pk)
+        events.team_notice(
+            team=team,
+            ticket=occasion.ticket,
+            kind=rule.kind,
+            text=rule.describe(occasion)[:TEXT_LENGTH],
+            source_event_id=occasion.event.pk,
+        )
+
+
+def _teams_told(occasion: kinds.Occasion) -> set[int]:
+    # Along eventlog_ticket_id: the ticket's own events, a few dozen, not the team's.
+    notices = EventLog.objects.filter(
+        ticket_key=occasion.ticket.key,
+        type=events.TEAM_NOTICE,
+        payload__source_event_id=occasion.event.pk,
+    )
+    return set(notices.values_list("payload__team_id", flat=True))
+
+
+def _tell_agents(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> list[Notification]:
+    event, ticket = occasion.event, occasion.ticket
     found = _find(occasion, rules)
     recipients = _agents(list(found))
     preferences = selectors.preferences_of(user_ids=[u.pk for u in recipients])
