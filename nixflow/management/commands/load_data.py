@@ -22,8 +22,8 @@ included), 441 tickets/s with ``--extras all`` (227 s, adding 200,000 SLA clocks
 breaches, 395,000 events, 134,000 mail messages and 100,000 KB searches). A million
 with ``--extras all`` (2,000,000 comments, history rows and SLA clocks, 315,000 breaches,
 3,950,000 events, 1,340,000 mail messages, 1,000,000 KB searches) took 2,555 s, 391
-tickets/s, at a load average of 7 to 13: the event log's hashing trigger and the trigram
-and mail indexes are most of it, and VACUUM ANALYZE of the tables a few minutes.
+tickets/s, at a load average of 7 to 13, VACUUM ANALYZE included (not profiled further:
+on this shared machine the rate follows the neighbours).
 
 What is and isn't generated:
 
