@@ -17,6 +17,8 @@ them (usernames, stage names, ISO times):
   ticket.team_changed  {"team_id": int | None, "previous_team_id": int | None,
                         "routed": bool} (routed: the routing rules chose it)
   ticket.commented     {"comment_id", "is_internal", "by_agent", "first_response"}
+  ticket.tags_changed  {"added": [tag names], "removed": [tag names]} (sorted; "tags" in
+                       "changes": the ticket's tags before and after, sorted, ", "-joined)
   ticket.watched / ticket.unwatched  {"user_id"}
   ticket.deleted       the ticket's main fields and the reason (no "changes"); only the
                        event log hears of it (``publish_deletion``)
@@ -61,6 +63,7 @@ TICKET_WATCHED = "ticket.watched"
 TICKET_UNWATCHED = "ticket.unwatched"
 TICKET_DELETED = "ticket.deleted"
 TICKET_TEAM_CHANGED = "ticket.team_changed"
+TICKET_TAGS_CHANGED = "ticket.tags_changed"
 
 # --- Users ---------------------------------------------------------------------------
 # Subject: the user. Payloads (stored forever in the append-only log, so no e-mail
@@ -132,6 +135,17 @@ ROUTING_RULE_DELETED = "routing_rule.deleted"
 VIEW_CREATED = "view.created"
 VIEW_UPDATED = "view.updated"
 VIEW_DELETED = "view.deleted"
+
+# --- Tags and desk settings -----------------------------------------------------------
+# Subject: the tag (nixflow.services.tags), the desk settings row.
+#   tag.created  {"name", "on_the_fly": bool} (on_the_fly: an agent's tagging created it)
+#   tag.updated  {"fields": ["name"], "changes": {"name": [old, new]}} (a rename)
+#   tag.deleted  {"name", "tickets": how many tickets lost it}
+#   desk_settings.updated  {"fields": [changed fields, sorted], "changes": {field: [old, new]}}
+TAG_CREATED = "tag.created"
+TAG_UPDATED = "tag.updated"
+TAG_DELETED = "tag.deleted"
+DESK_SETTINGS_UPDATED = "desk_settings.updated"
 
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:

@@ -14,11 +14,23 @@ types and payloads are in ``nixflow.events``). By subject:
   team's change), ``routing_rule_create``, ``routing_rule_update``,
   ``routing_rule_delete``, ``user_set_availability``, ``ticket_set_team``; routing
   (``routing.route``) and auto-assignment (``assignment``) run inside ``ticket_create``
-  and on the ticket events that free an agent's capacity.
+  and on the ticket events that free an agent's capacity;
+- ``tags``: ``ticket_tags_set``, ``ticket_tag_add``, ``ticket_tag_remove`` (agents; new
+  names create tags unless the list is locked), ``tag_create``, ``tag_update``,
+  ``tag_delete`` (admins) and ``desk_settings_update`` (the lock).
 
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.tags import (
+    desk_settings_update,
+    tag_create,
+    tag_delete,
+    tag_update,
+    ticket_tag_add,
+    ticket_tag_remove,
+    ticket_tags_set,
+)
 from nixflow.services.teams import (
     ROUTING_RULE_FIELDS,
     TEAM_FIELDS,
@@ -70,10 +82,14 @@ __all__ = [
     "StageSpec",
     "TransitionSpec",
     "comment_create",
+    "desk_settings_update",
     "requester_get_or_create",
     "routing_rule_create",
     "routing_rule_delete",
     "routing_rule_update",
+    "tag_create",
+    "tag_delete",
+    "tag_update",
     "team_create",
     "team_delete",
     "team_update",
@@ -81,6 +97,9 @@ __all__ = [
     "ticket_create",
     "ticket_delete",
     "ticket_set_team",
+    "ticket_tag_add",
+    "ticket_tag_remove",
+    "ticket_tags_set",
     "ticket_transition",
     "ticket_unwatch",
     "ticket_update",
