@@ -208,17 +208,26 @@ def record_breach(metric: SLAMetric, *, breached_at: datetime) -> None:
         publish_breaches([breach])
 
 
-def keep_due(ticket: Ticket) -> None:
+def keep_due(ticket: Ticket, *, clocks: list[SLAMetric] | None = None) -> None:
     """Set ``ticket.sla_due_at`` to the earliest deadline among its due clocks (None when
     none runs), in the database and on ``ticket``. Callers hold the ticket's row lock
     (the ticket services take it) or own the ticket (created in this transaction), so
     no other transaction changes its clocks meanwhile.
 
+    ``clocks``: every clock the ticket has, when the caller knows them (it has just
+    started them on a new ticket); the deadline is then taken from them, not read back.
     The UPDATE writes only when the value changes: a new row version costs an entry in
     every index of the ticket table, and most comments change no deadline."""
-    due = SLAMetric.objects.filter(DUE, ticket_id=ticket.pk).aggregate(due=Min("deadline"))["due"]
-    Ticket.objects.filter(pk=ticket.pk).exclude(sla_due_at=due).update(sla_due_at=due)
-    ticket.sla_due_at = due
+    if clocks is None:
+        due = SLAMetric.objects.filter(DUE, ticket_id=ticket.pk).aggregate(due=Min("deadline"))
+        deadline = due["due"]
+        Ticket.objects.filter(pk=ticket.pk).exclude(sla_due_at=deadline).update(sla_due_at=deadline)
+    else:
+        ticking = [c.deadline for c in clocks if c.status in TICKING and c.deadline is not None]
+        deadline = min(ticking, default=None)
+        if deadline != ticket.sla_due_at:
+            Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=deadline)
+    ticket.sla_due_at = deadline
 
 
 # --- reacting to ticket events ----------------------------------------------------------
@@ -231,48 +240,53 @@ def _open_metrics(ticket: Ticket, *types: str) -> list[SLAMetric]:
     return list(metrics.select_for_update(of=("self",)).order_by("id"))
 
 
-def _created(event: events.TicketEvent) -> None:
+# Each handler returns whether it may have changed a deadline, i.e. whether
+# ``sla_due_at`` must be kept (on_ticket_event): most events change no clock, and then
+# keeping it would cost two queries for nothing (mail intake runs one per message).
+def _created(event: events.TicketEvent) -> bool:
     ticket = event.ticket
     policy = policy_for(ticket)
     if policy is None:
-        return
-    _start_missing(ticket, policy, event.occurred_at)
+        return False
+    # A new ticket has no other clocks: its due time is known without reading it back.
+    keep_due(ticket, clocks=_start_missing(ticket, policy, event.occurred_at))
+    return False
 
 
-def _start_missing(ticket: Ticket, policy: SLAPolicy, at: datetime) -> None:
+def _start_missing(ticket: Ticket, policy: SLAPolicy, at: datetime) -> list[SLAMetric]:
+    """Start the clocks a ticket without any should have; the clocks started."""
     paused = ticket.stage.category == StageCategory.WAITING
     if ticket.stage.category in DONE_CATEGORIES:
-        return
-    # Keyword arguments one a line, as in the ticket services' calls: other fields.
+        return []
+    types = [MetricType.RESOLUTION]
     if ticket.first_response_at is None:
-        start(
-            ticket=ticket,
-            policy=policy,
-            metric_type=MetricType.FIRST_RESPONSE,
-            at=at,
-            paused=paused,
-        )
-    start(ticket=ticket, policy=policy, metric_type=MetricType.RESOLUTION, at=at, paused=paused)
+        types.insert(0, MetricType.FIRST_RESPONSE)
+    started = (
+        start(ticket=ticket, policy=policy, metric_type=metric_type, at=at, paused=paused)
+        for metric_type in types
+    )
+    return [metric for metric in started if metric is not None]
 
 
-def _updated(event: events.TicketEvent) -> None:
+def _updated(event: events.TicketEvent) -> bool:
     if not {"priority", "workflow", "source"} & set(event.changes):
-        return
+        return False
     ticket, at = event.ticket, event.occurred_at
     policy = policy_for(ticket)
     metrics = _open_metrics(ticket)
     if policy is not None and not SLAMetric.objects.filter(ticket=ticket).exists():
         _start_missing(ticket, policy, at)  # a policy applies for the first time
-        return
+        return True
     for metric in metrics:
         target = target_seconds(policy, ticket.priority, metric.metric_type) if policy else None
         if target is None or policy is None:
             cancel(metric, at)
         else:
             retarget(metric, policy, target, at)
+    return bool(metrics)
 
 
-def _transitioned(event: events.TicketEvent) -> None:
+def _transitioned(event: events.TicketEvent) -> bool:
     ticket, at = event.ticket, event.occurred_at
     before, after = event.payload["from_category"], event.payload["to_category"]
     waiting = after == StageCategory.WAITING
@@ -280,7 +294,7 @@ def _transitioned(event: events.TicketEvent) -> None:
         if before not in DONE_CATEGORIES:
             for metric in _open_metrics(ticket):
                 complete(metric, at)
-        return
+        return True
     if before in DONE_CATEGORIES:  # reopened
         resolution = (
             SLAMetric.objects.filter(ticket=ticket, metric_type=MetricType.RESOLUTION)
@@ -291,26 +305,28 @@ def _transitioned(event: events.TicketEvent) -> None:
         )
         if resolution is not None:
             reopen(resolution, at, paused=waiting)
-        return
+        return True
     for metric in _open_metrics(ticket):
         if waiting:
             pause(metric, at)
         elif before == StageCategory.WAITING:
             resume(metric, at)
+    return True
 
 
-def _commented(event: events.TicketEvent) -> None:
+def _commented(event: events.TicketEvent) -> bool:
     if event.payload["is_internal"] or event.actor is None:
-        return
+        return False
     ticket, at = event.ticket, event.occurred_at
     if event.payload["by_agent"] and event.actor.pk != ticket.requester_id:
-        for metric in _open_metrics(ticket, *RESPONSE_TYPES):
+        responses = _open_metrics(ticket, *RESPONSE_TYPES)
+        for metric in responses:
             complete(metric, at)
-        return
+        return bool(responses)
     if ticket.stage.category in DONE_CATEGORIES:
-        return
+        return False
     if _open_metrics(ticket, MetricType.NEXT_RESPONSE):
-        return  # the requester wrote again before anyone answered: same clock
+        return False  # the requester wrote again before anyone answered: same clock
     resolution = (
         SLAMetric.objects.filter(ticket=ticket, metric_type=MetricType.RESOLUTION)
         .select_related("policy")
@@ -318,14 +334,16 @@ def _commented(event: events.TicketEvent) -> None:
         .first()
     )
     policy = resolution.policy if resolution is not None else policy_for(ticket)
-    if policy is not None:
-        start(
-            ticket=ticket,
-            policy=policy,
-            metric_type=MetricType.NEXT_RESPONSE,
-            at=at,
-            paused=ticket.stage.category == StageCategory.WAITING,
-        )
+    if policy is None:
+        return False
+    started = start(
+        ticket=ticket,
+        policy=policy,
+        metric_type=MetricType.NEXT_RESPONSE,
+        at=at,
+        paused=ticket.stage.category == StageCategory.WAITING,
+    )
+    return started is not None
 
 
 HANDLERS = {
@@ -338,6 +356,5 @@ HANDLERS = {
 
 def on_ticket_event(sender: Any, event: events.TicketEvent, **kwargs: Any) -> None:
     handler = HANDLERS.get(event.type)
-    if handler is not None:
-        handler(event)
+    if handler is not None and handler(event):
         keep_due(event.ticket)
