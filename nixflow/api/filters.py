@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQuerySet
+from nixflow.selectors import tickets_tagged
 from nixflow.toolkit.filters import UTCDateTimeFilter
 
 # Primary keys are bigints: a larger number is bad input (400), not a database error.
@@ -100,6 +101,9 @@ class TicketFilter(django_filters.FilterSet):
     workflow = IdFilter(field_name="workflow_id", label="Workflow id.")
     team = IdFilter(field_name="team_id", label="Team id (nf_ticket_team_created serves it).")
     source = django_filters.ChoiceFilter(choices=Source.choices, label="Where it came from.")
+    tag = django_filters.CharFilter(
+        method="filter_tag", label="A tag's name (any case): the tickets that have it."
+    )
     created_after = UTCDateTimeFilter(
         field_name="created", lookup_expr="gte", label="Created at or after (ISO 8601)."
     )
@@ -114,6 +118,9 @@ class TicketFilter(django_filters.FilterSet):
     class Meta:
         model = Ticket
         fields: list[str] = []
+
+    def filter_tag(self, queryset: TicketQuerySet, name: str, value: str) -> TicketQuerySet:
+        return tickets_tagged(queryset, value)
 
     def filter_search(self, queryset: TicketQuerySet, name: str, value: str) -> TicketQuerySet:
         value = value.strip()

@@ -62,6 +62,9 @@ class TicketSerializer(serializers.ModelSerializer):
     stage = StageSummarySerializer(read_only=True)
     requester = UserSummarySerializer(read_only=True)
     assignee = UserSummarySerializer(read_only=True, allow_null=True)
+    tags = serializers.SerializerMethodField(
+        help_text="The ticket's tags by name (agents set them with PATCH; /api/tags/)."
+    )
 
     class Meta:
         model = Ticket
@@ -76,6 +79,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "stage",
             "requester",
             "assignee",
+            "tags",
             "created",
             "updated",
             "first_response_at",
@@ -83,6 +87,15 @@ class TicketSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "array", "items": {"type": "string"}})
+    def get_tags(self, ticket: Ticket) -> list[str]:
+        # The selectors annotate tag_names (one query for a page); a ticket loaded
+        # otherwise reads its tags.
+        names = getattr(ticket, "tag_names", None)
+        if names is None:
+            names = sorted((tag.name for tag in ticket.tags.all()), key=str.casefold)
+        return list(names)
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
@@ -194,6 +207,13 @@ class TicketUpdateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Agents only: an active agent, or null to unassign.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        max_length=20,
+        required=False,
+        help_text="Agents only: the ticket's tags, the complete list (names, any case). A "
+        "name no tag has creates the tag, unless an admin locked the list (then 400).",
     )
 
     def validate(self, attrs: dict) -> dict:

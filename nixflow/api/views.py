@@ -182,8 +182,8 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=TicketUpdateSerializer, responses=TicketSerializer)
     def partial_update(self, request: Request, key: str) -> Response:
-        """Change title and description; agents also priority and assignee. The stage
-        changes only through ``transition/``."""
+        """Change title and description; agents also priority, assignee and tags. The
+        stage changes only through ``transition/``."""
         ticket = self.get_object()
         serializer = TicketUpdateSerializer(
             data=request.data, partial=True, context={"request": request}
@@ -192,6 +192,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         fields = dict(serializer.validated_data)
         assign = "assignee" in fields
         assignee = fields.pop("assignee", None)
+        tags = fields.pop("tags", None)
         # All or nothing: a refused assignee must not leave a changed title behind.
         with transaction.atomic():
             if fields:
@@ -200,6 +201,8 @@ class TicketViewSet(viewsets.GenericViewSet):
                 services.ticket_assign(
                     ticket=ticket, assignee=assignee, actor=signed_in_user(request)
                 )
+            if tags is not None:
+                services.ticket_tags_set(ticket=ticket, tags=tags, actor=signed_in_user(request))
         return self._ticket_response(ticket)
 
     @extend_schema(request=TicketTransitionSerializer, responses=TicketSerializer)
