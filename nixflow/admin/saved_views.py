@@ -129,8 +129,9 @@ def _error_text(error: Exception) -> str:
         return "; ".join(error.messages)
     if isinstance(error, messages.MessageFailure):
         return "The search is not valid."
-    text = str(error).strip()
-    return f"The ticket list cannot show this view: {text}" if text else "Not a valid view."
+    # The first sentence: Django's FieldError goes on to list every field of the model.
+    text = str(error).strip().split(". ")[0].rstrip(".")[:160]
+    return f"The ticket list cannot show this view: {text}." if text else "Not a valid view."
 
 
 def view_url(view: SavedView) -> str:
@@ -241,6 +242,19 @@ class SavedViewAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdm
         teams = Team.objects.all() if is_admin(user) else Team.objects.filter(members=user)
         form.base_fields["team"].queryset = teams  # type: ignore[attr-defined]
         return form
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A plain choice of the agent's teams (get_form), without the admin's add/view
+        # buttons for teams, which agents do not manage.
+        if db_field.name == "team":
+            return forms.ModelChoiceField(
+                queryset=Team.objects.none(),
+                required=False,
+                empty_label="Only me",
+                label="Shared with",
+                help_text=SavedViewForm.Meta.help_texts["team"],
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # The ticket list's link passes its query string whole, as ?query=<encoded>.

@@ -52,7 +52,8 @@ VIEW_ID = OpenApiParameter(
 class ViewSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="A built-in view's slug, or a saved view's number.")
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["built_in", "personal", "team"])
+    # Text, not an enum: the schema already has a "kind" enum (notifications').
+    kind = serializers.CharField(help_text='"built_in", "personal" or "team".')
     description = serializers.CharField()
     team = serializers.IntegerField(allow_null=True, help_text="The team a view is shared with.")
     owner = serializers.CharField(allow_null=True, help_text="A saved view's owner (username).")
@@ -132,19 +133,22 @@ class ViewViewSet(viewsets.GenericViewSet):
 
     permission_classes = [IsAgent]
     serializer_class = ViewSerializer
-    queryset = SavedView.objects.none()
-    lookup_value_regex = r"[a-z0-9-]+"
-    # The tickets action's (the filters and ordering of GET /api/tickets/).
-    filter_backends = [DjangoFilterBackend, TicketOrderingFilter]
-    filterset_class = TicketFilter
-    pagination_class = TicketCursorPagination
+    # The model of the tickets action's filters (the schema reads it from here).
+    queryset = Ticket.objects.none()
+    # Any segment: an id that names no view is the API's 404 (JSON), not the router's.
+    lookup_value_regex = r"[^/]+"
+    # The list of views is short and whole (no pages); the tickets action sets its own
+    # filters, ordering and cursor pages: those of GET /api/tickets/.
+    filter_backends: list[Any] = []
+    filterset_class = TicketFilter  # read by the tickets action's DjangoFilterBackend
+    pagination_class = None
 
     def get_queryset(self) -> QuerySet[Any]:
         # Only the tickets action lists through the filters; it pages tickets.
         return Ticket.objects.none()
 
     def _saved(self, pk: str) -> SavedView:
-        if not pk.isdigit() or len(pk) > 18:
+        if not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
             raise Http404("No such view.")
         visible = services.saved_views_visible(signed_in_user(self.request))
         view = visible.filter(pk=int(pk)).first()
@@ -152,9 +156,7 @@ class ViewViewSet(viewsets.GenericViewSet):
             raise Http404("No such view.")
         return view
 
-    @extend_schema(
-        responses=ViewSerializer(many=True), filters=False, parameters=[], operation_id="views_list"
-    )
+    @extend_schema(responses=ViewSerializer(many=True), operation_id="views_list")
     def list(self, request: Request) -> Response:
         """The built-in views, then the caller's saved views and their teams', counted.
         One count query per view; counts stop at 10,000."""
@@ -175,7 +177,6 @@ class ViewViewSet(viewsets.GenericViewSet):
     @extend_schema(
         request=SavedViewWriteSerializer,
         responses=ViewSerializer,
-        filters=False,
         parameters=[VIEW_ID],
     )
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -189,13 +190,19 @@ class ViewViewSet(viewsets.GenericViewSet):
         view = services.saved_view_update(view=view, actor=user, data=serializer.validated_data)
         return Response(_view_data(view, user))
 
-    @extend_schema(responses={204: None}, filters=False, parameters=[VIEW_ID])
+    @extend_schema(responses={204: None}, parameters=[VIEW_ID])
     def destroy(self, request: Request, pk: str) -> Response:
         services.saved_view_delete(view=self._saved(pk), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=TicketSerializer(many=True), parameters=[VIEW_ID])
-    @action(detail=True, methods=["get"], serializer_class=TicketSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=TicketSerializer,
+        filter_backends=[DjangoFilterBackend, TicketOrderingFilter],
+        pagination_class=TicketCursorPagination,
+    )
     def tickets(self, request: Request, pk: str) -> Response:
         """The view's tickets, as ``GET /api/tickets/`` lists them (same filters,
         ``ordering`` and cursor pages). A saved view whose query no longer runs: 409."""
