@@ -348,3 +348,44 @@ def test_the_demo_of_the_core_services_still_passes_through(agent: User, request
     core_services.ticket_create(requester=requester, title="x", actor=agent)
     team.delete()
     assert not SavedView.objects.exists()
+
+
+def test_the_owner_renames_and_deletes_a_view_in_the_admin(
+    agent_client: Client, agent: User, tickets: dict[str, Ticket]
+) -> None:
+    view = services.saved_view_create(owner=agent, actor=agent, name="Urgent", query=URGENT)
+    change = f"/admin/nixflow/savedview/{view.pk}/change/"
+
+    renamed = agent_client.post(
+        change, {"name": "Urgent ones", "team": "", "query": URGENT, "position": 2}
+    )
+    deleted = agent_client.post(f"/admin/nixflow/savedview/{view.pk}/delete/", {"post": "yes"})
+
+    assert renamed.status_code == 302
+    assert deleted.status_code == 302
+    assert not SavedView.objects.exists()
+    recorded = EventLog.objects.filter(type__startswith="view.").order_by("id")
+    assert [(e.type, e.payload.get("fields")) for e in recorded] == [
+        ("view.created", None),
+        ("view.updated", ["name", "position"]),
+        ("view.deleted", None),
+    ]
+
+
+def test_a_team_lead_edits_the_teams_view_in_the_admin_and_a_member_only_reads_it(
+    client: Client, agent: User, mate: User, team: Team
+) -> None:
+    member = UserFactory(username="member", role=Role.AGENT)
+    TeamMembership.objects.create(team=team, user=member)
+    view = services.saved_view_create(
+        owner=agent, actor=agent, name="Shared", query=URGENT, team=team
+    )
+    change = f"/admin/nixflow/savedview/{view.pk}/change/"
+    data = {"name": "By the lead", "team": team.pk, "query": URGENT, "position": 0}
+
+    client.force_login(member)
+    client.post(change, data)
+    assert SavedView.objects.get().name == "Shared"
+    client.force_login(mate)
+    client.post(change, data)
+    assert SavedView.objects.get().name == "By the lead"
