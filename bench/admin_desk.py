@@ -30,7 +30,9 @@ renders, as an agent would click it:
   keyset cursor (``nixflow.toolkit.changelist``), the "Next" link of page 5,000 (its
   cursor built from the row the 5,000th page ends with, exactly as the list builds it);
   each sortable column header;
-- **filters**: every link of the ticket list's filter sidebar;
+- **filters**: every link of the ticket list's filter sidebar, at most ``--max-choices``
+  (6) of one filter, evenly spaced (the assignee filter lists every agent: the same
+  query with another id);
 - **search**: a common word (the most frequent title word), the rare word, a word that
   matches nothing, a key (``NF-n`` of a ticket in the middle), a requester's e-mail
   (the requester of the middle ticket);
@@ -97,6 +99,7 @@ class PageLinks:
     sorts: list[tuple[str, str]] = field(default_factory=list)  # column headers
     anchors: list[tuple[str, str]] = field(default_factory=list)  # every link
     has_search: bool = False
+    filter_titles: dict[str, str] = field(default_factory=dict)  # href -> its filter
 
 
 class _LinkParser(HTMLParser):
@@ -111,7 +114,7 @@ class _LinkParser(HTMLParser):
         self.stack: list[tuple[str, str | None]] = []  # (tag, section it opens)
         self.href: str | None = None
         self.text: list[str] = []
-        self.in_sortable = 0
+        self.filter_title = ""
 
     def section(self) -> str | None:
         return next((s for _, s in reversed(self.stack) if s), None)
@@ -120,6 +123,8 @@ class _LinkParser(HTMLParser):
         attr = {k: v or "" for k, v in attrs}
         if tag == "input" and attr.get("id") == "searchbar":
             self.links.has_search = True
+        if tag == "details" and "data-filter-title" in attr:
+            self.filter_title = attr["data-filter-title"]
         if tag in {"input", "br", "img", "meta", "link", "hr"}:
             return
         opens = None
@@ -141,6 +146,8 @@ class _LinkParser(HTMLParser):
                 where = None  # the header's "remove from sorting" / toggles carry o= too
             if where:
                 getattr(self.links, where).append((label, self.href))
+            if where == "filters":
+                self.links.filter_titles[self.href] = self.filter_title
             self.href = None
         for index in range(len(self.stack) - 1, -1, -1):
             if self.stack[index][0] == tag:
@@ -171,6 +178,27 @@ def page_number(href: str) -> int | None:
 def deepest_numbered(pages: Sequence[tuple[str, str]]) -> tuple[int, str] | None:
     numbered = [(n, href) for _, href in pages if (n := page_number(href)) is not None]
     return max(numbered) if numbered else None
+
+
+def pick_filters(links: PageLinks, max_choices: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """The filter links to time, as (name, href): every choice that filters, but at most
+    ``max_choices`` of one filter, evenly spaced from its first to its last (an assignee
+    filter lists every agent, and each choice is the same query with another id); and a
+    note for each filter cut so."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for label, href in links.filters:
+        if urlsplit(href).query:  # "All" of an unfiltered list links the list itself
+            groups.setdefault(links.filter_titles.get(href, ""), []).append((label, href))
+    picked, notes = [], []
+    for title, choices in groups.items():
+        if len(choices) > max_choices > 1:
+            step = (len(choices) - 1) / (max_choices - 1)
+            chosen = [choices[round(i * step)] for i in range(max_choices)]
+            notes.append(f"Filter {title!r}: {max_choices} of its {len(choices)} choices timed.")
+        else:
+            chosen = choices[: max(max_choices, 1)]
+        picked += [(f"{title}: {label}" if title else label, href) for label, href in chosen]
+    return picked, notes
 
 
 def queue_label(text: str) -> str:
@@ -352,7 +380,9 @@ def common_title_word() -> str:
     return row[0] if row else "password"
 
 
-def ticket_list_targets(desk: Desk, deep_page: int, notes: list[str]) -> Iterator[Target]:
+def ticket_list_targets(
+    desk: Desk, deep_page: int, max_choices: int, notes: list[str]
+) -> Iterator[Target]:
     _, html = desk.get(TICKET_LIST)
     links = page_links(html)
     yield Target("ticket list", "page 1", TICKET_LIST)
@@ -375,9 +405,10 @@ def ticket_list_targets(desk: Desk, deep_page: int, notes: list[str]) -> Iterato
             yield Target("ticket list", f"page {page + 1:,} (Next of page {page:,})", link)
     for label, href in links.sorts:
         yield Target("ticket list", f"sorted: {label or href}", absolute(TICKET_LIST, href))
-    for label, href in links.filters:
-        if page_links_query(href):
-            yield Target("filters", label or href, absolute(TICKET_LIST, href))
+    filters, cut = pick_filters(links, max_choices)
+    notes += cut
+    for name, href in filters:
+        yield Target("filters", name, absolute(TICKET_LIST, href))
     if not links.filters:
         notes.append("The ticket list rendered no filter sidebar.")
     searches = [
@@ -389,11 +420,6 @@ def ticket_list_targets(desk: Desk, deep_page: int, notes: list[str]) -> Iterato
     ]
     for name, term in searches:
         yield Target("search", f"{name}: {term}", f"{TICKET_LIST}?{urlencode({'q': term})}")
-
-
-def page_links_query(href: str) -> bool:
-    """A filter link that filters (the "All" choice of an unfiltered list has no query)."""
-    return bool(urlsplit(href).query)
 
 
 def deep_cursor_link(desk: Desk, deep_page: int, notes: list[str]) -> tuple[int, str] | None:
@@ -478,7 +504,7 @@ def run(args: argparse.Namespace) -> int:
         notes: list[str] = []
         say(f"== finding the pages (signed in as {desk.agent.username})")
         targets = [
-            *ticket_list_targets(desk, args.deep_page, notes),
+            *ticket_list_targets(desk, args.deep_page, args.max_choices, notes),
             *desk_home_targets(desk),
             *other_list_targets(desk, notes),
         ]
@@ -535,7 +561,12 @@ def report(
             "postgresql": server_version,
             "load_average_1min_before_after": [round(x, 2) for x in load_average],
         },
-        "settings": {"runs": args.runs, "warmup": args.warmup, "deep_page": args.deep_page},
+        "settings": {
+            "runs": args.runs,
+            "warmup": args.warmup,
+            "deep_page": args.deep_page,
+            "max_choices": args.max_choices,
+        },
         "load": load,
         "target_median_ms": MAX_MEDIAN_MS,
         "pages": pages,
@@ -594,6 +625,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="Untimed requests first.")
     parser.add_argument(
         "--deep-page", type=int, default=5000, help="How deep the deep page is (5000)."
+    )
+    parser.add_argument(
+        "--max-choices", type=int, default=6, help="Choices timed per filter at most (6)."
     )
     parser.add_argument("--fresh", action="store_true", help="Rebuild the kept database.")
     parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")

@@ -10,6 +10,7 @@ from bench.admin_desk import (
     next_link,
     page_links,
     parse_args,
+    pick_filters,
     queue_label,
     verdict,
 )
@@ -30,11 +31,11 @@ CHANGELIST = """
   <a href="?cursor=a.WzFd" rel="next">Next &rsaquo;</a>
   <span class="result-count">about 1,000,000 tickets</span>
 </nav>
-<div id="changelist-filter">
-  <h3>By stage</h3>
+<nav id="changelist-filter">
+  <details data-filter-title="stage" open><summary>By stage</summary>
   <ul><li class="selected"><a href="?">All</a></li><li><a href="?stage__id__exact=3">Open</a></li>
-  <li><a href="?stage__id__exact=4&amp;assignee=me">Waiting &amp; mine</a></li></ul>
-</div>
+  <li><a href="?stage__id__exact=4&amp;assignee=me">Waiting &amp; mine</a></li></ul></details>
+</nav>
 <a href="/admin/nixflow/ticket/?queue=mine">My open tickets</a>
 """
 
@@ -51,6 +52,27 @@ def test_links_are_sorted_by_where_the_admin_renders_them() -> None:
     assert links.pages == [("2", "?p=2"), ("10", "?p=10"), (NEXT, "?cursor=a.WzFd")]
     assert links.sorts == [("Key", "?o=1"), ("Remove", "?o="), ("Priority", "?o=-2")]
     assert ("My open tickets", "/admin/nixflow/ticket/?queue=mine") in links.anchors
+
+
+def test_filters_are_timed_by_choice_at_most_so_many_of_one_filter_evenly_spread() -> None:
+    agents = "".join(f'<li><a href="?assignee={n}">Agent {n}</a></li>' for n in range(1, 11))
+    html = CHANGELIST.replace(
+        "</nav>\n<a",
+        f'<details data-filter-title="assignee">'
+        f'<ul><li><a href="?">All</a></li>{agents}</ul></details></nav>\n<a',
+    )
+
+    picked, notes = pick_filters(page_links(html), 4)
+
+    assert picked == [
+        ("stage: Open", "?stage__id__exact=3"),
+        ("stage: Waiting & mine", "?stage__id__exact=4&assignee=me"),
+        ("assignee: Agent 1", "?assignee=1"),
+        ("assignee: Agent 4", "?assignee=4"),
+        ("assignee: Agent 7", "?assignee=7"),
+        ("assignee: Agent 10", "?assignee=10"),
+    ]
+    assert notes == ["Filter 'assignee': 4 of its 10 choices timed."]
 
 
 def test_a_page_without_search_box_or_sidebar_has_neither() -> None:
