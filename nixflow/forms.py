@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from nixflow.models import Comment, Stage, Ticket, Transition, User, Workflow
+from nixflow.models import Comment, DeskSettings, Stage, Ticket, Transition, User, Workflow
+from nixflow.services.tags import split_tag_names
 
 
 def _unix_newlines(value: str) -> str:
@@ -57,10 +58,37 @@ class TicketAddForm(forms.ModelForm):
         return _unix_newlines(self.cleaned_data["description"])
 
 
+class TagNamesField(forms.CharField):
+    """Tag names as a comma-separated list ("VPN, billing"): trimmed, each once
+    regardless of case. The services match them to tags (and create new ones unless the
+    list is locked)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 1000)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value)
+        try:
+            return split_tag_names(text) if text else []
+        except ValidationError as error:  # the service's {"tags": ...}, as this field's
+            raise ValidationError(error.messages) from error
+
+
+def tags_help_text() -> str:
+    if DeskSettings.load().tags_locked:
+        return "Comma-separated. The tag list is locked: only existing tags (see Tags)."
+    return "Comma-separated, e.g. “VPN, billing”. A new name adds the tag."
+
+
 class TicketChangeForm(forms.ModelForm):
     """Stage offers only where the ticket can go from where it is (and where it is)."""
 
     stage = StageChoiceField(queryset=Stage.objects.none())
+    # Not the model's ``tags``: the admin's save_related would set the relation itself.
+    # TicketAdmin.save_model saves them through services.ticket_tags_set.
+    tag_names = TagNamesField(label="Tags")
 
     class Meta:
         model = Ticket
@@ -80,6 +108,10 @@ class TicketChangeForm(forms.ModelForm):
             f"{ticket.key} cannot move from {ticket.stage.name} to that stage. "
             f"Allowed: {allowed_text}."
         )
+        if "tag_names" in self.fields:
+            names = sorted((tag.name for tag in ticket.tags.all()), key=str.casefold)
+            self.fields["tag_names"].initial = ", ".join(names)
+            self.fields["tag_names"].help_text = tags_help_text()
         if "assignee" in self.fields and ticket.assignee_id is not None:
             # The admin offers active agents; keep a deactivated current assignee
             # selectable, so that saving other fields doesn't silently unassign.
@@ -100,6 +132,10 @@ class TicketActionForm(ActionForm):
         required=False,
         label="Stage:",
         empty_label="(for “Move to stage”)",
+    )
+    tag_names = TagNamesField(
+        label="Tags:",
+        widget=forms.TextInput(attrs={"placeholder": "for “Add/Remove tags”", "size": 18}),
     )
 
 

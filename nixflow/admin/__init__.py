@@ -11,6 +11,7 @@ from nixflow.admin.beat import register_beat_admins
 from nixflow.admin.desk import QueueFilter, register_core_queues
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.saved_views import SavedViewAdmin
+from nixflow.admin.tags import DeskSettingsAdmin, TagAdmin
 from nixflow.admin.teams import RoutingRuleAdmin, TeamAdmin
 from nixflow.admin.tickets import (
     CommentInline,
@@ -28,6 +29,7 @@ register_core_queues()
 __all__ = [
     "CommentAdmin",
     "CommentInline",
+    "DeskSettingsAdmin",
     "HistoryInline",
     "HistoryLogAdmin",
     "NewCommentInline",
@@ -35,6 +37,7 @@ __all__ = [
     "RoutingRuleAdmin",
     "SavedViewAdmin",
     "StageInline",
+    "TagAdmin",
     "TeamAdmin",
     "TicketAdmin",
     "TransitionInline",

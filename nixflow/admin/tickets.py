@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
+from nixflow.admin.tags import TagListFilter, tag_action
 from nixflow.admin.ticket_list import TicketListMixin
 from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
 from nixflow.forms import (
@@ -178,6 +179,7 @@ class TicketAdmin(
         ("assignee", AgentListFilter),
         AssignmentFilter,
         registered_filter("sla"),  # SLA state, when the sla app registers it
+        TagListFilter,  # ?tag=<id> (nixflow.admin.tags)
         "workflow",
         "source",
     )
@@ -188,7 +190,7 @@ class TicketAdmin(
         "requester's username, e-mail address, first or last name."
     )
     autocomplete_fields = ("requester",)
-    actions = ("assign_to_me", "move_to_stage")
+    actions = ("assign_to_me", "move_to_stage", "add_tags", "remove_tags")
     action_form = TicketActionForm
 
     # --- list ---------------------------------------------------------------------------
@@ -246,6 +248,14 @@ class TicketAdmin(
                 request, f"{plural(already, 'ticket')} already in {stage.name}.", messages.INFO
             )
 
+    @admin.action(description="Add tags (type them next to the action)", permissions=["change"])
+    def add_tags(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        tag_action(self, request, queryset, services.ticket_tag_add, done="Tagged")
+
+    @admin.action(description="Remove tags (type them next to the action)", permissions=["change"])
+    def remove_tags(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        tag_action(self, request, queryset, services.ticket_tag_remove, done="Untagged")
+
     # --- the ticket page ----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         if obj is None:
@@ -255,7 +265,7 @@ class TicketAdmin(
             ]
         return [
             (None, {"fields": ("key", "title", "description")}),
-            ("Work", {"fields": ("stage", "priority", "assignee", "requester_card")}),
+            ("Work", {"fields": ("stage", "priority", "assignee", "tag_names", "requester_card")}),
             # Folded (a <details> element, no script): the SLA clocks panel follows the
             # fieldsets, and should be in sight without scrolling past dates.
             ("Details", {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)}),
@@ -316,6 +326,8 @@ class TicketAdmin(
                 services.ticket_assign(ticket=obj, assignee=data["assignee"], actor=actor)
             if "stage" in form.changed_data:
                 services.ticket_transition(ticket=obj, to_stage=data["stage"], actor=actor)
+            if "tag_names" in form.changed_data:
+                services.ticket_tags_set(ticket=obj, tags=data["tag_names"], actor=actor)
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool

@@ -1,0 +1,148 @@
+"""Tags and the desk settings in the admin, and the ticket list's "By tag" filter.
+
+Admins keep the tag list (add, rename, delete: nixflow.services.tags, one ``tag.*``
+event each) and lock it on the desk settings page; agents see both read-only. Agents
+tag tickets on the ticket page and with the list's bulk actions (nixflow.admin.tickets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from nixflow import selectors, services
+from nixflow.models import DESK_SETTINGS_ID, DeskSettings, Tag, Ticket, User
+from nixflow.toolkit.admin import CHANGE, READ_ONLY, VIEW, bulk_apply, plural
+from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.config_admin import ConfigurationAdmin
+from nixflow.toolkit.errors import error_text
+
+# The filter lists tags by name; a desk with more than this many offers the first ones
+# and the rest by URL (?tag=<id>) or the API's ?tag=<name>.
+FILTER_CHOICES_MAX = 100
+
+
+class TagListFilter(admin.SimpleListFilter):
+    """``?tag=<id>``: the tickets with that tag, served from the through table's (tag_id)
+    index (nixflow.selectors.tickets_with_tag_id). The id, not the name, so a saved view
+    survives a rename."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        tags = Tag.objects.order_by(Lower("name")).values_list("pk", "name")
+        return [(str(pk), name) for pk, name in tags[:FILTER_CHOICES_MAX]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit() or len(value) > 18:
+            raise IncorrectLookupParameters(f"No tag {value!r}.")
+        return selectors.tickets_with_tag_id(queryset, int(value))
+
+
+@admin.register(Tag)
+class TagAdmin(ConfigurationAdmin):
+    """The tag list. A tag's tickets are one click away (the ticket list by tag)."""
+
+    agent_actions = READ_ONLY
+    list_display = ("name", "created", "created_by", "tickets_link")
+    search_fields = ("name",)  # also what the ticket list's filter and pickers search
+    fields = ("name",)
+    ordering = ("name",)
+    list_select_related = ("created_by",)
+    service_fields = ("name",)
+
+    @admin.display(description="tickets")
+    def tickets_link(self, tag: Tag) -> Any:
+        url = reverse("admin:nixflow_ticket_changelist")
+        return format_html('<a href="{}?tag={}">Tickets with this tag</a>', url, tag.pk)
+
+    def create_with(self, obj: Tag, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Tag:
+        return services.tag_create(name=data["name"], actor=actor)
+
+    def update_with(self, obj: Tag, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Tag:
+        if "name" not in data:
+            return obj
+        return services.tag_update(tag=obj, name=data["name"], actor=actor)
+
+    def delete_with(self, obj: Tag, actor: User) -> None:
+        services.tag_delete(tag=obj, actor=actor)
+
+
+@admin.register(DeskSettings)
+class DeskSettingsAdmin(ConfigurationAdmin):
+    """One row: the list goes straight to it. Admins change it, agents read it."""
+
+    agent_actions = READ_ONLY
+    admin_actions = frozenset({VIEW, CHANGE})
+    fields = ("tags_locked", "updated")
+    readonly_fields = ("updated",)
+    service_fields = ("tags_locked",)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)
+        url = reverse("admin:nixflow_desksettings_change", args=[DESK_SETTINGS_ID])
+        return HttpResponseRedirect(url)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        # Before the first change there is no row: the page shows the defaults.
+        if str(object_id) == str(DESK_SETTINGS_ID):
+            return DeskSettings.load()
+        return None
+
+    def update_with(
+        self, obj: DeskSettings, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> DeskSettings:
+        return services.desk_settings_update(actor=actor, data=data)
+
+
+# --- The ticket list's bulk actions -----------------------------------------------------------
+def tag_action(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Ticket],
+    service: Callable[..., Ticket],
+    *,
+    done: str,
+) -> None:
+    """The body of "Add tags" and "Remove tags": the names typed next to the action (the
+    action form's ``tag_names``), one service call per ticket, refusals reported."""
+    try:
+        field = model_admin.action_form.base_fields["tag_names"]
+        names: list[str] = field.clean(request.POST.get("tag_names", ""))
+    except ValidationError as error:
+        model_admin.message_user(request, error_text(error), messages.ERROR)
+        return
+    if not names:
+        model_admin.message_user(
+            request, "Type the tags next to the action, comma-separated.", messages.WARNING
+        )
+        return
+    actor = signed_in_user(request)
+    changed = bulk_apply(
+        model_admin,
+        request,
+        list(queryset.order_by("pk")),
+        lambda ticket: service(ticket=ticket, tags=names, actor=actor),
+        label=lambda ticket: ticket.key,
+        failed=f"Could not {done.lower().removesuffix('ged')}",
+    )
+    if changed:
+        model_admin.message_user(
+            request, f"{done} {plural(changed, 'ticket')}: {', '.join(names)}."
+        )
