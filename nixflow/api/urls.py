@@ -2,12 +2,14 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from nixflow.api.saved_views import ViewViewSet
+from nixflow.api.tags import TagViewSet
 from nixflow.api.views import MeView, TicketViewSet, WorkflowViewSet
 
 router = SimpleRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("views", ViewViewSet, basename="view")  # nixflow.api.saved_views
+router.register("tags", TagViewSet, basename="tag")  # nixflow.api.tags
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
