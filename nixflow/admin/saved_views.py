@@ -89,7 +89,10 @@ def view_tickets(user: User, query: str) -> QuerySet[Ticket]:
     """The tickets the ticket list shows ``user`` for ``query``, in its order; a
     ``ViewQueryError`` when the list cannot run the query."""
     ticket_admin = admin.site.get_model_admin(Ticket)
-    request = _view_request(user, query)
+    try:
+        request = _view_request(user, query)
+    except ValidationError as error:
+        raise ViewQueryError(_error_text(error)) from error
     list_display = list(ticket_admin.get_list_display(request))
     if ticket_admin.get_actions(request):
         list_display = ["action_checkbox", *list_display]
