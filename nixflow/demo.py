@@ -835,6 +835,8 @@ def build_demo_tickets(*, count: int, seed: int) -> Counter[str]:
             source=plan.source,
             actor=users[plan.creator] if plan.creator else None,
         )
+        if tags := demo_tags(plan.title, plan.workflow):
+            ticket = services.ticket_tags_set(ticket=ticket, tags=tags, actor=None)
         for step in plan.steps:
             clock.mark(plan.created + step.after)
             ticket = _run(step, ticket, users, stages)
@@ -842,6 +844,37 @@ def build_demo_tickets(*, count: int, seed: int) -> Counter[str]:
         outcome[f"{plan.workflow}: {ticket.stage.name}"] += 1
     _backdate(ticket_ids, clock)
     return outcome
+
+
+# Words of a demo ticket's title -> the tags it gets (issue 17): the list and its "By tag"
+# filter have something to show on first run.
+DEMO_TAGS = {
+    "vpn": "VPN",
+    "wi-fi": "network",
+    "drive": "network",
+    "outlook": "e-mail",
+    "e-mail": "e-mail",
+    "mailbox": "e-mail",
+    "printer": "hardware",
+    "laptop": "hardware",
+    "monitor": "hardware",
+    "docking": "hardware",
+    "keyboard": "hardware",
+    "password": "accounts",
+    "mfa": "accounts",
+    "log in": "accounts",
+    "suspicious": "security",
+    "credentials": "security",
+    "new starter": "onboarding",
+}
+
+
+def demo_tags(title: str, workflow: str) -> list[str]:
+    text = title.lower()
+    tags = {tag for word, tag in DEMO_TAGS.items() if word in text}
+    if workflow == ACCESS_REQUESTS:
+        tags.add("access")
+    return sorted(tags)
 
 
 def _run(step: Step, ticket: Ticket, users: dict[str, User], stages: dict[str, Stage]) -> Ticket:
