@@ -15,7 +15,7 @@ everywhere (``nixflow/api/exceptions.py``), so this schema class says so:
   parsers): DRF's form parsers still read form-encoded bodies everywhere, but a form
   encoding has no null and reads an empty optional value as "not given", so those are
   not part of the contract (docs/api-contract.md);
-- ``allowEmptyValue`` on the optional query parameters but the page ones (django-filter
+- ``allowEmptyValue`` on the optional query parameters but the page size (django-filter
   and DRF's fields read ``?status=`` as no filter), and a required body where the view
   says so (``request_body_required``);
 - OpenAPI links from responses to the operations that take their values
@@ -46,9 +46,9 @@ from nixflow.api.links import LINKS
 # A page number past the last page is a 404 (DRF's "Invalid page"); a malformed
 # page_size or cursor is a 400, like any other query parameter.
 PAGE = "page"
-# An empty page or page size is a 400 (nixflow/api/pagination.py); an empty cursor, the
+# An empty page size is a 400 (nixflow/api/pagination.py); an empty page or cursor, the
 # first page.
-PAGE_SIZES = {PAGE, "page_size"}
+PAGE_SIZES = {"page_size"}
 
 ERROR = {
     "type": "object",
@@ -61,6 +61,8 @@ VALIDATION_ERROR = {
     "input has nested messages), or `detail` for a body that could not be parsed.",
     "additionalProperties": {},
 }
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 # DRF reads HH:MM, HH:MM:SS and HH:MM:SS.ffffff and writes the last two.
 LOCAL_TIME = {
     "type": "string",
@@ -134,6 +136,16 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.TimeField) and schema.get("format") == "time":
             schema = {**{k: v for k, v in schema.items() if k != "format"}, **LOCAL_TIME}
+        if (
+            isinstance(field, serializers.CharField)
+            and direction == "request"
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            # DRF's text fields refuse the NUL character (so does PostgreSQL), and text
+            # that is only whitespace where it must not be blank (they strip it first).
+            blank_refused = field.trim_whitespace and not field.allow_blank
+            schema = {**schema, "pattern": NOT_BLANK if blank_refused else NO_NUL}
         return schema
 
     def get_auth(self) -> list[dict[str, Any]]:
