@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import BooleanField, F, Func, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from nixflow.models import Comment, HistoryLog, Tag, Ticket, TicketWatcher, User
@@ -27,9 +27,7 @@ def ticket_tag_names() -> ArraySubquery:
     """The row's tag names as an array, sorted regardless of case, in the row's own
     query: a page of tickets stays one query however many tags its rows have (each row
     reads its tags through the through table's (ticket_id, tag_id) index)."""
-    names = (
-        Tag.objects.filter(tickets=OuterRef("pk")).order_by(Lower("name")).values("name")
-    )
+    names = Tag.objects.filter(tickets=OuterRef("pk")).order_by(Lower("name")).values("name")
     return ArraySubquery(names)
 
 
@@ -80,22 +78,42 @@ def history_list(*, ticket: Ticket) -> QuerySet[HistoryLog]:
 _Tickets = TypeVar("_Tickets", bound="QuerySet[Ticket]")
 
 
-def tickets_with_tag_id(tickets: _Tickets, tag_id: int) -> _Tickets:
-    """``tickets`` that have the tag ``tag_id``.
+# Up to this many tickets a tag counts as rare: see tickets_with_tag_id.
+RARE_TAG_TICKETS = 5_000
 
-    ``id IN (SELECT ticket_id FROM the tag's rows)`` with the tag's id a constant: the
-    planner knows from the through table's statistics how many tickets have the tag, and
-    for a rare tag reads them through the (tag_id) index and sorts that handful, instead
-    of walking the whole list in ``-created`` order probing each ticket for the tag (the
-    plan a correlated EXISTS or a join on the tag's name tends to get). A common tag still
-    walks the ordered index, which then finds a page quickly."""
-    through = Ticket.tags.through.objects.filter(tag_id=tag_id).values("ticket_id")
-    return tickets.filter(pk__in=through)
+
+class _EqualsAny(Func):
+    """``expression = ANY(array)``: with an ARRAY(subquery), PostgreSQL computes the
+    array once (an InitPlan) and looks the rows up by it (an index condition)."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    output_field = BooleanField()
+
+
+def tickets_with_tag_id(tickets: _Tickets, tag_id: int) -> _Tickets:
+    """``tickets`` that have the tag ``tag_id``, planned by how many tickets have it.
+
+    The list is read newest first, a page at a time. A plain ``id IN (SELECT ticket_id
+    ...)`` leaves the choice to the planner, which for a tag on a few thousand tickets
+    walks the ``-created`` index probing each ticket for the tag, expecting to meet a
+    page of them soon: when the tag's tickets are old (a label of last year's incident)
+    it walks the whole table, seconds at 200,000 tickets (measured in docs/tags.md). So a
+    capped count first (at most RARE_TAG_TICKETS + 1 rows of the (tag_id) index, a few
+    ms): a rare tag's tickets are looked up by their ids (``id = ANY(ARRAY(...))``, the
+    primary key) and the page sorted from them, whatever their age; a common tag is a
+    join, and walking the ordered index meets a page of them quickly."""
+    through = Ticket.tags.through.objects.filter(tag_id=tag_id)
+    ids = through.values("ticket_id")
+    if through[: RARE_TAG_TICKETS + 1].count() <= RARE_TAG_TICKETS:
+        return tickets.filter(_EqualsAny(F("pk"), ArraySubquery(ids)))
+    return tickets.filter(pk__in=ids)
 
 
 def tickets_tagged(tickets: _Tickets, name: str) -> _Tickets:
     """``tickets`` that have the tag named ``name`` (any case); none for an unknown name.
-    The tag is looked up first (its unique index on lower(name)), see tickets_with_tag_id."""
+    The tag is looked up first (its unique index on lower(name)): tickets_with_tag_id
+    plans by its id."""
     name = name.strip()
     if not name:
         return tickets

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import EventLog
-from nixflow import events, services
+from nixflow import events, selectors, services
 from nixflow.models import DeskSettings, Tag, Ticket, User
 from tests.factories import AdminFactory, TicketFactory
 from tests.helpers import as_user, history
@@ -83,7 +83,7 @@ def test_the_ticket_list_is_one_query_however_many_tags_rows_have(
 def test_tickets_are_filtered_by_tag_name_in_any_case(
     agent_api: APIClient, agent: User, requester: User
 ) -> None:
-    vpn, mail, both, none = (TicketFactory(requester=requester) for _ in range(4))
+    vpn, mail, both, _untagged = (TicketFactory(requester=requester) for _ in range(4))
     services.ticket_tags_set(ticket=vpn, tags=["VPN"], actor=agent)
     services.ticket_tags_set(ticket=mail, tags=["mail"], actor=agent)
     services.ticket_tags_set(ticket=both, tags=["vpn", "mail"], actor=agent)
@@ -158,3 +158,18 @@ def test_agents_read_the_lock_and_admins_set_it(
     refused = agent_api.patch(f"/api/tickets/{ticket.key}/", {"tags": ["new"]}, format="json")
     assert refused.status_code == 400
     assert "locked" in str(refused.json())
+
+
+@pytest.mark.parametrize("rare_up_to", [5_000, 1], ids=["rare: by ids", "common: a join"])
+def test_both_plans_of_the_tag_filter_list_the_same_tickets(
+    agent_api: APIClient, agent: User, requester: User, rare_up_to: int, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(selectors, "RARE_TAG_TICKETS", rare_up_to)
+    tagged = [TicketFactory(requester=requester) for _ in range(3)]
+    TicketFactory(requester=requester)
+    for ticket in tagged:
+        services.ticket_tags_set(ticket=ticket, tags=["vpn"], actor=agent)
+
+    shown = _keys(agent_api.get("/api/tickets/?tag=VPN&ordering=-created"))
+
+    assert shown == [t.key for t in sorted(tagged, key=lambda t: (t.created, t.pk), reverse=True)]
