@@ -88,7 +88,7 @@ class TicketChangeForm(forms.ModelForm):
     stage = StageChoiceField(queryset=Stage.objects.none())
     # Not the model's ``tags``: the admin's save_related would set the relation itself.
     # TicketAdmin.save_model saves them through services.ticket_tags_set.
-    tag_names = TagNamesField(label="Tags")
+    tag_names = TagNamesField(label="Tags", widget=forms.TextInput(attrs={"class": "vTextField"}))
 
     class Meta:
         model = Ticket
