@@ -221,7 +221,8 @@ API = [
     ),
     entry("/api/schema/", GET=EVERYONE),
     entry("/api/docs/", GET=EVERYONE),
-    entry("/api/me/", GET=SIGNED_IN),
+    # Agents set their own availability; requesters have none.
+    entry("/api/me/", GET=SIGNED_IN, PATCH=AGENTS, body=json_body(availability="away")),
     # The core: tickets are A's own; B is answered as if they did not exist.
     entry(
         "/api/tickets/",
@@ -361,6 +362,32 @@ API = [
         "in use",
         at=pk("workflow"),
         DELETE=Row(DENIED, DENIED, DENIED, DENIED, INVALID),
+    ),
+    # Teams: agents read them, admins change them; routing rules are admins' only.
+    entry("/api/teams/", GET=AGENTS, POST=ADMINS, body=json_body(name="Matrix team two")),
+    entry(
+        "/api/teams/{pk}/",
+        at=pk("team"),
+        GET=AGENTS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        DELETE=ADMINS,
+        body=json_body(name="Matrix team renamed"),
+    ),
+    entry(
+        "/api/routing-rules/",
+        GET=ADMINS,
+        POST=ADMINS,
+        body=lambda w: {"name": "Matrix rule two", "team": w.team.pk},
+    ),
+    entry(
+        "/api/routing-rules/{pk}/",
+        at=pk("routing_rule"),
+        GET=ADMINS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        DELETE=ADMINS,
+        body=lambda w: {"name": "Matrix rule renamed", "team": w.team.pk},
     ),
     # The event log and mail: staff only, read-only.
     entry("/api/events/", GET=AGENTS),
@@ -781,6 +808,8 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     # Deleting a ticket is for superusers only.
     "nixflow.ticket": ("view add change", "view add change", lambda w: w.ticket_a.pk),
     "nixflow.workflow": ("view", ALL, lambda w: w.workflow.pk),
+    "nixflow.team": ("view", ALL, lambda w: w.team.pk),
+    "nixflow.routingrule": ("", ALL, lambda w: w.routing_rule.pk),
     "nixflow.comment": ("view", "view", lambda w: w.comment_internal_a.pk),
     "nixflow.historylog": ("view", "view", lambda w: w.history_a.pk),
     "sla.businesscalendar": ("view", ALL, lambda w: w.calendar.pk),
@@ -896,6 +925,8 @@ ADMIN_PAGES = [
     *_app_indexes(),
     entry("/admin/{url}", at=lambda w: {"url": "no/such/page/"}, GET=STAFF_404),
     entry("/admin/sla/dashboard/", GET=STAFF, POST=STAFF),
+    # Each agent's own availability (a POST without one is refused with a message).
+    entry("/admin/nixflow/team/availability/", GET=STAFF, POST=STAFF),
     entry(
         "/admin/nixflow/user/{id}/password/",
         at=lambda w: {"id": w.users["requester_a"].pk},

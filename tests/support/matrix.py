@@ -317,6 +317,7 @@ def seed_world() -> World:
     world.objects.update(_seed_knowledge(world))
     world.objects.update(_seed_admin_only(world))
     world.objects.update(_seed_notifications(world))
+    world.objects.update(_seed_teams(world))
     for actor, user in [*users.items(), ("staff_requester", staff_requester)]:
         client = Client()
         client.force_login(user)
@@ -540,6 +541,19 @@ def _seed_notifications(world: World) -> dict[str, Any]:
         text=f"{world.ticket_a.key} was assigned to you",
     )
     return {"notification_agent": notification}
+
+
+def _seed_teams(world: World) -> dict[str, Any]:
+    """A team with the agent in it (no tickets: admins may delete it) and a rule."""
+    from nixflow import services
+
+    team = services.team_create(
+        actor=None, data={"name": "Matrix team"}, members=[{"user": world.users["agent"]}]
+    )
+    rule = services.routing_rule_create(
+        actor=None, data={"name": "Matrix rule", "team": team, "requester_domain": "matrix.test"}
+    )
+    return {"team": team, "routing_rule": rule}
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
