@@ -182,7 +182,10 @@ class RoutingRuleWriteSerializer(serializers.Serializer):
     workflow = serializers.PrimaryKeyRelatedField(
         queryset=Workflow.objects.all(), required=False, allow_null=True
     )
-    source = serializers.ChoiceField(choices=Source.choices, required=False, allow_blank=True)
+    # A field named like Field.source: DRF takes it from the class body; the stubs object.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=Source.choices, required=False, allow_blank=True
+    )
     origin = serializers.CharField(max_length=100, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, allow_blank=True)
     requester_domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
