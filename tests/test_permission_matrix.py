@@ -51,6 +51,7 @@ from django.urls import resolve
 
 from forms_builder.models import FormStatus, FormSubmission
 from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, Visibility
+from nixflow.models import Tag
 from tests.support.matrix import (
     ACTORS,
     DENIED,
@@ -177,6 +178,11 @@ def pk(name: str) -> Callable[[World], Params]:
         return {"pk": value if isinstance(value, int) else value.pk}
 
     return target
+
+
+def core_tag(w: World) -> Params:
+    """A tag of the core (the world's ``tag`` is the knowledge base's)."""
+    return {"pk": Tag.objects.get_or_create(name="matrix")[0].pk}
 
 
 def slug(name: str) -> Callable[[World], Params]:
@@ -388,6 +394,23 @@ API = [
         PATCH=ADMINS,
         DELETE=ADMINS,
         body=lambda w: {"name": "Matrix rule renamed", "team": w.team.pk},
+    ),
+    # Tags: agents read the list and its lock, admins change both (agents tag tickets
+    # through PATCH /api/tickets/{key}/).
+    entry("/api/tags/", GET=AGENTS, POST=ADMINS, body=json_body(name="Matrix tag two")),
+    entry(
+        "/api/tags/{pk}/",
+        at=core_tag,
+        GET=AGENTS,
+        PATCH=ADMINS,
+        DELETE=ADMINS,
+        body=json_body(name="Matrix tag renamed"),
+    ),
+    entry(
+        "/api/tags/settings/",
+        GET=AGENTS,
+        PATCH=ADMINS,
+        body=json_body(tags_locked=True),
     ),
     # The event log and mail: staff only, read-only.
     entry("/api/events/", GET=AGENTS),
@@ -810,6 +833,10 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "nixflow.workflow": ("view", ALL, lambda w: w.workflow.pk),
     "nixflow.team": ("view", ALL, lambda w: w.team.pk),
     "nixflow.routingrule": ("", ALL, lambda w: w.routing_rule.pk),
+    "nixflow.tag": ("view", ALL, lambda w: core_tag(w)["pk"]),
+    # One row (id 1), shown with its defaults before anyone saved it; never added or
+    # deleted.
+    "nixflow.desksettings": ("view", "view change", lambda w: 1),
     "nixflow.comment": ("view", "view", lambda w: w.comment_internal_a.pk),
     "nixflow.historylog": ("view", "view", lambda w: w.history_a.pk),
     "sla.businesscalendar": ("view", ALL, lambda w: w.calendar.pk),

@@ -15,7 +15,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -83,7 +83,8 @@ class TagAdmin(ConfigurationAdmin):
 
 @admin.register(DeskSettings)
 class DeskSettingsAdmin(ConfigurationAdmin):
-    """One row: the list goes straight to it. Admins change it, agents read it."""
+    """One row: its list page is its form (the list would be empty until the first
+    save). Admins change it, agents read it."""
 
     agent_actions = READ_ONLY
     admin_actions = frozenset({VIEW, CHANGE})
@@ -97,7 +98,7 @@ class DeskSettingsAdmin(ConfigurationAdmin):
         if not self.has_view_or_change_permission(request):
             return super().changelist_view(request, extra_context)
         url = reverse("admin:nixflow_desksettings_change", args=[DESK_SETTINGS_ID])
-        return HttpResponseRedirect(url)
+        return self.change_view(request, str(DESK_SETTINGS_ID), url, extra_context)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         # Before the first change there is no row: the page shows the defaults.
