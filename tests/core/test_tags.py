@@ -4,12 +4,15 @@ change, the admin's ticket page, bulk actions and "By tag" filter."""
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.test import Client
 
 from eventlog.models import EventLog
-from nixflow import events, services
+from nixflow import demo, events, services
 from nixflow.models import DeskSettings, Tag, Ticket, User
 from tests.core.admin_pages import errors, form_data, url
 from tests.factories import AdminFactory, TicketFactory
@@ -333,3 +336,18 @@ def test_admins_manage_tags_and_lock_the_list_in_the_admin(client: Client) -> No
     assert response.status_code == 302
     assert DeskSettings.load().tags_locked
     assert len(_events(events.DESK_SETTINGS_UPDATED)) == 1
+
+
+# --- Demo data ----------------------------------------------------------------------------------
+def test_seed_demo_tags_tickets_by_their_titles_through_the_service() -> None:
+    call_command(
+        "seed_demo", "--core-only", "--tickets", "30", stdout=StringIO(), stderr=StringIO()
+    )
+
+    tagged = Ticket.objects.filter(tags__isnull=False).distinct()
+    assert tagged.count() >= 5
+    for ticket in tagged:
+        expected = demo.demo_tags(ticket.title, ticket.workflow.name)
+        assert _names(ticket) == sorted(expected, key=str.casefold)
+        assert ("tags", "", ", ".join(sorted(expected, key=str.casefold))) in history(ticket)
+    assert Tag.objects.filter(name="access").exists()
