@@ -4,18 +4,21 @@ change, the admin's ticket page, bulk actions and "By tag" filter."""
 
 from __future__ import annotations
 
+import threading
+import time
 from io import StringIO
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connections, transaction
 from django.test import Client
 
 from eventlog.models import EventLog
 from nixflow import demo, events, services
 from nixflow.models import DeskSettings, Tag, Ticket, User
 from tests.core.admin_pages import errors, form_data, url
-from tests.factories import AdminFactory, TicketFactory
+from tests.factories import AdminFactory, AgentFactory, TicketFactory
 from tests.helpers import history
 
 pytestmark = pytest.mark.django_db
@@ -351,3 +354,48 @@ def test_seed_demo_tags_tickets_by_their_titles_through_the_service() -> None:
         assert _names(ticket) == sorted(expected, key=str.casefold)
         assert ("tags", "", ", ".join(sorted(expected, key=str.casefold))) in history(ticket)
     assert Tag.objects.filter(name="access").exists()
+
+
+# --- Concurrency --------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_two_agents_creating_the_same_new_tag_at_once_end_with_one_tag(requester: User) -> None:
+    """A's tagging inserts the new tag and holds its transaction open; B, tagging another
+    ticket "VPN" meanwhile, waits at its insert (the unique index on lower(name)) until A
+    commits, then takes A's tag instead of failing."""
+    first, second = TicketFactory(requester=requester), TicketFactory(requester=requester)
+    agent_a, agent_b = AgentFactory(), AgentFactory()
+    a_inserted, errors_seen = threading.Event(), []
+
+    def a() -> None:
+        try:
+            with transaction.atomic():
+                services.ticket_tags_set(ticket=first, tags=["vpn"], actor=agent_a)
+                a_inserted.set()
+                time.sleep(0.5)  # B is blocked on the index meanwhile (or not yet there)
+        except Exception as error:  # pragma: no cover - reported below
+            errors_seen.append(error)
+        finally:
+            a_inserted.set()
+            connections.close_all()
+
+    def b() -> None:
+        try:
+            a_inserted.wait(10)
+            services.ticket_tags_set(ticket=second, tags=["VPN"], actor=agent_b)
+        except Exception as error:  # pragma: no cover - reported below
+            errors_seen.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors_seen == []
+    tag = Tag.objects.get()
+    assert tag.name == "vpn"
+    assert tag.created_by == agent_a
+    assert list(first.tags.all()) == list(second.tags.all()) == [tag]
+    assert len(_events(events.TAG_CREATED)) == 1
