@@ -257,10 +257,11 @@ class MeView(APIView):
 
     @extend_schema(request=AvailabilitySerializer, responses=MeWithAvailabilitySerializer)
     def patch(self, request: Request) -> Response:
-        serializer = AvailabilitySerializer(data=request.data)
+        serializer = AvailabilitySerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = signed_in_user(request)
-        user = services.user_set_availability(
-            user=user, availability=serializer.validated_data["availability"], actor=user
-        )
+        if "availability" in serializer.validated_data:  # a PATCH without it changes nothing
+            user = services.user_set_availability(
+                user=user, availability=serializer.validated_data["availability"], actor=user
+            )
         return Response(MeWithAvailabilitySerializer(user).data)
