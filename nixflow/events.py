@@ -141,10 +141,13 @@ VIEW_DELETED = "view.deleted"
 #   tag.created  {"name", "on_the_fly": bool} (on_the_fly: an agent's tagging created it)
 #   tag.updated  {"fields": ["name"], "changes": {"name": [old, new]}} (a rename)
 #   tag.deleted  {"name", "tickets": how many tickets lost it}
+#   tag.merged   {"name", "into_id", "into": name, "tickets": how many tickets it was on}
+#                (each of those tickets also has its ticket.tags_changed event)
 #   desk_settings.updated  {"fields": [changed fields, sorted], "changes": {field: [old, new]}}
 TAG_CREATED = "tag.created"
 TAG_UPDATED = "tag.updated"
 TAG_DELETED = "tag.deleted"
+TAG_MERGED = "tag.merged"
 DESK_SETTINGS_UPDATED = "desk_settings.updated"
 
 # What an admin page added, changed or deleted, for models whose writes have no services

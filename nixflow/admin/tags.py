@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -52,11 +54,22 @@ class TagListFilter(admin.SimpleListFilter):
         return selectors.tickets_with_tag_id(queryset, int(value))
 
 
+class TagActionForm(ActionForm):
+    into = forms.ModelChoiceField(
+        queryset=Tag.objects.order_by(Lower("name")),
+        required=False,
+        label="Into:",
+        empty_label="(for “Merge”)",
+    )
+
+
 @admin.register(Tag)
 class TagAdmin(ConfigurationAdmin):
     """The tag list. A tag's tickets are one click away (the ticket list by tag)."""
 
     agent_actions = READ_ONLY
+    actions = ("merge",)
+    action_form = TagActionForm
     list_display = ("name", "created", "created_by", "tickets_link")
     search_fields = ("name",)  # also what the ticket list's filter and pickers search
     fields = ("name",)
@@ -68,6 +81,30 @@ class TagAdmin(ConfigurationAdmin):
     def tickets_link(self, tag: Tag) -> Any:
         url = reverse("admin:nixflow_ticket_changelist")
         return format_html('<a href="{}?tag={}">Tickets with this tag</a>', url, tag.pk)
+
+    @admin.action(
+        description="Merge into the tag chosen next to the action", permissions=["change"]
+    )
+    def merge(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        try:
+            into = TagActionForm.base_fields["into"].clean(request.POST.get("into"))
+        except ValidationError:
+            into = None
+        if into is None:
+            self.message_user(request, "Choose the tag to merge into.", messages.WARNING)
+            return
+        actor = signed_in_user(request)
+        merged = bulk_apply(
+            self,
+            request,
+            [tag for tag in queryset.order_by("pk") if tag.pk != into.pk],
+            lambda tag: services.tag_merge(tag=tag, into=into, actor=actor),
+            label=lambda tag: tag.name,
+            failed="Could not merge",
+            noun="tag",
+        )
+        if merged:
+            self.message_user(request, f"Merged {plural(merged, 'tag')} into {into.name}.")
 
     def create_with(self, obj: Tag, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Tag:
         return services.tag_create(name=data["name"], actor=actor)

@@ -17,7 +17,7 @@ types and payloads are in ``nixflow.events``). By subject:
   and on the ticket events that free an agent's capacity;
 - ``tags``: ``ticket_tags_set``, ``ticket_tag_add``, ``ticket_tag_remove`` (agents; new
   names create tags unless the list is locked), ``tag_create``, ``tag_update``,
-  ``tag_delete`` (admins) and ``desk_settings_update`` (the lock).
+  ``tag_merge``, ``tag_delete`` (admins) and ``desk_settings_update`` (the lock).
 
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
@@ -26,6 +26,7 @@ from nixflow.services.tags import (
     desk_settings_update,
     tag_create,
     tag_delete,
+    tag_merge,
     tag_update,
     ticket_tag_add,
     ticket_tag_remove,
@@ -89,6 +90,7 @@ __all__ = [
     "routing_rule_update",
     "tag_create",
     "tag_delete",
+    "tag_merge",
     "tag_update",
     "team_create",
     "team_delete",

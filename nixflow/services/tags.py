@@ -7,7 +7,7 @@ a name no tag has creates the tag on the fly, unless an admin locked the list
 Each tagging is a ticket service like the others: the ticket's row locked, one history
 row ("tags", the sorted lists before and after) and one ``ticket.tags_changed`` event,
 nothing when the tags stay as they were. Admins keep the list: ``tag_create``,
-``tag_update`` (rename), ``tag_delete``, each with its ``tag.*`` event.
+``tag_update`` (rename), ``tag_merge``, ``tag_delete``, each with its ``tag.*`` event.
 """
 
 from __future__ import annotations
@@ -270,6 +270,33 @@ def tag_delete(*, tag: Tag, actor: User | None) -> None:
         payload={"name": tag.name, "tickets": count},
     )
     tag.delete()
+
+
+@transaction.atomic
+def tag_merge(*, tag: Tag, into: Tag, actor: User | None) -> Tag:
+    """Merge ``tag`` into ``into``: each ticket with ``tag`` gets ``into`` instead (its own
+    history row and ``ticket.tags_changed`` event, as any tagging), then ``tag`` is
+    deleted; admins only. Records ``tag.merged`` on ``tag``. Returns ``into``."""
+    require_admin(actor, "merge tags")
+    if tag.pk == into.pk:
+        raise ValidationError({"into": "A tag cannot be merged into itself."})
+    # Both locked, in id order (two merges of the same pair the other way round queue
+    # instead of deadlocking); a tagging that read either waits at its insert.
+    locked = {t.pk: t for t in Tag.objects.select_for_update().filter(pk__in=[tag.pk, into.pk])}
+    if len(locked) != 2:
+        raise ValidationError({"into": "One of the tags was deleted meanwhile."})
+    tag, into = locked[tag.pk], locked[into.pk]
+    tickets = list(Ticket.objects.filter(tags=tag).order_by("pk"))
+    for ticket in tickets:
+        _apply(ticket_services._lock(ticket), actor, add=[into], remove=[tag])
+    events.record_config_event(
+        type=events.TAG_MERGED,
+        subject=tag,
+        actor=actor,
+        payload={"name": tag.name, "into_id": into.pk, "into": into.name, "tickets": len(tickets)},
+    )
+    tag.delete()
+    return into
 
 
 # --- Desk settings --------------------------------------------------------------------------

@@ -162,6 +162,29 @@ def test_admins_create_rename_and_delete_tags_with_events(ticket: Ticket, agent:
     assert history(ticket)[-1] == ("tags", "", "Outage")  # the history keeps the name
 
 
+def test_merging_moves_the_tickets_to_the_other_tag_with_their_history(agent: User) -> None:
+    admin = AdminFactory()
+    one, both, other = (TicketFactory() for _ in range(3))
+    services.ticket_tags_set(ticket=one, tags=["vpm"], actor=agent)
+    services.ticket_tags_set(ticket=both, tags=["vpm", "VPN"], actor=agent)
+    services.ticket_tags_set(ticket=other, tags=["mail"], actor=agent)
+    typo, vpn = Tag.objects.get(name="vpm"), Tag.objects.get(name="VPN")
+
+    services.tag_merge(tag=typo, into=vpn, actor=admin)
+
+    assert not Tag.objects.filter(pk=typo.pk).exists()
+    assert _names(one) == _names(both) == ["VPN"]
+    assert _names(other) == ["mail"]
+    assert history(one)[-1] == ("tags", "vpm", "VPN")
+    assert history(both)[-1] == ("tags", "vpm, VPN", "VPN")
+    [merged] = _events(events.TAG_MERGED)
+    assert merged.payload == {"name": "vpm", "into_id": vpn.pk, "into": "VPN", "tickets": 2}
+    with pytest.raises(ValidationError):
+        services.tag_merge(tag=vpn, into=vpn, actor=admin)
+    with pytest.raises(PermissionDenied):
+        services.tag_merge(tag=Tag.objects.get(name="mail"), into=vpn, actor=agent)
+
+
 def test_tag_names_are_unique_regardless_of_case() -> None:
     admin = AdminFactory()
     services.tag_create(name="VPN", actor=admin)
@@ -326,11 +349,20 @@ def test_admins_manage_tags_and_lock_the_list_in_the_admin(client: Client) -> No
     assert response.status_code == 200
     assert "already exists" in errors(response)
     assert client.post(url("tag_change", tag.pk), {"name": "Major outage"}).status_code == 302
+    other = services.tag_create(name="Outages", actor=None)
+    merged = client.post(
+        url("tag_changelist"),
+        {"action": "merge", "into": tag.pk, "_selected_action": [other.pk, tag.pk], "index": 0},
+        follow=True,
+    )
+    assert "Merged 1 tag into Major outage." in [str(m) for m in merged.context["messages"]]
     assert client.post(url("tag_delete", tag.pk), {"post": "yes"}).status_code == 302
     assert not Tag.objects.exists()
     assert [e.type for e in EventLog.objects.filter(type__startswith="tag.").order_by("id")] == [
         events.TAG_CREATED,
         events.TAG_UPDATED,
+        events.TAG_CREATED,
+        events.TAG_MERGED,
         events.TAG_DELETED,
     ]
 
