@@ -1,4 +1,5 @@
-"""Tags and the desk settings in the admin, and the ticket list's "By tag" filter.
+"""Tags and the desk settings in the admin, and the ticket list's tags: its "By tag"
+filter, its "tags" column and the bulk actions' body.
 
 Admins keep the tag list (add, rename, delete: nixflow.services.tags, one ``tag.*``
 event each) and lock it on the desk settings page; agents see both read-only. Agents
@@ -7,7 +8,8 @@ tag tickets on the ticket page and with the list's bulk actions (nixflow.admin.t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django import forms
@@ -19,7 +21,8 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from nixflow import selectors, services
 from nixflow.models import DESK_SETTINGS_ID, DeskSettings, Tag, Ticket, User
@@ -27,6 +30,7 @@ from nixflow.toolkit.admin import CHANGE, READ_ONLY, VIEW, bulk_apply, plural
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.ticket_columns import register_ticket_column
 
 # The filter lists tags by name; a desk with more than this many offers the first ones
 # and the rest by URL (?tag=<id>) or the API's ?tag=<name>.
@@ -184,3 +188,33 @@ def tag_action(
         model_admin.message_user(
             request, f"{done} {plural(changed, 'ticket')}: {', '.join(names)}."
         )
+
+
+# --- The ticket list's tags column ------------------------------------------------------------
+# More than this many on a row show as "+N" (all of them in the tooltip): the list fits
+# 1440 px, and a row stays two lines high.
+TAGS_SHOWN = 3
+
+
+def tag_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, SafeString]:
+    """The page's tags, one query for the whole page (the through table's (ticket_id,
+    tag_id) index), as small labels per ticket."""
+    names: dict[int, list[str]] = defaultdict(list)
+    rows = Ticket.tags.through.objects.filter(ticket_id__in=[t.pk for t in tickets])
+    for ticket_id, name in rows.values_list("ticket_id", "tag__name"):
+        names[ticket_id].append(name)
+    cells = {}
+    for ticket_id, found in names.items():
+        found.sort(key=str.casefold)
+        shown, rest = found[:TAGS_SHOWN], len(found) - TAGS_SHOWN
+        labels = format_html_join("", '<span class="nf-tag">{}</span>', ((n,) for n in shown))
+        more = format_html('<span class="nf-tag-more">+{}</span>', rest) if rest > 0 else ""
+        cells[ticket_id] = format_html(
+            '<span class="nf-tags" title="{}">{}{}</span>', ", ".join(found), labels, more
+        )
+    return cells
+
+
+def register_tag_column() -> None:
+    """The ticket list's "tags" column, after the SLA one (nixflow.toolkit.ticket_columns)."""
+    register_ticket_column("tags", "tags", tag_cells, order=20)

@@ -11,8 +11,9 @@ from io import StringIO
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from eventlog.models import EventLog
 from nixflow import demo, events, services
@@ -431,3 +432,25 @@ def test_two_agents_creating_the_same_new_tag_at_once_end_with_one_tag(requester
     assert tag.created_by == agent_a
     assert list(first.tags.all()) == list(second.tags.all()) == [tag]
     assert len(_events(events.TAG_CREATED)) == 1
+
+
+def test_the_ticket_list_shows_tags_in_one_query_however_many_rows_and_tags(
+    agent_client: Client, agent: User, requester: User
+) -> None:
+    def page() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = agent_client.get(url("ticket_changelist"))
+        return len(captured), response.content.decode()
+
+    TicketFactory(requester=requester)
+    few, _ = page()
+    for number in range(6):
+        ticket = TicketFactory(requester=requester)
+        services.ticket_tags_set(ticket=ticket, tags=[f"t{i}" for i in range(number)], actor=agent)
+
+    many, html = page()
+
+    assert many == few
+    assert '<span class="nf-tag">t0</span>' in html
+    assert '<span class="nf-tag-more">+2</span>' in html  # five tags: three shown
+    assert 'title="t0, t1, t2, t3, t4"' in html
