@@ -915,3 +915,59 @@ def _backdate_created(model: type[_Created], ids: list[int], clock: _Clock) -> N
     for row in rows:
         row.created = clock.planned(row.created)
     model.objects.bulk_update(rows, ["created"], batch_size=1000)
+
+
+# --- Teams --------------------------------------------------------------------------------
+# name, assignment mode, members (the first is the lead), routed workflow (None: default)
+DEMO_TEAMS: list[tuple[str, str, list[str], str | None]] = [
+    ("Service desk", "round_robin", ["alice", "bob", "priya"], None),
+    ("Access management", "least_open", ["marcus", "sofia", "kenji"], ACCESS_REQUESTS),
+]
+
+
+def ensure_demo_teams() -> str:
+    """The demo's two teams (a default one taking everything by round-robin, one the
+    access requests are routed to by fewest open tickets) and the rule between them,
+    unless a team exists; the demo tickets already there go to the team the rule gives
+    them (written directly, like the backdating: they are the desk's past). Returns the
+    line ``seed_demo`` prints."""
+    from nixflow.models import AssignmentMode, Team
+    from nixflow.services import routing_rule_create, team_create
+
+    if Team.objects.exists():
+        return "Demo teams created: none (teams exist)"
+    users = {u.username: u for u in User.objects.filter(role=Role.AGENT)}
+    lines = []
+    with transaction.atomic():
+        for name, mode, members, workflow_name in DEMO_TEAMS:
+            rows = [
+                {"user": users[username], "is_lead": n == 0}
+                for n, username in enumerate(members)
+                if username in users
+            ]
+            team = team_create(
+                actor=None,
+                data={
+                    "name": name,
+                    "is_default": workflow_name is None,
+                    "assignment_mode": AssignmentMode(mode),
+                    "max_open_per_agent": 25,
+                    "reassign_when_away": True,
+                },
+                members=rows,
+            )
+            workflow = (
+                Workflow.objects.filter(name=workflow_name).first() if workflow_name else None
+            )
+            if workflow is not None:
+                routing_rule_create(
+                    actor=None,
+                    data={"name": f"{workflow.name} to {name}", "team": team, "workflow": workflow},
+                )
+                Ticket.objects.filter(workflow=workflow, team=None).update(team=team)
+            lines.append(
+                f"{name} ({team.get_assignment_mode_display().lower()}: {', '.join(members)})"
+            )
+        default = Team.objects.get(is_default=True)
+        Ticket.objects.filter(team=None).update(team=default)
+    return "Demo teams created: " + "; ".join(lines)

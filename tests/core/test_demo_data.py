@@ -24,6 +24,7 @@ from nixflow.models import (
     Role,
     Stage,
     StageCategory,
+    Team,
     Ticket,
     TicketWatcher,
     User,
@@ -76,6 +77,8 @@ def remove_demo_desk() -> None:
 
     FormSubmission.objects.all().delete()
     Ticket.objects.filter(requester__username__in=demo.demo_requester_usernames()).delete()
+    # Its teams too: a rebuilt desk with round-robin teams in place would be auto-assigned.
+    Team.objects.all().delete()
 
 
 def demo_users() -> QuerySet[User]:

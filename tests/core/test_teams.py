@@ -3,14 +3,27 @@ change them, the one event each change records, and moving a ticket between team
 
 from __future__ import annotations
 
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.test import Client
 
 from eventlog.models import EventLog
 from nixflow import events, services
 from nixflow.admin.teams import TeamMembershipInline
-from nixflow.models import AssignmentMode, Availability, Priority, RoutingRule, Team, User
+from nixflow.models import (
+    AssignmentMode,
+    Availability,
+    Priority,
+    RoutingRule,
+    Team,
+    Ticket,
+    User,
+)
 from nixflow.toolkit.errors import ConflictError
 from tests.core.admin_pages import fill_new_row, form_data, prefix, url
 from tests.factories import AdminFactory, AgentFactory, RoutingRuleFactory, TeamFactory
@@ -263,3 +276,23 @@ def test_teams_show_their_member_count(agent_client: Client) -> None:
     [team] = page.context["cl"].result_list
     assert isinstance(team, Team)
     assert team.member_count == 2  # type: ignore[attr-defined]
+
+
+# --- Demo ----------------------------------------------------------------------------------
+def test_seed_demo_creates_two_teams_a_rule_and_puts_every_demo_ticket_in_a_team(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("seed_demo", "--core-only", "--tickets", "20", stdout=out)
+    assert "Demo teams created: Service desk (round-robin: alice, bob, priya)" in out.getvalue()
+    desk, access = Team.objects.get(is_default=True), Team.objects.get(name="Access management")
+    assert desk.memberships.get(is_lead=True).user.username == "alice"
+    assert access.assignment_mode == AssignmentMode.LEAST_OPEN
+    assert RoutingRule.objects.get().team == access
+    assert not Ticket.objects.filter(team=None).exists()
+    assert set(
+        Ticket.objects.filter(workflow__name="Access requests").values_list("team", flat=True)
+    ) <= {access.pk}
+    call_command("seed_demo", "--core-only", "--tickets", "20", stdout=out)
+    assert Team.objects.count() == 2

@@ -83,6 +83,8 @@ class Command(BaseCommand):
         admin_token, _ = Token.objects.get_or_create(user=User.objects.get(username="admin"))
         tickets = self.create_tickets(options["tickets"], options["seed"])
         features = [] if options["core_only"] else self.seed_feature_apps(options["seed"])
+        # After the tickets and the apps' data: the demo's history is not auto-assigned.
+        teams = demo.ensure_demo_teams()
 
         base = options["base_url"].rstrip("/")
         originals = [u[0] for u in DEMO_USERS[1:ORIGINAL_USERS]]
@@ -92,6 +94,7 @@ class Command(BaseCommand):
             self.stdout.write(tickets)
         for line in features:
             self.stdout.write(line)
+        self.stdout.write(teams)
         self.stdout.write(self.style.SUCCESS(f"Admin:    {base}/admin/"))
         self.stdout.write(self.style.SUCCESS(f"Login:    admin / {password}"))
         self.stdout.write(
