@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.validators import RegexValidator
 from django.http import HttpRequest
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
@@ -141,6 +142,8 @@ class AutoSchema(openapi.AutoSchema):
             and direction == "request"
             and schema.get("type") == "string"
             and not {"pattern", "format", "enum"} & set(schema)
+            # A regex validator (slugs, keys) gives the field its own pattern.
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
         ):
             # DRF's text fields refuse the NUL character (so does PostgreSQL), and text
             # that is only whitespace where it must not be blank (they strip it first).
