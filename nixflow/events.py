@@ -8,8 +8,11 @@ Tickets (subject: the ticket; ``ticket_key`` set). Each ticket service ends by
 publishing one ``TicketEvent`` *inside its transaction*; its payload is the type's own
 keys plus ``"changes": {field: [old, new]}``, the values as the ticket's history shows
 them (usernames, stage names, ISO times):
-  ticket.created       {"stage_id", "category", "priority", "source", "team_id": int | None}
-                       ("team" in "changes" when routing gave it a team)
+  ticket.created       {"stage_id", "category", "priority", "source", "team_id": int | None,
+                        "assignee_id": int | None} ("team" in "changes" when routing gave it
+                       a team; "assignee" when whoever opened it chose one; an assignee
+                       auto-assignment picked follows as its own ticket.assigned. Events
+                       recorded before 2026-12-07 have neither key)
   ticket.updated       {} (title, description, priority in "changes")
   ticket.transitioned  {"from_stage_id", "to_stage_id", "from_category", "to_category"}
   ticket.assigned      {"assignee_id": int | None, "previous_assignee_id": int | None}

@@ -154,6 +154,15 @@ def _subject(occasion: Occasion, did: str, passive: str) -> str:
     return passive.format(key=key)
 
 
+# ticket.created too: a ticket opened with an assignee chosen (by an agent, in the admin
+# or the API) tells that assignee as an assignment would.
+@register_kind(
+    kind=Kind.ASSIGNED,
+    event_type="ticket.created",
+    describe=lambda o: _subject(
+        o, "{who} opened {key} and assigned it to you", "{key} was opened and assigned to you"
+    ),
+)
 @register_kind(
     kind=Kind.ASSIGNED,
     event_type="ticket.assigned",

@@ -181,6 +181,9 @@ def ticket_create(
             "ticket": (None, "created"),
             "stage": (None, ticket.stage),
             **({"team": (None, ticket.team)} if ticket.team else {}),
+            # An assignee chosen by whoever opened it; auto-assignment's pick is recorded
+            # after this, as its own ticket.assigned.
+            **({"assignee": (None, assignee)} if assignee is not None else {}),
         },
         at=now,
         payload={
@@ -189,6 +192,7 @@ def ticket_create(
             "priority": ticket.priority,
             "source": ticket.source,
             "team_id": ticket.team_id,
+            "assignee_id": assignee.pk if assignee is not None else None,
         },
     )
     if picked is not None:

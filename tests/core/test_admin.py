@@ -223,8 +223,12 @@ def test_adding_a_ticket_goes_through_the_service(
         "Since the update.\nBlack screen.",
     )
     assert (ticket.stage, ticket.source, ticket.assignee) == (stages["New"], Source.WEB, agent)
-    assert history(ticket) == [("ticket", "", "created"), ("stage", "", "New")]
-    assert HistoryLog.objects.filter(ticket=ticket, actor=agent).count() == 2
+    assert history(ticket) == [
+        ("ticket", "", "created"),
+        ("stage", "", "New"),
+        ("assignee", "", "agent"),  # chosen on the form, so recorded with the creation
+    ]
+    assert HistoryLog.objects.filter(ticket=ticket, actor=agent).count() == 3
     assert response["Location"] == url("ticket_changelist")
 
 

@@ -39,6 +39,24 @@ def test_an_agent_assigned_a_ticket_is_told_who_assigned_it(
     assert told(alice) == []
 
 
+def test_a_ticket_opened_with_an_assignee_tells_that_assignee(
+    requester: User, alice: User, bob: User
+) -> None:
+    ticket = services.ticket_create(
+        requester=requester, title="Printer on fire", assignee=bob, actor=alice
+    )
+    mine = services.ticket_create(requester=requester, title="Mine", assignee=alice, actor=alice)
+    deliver()
+
+    [notification] = told(bob)
+    assert (notification.kind, notification.ticket) == (Kind.ASSIGNED, ticket)
+    assert notification.text == f"alice opened {ticket.key} and assigned it to you"
+    assert told(alice) == []  # her own ticket: nobody is told of their own change
+    created = EventLog.objects.get(type="ticket.created", subject_id=str(mine.pk))
+    assert created.payload["assignee_id"] == alice.pk
+    assert created.payload["changes"]["assignee"] == ["", "alice"]
+
+
 def test_nobody_is_told_of_their_own_change(requester: User, bob: User) -> None:
     ticket = new_ticket(requester)
     services.ticket_assign(ticket=ticket, assignee=bob, actor=bob)
