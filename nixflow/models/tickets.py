@@ -114,6 +114,14 @@ class Ticket(models.Model):
             models.Index(fields=["workflow", "-created"], name="nf_ticket_workflow_created"),
             models.Index(fields=["priority", "-created"], name="nf_ticket_priority_created"),
             models.Index(fields=["team", "-created"], name="nf_ticket_team_created"),
+            # A team's waiting queue, oldest first (nixflow.services.assignment): only
+            # unassigned tickets, so that finding the oldest does not walk past a team's
+            # years of assigned ones.
+            models.Index(
+                fields=["team", "created"],
+                condition=models.Q(assignee__isnull=True),
+                name="nf_ticket_team_waiting",
+            ),
             # The desk's counts (my open tickets, unassigned): assignee and open stages,
             # answered from the index alone.
             models.Index(fields=["assignee", "stage"], name="nf_ticket_assignee_stage"),
