@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from nixflow.models import User
+from nixflow.admin.tickets import shown_value
+from nixflow.models import HistoryLog, User
 from nixflow.toolkit.formats import format_datetime, format_duration, format_left
 from tests.core.admin_pages import url
 from tests.factories import TicketFactory
@@ -117,3 +118,25 @@ def test_the_api_writes_times_the_same_whoever_asks(agent_client: Client, agent:
     body = agent_client.get(f"/api/tickets/{ticket.key}/").json()
 
     assert body["updated"] == "2026-12-07T14:05:00Z"
+
+
+@pytest.mark.django_db
+def test_the_ticket_history_shows_recorded_times_as_every_other_date(
+    agent_client: Client, agent: User
+) -> None:
+    agent.time_zone = "Europe/Berlin"
+    agent.save(update_fields=["time_zone"])
+    ticket = TicketFactory()
+    HistoryLog.objects.create(
+        ticket=ticket,
+        actor=agent,
+        field="first_response_at",
+        old_value="",
+        new_value=MOMENT.isoformat(),  # as the services record it
+    )
+
+    content = agent_client.get(url("ticket_change", ticket.pk)).content.decode()
+
+    assert "7 Dec 2026, 15:05" in content  # Berlin
+    assert shown_value("not-a-date") == "not-a-date"
+    assert shown_value("") == "—"

@@ -77,9 +77,6 @@ class TicketListMixin(_Base):
     # See the module's docstring; registered columns with an ordering are added.
     sortable_by = ("key", "priority_cell", "updated_cell")
 
-    class Media:
-        css = {"all": ("nixflow/admin/ticket_list.css",)}
-
     def get_ordering(self, request: HttpRequest) -> tuple[Any, ...]:
         """The tie-break after the column sorted by: newest first, unless that column is
         sorted in reverse (``?o=-N``), then oldest first. The sort indexes end in

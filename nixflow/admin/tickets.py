@@ -3,6 +3,7 @@ itself; every change goes through nixflow.services, as the API's do."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -52,6 +53,7 @@ from nixflow.toolkit.admin import (
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.changelist import FastListAdmin
+from nixflow.toolkit.formats import NO_VALUE, format_datetime
 from nixflow.toolkit.ticket_columns import registered_filter
 
 
@@ -139,10 +141,32 @@ class HistoryInline(ReadOnlyInline):
     """The audit trail: nobody edits or deletes it."""
 
     model = HistoryLog
-    fields = ("created", "actor", "field", "old_value", "new_value")
+    fields = ("created", "actor", "field", "old", "new")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[HistoryLog]:
         return super().get_queryset(request).select_related("ticket", "actor")
+
+    @admin.display(description="old value")
+    def old(self, row: HistoryLog) -> str:
+        return shown_value(row.old_value)
+
+    @admin.display(description="new value")
+    def new(self, row: HistoryLog) -> str:
+        return shown_value(row.new_value)
+
+
+def shown_value(value: str) -> str:
+    """A history value as the admin shows dates: the services record times as ISO text
+    (first response, resolved, closed), which reads "7 Dec 2026, 14:05" here, in the
+    viewer's time zone, like every other date of the admin."""
+    if len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value or NO_VALUE
+        if moment.tzinfo is not None:
+            return format_datetime(moment)
+    return value or NO_VALUE
 
 
 TICKET_READONLY_ON_CHANGE = (
@@ -163,6 +187,10 @@ class TicketAdmin(
     TicketListMixin, FastListAdmin, ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdmin
 ):
     """The agents' desk. Nothing here saves a ticket itself: see save_model."""
+
+    class Media:
+        # The fast list's pager and the ticket list's columns (TicketListMixin).
+        css = {"all": ("nixflow/admin/changelist.css", "nixflow/admin/ticket_list.css")}
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE})
     # Deleting a ticket takes its history with it: superusers only (mistakes, spam).
