@@ -35,7 +35,7 @@ def ticket_list(*, user: User) -> QuerySet[Ticket]:
     """Tickets ``user`` may see, with what a list row shows loaded in the same query."""
     return (
         Ticket.objects.filter(ticket_visibility_filter(user))
-        .select_related("workflow", "stage", "requester", "assignee")
+        .select_related("workflow", "stage", "requester", "assignee", "team")
         .annotate(tag_names=ticket_tag_names())
         .order_by("-created", "-id")
     )

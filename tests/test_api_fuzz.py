@@ -96,7 +96,7 @@ PUBLIC = {
 DATA_DEPENDENT: dict[str, set[str]] = {
     "POST /api/auth/token/": {"non_field_errors"},
     "POST /api/tickets/": {"workflow", "requester", "assignee"},
-    "PATCH /api/tickets/{key}/": {"assignee"},
+    "PATCH /api/tickets/{key}/": {"assignee", "team"},
     "POST /api/tickets/{key}/assign/": {"assignee"},
     "POST /api/tickets/{key}/transition/": {"stage"},
     "POST /api/tickets/{key}/watchers/": {"user"},
@@ -141,6 +141,10 @@ DATA_DEPENDENT: dict[str, set[str]] = {
             "PATCH /api/email/accounts/{id}/",
         )
     },
+    # A saved view's query must be one the ticket list can run, and its team one of the
+    # agent's own.
+    "POST /api/views/": {"query", "team"},
+    "PATCH /api/views/{id}/": {"query", "team"},
     # A file is judged by its bytes (PNG, PDF…, sniffed, not named) and its size.
     "POST /api/knowledge/articles/{id}/attachments/": {"file"},
 }

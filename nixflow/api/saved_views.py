@@ -171,7 +171,9 @@ class ViewViewSet(viewsets.GenericViewSet):
         serializer = SavedViewWriteSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = signed_in_user(request)
-        view = services.saved_view_create(owner=user, actor=user, **serializer.validated_data)
+        # No query: the whole ticket list, as the list shows it without filters.
+        data = {"query": "", **serializer.validated_data}
+        view = services.saved_view_create(owner=user, actor=user, **data)
         return Response(_view_data(view, user), status=status.HTTP_201_CREATED)
 
     @extend_schema(

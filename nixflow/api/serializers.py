@@ -16,6 +16,7 @@ from nixflow.models import (
     Priority,
     Stage,
     StageCategory,
+    Team,
     Ticket,
     TicketWatcher,
     Transition,
@@ -41,6 +42,13 @@ class UserSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TeamSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
 class WorkflowSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Workflow
@@ -62,6 +70,7 @@ class TicketSerializer(serializers.ModelSerializer):
     stage = StageSummarySerializer(read_only=True)
     requester = UserSummarySerializer(read_only=True)
     assignee = UserSummarySerializer(read_only=True, allow_null=True)
+    team = TeamSummarySerializer(read_only=True, allow_null=True)
     tags = serializers.SerializerMethodField(
         help_text="The ticket's tags by name (agents set them with PATCH; /api/tags/)."
     )
@@ -79,6 +88,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "stage",
             "requester",
             "assignee",
+            "team",
             "tags",
             "created",
             "updated",
@@ -214,6 +224,12 @@ class TicketUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Agents only: the ticket's tags, the complete list (names, any case). A "
         "name no tag has creates the tag, unless an admin locked the list (then 400).",
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Agents only: the team that owns the ticket (/api/teams/), or null.",
     )
 
     def validate(self, attrs: dict) -> dict:

@@ -182,8 +182,8 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=TicketUpdateSerializer, responses=TicketSerializer)
     def partial_update(self, request: Request, key: str) -> Response:
-        """Change title and description; agents also priority, assignee and tags. The
-        stage changes only through ``transition/``."""
+        """Change title and description; agents also priority, assignee, team and tags.
+        The stage changes only through ``transition/``."""
         ticket = self.get_object()
         serializer = TicketUpdateSerializer(
             data=request.data, partial=True, context={"request": request}
@@ -193,8 +193,12 @@ class TicketViewSet(viewsets.GenericViewSet):
         assign = "assignee" in fields
         assignee = fields.pop("assignee", None)
         tags = fields.pop("tags", None)
+        move = "team" in fields
+        team = fields.pop("team", None)
         # All or nothing: a refused assignee must not leave a changed title behind.
         with transaction.atomic():
+            if move:
+                services.ticket_set_team(ticket=ticket, team=team, actor=signed_in_user(request))
             if fields:
                 services.ticket_update(ticket=ticket, actor=signed_in_user(request), data=fields)
             if assign:

@@ -26,6 +26,24 @@ def test_tickets_are_filtered_by_team(agent_api: APIClient, requester: User) -> 
     assert [row["key"] for row in response.json()["results"]] == [mine.key]
 
 
+def test_an_agent_moves_a_ticket_to_another_team_with_patch(
+    agent_api: APIClient, requester_api: APIClient, requester: User, agent: User
+) -> None:
+    network = TeamFactory(name="Network")
+    ticket = new_ticket(requester)
+
+    response = agent_api.patch(f"/api/tickets/{ticket.key}/", {"team": network.pk}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["team"] == {"id": network.pk, "name": "Network"}
+    moved = EventLog.objects.get(type=events.TICKET_TEAM_CHANGED, subject_id=str(ticket.pk))
+    assert (moved.payload["team_id"], moved.actor_id) == (network.pk, agent.pk)
+    refused = requester_api.patch(f"/api/tickets/{ticket.key}/", {"team": None}, format="json")
+    assert refused.status_code == 403
+    cleared = agent_api.patch(f"/api/tickets/{ticket.key}/", {"team": None}, format="json")
+    assert cleared.json()["team"] is None
+
+
 def test_agents_list_teams_with_members_and_leads(agent_api: APIClient) -> None:
     lead = AgentFactory(username="lea")
     team = TeamFactory(name="Tier 1", assignment_mode="round_robin", max_open_per_agent=3)

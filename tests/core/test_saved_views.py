@@ -395,3 +395,12 @@ def test_a_team_lead_edits_the_teams_view_in_the_admin_and_a_member_only_reads_i
     client.force_login(mate)
     client.post(change, data)
     assert SavedView.objects.get().name == "By the lead"
+
+
+def test_a_view_saved_through_the_api_without_a_query_is_the_whole_list(
+    agent_api: APIClient,
+) -> None:
+    response = agent_api.post("/api/views/", {"name": "Everything"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert SavedView.objects.get(name="Everything").query == ""
