@@ -92,11 +92,16 @@ class TicketChangeForm(forms.ModelForm):
 
     class Meta:
         model = Ticket
-        fields = ("title", "description", "priority", "stage", "assignee")
+        fields = ("title", "description", "priority", "stage", "assignee", "team")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ticket = self.instance
+        if "team" in self.fields:
+            self.fields["team"].help_text = (
+                "Moving it is recorded; a team that assigns automatically may give it to "
+                "one of its agents when nobody has it."
+            )
         targets = Transition.objects.filter(from_stage=ticket.stage_id).values("to_stage")
         allowed = Stage.objects.filter(Q(pk=ticket.stage_id) | Q(pk__in=targets))
         stage = cast(StageChoiceField, self.fields["stage"])

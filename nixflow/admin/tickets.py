@@ -293,7 +293,19 @@ class TicketAdmin(
             ]
         return [
             (None, {"fields": ("key", "title", "description")}),
-            ("Work", {"fields": ("stage", "priority", "assignee", "tag_names", "requester_card")}),
+            (
+                "Work",
+                {
+                    "fields": (
+                        "stage",
+                        "priority",
+                        "team",
+                        "assignee",
+                        "tag_names",
+                        "requester_card",
+                    )
+                },
+            ),
             # Folded (a <details> element, no script): the SLA clocks panel follows the
             # fieldsets, and should be in sight without scrolling past dates.
             ("Details", {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)}),
@@ -350,6 +362,8 @@ class TicketAdmin(
             }
             if own_fields:
                 services.ticket_update(ticket=obj, actor=actor, data=own_fields)
+            if "team" in form.changed_data:  # before the assignee: a new team may assign
+                services.ticket_set_team(ticket=obj, team=data["team"], actor=actor)
             if "assignee" in form.changed_data:
                 services.ticket_assign(ticket=obj, assignee=data["assignee"], actor=actor)
             if "stage" in form.changed_data:
