@@ -29,6 +29,9 @@ from nixflow.models import (
     Role,
     Source,
     StageCategory,
+    Tag,
+    Team,
+    TeamMembership,
     Ticket,
 )
 from sla.models import OPEN_STATUSES, SLABreach, SLAMetric, SLAStatus
@@ -245,3 +248,28 @@ def test_every_table_written_is_vacuumed_and_analyzed_at_the_end() -> None:
         assert vacuum >= started, name
         assert analyze is not None, name
         assert analyze >= started, name
+
+
+def test_tickets_are_spread_over_teams_and_tagged(agent: object) -> None:
+    _, tickets = load("--tickets", "300", "--teams", "3")
+
+    teams = Team.objects.all()
+    assert teams.count() == 3
+    # Every agent is a member of one team, and an assigned ticket is in its assignee's.
+    members = dict(TeamMembership.objects.values_list("user_id", "team_id"))
+    assigned = tickets.exclude(assignee=None)
+    assert assigned.exists()
+    assert all(members[a] == t for a, t in assigned.values_list("assignee_id", "team_id"))
+    assert not tickets.filter(team=None).exists()
+    assert set(tickets.values_list("team", flat=True)) == set(teams.values_list("pk", flat=True))
+    per_ticket = Counter(Ticket.tags.through.objects.values_list("ticket_id", flat=True))
+    assert 0 < len(per_ticket) < 300  # some tickets have none
+    assert max(per_ticket.values()) <= 3
+    assert Tag.objects.filter(name="vpn").exists()
+
+
+def test_no_teams_and_no_tags_when_asked(agent: object) -> None:
+    _, tickets = load("--tickets", "40", "--teams", "0", "--no-tags")
+
+    assert not tickets.exclude(team=None).exists()
+    assert not Ticket.tags.through.objects.exists()

@@ -40,6 +40,10 @@ What is and isn't generated:
   ``first_response_at``; the others are requester replies and agent notes, some internal.
 - Two history rows per ticket (created; the stage, summarised from the first stage to the
   current one) unless ``--no-history``. Watchers are not generated.
+- ``--teams`` teams (5 by default; made, named with the run's prefix, when the desk has
+  fewer), each agent a member of one: a ticket belongs to its assignee's team, an
+  unassigned one to any. Routing and auto-assignment are not run (no services).
+- None to three tags a ticket from a list of 25 (``--no-tags``: none).
 - ``--extras``: other apps' rows for the loaded tickets, none by default (the API and
   load benchmarks need only the core's). Each app that has any keeps its loader in its
   own ``<app>/load.py``, found through the app registry (the core imports no feature
@@ -78,11 +82,23 @@ from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
 from nixflow import demo, events
-from nixflow.models import DONE_CATEGORIES, Role, Source, StageCategory, Ticket, User, Workflow
+from nixflow.models import (
+    DONE_CATEGORIES,
+    Role,
+    Source,
+    StageCategory,
+    Tag,
+    Team,
+    TeamMembership,
+    Ticket,
+    User,
+    Workflow,
+)
 from nixflow.toolkit.loading import (
     LoadBatch,
     LoadedComment,
@@ -110,11 +126,25 @@ DAY = 24 * HOUR
 
 TICKET_COLUMNS = (
     "title, description, priority, workflow_id, stage_id, requester_id, assignee_id, "
-    "source, created, updated, first_response_at, resolved_at, closed_at"
+    "source, created, updated, first_response_at, resolved_at, closed_at, team_id"
 )
+# Tags a desk's agents would use; a ticket gets none to three of them.
+TAG_NAMES = [
+    "vpn", "e-mail", "printer", "hardware", "access", "password", "onboarding", "billing",
+    "network", "laptop", "mfa", "calendar", "vip", "outage", "sharepoint", "teams", "erp",
+    "crm", "license", "phone", "wifi", "backup", "security", "payroll", "monitor",
+]  # fmt: skip
+TAGS_PER_TICKET = [0, 0, 1, 1, 1, 2, 3]
 COMMENT_COLUMNS = "id, ticket_id, author_id, body, is_internal, created"
 HISTORY_COLUMNS = "ticket_id, actor_id, field, old_value, new_value, created"
-CORE_TABLES = ("nixflow_ticket", "nixflow_comment", "nixflow_historylog", "nixflow_user")
+CORE_TABLES = (
+    "nixflow_ticket",
+    "nixflow_comment",
+    "nixflow_historylog",
+    "nixflow_user",
+    "nixflow_ticket_tags",
+    "nixflow_teammembership",
+)
 
 AGENT_BODIES = [*demo.ACKNOWLEDGEMENTS, *(i.fix for i in demo.ISSUES)]
 NOTE_BODIES = [i.note for i in demo.ISSUES]
@@ -192,6 +222,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-history", action="store_true", help="Skip history rows.")
         parser.add_argument(
+            "--teams",
+            type=int,
+            default=5,
+            help="Teams the tickets are spread over (5), made with the agents as members "
+            "when the desk has fewer; 0: no teams.",
+        )
+        parser.add_argument("--no-tags", action="store_true", help="Tag no ticket.")
+        parser.add_argument(
             "--extras",
             default="none",
             help="Rows of other apps for the loaded tickets: 'all', 'none' (the default) or "
@@ -215,6 +253,8 @@ class Command(BaseCommand):
         self.stage_options, self.stage_weights = self.load_stage_options()
         self.prefix = f"load-{secrets.token_hex(3)}"
         self.agents = self.ensure_agents(total)
+        self.teams, self.team_of = self.ensure_teams(options["teams"])
+        self.tags = [] if options["no_tags"] else self.ensure_tags()
         self.requesters = self.create_requesters(max(1, total // 50))
         # A long tail: a few requesters write most tickets, as in every real desk.
         self.requester_weights = list(
@@ -268,6 +308,7 @@ class Command(BaseCommand):
         comments = self.copy_comments(generated, tickets)
         counts["comments"] += len(comments)
         counts["history"] += self.copy_history(generated, ids)
+        counts["ticket tags"] += self.copy_tags(ids)
         batch = LoadBatch(
             run=self.run,
             tickets=tickets,
@@ -354,6 +395,52 @@ class Command(BaseCommand):
             .values_list("pk", flat=True)
         )
 
+    def ensure_teams(self, wanted: int) -> tuple[list[int], dict[int, int]]:
+        """The teams' ids (the desk's first ``wanted``, made up to that number) and
+        {agent id: team id}, each agent a member of one, round the teams in turn; a
+        ticket goes to its assignee's team, an unassigned one to any."""
+        if wanted < 1:
+            return [], {}
+        teams = list(Team.objects.order_by("pk").values_list("pk", flat=True))
+        for n in range(len(teams), wanted):
+            teams.append(Team.objects.create(name=f"{self.prefix} team {n + 1}").pk)
+        teams = teams[:wanted]
+        team_of = dict(
+            TeamMembership.objects.filter(user_id__in=self.agents, team_id__in=teams)
+            .order_by("pk")
+            .values_list("user_id", "team_id")
+        )
+        joining = [a for a in self.agents if a not in team_of]
+        TeamMembership.objects.bulk_create(
+            TeamMembership(user_id=agent, team_id=teams[n % len(teams)])
+            for n, agent in enumerate(joining)
+        )
+        team_of.update({agent: teams[n % len(teams)] for n, agent in enumerate(joining)})
+        return teams, team_of
+
+    def ensure_tags(self) -> list[int]:
+        existing = {name.lower() for name in Tag.objects.values_list("name", flat=True)}
+        Tag.objects.bulk_create(Tag(name=n) for n in TAG_NAMES if n not in existing)
+        return list(
+            Tag.objects.annotate(lowered=Lower("name"))
+            .filter(lowered__in=TAG_NAMES)
+            .values_list("pk", flat=True)
+        )
+
+    def copy_tags(self, ids: list[int]) -> int:
+        if not self.tags:
+            return 0
+        rng, written = self.rng, 0
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy("COPY nixflow_ticket_tags (ticket_id, tag_id) FROM STDIN") as copy,
+        ):
+            for ticket_id in ids:
+                for tag_id in rng.sample(self.tags, rng.choice(TAGS_PER_TICKET)):
+                    copy.write_row((ticket_id, tag_id))
+                    written += 1
+        return written
+
     def bulk_create_users(self, count: int, role: Role) -> None:
         """Users without a usable password (nobody logs in as generated people).
 
@@ -425,10 +512,18 @@ class Command(BaseCommand):
             first_response_at,
             resolved_at,
             closed_at,
+            self.team_for(assignee),
         )
         return GeneratedTicket(
             row, option, requester, assignee, created, first_response_at, updated
         )
+
+    def team_for(self, assignee: int | None) -> int | None:
+        if not self.teams:
+            return None
+        if assignee is not None and assignee in self.team_of:
+            return self.team_of[assignee]
+        return self.teams[int(self.rng.random() * len(self.teams))]
 
     def copy_tickets(self, size: int, progress: Progress, done: int) -> list[GeneratedTicket]:
         batch = []
