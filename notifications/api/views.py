@@ -7,14 +7,10 @@ as for a row that does not exist.
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -24,6 +20,7 @@ from rest_framework.views import APIView
 from nixflow.api.parsers import JSONParser
 from nixflow.api.permissions import IsAgent
 from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.filters import StrictBooleanFilter
 from notifications import selectors, services
 from notifications.api.serializers import (
     MarkedSerializer,
@@ -32,26 +29,6 @@ from notifications.api.serializers import (
     PreferencesSerializer,
 )
 from notifications.models import Notification
-
-
-class StrictBooleanField(forms.Field):
-    """``true`` or ``false`` (or 1 / 0); anything else is a 400, not "no filter" (as the
-    SLA API's filters; the two could move to nixflow.toolkit.filters)."""
-
-    def to_python(self, value: Any) -> bool | None:
-        text = str(value or "").strip().lower()
-        if not text:
-            return None
-        if text in {"true", "1"}:
-            return True
-        if text in {"false", "0"}:
-            return False
-        raise forms.ValidationError("Enter true or false.", code="invalid")
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanFilter(django_filters.Filter):
-    field_class = StrictBooleanField
 
 
 class NotificationFilter(django_filters.FilterSet):

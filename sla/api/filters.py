@@ -7,12 +7,11 @@ from typing import Any, cast
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from nixflow.api.filters import TICKET_KEY_ANY_CASE, IdFilter
 from nixflow.models import Ticket
-from nixflow.toolkit.filters import UTCDateTimeFilter
+from nixflow.toolkit.filters import StrictBooleanFilter, UTCDateTimeFilter
 from sla.models import MetricType, SLABreach, SLABreachType, SLAMetric, SLAStatus
 
 
@@ -41,25 +40,6 @@ class TicketKeyFilter(django_filters.Filter):
         return qs if value is None else qs.filter(ticket_id=value)
 
 
-class BooleanField(forms.Field):
-    """``true`` or ``false`` (or 1 / 0); anything else is a 400, not "no filter"."""
-
-    def to_python(self, value: Any) -> bool | None:
-        text = str(value or "").strip().lower()
-        if not text:
-            return None
-        if text in {"true", "1"}:
-            return True
-        if text in {"false", "0"}:
-            return False
-        raise forms.ValidationError("Enter true or false.", code="invalid")
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class BooleanFilter(django_filters.Filter):
-    field_class = BooleanField
-
-
 class SLAMetricFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=SLAStatus.choices, label="Clock status.")
     metric_type = django_filters.ChoiceFilter(choices=MetricType.choices, label="Metric.")
@@ -82,7 +62,7 @@ class SLABreachFilter(django_filters.FilterSet):
     breach_type = django_filters.ChoiceFilter(choices=SLABreachType.choices, label="What broke.")
     policy = IdFilter(field_name="policy_id", label="SLA policy id.")
     ticket = TicketKeyFilter(label="Ticket key, e.g. NF-12.")
-    acknowledged = BooleanFilter(
+    acknowledged = StrictBooleanFilter(
         method="filter_acknowledged", label="`true`: acknowledged; `false`: not yet."
     )
     breached_after = UTCDateTimeFilter(
