@@ -133,7 +133,10 @@ def filter_by_state(tickets: QuerySet[Ticket], state: str) -> QuerySet[Ticket]:
     if state == ON_TRACK:
         return tickets.filter(~at_risk, sla_due_at__gt=now)
     if state == PAUSED:
-        return tickets.filter(waiting, sla_due_at__isnull=True)
+        # Few tickets have a clock and no due time: their ids from the open clocks
+        # (hashed once), not an EXISTS tried on every ticket without a due time.
+        open_clocks = SLAMetric.objects.filter(OPEN).order_by().values("ticket_id")
+        return tickets.filter(sla_due_at__isnull=True, pk__in=open_clocks)
     if state == NONE:
         return tickets.filter(~waiting, sla_due_at__isnull=True)
     return tickets

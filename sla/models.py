@@ -283,15 +283,20 @@ class SLAMetric(models.Model):
                 name="sla_metric_due",
                 condition=models.Q(status__in=["running", "at_risk"]),
             ),
+            # With the ticket included, so that the desk's "at risk" (a ticket with a
+            # clock marked AT_RISK, or RUNNING past its warning time) reads the ticket ids
+            # from these two indexes alone, not from clocks scattered over the table.
             models.Index(
                 fields=["warning_at"],
+                include=["ticket"],
                 name="sla_metric_warning",
                 condition=models.Q(status="running"),
             ),
-            # At-risk clocks for the dashboard: marked AT_RISK by the monitor (this index)
-            # or RUNNING past their warning time (``sla_metric_warning``).
+            # At-risk clocks for the dashboard and the desk: marked AT_RISK by the monitor
+            # (this index) or RUNNING past their warning time (``sla_metric_warning``).
             models.Index(
                 fields=["deadline"],
+                include=["ticket"],
                 name="sla_metric_at_risk",
                 condition=models.Q(status="at_risk"),
             ),

@@ -123,6 +123,11 @@ def test_drop_in_raw_sql_is_refused() -> None:
 # --- ML003: renames -----------------------------------------------------------------
 
 
+def test_renaming_an_index_is_safe_a_table_is_not() -> None:
+    assert rules(migrations.RunSQL(["ALTER INDEX shop_order_code_v2 RENAME TO shop_code"])) == []
+    assert rules(migrations.RunSQL("ALTER TABLE shop_order RENAME TO shop_orders")) == ["ML003"]
+
+
 def test_renaming_a_field_a_model_a_table_or_a_column_is_refused() -> None:
     assert rules(migrations.RenameField("order", "code", "reference")) == ["ML003"]
     assert rules(migrations.RenameModel("Order", "Purchase")) == ["ML003"]
