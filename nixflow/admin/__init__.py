@@ -11,7 +11,7 @@ from nixflow.admin.beat import register_beat_admins
 from nixflow.admin.desk import QueueFilter, register_core_queues
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.saved_views import SavedViewAdmin
-from nixflow.admin.tags import DeskSettingsAdmin, TagAdmin, register_tag_column
+from nixflow.admin.tags import DeskSettingsAdmin, TagAdmin
 from nixflow.admin.teams import RoutingRuleAdmin, TeamAdmin
 from nixflow.admin.tickets import (
     CommentInline,
@@ -25,7 +25,6 @@ from nixflow.admin.workflows import StageInline, TransitionInline, WorkflowAdmin
 
 register_beat_admins()
 register_core_queues()
-register_tag_column()
 
 __all__ = [
     "CommentAdmin",

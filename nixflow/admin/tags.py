@@ -1,5 +1,5 @@
 """Tags and the desk settings in the admin, and the ticket list's tags: its "By tag"
-filter, its "tags" column and the bulk actions' body.
+filter, the labels under each title and the bulk actions' body.
 
 Admins keep the tag list (add, rename, delete: nixflow.services.tags, one ``tag.*``
 event each) and lock it on the desk settings page; agents see both read-only. Agents
@@ -30,7 +30,6 @@ from nixflow.toolkit.admin import CHANGE, READ_ONLY, VIEW, bulk_apply, plural
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.errors import error_text
-from nixflow.toolkit.ticket_columns import register_ticket_column
 
 # The filter lists tags by name; a desk with more than this many offers the first ones
 # and the rest by URL (?tag=<id>) or the API's ?tag=<name>.
@@ -77,7 +76,10 @@ class TagAdmin(ConfigurationAdmin):
     list_display = ("name", "created", "created_by", "tickets_link")
     search_fields = ("name",)  # also what the ticket list's filter and pickers search
     fields = ("name",)
-    ordering = ("name",)
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        return (Lower("name"), "pk")  # "billing" before "VPN", whatever the collation
+
     list_select_related = ("created_by",)
     service_fields = ("name",)
 
@@ -190,31 +192,36 @@ def tag_action(
         )
 
 
-# --- The ticket list's tags column ------------------------------------------------------------
-# More than this many on a row show as "+N" (all of them in the tooltip): the list fits
-# 1440 px, and a row stays two lines high.
+# --- The ticket list's tags, under each title -----------------------------------------------
+# More than this many on a row show as "+N" (all of them in the tooltip): the row stays
+# short and the list fits 1440 px.
 TAGS_SHOWN = 3
+_LABELS = "_nixflow_tag_labels"
 
 
-def tag_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, SafeString]:
-    """The page's tags, one query for the whole page (the through table's (ticket_id,
-    tag_id) index), as small labels per ticket."""
+def attach_tag_labels(tickets: Sequence[Ticket]) -> None:
+    """Load the page's tags in one query (the through table's (ticket_id, tag_id) index)
+    and keep each ticket's labels on it, for ``tag_labels``: the list's query count
+    stays the same however many rows and tags."""
     names: dict[int, list[str]] = defaultdict(list)
     rows = Ticket.tags.through.objects.filter(ticket_id__in=[t.pk for t in tickets])
     for ticket_id, name in rows.values_list("ticket_id", "tag__name"):
         names[ticket_id].append(name)
-    cells = {}
-    for ticket_id, found in names.items():
-        found.sort(key=str.casefold)
-        shown, rest = found[:TAGS_SHOWN], len(found) - TAGS_SHOWN
-        labels = format_html_join("", '<span class="nf-tag">{}</span>', ((n,) for n in shown))
-        more = format_html('<span class="nf-tag-more">+{}</span>', rest) if rest > 0 else ""
-        cells[ticket_id] = format_html(
-            '<span class="nf-tags" title="{}">{}{}</span>', ", ".join(found), labels, more
-        )
-    return cells
+    for ticket in tickets:
+        setattr(ticket, _LABELS, _labels(sorted(names.get(ticket.pk, []), key=str.casefold)))
 
 
-def register_tag_column() -> None:
-    """The ticket list's "tags" column, after the SLA one (nixflow.toolkit.ticket_columns)."""
-    register_ticket_column("tags", "tags", tag_cells, order=20)
+def _labels(names: list[str]) -> SafeString | str:
+    if not names:
+        return ""
+    shown, rest = names[:TAGS_SHOWN], len(names) - TAGS_SHOWN
+    labels = format_html_join("", '<span class="nf-tag">{}</span>', ((n,) for n in shown))
+    more = format_html('<span class="nf-tag-more">+{}</span>', rest) if rest > 0 else ""
+    return format_html(
+        '<span class="nf-tags" title="{}">{}{}</span>', ", ".join(names), labels, more
+    )
+
+
+def tag_labels(ticket: Ticket) -> SafeString | str:
+    """The ticket's tags as small labels (empty before ``attach_tag_labels``)."""
+    return getattr(ticket, _LABELS, "")

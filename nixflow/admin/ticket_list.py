@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from nixflow.admin.tags import attach_tag_labels, tag_labels
 from nixflow.models import Priority, Ticket, User, priority_rank
 from nixflow.toolkit.formats import format_datetime_html
 from nixflow.toolkit.ticket_columns import (
@@ -114,6 +115,7 @@ class TicketListMixin(_Base):
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         changelist: ChangeList = super().get_changelist_instance(request)
         render_columns(request, list(changelist.result_list))
+        attach_tag_labels(list(changelist.result_list))  # under each title: one query
         return changelist
 
     # --- cells --------------------------------------------------------------------------
@@ -123,9 +125,13 @@ class TicketListMixin(_Base):
 
     @admin.display(description="title")
     def title_cell(self, ticket: Ticket) -> SafeString:
-        # Clamped to two lines by the stylesheet; the whole title is the tooltip.
+        # Clamped to two lines by the stylesheet; the whole title is the tooltip. The
+        # ticket's tags follow as small labels (nixflow.admin.tags).
         return format_html(
-            '<span class="nf-title" title="{}">{}</span>', ticket.title, ticket.title
+            '<span class="nf-title" title="{}">{}</span>{}',
+            ticket.title,
+            ticket.title,
+            tag_labels(ticket),
         )
 
     @admin.display(description="requester")
