@@ -116,6 +116,7 @@ def test_token_from_username_and_password_authenticates_me(api_client: APIClient
         "first_name": "",
         "last_name": "",
         "role": "agent",
+        "availability": "available",
     }
 
 

@@ -211,7 +211,7 @@ def _story(db: ScratchDatabase, smtp: SMTPServer, dovecot: object) -> None:
         status, again = call(
             base, "POST", f"/api/sla/breaches/{breach_id}/acknowledge/", agent, {"note": "x"}
         )
-        assert status == 400, again
+        assert status == 409, again  # already acknowledged: a conflict
 
         # 4. A form submission opens another ticket.
         status, submitted = call(

@@ -280,7 +280,11 @@ def cut_database_connections_during_writes(stack: Stack) -> list[tuple[str, int]
     thread.start()
     for _ in range(2):
         time.sleep(0.7)
-        terminated = terminate_connections(stack)
+        # Cut what is connected; after the first cut the processes reconnect as their
+        # next work needs the database (a retrying request may take a moment).
+        deadline = time.monotonic() + 20
+        while not (terminated := terminate_connections(stack)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert terminated  # the processes were connected
     thread.join(120)
     return statuses

@@ -54,6 +54,7 @@ from knowledge.models import KnowledgeArticle, KnowledgeArticleStatus, Visibilit
 from nixflow.models import Tag
 from tests.support.matrix import (
     ACTORS,
+    CONFLICT,
     DENIED,
     FORBIDDEN_MARKERS,
     HIDDEN,
@@ -367,7 +368,7 @@ API = [
         "/api/workflows/{pk}/",
         "in use",
         at=pk("workflow"),
-        DELETE=Row(DENIED, DENIED, DENIED, DENIED, INVALID),
+        DELETE=Row(DENIED, DENIED, DENIED, DENIED, CONFLICT),
     ),
     # Teams: agents read them, admins change them; routing rules are admins' only.
     entry("/api/teams/", GET=AGENTS, POST=ADMINS, body=json_body(name="Matrix team two")),
@@ -394,6 +395,21 @@ API = [
         PATCH=ADMINS,
         DELETE=ADMINS,
         body=lambda w: {"name": "Matrix rule renamed", "team": w.team.pk},
+    ),
+    # Views: every agent has the built-in ones and saves their own; a personal view is
+    # its owner's (anyone else, an admin included, is told it does not exist).
+    entry("/api/views/", GET=AGENTS, POST=AGENTS, body=json_body(name="Matrix view two")),
+    entry(
+        "/api/views/{pk}/",
+        at=pk("saved_view"),
+        PATCH=Row(DENIED, DENIED, DENIED, OK, HIDDEN),
+        DELETE=Row(DENIED, DENIED, DENIED, OK, HIDDEN),
+        body=json_body(name="Matrix view renamed"),
+    ),
+    entry(
+        "/api/views/{pk}/tickets/",
+        at=pk("saved_view"),
+        GET=Row(DENIED, DENIED, DENIED, OK, HIDDEN),
     ),
     # Tags: agents read the list and its lock, admins change both (agents tag tickets
     # through PATCH /api/tickets/{key}/).
@@ -442,18 +458,18 @@ API = [
     entry(
         "/api/email/messages/{pk}/release/",
         at=pk("mail_a"),
-        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+        POST=Row(DENIED, DENIED, DENIED, CONFLICT, CONFLICT),
     ),
     entry(
         "/api/email/messages/{pk}/reject/",
         at=pk("mail_a"),
-        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+        POST=Row(DENIED, DENIED, DENIED, CONFLICT, CONFLICT),
     ),
     # Only a failed outbound message can be sent again: mail_a is an inbound one.
     entry(
         "/api/email/messages/{pk}/resend/",
         at=pk("mail_a"),
-        POST=Row(DENIED, DENIED, DENIED, INVALID, INVALID),
+        POST=Row(DENIED, DENIED, DENIED, CONFLICT, CONFLICT),
     ),
     # SLA: figures for staff; configuration changed by admins.
     entry("/api/sla/summary/", GET=AGENTS),
@@ -834,6 +850,8 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "nixflow.team": ("view", ALL, lambda w: w.team.pk),
     "nixflow.routingrule": ("", ALL, lambda w: w.routing_rule.pk),
     "nixflow.tag": ("view", ALL, lambda w: core_tag(w)["pk"]),
+    # The agent's own view: theirs to change; admins manage everyone's.
+    "nixflow.savedview": (ALL, ALL, lambda w: w.saved_view.pk),
     # One row (id 1), shown with its defaults before anyone saved it; never added or
     # deleted.
     "nixflow.desksettings": ("view", "view change", lambda w: 1),

@@ -23,6 +23,7 @@ from email_integration.api.serializers import (
 )
 from email_integration.models import EmailAccount, EmailMessage
 from nixflow.api.exceptions import PayloadTooLarge
+from nixflow.api.filters import IdFilter
 from nixflow.api.permissions import IsAdminOrAgentReadOnly, IsAgent
 from nixflow.models import Ticket
 from nixflow.toolkit.auth import signed_in_user
@@ -74,7 +75,7 @@ class EmailAccountViewSet(viewsets.ModelViewSet):
 class EmailMessageFilter(django_filters.FilterSet):
     status = django_filters.CharFilter()
     message_type = django_filters.CharFilter()
-    account = django_filters.NumberFilter(field_name="account_id")
+    account = IdFilter(field_name="account_id")
     ticket = django_filters.CharFilter(method="filter_ticket")
     from_address = django_filters.CharFilter(lookup_expr="iexact")
 

@@ -224,7 +224,14 @@ class SavedViewAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdm
     ordering = ("position", "name", "id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SavedView]:
-        return views.saved_views_visible(signed_in_user(request))
+        # Admins may change any view (can_change_view), so they find every one here; the
+        # desk still shows each person only their own and their teams'.
+        # Whoever is no agent (a requester made staff by mistake) must be refused by the
+        # role permissions (403), not sent to the index as if the view did not exist.
+        user = signed_in_user(request)
+        if is_admin(user) or not user.is_agent:
+            return SavedView.objects.select_related("team", "owner")
+        return views.saved_views_visible(user)
 
     def _may_change(self, request: HttpRequest, obj: SavedView | None) -> bool:
         return obj is None or views.can_change_view(signed_in_user(request), obj)

@@ -121,7 +121,7 @@ def additive_release(tmp_path_factory: pytest.TempPathFactory, migrated_template
     """The next release adds two columns to the ticket table, the way the linter allows
     (nullable; NOT NULL with a database default), and has a post-deploy migration."""
     release = copy_release(tmp_path_factory.mktemp("release") / "next")
-    models_py = release.root / "nixflow" / "models.py"
+    models_py = release.root / "nixflow" / "models" / "tickets.py"
     source = models_py.read_text()
     anchor = "    closed_at = models.DateTimeField(null=True, blank=True)\n"
     assert source.count(anchor) == 1

@@ -129,6 +129,8 @@ class World:
             ("/api/knowledge/tags/", {"id": str((self.spare_tag if spare else self.tag).pk)}),
             ("/api/knowledge/feedback/", {"id": str(self.feedback_id)}),
             ("/api/knowledge/search/", {"search_id": self.search_id}),
+            # A built-in view, which every agent has (saved ones are numbers).
+            ("/api/views/", {"id": "mine"}),
         ]
 
 

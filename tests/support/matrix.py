@@ -77,6 +77,7 @@ DENIED = outcome("401/403", "denied")
 HIDDEN = outcome("404", "hidden")  # someone else's, or not for you: as if it did not exist
 NOT_ALLOWED = outcome("405", "not_allowed")
 INVALID = outcome("400", "invalid")  # allowed in, but the request itself is refused
+CONFLICT = outcome("409", "conflict")  # allowed in, but the object's state refuses it
 LOGIN = outcome("login", "login")  # redirected to a login page
 TO_INDEX = outcome("admin index", "index")
 
@@ -108,6 +109,7 @@ def classify(response: HttpResponseBase) -> str:
         404: "hidden",
         405: "not_allowed",
         400: "invalid",
+        409: "conflict",
     }.get(code, "ok" if 200 <= code < 300 else f"status {code}")
 
 
@@ -544,7 +546,8 @@ def _seed_notifications(world: World) -> dict[str, Any]:
 
 
 def _seed_teams(world: World) -> dict[str, Any]:
-    """A team with the agent in it (no tickets: admins may delete it) and a rule."""
+    """A team with the agent in it (no tickets: admins may delete it), a rule, and the
+    agent's personal saved view."""
     from nixflow import services
 
     team = services.team_create(
@@ -553,7 +556,15 @@ def _seed_teams(world: World) -> dict[str, Any]:
     rule = services.routing_rule_create(
         actor=None, data={"name": "Matrix rule", "team": team, "requester_domain": "matrix.test"}
     )
-    return {"team": team, "routing_rule": rule}
+    from nixflow.services.saved_views import saved_view_create
+
+    view = saved_view_create(
+        owner=world.users["agent"],
+        actor=world.users["agent"],
+        name="Matrix view",
+        query="priority__exact=HIGH",
+    )
+    return {"team": team, "routing_rule": rule, "saved_view": view}
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
