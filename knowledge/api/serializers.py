@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -24,6 +25,7 @@ from knowledge.models import (
 )
 from knowledge.query import MAX_QUERY_CHARS
 from nixflow.api.filters import TICKET_KEY_ANY_CASE
+from nixflow.api.schema import NOT_BLANK
 from nixflow.models import Ticket, User
 
 MAX_ID = 2**63 - 1
@@ -397,6 +399,8 @@ class KBSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(
         max_length=MAX_QUERY_CHARS,
         trim_whitespace=False,
+        # Said in the schema as well as checked: something other than whitespace.
+        validators=[RegexValidator(NOT_BLANK, message="Type something to search for.")],
         help_text='Words (all required), "a phrase", -excluded, a or b; the last word is '
         "completed while it is typed (no space after it).",
     )

@@ -63,7 +63,10 @@ VALIDATION_ERROR = {
     "additionalProperties": {},
 }
 NO_NUL = "^[^\\u0000]*$"
-NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+# At least one character that is whitespace neither to JSON Schema (whose \s has U+FEFF)
+# nor to Python (whose str.strip(), DRF's trimming, removes U+001C-U+001F and U+0085).
+# Python's re reads the same pattern, so a validator can use it as it is.
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000\\u001c-\\u001f\\u0085\\ufeff][^\\u0000]*$"
 # DRF reads HH:MM, HH:MM:SS and HH:MM:SS.ffffff and writes the last two.
 LOCAL_TIME = {
     "type": "string",

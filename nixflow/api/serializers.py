@@ -3,6 +3,7 @@ service; output serializers render rows. None of them writes to the database."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -266,6 +267,8 @@ class CommentCreateSerializer(serializers.Serializer):
         child=serializers.FileField(),
         required=False,
         default=list,
+        # The service's limit, said in the schema (maxItems) too.
+        max_length=settings.NIXFLOW_MAX_ATTACHMENTS,
         help_text="Files, sent as multipart/form-data (repeat the field for several).",
     )
 
