@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "forms_builder",
     "email_integration",
     "notifications",
+    "macros",
     "eventlog",
     "nixflow.apps.NixflowAdminConfig",  # django.contrib.admin, with NixFlow's site
     "django.contrib.auth",

@@ -2,6 +2,7 @@
 how the desk organises its work (teams, routing, tags, saved views). One module per
 part; everything is importable from ``nixflow.models`` as before."""
 
+from nixflow.models.conversation import LINK_LABELS, LinkKind, TicketLink, TicketPresence
 from nixflow.models.desk import DESK_SETTINGS_ID, DeskSettings
 from nixflow.models.teams import (
     AssignmentMode,
@@ -32,6 +33,7 @@ from nixflow.models.workflows import DONE_CATEGORIES, Stage, StageCategory, Tran
 __all__ = [
     "DESK_SETTINGS_ID",
     "DONE_CATEGORIES",
+    "LINK_LABELS",
     "PRIORITY_RANK",
     "TICKET_KEY_PATTERN",
     "TICKET_KEY_PREFIX",
@@ -41,6 +43,7 @@ __all__ = [
     "Comment",
     "DeskSettings",
     "HistoryLog",
+    "LinkKind",
     "NixflowUserManager",
     "Priority",
     "Role",
@@ -53,6 +56,8 @@ __all__ = [
     "Team",
     "TeamMembership",
     "Ticket",
+    "TicketLink",
+    "TicketPresence",
     "TicketQuerySet",
     "TicketWatcher",
     "Transition",

@@ -98,6 +98,22 @@ class Ticket(models.Model):
         db_index=False,  # nf_ticket_team_created leads with it
     )
     tags = models.ManyToManyField("nixflow.Tag", blank=True, related_name="tickets")
+    # Optimistic concurrency: every service that changes the ticket or its conversation
+    # adds one (under the ticket's row lock), so "the version I loaded" tells a client
+    # whether anything changed since (the API's ETag / If-Match, the reply composer).
+    # db_default: a rolling deploy's old release inserts tickets without it.
+    version = models.IntegerField(default=1, db_default=1, editable=False)
+    # Set when the ticket was merged into another (nixflow.services.merge): it is
+    # closed, its conversation lives on in the target, and mail to its thread goes there.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="merged_tickets",
+        db_index=False,  # nf_ticket_merged_into: partial, only merged tickets are indexed
+    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -138,6 +154,11 @@ class Ticket(models.Model):
             ),
             # `search` is icontains, which PostgreSQL runs as UPPER(col) LIKE UPPER(%q%):
             # trigram indexes on those expressions serve it without a sequential scan.
+            models.Index(
+                fields=["merged_into"],
+                condition=models.Q(merged_into__isnull=False),
+                name="nf_ticket_merged_into",
+            ),
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="nf_ticket_title_trgm"),
             GinIndex(
                 OpClass(Upper("description"), name="gin_trgm_ops"),

@@ -55,7 +55,7 @@ class PreferenceSerializer(serializers.Serializer[Any]):
     """One kind's channels, as set by a PUT (both) and shown."""
 
     kind = serializers.ChoiceField(choices=Kind.choices)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     in_admin = JSONBooleanField(help_text="Listed in the admin, with the unread count.")
     email = JSONBooleanField(help_text="Mailed, threaded per ticket.")
 
@@ -87,4 +87,4 @@ class PreferencesPatchSerializer(PreferencesSerializer):
     """Some kinds' preferences, and any channel of each; the rest stay."""
 
     # Left out: nothing changes.
-    preferences = PreferencePatchSerializer(many=True, required=False)  # type: ignore[assignment]
+    preferences = PreferencePatchSerializer(many=True, required=False)

@@ -1,0 +1,1 @@
+"""Macros: canned replies with placeholders and the changes they make to a ticket."""
