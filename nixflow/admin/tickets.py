@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -37,7 +38,7 @@ from nixflow.models import (
     TicketWatcher,
     User,
 )
-from nixflow.toolkit import panels
+from nixflow.toolkit import panels, ticket_actions
 from nixflow.toolkit.admin import (
     ADD,
     CHANGE,
@@ -219,7 +220,20 @@ class TicketAdmin(
     )
     autocomplete_fields = ("requester",)
     actions = ("assign_to_me", "move_to_stage", "add_tags", "remove_tags")
-    action_form = TicketActionForm
+
+    @property
+    def action_form(self) -> type[ActionForm]:
+        """The action bar, with the inputs feature apps' actions need."""
+        return ticket_actions.action_form(TicketActionForm)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """The core's actions and those feature apps registered, for agents who may
+        change tickets."""
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            for action in ticket_actions.ticket_actions():
+                actions[action.name] = (action.run, action.name, action.description)  # type: ignore[assignment]
+        return actions
 
     # --- list ---------------------------------------------------------------------------
     def get_search_results(
