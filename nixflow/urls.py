@@ -16,6 +16,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("nixflow.api.urls")),
     path("", include("sla.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("macros.api.urls")),
     path("forms/", include("forms_builder.api.urls")),
     path("knowledge/", include("knowledge.api.urls")),
 ]
