@@ -191,12 +191,18 @@ def auto_assign(*, ticket: Ticket) -> Ticket:
     after its creation) to the member whose turn it is, through ``ticket_assign``; the
     caller has locked the ticket. Without an available member under the cap it stays
     unassigned."""
-    team = ticket.team
-    if team is None or ticket.assignee_id is not None:
+    if ticket.team_id is None or ticket.assignee_id is not None:
         return ticket
-    if team.assignment_mode == AssignmentMode.OFF:
+    # Read and locked in one query, and only when it assigns automatically (a team
+    # that assigns by hand is not locked: nothing here would serialise on it).
+    team = (
+        Team.objects.select_for_update()
+        .exclude(assignment_mode=AssignmentMode.OFF)
+        .filter(pk=ticket.team_id)
+        .first()
+    )
+    if team is None:
         return ticket
-    team = _lock_team(team.pk)
     member = _pick(team)
     if member is None:
         return ticket
