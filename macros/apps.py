@@ -7,3 +7,10 @@ class MacrosConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "macros"
     verbose_name = "Macros"
+
+    def ready(self) -> None:
+        # The core imports no feature app: macros offer their composer tool and their
+        # ticket-list action through the toolkit's registries.
+        from macros import tools
+
+        tools.register()

@@ -1,0 +1,163 @@
+"""Macros in the admin: each agent sees the macros they may use and changes those they
+manage (their personal ones; a team's leads the team's; admins all), saved through the
+services (one ``macro.*`` event each). The change page previews the body rendered with
+example values, and says what applying it changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from macros import sandbox, selectors, services, tools
+from macros.models import Macro, Scope
+from nixflow.models import Team, User
+from nixflow.toolkit.admin import EVERYTHING
+from nixflow.toolkit.auth import is_admin, signed_in_user
+from nixflow.toolkit.config_admin import ConfigurationAdmin
+
+FORM_FIELDS = (
+    "name",
+    "body",
+    "is_internal",
+    "is_active",
+    "scope",
+    "owner",
+    "owner_team",
+    "set_stage",
+    "set_priority",
+    "set_team",
+    "assignment",
+    "assignee",
+    "add_tags",
+    "remove_tags",
+)
+
+
+@admin.register(Macro)
+class MacroAdmin(ConfigurationAdmin):
+    agent_actions = EVERYTHING  # narrowed per macro by has_change/delete_permission
+    list_display = (
+        "name",
+        "scope_column",
+        "is_internal",
+        "is_active",
+        "usage_count",
+        "last_used_at",
+    )
+    list_filter = ("scope", "is_active", "is_internal")
+    search_fields = ("name",)
+    ordering = ("name", "id")
+    readonly_fields = ("preview", "changes_made", "usage_count", "last_used_at")
+    autocomplete_fields = ()
+    service_fields = FORM_FIELDS
+
+    fieldsets = (
+        (None, {"fields": ("name", "body", "is_internal", "is_active")}),
+        ("Who may use it", {"fields": ("scope", "owner", "owner_team")}),
+        (
+            "Changes when applied",
+            {
+                "fields": (
+                    "set_stage",
+                    "set_priority",
+                    "set_team",
+                    "assignment",
+                    "assignee",
+                    "add_tags",
+                    "remove_tags",
+                )
+            },
+        ),
+        ("Preview and use", {"fields": ("preview", "changes_made", "usage_count", "last_used_at")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Macro]:
+        return selectors.macros_visible(user=signed_in_user(request))
+
+    def _manages(self, request: HttpRequest, obj: Macro | None) -> bool:
+        return obj is None or selectors.may_manage(
+            user=signed_in_user(request),
+            scope=obj.scope,
+            owner_id=obj.owner_id,
+            team_id=obj.owner_team_id,
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._manages(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._manages(request, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_admin(request.user):
+            return self.fieldsets
+        # An agent's personal macros are their own: no owner to choose.
+        return [
+            (title, {"fields": tuple(f for f in opts["fields"] if f != "owner")})
+            for title, opts in self.fieldsets
+        ]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        user = signed_in_user(request)
+        if "owner_team" in form.base_fields and not is_admin(user):
+            form.base_fields["owner_team"].queryset = Team.objects.filter(  # type: ignore[attr-defined]
+                memberships__user=user, memberships__is_lead=True
+            )
+        if "owner" in form.base_fields:
+            form.base_fields["owner"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+                role__in=["agent", "admin"], is_active=True
+            )
+        return form
+
+    def service_data(self, form: ModelForm, change: bool) -> dict[str, Any]:
+        names = [n for n in self.service_fields if n in form.cleaned_data]
+        data = {name: form.cleaned_data[name] for name in names}
+        if change:
+            data = {name: value for name, value in data.items() if name in form.changed_data}
+        return data
+
+    def create_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        return services.macro_create(actor=actor, data=data)
+
+    def update_with(
+        self, obj: Any, actor: User, data: dict[str, Any], rows: dict[str, Any]
+    ) -> Model:
+        return services.macro_update(macro=obj, actor=actor, data=data)
+
+    def delete_with(self, obj: Any, actor: User) -> None:
+        services.macro_delete(macro=obj, actor=actor)
+
+    @admin.display(description="scope", ordering="scope")
+    def scope_column(self, obj: Macro) -> str:
+        return obj.scope_label
+
+    @admin.display(description="preview (example values)")
+    def preview(self, obj: Macro) -> str:
+        if obj.pk is None:
+            return "Saved macros show their body rendered here."
+        try:
+            text = sandbox.render_body(obj.body, ticket=None, agent=obj.owner or obj.created_by)
+        except ValidationError as error:
+            return " ".join(error.messages)
+        return format_html('<pre class="macro-preview">{}</pre>', text)
+
+    @admin.display(description="applying it changes")
+    def changes_made(self, obj: Macro) -> str:
+        said = tools.describe(obj) if obj.pk else []
+        if not said:
+            return "Nothing but the reply."
+        return format_html_join("", "<div>{}</div>", ((line,) for line in said))
+
+
+__all__ = ["MacroAdmin", "Scope"]

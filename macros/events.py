@@ -1,0 +1,81 @@
+"""Every event the macros app records, and what each payload holds.
+
+The event log keeps payloads forever, so these shapes are a contract: keys may be added,
+never renamed or dropped.
+
+``macro.created`` / ``macro.deleted`` (subject: the ``Macro``; actor: who)::
+
+    {"name": str, "scope": str, "owner_id": int | null, "team_id": int | null}
+
+``macro.updated`` (subject: the ``Macro``; actor: who)::
+
+    {"fields": [str, ...], "changes": {field: [old, new]}}
+
+with the body's change said as ``"body": ["changed", "changed"]`` only (a canned reply
+may quote people; the log is forever), other values as stored (rows by id).
+
+``macro.applied`` (subject: the ``Macro``; actor: the agent; ticket_key: the ticket's
+key), one per ticket the macro was applied to, in the transaction of the reply and the
+changes (each of which records its own ``ticket.*`` event)::
+
+    {"ticket_id": int, "comment_id": int | null, "changes": [str, ...]}
+
+``comment_id`` is null when the reply was posted by the composer itself (which records
+its ``ticket.commented``); ``changes`` are the changes made, in words ("Stage: Waiting on
+requester").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventlog.services import event_record
+from macros.models import Macro
+from nixflow.models import Comment, Ticket, User
+
+MACRO_CREATED = "macro.created"
+MACRO_UPDATED = "macro.updated"
+MACRO_DELETED = "macro.deleted"
+MACRO_APPLIED = "macro.applied"
+
+
+def _identity(macro: Macro) -> dict[str, Any]:
+    return {
+        "name": macro.name,
+        "scope": macro.scope,
+        "owner_id": macro.owner_id,
+        "team_id": macro.owner_team_id,
+    }
+
+
+def macro_created(*, macro: Macro, actor: User | None) -> None:
+    event_record(type=MACRO_CREATED, subject=macro, actor=actor, payload=_identity(macro))
+
+
+def macro_updated(*, macro: Macro, actor: User | None, changes: dict[str, list[Any]]) -> None:
+    event_record(
+        type=MACRO_UPDATED,
+        subject=macro,
+        actor=actor,
+        payload={"fields": sorted(changes), "changes": changes},
+    )
+
+
+def macro_deleted(*, macro: Macro, actor: User | None) -> None:
+    event_record(type=MACRO_DELETED, subject=macro, actor=actor, payload=_identity(macro))
+
+
+def macro_applied(
+    *, macro: Macro, ticket: Ticket, actor: User, comment: Comment | None, changes: list[str]
+) -> None:
+    event_record(
+        type=MACRO_APPLIED,
+        subject=macro,
+        actor=actor,
+        ticket_key=ticket.key,
+        payload={
+            "ticket_id": ticket.pk,
+            "comment_id": comment.pk if comment else None,
+            "changes": changes,
+        },
+    )

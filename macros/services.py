@@ -1,0 +1,383 @@
+"""Writes of the macros app: managing macros and applying them to tickets.
+
+Managing: an agent creates and changes their personal macros, a team's leads the team's
+macros, admins every macro (``macros.selectors.may_manage``); each change is one
+``macro.*`` event. Applying: the body rendered in the sandbox (``macros.sandbox``) is
+posted with ``nixflow.services.comment_create``, then each change the macro makes goes
+through the core's service for it (``ticket_transition``, ``ticket_update``,
+``ticket_set_team``, ``ticket_assign``, ``ticket_tag_add/remove``), all in one
+transaction: a change the workflow forbids is refused with the core's own message and
+nothing of the macro stays. Usage is counted with ``F()`` so concurrent applies never
+lose a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template import Template
+from django.utils import timezone
+
+from macros import events, sandbox, selectors
+from macros.models import Assignment, Macro, Scope
+from nixflow import services
+from nixflow.models import Comment, Priority, Ticket, User
+from nixflow.services.tags import clean_tag_names
+from nixflow.toolkit.auth import require_agent
+from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.services import changes_payload, model_update
+
+MACRO_FIELDS = frozenset(
+    {
+        "name",
+        "body",
+        "is_internal",
+        "scope",
+        "owner",
+        "owner_team",
+        "set_stage",
+        "set_priority",
+        "set_team",
+        "assignment",
+        "assignee",
+        "add_tags",
+        "remove_tags",
+        "is_active",
+    }
+)
+BULK_CHUNK = 200
+
+
+# --- Managing macros ----------------------------------------------------------------------
+def _clean_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - MACRO_FIELDS)
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed here: {', '.join(unknown)}.")
+    cleaned = dict(data)
+    if "name" in cleaned:
+        cleaned["name"] = str(cleaned["name"]).strip()
+    for name in ("add_tags", "remove_tags"):
+        if name in cleaned:
+            try:
+                cleaned[name] = clean_tag_names(cleaned[name] or [])
+            except ValidationError as error:
+                raise ValidationError({name: error.messages}) from error
+    return cleaned
+
+
+def _normalise(macro: Macro, actor: User | None) -> None:
+    """Each scope keeps only its own owner; a personal macro without one is the actor's;
+    only "assign to a named agent" keeps an assignee."""
+    if macro.scope == Scope.PERSONAL:
+        macro.owner_team = None
+        if macro.owner_id is None and actor is not None:
+            macro.owner = actor
+    elif macro.scope == Scope.TEAM:
+        macro.owner = None
+    else:
+        macro.owner = macro.owner_team = None
+    if macro.assignment != Assignment.USER:
+        macro.assignee = None
+
+
+def _validate(macro: Macro) -> None:
+    macro.full_clean()
+    sandbox.compile_body(macro.body)
+    if macro.owner is not None and not macro.owner.is_agent:
+        raise ValidationError({"owner": "A personal macro belongs to an agent."})
+    if macro.assignee is not None and not (macro.assignee.is_agent and macro.assignee.is_active):
+        raise ValidationError({"assignee": f"{macro.assignee} is not an active agent."})
+    if macro.assignment == Assignment.USER and macro.assignee is None:
+        raise ValidationError({"assignee": "Name the agent the macro assigns tickets to."})
+
+
+def _require_manage(actor: User | None, macro: Macro, verb: str) -> None:
+    if actor is None:
+        return
+    require_agent(actor, f"{verb} macros")
+    if not selectors.may_manage(
+        user=actor, scope=macro.scope, owner_id=macro.owner_id, team_id=macro.owner_team_id
+    ):
+        raise PermissionDenied(_who_may(macro.scope, verb))
+
+
+def _who_may(scope: str, verb: str) -> str:
+    if scope == Scope.GLOBAL:
+        return f"Only admins can {verb} global macros."
+    if scope == Scope.TEAM:
+        return f"Only the team's leads and admins can {verb} a team's macros."
+    return f"Only its owner and admins can {verb} a personal macro."
+
+
+def _refusal(error: IntegrityError) -> ValidationError:
+    text = str(error)
+    for constraint in Macro._meta.constraints:
+        if constraint.name in text:
+            message = getattr(constraint, "violation_error_message", None) or text
+            return ValidationError({"name": str(message)})
+    return ValidationError("The change conflicts with another one made at the same time.")
+
+
+def _save(macro: Macro, **kwargs: Any) -> None:
+    try:
+        with transaction.atomic():
+            macro.save(**kwargs)
+    except IntegrityError as error:
+        raise _refusal(error) from error
+
+
+@transaction.atomic
+def macro_create(*, actor: User | None, data: Mapping[str, Any]) -> Macro:
+    """Create a macro; personal ones belong to the actor unless an admin names an
+    owner. Records ``macro.created``."""
+    require_agent(actor, "create macros")
+    macro = Macro(**_clean_data(data), created_by=actor)
+    _normalise(macro, actor)
+    _require_manage(actor, macro, "create")
+    _validate(macro)
+    _save(macro)
+    events.macro_created(macro=macro, actor=actor)
+    return macro
+
+
+@transaction.atomic
+def macro_update(*, macro: Macro, actor: User | None, data: Mapping[str, Any]) -> Macro:
+    """Change a macro (as a PATCH: only the fields in ``data``). The actor must manage it
+    as it was and as it becomes. Records ``macro.updated``, nothing when nothing
+    changed."""
+    require_agent(actor, "change macros")
+    macro = Macro.objects.select_for_update().get(pk=macro.pk)
+    _require_manage(actor, macro, "change")
+    changes = model_update(instance=macro, data=_clean_data(data), validate=None, save=False)
+    if not changes:
+        return macro
+    _normalise(macro, actor)
+    _require_manage(actor, macro, "change")
+    _validate(macro)
+    macro.updated = timezone.now()
+    _save(macro)
+    payload = changes_payload(changes, hide={"body"})
+    if "body" in changes:
+        payload["body"] = ["changed", "changed"]
+    events.macro_updated(macro=macro, actor=actor, changes=payload)
+    return macro
+
+
+@transaction.atomic
+def macro_delete(*, macro: Macro, actor: User | None) -> None:
+    """Delete a macro (the tickets it was applied to keep their replies and changes).
+    Records ``macro.deleted``."""
+    require_agent(actor, "delete macros")
+    macro = Macro.objects.select_for_update().get(pk=macro.pk)
+    _require_manage(actor, macro, "delete")
+    events.macro_deleted(macro=macro, actor=actor)
+    macro.delete()
+
+
+# --- Rendering and applying ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Applied:
+    """What applying a macro to one ticket did."""
+
+    ticket: Ticket
+    comment: Comment | None
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One ticket of a bulk apply: done (with what changed) or refused (with why)."""
+
+    ticket_key: str
+    ok: bool
+    message: str
+    comment_id: int | None = None
+
+
+def _require_usable(macro: Macro, actor: User) -> None:
+    require_agent(actor, "apply macros")
+    if not selectors.macros_for(user=actor).filter(pk=macro.pk).exists():
+        raise PermissionDenied(f"You cannot use the macro {macro.name!r}.")
+
+
+def macro_render(*, macro: Macro, ticket: Ticket | None, actor: User, custom: str = "") -> str:
+    """The macro's body as it would be posted on ``ticket`` by ``actor`` (``ticket``
+    None: with example values). For anyone who may see the macro (a preview)."""
+    require_agent(actor, "use macros")
+    if not selectors.macros_visible(user=actor).filter(pk=macro.pk).exists():
+        raise PermissionDenied(f"You cannot use the macro {macro.name!r}.")
+    if ticket is not None:
+        services.tickets._require_can_view(actor, ticket)
+    return sandbox.render_body(macro.body, ticket=ticket, agent=actor, custom=custom)
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("stage", "requester")
+        .get(pk=ticket.pk)
+    )
+
+
+Step = Callable[[Macro, Ticket, User], tuple[Ticket, list[str]]]
+
+
+def _stage(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    stage = macro.set_stage
+    if stage is None or ticket.stage_id == stage.pk:
+        return ticket, []
+    ticket = services.ticket_transition(ticket=ticket, to_stage=stage, actor=actor)
+    return ticket, [f"Stage: {stage.name}"]
+
+
+def _priority(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    if not macro.set_priority or ticket.priority == macro.set_priority:
+        return ticket, []
+    ticket = services.ticket_update(
+        ticket=ticket, actor=actor, data={"priority": macro.set_priority}
+    )
+    return ticket, [f"Priority: {Priority(macro.set_priority).label}"]
+
+
+def _team(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    team = macro.set_team
+    if team is None or ticket.team_id == team.pk:
+        return ticket, []
+    ticket = services.ticket_set_team(ticket=ticket, team=team, actor=actor)
+    return ticket, [f"Team: {team.name}"]
+
+
+def _assignee(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    if macro.assignment == Assignment.KEEP:
+        return ticket, []
+    target = {
+        Assignment.USER: macro.assignee,
+        Assignment.APPLIER: actor,
+        Assignment.UNASSIGN: None,
+    }[Assignment(macro.assignment)]
+    if ticket.assignee_id == (target.pk if target else None):
+        return ticket, []
+    ticket = services.ticket_assign(ticket=ticket, assignee=target, actor=actor)
+    return ticket, [f"Assignee: {target.username if target else 'nobody'}"]
+
+
+def _tags(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    said = []
+    if macro.add_tags:
+        ticket = services.ticket_tag_add(ticket=ticket, tags=macro.add_tags, actor=actor)
+        said.append(f"Tags added: {', '.join(macro.add_tags)}")
+    if macro.remove_tags:
+        ticket = services.ticket_tag_remove(ticket=ticket, tags=macro.remove_tags, actor=actor)
+        said.append(f"Tags removed: {', '.join(macro.remove_tags)}")
+    return ticket, said
+
+
+STEPS: tuple[Step, ...] = (_stage, _priority, _team, _assignee, _tags)
+
+
+def _make_changes(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
+    said: list[str] = []
+    for step in STEPS:
+        ticket, words = step(macro, ticket, actor)
+        said.extend(words)
+    return ticket, said
+
+
+def _count_usage(macro: Macro, times: int) -> None:
+    if times:
+        Macro.objects.filter(pk=macro.pk).update(
+            usage_count=F("usage_count") + times, last_used_at=timezone.now()
+        )
+
+
+def _apply_one(
+    macro: Macro,
+    ticket: Ticket,
+    actor: User,
+    *,
+    template: Template | None,
+    body: str | None,
+    custom: str,
+) -> Applied:
+    ticket = _locked(ticket)
+    if body is None:
+        template = template or sandbox.compile_body(macro.body)
+        body = sandbox.render(
+            template, sandbox.placeholders(ticket=ticket, agent=actor, custom=custom)
+        )
+    comment = services.comment_create(
+        ticket=ticket, author=actor, body=body, is_internal=macro.is_internal
+    )
+    ticket, changes = _make_changes(macro, ticket, actor)
+    events.macro_applied(macro=macro, ticket=ticket, actor=actor, comment=comment, changes=changes)
+    return Applied(ticket=ticket, comment=comment, changes=changes)
+
+
+@transaction.atomic
+def macro_apply(
+    *, macro: Macro, ticket: Ticket, actor: User, body: str | None = None, custom: str = ""
+) -> Applied:
+    """Post the macro's reply (its body rendered for this ticket, or ``body`` as the
+    agent edited it) and make its changes, in one transaction; counts one use."""
+    _require_usable(macro, actor)
+    template = sandbox.compile_body(macro.body) if body is None else None
+    applied = _apply_one(macro, ticket, actor, template=template, body=body, custom=custom)
+    _count_usage(macro, 1)
+    return applied
+
+
+@transaction.atomic
+def macro_apply_changes(*, macro: Macro, ticket: Ticket, actor: User) -> list[str]:
+    """Only the macro's changes, for a reply someone else posted (the reply composer
+    posts the macro's body itself); counts one use. Returns the changes in words."""
+    _require_usable(macro, actor)
+    ticket, changes = _make_changes(macro, _locked(ticket), actor)
+    events.macro_applied(macro=macro, ticket=ticket, actor=actor, comment=None, changes=changes)
+    _count_usage(macro, 1)
+    return changes
+
+
+def _try_one(macro: Macro, ticket: Ticket, actor: User, template: Template, custom: str) -> Outcome:
+    try:
+        with transaction.atomic():  # a savepoint: a refusal undoes this ticket only
+            applied = _apply_one(macro, ticket, actor, template=template, body=None, custom=custom)
+    except ObjectDoesNotExist:
+        return Outcome(ticket_key=ticket.key, ok=False, message="The ticket no longer exists.")
+    except (ValidationError, PermissionDenied) as error:
+        return Outcome(ticket_key=ticket.key, ok=False, message=error_text(error))
+    said = "; ".join(applied.changes) or "Replied."
+    comment_id = applied.comment.pk if applied.comment else None
+    return Outcome(ticket_key=ticket.key, ok=True, message=said, comment_id=comment_id)
+
+
+def macro_apply_bulk(
+    *,
+    macro: Macro,
+    tickets: Iterable[Ticket],
+    actor: User,
+    custom: str = "",
+    chunk_size: int = BULK_CHUNK,
+) -> list[Outcome]:
+    """Apply the macro to each ticket on its own: a ticket the workflow (or anything
+    else) refuses is reported and left as it was, the others are done. Tickets are
+    committed ``chunk_size`` at a time (a transaction per ticket would cost a commit,
+    an fsync, each); usage is counted once per chunk. Outcomes are in ``tickets``'
+    order."""
+    _require_usable(macro, actor)
+    template = sandbox.compile_body(macro.body)
+    rows = list(tickets)
+    outcomes: list[Outcome] = []
+    for start in range(0, len(rows), max(chunk_size, 1)):
+        with transaction.atomic():
+            chunk = [
+                _try_one(macro, ticket, actor, template, custom)
+                for ticket in rows[start : start + chunk_size]
+            ]
+            _count_usage(macro, sum(outcome.ok for outcome in chunk))
+        outcomes.extend(chunk)
+    return outcomes

@@ -1,0 +1,139 @@
+"""Where macros plug into the core's ticket pages: the reply composer's macro picker and
+the ticket list's "Apply a macro" bulk action (registered in ``MacrosConfig.ready``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from macros import sandbox, selectors, services
+from macros.models import Assignment, Macro
+from nixflow.models import Priority, Ticket
+from nixflow.toolkit.admin import plural, report_failures
+from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.composer import ComposerTool, Draft, register_composer_tool
+from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.ticket_actions import register_ticket_action
+
+
+def describe(macro: Macro) -> list[str]:
+    """What applying the macro changes, in words ("Stage → Resolved")."""
+    said = []
+    if macro.set_stage_id:
+        said.append(f"Stage → {macro.set_stage}")
+    if macro.set_priority:
+        said.append(f"Priority → {Priority(macro.set_priority).label}")
+    if macro.set_team_id:
+        said.append(f"Team → {macro.set_team}")
+    assign = {
+        Assignment.USER: f"Assignee → {macro.assignee}",
+        Assignment.APPLIER: "Assignee → you",
+        Assignment.UNASSIGN: "Assignee → nobody",
+    }.get(Assignment(macro.assignment))
+    if assign:
+        said.append(assign)
+    if macro.add_tags:
+        said.append(f"Tags + {', '.join(macro.add_tags)}")
+    if macro.remove_tags:
+        said.append(f"Tags - {', '.join(macro.remove_tags)}")
+    return said
+
+
+def _usable(request: HttpRequest, ticket: Ticket, value: str) -> Macro:
+    """The macro ``value`` names, if the signed-in agent may use it on this ticket."""
+    macro = (
+        selectors.macros_for(user=signed_in_user(request), ticket=ticket)
+        .filter(pk=int(value) if value.isdigit() else 0)
+        .first()
+    )
+    if macro is None:
+        raise ValidationError("No such macro that you may use on this ticket.")
+    return macro
+
+
+# --- The reply composer -------------------------------------------------------------------
+def composer_choices(request: HttpRequest, ticket: Ticket) -> list[tuple[str, str]]:
+    macros = selectors.macros_for(user=signed_in_user(request), ticket=ticket)
+    return [(str(macro.pk), macro.name) for macro in macros]
+
+
+def composer_draft(request: HttpRequest, ticket: Ticket, value: str) -> Draft:
+    macro = _usable(request, ticket, value)
+    body = sandbox.render_body(macro.body, ticket=ticket, agent=signed_in_user(request))
+    return Draft(body=body, is_internal=macro.is_internal, changes=describe(macro))
+
+
+def composer_on_send(request: HttpRequest, ticket: Ticket, value: str) -> list[str]:
+    macro = _usable(request, ticket, value)
+    return services.macro_apply_changes(macro=macro, ticket=ticket, actor=signed_in_user(request))
+
+
+COMPOSER_TOOL = ComposerTool(
+    name="macro",
+    label="Macro",
+    choices=composer_choices,
+    draft=composer_draft,
+    on_send=composer_on_send,
+    order=10,
+)
+
+
+# --- The ticket list's bulk action -------------------------------------------------------
+class MacroChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} — {obj.scope_label}"
+
+
+def macro_field() -> MacroChoiceField:
+    # The bar is one form for every agent; who may use the macro chosen is checked when
+    # the action runs.
+    return MacroChoiceField(
+        Macro.objects.filter(is_active=True).select_related("owner", "owner_team"),
+        required=False,
+        label="Macro",
+        empty_label="Macro…",
+    )
+
+
+def apply_macro_action(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Ticket]
+) -> None:
+    """Apply the macro chosen in the action bar to each selected ticket; each succeeds or
+    fails on its own, and one message lists the refusals."""
+    field = macro_field()
+    try:
+        macro = field.clean(request.POST.get("macro") or None)
+    except ValidationError:
+        macro = None
+    if macro is None:
+        model_admin.message_user(request, "Choose a macro next to the action.", messages.ERROR)
+        return
+    try:
+        outcomes = services.macro_apply_bulk(
+            macro=macro, tickets=queryset.order_by("pk"), actor=signed_in_user(request)
+        )
+    except (ValidationError, PermissionDenied) as error:
+        model_admin.message_user(request, error_text(error), messages.ERROR)
+        return
+    done = sum(outcome.ok for outcome in outcomes)
+    if done:
+        model_admin.message_user(
+            request, f"Applied the macro {macro.name!r} to {plural(done, 'ticket')}."
+        )
+    failures = [f"{o.ticket_key}: {o.message}" for o in outcomes if not o.ok]
+    report_failures(model_admin, request, f"Could not apply {macro.name!r} to", failures)
+
+
+def register() -> None:
+    register_composer_tool(COMPOSER_TOOL)
+    register_ticket_action(
+        "apply_macro",
+        "Apply a macro (choose it next to the action)",
+        apply_macro_action,
+        fields={"macro": macro_field()},
+    )
