@@ -3,6 +3,7 @@ through nixflow.services, never with ``form.save()``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
@@ -195,3 +196,61 @@ class StageInlineFormSet(forms.BaseInlineFormSet):
         if errors:
             raise ValidationError(errors)
         super().clean()
+
+
+# --- The reply composer --------------------------------------------------------------------
+PUBLIC, INTERNAL = "public", "internal"
+
+
+class ReplyComposerForm(forms.Form):
+    """The ticket page's reply composer (nixflow.admin.tickets). Which button was pressed
+    (send, send and set a stage, insert a tool's draft, send anyway) comes as ``action``;
+    the admin reads it. Each composer tool adds a choice list ``tool_<name>`` and the
+    hidden ``composer_<name>`` that keeps the inserted choice until the reply is sent."""
+
+    reply_body = forms.CharField(
+        label="Reply",
+        required=False,  # "insert" posts an empty one; sending checks it (clean_for_send)
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "Write your reply…"}),
+    )
+    visibility = forms.ChoiceField(
+        choices=[(PUBLIC, "Public reply (the requester reads it)"), (INTERNAL, "Internal note")],
+        initial=PUBLIC,
+        widget=forms.RadioSelect,
+    )
+    attachments = MultipleFileField(required=False)
+    seen_comment = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        tools: Sequence[tuple[str, str, list[tuple[str, str]]]] = (),
+        **kwargs: Any,
+    ) -> None:
+        """``tools``: (name, label, choices) of each registered composer tool."""
+        super().__init__(*args, **kwargs)
+        self.tool_specs = list(tools)
+        self.tool_names = [name for name, _, _ in tools]
+        for name, label, choices in tools:
+            self.fields[f"tool_{name}"] = forms.ChoiceField(
+                label=label, required=False, choices=[("", "—"), *choices]
+            )
+            self.fields[f"composer_{name}"] = forms.CharField(
+                required=False, max_length=200, widget=forms.HiddenInput
+            )
+
+    def clean_reply_body(self) -> str:
+        return _unix_newlines(self.cleaned_data["reply_body"])
+
+    @property
+    def is_internal(self) -> bool:
+        return self.cleaned_data.get("visibility") == INTERNAL
+
+    def chosen_tools(self) -> dict[str, str]:
+        """The tools whose draft was inserted: name → chosen value."""
+        return {
+            name: value
+            for name in self.tool_names
+            if (value := self.cleaned_data.get(f"composer_{name}") or "")
+        }

@@ -3,18 +3,20 @@ itself; every change goes through nixflow.services, as the API's do."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
@@ -24,7 +26,10 @@ from nixflow.admin.tags import TagListFilter, tag_action
 from nixflow.admin.ticket_list import TicketListMixin
 from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
 from nixflow.forms import (
+    INTERNAL,
+    PUBLIC,
     CommentAddForm,
+    ReplyComposerForm,
     TicketActionForm,
     TicketAddForm,
     TicketChangeForm,
@@ -32,12 +37,16 @@ from nixflow.forms import (
 from nixflow.models import (
     Comment,
     HistoryLog,
+    Priority,
     Role,
     Source,
+    Stage,
+    StageCategory,
     Ticket,
     TicketWatcher,
     User,
 )
+from nixflow.services import replies
 from nixflow.toolkit import panels, ticket_actions
 from nixflow.toolkit.admin import (
     ADD,
@@ -54,8 +63,12 @@ from nixflow.toolkit.admin import (
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.changelist import FastListAdmin
+from nixflow.toolkit.composer import ComposerTool, composer_tool, composer_tools
+from nixflow.toolkit.errors import error_text
 from nixflow.toolkit.formats import NO_VALUE, format_datetime
 from nixflow.toolkit.ticket_columns import registered_filter
+
+logger = logging.getLogger(__name__)
 
 
 # --- Tickets -----------------------------------------------------------------------------
@@ -170,6 +183,355 @@ def shown_value(value: str) -> str:
     return value or NO_VALUE
 
 
+# --- The conversation and the reply composer ---------------------------------------------
+# The page shows the ticket's comments and its main changes as one timeline, and after it
+# a composer: its own <form id="reply-composer"> (outside the ticket's form, which it
+# cannot be nested in), posted to TicketAdmin.reply_view. Without JavaScript every button
+# is a plain submit; nixflow/static/nixflow/admin/composer.js inserts drafts in place.
+NEWEST_FIRST = "nixflow.timeline_newest_first"  # in the session: the agent's preference
+SYSTEM_FIELDS = ("ticket", "stage", "assignee", "team", "priority", "tags")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str  # "public", "internal" or "system"
+    created: datetime
+    when: str  # in the viewer's time zone and format (nixflow.toolkit.formats)
+    who: str
+    text: str
+    files: tuple[tuple[str, str], ...] = ()  # (download URL, file name)
+    comment_id: int | None = None
+
+
+def person(user: User | None) -> str:
+    if user is None:
+        return "System"
+    return user.get_full_name() or user.get_username()
+
+
+def _comment_entry(comment: Comment, key: str) -> TimelineEntry:
+    files = tuple(
+        (reverse("ticket-attachment", kwargs={"key": key, "attachment_id": a.pk}), a.filename)
+        for a in comment.attachments.all()
+    )
+    return TimelineEntry(
+        kind="internal" if comment.is_internal else "public",
+        created=comment.created,
+        when=format_datetime(comment.created),
+        who=person(comment.author),
+        text=comment.body,
+        files=files,
+        comment_id=comment.pk,
+    )
+
+
+def _value(field: str, value: str) -> str:
+    if field == "priority" and value in Priority.values:
+        return str(Priority(value).label)
+    return shown_value(value)
+
+
+def system_line(row: HistoryLog) -> str:
+    """A history row as one short line: "Stage: New → Open", "Assigned to bob"."""
+    old, new = _value(row.field, row.old_value), _value(row.field, row.new_value)
+    if row.field == "ticket":
+        return "Opened the ticket"
+    if row.field == "assignee":
+        return f"Assigned to {new}" if row.new_value else f"Unassigned (was {old})"
+    label = row.field.replace("_", " ").capitalize()
+    if not row.old_value:
+        return f"{label}: {new}"
+    return f"{label}: {old} → {new}"
+
+
+def _system_entry(row: HistoryLog) -> TimelineEntry:
+    return TimelineEntry(
+        kind="system",
+        created=row.created,
+        when=format_datetime(row.created),
+        who=person(row.actor),
+        text=system_line(row),
+    )
+
+
+def timeline(ticket: Ticket, *, newest_first: bool) -> list[TimelineEntry]:
+    """Comments and the main changes (stage, assignee, team, priority, tags), in time
+    order; the full audit trail stays in the History section."""
+    comments = ticket.comments.select_related("author").prefetch_related("attachments")
+    rows = ticket.history.filter(field__in=SYSTEM_FIELDS).select_related("actor")
+    entries = [_comment_entry(c, ticket.key) for c in comments]
+    entries += [_system_entry(row) for row in rows.order_by("created", "pk")]
+    # Stable sort: at one instant a comment comes before the stage change it caused.
+    entries.sort(key=lambda e: e.created)
+    return entries[::-1] if newest_first else entries
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    when: str
+    who: str
+    field: str
+    old: str
+    new: str
+
+
+def history_rows(ticket: Ticket) -> list[HistoryRow]:
+    """The full audit trail, oldest first, values as people read them (dates in the
+    viewer's zone and format, not the ISO text stored): shown folded below the
+    conversation. Nobody edits it, so it is a table, not a formset."""
+    rows = ticket.history.select_related("actor").order_by("created", "pk")
+    return [
+        HistoryRow(
+            when=format_datetime(row.created),
+            who=person(row.actor),
+            field=row.field.replace("_", " "),
+            old=_value(row.field, row.old_value),
+            new=_value(row.field, row.new_value),
+        )
+        for row in rows
+    ]
+
+
+def _newest_first(request: HttpRequest) -> bool:
+    """The agent's order, remembered in their session; ``?timeline=newest|oldest``
+    changes it."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return False
+    chosen = request.GET.get("timeline")
+    if chosen in ("newest", "oldest"):
+        session[NEWEST_FIRST] = chosen == "newest"
+    return bool(session.get(NEWEST_FIRST, False))
+
+
+@dataclass
+class Composer:
+    """What the composer shows: its form, its buttons, and why it stopped, if it did."""
+
+    form: ReplyComposerForm
+    actions: list[tuple[str, str]]  # (action, button label)
+    errors: list[str] = field(default_factory=list)
+    notice: str = ""
+    new_comments: list[TimelineEntry] = field(default_factory=list)
+    confirm: tuple[str, str] | None = None  # the "Send anyway" button
+    reopen: list[tuple[str, str]] = field(default_factory=list)  # the reopen question
+    tool_changes: list[str] = field(default_factory=list)
+    tools: list[ComposerTool] = field(default_factory=list)
+
+
+def stage_action_label(ticket: Ticket, stage: Stage) -> str:
+    if stage.category == StageCategory.RESOLVED:
+        verb = "resolve"
+    elif stage.category == StageCategory.CLOSED:
+        verb = "close"
+    elif ticket.stage.category in replies.FINISHED:
+        verb = "reopen"
+    else:
+        return f"Send and set {stage.name}"
+    category = stage.get_category_display()
+    return f"Send and {verb}" + ("" if stage.name == category else f" ({stage.name})")
+
+
+def composer_actions(ticket: Ticket) -> list[tuple[str, str]]:
+    """ "Send", then "Send and <stage>" for each stage the workflow allows from here."""
+    return [("send", "Send")] + [
+        (f"stage:{stage.pk}", stage_action_label(ticket, stage))
+        for stage in replies.reachable_stages(ticket)
+    ]
+
+
+def _tools(request: HttpRequest, ticket: Ticket) -> list[tuple[ComposerTool, list[Any]]]:
+    found = []
+    for tool in composer_tools():
+        try:
+            found.append((tool, tool.choices(request, ticket)))
+        except Exception:  # a broken tool must not take the composer down
+            logger.exception("Composer tool %r failed for ticket %s", tool.name, ticket.pk)
+    return found
+
+
+def composer_form(request: HttpRequest, ticket: Ticket, **kwargs: Any) -> Composer:
+    tools = _tools(request, ticket)
+    form = ReplyComposerForm(
+        tools=[(tool.name, tool.label, choices) for tool, choices in tools], **kwargs
+    )
+    return Composer(form=form, actions=composer_actions(ticket), tools=[t for t, _ in tools])
+
+
+def newest_comment_id(ticket: Ticket) -> int:
+    return ticket.comments.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def conversation_context(request: HttpRequest, ticket: Ticket, *, may_reply: bool) -> dict:
+    composer = None
+    if may_reply:
+        composer = composer_form(
+            request, ticket, initial={"seen_comment": newest_comment_id(ticket)}
+        )
+    return {
+        "timeline": timeline(ticket, newest_first=_newest_first(request)),
+        "history_rows": history_rows(ticket),
+        "timeline_newest_first": _newest_first(request),
+        "composer": composer,
+        "composer_reply_url": reverse("admin:nixflow_ticket_reply", args=[ticket.pk]),
+        "composer_draft_url": reverse("admin:nixflow_ticket_reply_draft", args=[ticket.pk]),
+    }
+
+
+@dataclass
+class ReplyOutcome:
+    done: str | None = None  # the message after a sent reply
+    composer: Composer | None = None  # the composer to show again
+
+
+def handle_reply(request: HttpRequest, ticket: Ticket) -> ReplyOutcome:
+    composer = composer_form(request, ticket, data=request.POST, files=request.FILES)
+    form = composer.form
+    if not form.is_valid():
+        return ReplyOutcome(composer=composer)
+    action = request.POST.get("action", "send")
+    if action.startswith("insert:"):
+        _insert(request, ticket, composer, action.removeprefix("insert:"))
+        return ReplyOutcome(composer=composer)
+    return _send(request, ticket, composer, action)
+
+
+def _rebound(composer: Composer, **values: Any) -> None:
+    """Show the composer again with some values changed (a bound form's data is
+    immutable, hence a copy; files are not kept: browsers never send them back)."""
+    posted = composer.form.data
+    data: dict[str, Any] = {name: posted.get(name) for name in posted}
+    data.update(values)
+    composer.form = ReplyComposerForm(tools=composer.form.tool_specs, data=data)
+    composer.form.is_valid()
+
+
+def _insert(request: HttpRequest, ticket: Ticket, composer: Composer, name: str) -> None:
+    tool = composer_tool(name)
+    value = composer.form.cleaned_data.get(f"tool_{name}") or ""
+    if tool is None or not value:
+        composer.errors.append("Choose what to insert first.")
+        return
+    try:
+        draft = tool.draft(request, ticket, value)
+    except (ValidationError, PermissionDenied) as error:
+        composer.errors.append(error_text(error))
+        return
+    body = composer.form.cleaned_data["reply_body"]
+    body = f"{body.rstrip()}\n\n{draft.body}" if body.strip() else draft.body
+    visibility = INTERNAL if draft.is_internal else PUBLIC
+    _rebound(composer, reply_body=body, visibility=visibility, **{f"composer_{name}": value})
+    composer.tool_changes = [f"{tool.label}: {change}" for change in draft.changes]
+    composer.notice = f"{tool.label} inserted. Its changes are made when you send."
+
+
+def _parse_action(ticket: Ticket, action: str) -> tuple[Stage | None, bool, bool]:
+    """(stage to set, confirmed, keep stage) from the button's value."""
+    confirmed = action.startswith("confirm:")
+    action = action.removeprefix("confirm:")
+    stage = None
+    if action.startswith("stage:"):
+        pk = action.removeprefix("stage:")
+        stage = (
+            Stage.objects.filter(pk=int(pk), workflow=ticket.workflow_id).first()
+            if pk.isdigit()
+            else None
+        )
+        if stage is None:
+            raise ValidationError("That stage is not in this ticket's workflow.")
+    return stage, confirmed, action == "keep"
+
+
+def _send(request: HttpRequest, ticket: Ticket, composer: Composer, action: str) -> ReplyOutcome:
+    form = composer.form
+    try:
+        to_stage, confirmed, keep_stage = _parse_action(ticket, action)
+        with transaction.atomic():
+            reply = replies.ticket_reply(
+                ticket=ticket,
+                author=signed_in_user(request),
+                body=form.cleaned_data["reply_body"],
+                is_internal=form.is_internal,
+                attachments=form.cleaned_data["attachments"],
+                to_stage=to_stage,
+                seen_comment_id=form.cleaned_data["seen_comment"],
+                confirmed=confirmed,
+                keep_stage=keep_stage,
+            )
+            done = _run_tools(request, reply.ticket, form.chosen_tools())
+    except replies.StaleReply as stale:
+        composer.new_comments = [_comment_entry(c, ticket.key) for c in stale.comments]
+        composer.notice = error_text(stale)
+        composer.confirm = (f"confirm:{action.removeprefix('confirm:')}", "Send anyway")
+        _keep_files_note(composer)
+        # The agent has seen them now: a plain "Send" after reading goes through too.
+        _rebound(composer, seen_comment=stale.comments[-1].pk)
+        return ReplyOutcome(composer=composer)
+    except replies.ReopenQuestion as question:
+        composer.notice = error_text(question)
+        composer.reopen = [
+            (f"stage:{s.pk}", stage_action_label(ticket, s)) for s in question.stages
+        ] + [("keep", "Send without reopening")]
+        _keep_files_note(composer)
+        return ReplyOutcome(composer=composer)
+    except (ValidationError, PermissionDenied) as error:
+        composer.errors.append(error_text(error))
+        _keep_files_note(composer)
+        return ReplyOutcome(composer=composer)
+    return ReplyOutcome(done=sent_message(reply, done))
+
+
+def _keep_files_note(composer: Composer) -> None:
+    if composer.form.cleaned_data.get("attachments"):
+        composer.errors.append("Nothing was sent: choose the files again before sending.")
+
+
+def _run_tools(request: HttpRequest, ticket: Ticket, chosen: dict[str, str]) -> list[str]:
+    """Each inserted tool's changes, inside the reply's transaction: a refusal rolls the
+    reply back with them."""
+    done = []
+    for name, value in chosen.items():
+        tool = composer_tool(name)
+        if tool is None:
+            raise ValidationError(f"“{name}” is no longer available; remove it and send again.")
+        done += [f"{tool.label}: {change}" for change in tool.on_send(request, ticket, value)]
+    return done
+
+
+def sent_message(reply: replies.Reply, done: list[str]) -> str:
+    """What happened, in words: who was mailed, where the ticket went, what tools did."""
+    comment, ticket = reply.comment, reply.ticket
+    if comment.is_internal:
+        parts = [f"Internal note added to {ticket.key}."]
+    elif address := replies.reply_mailed_to(comment):
+        parts = [f"Reply sent to {address}."]
+    else:
+        parts = [f"Public reply added to {ticket.key}; no mail goes to the requester."]
+    if reply.to_stage is not None:
+        parts.append(f"{ticket.key} is now {ticket.stage.name}.")
+    parts += [f"{line}." for line in done]
+    return " ".join(parts)
+
+
+def draft_json(request: HttpRequest, ticket: Ticket) -> JsonResponse:
+    """``?tool=<name>&value=<choice>``: the draft, or ``{"error": ...}`` with 400."""
+    tool = composer_tool(request.GET.get("tool", ""))
+    value = request.GET.get("value", "")
+    if tool is None or not value:
+        return JsonResponse({"error": "Choose what to insert first."}, status=400)
+    try:
+        draft = tool.draft(request, ticket, value)
+    except (ValidationError, PermissionDenied) as error:
+        return JsonResponse({"error": error_text(error)}, status=400)
+    return JsonResponse(
+        {
+            "body": draft.body,
+            "is_internal": draft.is_internal,
+            "changes": [f"{tool.label}: {change}" for change in draft.changes],
+        }
+    )
+
+
 TICKET_READONLY_ON_CHANGE = (
     "key",
     "requester_card",  # name and e-mail address (TicketListMixin)
@@ -191,7 +553,15 @@ class TicketAdmin(
 
     class Media:
         # The fast list's pager and the ticket list's columns (TicketListMixin).
-        css = {"all": ("nixflow/admin/changelist.css", "nixflow/admin/ticket_list.css")}
+        # The composer's and timeline's look and script, on the ticket's page too.
+        css = {
+            "all": (
+                "nixflow/admin/changelist.css",
+                "nixflow/admin/ticket_list.css",
+                "nixflow/admin/composer.css",
+            )
+        }
+        js = ("nixflow/admin/composer.js",)
 
     agent_actions = admin_actions = frozenset({VIEW, ADD, CHANGE})
     # Deleting a ticket takes its history with it: superusers only (mistakes, spam).
@@ -335,9 +705,11 @@ class TicketAdmin(
         return super().get_form(request, obj, change, **kwargs)
 
     def get_inlines(self, request: HttpRequest, obj: Ticket | None) -> list[type[Any]]:
+        """The conversation and the reply composer are not inlines: the page renders them
+        after the ticket's form (the conversation section above)."""
         if obj is None:
             return []
-        return [WatcherInline, CommentInline, NewCommentInline, HistoryInline]
+        return [WatcherInline]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "assignee":
@@ -434,10 +806,57 @@ class TicketAdmin(
         ticket = self.get_object(request, unquote(object_id))
         if ticket is not None and self.has_view_or_change_permission(request, ticket):
             extra_context = {
-                **(extra_context or {}),
                 "ticket_panels": panels.render_ticket_panels(request, ticket),
+                **conversation_context(
+                    request, ticket, may_reply=self.has_change_permission(request, ticket)
+                ),
+                **(extra_context or {}),
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- the reply composer (the conversation section above) ----------------------------
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "<path:object_id>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="nixflow_ticket_reply",
+            ),
+            path(
+                "<path:object_id>/reply/draft/",
+                self.admin_site.admin_view(self.draft_view),
+                name="nixflow_ticket_reply_draft",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _ticket_to_reply(self, request: HttpRequest, object_id: str) -> Ticket:
+        ticket = self.get_object(request, unquote(object_id))
+        if ticket is None:
+            raise Http404("No such ticket.")
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        return ticket
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send the composer's reply; when it cannot go yet (a question, a refusal, an
+        inserted draft), show the ticket's page again with the agent's text kept."""
+        ticket = self._ticket_to_reply(request, object_id)
+        page = reverse("admin:nixflow_ticket_change", args=[ticket.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(page)
+        outcome = handle_reply(request, ticket)
+        if outcome.done is not None:
+            self.message_user(request, outcome.done, messages.SUCCESS)
+            return HttpResponseRedirect(page)
+        # The ticket's page as a GET shows it, with the composer as the agent left it.
+        request.method = "GET"
+        return self.change_view(request, object_id, extra_context={"composer": outcome.composer})
+
+    def draft_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """A composer tool's draft as JSON, for the composer's script (insert in place)."""
+        ticket = self._ticket_to_reply(request, object_id)
+        return draft_json(request, ticket)
 
     def delete_model(self, request: HttpRequest, obj: Ticket) -> None:
         services.ticket_delete(ticket=obj, actor=signed_in_user(request))
