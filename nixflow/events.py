@@ -23,6 +23,23 @@ them (usernames, stage names, ISO times):
   ticket.tags_changed  {"added": [tag names], "removed": [tag names]} (sorted; "tags" in
                        "changes": the ticket's tags before and after, sorted, ", "-joined)
   ticket.watched / ticket.unwatched  {"user_id"}
+  ticket.merged        on each merged ticket (nixflow.services.merge): {"into_id": the
+                       target's id, "comment_ids": [ids of its comments, now the
+                       target's]} ("merged_into" in "changes"). When the merge closed it,
+                       a ticket.transitioned follows at the same instant, its payload
+                       with "merged_into_id": the target's id (the merge may skip the
+                       workflow's transitions, never its stages). Receivers that stop
+                       things on close (SLA clocks) see ticket.merged first, so they can
+                       cancel rather than complete
+  ticket.merge_received  on the target, once per merge: {"source_ids": [merged ticket
+                       ids], "comment_ids": [ids of the comments that came with them],
+                       "watcher_ids": [users who became watchers]} ("merged" in
+                       "changes": "NF-x (n comments)", one per source, ", "-joined);
+                       each new watcher also has its own ticket.watched
+  ticket.linked / ticket.unlinked  on both tickets of the link (nixflow.services.links):
+                       {"link_id", "kind": "related"|"duplicate_of"|"blocks",
+                        "source_id", "target_id", "other_id": the other ticket's id}
+                       ("link" in "changes": how this side reads it, "blocked by NF-3")
   ticket.deleted       the ticket's main fields and the reason (no "changes"); only the
                        event log hears of it (``publish_deletion``)
 Users, workflows and the admin's generic events: see the constants below.
@@ -67,6 +84,10 @@ TICKET_UNWATCHED = "ticket.unwatched"
 TICKET_DELETED = "ticket.deleted"
 TICKET_TEAM_CHANGED = "ticket.team_changed"
 TICKET_TAGS_CHANGED = "ticket.tags_changed"
+TICKET_MERGED = "ticket.merged"
+TICKET_MERGE_RECEIVED = "ticket.merge_received"
+TICKET_LINKED = "ticket.linked"
+TICKET_UNLINKED = "ticket.unlinked"
 
 # --- Users ---------------------------------------------------------------------------
 # Subject: the user. Payloads (stored forever in the append-only log, so no e-mail

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from nixflow.admin.links import admin_urls as link_admin_urls
 from nixflow.api.auth import TokenLoginView
 from nixflow.platform import health
 from sla.dashboard import dashboard_urls
@@ -25,6 +26,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", include(dashboard_urls())),
+    path("admin/", include(link_admin_urls())),  # merge and link forms of the ticket page
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("forms/", include("forms_builder.urls")),

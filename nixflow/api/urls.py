@@ -1,10 +1,15 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from nixflow.api.saved_views import ViewViewSet
 from nixflow.api.tags import TagViewSet
 from nixflow.api.teams import MeView, RoutingRuleViewSet, TeamViewSet
+from nixflow.api.ticket_links import TicketLinksView, TicketLinkView, TicketMergeView
 from nixflow.api.views import TicketViewSet, WorkflowViewSet
+from nixflow.models import TICKET_KEY_PATTERN
+
+# Keys in any case, as the ticket routes take them.
+KEY = f"(?i:{TICKET_KEY_PATTERN})"
 
 router = SimpleRouter()
 router.register("tickets", TicketViewSet, basename="ticket")
@@ -17,5 +22,13 @@ router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
 urlpatterns = [
     # nixflow.api.teams.MeView: views.MeView's GET plus the availability (GET, PATCH).
     path("me/", MeView.as_view(), name="me"),
+    # nixflow.api.ticket_links: merging into the ticket of the URL, and its links.
+    re_path(rf"^tickets/(?P<key>{KEY})/merge/$", TicketMergeView.as_view(), name="ticket-merge"),
+    re_path(rf"^tickets/(?P<key>{KEY})/links/$", TicketLinksView.as_view(), name="ticket-links"),
+    re_path(
+        rf"^tickets/(?P<key>{KEY})/links/(?P<link_id>[0-9]{{1,18}})/$",
+        TicketLinkView.as_view(),
+        name="ticket-link",
+    ),
     *router.urls,
 ]

@@ -27,6 +27,10 @@ def test_every_declared_type_is_subject_dot_verb_and_declared_once() -> None:
         "ticket.created",
         "ticket.commented",
         "ticket.deleted",
+        "ticket.merged",  # the search index follows merges by this very name
+        "ticket.merge_received",
+        "ticket.linked",
+        "ticket.unlinked",
         "workflow.created",
         "workflow.updated",
         "workflow.deleted",
