@@ -11,6 +11,7 @@ from rest_framework import serializers
 from nixflow.api.fields import strict_json_scalars
 from nixflow.api.permissions import UserIdField
 from nixflow.models import (
+    TICKET_KEY_PATTERN,
     Attachment,
     Comment,
     HistoryLog,
@@ -75,6 +76,15 @@ class TicketSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField(
         help_text="The ticket's tags by name (agents set them with PATCH; /api/tags/)."
     )
+    version = serializers.IntegerField(
+        read_only=True,
+        help_text="Counts the changes of the ticket and its conversation (watchers aside); "
+        'also the ETag. Send it back as If-Match: "<version>" so that a change made '
+        "meanwhile refuses yours (412) instead of being overwritten (docs/collision.md).",
+    )
+    merged_into = serializers.SerializerMethodField(
+        help_text="The key of the ticket this one was merged into, or null."
+    )
 
     class Meta:
         model = Ticket
@@ -96,8 +106,16 @@ class TicketSerializer(serializers.ModelSerializer):
             "first_response_at",
             "resolved_at",
             "closed_at",
+            "version",
+            "merged_into",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True, "pattern": f"^{TICKET_KEY_PATTERN}$"})
+    def get_merged_into(self, ticket: Ticket) -> str | None:
+        # The key from the column: no query for the target ticket.
+        merged_into = ticket.merged_into_id
+        return None if merged_into is None else Ticket.key_for(merged_into)
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
     def get_tags(self, ticket: Ticket) -> list[str]:
@@ -277,6 +295,32 @@ class WatchSerializer(serializers.Serializer):
     user = UserIdField(
         required=False,
         help_text="Defaults to the caller. Requesters can only add or remove themselves.",
+    )
+
+
+class PresenceBeatSerializer(serializers.Serializer):
+    composing = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True while the caller is writing a reply on the ticket's page.",
+    )
+
+
+class PresenceOtherSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id", help_text="The agent's user id.")
+    name = serializers.CharField(help_text="Their full name, or their username without one.")
+    composing = serializers.BooleanField(help_text="Writing a reply now.")
+    seen_at = serializers.DateTimeField(help_text="Their page's last heartbeat.")
+
+
+class PresenceSerializer(serializers.Serializer):
+    """The answer to a heartbeat: who else is on the ticket now, and what a page loaded
+    earlier needs to know whether the ticket moved on (docs/collision.md)."""
+
+    others = PresenceOtherSerializer(many=True)
+    version = serializers.IntegerField(help_text="The ticket's version now (its ETag).")
+    newest_public_comment_id = serializers.IntegerField(
+        allow_null=True, help_text="The newest public comment's id, null when there is none."
     )
 
 

@@ -6,6 +6,7 @@ the selectors (what a user sees) and the services (what a user may change)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
@@ -41,6 +42,8 @@ from nixflow.api.serializers import (
     CommentSerializer,
     HistorySerializer,
     MeSerializer,
+    PresenceBeatSerializer,
+    PresenceSerializer,
     TicketAssignSerializer,
     TicketCreateSerializer,
     TicketSerializer,
@@ -62,6 +65,8 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.services import presence as presence_services
+from nixflow.services.tickets import StaleTicketError, ticket_check_version
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.downloads import attachment_response
 
@@ -96,6 +101,83 @@ USER_PARAMETER = OpenApiParameter(
     description="The watcher to remove (also accepted as a JSON body `{user}`); "
     "defaults to the caller.",
 )
+
+
+# --- Optimistic concurrency (docs/collision.md) ----------------------------------------
+# An entity tag is the ticket's version in quotes, weak (W/) or not: `"7"`, `W/"7"`.
+ENTITY_TAG = re.compile(r'^(?:W/)?"([1-9][0-9]{0,9})"$')
+_TAG = r'(W/)?"[1-9][0-9]{0,9}"'
+IF_MATCH_PATTERN = rf"^\s*(\*|{_TAG}(\s*,\s*{_TAG})*)\s*$"
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
+    OpenApiParameter.HEADER,
+    description='The ticket\'s version as last loaded (its ETag, e.g. `"7"`): the change is '
+    "refused with 412 when the ticket changed since. Without it (or with `*`) nothing is "
+    "checked.",
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
+    OpenApiParameter.HEADER,
+    description='The ticket\'s version in quotes (`"7"`), for `If-Match`.',
+    response=[200],
+)
+STALE = OpenApiResponse(
+    inline_serializer(
+        "StaleTicket",
+        {
+            "detail": serializers.CharField(),
+            "current_version": serializers.IntegerField(
+                help_text="The ticket's version now; load it again before retrying."
+            ),
+        },
+    ),
+    description="The ticket changed since the version given in If-Match.",
+)
+
+
+def if_match_versions(request: Request) -> list[int] | None:
+    """The versions an If-Match header accepts; None without one (or with ``*``, which
+    any existing ticket matches). A header that names no version is a 400: silently
+    skipping the check would let the client overwrite what it meant to protect."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = []
+    for tag in header.split(","):
+        match = ENTITY_TAG.match(tag.strip())
+        if match is None:
+            given = header.strip()[:100]
+            message = (
+                f"{given!r} is not an entity tag of a ticket: send its version in quotes, "
+                'as its ETag gives it (If-Match: "7").'
+            )
+            raise exceptions.ValidationError({"If-Match": [message]})
+        versions.append(int(match.group(1)))
+    return versions
+
+
+def check_if_match(request: Request, ticket: Ticket) -> None:
+    """In the caller's transaction: lock the ticket and refuse (StaleTicketError, a 412
+    from TicketViewSet.handle_exception) when its version is not one the request's
+    If-Match accepts; nothing to check without one."""
+    versions = if_match_versions(request)
+    if versions is not None:
+        ticket_check_version(ticket=ticket, expected=versions)
+
+
+def stale_response(stale: StaleTicketError) -> Response:
+    """412 with the ticket's current version in the body and as the ETag."""
+    return Response(
+        {"detail": str(stale), "current_version": stale.current},
+        status=status.HTTP_412_PRECONDITION_FAILED,
+        headers={"ETag": f'"{stale.current}"'},
+    )
+
+
+def etag(ticket: Ticket) -> str:
+    return f'"{ticket.version}"'
 
 
 class TicketViewSet(viewsets.GenericViewSet):
@@ -142,9 +224,11 @@ class TicketViewSet(viewsets.GenericViewSet):
                 raise
             connection.close()
             data = self._ticket_data(ticket)
+        headers = {"ETag": f'"{data["version"]}"'}
         if created:
-            return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
-        return Response(data)
+            headers["Location"] = data["url"]
+            return Response(data, status=status.HTTP_201_CREATED, headers=headers)
+        return Response(data, headers=headers)
 
     def _ticket_data(self, ticket: Ticket) -> Any:
         shown = selectors.ticket_get(user=signed_in_user(self.request), key=ticket.key) or ticket
@@ -177,10 +261,17 @@ class TicketViewSet(viewsets.GenericViewSet):
         )
         return self._ticket_response(ticket, created=True)
 
+    @extend_schema(parameters=[ETAG])
     def retrieve(self, request: Request, key: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        """The ticket; its ``ETag`` header is its version, for ``If-Match`` on changes."""
+        ticket = self.get_object()
+        return Response(self.get_serializer(ticket).data, headers={"ETag": etag(ticket)})
 
-    @extend_schema(request=TicketUpdateSerializer, responses=TicketSerializer)
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses={200: TicketSerializer, 412: STALE},
+        parameters=[IF_MATCH, ETAG],
+    )
     def partial_update(self, request: Request, key: str) -> Response:
         """Change title and description; agents also priority, assignee, team and tags.
         The stage changes only through ``transition/``."""
@@ -197,6 +288,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         team = fields.pop("team", None)
         # All or nothing: a refused assignee must not leave a changed title behind.
         with transaction.atomic():
+            check_if_match(request, ticket)
             if move:
                 services.ticket_set_team(ticket=ticket, team=team, actor=signed_in_user(request))
             if fields:
@@ -209,7 +301,11 @@ class TicketViewSet(viewsets.GenericViewSet):
                 services.ticket_tags_set(ticket=ticket, tags=tags, actor=signed_in_user(request))
         return self._ticket_response(ticket)
 
-    @extend_schema(request=TicketTransitionSerializer, responses=TicketSerializer)
+    @extend_schema(
+        request=TicketTransitionSerializer,
+        responses={200: TicketSerializer, 412: STALE},
+        parameters=[IF_MATCH, ETAG],
+    )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, key: str) -> Response:
         """Move the ticket to another stage along an allowed transition of its workflow.
@@ -217,25 +313,33 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = self.get_object()
         serializer = TicketTransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.ticket_transition(
-            ticket=ticket,
-            to_stage=serializer.validated_data["stage"],
-            actor=signed_in_user(request),
-        )
+        with transaction.atomic():
+            check_if_match(request, ticket)
+            services.ticket_transition(
+                ticket=ticket,
+                to_stage=serializer.validated_data["stage"],
+                actor=signed_in_user(request),
+            )
         return self._ticket_response(ticket)
 
-    @extend_schema(request=TicketAssignSerializer, responses=TicketSerializer)
+    @extend_schema(
+        request=TicketAssignSerializer,
+        responses={200: TicketSerializer, 412: STALE},
+        parameters=[IF_MATCH, ETAG],
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, key: str) -> Response:
         """Give the ticket to an active agent, or unassign it with null. Agents only."""
         ticket = self.get_object()
         serializer = TicketAssignSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        services.ticket_assign(
-            ticket=ticket,
-            assignee=serializer.validated_data["assignee"],
-            actor=signed_in_user(request),
-        )
+        with transaction.atomic():
+            check_if_match(request, ticket)
+            services.ticket_assign(
+                ticket=ticket,
+                assignee=serializer.validated_data["assignee"],
+                actor=signed_in_user(request),
+            )
         return self._ticket_response(ticket)
 
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True))
@@ -254,7 +358,8 @@ class TicketViewSet(viewsets.GenericViewSet):
             ),
             "multipart/form-data": CommentCreateSerializer,
         },
-        responses={201: CommentSerializer},
+        responses={201: CommentSerializer, 412: STALE},
+        parameters=[IF_MATCH],
     )
     @action(
         detail=True,
@@ -277,13 +382,15 @@ class TicketViewSet(viewsets.GenericViewSet):
 
         serializer = CommentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        comment = services.comment_create(
-            ticket=ticket,
-            author=signed_in_user(request),
-            body=serializer.validated_data["body"],
-            is_internal=serializer.validated_data["is_internal"],
-            attachments=serializer.validated_data["attachments"],
-        )
+        with transaction.atomic():
+            check_if_match(request, ticket)
+            comment = services.comment_create(
+                ticket=ticket,
+                author=signed_in_user(request),
+                body=serializer.validated_data["body"],
+                is_internal=serializer.validated_data["is_internal"],
+                attachments=serializer.validated_data["attachments"],
+            )
         return Response(
             CommentSerializer(comment, context=context).data, status=status.HTTP_201_CREATED
         )
@@ -361,6 +468,35 @@ class TicketViewSet(viewsets.GenericViewSet):
         services.ticket_unwatch(ticket=ticket, user=user, actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        methods=["POST"], request=PresenceBeatSerializer, responses={200: PresenceSerializer}
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["post", "delete"], filter_backends=[], pagination_class=None)
+    def presence(self, request: Request, key: str) -> Response:
+        """Agents only: the ticket page's heartbeat (every 10 s; ``composing`` while
+        writing a reply). Answers who else is on the ticket now, the ticket's version and
+        its newest public comment, so that a page loaded earlier can warn that the ticket
+        moved on. DELETE: the caller left the page (docs/collision.md)."""
+        ticket = self.get_object()
+        user = signed_in_user(request)
+        if request.method == "DELETE":
+            presence_services.presence_leave(ticket=ticket, user=user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        serializer = PresenceBeatSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        presence_services.presence_beat(
+            ticket=ticket, user=user, composing=serializer.validated_data["composing"]
+        )
+        data = {
+            "others": presence_services.presence_others(ticket=ticket, user=user),
+            "version": ticket.version,
+            "newest_public_comment_id": presence_services.ticket_newest_public_comment_id(
+                ticket=ticket
+            ),
+        }
+        return Response(PresenceSerializer(data).data)
+
     @extend_schema(responses=HistorySerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=DefaultPagination)
     def history(self, request: Request, key: str) -> Response:
@@ -369,6 +505,11 @@ class TicketViewSet(viewsets.GenericViewSet):
         ticket = self.get_object()
         page = self.paginate_queryset(selectors.history_list(ticket=ticket))
         return self.get_paginated_response(HistorySerializer(page, many=True).data)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, StaleTicketError):
+            return stale_response(exc)
+        return super().handle_exception(exc)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from nixflow import events, selectors
@@ -66,6 +66,67 @@ def _lock(ticket: Ticket) -> Ticket:
     )
 
 
+# Optimistic concurrency: Ticket.version counts the changes of the ticket and its
+# conversation, so that "the version I loaded" tells a client (the API's If-Match, the
+# admin's collision warning) whether anything changed since. Every change goes through
+# _commit_change, which counts it: a service that saves the locked row anyway includes
+# the next version in that save (``touch``, no query of its own); any other change costs
+# one ``UPDATE ... SET version = version + 1``. A ticket being created stays at version 1
+# whatever its creation records (its auto-assignment, say): nobody can have loaded it.
+# Watchers are not counted: who follows a ticket changes neither what an agent edits nor
+# what they reply to, and a refused reply for a new watcher would be noise (docs/collision.md).
+_VERSION_SAVED = "_nixflow_version_saved"
+_CREATING = "_nixflow_creating"
+
+
+class StaleTicketError(Exception):
+    """The ticket changed since the version the caller loaded (``ticket_check_version``)."""
+
+    def __init__(self, *, key: str, expected: Sequence[int], current: int) -> None:
+        self.key, self.expected, self.current = key, list(expected), current
+        loaded = " or ".join(str(v) for v in self.expected)
+        super().__init__(
+            f"{key} changed since version {loaded}: it is at version {current} now. "
+            "Load it again, check what changed, and repeat the change if it still applies."
+        )
+
+
+def touch(ticket: Ticket, at: datetime) -> list[str]:
+    """Mark the locked ticket as changed at ``at``: set ``updated`` and the next
+    ``version``, and return those fields for the caller's ``save(update_fields=...)``, so
+    that ``_commit_change`` counts the change without a query of its own."""
+    ticket.updated = at
+    ticket.version += 1
+    ticket.__dict__[_VERSION_SAVED] = True
+    return ["updated", "version"]
+
+
+def _count_version(ticket: Ticket) -> None:
+    if ticket.__dict__.pop(_VERSION_SAVED, False) or ticket.__dict__.get(_CREATING):
+        return
+    # RETURNING: the instance may come from a caller that did not lock it just now.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Ticket._meta.db_table} SET version = version + 1 "  # noqa: S608 -- our table
+            "WHERE id = %s RETURNING version",
+            [ticket.pk],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        ticket.version = row[0]
+
+
+@transaction.atomic
+def ticket_check_version(*, ticket: Ticket, expected: Sequence[int]) -> Ticket:
+    """Lock the ticket and refuse (StaleTicketError) unless its version is one of
+    ``expected`` (an HTTP If-Match). Called in the caller's transaction before the
+    services it guards, so that no change can slip in between the check and theirs."""
+    locked = _lock(ticket)
+    if locked.version not in expected:
+        raise StaleTicketError(key=locked.key, expected=expected, current=locked.version)
+    return locked
+
+
 # Services validate fields (lengths, choices, blank) with full_clean, but leave the
 # table's constraints and foreign keys to PostgreSQL: the services set those values
 # themselves from loaded rows, and validating them here would cost a query each on the
@@ -86,7 +147,12 @@ def _commit_change(
     changes: dict[str, tuple[Any, Any]],
     at: datetime,
     payload: dict[str, Any] | None = None,
+    count_version: bool = True,
 ) -> None:
+    """The history rows and the event of a change of the (locked) ticket, and its new
+    version (see ``touch``; ``count_version=False`` for changes that are not counted)."""
+    if count_version:
+        _count_version(ticket)
     shown = {name: (_display(old), _display(new)) for name, (old, new) in changes.items()}
     HistoryLog.objects.bulk_create(
         HistoryLog(ticket=ticket, actor=actor, field=name, old_value=old, new_value=new, created=at)
@@ -173,6 +239,7 @@ def ticket_create(
     ticket.assignee = assignee or picked
     ticket.full_clean(exclude=TICKET_RELATIONS, **_CHECKED_BY_THE_DATABASE)
     ticket.save()
+    ticket.__dict__[_CREATING] = True  # its creation's records leave it at version 1
     _commit_change(
         ticket=ticket,
         actor=actor,
@@ -252,10 +319,14 @@ def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -
     if "title" in data:
         data = {**data, "title": data["title"].strip()}  # normalised as in ticket_create
     changes = model_update(
-        instance=ticket, data=data, also_set={"updated": now}, validate=_validate_ticket
+        instance=ticket,
+        data=data,
+        also_set={"updated": now, "version": ticket.version + 1},
+        validate=_validate_ticket,
     )
     if not changes:
         return ticket
+    ticket.__dict__[_VERSION_SAVED] = True  # saved with the next version (see touch)
     _commit_change(
         ticket=ticket, actor=actor, event_type=events.TICKET_UPDATED, changes=changes, at=now
     )
@@ -312,8 +383,7 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
         timestamps = {"resolved_at": None, "closed_at": None}
     changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
     ticket.stage = to_stage
-    ticket.updated = now
-    ticket.save(update_fields=["stage", "updated", *(n for n in changes if n != "stage")])
+    ticket.save(update_fields=["stage", *touch(ticket, now), *(n for n in changes if n != "stage")])
     _commit_change(
         ticket=ticket,
         actor=actor,
@@ -342,8 +412,7 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     previous_id = ticket.assignee_id
     changes = {"assignee": (ticket.assignee, assignee)}
     ticket.assignee = assignee
-    ticket.updated = now
-    ticket.save(update_fields=["assignee", "updated"])
+    ticket.save(update_fields=["assignee", *touch(ticket, now)])
     _commit_change(
         ticket=ticket,
         actor=actor,
@@ -407,7 +476,7 @@ def comment_create(
         )
 
     changes: dict[str, tuple[Any, Any]] = {}
-    update_fields = ["updated"]
+    update_fields = touch(ticket, now)
     first_response = (
         author.is_agent
         and not is_internal
@@ -418,7 +487,6 @@ def comment_create(
         changes["first_response_at"] = (None, now)
         ticket.first_response_at = now
         update_fields.append("first_response_at")
-    ticket.updated = now
     ticket.save(update_fields=update_fields)
     _commit_change(
         ticket=ticket,
@@ -458,6 +526,7 @@ def ticket_watch(*, ticket: Ticket, user: User, actor: User | None) -> TicketWat
             changes={"watcher": (None, user)},
             at=watcher.created,
             payload={"user_id": user.pk},
+            count_version=False,
         )
     return watcher
 
@@ -476,5 +545,6 @@ def ticket_unwatch(*, ticket: Ticket, user: User, actor: User | None) -> bool:
             changes={"watcher": (user, None)},
             at=timezone.now(),
             payload={"user_id": user.pk},
+            count_version=False,
         )
     return bool(deleted)
