@@ -1,7 +1,329 @@
-"""Full-text search over tickets and their conversation (filled in by the search work)."""
+"""Full-text search over tickets and their whole conversation (docs/search.md).
+
+Each ticket carries two search documents (``tsvector`` columns with GIN indexes): the
+agents' (title, description, every comment) and the requesters' (title, description,
+public comments only), so an internal note can never match a requester's search, by
+construction rather than by a filter someone could forget. Title words weigh A,
+description B, comments C.
+
+The documents are rewritten from the rows, in the transaction of the write that changed
+the text: the ``ticket_event`` receivers run synchronously inside each service's
+transaction, so a rolled-back reply leaves the documents as they were, and a committed
+one is searchable at once. A merge moves the source's comments to the target: both are
+rewritten on ``ticket.merged``.
+
+Searching (``search_filter``) bounds the work of a common word: see ``WINDOW``.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import BooleanField, Expression, F, Func, IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
+
+from nixflow.models import Ticket, User
+from nixflow.toolkit import search_query
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from nixflow.events import TicketEvent
+
+CONFIG = "english"
+# A search lists at most the newest WINDOW matches (after the list's filters), ranked.
+# Ranking must read the document of every ticket it ranks; a common word ("password")
+# matches hundreds of thousands of tickets at a million, and ranking them all takes
+# seconds. The newest WINDOW are found along the created index (common words) or from
+# the GIN index (rare ones), and only those are ranked. A rarer query is ranked exactly.
+WINDOW = 500
+# Text kept in a document: a tsvector holds at most 1 MB, and a pasted log in one reply
+# must not make every later reply on that ticket fail. Past these, text is not searchable.
+MAX_DESCRIPTION_CHARS = 50_000
+MAX_PUBLIC_COMMENT_CHARS = 100_000
+MAX_INTERNAL_COMMENT_CHARS = 50_000
+# The events after which a ticket's text may have changed.
+REINDEXING_EVENTS = {"ticket.created", "ticket.updated", "ticket.commented", "ticket.merged"}
+MARK_START, MARK_END = "\x02", "\x03"  # ts_headline's marks, made <mark> after escaping
+
+_REFRESH_SQL = f"""
+UPDATE nixflow_ticket t
+SET search_public = d.public_doc, search_agent = d.public_doc || d.internal_doc
+FROM (
+    SELECT t2.id,
+           setweight(to_tsvector('{CONFIG}', t2.title), 'A')
+           || setweight(to_tsvector('{CONFIG}', left(t2.description, {MAX_DESCRIPTION_CHARS})), 'B')
+           || setweight(to_tsvector('{CONFIG}',
+                        left(coalesce(c.public_text, ''), {MAX_PUBLIC_COMMENT_CHARS})), 'C')
+               AS public_doc,
+           setweight(to_tsvector('{CONFIG}',
+                     left(coalesce(c.internal_text, ''), {MAX_INTERNAL_COMMENT_CHARS})), 'C')
+               AS internal_doc
+    FROM nixflow_ticket t2
+    LEFT JOIN LATERAL (
+        SELECT string_agg(body, E'\\n' ORDER BY created, id) FILTER (WHERE NOT is_internal)
+                   AS public_text,
+               string_agg(body, E'\\n' ORDER BY created, id) FILTER (WHERE is_internal)
+                   AS internal_text
+        FROM nixflow_comment WHERE ticket_id = t2.id
+    ) c ON true
+    WHERE t2.id = ANY(%s)
+) d
+WHERE t.id = d.id
+"""  # noqa: S608 -- constants of the code only; values are parameters
+
+
+def refresh_documents(ticket_ids: Iterable[int]) -> int:
+    """Rewrite the search documents of these tickets from their rows, in the caller's
+    transaction; how many tickets were written. One statement, whatever the number."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_REFRESH_SQL, [ids])
+        return cursor.rowcount
+
+
+def on_ticket_event(sender: Any, event: TicketEvent, **kwargs: Any) -> None:
+    """Keep the documents of the tickets whose text the event changed."""
+    if event.type not in REINDEXING_EVENTS:
+        return
+    ids = [event.ticket.pk]
+    into = event.payload.get("into_id")
+    if event.type == "ticket.merged" and isinstance(into, int):
+        ids.append(into)
+    refresh_documents(ids)
+
 
 def register() -> None:
-    """Connect what keeps the search documents current."""
+    """Connect what keeps the search documents current, and the list's snippet column."""
+    from nixflow.events import ticket_event
+    from nixflow.toolkit.ticket_columns import register_ticket_column
+
+    ticket_event.connect(on_ticket_event, dispatch_uid="nixflow.search")
+    register_ticket_column("search", "Found", admin_cells, order=10)
+
+
+# --- searching ----------------------------------------------------------------------------
+class _Template(Func):
+    """SQL over a ticket's document ``{v}`` (a column, relabelled like any other when the
+    query becomes a sub-query) and a tsquery ``{q}``, each placeholder any number of
+    times, with parameters in the order they appear."""
+
+    def __init__(self, template: str, vector: str, query: Expression, output_field: Any) -> None:
+        super().__init__(F(vector), query, output_field=output_field)
+        self.sql_template = template
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        vector, query = self.get_source_expressions()
+        compiled = {"{v}": compiler.compile(vector), "{q}": compiler.compile(query)}
+        sql: list[str] = []
+        params: list[Any] = []
+        for part in re.split(r"(\{v\}|\{q\})", self.sql_template):
+            if part in compiled:
+                sql.append(compiled[part][0])
+                params.extend(compiled[part][1])
+            else:
+                sql.append(part)
+        return "".join(sql), params
+
+
+# The rank as an integer (cursor pages carry it exactly): a title match first, then a
+# description match, then the rest (comments, or words spread over several places);
+# within each tier, ts_rank over the weighted document (normalised into [0, 1)).
+_RANK_SQL = (
+    "((CASE WHEN ts_filter({v}, '{a}') @@ {q} THEN 2"
+    " WHEN ts_filter({v}, '{b}') @@ {q} THEN 1 ELSE 0 END) * 1000000"
+    " + floor(ts_rank({v}, {q}, 32) * 999999))::integer"
+)
+
+
+@dataclass(frozen=True)
+class TicketSearch:
+    """A parsed search for a reader: agents search the whole conversation."""
+
+    text: str
+    parsed: search_query.ParsedQuery
+    internal: bool
+
+    @classmethod
+    def build(cls, text: str, *, internal: bool) -> TicketSearch:
+        return cls(text=text, parsed=search_query.parse(text), internal=internal)
+
+    @property
+    def vector(self) -> str:
+        return "search_agent" if self.internal else "search_public"
+
+    def tsquery(self, parsed: search_query.ParsedQuery | None = None) -> RawSQL:
+        sql, params = search_query.tsquery_sql(parsed or self.parsed, CONFIG)
+        return RawSQL(sql, params)  # noqa: S611 -- what was typed is a parameter
+
+    def match(self, parsed: search_query.ParsedQuery | None = None) -> Q:
+        """The document matches the query (or a part of it)."""
+        return Q(_Template("({v} @@ {q})", self.vector, self.tsquery(parsed), BooleanField()))
+
+    def rank(self) -> _Template:
+        return _Template(_RANK_SQL, self.vector, self.tsquery(), IntegerField())
+
+    def condition(self, people: Mapping[str, Q]) -> Q:
+        """The query's condition, where each word of ``people`` may instead name the
+        ticket's requester (an e-mail address that is someone's names them only)."""
+        rest = search_query.ParsedQuery(
+            tuple(c for c in self.parsed.clauses if len(c) > 1 or c[0].text not in people)
+        )
+        condition = self.match(rest) if rest.clauses else Q()
+        for word, who in people.items():
+            if "@" in word:
+                condition &= who
+            else:
+                alone = search_query.ParsedQuery(((search_query.Term(text=word),),))
+                condition &= self.match(alone) | who
+        return condition
+
+
+def search_filter(
+    queryset: QuerySet[Ticket], search: TicketSearch, *, people: Mapping[str, Q] | None = None
+) -> QuerySet[Ticket]:
+    """The newest ``WINDOW`` tickets of ``queryset`` that match ``search`` (each word of
+    ``people`` may name the requester instead), annotated with ``search_rank`` (higher
+    is better).
+
+    The window is a sub-query (``id IN (... ORDER BY created DESC, id DESC LIMIT n)``):
+    PostgreSQL walks nf_ticket_created testing each row's document for a common word,
+    and reads the GIN index then sorts the few matches for a rare one. Only the window's
+    rows are ranked, and the caller's ordering and paging apply to them.
+    """
+    if not search.parsed.has_positive_terms:
+        # Nothing to look for ("-vpn" alone would match nearly every ticket).
+        return unranked(queryset.none())
+    condition = search.condition(people or {})
+    window = queryset.filter(condition).order_by("-created", "-id").values("pk")[:WINDOW]
+    return queryset.filter(pk__in=window).annotate(search_rank=search.rank())
+
+
+def unranked(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """``queryset`` with the ``search_rank`` a search annotates, all equal (a key)."""
+    return queryset.annotate(search_rank=RawSQL("0", [], output_field=IntegerField()))
+
+
+# --- snippets -----------------------------------------------------------------------------
+_SNIPPET_SQL = f"""
+SELECT t.id, ts_headline('{CONFIG}',
+    concat_ws(E'\\n', left(t.description, {MAX_DESCRIPTION_CHARS}), c.text), {{q}}, %s)
+FROM nixflow_ticket t
+LEFT JOIN LATERAL (
+    SELECT left(string_agg(body, E'\\n' ORDER BY created, id), {MAX_PUBLIC_COMMENT_CHARS})
+        AS text
+    FROM nixflow_comment WHERE ticket_id = t.id AND (%s OR NOT is_internal)
+) c ON true
+WHERE t.id = ANY(%s)
+"""  # noqa: S608 -- constants of the code only; values are parameters
+_SNIPPET_OPTIONS = (
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+def snippets(ticket_ids: Sequence[int], search: TicketSearch) -> dict[int, SafeString]:
+    """Highlighted passages of the text that matched, for a page's tickets (one query,
+    ts_headline on those rows only: it re-parses the text). A requester's snippet is
+    cut from public text only."""
+    if not ticket_ids or not search.parsed.has_positive_terms:
+        return {}
+    q_sql, q_params = search_query.tsquery_sql(search.parsed, CONFIG)
+    sql = _SNIPPET_SQL.replace("{q}", q_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*q_params, _SNIPPET_OPTIONS, search.internal, list(ticket_ids)])
+        rows = cursor.fetchall()
+    return {pk: highlight_html(text) for pk, text in rows if text and MARK_START in text}
+
+
+def highlight_html(marked: str) -> SafeString:
+    """ts_headline's output as HTML: the text escaped, the matches in ``<mark>``."""
+    escaped = html.escape(marked)
+    return mark_safe(  # noqa: S308 -- escaped above; only our own tags are added
+        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    )
+
+
+def attach_snippets(tickets: Sequence[Ticket], text: str, *, internal: bool) -> None:
+    """Set ``search_snippet`` (HTML, or "") on each of a page's tickets."""
+    found = snippets([t.pk for t in tickets], TicketSearch.build(text, internal=internal))
+    for ticket in tickets:
+        ticket.search_snippet = found.get(ticket.pk, "")  # type: ignore[attr-defined]
+
+
+def admin_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, SafeString]:
+    """The admin list's "Found" column: where the search words are, while searching."""
+    text = request.GET.get("q", "").strip()
+    if not text:
+        return {}
+    return snippets([t.pk for t in tickets], TicketSearch.build(text, internal=True))
+
+
+# --- the search box: keys, requesters, text -------------------------------------------
+# More people than this for a name (a common first name among millions of users) go in
+# as a sub-query rather than a literal list of ids.
+MAX_LISTED_PEOPLE = 1000
+
+
+def people_matching(word: str) -> Q:
+    """Users whose username, e-mail address, first or last name is ``word`` (any case):
+    one query on four UPPER(...) indexes (nixflow 0005 and 0006)."""
+    return (
+        Q(username__iexact=word)
+        | Q(email__iexact=word)
+        | Q(first_name__iexact=word)
+        | Q(last_name__iexact=word)
+    )
+
+
+def requester_condition(words: list[str]) -> Q | None:
+    """Tickets whose requester each of ``words`` names ("ada", "ada lovelace",
+    "ada@example.com"); None when nobody is."""
+    if not words:
+        return None
+    people = User.objects.order_by()
+    for word in words:
+        people = people.filter(people_matching(word))
+    ids = list(people.values_list("pk", flat=True)[: MAX_LISTED_PEOPLE + 1])
+    if not ids:
+        return None
+    if len(ids) > MAX_LISTED_PEOPLE:
+        return Q(requester__in=people.values("pk"))
+    return Q(requester_id__in=ids)
+
+
+def search_tickets(
+    queryset: QuerySet[Ticket], term: str, *, internal: bool = True
+) -> QuerySet[Ticket]:
+    """A key (NF-12) finds its ticket; otherwise the full-text search of the
+    conversation (internal comments only when ``internal``: agents), where a plain word
+    that is someone's username, e-mail address, first or last name may instead name the
+    ticket's requester ("vpn carol": Carol's tickets about the VPN, and tickets that
+    mention both). Annotated with ``search_rank`` (higher is better;
+    order by it for relevance), limited to the newest ``nixflow.search.WINDOW`` matches.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    number = Ticket.number_from_key(term)
+    if number is not None:
+        return unranked(queryset.filter(pk=number))
+    search = TicketSearch.build(term, internal=internal)
+    people = {}
+    for word in search.parsed.plain_words or ():
+        who = requester_condition([word])
+        if who is not None:
+            people[word] = who
+    return search_filter(queryset, search, people=people)

@@ -7,14 +7,16 @@ from typing import Any, Literal, TypeVar, cast
 
 import django_filters
 from django import forms
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from nixflow.api.permissions import is_agent
 from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQuerySet
+from nixflow.search import search_tickets
 from nixflow.selectors import tickets_tagged
 from nixflow.toolkit.filters import UTCDateTimeFilter
 
@@ -112,7 +114,12 @@ class TicketFilter(django_filters.FilterSet):
     )
     search = django_filters.CharFilter(
         method="filter_search",
-        label="Text in the title or description (case-insensitive), or a ticket key (`NF-12`).",
+        label="Full-text search of the conversation (docs/search.md): words (all "
+        'required), `"a phrase"`, `prefix*`, `-excluded`, `a or b`; or a ticket key '
+        "(`NF-12`), or a requester's username, e-mail or name. Agents search the key, "
+        "title, description and every comment; requesters their tickets' public "
+        "conversation. Best match first unless `ordering` is given; the newest 500 "
+        "matches are listed.",
     )
 
     class Meta:
@@ -123,21 +130,20 @@ class TicketFilter(django_filters.FilterSet):
         return tickets_tagged(queryset, value)
 
     def filter_search(self, queryset: TicketQuerySet, name: str, value: str) -> TicketQuerySet:
-        value = value.strip()
-        if not value:
+        """The admin's search (nixflow.admin.ticket_search), public text only for
+        requesters; annotates ``search_rank``, which the ordering sorts by."""
+        if not value.strip():
             return queryset
-        # icontains is UPPER(col) LIKE UPPER('%q%') on PostgreSQL, which the trigram
-        # indexes on UPPER(title) and UPPER(description) serve (see Ticket.Meta.indexes).
-        match = Q(title__icontains=value) | Q(description__icontains=value)
-        number = Ticket.number_from_key(value)
-        if number is not None:
-            match |= Q(pk=number)
-        return queryset.filter(match)
+        internal = is_agent(getattr(self.request, "user", None))
+        return cast(TicketQuerySet, search_tickets(queryset, value, internal=internal))
 
 
 class TicketOrderingFilter(OrderingFilter):
     """``?ordering=`` over ``created``, ``updated``, ``priority`` and ``key``, ``-`` for
     descending, comma-separated for several; default ``-created``.
+
+    With ``?search=`` and no ``ordering``, the best match comes first (``search_rank``,
+    which the search annotates, then newest first).
 
     ``priority`` sorts by rank (LOW < NORMAL < HIGH < URGENT), not alphabetically: it maps
     to the ``priority_rank`` annotation. The ordering always ends with ``id`` so that it is
@@ -154,6 +160,8 @@ class TicketOrderingFilter(OrderingFilter):
             name = self.fields.get(term.removeprefix("-"))
             if name and name not in {t.lstrip("-") for t in terms}:
                 terms.append(f"-{name}" if term.startswith("-") else name)
+        if not terms and request.query_params.get("search", "").strip():
+            terms.append("-search_rank")
         named = {t.lstrip("-"): t for t in terms}
         if "id" not in named:
             if "created" not in named:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -46,6 +48,24 @@ def priority_rank() -> models.Case:
         *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
         output_field=models.SmallIntegerField(),
     )
+
+
+class SearchDocumentField(SearchVectorField):
+    """A ticket's full-text search document, written only by ``nixflow.search`` (in SQL,
+    in the transaction of the write that changed the text).
+
+    The ORM neither reads nor writes it: selected, it reads as NULL (a list of 50
+    tickets would otherwise carry 50 whole conversations to Python), and a ``save()``
+    leaves the stored value alone (``SET col = col``), so that a ticket loaded before a
+    comment rewrote its document cannot put the old one back. Searches use the column
+    in SQL (``F("search_agent")`` in a WHERE clause reads it as usual).
+    """
+
+    def select_format(self, compiler: Any, sql: str, params: Any) -> tuple[str, Any]:
+        return "NULL", []
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        return None if add else models.F(self.attname)
 
 
 class TicketQuerySet(models.QuerySet["Ticket"]):
@@ -114,6 +134,13 @@ class Ticket(models.Model):
         related_name="merged_tickets",
         db_index=False,  # nf_ticket_merged_into: partial, only merged tickets are indexed
     )
+    # The full-text search documents (nixflow.search keeps them, in the transaction of
+    # every write that changes the text): title (weight A), description (B) and comments
+    # (C). Agents search the whole conversation; requesters the public one, so that an
+    # internal note can never match for them. Empty until written or backfilled
+    # (``manage.py backfill_search``).
+    search_agent = SearchDocumentField(null=True, editable=False)
+    search_public = SearchDocumentField(null=True, editable=False)
 
     objects = TicketQuerySet.as_manager()
 
@@ -164,6 +191,8 @@ class Ticket(models.Model):
                 OpClass(Upper("description"), name="gin_trgm_ops"),
                 name="nf_ticket_descr_trgm",
             ),
+            GinIndex(fields=["search_agent"], name="nf_ticket_search_agent"),
+            GinIndex(fields=["search_public"], name="nf_ticket_search_public"),
         ]
         constraints = [
             models.CheckConstraint(

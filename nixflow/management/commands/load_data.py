@@ -99,6 +99,7 @@ from nixflow.models import (
     User,
     Workflow,
 )
+from nixflow.search import refresh_documents
 from nixflow.toolkit.loading import (
     LoadBatch,
     LoadedComment,
@@ -308,6 +309,8 @@ class Command(BaseCommand):
         comments = self.copy_comments(generated, tickets)
         counts["comments"] += len(comments)
         counts["history"] += self.copy_history(generated, ids)
+        # The search documents, as the services would have written them (nixflow.search).
+        refresh_documents(ids)
         counts["ticket tags"] += self.copy_tags(ids)
         batch = LoadBatch(
             run=self.run,
