@@ -24,11 +24,11 @@ from nixflow.toolkit.ticket_actions import register_ticket_action
 def describe(macro: Macro) -> list[str]:
     """What applying the macro changes, in words ("Stage → Resolved")."""
     said = []
-    if macro.set_stage_id:
-        said.append(f"Stage → {macro.set_stage}")
+    if macro.set_stage is not None:
+        said.append(f"Stage → {macro.set_stage.name}")
     if macro.set_priority:
         said.append(f"Priority → {Priority(macro.set_priority).label}")
-    if macro.set_team_id:
+    if macro.set_team is not None:
         said.append(f"Team → {macro.set_team}")
     assign = {
         Assignment.USER: f"Assignee → {macro.assignee}",
