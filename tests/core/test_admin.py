@@ -3,13 +3,11 @@ the services), the workflow editor, and the read-only record."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
@@ -18,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from pytest_django.fixtures import Settings
 
 from eventlog.models import EventLog
 from nixflow import admin as nixflow_admin
@@ -414,83 +411,16 @@ def test_ticket_page_query_count_does_not_grow_with_comments_watchers_or_history
     assert ticket_page_queries(agent_client, ticket) == with_one
 
 
-def test_an_agents_public_comment_from_the_page_is_the_first_response(
-    agent_client: Client, agent: User, ticket: Ticket
-) -> None:
-    page = agent_client.get(url("ticket_change", ticket.pk))
-    data = form_data(page)
-    fill_new_row(
-        data,
-        prefix(page, nixflow_admin.NewCommentInline),
-        body="Have you tried turning it off and on again?",
-        attachments=SimpleUploadedFile("steps.txt", b"1. off\n2. on\n"),
-    )
-
-    response = agent_client.post(url("ticket_change", ticket.pk), data)
-
-    assert response.status_code == 302, errors(response)
-    comment = Comment.objects.get(ticket=ticket)
-    assert (comment.author, comment.is_internal) == (agent, False)
-    assert [a.filename for a in comment.attachments.all()] == ["steps.txt"]
-    ticket.refresh_from_db()
-    assert ticket.first_response_at == comment.created
-    # The page links the file to a download the agent's session may open.
-    page = agent_client.get(url("ticket_change", ticket.pk)).content.decode()
-    link = re.search(r'<a href="([^"]+)">steps\.txt</a>', page).group(1)
-    download = agent_client.get(link)
-    assert download.status_code == 200
-    assert b"".join(download.streaming_content) == b"1. off\n2. on\n"
-    assert history(ticket)[-1][0] == "first_response_at"
-
-
-def test_an_internal_comment_is_not_a_first_response(agent_client: Client, ticket: Ticket) -> None:
-    page = agent_client.get(url("ticket_change", ticket.pk))
-    data = form_data(page)
-    fill_new_row(
-        data, prefix(page, nixflow_admin.NewCommentInline), body="Escalate?", is_internal="on"
-    )
-
-    response = agent_client.post(url("ticket_change", ticket.pk), data)
-
-    assert response.status_code == 302, errors(response)
-    assert Comment.objects.get(ticket=ticket).is_internal
-    ticket.refresh_from_db()
-    assert ticket.first_response_at is None
-
-
-def test_a_refused_comment_is_shown_and_undoes_the_rest_of_the_save(
-    agent_client: Client, ticket: Ticket, settings: Settings
-) -> None:
-    settings.NIXFLOW_MAX_ATTACHMENT_BYTES = 10
-    page = agent_client.get(url("ticket_change", ticket.pk))
-    data = form_data(page)
-    data["priority"] = Priority.HIGH
-    fill_new_row(
-        data,
-        prefix(page, nixflow_admin.NewCommentInline),
-        body="Log attached.",
-        attachments=SimpleUploadedFile("big.log", b"x" * 11),
-    )
-
-    response = agent_client.post(url("ticket_change", ticket.pk), data)
-
-    assert response.status_code == 200
-    assert response.context["adminform"].form.non_field_errors() == [
-        "Comment: big.log is 11 bytes; the limit is 10 bytes per file."
-    ]
-    ticket.refresh_from_db()
-    assert ticket.priority == Priority.NORMAL
-    assert not Comment.objects.filter(ticket=ticket).exists()
-    assert [field for field, _, _ in history(ticket)] == ["ticket", "stage"]
-
-
+# Replying from the page (public, internal, files, refusals): tests/core/test_composer.py.
 def test_existing_comments_are_shown_read_only(
     agent_client: Client, agent: User, ticket: Ticket
 ) -> None:
     services.comment_create(ticket=ticket, author=agent, body="Looking into it.")
     page = agent_client.get(url("ticket_change", ticket.pk))
     data = form_data(page)
-    data[f"{prefix(page, nixflow_admin.CommentInline)}-0-body"] = "Rewritten history"
+    # What a forged post could try: the comment's fields as an inline's would be named.
+    data["comments-0-body"] = "Rewritten history"
+    data["comments-0-id"] = ticket.comments.get().pk
 
     response = agent_client.post(url("ticket_change", ticket.pk), data)
 
@@ -527,14 +457,17 @@ def test_history_is_shown_and_cannot_be_edited_from_the_ticket_page(
 ) -> None:
     page = agent_client.get(url("ticket_change", ticket.pk))
     data = form_data(page)
-    history_prefix = prefix(page, nixflow_admin.HistoryInline)
-    data[f"{history_prefix}-0-new_value"] = "forged"
-    data[f"{history_prefix}-0-DELETE"] = "on"
+    data["history-TOTAL_FORMS"], data["history-INITIAL_FORMS"] = 1, 1
+    data["history-0-id"] = HistoryLog.objects.filter(ticket=ticket).first().pk
+    data["history-0-new_value"] = "forged"
+    data["history-0-DELETE"] = "on"
 
     response = agent_client.post(url("ticket_change", ticket.pk), data)
 
     assert response.status_code == 302, errors(response)
     assert history(ticket) == [("ticket", "", "created"), ("stage", "", "New")]
+    shown = [(row.field, row.new) for row in page.context["history_rows"]]
+    assert shown == [("ticket", "created"), ("stage", "New")]
 
 
 # --- panels of feature apps --------------------------------------------------------------
