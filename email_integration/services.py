@@ -81,6 +81,7 @@ from eventlog.services import event_build, event_record_many
 from nixflow import selectors as core_selectors
 from nixflow import services as core_services
 from nixflow.models import TICKET_KEY_PATTERN, Role, Source, Ticket, User, Workflow
+from nixflow.services.merge import ticket_follow_merges
 from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import StorageRoom, storage_room
 
@@ -640,8 +641,9 @@ def _route(message: EmailMessage, parsed: ParsedMessage, plan: _Plan, intake: _I
         return Outcome(EmailMessageStatus.SUSPENDED, reason=held)
     sender = _sender_user(message, parsed, intake)
     ticket, thread = None, None
-    if token_ticket is not None and _may_join(token_ticket, sender, parsed):
-        ticket = token_ticket  # a reply to our mail about this ticket, from its recipient
+    joined = _join(token_ticket, sender, parsed) if token_ticket is not None else None
+    if joined is not None:
+        ticket = joined  # a reply to our mail about this ticket, from its recipient
     else:
         ticket, thread = _find_ticket(message, parsed, sender)
     ticket = _act(message, parsed, intake, sender=sender, ticket=ticket, thread=thread)
@@ -764,11 +766,30 @@ def _may_join(ticket: Ticket, sender: User, parsed: ParsedMessage) -> bool:
     return False
 
 
+def _join(ticket: Ticket, sender: User, parsed: ParsedMessage) -> Ticket | None:
+    """The ticket a message about ``ticket`` goes to, or None when the sender may not
+    add to it: ``ticket`` itself or, when it was merged, the ticket it was merged into
+    (chains followed: nixflow.services.merge). Whoever may add to the merged ticket
+    may add to its target, and becomes a watcher of it when they could not see it."""
+    target = ticket_follow_merges(ticket)
+    if target.pk == ticket.pk:
+        return ticket if _may_join(ticket, sender, parsed) else None
+    may = core_selectors.ticket_can_view(user=sender, ticket=ticket) or (
+        parsed.from_address in _participants(ticket)
+    )
+    if not may:
+        return None
+    if not core_selectors.ticket_can_view(user=sender, ticket=target):
+        core_services.ticket_watch(ticket=target, user=sender, actor=None)
+    return target
+
+
 def _find_ticket(
     message: EmailMessage, parsed: ParsedMessage, sender: User
 ) -> tuple[Ticket | None, EmailThread | None]:
     """Threading, in the order the best desks use: our own ids in In-Reply-To, then in
-    References, then the [NF-n] subject token from a participant of that ticket."""
+    References, then the [NF-n] subject token from a participant of that ticket. Mail
+    to a merged ticket's thread goes to the ticket it was merged into (``_join``)."""
     in_reply_to = {parsed.in_reply_to} - {""}
     references = set(parsed.references)
     if in_reply_to or references:
@@ -783,12 +804,12 @@ def _find_ticket(
         )
         for ids in (in_reply_to, references):
             match = next((k for k in known if k.message_id in ids), None)
-            if (
-                match is not None
-                and match.ticket is not None  # always, by ticket__isnull=False above
-                and _may_join(match.ticket, sender, parsed)
-            ):
-                return match.ticket, match.thread
+            if match is None or match.ticket is None:  # never None by the filter above
+                continue
+            joined = _join(match.ticket, sender, parsed)
+            if joined is not None:
+                # A merged ticket's thread stays its own: the target gets a thread of its own.
+                return joined, match.thread if joined.pk == match.ticket.pk else None
     token = SUBJECT_TOKEN.search(parsed.subject or "")
     if token:
         # Never None here (SUBJECT_TOKEN matches keys only); checked for the type.
@@ -799,8 +820,7 @@ def _find_ticket(
             else None
         )
         if ticket is not None and parsed.from_address in _participants(ticket):
-            _may_join(ticket, sender, parsed)
-            return ticket, None
+            return _join(ticket, sender, parsed), None
     return None, None
 
 
