@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template import Template
@@ -85,8 +90,39 @@ def _normalise(macro: Macro, actor: User | None) -> None:
         macro.assignee = None
 
 
+# The field a constraint's refusal is about (full_clean reports constraints on none).
+CONSTRAINT_FIELDS = {
+    "macros_macro_personal_name_unique": "name",
+    "macros_macro_team_name_unique": "name",
+    "macros_macro_global_name_unique": "name",
+    "macros_macro_scope_owner": "scope",
+    "macros_macro_assignee_named": "assignee",
+}
+
+
+def _field_of(message: str) -> str:
+    for constraint in Macro._meta.constraints:
+        if str(getattr(constraint, "violation_error_message", "")) == message:
+            return CONSTRAINT_FIELDS.get(constraint.name, NON_FIELD_ERRORS)
+    return NON_FIELD_ERRORS
+
+
+def _on_fields(error: ValidationError) -> ValidationError:
+    if not hasattr(error, "error_dict"):
+        return error
+    placed: dict[str, list[str]] = {}
+    for name, messages in error.message_dict.items():
+        for message in messages:
+            field = _field_of(message) if name == NON_FIELD_ERRORS else name
+            placed.setdefault(field, []).append(message)
+    return ValidationError(placed)
+
+
 def _validate(macro: Macro) -> None:
-    macro.full_clean()
+    try:
+        macro.full_clean()
+    except ValidationError as error:
+        raise _on_fields(error) from error
     sandbox.compile_body(macro.body)
     if macro.owner is not None and not macro.owner.is_agent:
         raise ValidationError({"owner": "A personal macro belongs to an agent."})
@@ -119,7 +155,7 @@ def _refusal(error: IntegrityError) -> ValidationError:
     for constraint in Macro._meta.constraints:
         if constraint.name in text:
             message = getattr(constraint, "violation_error_message", None) or text
-            return ValidationError({"name": str(message)})
+            return ValidationError({CONSTRAINT_FIELDS.get(constraint.name, "name"): str(message)})
     return ValidationError("The change conflicts with another one made at the same time.")
 
 
