@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -354,3 +355,30 @@ def test_seed_demo_with_the_apps_shows_sla_clocks_in_every_state_and_forms() -> 
     assert CustomForm.objects.filter(status="published").count() >= 2
     again = command("seed_demo", "--tickets", "60")
     assert "SLA policies created: none (already there)" in again
+
+
+def test_seed_demo_history_values_agree_with_the_backdated_times() -> None:
+    """The times inside history rows (first response, resolved, closed) are the
+    backdated ones the ticket shows, not the moment seed_demo ran."""
+    command("seed_demo", "--core-only", "--tickets", "40")
+
+    tickets = demo_tickets()
+    started = timezone.now() - timedelta(minutes=5)
+    checked = 0
+    for ticket in tickets:
+        for name in ("first_response_at", "resolved_at", "closed_at"):
+            rows = HistoryLog.objects.filter(ticket=ticket, field=name).order_by("created", "pk")
+            values = [(row.old_value, row.new_value, row.created) for row in rows]
+            for _old, new, created in values:
+                if new:
+                    assert new == created.isoformat(), (ticket, name)
+                    assert datetime.fromisoformat(new) < started, (ticket, name)
+            for (_, earlier, _), (later_old, _, _) in itertools.pairwise(values):
+                if later_old:
+                    assert later_old == earlier, (ticket, name)
+            current = getattr(ticket, name)
+            if current is not None:
+                assert values, (ticket, name)
+                assert values[-1][1] == current.isoformat(), (ticket, name)
+                checked += 1
+    assert checked > 20

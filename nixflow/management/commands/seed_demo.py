@@ -31,7 +31,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from nixflow import demo
-from nixflow.models import Role, User
+from nixflow.models import HistoryLog, Role, Ticket, User
 from nixflow.services import user_create
 
 DEMO_USERS = demo.DEMO_USERS
@@ -150,9 +150,42 @@ class Command(BaseCommand):
         if demo.demo_tickets_exist():
             return "Demo tickets created: none (already there)"
         demo.ensure_access_workflow()
+        newest_before = Ticket.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         try:
             outcome = demo.build_demo_tickets(count=count, seed=seed)
         except demo.WorkflowsChangedError as error:
             return self.style.WARNING(f"Demo tickets skipped: {error}.")
+        align_history_times(Ticket.objects.filter(pk__gt=newest_before))
         by_stage = ", ".join(f"{name} {n}" for name, n in sorted(outcome.items()))
         return f"Demo tickets created: {sum(outcome.values())} ({by_stage})"
+
+
+# Ticket fields whose history values are times (``nixflow.services.tickets._display``
+# records them as ISO text): the services stamp them with the moment of the change.
+TIME_FIELDS = ("first_response_at", "resolved_at", "closed_at")
+
+
+def align_history_times(tickets: Any) -> int:
+    """Make the times written inside history rows agree with the backdated rows.
+
+    ``demo.build_demo_tickets`` moves every timestamp of the demo into the past, the
+    history rows' ``created`` too, but the values those rows record ("first response:
+    <ISO time>") still name the real moment the service ran: a ticket said first
+    response 30 Nov while its history said 6 Dec. The services set these fields to the
+    moment of the change, which is the row's own ``created``; a value that a later row
+    replaces is the one the earlier row set. Returns how many rows were rewritten."""
+    rows = list(
+        HistoryLog.objects.filter(ticket__in=tickets, field__in=TIME_FIELDS).order_by(
+            "ticket_id", "created", "pk"
+        )
+    )
+    last: dict[tuple[int, str], str] = {}
+    for row in rows:
+        key = (row.ticket_id, row.field)
+        if row.old_value:
+            row.old_value = last.get(key, row.old_value)
+        if row.new_value:
+            row.new_value = row.created.isoformat()
+        last[key] = row.new_value
+    HistoryLog.objects.bulk_update(rows, ["old_value", "new_value"], batch_size=1000)
+    return len(rows)
