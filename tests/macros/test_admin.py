@@ -59,7 +59,8 @@ def test_an_agent_adds_a_personal_macro(agent_client: Client, agent: User) -> No
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     macro = Macro.objects.get(name="Reset")
-    assert macro.owner == agent and macro.add_tags == ["vpn", "reset"]
+    assert macro.owner == agent
+    assert macro.add_tags == ["vpn", "reset"]
 
 
 def test_a_refused_body_is_shown_on_the_form(agent_client: Client) -> None:

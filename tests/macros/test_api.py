@@ -39,7 +39,8 @@ def test_agents_list_what_they_may_use(api: APIClient, agent: User, team: Team, 
     names = [row["name"] for row in response.json()["results"]]
     assert names == ["Mine", "Team"]
     row = api.get(f"/api/macros/{mine.pk}/").json()
-    assert row["scope"] == "personal" and row["owner"] == agent.pk
+    assert row["scope"] == "personal"
+    assert row["owner"] == agent.pk
     assert api.get(f"/api/macros/{team_macro.pk + 100}/").status_code == 404
 
 
