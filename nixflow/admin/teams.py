@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Model, QuerySet
@@ -20,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from nixflow import services
+from nixflow.admin.users import time_zone_choices
 from nixflow.models import Availability, Role, RoutingRule, Team, TeamMembership, User
 from nixflow.toolkit.admin import READ_ONLY, RolePermissionsMixin
 from nixflow.toolkit.auth import signed_in_user
@@ -111,23 +113,18 @@ class TeamAdmin(ConfigurationAdmin):
         return own + super().get_urls()
 
     def availability_view(self, request: HttpRequest) -> HttpResponse:
-        """GET: the agent's availability and their teams; POST ``availability``: set it
-        (``next`` names where to go back to)."""
+        """GET: the agent's availability, time zone and teams; POST ``availability`` or
+        ``time_zone``: set it (``next`` names where to go back to)."""
         user = signed_in_user(request)
         if not user.is_agent:
             raise PermissionDenied("Only agents have an availability.")
         if request.method == "POST":
             try:
-                services.user_set_availability(
-                    user=user, availability=request.POST.get("availability", ""), actor=user
-                )
+                done = self._set_own(request, user)
             except (ValidationError, PermissionDenied) as error:
                 self.message_user(request, error_text(error), messages.ERROR)
             else:
-                user.refresh_from_db(fields=["availability"])
-                self.message_user(
-                    request, f"You are now {user.get_availability_display().lower()}."
-                )
+                self.message_user(request, done)
             target = request.POST.get("next", "")
             if not url_has_allowed_host_and_scheme(
                 target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -137,10 +134,26 @@ class TeamAdmin(ConfigurationAdmin):
         context = {
             **self.admin_site.each_context(request),
             **_availability_context(request),
-            "title": "My availability",
+            "title": "My availability and time zone",
             "memberships": user.team_memberships.select_related("team").order_by("team__name"),
+            "time_zones": time_zone_choices(),
+            "time_zone": user.time_zone,
         }
         return TemplateResponse(request, "admin/nixflow/team/availability.html", context)
+
+    def _set_own(self, request: HttpRequest, user: User) -> str:
+        """The agent's own time zone or availability from the page's POST; what changed,
+        in words."""
+        if "time_zone" in request.POST:
+            user = services.user_set_time_zone(
+                user=user, time_zone=request.POST["time_zone"], actor=user
+            )
+            return f"Dates are now shown in {user.time_zone or settings.TIME_ZONE}."
+        services.user_set_availability(
+            user=user, availability=request.POST.get("availability", ""), actor=user
+        )
+        user.refresh_from_db(fields=["availability"])
+        return f"You are now {user.get_availability_display().lower()}."
 
 
 def _availability_context(request: HttpRequest) -> dict[str, Any]:

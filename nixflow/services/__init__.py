@@ -4,7 +4,8 @@ Each service is keyword-only and typed, checks who may act, validates, locks the
 concurrent edits would fight over, and records one event in the same transaction (the
 types and payloads are in ``nixflow.events``). By subject:
 
-- ``users``: ``user_create``, ``user_update``, ``requester_get_or_create``;
+- ``users``: ``user_create``, ``user_update``, ``user_set_time_zone``,
+  ``requester_get_or_create``;
 - ``workflows``: ``workflow_create``, ``workflow_update``, ``workflow_delete`` (stages
   and transitions as part of the workflow's change);
 - ``tickets``: ``ticket_create``, ``ticket_update``, ``ticket_transition``,
@@ -60,6 +61,7 @@ from nixflow.services.users import (
     USER_FIELDS,
     requester_get_or_create,
     user_create,
+    user_set_time_zone,
     user_update,
 )
 from nixflow.services.workflows import (
@@ -108,6 +110,7 @@ __all__ = [
     "ticket_watch",
     "user_create",
     "user_set_availability",
+    "user_set_time_zone",
     "user_update",
     "workflow_create",
     "workflow_delete",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import zoneinfo
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -95,6 +96,29 @@ def user_update(*, user: User, actor: User | None, data: dict[str, Any]) -> User
                 "fields": sorted(changes),
                 "changes": changes_payload(changes, hide={"email"}),
             },
+        )
+    return user
+
+
+@transaction.atomic
+def user_set_time_zone(*, user: User, time_zone: str, actor: User | None) -> User:
+    """Set the time zone the admin shows ``user`` dates in: people their own, admins
+    anyone's. ``""`` goes back to the desk's (TIME_ZONE). Records ``user.updated``."""
+    if actor is not None and actor.pk != user.pk:
+        require_admin(actor, "set another person's time zone")
+    time_zone = time_zone.strip()
+    if time_zone and time_zone not in zoneinfo.available_timezones():
+        raise ValidationError(
+            {"time_zone": f"{time_zone!r} is not a time zone name such as Europe/Berlin."}
+        )
+    user = User.objects.select_for_update().get(pk=user.pk)
+    changes = model_update(instance=user, data={"time_zone": time_zone}, allowed={"time_zone"})
+    if changes:
+        events.record_user_event(
+            type=events.USER_UPDATED,
+            user=user,
+            actor=actor,
+            payload={"fields": sorted(changes), "changes": changes_payload(changes)},
         )
     return user
 

@@ -45,3 +45,22 @@ def test_every_admin_page_shows_an_agent_their_availability(
     assert f'href="{link}" class="nf-availability nf-away"' in page
     assert ">Away</a>" in page
     assert agent_client.get(link).status_code == 200
+
+
+def test_an_agent_sets_their_time_zone_and_sees_dates_in_it(
+    agent_client: Client, agent: User
+) -> None:
+    page = reverse("admin:nixflow_team_availability")
+    assert '<option value="Asia/Tokyo">' in agent_client.get(page).content.decode()
+
+    answer = agent_client.post(page, {"time_zone": "Asia/Tokyo"}, follow=True)
+
+    agent.refresh_from_db()
+    assert agent.time_zone == "Asia/Tokyo"
+    shown = answer.content.decode()
+    assert "Dates are now shown in Asia/Tokyo." in shown
+    assert '<option value="Asia/Tokyo" selected>' in shown
+    refused = agent_client.post(page, {"time_zone": "Mars/Olympus"}, follow=True)
+    assert "is not a time zone name" in refused.content.decode()
+    agent.refresh_from_db()
+    assert agent.time_zone == "Asia/Tokyo"

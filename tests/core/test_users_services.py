@@ -4,12 +4,17 @@ users, each recorded in the event log."""
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from eventlog.models import EventLog
 from nixflow import events
 from nixflow.models import Role, User
-from nixflow.services import requester_get_or_create, user_create, user_update
+from nixflow.services import (
+    requester_get_or_create,
+    user_create,
+    user_set_time_zone,
+    user_update,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +128,24 @@ def test_an_admin_who_is_not_a_superuser_cannot_create_an_admin(agent: User) -> 
     made = user_create(username="ag3", email="ag3@example.com", role=Role.AGENT, actor=role_admin)
     assert (made.is_staff, made.is_superuser) == (True, False)
     assert not User.objects.filter(username__in=["boss", "ag2"]).exists()
+
+
+def test_people_set_their_own_time_zone_and_admins_anyones(admin_user: User) -> None:
+    agent = UserFactory(role=Role.AGENT)
+    other = UserFactory(role=Role.AGENT)
+
+    user_set_time_zone(user=agent, time_zone=" Europe/Berlin ", actor=agent)
+    user_set_time_zone(user=other, time_zone="Asia/Tokyo", actor=admin_user)
+
+    agent.refresh_from_db()
+    other.refresh_from_db()
+    assert (agent.time_zone, other.time_zone) == ("Europe/Berlin", "Asia/Tokyo")
+    event = EventLog.objects.get(type=events.USER_UPDATED, subject_id=str(agent.pk))
+    assert (event.actor_id, event.payload["fields"]) == (agent.pk, ["time_zone"])
+    assert event.payload["changes"] == {"time_zone": ["", "Europe/Berlin"]}
+    with pytest.raises(PermissionDenied):
+        user_set_time_zone(user=other, time_zone="UTC", actor=agent)
+    with pytest.raises(ValidationError, match="not a time zone name"):
+        user_set_time_zone(user=agent, time_zone="Mars/Olympus", actor=agent)
+    other.refresh_from_db()
+    assert other.time_zone == "Asia/Tokyo"
