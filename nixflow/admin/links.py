@@ -93,7 +93,7 @@ def _link_rows(request: HttpRequest, ticket: Ticket, may_change: bool) -> SafeSt
         )
         rows.append(
             format_html(
-                "<li>{} {} {}</li>",
+                "<p>{} {} {}</p>",
                 view.label.capitalize(),
                 _ticket_link(view.other.pk, view.other.title),
                 remove,
@@ -101,7 +101,7 @@ def _link_rows(request: HttpRequest, ticket: Ticket, may_change: bool) -> SafeSt
         )
     if not rows:
         return format_html("<p>{}</p>", "No links.")
-    return format_html("<ul>{}</ul>", format_html_join("", "{}", ((r,) for r in rows)))
+    return format_html_join("", "{}", ((r,) for r in rows))
 
 
 def _button(action: str, text: str) -> SafeString:
@@ -122,17 +122,18 @@ def _forms(ticket: Ticket) -> SafeString:
         "", '<option value="{}">{}</option>', ((k, label) for k, label in SIDE_LABELS.items())
     )
     link = format_html(
-        '<p><label>This ticket <select name="link_kind">{}</select></label> '
-        '<input type="text" name="link_ticket" placeholder="NF-12" maxlength="24" size="8"'
-        ' aria-label="Other ticket"> {}</p>',
+        '<p>This ticket <select name="link_kind" aria-label="How this ticket relates">{}'
+        '</select> <input type="text" name="link_ticket" placeholder="NF-12" maxlength="24"'
+        ' size="8" aria-label="The other ticket\'s key"> {}</p>',
         options,
         _button(reverse("nixflow_ticket_link", args=[ticket.pk]), "Add link"),
     )
     if ticket.merged_into_id is not None:
         return link
     merge = format_html(
-        '<p><label>Merge this ticket into <input type="text" name="merge_into_key"'
-        ' placeholder="NF-12" maxlength="24" size="8"></label> {}</p>',
+        '<p>Merge this ticket into <input type="text" name="merge_into_key"'
+        ' placeholder="NF-12" maxlength="24" size="8" aria-label="Key of the ticket to merge'
+        ' into"> {}</p>',
         _button(reverse("nixflow_ticket_merge", args=[ticket.pk]), "Merge"),
     )
     return format_html("{}{}", link, merge)

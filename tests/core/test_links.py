@@ -4,6 +4,9 @@ requesters see only links to tickets they may see; the API and the admin."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
@@ -15,10 +18,12 @@ from nixflow import events
 from nixflow.models import LinkKind, Ticket, TicketLink, User
 from nixflow.services.links import ticket_link, ticket_links, ticket_unlink
 from nixflow.toolkit.errors import ConflictError
-from tests.factories import TicketFactory, TicketWatcherFactory
+from tests.factories import AgentFactory, TicketFactory, TicketWatcherFactory
 from tests.helpers import history
+from tests.support.browser import browser
 
 pytestmark = pytest.mark.django_db
+__all__ = ["browser"]  # the shared fixture, used by name below
 
 
 def _texts(ticket: Ticket, user: User) -> list[str]:
@@ -286,3 +291,43 @@ def test_admin_link_views_refuse_requesters_and_unknown_tickets(
         "/admin/nixflow/ticket/99999999/links/", {"link_kind": "related", "link_ticket": b.key}
     )
     assert response.status_code == 404
+
+
+# --- In a browser -------------------------------------------------------------------------
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_panels_buttons_work_in_a_browser(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
+    """The panel sits inside the ticket's form (forms cannot nest): its buttons post that
+    form to the link and merge views, not the ticket's save; at 1440 and 375 px."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.support.browser import login
+
+    agent = AgentFactory(username="linker")
+    a, b, c = TicketFactory(title="Printer"), TicketFactory(title="Toner"), TicketFactory()
+    login(browser, live_server.url, "linker", "correct horse battery staple")
+    for width, height in ((1440, 1000), (375, 812)):
+        browser.set_window_size(width, height)
+        browser.get(f"{live_server.url}/admin/nixflow/ticket/{a.pk}/change/")
+        Select(browser.find_element(By.NAME, "link_kind")).select_by_value("blocked_by")
+        field = browser.find_element(By.NAME, "link_ticket")
+        field.clear()
+        field.send_keys(b.key if width == 1440 else c.key)
+        browser.find_element(By.XPATH, "//button[text()='Add link']").click()
+        assert "is now blocked by" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+        panel = browser.find_element(By.CSS_SELECTOR, "[data-panel='links-and-merges']")
+        browser.execute_script("arguments[0].scrollIntoView()", panel)
+        browser.save_screenshot(str(tmp_path / f"links-{width}.png"))
+    assert TicketLink.objects.filter(target=a, kind=LinkKind.BLOCKS).count() == 2
+    a.refresh_from_db()
+    assert a.title == "Printer"  # the ticket's own form was not saved
+
+    browser.find_element(By.NAME, "merge_into_key").send_keys(b.key)
+    browser.find_element(By.XPATH, "//button[text()='Merge']").click()
+    assert f"merged into {b.key}" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    a.refresh_from_db()
+    assert a.merged_into_id == b.pk
+    assert agent.is_agent
