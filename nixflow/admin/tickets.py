@@ -849,9 +849,12 @@ class TicketAdmin(
         if outcome.done is not None:
             self.message_user(request, outcome.done, messages.SUCCESS)
             return HttpResponseRedirect(page)
-        # The ticket's page as a GET shows it, with the composer as the agent left it.
+        # The ticket's page as a GET shows it, with the composer as the agent left it;
+        # its own form still posts to the page (not to this URL).
         request.method = "GET"
-        return self.change_view(request, object_id, extra_context={"composer": outcome.composer})
+        return self.change_view(
+            request, object_id, form_url=page, extra_context={"composer": outcome.composer}
+        )
 
     def draft_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
         """A composer tool's draft as JSON, for the composer's script (insert in place)."""

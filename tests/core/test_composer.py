@@ -207,6 +207,10 @@ def test_an_empty_reply_is_refused_with_the_text_kept(agent_client: Client, tick
 
     assert composer(response).errors == ["A comment needs a body."]
     assert not Comment.objects.filter(ticket=ticket).exists()
+    # The page shown again keeps the ticket's own form posting to the ticket's page.
+    assert (
+        f'action="{page_url(ticket)}" method="post" id="ticket_form"' in response.content.decode()
+    )
 
 
 def test_attachments_go_with_the_reply_and_are_linked_in_the_timeline(
