@@ -114,3 +114,35 @@ def test_an_agent_sends_a_reply_and_sees_it_in_the_timeline(
     assert reply.body == f"Hello, we are on {ticket.key}. Please restart the client."
     shoot(browser, "ticket-after-reply", 1440)
     shoot(browser, "ticket-after-reply", 375)
+
+
+def test_a_reply_on_a_closed_ticket_asks_before_reopening(
+    browser: WebDriver, live_server: object, agent: User, requester: User
+) -> None:
+    ticket = services.ticket_create(requester=requester, title="Old laptop", actor=requester)
+    closed = ticket.workflow.stages.get(name="Closed")
+    services.ticket_transition(ticket=ticket, to_stage=closed, actor=agent)
+    login(browser, live_server.url, agent.username, PASSWORD)
+    browser.get(f"{live_server.url}/admin/nixflow/ticket/{ticket.pk}/change/")
+
+    browser.find_element(By.CSS_SELECTOR, "#reply-composer textarea").send_keys("One more thing")
+    browser.find_element(By.XPATH, '//div[@class="nf-composer-actions"]/button[.="Send"]').click()
+
+    notice = browser.find_element(By.CSS_SELECTOR, '[data-testid="composer-notice"]').text
+    assert notice.startswith(f"{ticket.key} is Closed. Reopen it with your reply")
+    body = browser.find_element(By.CSS_SELECTOR, "#reply-composer textarea")
+    assert body.get_attribute("value") == "One more thing"
+    assert not Comment.objects.filter(ticket=ticket).exists()
+    shoot(browser, "ticket-reopen-question", 1440)
+    shoot(browser, "ticket-reopen-question", 375)
+    browser.set_window_size(1280, 1024)
+
+    question = browser.find_element(By.CSS_SELECTOR, '[data-testid="composer-question"]')
+    question.find_element(By.XPATH, './button[.="Send and reopen"]').click()
+
+    WebDriverWait(browser, 10).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+    )
+    ticket.refresh_from_db()
+    assert ticket.stage.name == "Open"
+    assert Comment.objects.get(ticket=ticket).body == "One more thing"
