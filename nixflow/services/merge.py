@@ -99,13 +99,19 @@ def _check_request(sources: Sequence[Ticket], target: Ticket, actor: User) -> No
 
 
 def _lock_all(ids: set[int]) -> dict[int, Ticket]:
-    """Every ticket of the merge, locked in ascending id (the deadlock-free order)."""
-    locked = {
-        t.pk: t
-        for t in Ticket.objects.select_for_update(of=("self",))
-        .select_related("stage", "workflow", "requester")
+    """Every ticket of the merge, locked in ascending id (the deadlock-free order), then
+    read afresh with its stage. Two statements on purpose: a locking SELECT that joins
+    the stage would drop a row a concurrent merge just closed (PostgreSQL rechecks the
+    join of a row updated while it waited against the stage it saw before)."""
+    list(
+        Ticket.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    locked = {
+        t.pk: t
+        for t in Ticket.objects.select_related("stage", "workflow", "requester").filter(pk__in=ids)
     }
     missing = ids - set(locked)
     if missing:

@@ -5,11 +5,13 @@ cancelled, refusals, the API and the admin."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.test import Client
 from django.utils.html import strip_tags
 from rest_framework.test import APIClient
@@ -27,6 +29,7 @@ from nixflow.models import (
 from nixflow.services.merge import ticket_follow_merges, ticket_merge
 from nixflow.toolkit.errors import ConflictError
 from tests.factories import (
+    AgentFactory,
     AttachmentFactory,
     CommentFactory,
     RequesterFactory,
@@ -357,3 +360,38 @@ def test_admin_list_action_without_key_is_a_message(agent: User) -> None:
     assert "Type the key" in response.content.decode()
     a.refresh_from_db()
     assert a.merged_into_id is None
+
+
+# --- Concurrency --------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_opposite_merges_at_once_one_wins_without_deadlock() -> None:
+    """NF-a into NF-b and NF-b into NF-a at the same moment: both lock the pair in
+    ascending id, so the second waits, then finds its target merged and is refused."""
+    agent = AgentFactory()
+    a, b = TicketFactory(), TicketFactory()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def merge(source: Ticket, target: Ticket) -> None:
+        try:
+            barrier.wait()
+            ticket_merge(sources=[source], target=target, actor=agent)
+            outcomes.append("merged")
+        except ConflictError:
+            outcomes.append("refused")
+        except BaseException as error:  # a deadlock would surface here
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=merge, args=(a, b)),
+        threading.Thread(target=merge, args=(b, a)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["merged", "refused"]
+    merged = Ticket.objects.filter(merged_into__isnull=False)
+    assert merged.count() == 1
