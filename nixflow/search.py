@@ -7,10 +7,12 @@ construction rather than by a filter someone could forget. Title words weigh A,
 description B, comments C.
 
 The documents are rewritten from the rows, in the transaction of the write that changed
-the text: the ``ticket_event`` receivers run synchronously inside each service's
-transaction, so a rolled-back reply leaves the documents as they were, and a committed
-one is searchable at once. A merge moves the source's comments to the target: both are
-rewritten on ``ticket.merged``.
+the text: when a ticket or a comment row is saved (``post_save``), and on the
+``ticket_event``s that change text without saving a new row (``ticket.updated``: the
+title or description; ``ticket.merged``: the source's comments moved to the target,
+both rewritten). Both run synchronously inside the writer's transaction, so a
+rolled-back reply leaves the documents as they were, and a committed one is searchable
+at once.
 
 Searching (``search_filter``) bounds the work of a common word: see ``WINDOW``.
 """
@@ -26,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, Func, IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_save
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
-from nixflow.models import Ticket, User
+from nixflow.models import Comment, Ticket, User
 from nixflow.toolkit import search_query
 
 if TYPE_CHECKING:
@@ -50,8 +53,10 @@ WINDOW = 500
 MAX_DESCRIPTION_CHARS = 50_000
 MAX_PUBLIC_COMMENT_CHARS = 100_000
 MAX_INTERNAL_COMMENT_CHARS = 50_000
-# The events after which a ticket's text may have changed.
-REINDEXING_EVENTS = {"ticket.created", "ticket.updated", "ticket.commented", "ticket.merged"}
+# The events after which a ticket's text may have changed without a new row: an edited
+# title or description, comments moved by a merge (an UPDATE of many rows, no save()).
+# New tickets and comments are caught when their row is saved (``on_row_saved``).
+REINDEXING_EVENTS = {"ticket.updated", "ticket.merged"}
 MARK_START, MARK_END = "\x02", "\x03"  # ts_headline's marks, made <mark> after escaping
 
 _REFRESH_SQL = f"""
@@ -103,12 +108,25 @@ def on_ticket_event(sender: Any, event: TicketEvent, **kwargs: Any) -> None:
     refresh_documents(ids)
 
 
+def on_row_saved(sender: Any, instance: Ticket | Comment, created: bool, **kwargs: Any) -> None:
+    """A new ticket, or a comment written: its ticket's documents, in the same
+    transaction. Caught at the row rather than by ``ticket.created`` and
+    ``ticket.commented`` so that every writer is covered (services, the admin, mail,
+    fixtures and test factories), each once."""
+    if isinstance(instance, Comment):
+        refresh_documents([instance.ticket_id])
+    elif created:
+        refresh_documents([instance.pk])
+
+
 def register() -> None:
     """Connect what keeps the search documents current, and the list's snippet column."""
     from nixflow.events import ticket_event
     from nixflow.toolkit.ticket_columns import register_ticket_column
 
     ticket_event.connect(on_ticket_event, dispatch_uid="nixflow.search")
+    post_save.connect(on_row_saved, sender=Ticket, dispatch_uid="nixflow.search.ticket")
+    post_save.connect(on_row_saved, sender=Comment, dispatch_uid="nixflow.search.comment")
     register_ticket_column("search", "Found", admin_cells, order=10)
 
 

@@ -16,7 +16,6 @@ from django.utils import timezone
 from nixflow.admin import CommentAdmin, HistoryLogAdmin, TicketAdmin
 from nixflow.admin import workflows as workflow_admin
 from nixflow.models import Priority, Role, Stage, StageCategory, Ticket, User, Workflow
-from nixflow.search import refresh_documents
 from nixflow.toolkit.changelist import CURSOR_VAR, FastListAdmin, ResultCount
 from tests import list_pages
 from tests.core.admin_pages import url
@@ -45,8 +44,6 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def search(client: Client, q: str, **params: str) -> set[Ticket]:
-    # The factories write rows without the services, which keep the search documents.
-    refresh_documents(Ticket.objects.values_list("pk", flat=True))
     return set(rows(client.get(url("ticket_changelist"), {"q": q, **params})))
 
 
