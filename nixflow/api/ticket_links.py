@@ -7,10 +7,11 @@
   a source already merged or a target that was merged are 409 (the target's message
   names the ticket to merge into instead).
 - ``GET /api/tickets/{key}/links/``: the ticket's links both ways, each in this side's
-  words (``"relation": "blocked by"``, ``"ticket": "NF-3"``); requesters see only links to
+  words (``"relation": "blocked_by"``, ``"relation_text": "blocked by"``, ``"ticket":
+  "NF-3"``); requesters see only links to
   tickets they may see.
-- ``POST /api/tickets/{key}/links/`` ``{"kind": ..., "ticket": "NF-3"}`` (agents): kind
-  in this ticket's words: ``related``, ``duplicate_of``, ``has_duplicate``, ``blocks``,
+- ``POST /api/tickets/{key}/links/`` ``{"relation": ..., "ticket": "NF-3"}`` (agents):
+  the relation in this ticket's words: ``related``, ``duplicate_of``, ``has_duplicate``, ``blocks``,
   ``blocked_by`` (stored once: NF-1 ``blocked_by`` NF-3 is NF-3 blocks NF-1). 201; 409
   when the pair has a link of that kind already, either way.
 - ``DELETE /api/tickets/{key}/links/{id}/`` (agents): 204; 404 for a link that is not
@@ -45,6 +46,9 @@ SIDE_KINDS: dict[str, tuple[str, bool]] = {
     "blocks": (LinkKind.BLOCKS, True),
     "blocked_by": (LinkKind.BLOCKS, False),
 }
+# (stored kind, this ticket is the source) -> the relation in this ticket's words
+SIDE_OF = {value: side for side, value in SIDE_KINDS.items()}
+SIDE_OF[(LinkKind.RELATED, False)] = "related"
 
 
 def _ticket(user: User, key: str) -> Ticket:
@@ -96,17 +100,25 @@ class LinkSerializer(serializers.Serializer):
     kind = serializers.CharField(
         source="link.kind", help_text="As stored: " + ", ".join(LinkKind.values)
     )
-    relation = serializers.CharField(
-        source="label", help_text='In this side\'s words: "blocked by", "has duplicate"...'
+    relation = serializers.SerializerMethodField(
+        help_text="This side's relation, as POST takes it: "
+        + ", ".join(SIDE_KINDS)
+        + " (NF-3 blocks NF-1 reads blocked_by on NF-1)."
+    )
+    relation_text = serializers.CharField(
+        source="label", help_text='In words: "blocked by", "has duplicate", "related to"...'
     )
     ticket = serializers.CharField(source="other.key", help_text="The other ticket's key.")
     title = serializers.CharField(source="other.title")
     outgoing = serializers.BooleanField(help_text="True when this ticket is the link's source.")
     created = serializers.DateTimeField(source="link.created")
 
+    def get_relation(self, view: LinkView) -> str:
+        return SIDE_OF[(view.link.kind, view.outgoing)]
+
 
 class LinkCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(
+    relation = serializers.ChoiceField(
         choices=list(SIDE_KINDS), help_text="The relation in this ticket's words."
     )
     ticket = TicketKeyField(help_text="The other ticket's key.")
@@ -156,7 +168,7 @@ class TicketLinksView(APIView):
         serializer = LinkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         other = _other(user, serializer.validated_data["ticket"], "ticket")
-        kind, outgoing = SIDE_KINDS[serializer.validated_data["kind"]]
+        kind, outgoing = SIDE_KINDS[serializer.validated_data["relation"]]
         source, target = (ticket, other) if outgoing else (other, ticket)
         link = ticket_link(source=source, target=target, kind=kind, actor=user)
         (view,) = [v for v in ticket_links(ticket=ticket, user=user) if v.link.pk == link.pk]

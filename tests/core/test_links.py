@@ -138,11 +138,12 @@ def _api(user: User) -> APIClient:
 def test_api_links_both_ways(agent: User) -> None:
     a, b = TicketFactory(), TicketFactory()
     response = _api(agent).post(
-        f"/api/tickets/{a.key}/links/", {"kind": "blocked_by", "ticket": b.key}, format="json"
+        f"/api/tickets/{a.key}/links/", {"relation": "blocked_by", "ticket": b.key}, format="json"
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["relation"] == "blocked by"
+    assert body["relation"] == "blocked_by"
+    assert body["relation_text"] == "blocked by"
     assert body["ticket"] == b.key
     assert body["kind"] == "blocks"
     assert body["outgoing"] is False
@@ -151,9 +152,10 @@ def test_api_links_both_ways(agent: User) -> None:
 
     listed = _api(agent).get(f"/api/tickets/{b.key.lower()}/links/").json()
     assert [(x["relation"], x["ticket"]) for x in listed] == [("blocks", a.key)]
+    assert listed[0]["relation_text"] == "blocks"
 
     response = _api(agent).post(
-        f"/api/tickets/{b.key}/links/", {"kind": "blocked_by", "ticket": a.key}, format="json"
+        f"/api/tickets/{b.key}/links/", {"relation": "blocked_by", "ticket": a.key}, format="json"
     )
     assert response.status_code == 409
     assert "contradict" in response.json()["detail"]
@@ -166,10 +168,10 @@ def test_api_links_both_ways(agent: User) -> None:
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"kind": "parent", "ticket": "NF-1"}, "kind"),
-        ({"kind": "related", "ticket": "banana"}, "ticket"),
-        ({"kind": "related", "ticket": "NF-99999999"}, "ticket"),
-        ({"kind": "related"}, "ticket"),
+        ({"relation": "parent", "ticket": "NF-1"}, "relation"),
+        ({"relation": "related", "ticket": "banana"}, "ticket"),
+        ({"relation": "related", "ticket": "NF-99999999"}, "ticket"),
+        ({"relation": "related"}, "ticket"),
     ],
 )
 def test_api_link_bad_input_is_400(agent: User, data: dict, field: str) -> None:
@@ -199,7 +201,7 @@ def test_api_requesters_read_visible_links_and_cannot_write(
     assert [x["ticket"] for x in listed] == [other_mine.key]
     assert client.get(f"/api/tickets/{theirs.key}/links/").status_code == 404
     response = client.post(
-        f"/api/tickets/{mine.key}/links/", {"kind": "blocks", "ticket": other_mine.key}
+        f"/api/tickets/{mine.key}/links/", {"relation": "blocks", "ticket": other_mine.key}
     )
     assert response.status_code == 403
     assert client.delete(f"/api/tickets/{mine.key}/links/{link.pk}/").status_code == 403
