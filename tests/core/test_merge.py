@@ -17,7 +17,7 @@ from django.utils.html import strip_tags
 from rest_framework.test import APIClient
 
 from eventlog.models import EventLog
-from nixflow import events
+from nixflow import events, services
 from nixflow.models import (
     Attachment,
     Comment,
@@ -200,7 +200,6 @@ def test_a_refused_merge_changes_nothing(agent: User, desk: dict) -> None:
     reason="sla.clocks must cancel a merged ticket's clocks on ticket.merged (see docs).",
 )
 def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
-    from nixflow import services
     from sla.models import SLABreach, SLAMetric, SLAStatus
     from tests.sla.conftest import MINUTES, T0
     from tests.sla.factories import SLAPolicyFactory
@@ -395,3 +394,13 @@ def test_opposite_merges_at_once_one_wins_without_deadlock() -> None:
     assert sorted(outcomes) == ["merged", "refused"]
     merged = Ticket.objects.filter(merged_into__isnull=False)
     assert merged.count() == 1
+
+
+def test_after_a_merge_search_finds_the_moved_comment_in_the_target(agent: User) -> None:
+    source, target = TicketFactory(title="Laptop"), TicketFactory(title="Notebook")
+    services.comment_create(ticket=source, author=agent, body="Serial QZ93 noted.")
+    ticket_merge(sources=[source], target=target, actor=agent)
+    response = _api(agent).get("/api/tickets/", {"search": "QZ93"})
+    assert [t["key"] for t in response.json()["results"]] == [target.key]
+    source_shown = _api(agent).get(f"/api/tickets/{source.key}/").json()
+    assert source_shown["merged_into"] == target.key
