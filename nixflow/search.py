@@ -237,7 +237,8 @@ def unranked(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
 # --- snippets -----------------------------------------------------------------------------
 _SNIPPET_SQL = f"""
 SELECT t.id, ts_headline('{CONFIG}',
-    concat_ws(E'\\n', left(t.description, {MAX_DESCRIPTION_CHARS}), c.text), {{q}}, %s)
+    concat_ws(E'\\n', t.title, left(t.description, {MAX_DESCRIPTION_CHARS}), c.text),
+    {{q}}, %s)
 FROM nixflow_ticket t
 LEFT JOIN LATERAL (
     SELECT left(string_agg(body, E'\\n' ORDER BY created, id), {MAX_PUBLIC_COMMENT_CHARS})
@@ -247,15 +248,15 @@ LEFT JOIN LATERAL (
 WHERE t.id = ANY(%s)
 """  # noqa: S608 -- constants of the code only; values are parameters
 _SNIPPET_OPTIONS = (
-    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=18, MinWords=8, "
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 
 
 def snippets(ticket_ids: Sequence[int], search: TicketSearch) -> dict[int, SafeString]:
-    """Highlighted passages of the text that matched, for a page's tickets (one query,
-    ts_headline on those rows only: it re-parses the text). A requester's snippet is
-    cut from public text only."""
+    """Highlighted passages of the text that matched (title, description, comments),
+    for a page's tickets (one query, ts_headline on those rows only: it re-parses the
+    text). A requester's snippet is cut from public text only."""
     if not ticket_ids or not search.parsed.has_positive_terms:
         return {}
     q_sql, q_params = search_query.tsquery_sql(search.parsed, CONFIG)
@@ -267,11 +268,10 @@ def snippets(ticket_ids: Sequence[int], search: TicketSearch) -> dict[int, SafeS
 
 
 def highlight_html(marked: str) -> SafeString:
-    """ts_headline's output as HTML: the text escaped, the matches in ``<mark>``."""
-    escaped = html.escape(marked)
-    return mark_safe(  # noqa: S308 -- escaped above; only our own tags are added
-        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-    )
+    """ts_headline's output as HTML: the text escaped, the matches in ``<mark>``, in a
+    ``span.nf-found`` (for the list's stylesheet)."""
+    escaped = html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    return mark_safe(f'<span class="nf-found">{escaped}</span>')  # noqa: S308 -- escaped
 
 
 def attach_snippets(tickets: Sequence[Ticket], text: str, *, internal: bool) -> None:

@@ -4,7 +4,9 @@ re-indexing, the backfill command, the admin list's queries and snippets."""
 
 from __future__ import annotations
 
+import os
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -13,15 +15,22 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from nixflow import services
 from nixflow.events import TicketEvent, publish
-from nixflow.models import Comment, Priority, Ticket, User, Workflow
+from nixflow.models import Comment, Priority, Role, Ticket, User, Workflow
 from nixflow.search import TicketSearch, refresh_documents, search_tickets, snippets
 from nixflow.toolkit import search_query
 from tests.core.admin_pages import url
+from tests.factories import UserFactory
 from tests.helpers import new_ticket
 from tests.list_pages import rows
+from tests.support.browser import browser, login
+
+__all__ = ["browser"]  # the shared fixture, used by name below
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 def found(text: str, *, internal: bool = True) -> list[Ticket]:
@@ -323,3 +332,32 @@ def test_the_admin_search_shows_snippets_in_a_constant_number_of_queries(
     assert "Restarted the <mark>router</mark>" in html
     assert "<b>x</b>" not in html  # the text's markup never reaches the page
     assert set(rows(page)) == set(Ticket.objects.all())
+
+
+# --- in a browser ------------------------------------------------------------------------
+SCREENSHOTS = Path(os.environ.get("NIXFLOW_SCREENSHOTS", "/tmp"))  # noqa: S108 -- test output
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_list_highlights_where_the_words_were_found(
+    browser: WebDriver, live_server: object, requester: User, workflow: Workflow
+) -> None:
+    agent = UserFactory(username="searcher", role=Role.AGENT)
+    ticket = new_ticket(requester, title="Mail stopped", description="Since Monday morning.")
+    services.comment_create(
+        ticket=ticket,
+        author=agent,
+        body="Checked the mail server: the SMTP relay refuses our certificate since Monday.",
+    )
+    new_ticket(requester, title="SMTP relay setup for the scanner")
+    login(browser, live_server.url, agent.username, PASSWORD)  # type: ignore[attr-defined]
+
+    for width in (1440, 375):
+        browser.set_window_size(width, 900)
+        browser.get(f"{live_server.url}/admin/nixflow/ticket/?q=%22smtp+relay%22")  # type: ignore[attr-defined]
+        marks = browser.find_elements(By.CSS_SELECTOR, "#result_list mark")
+        browser.save_screenshot(str(SCREENSHOTS / f"ticket_search_{width}.png"))
+        assert [m.text.lower() for m in marks][:2] == ["smtp", "relay"]
+    listed = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(listed) == 2
