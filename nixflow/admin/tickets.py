@@ -15,7 +15,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
@@ -103,7 +110,8 @@ class WatcherInline(RolePermissionsMixin, admin.TabularInline):
 
 
 class CommentInline(ReadOnlyInline):
-    """The conversation, read-only: a comment once sent is part of the record."""
+    """The conversation, read-only: a comment once sent is part of the record. No longer
+    on the ticket's page (the timeline replaced it); kept for nixflow.admin's exports."""
 
     model = Comment
     fields = ("created", "author", "is_internal", "body", "files")
@@ -135,7 +143,8 @@ class CommentInline(ReadOnlyInline):
 
 
 class NewCommentInline(RolePermissionsMixin, admin.StackedInline):
-    """One empty comment form, saved through services.comment_create."""
+    """One empty comment form, saved through services.comment_create. No longer on the
+    ticket's page (the reply composer replaced it); kept for nixflow.admin's exports."""
 
     model = Comment
     form = CommentAddForm
@@ -152,7 +161,9 @@ class NewCommentInline(RolePermissionsMixin, admin.StackedInline):
 
 
 class HistoryInline(ReadOnlyInline):
-    """The audit trail: nobody edits or deletes it."""
+    """The audit trail: nobody edits or deletes it. No longer on the ticket's page (its
+    rows' captions showed raw values; ``history_rows`` renders it); kept for
+    nixflow.admin's exports."""
 
     model = HistoryLog
     fields = ("created", "actor", "field", "old", "new")
@@ -856,8 +867,10 @@ class TicketAdmin(
             request, object_id, form_url=page, extra_context={"composer": outcome.composer}
         )
 
-    def draft_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+    def draft_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A composer tool's draft as JSON, for the composer's script (insert in place)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
         ticket = self._ticket_to_reply(request, object_id)
         return draft_json(request, ticket)
 

@@ -603,3 +603,9 @@ def test_shown_value_and_system_lines() -> None:
     assert system_line(row) == "Tags: VPN → VPN, billing"
     row = HistoryLog(field="team", old_value="", new_value="Service desk")
     assert system_line(row) == "Team: Service desk"
+
+
+def test_the_draft_view_answers_only_get(agent_client: Client, ticket: Ticket) -> None:
+    url = reverse("admin:nixflow_ticket_reply_draft", args=[ticket.pk])
+
+    assert agent_client.post(url, {"tool": "x", "value": "y"}).status_code == 405
