@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlog.services import event_record
+from eventlog.models import EventLog
+from eventlog.services import event_build, event_record, event_record_many
 from macros.models import Macro
 from nixflow.models import Comment, Ticket, User
 
@@ -65,10 +66,12 @@ def macro_deleted(*, macro: Macro, actor: User | None) -> None:
     event_record(type=MACRO_DELETED, subject=macro, actor=actor, payload=_identity(macro))
 
 
-def macro_applied(
+def applied_event(
     *, macro: Macro, ticket: Ticket, actor: User, comment: Comment | None, changes: list[str]
-) -> None:
-    event_record(
+) -> EventLog:
+    """A ``macro.applied`` event, built but not recorded: the bulk apply records a
+    chunk's events in one INSERT (``event_record_many``)."""
+    return event_build(
         type=MACRO_APPLIED,
         subject=macro,
         actor=actor,
@@ -79,3 +82,10 @@ def macro_applied(
             "changes": changes,
         },
     )
+
+
+def macro_applied(
+    *, macro: Macro, ticket: Ticket, actor: User, comment: Comment | None, changes: list[str]
+) -> None:
+    event = applied_event(macro=macro, ticket=ticket, actor=actor, comment=comment, changes=changes)
+    event_record_many(events=[event])
