@@ -568,6 +568,9 @@ def test_the_order_toggle_is_remembered_in_the_session(
     assert bodies(agent_client.get(page_url(ticket), {"timeline": "newest"})) == ["second", "first"]
     assert bodies(agent_client.get(page_url(ticket))) == ["second", "first"]  # remembered
     assert agent_client.session["nixflow.timeline_newest_first"] is True
+    # Newest first, the composer comes before the timeline, next to the newest entry.
+    html = agent_client.get(page_url(ticket)).content.decode()
+    assert html.index('id="reply-composer"') < html.index('id="nf-timeline-title"')
     assert bodies(agent_client.get(page_url(ticket), {"timeline": "oldest"})) == ["first", "second"]
 
 
@@ -609,3 +612,20 @@ def test_the_draft_view_answers_only_get(agent_client: Client, ticket: Ticket) -
     url = reverse("admin:nixflow_ticket_reply_draft", args=[ticket.pk])
 
     assert agent_client.post(url, {"tool": "x", "value": "y"}).status_code == 405
+
+
+def test_a_storage_quota_refusal_is_shown_in_the_composer(
+    agent_client: Client, ticket: Ticket, settings: Settings
+) -> None:
+    settings.NIXFLOW_TICKET_STORAGE_QUOTA_BYTES = 5
+
+    response = post(
+        agent_client,
+        ticket,
+        reply_body="More logs.",
+        attachments=SimpleUploadedFile("more.log", b"x" * 6),
+    )
+
+    state = composer(response)
+    assert "ticket's storage quota" in state.errors[0]
+    assert not Comment.objects.filter(ticket=ticket).exists()
