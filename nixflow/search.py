@@ -32,6 +32,7 @@ from django.db.models.signals import post_save
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
+from nixflow.events import TICKET_MERGED, TICKET_UPDATED
 from nixflow.models import Comment, Ticket, User
 from nixflow.toolkit import search_query
 
@@ -56,7 +57,7 @@ MAX_INTERNAL_COMMENT_CHARS = 50_000
 # The events after which a ticket's text may have changed without a new row: an edited
 # title or description, comments moved by a merge (an UPDATE of many rows, no save()).
 # New tickets and comments are caught when their row is saved (``on_row_saved``).
-REINDEXING_EVENTS = {"ticket.updated", "ticket.merged"}
+REINDEXING_EVENTS = {TICKET_UPDATED, TICKET_MERGED}
 MARK_START, MARK_END = "\x02", "\x03"  # ts_headline's marks, made <mark> after escaping
 
 _REFRESH_SQL = f"""
@@ -103,7 +104,7 @@ def on_ticket_event(sender: Any, event: TicketEvent, **kwargs: Any) -> None:
         return
     ids = [event.ticket.pk]
     into = event.payload.get("into_id")
-    if event.type == "ticket.merged" and isinstance(into, int):
+    if event.type == TICKET_MERGED and isinstance(into, int):
         ids.append(into)
     refresh_documents(ids)
 

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from nixflow import services
-from nixflow.events import TicketEvent, publish
+from nixflow.events import TICKET_MERGED, TicketEvent, publish
 from nixflow.models import Comment, Priority, Role, Ticket, User, Workflow
 from nixflow.search import TicketSearch, refresh_documents, search_tickets, snippets
 from nixflow.toolkit import search_query
@@ -263,7 +263,7 @@ def test_a_merge_reindexes_the_source_and_the_target(
         Comment.objects.filter(pk=comment.pk).update(ticket=target)
         publish(
             TicketEvent(
-                type="ticket.merged",
+                type=TICKET_MERGED,
                 ticket=source,
                 actor=agent,
                 occurred_at=timezone.now(),
