@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from nixflow.models import Comment, DeskSettings, Stage, Ticket, Transition, User, Workflow
+from nixflow.models import DeskSettings, Stage, Ticket, Transition, User, Workflow
 from nixflow.services.tags import split_tag_names
 
 
@@ -162,19 +162,6 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single_file_clean(item, initial) for item in data]
         return [single_file_clean(data, initial)] if data else []
-
-
-class CommentAddForm(forms.ModelForm):
-    """The "add a comment" row of the ticket page; comment_create checks the files."""
-
-    attachments = MultipleFileField(required=False)
-
-    class Meta:
-        model = Comment
-        fields = ("body", "is_internal", "attachments")
-
-    def clean_body(self) -> str:
-        return _unix_newlines(self.cleaned_data["body"])
 
 
 # --- Workflows ---------------------------------------------------------------------------

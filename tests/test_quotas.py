@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from email_integration import services as email_services
 from email_integration.models import EmailAccount, EmailMessageStatus, InboundProtocol
-from nixflow import admin as nixflow_admin
 from nixflow import services
 from nixflow.models import Attachment, Comment, Ticket, User
-from tests.core.admin_pages import fill_new_row, form_data, prefix, url
 from tests.email_integration.messages import mail
 from tests.factories import TicketFactory
 from tests.helpers import as_user
@@ -118,25 +115,6 @@ def test_zero_switches_a_quota_off(settings: Settings, requester: User, ticket: 
     attach(ticket, requester, 500)
 
     assert Attachment.objects.get().size == 500
-
-
-def test_the_admin_shows_the_quota_refusal_on_the_form(
-    agent_client: Client, agent: User, ticket: Ticket
-) -> None:
-    attach(ticket, agent, 95)
-    page = agent_client.get(url("ticket_change", ticket.pk))
-    data = form_data(page)
-    fill_new_row(
-        data, prefix(page, nixflow_admin.NewCommentInline), body="More logs.", attachments=upload(6)
-    )
-
-    response = agent_client.post(url("ticket_change", ticket.pk), data)
-
-    assert response.status_code == 200
-    [error] = response.context["adminform"].form.non_field_errors()
-    assert error.startswith("Comment: ")
-    assert "ticket's storage quota" in error
-    assert Comment.objects.filter(ticket=ticket).count() == 1
 
 
 def test_mail_over_the_quota_keeps_the_message_and_the_files_that_fit() -> None:

@@ -13,13 +13,7 @@ from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.saved_views import SavedViewAdmin
 from nixflow.admin.tags import DeskSettingsAdmin, TagAdmin
 from nixflow.admin.teams import RoutingRuleAdmin, TeamAdmin
-from nixflow.admin.tickets import (
-    CommentInline,
-    HistoryInline,
-    NewCommentInline,
-    TicketAdmin,
-    WatcherInline,
-)
+from nixflow.admin.tickets import TicketAdmin, WatcherInline
 from nixflow.admin.users import UserAdmin
 from nixflow.admin.workflows import StageInline, TransitionInline, WorkflowAdmin
 
@@ -28,11 +22,8 @@ register_core_queues()
 
 __all__ = [
     "CommentAdmin",
-    "CommentInline",
     "DeskSettingsAdmin",
-    "HistoryInline",
     "HistoryLogAdmin",
-    "NewCommentInline",
     "QueueFilter",
     "RoutingRuleAdmin",
     "SavedViewAdmin",

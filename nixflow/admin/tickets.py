@@ -24,8 +24,6 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import path, reverse
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
@@ -35,7 +33,6 @@ from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, se
 from nixflow.forms import (
     INTERNAL,
     PUBLIC,
-    CommentAddForm,
     ReplyComposerForm,
     TicketActionForm,
     TicketAddForm,
@@ -61,7 +58,6 @@ from nixflow.toolkit.admin import (
     DELETE,
     EVERYTHING,
     VIEW,
-    ReadOnlyInline,
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     bulk_apply,
@@ -107,77 +103,6 @@ class WatcherInline(RolePermissionsMixin, admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[TicketWatcher]:
         # Each row's caption is str(row), which names the ticket.
         return super().get_queryset(request).select_related("ticket", "user")
-
-
-class CommentInline(ReadOnlyInline):
-    """The conversation, read-only: a comment once sent is part of the record. No longer
-    on the ticket's page (the timeline replaced it); kept for nixflow.admin's exports."""
-
-    model = Comment
-    fields = ("created", "author", "is_internal", "body", "files")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("ticket", "author")
-            .prefetch_related("attachments")
-        )
-
-    @admin.display(description="attachments")
-    def files(self, comment: Comment) -> SafeString | str:
-        """Links to the API's download, which checks who may read the file (the admin's
-        session signs the agent in there); MEDIA_URL is not served, on purpose."""
-        key = comment.ticket.key
-        return format_html_join(
-            ", ",
-            '<a href="{}">{}</a>',
-            (
-                (
-                    reverse("ticket-attachment", kwargs={"key": key, "attachment_id": a.pk}),
-                    a.filename,
-                )
-                for a in comment.attachments.all()
-            ),
-        )
-
-
-class NewCommentInline(RolePermissionsMixin, admin.StackedInline):
-    """One empty comment form, saved through services.comment_create. No longer on the
-    ticket's page (the reply composer replaced it); kept for nixflow.admin's exports."""
-
-    model = Comment
-    form = CommentAddForm
-    fields = ("body", "is_internal", "attachments")
-    extra = 1
-    max_num = 1
-    can_delete = False
-    verbose_name = "new comment"
-    verbose_name_plural = "add a comment"
-    agent_actions = admin_actions = frozenset({VIEW, ADD})
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
-        return super().get_queryset(request).none()
-
-
-class HistoryInline(ReadOnlyInline):
-    """The audit trail: nobody edits or deletes it. No longer on the ticket's page (its
-    rows' captions showed raw values; ``history_rows`` renders it); kept for
-    nixflow.admin's exports."""
-
-    model = HistoryLog
-    fields = ("created", "actor", "field", "old", "new")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[HistoryLog]:
-        return super().get_queryset(request).select_related("ticket", "actor")
-
-    @admin.display(description="old value")
-    def old(self, row: HistoryLog) -> str:
-        return shown_value(row.old_value)
-
-    @admin.display(description="new value")
-    def new(self, row: HistoryLog) -> str:
-        return shown_value(row.new_value)
 
 
 def shown_value(value: str) -> str:
@@ -774,21 +699,7 @@ class TicketAdmin(
         # What formset.save() would have recorded, for the admin's change message.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         ticket = form.instance
-        if formset.model is Comment:
-            # The read-only conversation has no new rows; the "add a comment" form may.
-            for row in formset.extra_forms:
-                if not row.has_changed():
-                    continue
-                with refusals_to_form("Comment"):
-                    comment = services.comment_create(
-                        ticket=ticket,
-                        author=signed_in_user(request),
-                        body=row.cleaned_data["body"],
-                        is_internal=row.cleaned_data["is_internal"],
-                        attachments=row.cleaned_data["attachments"],
-                    )
-                formset.new_objects.append(comment)
-        elif formset.model is TicketWatcher:
+        if formset.model is TicketWatcher:
             deleted = formset.deleted_forms
             for row in deleted:
                 with refusals_to_form("Watchers"):
@@ -804,7 +715,7 @@ class TicketAdmin(
                         ticket=ticket, user=row.cleaned_data["user"], actor=signed_in_user(request)
                     )
                 formset.new_objects.append(watcher)
-        elif formset.model is not HistoryLog:  # history is read-only
+        else:  # the watchers are the page's only inline
             raise NotImplementedError(f"No service saves {formset.model.__name__} rows.")
 
     def change_view(

@@ -11,6 +11,8 @@ types and payloads are in ``nixflow.events``). By subject:
 - ``tickets``: ``ticket_create``, ``ticket_update``, ``ticket_transition``,
   ``ticket_assign``, ``ticket_delete``, ``ticket_watch``, ``ticket_unwatch`` and
   ``comment_create``;
+- ``replies``: ``ticket_reply`` (the reply composer: a comment and a stage change in one
+  transaction; ``StaleReply``, ``ReopenQuestion`` when the agent must decide first);
 - ``teams``: ``team_create``, ``team_update``, ``team_delete`` (members as part of the
   team's change), ``routing_rule_create``, ``routing_rule_update``,
   ``routing_rule_delete``, ``user_set_availability``, ``ticket_set_team``; routing
@@ -23,6 +25,7 @@ types and payloads are in ``nixflow.events``). By subject:
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.replies import ReopenQuestion, StaleReply, ticket_reply
 from nixflow.services.tags import (
     desk_settings_update,
     tag_create,
@@ -81,8 +84,10 @@ __all__ = [
     "TICKET_FIELDS_FOR_REQUESTERS",
     "USER_FIELDS",
     "WORKFLOW_FIELDS",
+    "ReopenQuestion",
     "StageRef",
     "StageSpec",
+    "StaleReply",
     "TransitionSpec",
     "comment_create",
     "desk_settings_update",
@@ -100,6 +105,7 @@ __all__ = [
     "ticket_assign",
     "ticket_create",
     "ticket_delete",
+    "ticket_reply",
     "ticket_set_team",
     "ticket_tag_add",
     "ticket_tag_remove",
