@@ -38,6 +38,8 @@ What is and isn't generated:
   everything in the past, ``updated`` the last of them.
 - ``--comments-per-ticket`` comments (default 2): the first public agent comment is at
   ``first_response_at``; the others are requester replies and agent notes, some internal.
+- The tickets' full-text search documents (``nixflow.search.refresh_documents``, one
+  statement a batch, as the services would write them; docs/search.md).
 - Two history rows per ticket (created; the stage, summarised from the first stage to the
   current one) unless ``--no-history``. Watchers are not generated.
 - ``--teams`` teams (5 by default; made, named with the run's prefix, when the desk has
