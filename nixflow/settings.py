@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "email_integration",
     "notifications",
     "macros",
+    "helpcenter",
     "eventlog",
     "nixflow.apps.NixflowAdminConfig",  # django.contrib.admin, with NixFlow's site
     "django.contrib.auth",

@@ -30,6 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("forms/", include("forms_builder.urls")),
+    path("help/", include("helpcenter.urls")),
 ]
 
 # A form over DATA_UPLOAD_MAX_MEMORY_SIZE gets a page that says so, not "Bad Request".
