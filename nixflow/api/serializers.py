@@ -4,12 +4,14 @@ service; output serializers render rows. None of them writes to the database."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from nixflow.api.fields import strict_json_scalars
 from nixflow.api.permissions import UserIdField
+from nixflow.api.schema import NOT_BLANK
 from nixflow.models import (
     TICKET_KEY_PATTERN,
     Attachment,
@@ -275,9 +277,13 @@ class TicketAssignSerializer(serializers.Serializer):
     )
 
 
+# Not trimmed: the body is the author's text as written. Only whitespace is refused here
+# as the service refuses it, and the schema says so with the validator's pattern.
+COMMENT_BODY_NOT_BLANK = RegexValidator(NOT_BLANK, message="A comment needs a body.")
+
+
 class CommentCreateSerializer(serializers.Serializer):
-    # Not trimmed: the body is the author's text as written; the service refuses a blank one.
-    body = serializers.CharField(trim_whitespace=False)
+    body = serializers.CharField(trim_whitespace=False, validators=[COMMENT_BODY_NOT_BLANK])
     is_internal = serializers.BooleanField(
         default=False, help_text="Agents only: a note requesters never see."
     )

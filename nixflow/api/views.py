@@ -38,6 +38,7 @@ from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
 from nixflow.api.parsers import JSONParser
 from nixflow.api.permissions import IsAdminOrReadOnly
 from nixflow.api.serializers import (
+    COMMENT_BODY_NOT_BLANK,
     CommentCreateSerializer,
     CommentSerializer,
     HistorySerializer,
@@ -350,7 +351,9 @@ class TicketViewSet(viewsets.GenericViewSet):
             "application/json": inline_serializer(
                 "CommentCreateJSON",
                 {
-                    "body": serializers.CharField(trim_whitespace=False),
+                    "body": serializers.CharField(
+                        trim_whitespace=False, validators=[COMMENT_BODY_NOT_BLANK]
+                    ),
                     "is_internal": serializers.BooleanField(
                         default=False, help_text="Agents only: a note requesters never see."
                     ),
