@@ -100,6 +100,7 @@ def macro_field() -> MacroChoiceField:
     )
 
 
+@admin.action(permissions=["change"], description="Apply a macro (choose it next to the action)")
 def apply_macro_action(
     model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Ticket]
 ) -> None:
