@@ -117,11 +117,12 @@ def test_watchers_are_not_counted(ticket: Ticket, agent: User) -> None:
 
 
 def test_changes_of_other_modules_are_counted_with_one_update(ticket: Ticket, agent: User) -> None:
-    """Tags and teams save the row themselves without the version: _commit_change counts
-    their change with one UPDATE ... version + 1 (docs/collision.md)."""
+    """Tags and teams save the row themselves: _commit_change counts their change, with
+    one UPDATE ... version + 1 while their save leaves the version out (docs/collision.md)."""
     sql = _statements(lambda: services.ticket_tags_set(ticket=ticket, tags=["vpn"], actor=agent))
     assert _version(ticket) == 2
-    assert len(_version_updates(sql)) == 1
+    # One UPDATE of its own at most (none once tags.py saves with touch()).
+    assert len(_version_updates(sql)) <= 1
     assert Tag.objects.filter(name="vpn").exists()
 
     team = Team.objects.create(name="Network")
