@@ -37,7 +37,7 @@ from nixflow import services
 from nixflow.models import Comment, Priority, Ticket, User
 from nixflow.services.tags import clean_tag_names
 from nixflow.toolkit.auth import require_agent
-from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.errors import ConflictError, error_text
 from nixflow.toolkit.services import changes_payload, model_update
 
 MACRO_FIELDS = frozenset(
@@ -111,7 +111,16 @@ def _field_of(message: str) -> str:
     return NON_FIELD_ERRORS
 
 
+NAME_TAKEN = {
+    str(getattr(c, "violation_error_message", ""))
+    for c in Macro._meta.constraints
+    if CONSTRAINT_FIELDS.get(c.name) == "name"
+}
+
+
 def _on_fields(error: ValidationError) -> ValidationError:
+    """full_clean's errors on the fields they are about; a name taken in the scope is a
+    conflict (the API's 409): the same request may succeed once the other is renamed."""
     if not hasattr(error, "error_dict"):
         return error
     placed: dict[str, list[str]] = {}
@@ -119,6 +128,8 @@ def _on_fields(error: ValidationError) -> ValidationError:
         for message in messages:
             field = _field_of(message) if name == NON_FIELD_ERRORS else name
             placed.setdefault(field, []).append(message)
+    if set(placed.get("name", [])) & NAME_TAKEN:
+        return ConflictError(placed)
     return ValidationError(placed)
 
 
@@ -158,8 +169,10 @@ def _refusal(error: IntegrityError) -> ValidationError:
     text = str(error)
     for constraint in Macro._meta.constraints:
         if constraint.name in text:
-            message = getattr(constraint, "violation_error_message", None) or text
-            return ValidationError({CONSTRAINT_FIELDS.get(constraint.name, "name"): str(message)})
+            message = str(getattr(constraint, "violation_error_message", None) or text)
+            field = CONSTRAINT_FIELDS.get(constraint.name, NON_FIELD_ERRORS)
+            refusal = ConflictError if field == "name" else ValidationError
+            return refusal({field: message})
     return ValidationError("The change conflicts with another one made at the same time.")
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from rest_framework import serializers
 
 from macros import selectors
 from macros.models import BODY_MAX, TAG_NAME_MAX, Assignment, Macro, Scope
-from nixflow.api.serializers import CommentSerializer, TicketSerializer
+from nixflow.api.schema import NOT_BLANK
+from nixflow.api.serializers import (
+    COMMENT_BODY_NOT_BLANK,
+    CommentSerializer,
+    TicketSerializer,
+)
 from nixflow.models import Priority, Role, Stage, Team, User
 
 MAX_TAGS = 50
@@ -61,7 +67,13 @@ class MacroWriteSerializer(serializers.Serializer):
     (an agent's personal macros are their own); ``owner_team`` names a team macro's team."""
 
     name = serializers.CharField(max_length=100)
-    body = serializers.CharField(max_length=BODY_MAX, trim_whitespace=False)
+    body = serializers.CharField(
+        max_length=BODY_MAX,
+        trim_whitespace=False,
+        validators=[RegexValidator(NOT_BLANK, message="A macro needs a body.")],
+        help_text="Plain text with placeholders (docs/macros.md); unknown placeholders, tags "
+        "other than {% if %} and filters other than the documented ones are refused (400).",
+    )
     is_internal = serializers.BooleanField(required=False)
     scope = serializers.ChoiceField(choices=Scope.choices, required=False)
     owner = serializers.PrimaryKeyRelatedField(
@@ -119,6 +131,7 @@ class ApplyMacroSerializer(serializers.Serializer):
         required=False,
         max_length=REPLY_MAX,
         trim_whitespace=False,
+        validators=[COMMENT_BODY_NOT_BLANK],
         help_text="The reply as the agent edited it; without it, the macro's body rendered "
         "for this ticket.",
     )

@@ -55,8 +55,8 @@ def test_an_agent_creates_a_personal_macro_and_is_its_owner(api: APIClient, agen
     again = api.post(
         "/api/macros/", {"name": "thanks", "body": "x", "scope": "personal"}, format="json"
     )
-    assert again.status_code == 400
-    assert again.json() == {"name": ["You have a personal macro with this name already."]}
+    assert again.status_code == 409
+    assert again.json() == {"detail": "You have a personal macro with this name already."}
 
 
 def test_bad_bodies_are_a_400_naming_what_is_refused(api: APIClient) -> None:
