@@ -11,6 +11,10 @@ types and payloads are in ``nixflow.events``). By subject:
 - ``tickets``: ``ticket_create``, ``ticket_update``, ``ticket_transition``,
   ``ticket_assign``, ``ticket_delete``, ``ticket_watch``, ``ticket_unwatch`` and
   ``comment_create``;
+- ``presence``: ``presence_beat``, ``presence_others``, ``presence_leave``,
+  ``presence_sweep`` (who has a ticket open: the collision warning); with the tickets,
+  ``ticket_check_version`` and ``StaleTicketError`` (the API's If-Match) and ``touch``
+  (a change's new version, for services that save the ticket);
 - ``replies``: ``ticket_reply`` (the reply composer: a comment and a stage change in one
   transaction; ``StaleReply``, ``ReopenQuestion`` when the agent must decide first);
 - ``teams``: ``team_create``, ``team_update``, ``team_delete`` (members as part of the
@@ -25,6 +29,12 @@ types and payloads are in ``nixflow.events``). By subject:
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.presence import (
+    presence_beat,
+    presence_leave,
+    presence_others,
+    presence_sweep,
+)
 from nixflow.services.replies import ReopenQuestion, StaleReply, ticket_reply
 from nixflow.services.tags import (
     desk_settings_update,
@@ -51,14 +61,17 @@ from nixflow.services.teams import (
 from nixflow.services.tickets import (
     TICKET_FIELDS_FOR_AGENTS,
     TICKET_FIELDS_FOR_REQUESTERS,
+    StaleTicketError,
     comment_create,
     ticket_assign,
+    ticket_check_version,
     ticket_create,
     ticket_delete,
     ticket_transition,
     ticket_unwatch,
     ticket_update,
     ticket_watch,
+    touch,
 )
 from nixflow.services.users import (
     USER_FIELDS,
@@ -88,9 +101,14 @@ __all__ = [
     "StageRef",
     "StageSpec",
     "StaleReply",
+    "StaleTicketError",
     "TransitionSpec",
     "comment_create",
     "desk_settings_update",
+    "presence_beat",
+    "presence_leave",
+    "presence_others",
+    "presence_sweep",
     "requester_get_or_create",
     "routing_rule_create",
     "routing_rule_delete",
@@ -103,6 +121,7 @@ __all__ = [
     "team_delete",
     "team_update",
     "ticket_assign",
+    "ticket_check_version",
     "ticket_create",
     "ticket_delete",
     "ticket_reply",
@@ -114,6 +133,7 @@ __all__ = [
     "ticket_unwatch",
     "ticket_update",
     "ticket_watch",
+    "touch",
     "user_create",
     "user_set_availability",
     "user_set_time_zone",

@@ -143,8 +143,7 @@ def _apply(
     ticket.tags.remove(*removed)
     ticket.tags.add(*added)
     now = timezone.now()
-    ticket.updated = now
-    ticket.save(update_fields=["updated"])
+    ticket.save(update_fields=ticket_services.touch(ticket, now))
     ticket_services._commit_change(
         ticket=ticket,
         actor=actor,

@@ -378,8 +378,7 @@ def _set_team(ticket: Ticket, team: Team | None, actor: User | None, *, routed: 
     now = timezone.now()
     previous = ticket.team
     ticket.team = team
-    ticket.updated = now
-    ticket.save(update_fields=["team", "updated"])
+    ticket.save(update_fields=["team", *ticket_services.touch(ticket, now)])
     ticket_services._commit_change(
         ticket=ticket,
         actor=actor,

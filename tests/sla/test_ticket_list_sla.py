@@ -181,7 +181,7 @@ def test_the_ticket_page_shows_its_clocks(desk: Client, scene: dict[str, Ticket]
     assert "paused, 1 h left" in waiting.split('data-panel="sla-clocks"')[1]
     assert "No SLA policy applies to this ticket." in low
     # Next to the ticket's fields, above the conversation and the panels placed below.
-    assert fine.index('data-panel="sla-clocks"') < fine.index('name="comments-TOTAL_FORMS"')
+    assert fine.index('data-panel="sla-clocks"') < fine.index('id="nf-timeline-title"')
     assert fine.index('data-panel="sla-clocks"') < fine.index('data-panel="suggested-articles"')
 
 
