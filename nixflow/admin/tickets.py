@@ -532,6 +532,13 @@ class TicketAdmin(
         """The action bar, with the inputs feature apps' actions need."""
         return ticket_actions.action_form(TicketActionForm)
 
+    def get_action(self, action: Any) -> Any:
+        """The core's actions by name, and those feature apps registered."""
+        for registered in ticket_actions.ticket_actions():
+            if registered.name == action:
+                return registered.run, registered.name, registered.description
+        return super().get_action(action)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         """The core's actions and those feature apps registered, for agents who may
         change tickets."""
