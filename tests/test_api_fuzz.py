@@ -147,6 +147,24 @@ DATA_DEPENDENT: dict[str, set[str]] = {
     "PATCH /api/views/{id}/": {"query", "team"},
     # A file is judged by its bytes (PNG, PDF…, sniffed, not named) and its size.
     "POST /api/knowledge/articles/{id}/attachments/": {"file"},
+    # A macro's body is checked against the placeholders the sandbox knows, its scope
+    # against its owner, its changes against rows (stage, team, agent, tags).
+    **{
+        label: {
+            "body",
+            "scope",
+            "owner",
+            "owner_team",
+            "set_stage",
+            "set_team",
+            "assignment",
+            "assignee",
+            "add_tags",
+            "remove_tags",
+        }
+        for label in ("POST /api/macros/", "PUT /api/macros/{id}/", "PATCH /api/macros/{id}/")
+    },
+    "POST /api/tickets/{key}/apply_macro/": {"macro"},
 }
 # Operations whose every body field is the data's: a form's answers.
 ANSWERS = {"POST /api/forms/{slug}/submit/"}
