@@ -9,9 +9,11 @@ here starts from that filter, so no page can show more than search would find.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from knowledge import selectors
 from knowledge.models import (
@@ -87,29 +89,34 @@ def article_by_slug(*, user: Any, slug: str) -> KnowledgeArticle | None:
 
 def article_freshness(*, user: Any, slug: str) -> tuple[str, Any] | None:
     """What the article page's ``ETag`` and ``Last-Modified`` are made of, in one small
-    query: the article's id, version and last change, and the reader's own rating (the
-    page shows it). None when the reader may not find the article."""
+    query: the article's id, version and last change, its files and category name, and
+    the reader's own rating (the page shows it). None when the reader may not find the article."""
     row = (
         KnowledgeArticle.objects.filter(selectors.searchable_filter(user), slug=slug)
-        .values("pk", "version", "updated", "visibility")
+        .annotate(files=Count("attachments"), last_file=Max("attachments__created"))
+        .values("pk", "version", "updated", "files", "last_file", "category__name")
         .first()
     )
     if row is None:
         return None
-    last = row["updated"]
-    rating = None
-    if getattr(user, "is_authenticated", False):
-        rating = (
-            KnowledgeArticleRating.objects.filter(article_id=row["pk"], user=user)
-            .values("helpful", "updated")
-            .first()
-        )
-        if rating is not None and rating["updated"] > last:
-            last = rating["updated"]
+    rating = _rating_row(user=user, article_id=row["pk"])
+    changes = [row["updated"], row["last_file"], rating and rating["updated"]]
+    last = max(change for change in changes if change is not None)
     who = f"user{user.pk}" if getattr(user, "is_authenticated", False) else "anon"
     helpful = "-" if rating is None else str(rating["helpful"])
-    tag = f"{row['pk']}-{row['version']}-{row['updated'].timestamp()}-{who}-{helpful}"
+    # The attachments and the category's name are on the page but change without
+    # touching the article's ``updated``: they are in the tag, hashed with the rest.
+    facts = [row[name] for name in ("pk", "version", "updated", "files", "last_file")]
+    facts += [row["category__name"], who, helpful]
+    tag = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
     return tag, last
+
+
+def _rating_row(*, user: Any, article_id: int) -> Mapping[str, Any] | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    ratings = KnowledgeArticleRating.objects.filter(article_id=article_id, user=user)
+    return ratings.values("helpful", "updated").first()
 
 
 def related_articles(*, user: Any, article: KnowledgeArticle) -> list[KnowledgeArticle]:

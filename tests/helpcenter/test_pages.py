@@ -148,6 +148,25 @@ def test_a_current_copy_is_answered_304_and_a_change_makes_a_new_etag(
     assert b"New steps." in again.content
 
 
+def test_a_new_attachment_makes_a_new_etag(
+    public_article: KnowledgeArticle, client: Client
+) -> None:
+    etag = client.get("/help/a/connect-to-the-vpn/")["ETag"]
+    AttachmentFactory(article=public_article, filename="vpn-setup.pdf")
+    again = client.get("/help/a/connect-to-the-vpn/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200
+    assert b"vpn-setup.pdf" in again.content
+
+
+def test_a_rating_makes_a_new_etag_for_its_reader(
+    public_article: KnowledgeArticle, requester_client: Client
+) -> None:
+    etag = requester_client.get("/help/a/connect-to-the-vpn/")["ETag"]
+    requester_client.post("/help/a/connect-to-the-vpn/helpful/", {"helpful": "yes"})
+    again = requester_client.get("/help/a/connect-to-the-vpn/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200
+
+
 def test_another_reader_does_not_share_an_etag(
     public_article: KnowledgeArticle, client: Client, requester_client: Client
 ) -> None:
