@@ -32,11 +32,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from nixflow import selectors
+from nixflow.api.filters import TICKET_KEY_ANY_CASE
 from nixflow.api.serializers import TicketSerializer
 from nixflow.models import LinkKind, Ticket, TicketLink, User
 from nixflow.services.links import LinkView, ticket_link, ticket_links, ticket_unlink
 from nixflow.services.merge import MAX_SOURCES, ticket_merge
-from nixflow.toolkit.auth import signed_in_user
+from nixflow.toolkit.auth import require_agent, signed_in_user
 
 # A kind in the words of the ticket in the URL -> (stored kind, this ticket is the source)
 SIDE_KINDS: dict[str, tuple[str, bool]] = {
@@ -66,30 +67,37 @@ def _other(user: User, key: str, field: str) -> Ticket:
     return ticket
 
 
-class TicketKeyField(serializers.CharField):
-    """A ticket key, ``NF-12`` (any case)."""
+class TicketKeyField(serializers.RegexField):
+    """A ticket key, ``NF-12`` (any case), read as ``NF-12``; the pattern is in the schema."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=24, **kwargs)
+        kwargs.setdefault("help_text", "A ticket's key, e.g. NF-12 (any case).")
+        super().__init__(
+            TICKET_KEY_ANY_CASE,
+            max_length=24,
+            trim_whitespace=False,
+            error_messages={"invalid": "Not a ticket key (NF-12)."},
+            **kwargs,
+        )
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data).strip().upper()
-        if Ticket.number_from_key(value) is None:
-            raise serializers.ValidationError(f"{value!r} is not a ticket key (NF-12).")
-        return value
+        return str(super().to_internal_value(data)).upper()
 
 
 class MergeSerializer(serializers.Serializer):
     sources = serializers.ListField(
         child=TicketKeyField(),
-        allow_empty=True,  # refused below with a message that says what to do
+        min_length=1,
         max_length=MAX_SOURCES,
-        help_text="Keys of the tickets to merge into the ticket of the URL.",
+        error_messages={
+            "empty": "Name at least one ticket to merge.",
+            "min_length": "Name at least one ticket to merge.",
+        },
+        help_text="Keys of the tickets to merge into the ticket of the URL. A key that "
+        "names no ticket you can see, or the ticket of the URL itself, is refused (400).",
     )
 
     def validate_sources(self, value: list[str]) -> list[str]:
-        if not value:
-            raise serializers.ValidationError("Name at least one ticket to merge.")
         return list(dict.fromkeys(value))
 
 
@@ -121,7 +129,10 @@ class LinkCreateSerializer(serializers.Serializer):
     relation = serializers.ChoiceField(
         choices=list(SIDE_KINDS), help_text="The relation in this ticket's words."
     )
-    ticket = TicketKeyField(help_text="The other ticket's key.")
+    ticket = TicketKeyField(
+        help_text="The other ticket's key (any case). A key that names no ticket you can "
+        "see, or this ticket itself, is refused (400)."
+    )
 
 
 class TicketMergeView(APIView):
@@ -134,6 +145,7 @@ class TicketMergeView(APIView):
         """Merge the ``sources`` into this ticket (agents)."""
         user = signed_in_user(request)
         target = _ticket(user, key)
+        require_agent(user, "merge tickets")  # before the body: nothing to learn from it
         serializer = MergeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sources = [_other(user, k, "sources") for k in serializer.validated_data["sources"]]
@@ -165,9 +177,14 @@ class TicketLinksView(APIView):
         """Link this ticket to another (agents)."""
         user = signed_in_user(request)
         ticket = _ticket(user, key)
+        require_agent(user, "link tickets")  # before the body: nothing to learn from it
         serializer = LinkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         other = _other(user, serializer.validated_data["ticket"], "ticket")
+        if other.pk == ticket.pk:
+            raise serializers.ValidationError(
+                {"ticket": [f"{ticket.key} cannot be linked to itself."]}
+            )
         kind, outgoing = SIDE_KINDS[serializer.validated_data["relation"]]
         source, target = (ticket, other) if outgoing else (other, ticket)
         link = ticket_link(source=source, target=target, kind=kind, actor=user)

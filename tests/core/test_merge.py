@@ -242,7 +242,7 @@ def test_api_merge(agent: User, desk: dict) -> None:
     [
         ([], 400, "at least one"),
         (["NF-999999"], 400, "No such ticket"),
-        (["nonsense"], 400, "ticket key"),
+        (["nonsense"], 400, "Not a ticket key"),
         ("SELF", 400, "into itself"),
     ],
 )
