@@ -8,7 +8,9 @@ direction: a second "related" either way, or NF-1 blocks NF-2 beside NF-2 blocks
 never a contradiction. Both tickets are locked (ascending id) before the check, so two
 agents linking the same pair opposite ways at once cannot both succeed.
 
-Agents link and unlink. Both tickets get a history row ("link": how that side reads it,
+Agents link and unlink. A link is not counted in the tickets' ``version`` (as a watcher
+is not: it changes nothing an agent edits or replies to, docs/collision.md). Both
+tickets get a history row ("link": how that side reads it,
 e.g. "blocked by NF-3") and a ``ticket.linked`` / ``ticket.unlinked`` event, since each
 side's page shows the link and each side's watchers may care.
 
@@ -106,6 +108,7 @@ def _publish(link: TicketLink, *, type: str, actor: User | None, removed: bool) 
             changes={"link": (text, "") if removed else ("", text)},
             at=at,
             payload=payload,
+            count_version=False,  # as for watchers: nothing an agent edits or answers
         )
 
 

@@ -92,6 +92,16 @@ def test_duplicates_and_contradictions_are_refused(agent: User, first: str, seco
     assert TicketLink.objects.count() == 1
 
 
+def test_a_link_does_not_make_a_loaded_ticket_stale(agent: User) -> None:
+    a, b = TicketFactory(), TicketFactory()
+    before = (a.version, b.version)
+    link = ticket_link(source=a, target=b, kind=LinkKind.RELATED, actor=agent)
+    ticket_unlink(link=link, actor=agent)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.version, b.version) == before
+
+
 def test_different_kinds_on_one_pair_are_fine(agent: User) -> None:
     a, b = TicketFactory(), TicketFactory()
     ticket_link(source=a, target=b, kind=LinkKind.RELATED, actor=agent)

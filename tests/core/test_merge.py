@@ -114,6 +114,16 @@ def test_events_on_both_sides(agent: User, desk: dict) -> None:
     assert source.requester_id in received.payload["watcher_ids"]
 
 
+def test_a_merge_makes_both_tickets_stale_for_whoever_loaded_them(agent: User, desk: dict) -> None:
+    source, target = desk["source"], desk["target"]
+    before = (source.version, target.version)
+    ticket_merge(sources=[source], target=target, actor=agent)
+    source.refresh_from_db()
+    target.refresh_from_db()
+    assert source.version > before[0]
+    assert target.version > before[1]
+
+
 def test_several_sources_in_one_merge(agent: User) -> None:
     target, first, second = TicketFactory(), TicketFactory(), TicketFactory()
     CommentFactory(ticket=second)
