@@ -19,8 +19,9 @@ from nixflow.models import Role
 from tests.factories import UserFactory
 from tests.helpcenter.conftest import INTERNAL_MARKER
 from tests.support.browser import browser, login
+from tests.test_security import console_after, logging_browser
 
-__all__ = ["browser"]  # the shared fixture, used by name below
+__all__ = ["browser", "logging_browser"]  # the shared fixtures, used by name below
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -111,3 +112,16 @@ def test_an_agent_reads_an_internal_article_and_answers_was_it_helpful(
     assert pressed.get_attribute("aria-pressed") == "true"
     assert KnowledgeArticleRating.objects.get().helpful is True
     shoot(browser, "article-agent", width)
+
+
+def test_the_help_pages_load_with_no_csp_violation_or_console_error(
+    live_server: LiveServer, logging_browser: WebDriver, scene: None
+) -> None:
+    logging_browser.delete_all_cookies()
+    pages = ["/help/", "/help/c/network/", "/help/a/connect-to-the-vpn/", "/help/search/?q=vpn"]
+    for page in pages:
+        messages = console_after(logging_browser, f"{live_server.url}{page}", (By.TAG_NAME, "h1"))
+        assert messages == [], page  # no CSP violation, no missing stylesheet, nothing
+        # Our stylesheet applied (a static file, not an inline block): the header's colour.
+        header = logging_browser.find_element(By.CLASS_NAME, "site-header")
+        assert header.value_of_css_property("background-color") == "rgba(22, 58, 122, 1)"
