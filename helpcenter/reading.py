@@ -125,15 +125,14 @@ def related_articles(*, user: Any, article: KnowledgeArticle) -> list[KnowledgeA
     if article.category_id is None:
         return []
     others = published_articles(user=user).filter(category_id=article.category_id)
-    return list(others.exclude(pk=article.pk).order_by("-view_count", "-id")[:RELATED_SIZE])
+    others = others.exclude(pk=article.pk).prefetch_related(None)  # a link shows no tags
+    return list(others.order_by("-view_count", "-id")[:RELATED_SIZE])
 
 
 def my_rating(*, user: Any, article: KnowledgeArticle) -> bool | None:
-    if not getattr(user, "is_authenticated", False):
-        return None
-    summary = selectors.rating_summary(article=article, user=user)
-    helpful: bool | None = summary["helpful"]
-    return helpful
+    """The reader's own answer to "Was this helpful?" (None: not given, or anonymous)."""
+    row = _rating_row(user=user, article_id=article.pk)
+    return None if row is None else bool(row["helpful"])
 
 
 def is_internal(article: KnowledgeArticle) -> bool:

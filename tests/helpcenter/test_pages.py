@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -118,6 +119,23 @@ def test_attachments_link_to_the_kbs_download_and_related_articles_show(
     assert f'href="{url}"' in text
     assert client.get(url).status_code == 200  # served to anonymous readers
     assert 'href="/help/a/vpn-on-a-phone/"' in text
+
+
+def test_the_article_page_reads_in_a_constant_number_of_queries(
+    public_article: KnowledgeArticle,
+    agent_client: Client,
+    django_assert_max_num_queries: Any,
+) -> None:
+    for n in range(6):
+        made = ArticleFactory(title=f"VPN {n}", slug=f"vpn-{n}", category=public_article.category)
+        AttachmentFactory(article=made, filename=f"file-{n}.pdf")
+    AttachmentFactory(article=public_article, filename="one.pdf")
+    AttachmentFactory(article=public_article, filename="two.pdf", content=b"two")
+    agent_client.get("/help/a/connect-to-the-vpn/")  # the first read writes the view
+    # Session, user, freshness (2), article and files (2), view check, related, rating.
+    with django_assert_max_num_queries(9):
+        response = agent_client.get("/help/a/connect-to-the-vpn/")
+    assert response.content.count(b'href="/help/a/vpn-') == 5
 
 
 def test_reading_the_page_counts_a_view_once(
