@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import condition, require_GET, require_POST
+from django.views.decorators.http import condition, require_GET, require_POST, require_safe
 
 from helpcenter import reading
 from knowledge import search, services
@@ -44,7 +44,7 @@ def not_found(request: HttpRequest) -> TemplateResponse:
     return _page(request, "not_found.html", {}, status=404)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> TemplateResponse:
     user = request.user
     context = {
@@ -55,7 +55,7 @@ def home(request: HttpRequest) -> TemplateResponse:
     return _page(request, "home.html", context)
 
 
-@require_GET
+@require_safe
 def category(request: HttpRequest, slug: str) -> TemplateResponse:
     found = reading.category_by_slug(user=request.user, slug=slug)
     if found is None:
@@ -97,7 +97,7 @@ def _viewer_key(request: HttpRequest) -> str:
     return services.viewer_key_for(user=user, client=client)
 
 
-@require_GET
+@require_safe
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def article(request: HttpRequest, slug: str) -> HttpResponse:
     """The article as the KB renders it for its API (``body_html``, sanitized on save).
@@ -125,7 +125,7 @@ def _search_page_number(request: HttpRequest) -> int:
     return min(max(number, 1), MAX_SEARCH_PAGE)
 
 
-@require_GET
+@require_safe
 def search_page(request: HttpRequest) -> TemplateResponse:
     """Search on the KB's engine; the first page of each search is recorded in the
     search history (as the API does), and its results link through ``search_click``."""
@@ -172,7 +172,7 @@ def _valid_token(raw: str) -> str:
         return ""
 
 
-@require_GET
+@require_GET  # not HEAD: a link checker's HEAD is not a reader's click
 def search_click(request: HttpRequest, token: uuid.UUID, slug: str) -> HttpResponse:
     """A result's link: record the click on the search (the first one counts, as the
     API's click report), then go to the article. An article the reader may not find is

@@ -314,6 +314,12 @@ def test_ratings_are_limited_as_the_apis_are(
     assert KnowledgeArticleRating.objects.get().helpful is True
 
 
+def test_pages_answer_head_requests(public_article: KnowledgeArticle, client: Client) -> None:
+    for page in ("/help/", "/help/a/connect-to-the-vpn/", "/help/search/?q=vpn"):
+        assert client.head(page).status_code == 200
+    assert client.post("/help/").status_code == 405
+
+
 def test_get_is_refused_on_the_write_addresses(
     public_article: KnowledgeArticle, requester_client: Client
 ) -> None:
