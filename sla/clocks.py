@@ -346,11 +346,26 @@ def _commented(event: events.TicketEvent) -> bool:
     return started is not None
 
 
+def _merged(event: events.TicketEvent) -> bool:
+    """A ticket merged into another: its conversation goes on there, under the target's
+    clocks, so its own stop as cancelled (not met: nobody answered *this* ticket; not
+    breached: it did not run late). A clock that had already breached stays breached,
+    stopped: it was late, and the breach is on record (the monitor wrote it)."""
+    metrics = _open_metrics(event.ticket)
+    for metric in metrics:
+        if metric.status == SLAStatus.BREACHED:
+            complete(metric, event.occurred_at)
+        else:
+            cancel(metric, event.occurred_at)
+    return bool(metrics)
+
+
 HANDLERS = {
     events.TICKET_CREATED: _created,
     events.TICKET_UPDATED: _updated,
     events.TICKET_TRANSITIONED: _transitioned,
     events.TICKET_COMMENTED: _commented,
+    events.TICKET_MERGED: _merged,
 }
 
 

@@ -165,6 +165,9 @@ DATA_DEPENDENT: dict[str, set[str]] = {
         for label in ("POST /api/macros/", "PUT /api/macros/{id}/", "PATCH /api/macros/{id}/")
     },
     "POST /api/tickets/{key}/apply_macro/": {"macro"},
+    # Tickets named by key: they must exist, be visible, and not be merged already.
+    "POST /api/tickets/{key}/merge/": {"sources"},
+    "POST /api/tickets/{key}/links/": {"ticket"},
 }
 # Operations whose every body field is the data's: a form's answers.
 ANSWERS = {"POST /api/forms/{slug}/submit/"}

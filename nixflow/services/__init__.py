@@ -15,6 +15,8 @@ types and payloads are in ``nixflow.events``). By subject:
   ``presence_sweep`` (who has a ticket open: the collision warning); with the tickets,
   ``ticket_check_version`` and ``StaleTicketError`` (the API's If-Match) and ``touch``
   (a change's new version, for services that save the ticket);
+- ``merge`` and ``links``: ``ticket_merge`` (duplicates into one ticket),
+  ``ticket_follow_merges``, ``ticket_link``, ``ticket_unlink``, ``ticket_links``;
 - ``replies``: ``ticket_reply`` (the reply composer: a comment and a stage change in one
   transaction; ``StaleReply``, ``ReopenQuestion`` when the agent must decide first);
 - ``teams``: ``team_create``, ``team_update``, ``team_delete`` (members as part of the
@@ -29,6 +31,8 @@ types and payloads are in ``nixflow.events``). By subject:
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.links import ticket_link, ticket_links, ticket_unlink
+from nixflow.services.merge import ticket_follow_merges, ticket_merge
 from nixflow.services.presence import (
     presence_beat,
     presence_leave,
@@ -124,12 +128,17 @@ __all__ = [
     "ticket_check_version",
     "ticket_create",
     "ticket_delete",
+    "ticket_follow_merges",
+    "ticket_link",
+    "ticket_links",
+    "ticket_merge",
     "ticket_reply",
     "ticket_set_team",
     "ticket_tag_add",
     "ticket_tag_remove",
     "ticket_tags_set",
     "ticket_transition",
+    "ticket_unlink",
     "ticket_unwatch",
     "ticket_update",
     "ticket_watch",

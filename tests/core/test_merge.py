@@ -205,10 +205,6 @@ def test_a_refused_merge_changes_nothing(agent: User, desk: dict) -> None:
 
 
 # --- SLA clocks ---------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="sla.clocks must cancel a merged ticket's clocks on ticket.merged (see docs).",
-)
 def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
     from sla.models import SLABreach, SLAMetric, SLAStatus
     from tests.sla.conftest import MINUTES, T0
@@ -227,6 +223,26 @@ def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
     assert not SLABreach.objects.filter(metric__ticket=source).exists()
     source.refresh_from_db()
     assert source.sla_due_at is None
+
+
+def test_a_clock_the_monitor_found_breached_stays_breached_when_merged(agent: User) -> None:
+    from sla import services as sla_services
+    from sla.models import SLABreach, SLAMetric, SLAStatus
+    from tests.sla.conftest import MINUTES, T0
+    from tests.sla.factories import SLAPolicyFactory
+
+    SLAPolicyFactory(name="Standard", order=10, targets=MINUTES)
+    with time_machine.travel(T0, tick=False) as clock:
+        requester = RequesterFactory()
+        source = services.ticket_create(requester=requester, title="VPN", actor=requester)
+        target = services.ticket_create(requester=requester, title="VPN 2", actor=requester)
+        clock.shift(timedelta(hours=12))
+        sla_services.sla_scan()  # the monitor marks both clocks breached
+        ticket_merge(sources=[source], target=target, actor=agent)
+    clocks = SLAMetric.objects.filter(ticket=source)
+    assert {c.status for c in clocks} == {SLAStatus.BREACHED}
+    assert all(c.completed_at is not None for c in clocks)
+    assert SLABreach.objects.filter(metric__ticket=source).count() == clocks.count()
 
 
 # --- API ----------------------------------------------------------------------------------
