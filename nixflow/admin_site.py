@@ -29,9 +29,8 @@ class NixFlowAdminSite(admin.AdminSite):
     site_title = "NixFlow"
     site_header = "NixFlow"
     index_title = "Desk"
-    # "View site" leads nowhere yet (there is no public site): hidden. The help center
-    # sets this to its address ("/help/") when it exists.
-    site_url: str | None = None
+    # "View site": the help center, what requesters see of the desk (helpcenter app).
+    site_url: str | None = "/help/"
     # The model lists (the desk's and the sidebar's): the apps agents use most first,
     # then the rest by name; tickets first among the core's models.
     app_order = ("nixflow", "sla", "knowledge")

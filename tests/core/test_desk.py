@@ -299,7 +299,7 @@ def test_an_admin_sees_the_desk_too(client: Client, admin_user: User) -> None:
 
 
 # --- branding ----------------------------------------------------------------------------
-def test_the_admin_is_branded_nixflow_and_has_no_dead_view_site_link(
+def test_the_admin_is_branded_nixflow(
     agent_client: Client,
 ) -> None:
     html = agent_client.get(DESK).content.decode()
@@ -308,7 +308,6 @@ def test_the_admin_is_branded_nixflow_and_has_no_dead_view_site_link(
     assert 'class="nf-brand"' in html
     assert "Django administration" not in html
     assert "Django site admin" not in html
-    assert "View site" not in html
     assert "nixflow/admin/desk.css" in html
 
 
@@ -327,7 +326,7 @@ def test_every_app_still_registers_on_the_default_site() -> None:
     assert isinstance(admin.site._wrapped, NixFlowAdminSite)  # type: ignore[attr-defined]
     assert admin.site.is_registered(Ticket)
     assert admin.site.is_registered(SLAPolicy)
-    assert admin.site.site_url is None  # the help center sets it
+    assert admin.site.site_url == "/help/"
 
 
 def test_a_running_clock_past_its_warning_is_at_risk_before_the_monitor_marks_it(
@@ -367,3 +366,9 @@ def test_the_model_lists_start_with_the_core_and_its_tickets(agent_client: Clien
     assert [app["app_label"] for app in apps][:2] == ["nixflow", "sla"]
     assert apps[0]["models"][0]["object_name"] == "Ticket"
     assert [app["name"] for app in apps[3:]] == sorted(app["name"] for app in apps[3:])
+
+
+def test_view_site_leads_to_the_help_center(agent_client: Client) -> None:
+    page = agent_client.get(DESK).content.decode()
+    assert '<a href="/help/">View site</a>' in page
+    assert agent_client.get("/help/").status_code == 200
