@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, Func, IntegerField, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -225,9 +226,65 @@ def search_filter(
     if not search.parsed.has_positive_terms:
         # Nothing to look for ("-vpn" alone would match nearly every ticket).
         return unranked(queryset.none())
+    walked = None if people else _walked_window(queryset, search)
+    if walked is not None:
+        return queryset.filter(pk__in=walked).annotate(search_rank=search.rank())
     condition = search.condition(people or {})
     window = queryset.filter(condition).order_by("-created", "-id").values("pk")[:WINDOW]
     return queryset.filter(pk__in=window).annotate(search_rank=search.rank())
+
+
+# A word in at least this share of the documents is common (the column's statistics).
+COMMON_SHARE = 0.01
+# A query of common words walks at most this many of the newest tickets of the list.
+WALK_LIMIT = 20_000
+_COMMON_SQL = """
+SELECT coalesce(bool_and(coalesce(s.freqs[array_position(s.elems, w.lexeme)], 0) >= %s),
+                false)
+FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w(lexeme)
+CROSS JOIN (
+    SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs
+    FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'nixflow_ticket' AND attname = %s
+) s
+"""
+
+
+def _all_words_common(search: TicketSearch) -> bool:
+    """Every word the query requires is in at least ``COMMON_SHARE`` of the documents,
+    by the column's statistics (ANALYZE's most common elements). PostgreSQL estimates a
+    phrase or several words as if they were independent, so for common words that go
+    together ("pickup rollers") it expects few matches and reads them all from the GIN
+    index, then sorts them: a hundred thousand rows. Walking the newest tickets finds
+    the window's first matches after a few thousand."""
+    words = [t.text for t in search.parsed.terms if not t.negated and not t.prefix and t.words]
+    if not words:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(_COMMON_SQL, [COMMON_SHARE, CONFIG, " ".join(words), search.vector])
+        return bool(cursor.fetchone()[0])
+
+
+def _walked_window(queryset: QuerySet[Ticket], search: TicketSearch) -> list[int] | None:
+    """The window, found by walking at most ``WALK_LIMIT`` of the newest tickets of
+    ``queryset`` (along its ordering's index), when every word is common and the walk
+    finds a full window; else None (the planner's choice then: the GIN index)."""
+    if not _all_words_common(search):
+        return None
+    newest = queryset.order_by("-created", "-id").annotate(
+        doc=Func(F(search.vector), template="%(expressions)s", output_field=SearchVectorField())
+    )
+    walked = newest.values("id", "created", "doc")[:WALK_LIMIT]
+    inner_sql, inner_params = walked.query.sql_with_params()
+    q_sql, q_params = search_query.tsquery_sql(search.parsed, CONFIG)
+    sql = (
+        f"SELECT w.id FROM ({inner_sql}) w WHERE w.doc @@ {q_sql} "  # noqa: S608 -- built SQL
+        "ORDER BY w.created DESC, w.id DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*inner_params, *q_params, WINDOW])
+        ids = [row[0] for row in cursor.fetchall()]
+    return ids if len(ids) == WINDOW else None
 
 
 def unranked(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from nixflow import search as search_module
 from nixflow import services
 from nixflow.events import TICKET_MERGED, TicketEvent, publish
 from nixflow.models import Comment, Priority, Role, Ticket, User, Workflow
@@ -361,3 +362,20 @@ def test_the_admin_list_highlights_where_the_words_were_found(
         assert [m.text.lower() for m in marks][:2] == ["smtp", "relay"]
     listed = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(listed) == 2
+
+
+def test_common_words_are_found_by_walking_the_newest_tickets(
+    monkeypatch: pytest.MonkeyPatch, requester: User, workflow: Workflow
+) -> None:
+    monkeypatch.setattr(search_module, "WINDOW", 4)
+    tickets = [new_ticket(requester, title=f"Pickup rollers worn {n}") for n in range(12)]
+    new_ticket(requester, title="Rollers and a pickup")  # both words, not the phrase
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE nixflow_ticket")
+
+    with CaptureQueriesContext(connection) as queries:
+        listed = found('"pickup rollers"')
+
+    assert set(listed) == set(tickets[-4:])  # the newest window of matches
+    assert any(f"LIMIT {search_module.WALK_LIMIT}" in q["sql"] for q in queries)
+    assert found("quokka") == []
