@@ -379,3 +379,16 @@ def test_common_words_are_found_by_walking_the_newest_tickets(
     assert set(listed) == set(tickets[-4:])  # the newest window of matches
     assert any(f"LIMIT {search_module.WALK_LIMIT}" in q["sql"] for q in queries)
     assert found("quokka") == []
+
+
+def test_the_merge_service_moves_what_the_search_finds(
+    requester: User, agent: User, workflow: Workflow
+) -> None:
+    source = new_ticket(requester, title="Duplicate")
+    target = new_ticket(requester, title="Original")
+    services.comment_create(ticket=source, author=agent, body="Serial QZ77 noted.")
+
+    services.ticket_merge(sources=[source], target=target, actor=agent)
+
+    assert found("qz77") == [target]
+    assert found("qz77", internal=False) == [target]
