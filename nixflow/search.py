@@ -129,7 +129,7 @@ def register() -> None:
     ticket_event.connect(on_ticket_event, dispatch_uid="nixflow.search")
     post_save.connect(on_row_saved, sender=Ticket, dispatch_uid="nixflow.search.ticket")
     post_save.connect(on_row_saved, sender=Comment, dispatch_uid="nixflow.search.comment")
-    register_ticket_column("search", "Found", admin_cells, order=10)
+    register_ticket_column("search", "Found", admin_cells, order=10, shown=searching)
 
 
 # --- searching ----------------------------------------------------------------------------
@@ -337,6 +337,11 @@ def attach_snippets(tickets: Sequence[Ticket], text: str, *, internal: bool) -> 
     found = snippets([t.pk for t in tickets], TicketSearch.build(text, internal=internal))
     for ticket in tickets:
         ticket.search_snippet = found.get(ticket.pk, "")  # type: ignore[attr-defined]
+
+
+def searching(request: HttpRequest) -> bool:
+    """Whether the admin's ticket list is showing a search (its "Found" column)."""
+    return bool(request.GET.get("q", "").strip())
 
 
 def admin_cells(request: HttpRequest, tickets: Sequence[Ticket]) -> dict[int, SafeString]:

@@ -30,7 +30,7 @@ from django.utils.safestring import SafeString
 
 from nixflow.models import Ticket
 from nixflow.toolkit.formats import format_datetime, format_duration, format_time_left
-from sla.models import OPEN_STATUSES, SLAMetric, SLAStatus
+from sla.models import OPEN_STATUSES, WAITING_CLOCK, SLAMetric, SLAStatus
 
 # The clocks that can still change: running, at risk, paused, breached still counting.
 OPEN = Q(status__in=OPEN_STATUSES) | Q(status=SLAStatus.BREACHED, completed_at__isnull=True)
@@ -133,10 +133,10 @@ def filter_by_state(tickets: QuerySet[Ticket], state: str) -> QuerySet[Ticket]:
     if state == ON_TRACK:
         return tickets.filter(~at_risk, sla_due_at__gt=now)
     if state == PAUSED:
-        # Few tickets have a clock and no due time: their ids from the open clocks
-        # (hashed once), not an EXISTS tried on every ticket without a due time.
-        open_clocks = SLAMetric.objects.filter(OPEN).order_by().values("ticket_id")
-        return tickets.filter(sla_due_at__isnull=True, pk__in=open_clocks)
+        # No ticking clock (no due time) and one that waits: the waiting clocks' ticket
+        # ids, read from the partial index sla_metric_waiting and hashed once.
+        waiting_clocks = SLAMetric.objects.filter(WAITING_CLOCK).order_by().values("ticket_id")
+        return tickets.filter(sla_due_at__isnull=True, pk__in=waiting_clocks)
     if state == NONE:
         return tickets.filter(~waiting, sla_due_at__isnull=True)
     return tickets

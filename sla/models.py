@@ -44,6 +44,11 @@ class SLAStatus(models.TextChoices):
 TICKING = (SLAStatus.RUNNING, SLAStatus.AT_RISK)
 # Clocks that can still be completed, resumed or re-targeted.
 OPEN_STATUSES = (SLAStatus.RUNNING, SLAStatus.AT_RISK, SLAStatus.PAUSED)
+# A clock that waits: paused, or breached and still open but not counting (the ticket
+# waits on the requester). A ticket whose open clocks all wait is "paused" on the desk.
+WAITING_CLOCK = models.Q(status=SLAStatus.PAUSED) | models.Q(
+    status=SLAStatus.BREACHED, completed_at__isnull=True, running_since__isnull=True
+)
 
 
 class SLABreachType(models.TextChoices):
@@ -307,6 +312,9 @@ class SLAMetric(models.Model):
                 condition=models.Q(status="breached", completed_at__isnull=True),
             ),
             models.Index(fields=["ticket", "metric_type"], name="sla_metric_ticket"),
+            # The desk's "paused" filter: the tickets of waiting clocks, from this index
+            # alone (a few percent of the clocks; the open ones are ten times as many).
+            models.Index(fields=["ticket"], name="sla_metric_waiting", condition=WAITING_CLOCK),
             # Covering, so the dashboard's window-edge counts read the index alone.
             models.Index(
                 fields=["completed_at"],

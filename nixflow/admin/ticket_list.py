@@ -99,7 +99,7 @@ class TicketListMixin(_Base):
         return queryset.annotate(priority_rank=priority_rank())
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        columns = [ColumnCell(column) for column in ticket_columns()]
+        columns = [ColumnCell(c) for c in ticket_columns() if c.shown is None or c.shown(request)]
         shown: list[Any] = []
         for item in super().get_list_display(request):
             if item is feature_columns:

@@ -521,8 +521,8 @@ class TicketAdmin(
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("title", "description", "requester__username", "requester__email")
     search_help_text = (
-        "A key (NF-12), or words: each must be in the title or description, or be the "
-        "requester's username, e-mail address, first or last name."
+        'Words (all required), "a phrase", prefix*, -excluded, a or b; a key (NF-12); or '
+        "a requester's username, e-mail or name. Searches the whole conversation."
     )
     autocomplete_fields = ("requester",)
     actions = ("assign_to_me", "move_to_stage", "add_tags", "remove_tags")

@@ -34,6 +34,7 @@ from nixflow.api.filters import TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import TicketCursorPagination
 from nixflow.api.permissions import IsAgent
 from nixflow.api.serializers import TicketSerializer
+from nixflow.api.views import with_snippets
 from nixflow.models import SavedView, Team, Ticket, User
 from nixflow.services import saved_views as services
 from nixflow.toolkit import queues
@@ -221,6 +222,7 @@ class ViewViewSet(viewsets.GenericViewSet):
             except ViewQueryError as error:
                 raise ConflictError(str(error)) from error
         page = self.paginate_queryset(self.filter_queryset(tickets))
+        with_snippets(request, page)
         return self.get_paginated_response(
             TicketSerializer(page, many=True, context={"request": request}).data
         )

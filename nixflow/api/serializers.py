@@ -87,6 +87,10 @@ class TicketSerializer(serializers.ModelSerializer):
     merged_into = serializers.SerializerMethodField(
         help_text="The key of the ticket this one was merged into, or null."
     )
+    search_snippet = serializers.SerializerMethodField(
+        help_text="In a list filtered with `search=`: where the words were found, as HTML "
+        "(the text escaped, the words in <mark>); null otherwise (docs/search.md)."
+    )
 
     class Meta:
         model = Ticket
@@ -110,8 +114,14 @@ class TicketSerializer(serializers.ModelSerializer):
             "closed_at",
             "version",
             "merged_into",
+            "search_snippet",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_search_snippet(self, ticket: Ticket) -> str | None:
+        # Set on a page's tickets by nixflow.search.attach_snippets (one query a page).
+        return getattr(ticket, "search_snippet", None)
 
     @extend_schema_field({"type": "string", "nullable": True, "pattern": f"^{TICKET_KEY_PATTERN}$"})
     def get_merged_into(self, ticket: Ticket) -> str | None:

@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from nixflow import selectors, services
+from nixflow import search, selectors, services
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.filters import ID_SCHEMA, TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
@@ -181,6 +181,15 @@ def etag(ticket: Ticket) -> str:
     return f'"{ticket.version}"'
 
 
+def with_snippets(request: Request, page: list[Ticket] | None) -> None:
+    """While searching (``search=``), each ticket of the page says where the words were
+    found (``search_snippet``): one query for the page, in the caller's view of the
+    conversation (requesters: the public part)."""
+    text = request.query_params.get("search", "").strip()
+    if page and text:
+        search.attach_snippets(page, text, internal=getattr(request.user, "is_agent", False))
+
+
 class TicketViewSet(viewsets.GenericViewSet):
     """Tickets, addressed by key (``NF-12``).
 
@@ -241,6 +250,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         one cursor page at a time: follow ``next`` and ``previous``."""
         tickets = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(tickets)
+        with_snippets(request, page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})

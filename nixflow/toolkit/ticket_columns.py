@@ -55,17 +55,25 @@ class TicketColumn:
     render: Cells
     ordering: Any | None
     order: int
+    shown: Callable[[HttpRequest], bool] | None = None  # None: always
 
 
 _columns: dict[str, TicketColumn] = {}
 
 
 def register_ticket_column(
-    name: str, title: str, render: Cells, *, ordering: Any | None = None, order: int = 100
+    name: str,
+    title: str,
+    render: Cells,
+    *,
+    ordering: Any | None = None,
+    order: int = 100,
+    shown: Callable[[HttpRequest], bool] | None = None,
 ) -> None:
-    """Add (or replace, by name) a column of the admin's ticket list."""
+    """Add (or replace, by name) a column of the admin's ticket list; ``shown`` (the
+    request) says when it is there at all (a search's "Found": while searching)."""
     _columns[name] = TicketColumn(
-        name=name, title=title, render=render, ordering=ordering, order=order
+        name=name, title=title, render=render, ordering=ordering, order=order, shown=shown
     )
 
 

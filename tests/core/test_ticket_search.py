@@ -80,6 +80,40 @@ def test_the_api_lists_the_best_match_first_unless_an_ordering_is_asked(
     assert keys(by_date) == [in_comment.key, in_title.key]
 
 
+def test_the_api_says_where_the_words_were_found_in_the_callers_view(
+    agent_api: APIClient, requester: User, agent: User, workflow: Workflow
+) -> None:
+    ticket = new_ticket(requester, title="Mail problem")
+    services.comment_create(ticket=ticket, author=agent, body="Rebooted the <i>router</i>.")
+    services.comment_create(
+        ticket=ticket, author=agent, body="The router vendor owes us one.", is_internal=True
+    )
+    mine = APIClient()
+    mine.force_authenticate(requester)
+
+    [row] = agent_api.get("/api/tickets/?search=router").json()["results"]
+    [own] = mine.get("/api/tickets/?search=rebooted").json()["results"]
+
+    assert "<mark>router</mark>" in row["search_snippet"]
+    assert "<i>" not in row["search_snippet"]  # the text's own markup never comes through
+    assert "vendor" not in own["search_snippet"]  # requesters see the public part only
+    assert "<mark>Rebooted</mark>" in own["search_snippet"]
+    [plain] = agent_api.get("/api/tickets/").json()["results"]
+    assert plain["search_snippet"] is None
+
+
+def test_the_found_column_is_there_only_while_searching(
+    agent_client: Client, requester: User, workflow: Workflow
+) -> None:
+    new_ticket(requester, title="Router down")
+
+    searching = agent_client.get(url("ticket_changelist"), {"q": "router"}).content.decode()
+    listing = agent_client.get(url("ticket_changelist")).content.decode()
+
+    assert "column-column_search" in searching
+    assert "column-column_search" not in listing
+
+
 def test_the_api_pages_search_results_by_cursor_without_repeats(
     agent_api: APIClient, requester: User, workflow: Workflow
 ) -> None:
