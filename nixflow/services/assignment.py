@@ -8,8 +8,9 @@ member's ticket is resolved or closed, or given to someone else, a member comes 
 or the team's configuration changes (``nixflow.services.teams.on_ticket_event`` and
 the team services call it).
 
-Every assignment goes through ``ticket_assign`` with the system as the actor, so it has
-its history row and its ``ticket.assigned`` event like an agent's.
+Every assignment makes ``ticket_assign``'s change (``assign_locked``, on the row the
+caller locked) with the system as the actor, so it has its history row and its
+``ticket.assigned`` event like an agent's.
 
 Concurrency. Tickets of one team are created in parallel (API requests, mail workers,
 form submissions). Each pick locks the team's row (``SELECT ... FOR UPDATE``) and holds
@@ -33,11 +34,11 @@ unassigned, will find it under the team lock itself) instead of waiting for them
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
-from django.db.models import IntegerField, Value
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from nixflow import events
@@ -60,68 +61,79 @@ from nixflow.services import tickets as ticket_services
 DRAIN_LIMIT = 100
 
 
-_OPEN_TICKETS_SQL = f"""(SELECT count(*) FROM (
+# The picks run once per new ticket of an auto-assigning team, under its lock, so their
+# two reads are written as SQL once (the ORM would compile each query again for every
+# ticket: most of a pick's cost at hundreds of tickets a second; bench/assignment.py).
+_MEMBERSHIP, _USER = TeamMembership._meta.db_table, User._meta.db_table
+_USER_FIELDS = list(User._meta.concrete_fields)
+_USER_COLUMNS = ", ".join(f"u.{f.column}" for f in _USER_FIELDS)
+
+# A member's open tickets (assigned to them, not in a done stage), counted up to a limit:
+# with a cap only "fewer than the cap?" matters, so an agent with thousands of open
+# tickets costs ``cap`` entries of nf_ticket_assignee_created, not thousands (NULL: no
+# limit, for least-open); 0 without a cap in round-robin (nothing needs it).
+_OPEN_TICKETS_SQL = f"""CASE WHEN %(count)s THEN (SELECT count(*) FROM (
     SELECT 1 FROM {Ticket._meta.db_table} t
     JOIN {Stage._meta.db_table} s ON s.id = t.stage_id
-    WHERE t.assignee_id = {TeamMembership._meta.db_table}.user_id
-      AND NOT (s.category = ANY(%s))
-    LIMIT %s) AS o)"""  # noqa: S608 -- table names from the models, values as parameters
+    WHERE t.assignee_id = m.user_id AND NOT (s.category = ANY(%(done)s))
+    LIMIT %(limit)s) AS o) ELSE 0 END"""  # noqa: S608 -- table names from the models
+
+_CANDIDATES_SQL = f"""
+SELECT m.id, m.last_assigned_at, {_OPEN_TICKETS_SQL}, {_USER_COLUMNS}
+FROM {_MEMBERSHIP} m JOIN {_USER} u ON u.id = m.user_id
+WHERE m.team_id = %(team)s AND u.is_active AND u.role = ANY(%(roles)s)
+  AND u.availability = %(available)s
+"""  # noqa: S608 -- table and column names from the models, values as parameters
 
 
-def _open_tickets(limit: int | None) -> RawSQL:
-    """A member's open tickets (assigned to them, not in a done stage), counted up to
-    ``limit``: with a cap only "fewer than the cap?" matters, so an agent with thousands
-    of open tickets costs ``cap`` entries of nf_ticket_assignee_created, not thousands
-    (None: no limit, for least-open)."""
-    return RawSQL(  # noqa: S611 -- the constant above, values as parameters
-        _OPEN_TICKETS_SQL, (list(DONE_CATEGORIES), limit), output_field=IntegerField()
-    )
+@dataclass(frozen=True)
+class Candidate:
+    """A member who can take a ticket now: their membership's id and turn, their open
+    tickets (see _OPEN_TICKETS_SQL) and the user."""
+
+    membership_id: int
+    last_assigned_at: datetime | None
+    open_tickets: int
+    user: User
 
 
-def _candidates(team: Team) -> list[TeamMembership]:
+def _candidates(team: Team) -> list[Candidate]:
     """The team's members who can take a ticket now (active agents, available), each
-    with ``open_tickets`` (0 when neither the mode nor a cap needs it), in one query."""
+    with their open tickets when the mode or a cap needs them, in one query."""
     cap = team.max_open_per_agent
-    if team.assignment_mode == AssignmentMode.LEAST_OPEN:
-        open_tickets: RawSQL | Value = _open_tickets(None)
-    elif cap is not None:
-        open_tickets = _open_tickets(cap)
-    else:
-        open_tickets = Value(0, output_field=IntegerField())
-    return list(
-        TeamMembership.objects.filter(
-            team=team,
-            user__is_active=True,
-            user__role__in=[Role.AGENT, Role.ADMIN],
-            user__availability=Availability.AVAILABLE,
-        )
-        .select_related("user")
-        .annotate(open_tickets=open_tickets)
-    )
+    least_open = team.assignment_mode == AssignmentMode.LEAST_OPEN
+    params: dict[str, Any] = {
+        "count": least_open or cap is not None,
+        "done": [str(category) for category in DONE_CATEGORIES],
+        "limit": None if least_open else cap,
+        "team": team.pk,
+        "roles": [str(Role.AGENT), str(Role.ADMIN)],
+        "available": str(Availability.AVAILABLE),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL, params)
+        rows = cursor.fetchall()
+    names = [f.attname for f in _USER_FIELDS]
+    return [
+        Candidate(pk, last, open_tickets, User.from_db(connection.alias, names, user))
+        for pk, last, open_tickets, *user in rows
+    ]
 
 
-def _pick(team: Team) -> TeamMembership | None:
+def _pick(team: Team) -> Candidate | None:
     """The member who gets the team's next ticket, None when nobody can take one."""
     if team.assignment_mode == AssignmentMode.OFF:
         return None
     cap = team.max_open_per_agent
-    candidates = [
-        m
-        for m in _candidates(team)
-        if cap is None or m.open_tickets < cap  # type: ignore[attr-defined]
-    ]
+    candidates = [m for m in _candidates(team) if cap is None or m.open_tickets < cap]
 
     # Never assigned first, then the one assigned longest ago; the membership id
     # breaks ties so that every process picks the same member from the same rows.
-    def turn(m: TeamMembership) -> tuple[bool, datetime | None, int]:
-        return (m.last_assigned_at is not None, m.last_assigned_at, m.pk)
+    def turn(m: Candidate) -> tuple[bool, datetime | None, int]:
+        return (m.last_assigned_at is not None, m.last_assigned_at, m.membership_id)
 
     if team.assignment_mode == AssignmentMode.LEAST_OPEN:
-        return min(
-            candidates,
-            key=lambda m: (m.open_tickets, *turn(m)),  # type: ignore[attr-defined]
-            default=None,
-        )
+        return min(candidates, key=lambda m: (m.open_tickets, *turn(m)), default=None)
     return min(candidates, key=turn, default=None)
 
 
@@ -138,20 +150,37 @@ WHERE id = %(membership)s
 """  # noqa: S608 -- table names from the models
 
 
-def _stamp(team: Team, member: TeamMembership) -> None:
+def _stamp(team: Team, member: Candidate) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            _STAMP_SQL, {"now": timezone.now(), "team": team.pk, "membership": member.pk}
+            _STAMP_SQL,
+            {"now": timezone.now(), "team": team.pk, "membership": member.membership_id},
         )
 
 
-def _give(ticket: Ticket, team: Team, member: TeamMembership) -> Ticket:
+def _give(ticket: Ticket, team: Team, member: Candidate) -> Ticket:
+    """Assign the (locked) ticket to ``member``: the change ``ticket_assign`` makes, by
+    the system, without locking and loading the row once more."""
     _stamp(team, member)
-    return ticket_services.ticket_assign(ticket=ticket, assignee=member.user, actor=None)
+    return ticket_services.assign_locked(ticket=ticket, assignee=member.user, actor=None)
 
 
-def _lock_team(team_id: int) -> Team:
-    return Team.objects.select_for_update().get(pk=team_id)
+_TEAM_FIELDS = list(Team._meta.concrete_fields)
+_LOCK_TEAM_SQL = f"""
+SELECT {", ".join(f.column for f in _TEAM_FIELDS)} FROM {Team._meta.db_table}
+WHERE id = %(team)s AND assignment_mode <> %(off)s FOR UPDATE
+"""  # noqa: S608 -- table and column names from the model, values as parameters
+
+
+def _lock_auto_team(team_id: int) -> Team | None:
+    """The team's row, read and locked for this transaction in one statement, when it
+    assigns automatically; None when it assigns by hand (and then it is not locked:
+    nothing here would serialise on it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_TEAM_SQL, {"team": team_id, "off": str(AssignmentMode.OFF)})
+        row = cursor.fetchone()
+    names = [f.attname for f in _TEAM_FIELDS]
+    return None if row is None else Team.from_db(connection.alias, names, row)
 
 
 def pick_for_new_ticket(*, ticket: Ticket) -> User | None:
@@ -165,9 +194,9 @@ def pick_for_new_ticket(*, ticket: Ticket) -> User | None:
     team = ticket.team
     if team is None or team.assignment_mode == AssignmentMode.OFF:
         return None  # no lock for teams that assign by hand
-    team = _lock_team(team.pk)
-    member = _pick(team)
-    if member is None:
+    team = _lock_auto_team(team.pk)
+    member = _pick(team) if team is not None else None
+    if team is None or member is None:
         return None
     _stamp(team, member)
     return member.user
@@ -188,19 +217,12 @@ def record_auto_assignment(*, ticket: Ticket, assignee: User) -> None:
 
 def auto_assign(*, ticket: Ticket) -> Ticket:
     """Give an unassigned open ticket of an auto-assigning team (moved there, or routed
-    after its creation) to the member whose turn it is, through ``ticket_assign``; the
+    after its creation) to the member whose turn it is, as ``ticket_assign`` would; the
     caller has locked the ticket. Without an available member under the cap it stays
     unassigned."""
     if ticket.team_id is None or ticket.assignee_id is not None:
         return ticket
-    # Read and locked in one query, and only when it assigns automatically (a team
-    # that assigns by hand is not locked: nothing here would serialise on it).
-    team = (
-        Team.objects.select_for_update()
-        .exclude(assignment_mode=AssignmentMode.OFF)
-        .filter(pk=ticket.team_id)
-        .first()
-    )
+    team = _lock_auto_team(ticket.team_id)
     if team is None:
         return ticket
     member = _pick(team)
@@ -231,8 +253,8 @@ def drain(*, team_ids: Iterable[int], limit: int = DRAIN_LIMIT, keep: int | None
     overlapping teams never wait for each other in a circle."""
     given = 0
     for team_id in sorted(set(team_ids)):
-        team = _lock_team(team_id)
-        if team.assignment_mode == AssignmentMode.OFF:
+        team = _lock_auto_team(team_id)
+        if team is None:
             continue
         for _ in range(limit):
             member = _pick(team)

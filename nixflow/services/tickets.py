@@ -405,7 +405,13 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     """Give the ticket to an active agent, or unassign it with None. Agents only."""
     require_agent(actor, "assign tickets")
     _validate_assignee(assignee)
-    ticket = _lock(ticket)
+    return assign_locked(ticket=_lock(ticket), assignee=assignee, actor=actor)
+
+
+def assign_locked(*, ticket: Ticket, assignee: User | None, actor: User | None) -> Ticket:
+    """``ticket_assign``'s change, on a ticket the caller locked in this transaction and
+    holds as its row stands (auto-assignment, which picked an active agent itself:
+    locking and loading the row again would cost three statements a ticket)."""
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     now = timezone.now()
