@@ -78,7 +78,12 @@ class MacroAdmin(ConfigurationAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Macro]:
-        return selectors.macros_visible(user=signed_in_user(request))
+        # Whoever is no agent (a requester made staff by mistake) must be refused by the
+        # role permissions (403), not sent to the index as if the macro did not exist.
+        user = signed_in_user(request)
+        if not user.is_agent:
+            return Macro.objects.all()
+        return selectors.macros_visible(user=user)
 
     def _manages(self, request: HttpRequest, obj: Macro | None) -> bool:
         return obj is None or selectors.may_manage(

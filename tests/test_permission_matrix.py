@@ -101,8 +101,13 @@ ALL_INVALID = Row(INVALID, INVALID, INVALID, INVALID, INVALID)
 STAFF = Row(LOGIN, LOGIN, LOGIN, OK, OK)
 STAFF_404 = Row(LOGIN, LOGIN, LOGIN, HIDDEN, HIDDEN)
 NOT_VIA_GET = Row(LOGIN, LOGIN, LOGIN, DENIED, DENIED)
+# A staff view that takes one method: 405 to the others, once signed in.
+ONE_METHOD = Row(LOGIN, LOGIN, LOGIN, NOT_ALLOWED, NOT_ALLOWED)
 ADMIN_ROLE = Row(LOGIN, LOGIN, LOGIN, DENIED, OK)
 # Every kind of notification (notifications.models.Kind), as a PUT of preferences names them.
+# A search click's token that no search had: the click is not counted, the reader still
+# gets the article (helpcenter.views).
+SEARCH_TOKEN = "00000000-0000-4000-8000-000000000000"
 NOTIFICATION_KINDS = [
     "assigned",
     "mentioned",
@@ -787,6 +792,49 @@ API = [
         POST=AGENTS,
         body=lambda w: None,
     ),
+    # Working a ticket (issue 18): macros, merge, links, presence.
+    entry("/api/macros/", GET=AGENTS, POST=AGENTS, body=json_body(name="Matrix two", body="Hi")),
+    entry(
+        "/api/macros/{pk}/",
+        "global",
+        at=pk("macro_global"),
+        GET=AGENTS,
+        PUT=ADMINS,
+        PATCH=ADMINS,
+        DELETE=ADMINS,
+        body=json_body(name="Matrix renamed", body="Hi", scope="global"),
+    ),
+    entry(
+        "/api/tickets/{key}/apply_macro/",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        body=lambda w: {"macro": w.macro_global.pk},
+    ),
+    entry(
+        "/api/tickets/{key}/merge/",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        body=lambda w: {"sources": [w.ticket_a_resolved.key]},
+    ),
+    entry(
+        "/api/tickets/{key}/links/",
+        at=ticket_a,
+        GET=OWNER,
+        POST=AGENTS_ON_A,
+        body=lambda w: {"relation": "blocks", "ticket": w.ticket_a_resolved.key},
+    ),
+    entry(
+        "/api/tickets/{key}/links/{link_id}/",
+        at=lambda w: {"key": w.ticket_a.key, "link_id": w.link_ab.pk},
+        DELETE=AGENTS_ON_A,
+    ),
+    entry(
+        "/api/tickets/{key}/presence/",
+        at=ticket_a,
+        POST=AGENTS_ON_A,
+        DELETE=AGENTS_ON_A,
+        body=json_body(composing=True),
+    ),
 ]
 
 # --- HTML pages outside the admin -------------------------------------------------------
@@ -823,6 +871,44 @@ PAGES = [
         POST=NOBODY,
         body=lambda w: Multipart({}),
     ),
+    # The help center (helpcenter): public articles for everyone, internal ones for staff.
+    entry("/help/", GET=EVERYONE),
+    entry("/help/sitemap.xml", GET=EVERYONE),
+    entry("/help/search/", at=lambda w: {"?": "q=printer jams"}, GET=EVERYONE),
+    entry("/help/c/{slug}/", at=slug("category"), GET=EVERYONE),
+    entry("/help/c/{slug}/", "empty", at=slug("category_spare"), GET=NOBODY),
+    entry("/help/a/{slug}/", "public", at=slug("article_public"), GET=EVERYONE),
+    entry("/help/a/{slug}/", "internal", at=slug("article_internal"), GET=STAFF_READ),
+    entry("/help/a/{slug}/", "draft", at=slug("article_draft"), GET=NOBODY),
+    entry(
+        "/help/search/{token}/a/{slug}/",
+        "public",
+        at=lambda w: {"token": SEARCH_TOKEN, "slug": w.article_public.slug},
+        GET=EVERYONE,
+    ),
+    entry(
+        "/help/search/{token}/a/{slug}/",
+        "internal",
+        at=lambda w: {"token": SEARCH_TOKEN, "slug": w.article_internal.slug},
+        GET=STAFF_READ,
+    ),
+    *(
+        entry(
+            path,
+            note,
+            at=slug(name),
+            POST=row,
+            body=lambda w, data=data: Multipart(data),
+        )
+        for path, data in (
+            ("/help/a/{slug}/helpful/", {"helpful": "yes"}),
+            ("/help/a/{slug}/feedback/", {"comment": "Step 2 is out of date."}),
+        )
+        for note, name, row in (
+            ("public", "article_public", Row(LOGIN, OK, OK, OK, OK)),
+            ("internal", "article_internal", Row(LOGIN, HIDDEN, HIDDEN, OK, OK)),
+        )
+    ),
 ]
 
 # --- The admin --------------------------------------------------------------------------
@@ -852,6 +938,8 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "nixflow.tag": ("view", ALL, lambda w: core_tag(w)["pk"]),
     # The agent's own view: theirs to change; admins manage everyone's.
     "nixflow.savedview": (ALL, ALL, lambda w: w.saved_view.pk),
+    # The agent's own macro: theirs to change; admins manage every macro.
+    "macros.macro": (ALL, ALL, lambda w: w.macro_agent.pk),
     # One row (id 1), shown with its defaults before anyone saved it; never added or
     # deleted.
     "nixflow.desksettings": ("view", "view change", lambda w: 1),
@@ -1043,6 +1131,42 @@ ADMIN_PAGES = [
         at=lambda w: {"object_id": w.notification_agent.pk},
         GET=STAFF,
     ),
+    # The ticket page's composer, links and merge (issue 18).
+    entry(
+        "/admin/nixflow/ticket/{object_id}/reply/",
+        at=lambda w: {"object_id": w.ticket_a.pk},
+        GET=STAFF,
+        POST=STAFF,
+        body=lambda w: Multipart({"reply_body": "Matrix reply", "action": "send"}),
+    ),
+    entry(
+        "/admin/nixflow/ticket/{object_id}/reply/draft/",
+        at=lambda w: {"object_id": w.ticket_a.pk},
+        GET=Row(LOGIN, LOGIN, LOGIN, INVALID, INVALID),  # the draft needs ?tool=
+        POST=ONE_METHOD,  # a read: GET only
+        body=lambda w: Multipart({}),
+    ),
+    entry(
+        "/admin/nixflow/ticket/{pk}/merge/",
+        at=lambda w: {"pk": w.ticket_a_resolved.pk},
+        GET=ONE_METHOD,
+        POST=STAFF,
+        body=lambda w: Multipart({"merge_into_key": w.ticket_a.key}),
+    ),
+    entry(
+        "/admin/nixflow/ticket/{pk}/links/",
+        at=lambda w: {"pk": w.ticket_a.pk},
+        GET=ONE_METHOD,
+        POST=STAFF,
+        body=lambda w: Multipart({"link_kind": "blocks", "link_ticket": w.ticket_a_resolved.key}),
+    ),
+    entry(
+        "/admin/nixflow/ticket/{pk}/links/{link_id}/remove/",
+        at=lambda w: {"pk": w.ticket_a.pk, "link_id": w.link_ab.pk},
+        GET=ONE_METHOD,
+        POST=STAFF,
+        body=lambda w: Multipart({}),
+    ),
 ]
 
 ENTRIES: list[Entry] = [*API, *PAGES, *_model_pages(), *ADMIN_PAGES]
@@ -1208,13 +1332,15 @@ OWN_ADMIN_PAGES = {
 NOTHING = Outcome("403/404", frozenset({"denied", "hidden"}))
 
 
-def _for_staff_requester(item: Entry) -> Outcome | None:
+def _for_staff_requester(item: Entry, method: str) -> Outcome | None:
     """What a requester made staff by mistake gets: nothing (RolePermissionsMixin; the
     custom pages check the role too). Refused or not found, as each page answers."""
     if item.pattern in OWN_ADMIN_PAGES:
         return None
     if item.expect.get("GET") == STAFF and item.pattern.endswith("/{object_id}/"):
         return OK  # the redirect to change/, which then refuses
+    if item.expect[method] == ONE_METHOD:
+        return NOT_ALLOWED  # a method the view does not take: 405 whoever asks
     return NOTHING
 
 
@@ -1230,8 +1356,8 @@ def _for_staff_requester(item: Entry) -> Outcome | None:
         )
         for item in ENTRIES
         if item.pattern.startswith("/admin/")
-        and (expected := _for_staff_requester(item)) is not None
         for method in item.expect
+        if (expected := _for_staff_requester(item, method)) is not None
     ],
 )
 def test_a_requester_made_staff_gets_nothing_from_the_admin(

@@ -320,6 +320,7 @@ def seed_world() -> World:
     world.objects.update(_seed_admin_only(world))
     world.objects.update(_seed_notifications(world))
     world.objects.update(_seed_teams(world))
+    world.objects.update(_seed_ticket_work(world))
     for actor, user in [*users.items(), ("staff_requester", staff_requester)]:
         client = Client()
         client.force_login(user)
@@ -565,6 +566,31 @@ def _seed_teams(world: World) -> dict[str, Any]:
         query="priority__exact=HIGH",
     )
     return {"team": team, "routing_rule": rule, "saved_view": view}
+
+
+def _seed_ticket_work(world: World) -> dict[str, Any]:
+    """Macros (a global one and the agent's own) and a link from ticket A to ticket B,
+    which requester A must never see B's key through."""
+    from macros.services import macro_create
+    from nixflow.models import LinkKind
+    from nixflow.services import ticket_link
+
+    agent = world.users["agent"]
+    global_macro = macro_create(
+        actor=None, data={"name": "Matrix thanks", "body": "Thanks!", "scope": "global"}
+    )
+    own = macro_create(
+        actor=agent,
+        data={
+            "name": "Matrix mine",
+            "body": "Hello {{ requester.first_name }}",
+            "scope": "personal",
+        },
+    )
+    link = ticket_link(
+        source=world.ticket_a, target=world.ticket_b, kind=LinkKind.RELATED, actor=agent
+    )
+    return {"macro_global": global_macro, "macro_agent": own, "link_ab": link}
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
