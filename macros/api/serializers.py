@@ -23,8 +23,14 @@ CUSTOM_MAX = 2_000
 REPLY_MAX = 50_000
 
 
+# "" (leave the priority as it is) is a choice of its own, so that the schema's enum
+# lists it (the core's Priority has no blank choice).
+SET_PRIORITY_CHOICES = [("", "Leave the priority as it is"), *Priority.choices]
+
+
 class MacroSerializer(serializers.ModelSerializer):
     changes = serializers.SerializerMethodField(help_text="What applying it changes, in words.")
+    set_priority = serializers.ChoiceField(choices=SET_PRIORITY_CHOICES, read_only=True)
 
     class Meta:
         model = Macro
@@ -86,7 +92,7 @@ class MacroWriteSerializer(serializers.Serializer):
         queryset=Stage.objects.all(), required=False, allow_null=True
     )
     set_priority = serializers.ChoiceField(
-        choices=Priority.choices, required=False, allow_blank=True
+        choices=SET_PRIORITY_CHOICES, required=False, allow_blank=True
     )
     set_team = serializers.PrimaryKeyRelatedField(
         queryset=Team.objects.all(), required=False, allow_null=True
