@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -167,34 +166,13 @@ def _closing_stage(ticket: Ticket) -> Stage | None:
 
 
 def _close(ticket: Ticket, *, into: Ticket, actor: User, at: datetime) -> None:
-    """Move the merged ticket to its closing stage, as ticket_transition would."""
+    """Move the merged ticket to its closing stage, with ticket_transition's change (its
+    event says which ticket it was merged into)."""
     stage = _closing_stage(ticket)
-    if stage is None:
-        return
-    current = ticket.stage
-    changes: dict[str, tuple[Any, Any]] = {"stage": (current, stage)}
-    resolved_at = ticket.resolved_at or at
-    closed_at = at if stage.category == StageCategory.CLOSED else None
-    if resolved_at != ticket.resolved_at:
-        changes["resolved_at"] = (ticket.resolved_at, resolved_at)
-    if closed_at != ticket.closed_at:
-        changes["closed_at"] = (ticket.closed_at, closed_at)
-    ticket.stage, ticket.resolved_at, ticket.closed_at = stage, resolved_at, closed_at
-    ticket.save(update_fields=["stage", "resolved_at", "closed_at"])
-    ticket_services._commit_change(
-        ticket=ticket,
-        actor=actor,
-        event_type=events.TICKET_TRANSITIONED,
-        changes=changes,
-        at=at,
-        payload={
-            "from_stage_id": current.pk,
-            "to_stage_id": stage.pk,
-            "from_category": current.category,
-            "to_category": stage.category,
-            "merged_into_id": into.pk,
-        },
-    )
+    if stage is not None:
+        ticket_services.move_to_stage(
+            ticket=ticket, to_stage=stage, actor=actor, at=at, payload={"merged_into_id": into.pk}
+        )
 
 
 def _merge_one(source: Ticket, *, into: Ticket, actor: User, at: datetime) -> list[int]:

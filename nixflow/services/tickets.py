@@ -372,29 +372,43 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
             f"Only agents can move a ticket from {current.name!r} to {to_stage.name!r}."
         )
 
-    now = timezone.now()
+    return move_to_stage(ticket=ticket, to_stage=to_stage, actor=actor, at=timezone.now())
+
+
+def move_to_stage(
+    *,
+    ticket: Ticket,
+    to_stage: Stage,
+    actor: User | None,
+    at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Ticket:
+    """The change of ``ticket_transition`` once it is allowed, on the locked ticket: the
+    stage, the resolved and closed times it implies, history and ``ticket.transitioned``
+    (``payload``: keys added to the event's, e.g. a merge's ``merged_into_id``)."""
+    current = ticket.stage
     changes: dict[str, tuple[Any, Any]] = {"stage": (current, to_stage)}
-    timestamps = {"resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at}
     if to_stage.category == StageCategory.RESOLVED:
-        timestamps = {"resolved_at": ticket.resolved_at or now, "closed_at": None}
+        timestamps = {"resolved_at": ticket.resolved_at or at, "closed_at": None}
     elif to_stage.category == StageCategory.CLOSED:
-        timestamps = {"resolved_at": ticket.resolved_at or now, "closed_at": now}
+        timestamps = {"resolved_at": ticket.resolved_at or at, "closed_at": at}
     else:
         timestamps = {"resolved_at": None, "closed_at": None}
     changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
     ticket.stage = to_stage
-    ticket.save(update_fields=["stage", *touch(ticket, now), *(n for n in changes if n != "stage")])
+    ticket.save(update_fields=["stage", *touch(ticket, at), *(n for n in changes if n != "stage")])
     _commit_change(
         ticket=ticket,
         actor=actor,
         event_type=events.TICKET_TRANSITIONED,
         changes=changes,
-        at=now,
+        at=at,
         payload={
             "from_stage_id": current.pk,
             "to_stage_id": to_stage.pk,
             "from_category": current.category,
             "to_category": to_stage.category,
+            **(payload or {}),
         },
     )
     return ticket

@@ -205,8 +205,12 @@ def test_a_refused_merge_changes_nothing(agent: User, desk: dict) -> None:
 
 
 # --- SLA clocks ---------------------------------------------------------------------------
-def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
-    from sla.models import SLABreach, SLAMetric, SLAStatus
+def _merged_late(agent: User, *, monitor_ran: bool) -> Ticket:
+    """A source merged twelve hours after it opened, past every deadline of its clocks
+    (first response and resolution in minutes); ``monitor_ran``: the SLA monitor saw the
+    clocks breached before the merge."""
+    from sla import services as sla_services
+    from sla.models import SLAMetric
     from tests.sla.conftest import MINUTES, T0
     from tests.sla.factories import SLAPolicyFactory
 
@@ -216,8 +220,18 @@ def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
         source = services.ticket_create(requester=requester, title="VPN", actor=requester)
         target = services.ticket_create(requester=requester, title="VPN 2", actor=requester)
         assert SLAMetric.objects.filter(ticket=source).count() == 2
-        clock.shift(timedelta(hours=12))  # past every deadline
+        clock.shift(timedelta(hours=12))
+        if monitor_ran:
+            sla_services.sla_scan()  # marks both clocks breached
         ticket_merge(sources=[source], target=target, actor=agent)
+    return source
+
+
+def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
+    from sla.models import SLABreach, SLAMetric, SLAStatus
+
+    source = _merged_late(agent, monitor_ran=False)
+
     statuses = set(SLAMetric.objects.filter(ticket=source).values_list("status", flat=True))
     assert statuses == {SLAStatus.CANCELLED}
     assert not SLABreach.objects.filter(metric__ticket=source).exists()
@@ -226,19 +240,10 @@ def test_the_sources_sla_clocks_end_cancelled_not_breached(agent: User) -> None:
 
 
 def test_a_clock_the_monitor_found_breached_stays_breached_when_merged(agent: User) -> None:
-    from sla import services as sla_services
     from sla.models import SLABreach, SLAMetric, SLAStatus
-    from tests.sla.conftest import MINUTES, T0
-    from tests.sla.factories import SLAPolicyFactory
 
-    SLAPolicyFactory(name="Standard", order=10, targets=MINUTES)
-    with time_machine.travel(T0, tick=False) as clock:
-        requester = RequesterFactory()
-        source = services.ticket_create(requester=requester, title="VPN", actor=requester)
-        target = services.ticket_create(requester=requester, title="VPN 2", actor=requester)
-        clock.shift(timedelta(hours=12))
-        sla_services.sla_scan()  # the monitor marks both clocks breached
-        ticket_merge(sources=[source], target=target, actor=agent)
+    source = _merged_late(agent, monitor_ran=True)
+
     clocks = SLAMetric.objects.filter(ticket=source)
     assert {c.status for c in clocks} == {SLAStatus.BREACHED}
     assert all(c.completed_at is not None for c in clocks)
