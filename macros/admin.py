@@ -1,23 +1,28 @@
 """Macros in the admin: each agent sees the macros they may use and changes those they
 manage (their personal ones; a team's leads the team's; admins all), saved through the
 services (one ``macro.*`` event each). The change page previews the body rendered with
-example values, and says what applying it changes."""
+example values, and says what applying it changes.
+
+A bulk apply queued for the workers has a read-only page of its own, the one the
+ticket list's action sends the agent to: it refreshes itself until the job is done, then
+says how many tickets got the macro and lists the refusals with their reasons. Agents
+see their own jobs, admins everyone's."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
 from macros import sandbox, selectors, services, tools
-from macros.models import Macro, Scope
+from macros.models import BulkApply, Macro, Scope
 from nixflow.models import Team, User
-from nixflow.toolkit.admin import EVERYTHING
+from nixflow.toolkit.admin import EVERYTHING, READ_ONLY, RolePermissionsMixin, plural
 from nixflow.toolkit.auth import is_admin, signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 
@@ -165,4 +170,73 @@ class MacroAdmin(ConfigurationAdmin):
         return format_html_join("", "<div>{}</div>", ((line,) for line in said))
 
 
-__all__ = ["MacroAdmin", "Scope"]
+MAX_REFUSALS_SHOWN = 500
+
+
+@admin.register(BulkApply)
+class BulkApplyAdmin(RolePermissionsMixin, admin.ModelAdmin):
+    """A bulk apply's progress and outcome, read-only (the workers write it)."""
+
+    agent_actions = admin_actions = READ_ONLY
+    record_admin_events = False  # nothing is written here
+    list_display = ("__str__", "actor", "created", "progress", "failed_count")
+    list_select_related = ("actor",)
+    ordering = ("-id",)
+    fields = ("macro_name", "actor", "created", "progress", "finished_at", "refusals")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BulkApply]:
+        user = signed_in_user(request)
+        jobs = super().get_queryset(request).select_related("actor")
+        return jobs if is_admin(user) or not user.is_agent else jobs.filter(actor=user)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        if job is not None and job.is_finished:
+            self._tell_finished(request, job)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _tell_finished(self, request: HttpRequest, job: BulkApply) -> None:
+        """The agent is told on the page the bulk action sent them to, which refreshes
+        itself until this is true."""
+        if job.done_count:
+            self.message_user(
+                request,
+                f"Done: the macro {job.macro_name!r} was applied to "
+                f"{plural(job.done_count, 'ticket')}.",
+            )
+        if job.failed_count:
+            self.message_user(
+                request,
+                f"{plural(job.failed_count, 'ticket')} could not be changed: see below.",
+                messages.WARNING,
+            )
+
+    @admin.display(description="progress")
+    def progress(self, obj: BulkApply) -> str:
+        handled = obj.done_count + obj.failed_count
+        state = "done" if obj.is_finished else "applying…"
+        counts = f"{obj.done_count} applied, {obj.failed_count} refused"
+        return f"{handled} of {obj.total} ({counts}), {state}"
+
+    @admin.display(description="refused")
+    def refusals(self, obj: BulkApply) -> str:
+        failures = obj.failures or []
+        if not failures:
+            return "None."
+        shown = failures[:MAX_REFUSALS_SHOWN]
+        rows = format_html_join(
+            "", "<li>{}: {}</li>", ((f.get("ticket", ""), f.get("message", "")) for f in shown)
+        )
+        more = len(failures) - len(shown)
+        return format_html("<ul>{}</ul>{}", rows, f"and {more} more" if more > 0 else "")
+
+
+__all__ = ["BulkApplyAdmin", "MacroAdmin", "Scope"]

@@ -23,6 +23,15 @@ changes (each of which records its own ``ticket.*`` event)::
 ``comment_id`` is null when the reply was posted by the composer itself (which records
 its ``ticket.commented``); ``changes`` are the changes made, in words ("Stage: Waiting on
 requester").
+
+``macro.bulk_queued`` (subject: the ``BulkApply``; actor: the agent), when a bulk apply
+is queued for the workers, and ``macro.bulk_applied`` (same subject and actor), when its
+last chunk committed::
+
+    {"macro_id": int | null, "macro": str, "total": int, "done": int, "failed": int}
+
+(``done`` and ``failed`` are 0 in ``macro.bulk_queued``; each ticket done has its own
+``macro.applied``.)
 """
 
 from __future__ import annotations
@@ -31,13 +40,15 @@ from typing import Any
 
 from eventlog.models import EventLog
 from eventlog.services import event_build, event_record, event_record_many
-from macros.models import Macro
+from macros.models import BulkApply, Macro
 from nixflow.models import Comment, Ticket, User
 
 MACRO_CREATED = "macro.created"
 MACRO_UPDATED = "macro.updated"
 MACRO_DELETED = "macro.deleted"
 MACRO_APPLIED = "macro.applied"
+MACRO_BULK_QUEUED = "macro.bulk_queued"
+MACRO_BULK_APPLIED = "macro.bulk_applied"
 
 
 def _identity(macro: Macro) -> dict[str, Any]:
@@ -89,3 +100,21 @@ def macro_applied(
 ) -> None:
     event = applied_event(macro=macro, ticket=ticket, actor=actor, comment=comment, changes=changes)
     event_record_many(events=[event])
+
+
+def _bulk_payload(job: BulkApply) -> dict[str, Any]:
+    return {
+        "macro_id": job.macro_id,
+        "macro": job.macro_name,
+        "total": job.total,
+        "done": job.done_count,
+        "failed": job.failed_count,
+    }
+
+
+def bulk_queued(*, job: BulkApply) -> None:
+    event_record(type=MACRO_BULK_QUEUED, subject=job, actor=job.actor, payload=_bulk_payload(job))
+
+
+def bulk_applied(*, job: BulkApply) -> None:
+    event_record(type=MACRO_BULK_APPLIED, subject=job, actor=job.actor, payload=_bulk_payload(job))

@@ -184,3 +184,37 @@ class Macro(models.Model):
         if self.scope == Scope.TEAM and self.owner_team_id:
             return f"Team ({self.owner_team})"
         return "Global"
+
+
+class BulkApply(models.Model):
+    """One macro applied to many tickets in the background (``macros.tasks``): what was
+    asked, and what came of it so far. The chunks add their counts and refusals as they
+    commit; ``finished_at`` is set by the one that completes the count. Successes are
+    counted only (each left its reply, history and ``macro.applied`` event on the
+    ticket); refusals are kept with their reason, as the agent must act on them."""
+
+    macro = models.ForeignKey(Macro, on_delete=models.SET_NULL, null=True, related_name="+")
+    macro_name = models.CharField(max_length=100)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    custom = models.TextField(blank=True)
+    total = models.PositiveIntegerField()
+    done_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    # [{"ticket": "NF-12", "message": "..."}], in the order the chunks committed.
+    failures = models.JSONField(default=list, blank=True)
+    # The chunks applied, by number: a chunk delivered twice (at least once) is not
+    # applied twice.
+    chunks_done = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "bulk macro apply"
+
+    def __str__(self) -> str:
+        return f"{self.macro_name} on {self.total} tickets"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None

@@ -13,9 +13,9 @@ lose a count.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import (
@@ -30,9 +30,10 @@ from django.template import Template
 from django.utils import timezone
 
 from eventlog.models import EventLog
+from eventlog.outbox import Message, outbox_enqueue_many
 from eventlog.services import event_record_many
 from macros import events, sandbox, selectors
-from macros.models import Assignment, Macro, Scope
+from macros.models import Assignment, BulkApply, Macro, Scope
 from nixflow import services
 from nixflow.models import Comment, Priority, Ticket, User
 from nixflow.services.tags import clean_tag_names
@@ -58,8 +59,12 @@ MACRO_FIELDS = frozenset(
         "is_active",
     }
 )
-BULK_CHUNK = 100
-BULK_WORKERS = 4
+# Tickets per transaction; in the background also per task, so that several workers
+# share a job (1,000 tickets: 20 chunks for the workers to take as they are free).
+BULK_CHUNK = 50
+# Up to this many tickets the admin applies a macro in the request; more are queued.
+BULK_SYNC_LIMIT = 50
+BULK_TASK = "macros.tasks.apply_bulk_chunk"
 
 
 # --- Managing macros ----------------------------------------------------------------------
@@ -400,6 +405,10 @@ class _Bulk:
     events: list[EventLog] = field(default_factory=list)
 
 
+def _refused(key: str, message: str) -> Outcome:
+    return Outcome(ticket_key=key, ok=False, message=message)
+
+
 def _try_one(bulk: _Bulk, ticket: Ticket) -> Outcome:
     macro, actor = bulk.macro, bulk.actor
     try:
@@ -407,9 +416,9 @@ def _try_one(bulk: _Bulk, ticket: Ticket) -> Outcome:
             body = _render_for(macro, bulk.template, ticket, actor, bulk.custom)
             ticket, comment, changes = _reply_and_change(macro, ticket, actor, body=body)
     except ObjectDoesNotExist:
-        return Outcome(ticket_key=ticket.key, ok=False, message="The ticket no longer exists.")
+        return _refused(ticket.key, GONE)
     except (ValidationError, PermissionDenied) as error:
-        return Outcome(ticket_key=ticket.key, ok=False, message=error_text(error))
+        return _refused(ticket.key, error_text(error))
     bulk.events.append(
         events.applied_event(
             macro=macro, ticket=ticket, actor=actor, comment=comment, changes=changes
@@ -419,61 +428,172 @@ def _try_one(bulk: _Bulk, ticket: Ticket) -> Outcome:
     return Outcome(ticket_key=ticket.key, ok=True, message=said, comment_id=comment.pk)
 
 
-def _apply_chunk(bulk: _Bulk, ids: Sequence[int]) -> list[Outcome]:
-    """One chunk in one transaction: its tickets read in one query (each is locked by
-    the first service that changes it), each applied in a savepoint, then the chunk's
-    ``macro.applied`` events in one INSERT and its uses counted, last, so that the
-    macro's row is locked only until the commit that follows."""
+GONE = "The ticket no longer exists."
+
+
+def _chunk_outcomes(bulk: _Bulk, ids: Sequence[int]) -> list[Outcome]:
+    """One chunk, in the caller's transaction: its tickets read in one query (each is
+    locked by the first service that changes it), each applied in a savepoint, then the
+    chunk's ``macro.applied`` events in one INSERT and its uses counted, last, so that
+    the macro's row is locked only until the commit that follows."""
     found = Ticket.objects.select_related("stage", "requester").in_bulk(ids)
-    with transaction.atomic():
-        bulk.events = []
-        outcomes = [
-            _try_one(bulk, found[pk])
-            if pk in found
-            else Outcome(ticket_key=f"NF-{pk}", ok=False, message="The ticket no longer exists.")
-            for pk in ids
-        ]
-        event_record_many(events=bulk.events)
-        _count_usage(bulk.macro, sum(outcome.ok for outcome in outcomes))
+    bulk.events = []
+    outcomes = [
+        _try_one(bulk, found[pk]) if pk in found else _refused(Ticket.key_for(pk), GONE)
+        for pk in ids
+    ]
+    event_record_many(events=bulk.events)
+    _count_usage(bulk.macro, sum(outcome.ok for outcome in outcomes))
     return outcomes
 
 
-def _run_chunks(bulk: _Bulk, chunks: list[list[int]], workers: int) -> list[list[Outcome]]:
-    """The chunks one after the other, or on ``workers`` threads, each with its own
-    database connection: a bulk apply waits on the database far more than it computes,
-    so a few connections finish it several times sooner. Only outside a transaction:
-    inside one, other connections could not see what the caller has not committed."""
-    if workers <= 1 or len(chunks) <= 1 or transaction.get_connection().in_atomic_block:
-        return [_apply_chunk(bulk, chunk) for chunk in chunks]
+def _ticket_ids(tickets: Iterable[Ticket | int]) -> list[int]:
+    return list(dict.fromkeys(t if isinstance(t, int) else t.pk for t in tickets))
 
-    def work(chunk: list[int]) -> list[Outcome]:
-        try:
-            return _apply_chunk(replace(bulk, events=[]), chunk)
-        finally:
-            connection.close()
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="macro-bulk") as pool:
-        return list(pool.map(work, chunks))
+def _chunks(ids: list[int], size: int) -> list[list[int]]:
+    size = max(size, 1)
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def macro_apply_bulk(
     *,
     macro: Macro,
-    tickets: Iterable[Ticket],
+    tickets: Iterable[Ticket | int],
     actor: User,
     custom: str = "",
     chunk_size: int = BULK_CHUNK,
-    workers: int = BULK_WORKERS,
 ) -> list[Outcome]:
-    """Apply the macro to each ticket on its own: a ticket the workflow (or anything
-    else) refuses is reported with the reason and left as it was, the others are done.
+    """Apply the macro to each ticket on its own, now, in this process: a ticket the
+    workflow (or anything else) refuses is reported with the reason and left as it was,
+    the others are done. For a few tickets (``BULK_SYNC_LIMIT``, the admin's choice);
+    more go to the workers with ``macro_bulk_enqueue``.
 
     Tickets are committed ``chunk_size`` at a time (a transaction per ticket would cost
-    a commit, an fsync, each), chunks run on up to ``workers`` connections at once, and
-    usage is counted once per chunk. Outcomes are in ``tickets``' order."""
+    a commit, an fsync, each), usage is counted once per chunk. Outcomes are in
+    ``tickets``' order."""
     _require_usable(macro, actor)
     bulk = _Bulk(macro=macro, actor=actor, template=sandbox.compile_body(macro.body), custom=custom)
-    ids = list(dict.fromkeys(ticket.pk for ticket in tickets))
-    size = max(chunk_size, 1)
-    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-    return [outcome for chunk in _run_chunks(bulk, chunks, workers) for outcome in chunk]
+    outcomes: list[Outcome] = []
+    for chunk in _chunks(_ticket_ids(tickets), chunk_size):
+        with transaction.atomic():
+            outcomes.extend(_chunk_outcomes(bulk, chunk))
+    return outcomes
+
+
+# --- Bulk, in the background --------------------------------------------------------------
+@transaction.atomic
+def macro_bulk_enqueue(
+    *,
+    macro: Macro,
+    tickets: Iterable[Ticket | int],
+    actor: User,
+    custom: str = "",
+    chunk_size: int = BULK_CHUNK,
+) -> BulkApply:
+    """Queue the macro's application to many tickets for the Celery workers: a
+    ``BulkApply`` row and one outbox message per chunk of ``chunk_size`` tickets, in
+    the caller's transaction (nothing is queued if it rolls back, and the request never
+    waits on the broker). Several workers take chunks at once, each ticket in its own
+    savepoint as ``macro_apply_bulk`` does; the job counts what was done and keeps each
+    refusal with its reason (``macro_bulk_apply_chunk``). Refused at once, with nothing
+    queued: a macro the actor may not use, a body that no longer compiles, no ticket."""
+    _require_usable(macro, actor)
+    sandbox.compile_body(macro.body)
+    ids = _ticket_ids(tickets)
+    if not ids:
+        raise ValidationError("Select at least one ticket.")
+    job = BulkApply.objects.create(
+        macro=macro, macro_name=macro.name, actor=actor, custom=custom, total=len(ids)
+    )
+    outbox_enqueue_many(
+        messages=[
+            Message(
+                task=BULK_TASK,
+                kwargs={"job_id": job.pk, "chunk": number, "ticket_ids": chunk},
+                key=f"macros.bulk:{job.pk}:{number}",
+            )
+            for number, chunk in enumerate(_chunks(ids, chunk_size))
+        ]
+    )
+    events.bulk_queued(job=job)
+    return job
+
+
+def _chunk_refusal(job: BulkApply) -> str | None:
+    """Why none of a chunk can be applied (the macro was deleted, or its user may no
+    longer use it, or its body no longer compiles), else None."""
+    if job.macro is None:
+        return "The macro was deleted before this ticket's turn."
+    try:
+        _require_usable(job.macro, job.actor)
+        sandbox.compile_body(job.macro.body)
+    except (ValidationError, PermissionDenied) as error:
+        return error_text(error)
+    return None
+
+
+RECORD_CHUNK = """
+UPDATE macros_bulkapply
+SET done_count = done_count + %(done)s,
+    failed_count = failed_count + %(failed)s,
+    failures = failures || %(failures)s::jsonb,
+    chunks_done = array_append(chunks_done, %(chunk)s),
+    finished_at = CASE WHEN done_count + failed_count + %(done)s + %(failed)s >= total
+                  THEN now() END
+WHERE id = %(job)s AND NOT (%(chunk)s = ANY(chunks_done))
+RETURNING finished_at IS NOT NULL
+"""
+
+
+def _record_chunk(job: BulkApply, chunk: int, outcomes: Sequence[Outcome]) -> bool | None:
+    """Add a chunk's counts and refusals to its job, in the chunk's transaction; the
+    chunk that completes the count finishes the job. None when the chunk was recorded
+    already (a second delivery of its message that ran at the same time as the first:
+    the row lock makes it wait for the first's commit, then find its number there)."""
+    failures = [{"ticket": o.ticket_key, "message": o.message} for o in outcomes if not o.ok]
+    params: dict[str, int | str] = {
+        "done": len(outcomes) - len(failures),
+        "failed": len(failures),
+        "failures": json.dumps(failures),
+        "chunk": chunk,
+        "job": job.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(RECORD_CHUNK, params)
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+def _apply_job_chunk(job: BulkApply, ids: Sequence[int]) -> list[Outcome]:
+    refusal = _chunk_refusal(job)
+    if refusal is not None or job.macro is None:
+        return [_refused(Ticket.key_for(pk), refusal or GONE) for pk in ids]
+    bulk = _Bulk(
+        macro=job.macro,
+        actor=job.actor,
+        template=sandbox.compile_body(job.macro.body),
+        custom=job.custom,
+    )
+    return _chunk_outcomes(bulk, ids)
+
+
+def macro_bulk_apply_chunk(*, job_id: int, chunk: int, ticket_ids: Sequence[int]) -> list[Outcome]:
+    """Apply one chunk of a queued bulk apply (the task ``macros.tasks.apply_bulk_chunk``
+    runs it), in one transaction: the tickets each in a savepoint, then their counts and
+    refusals added to the job. The chunk that completes the job records
+    ``macro.bulk_applied``. A chunk applied already (messages are delivered at least
+    once) is skipped; so is a job deleted meanwhile. Returns the chunk's outcomes."""
+    job = BulkApply.objects.select_related("macro", "actor").filter(pk=job_id).first()
+    if job is None or chunk in job.chunks_done:
+        return []
+    with transaction.atomic():
+        outcomes = _apply_job_chunk(job, ticket_ids)
+        finished = _record_chunk(job, chunk, outcomes)
+        if finished is None:
+            transaction.set_rollback(True)
+            return []
+        if finished:
+            job.refresh_from_db()
+            events.bulk_applied(job=job)
+    return outcomes

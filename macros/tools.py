@@ -3,13 +3,14 @@ the ticket list's "Apply a macro" bulk action (registered in ``MacrosConfig.read
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from macros import sandbox, selectors, services
 from macros.models import Assignment, Macro
@@ -18,7 +19,7 @@ from nixflow.toolkit.admin import plural, report_failures
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.composer import ComposerTool, Draft, register_composer_tool
 from nixflow.toolkit.errors import error_text
-from nixflow.toolkit.ticket_actions import register_ticket_action
+from nixflow.toolkit.ticket_actions import Run, register_ticket_action
 
 
 def describe(macro: Macro) -> list[str]:
@@ -100,27 +101,17 @@ def macro_field() -> MacroChoiceField:
     )
 
 
-@admin.action(permissions=["change"], description="Apply a macro (choose it next to the action)")
-def apply_macro_action(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Ticket]
-) -> None:
-    """Apply the macro chosen in the action bar to each selected ticket; each succeeds or
-    fails on its own, and one message lists the refusals."""
-    field = macro_field()
+def _chosen_macro(request: HttpRequest) -> Macro | None:
     try:
-        macro = field.clean(request.POST.get("macro") or None)
+        return macro_field().clean(request.POST.get("macro") or None)
     except ValidationError:
-        macro = None
-    if macro is None:
-        model_admin.message_user(request, "Choose a macro next to the action.", messages.ERROR)
-        return
-    try:
-        outcomes = services.macro_apply_bulk(
-            macro=macro, tickets=queryset.order_by("pk"), actor=signed_in_user(request)
-        )
-    except (ValidationError, PermissionDenied) as error:
-        model_admin.message_user(request, error_text(error), messages.ERROR)
-        return
+        return None
+
+
+def _apply_now(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, macro: Macro, ids: list[int]
+) -> None:
+    outcomes = services.macro_apply_bulk(macro=macro, tickets=ids, actor=signed_in_user(request))
     done = sum(outcome.ok for outcome in outcomes)
     if done:
         model_admin.message_user(
@@ -130,11 +121,47 @@ def apply_macro_action(
     report_failures(model_admin, request, f"Could not apply {macro.name!r} to", failures)
 
 
+def _queue(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, macro: Macro, ids: list[int]
+) -> HttpResponse:
+    job = services.macro_bulk_enqueue(macro=macro, tickets=ids, actor=signed_in_user(request))
+    model_admin.message_user(
+        request,
+        f"Applying the macro {macro.name!r} to {plural(len(ids), 'ticket')} in the "
+        "background. This page follows it and says when it is done.",
+    )
+    return HttpResponseRedirect(reverse("admin:macros_bulkapply_change", args=[job.pk]))
+
+
+@admin.action(permissions=["change"], description="Apply a macro (choose it next to the action)")
+def apply_macro_action(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Ticket]
+) -> HttpResponse | None:
+    """Apply the macro chosen in the action bar to each selected ticket; each succeeds or
+    fails on its own. A few tickets (``services.BULK_SYNC_LIMIT``) in the request, with
+    one message listing the refusals; more on the Celery workers, the agent sent to the
+    job's page, which says when they are done (a thousand tickets take seconds)."""
+    macro = _chosen_macro(request)
+    if macro is None:
+        model_admin.message_user(request, "Choose a macro next to the action.", messages.ERROR)
+        return None
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    try:
+        if len(ids) > services.BULK_SYNC_LIMIT:
+            return _queue(model_admin, request, macro, ids)
+        _apply_now(model_admin, request, macro, ids)
+    except (ValidationError, PermissionDenied) as error:
+        model_admin.message_user(request, error_text(error), messages.ERROR)
+    return None
+
+
 def register() -> None:
     register_composer_tool(COMPOSER_TOOL)
     register_ticket_action(
         "apply_macro",
         "Apply a macro (choose it next to the action)",
-        apply_macro_action,
+        # Returns the redirect to a queued job's page, which Django's admin follows; the
+        # toolkit's Run type says None only.
+        cast(Run, apply_macro_action),
         fields={"macro": macro_field()},
     )

@@ -346,25 +346,3 @@ def test_the_ticket_list_action_applies_the_chosen_macro(
     said.clear()
     tools.apply_macro_action(FakeAdmin(), _request(agent), Ticket.objects.all())  # type: ignore[arg-type]
     assert said == [("Choose a macro next to the action.", 40)]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_bulk_apply_on_several_connections_keeps_each_outcome_and_every_count(
-    agent: User, requester: User
-) -> None:
-    from tests.factories import default_workflow
-
-    stages = {stage.name: stage for stage in default_workflow().stages.all()}
-    macro = make_macro(set_stage=stages["Waiting on requester"], add_tags=["bulk"])
-    tickets = [new_ticket(requester, title=f"T{n}") for n in range(7)]
-    core.ticket_transition(ticket=tickets[5], to_stage=stages["Closed"], actor=agent)
-    outcomes = services.macro_apply_bulk(
-        macro=macro, tickets=tickets, actor=agent, chunk_size=2, workers=3
-    )
-    assert [o.ticket_key for o in outcomes] == [t.key for t in tickets]
-    assert [o.ok for o in outcomes] == [True] * 5 + [False, True]
-    assert Macro.objects.get(pk=macro.pk).usage_count == 6
-    assert Comment.objects.filter(ticket__in=tickets).count() == 6
-    moved = Ticket.objects.filter(pk__in=[t.pk for t in tickets], stage=macro.set_stage)
-    assert moved.count() == 6
-    assert EventLog.objects.filter(type="macro.applied").count() == 6
