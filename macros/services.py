@@ -9,6 +9,10 @@ through the core's service for it (``ticket_transition``, ``ticket_update``,
 transaction: a change the workflow forbids is refused with the core's own message and
 nothing of the macro stays. Usage is counted with ``F()`` so concurrent applies never
 lose a count.
+
+Bulk: ``macro_apply_bulk`` applies a macro to a few tickets in the caller's process,
+``macro_bulk_enqueue`` queues more for the Celery workers as a ``BulkApply`` job whose
+chunks ``macro_bulk_apply_chunk`` applies (docs/macros.md, "Bulk").
 """
 
 from __future__ import annotations
@@ -540,7 +544,7 @@ SET done_count = done_count + %(done)s,
     failures = failures || %(failures)s::jsonb,
     chunks_done = array_append(chunks_done, %(chunk)s),
     finished_at = CASE WHEN done_count + failed_count + %(done)s + %(failed)s >= total
-                  THEN now() END
+                  THEN clock_timestamp() END
 WHERE id = %(job)s AND NOT (%(chunk)s = ANY(chunks_done))
 RETURNING finished_at IS NOT NULL
 """
