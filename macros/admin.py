@@ -211,6 +211,7 @@ class BulkApplyAdmin(RolePermissionsMixin, admin.ModelAdmin):
                 request,
                 f"Done: the macro {job.macro_name!r} was applied to "
                 f"{plural(job.done_count, 'ticket')}.",
+                messages.SUCCESS,
             )
         if job.failed_count:
             self.message_user(
@@ -233,10 +234,10 @@ class BulkApplyAdmin(RolePermissionsMixin, admin.ModelAdmin):
             return "None."
         shown = failures[:MAX_REFUSALS_SHOWN]
         rows = format_html_join(
-            "", "<li>{}: {}</li>", ((f.get("ticket", ""), f.get("message", "")) for f in shown)
+            "", "<div>{}: {}</div>", ((f.get("ticket", ""), f.get("message", "")) for f in shown)
         )
         more = len(failures) - len(shown)
-        return format_html("<ul>{}</ul>{}", rows, f"and {more} more" if more > 0 else "")
+        return format_html("{}{}", rows, f"and {more} more" if more > 0 else "")
 
 
 __all__ = ["BulkApplyAdmin", "MacroAdmin", "Scope"]

@@ -211,6 +211,7 @@ class BulkApply(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name = "bulk macro apply"
+        verbose_name_plural = "bulk macro applies"
 
     def __str__(self) -> str:
         return f"{self.macro_name} on {self.total} tickets"

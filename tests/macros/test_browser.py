@@ -93,3 +93,39 @@ def test_the_macro_admin_page_at_both_widths(
     browser.get(f"{live_server.url}/admin/macros/macro/")  # type: ignore[attr-defined]
     for width in (1440, 375):
         shoot(browser, "macro-list", width)
+
+
+def test_the_bulk_apply_page_follows_the_job_until_it_says_done(
+    browser: WebDriver, live_server: object, agent: User, requester: User
+) -> None:
+    from macros import services as macro_services
+    from tests.factories import default_workflow
+    from tests.macros.test_bulk import run_chunks
+
+    stages = {stage.name: stage for stage in default_workflow().stages.all()}
+    macro = make_macro(name="Ask for the version", set_stage=stages["Waiting on requester"])
+    tickets = [
+        services.ticket_create(requester=requester, title=f"T{n}", actor=requester)
+        for n in range(4)
+    ]
+    services.ticket_transition(ticket=tickets[2], to_stage=stages["Closed"], actor=agent)
+    job = macro_services.macro_bulk_enqueue(macro=macro, tickets=tickets, actor=agent)
+    login(browser, live_server.url, agent.username, PASSWORD)  # type: ignore[attr-defined]
+    page = f"{live_server.url}/admin/macros/bulkapply/{job.pk}/change/"  # type: ignore[attr-defined]
+    browser.get(page)
+    assert "0 of 4 (0 applied, 0 refused), applying…" in browser.find_element(By.ID, "content").text
+    for width in (1440, 375):
+        shoot(browser, "macro-bulk-running", width)
+
+    run_chunks(job)  # what the worker does; the page refreshes itself within 3 s
+    WebDriverWait(browser, 15).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+    )
+    text = browser.find_element(By.ID, "content").text
+    assert "4 of 4 (3 applied, 1 refused), done" in text
+    assert f"{tickets[2].key}: " in text
+    messages = browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert "Done: the macro 'Ask for the version' was applied to 3 tickets." in messages
+    assert "1 ticket could not be changed" in messages
+    for width in (1440, 375):
+        shoot(browser, "macro-bulk-done", width)
