@@ -3,7 +3,7 @@ the ticket list's "Apply a macro" bulk action (registered in ``MacrosConfig.read
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,7 +19,7 @@ from nixflow.toolkit.admin import plural, report_failures
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.composer import ComposerTool, Draft, register_composer_tool
 from nixflow.toolkit.errors import error_text
-from nixflow.toolkit.ticket_actions import Run, register_ticket_action
+from nixflow.toolkit.ticket_actions import register_ticket_action
 
 
 def describe(macro: Macro) -> list[str]:
@@ -160,8 +160,6 @@ def register() -> None:
     register_ticket_action(
         "apply_macro",
         "Apply a macro (choose it next to the action)",
-        # Returns the redirect to a queued job's page, which Django's admin follows; the
-        # toolkit's Run type says None only.
-        cast(Run, apply_macro_action),
+        apply_macro_action,  # a queued job answers with the redirect to its page
         fields={"macro": macro_field()},
     )

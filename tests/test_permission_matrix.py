@@ -940,6 +940,8 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "nixflow.savedview": (ALL, ALL, lambda w: w.saved_view.pk),
     # The agent's own macro: theirs to change; admins manage every macro.
     "macros.macro": (ALL, ALL, lambda w: w.macro_agent.pk),
+    # A bulk job is a record of what ran: seen (agents their own), never edited.
+    "macros.bulkapply": ("view", "view", lambda w: w.bulk_apply.pk),
     # One row (id 1), shown with its defaults before anyone saved it; never added or
     # deleted.
     "nixflow.desksettings": ("view", "view change", lambda w: 1),

@@ -11,9 +11,10 @@ registers one in its ``AppConfig.ready()``::
     )
 
 ``run`` is called as an admin action is, ``run(model_admin, request, queryset)``, for
-agents who may change tickets. ``fields`` are inputs the action needs, shown in the
-list's action bar next to the core's (read them from ``request.POST``, cleaned with the
-field); make them ``required=False``, since the bar is submitted for every action.
+agents who may change tickets, and may return a response (a redirect) as one may.
+``fields`` are inputs the action needs, shown in the list's action bar next to the
+core's (read them from ``request.POST``, cleaned with the field); make them
+``required=False``, since the bar is submitted for every action.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from django.contrib.admin.helpers import ActionForm
 if TYPE_CHECKING:
     from django.contrib import admin
     from django.db.models import QuerySet
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
     from nixflow.models import Ticket
 
-Run = Callable[["admin.ModelAdmin[Any]", "HttpRequest", "QuerySet[Ticket]"], None]
+# An action may answer with a response (a redirect to where its work is followed), as
+# Django's admin actions may; None stays on the list.
+Run = Callable[["admin.ModelAdmin[Any]", "HttpRequest", "QuerySet[Ticket]"], "HttpResponse | None"]
 
 
 @dataclass(frozen=True)

@@ -571,7 +571,7 @@ def _seed_teams(world: World) -> dict[str, Any]:
 def _seed_ticket_work(world: World) -> dict[str, Any]:
     """Macros (a global one and the agent's own) and a link from ticket A to ticket B,
     which requester A must never see B's key through."""
-    from macros.services import macro_create
+    from macros.services import macro_bulk_enqueue, macro_create
     from nixflow.models import LinkKind
     from nixflow.services import ticket_link
 
@@ -590,7 +590,8 @@ def _seed_ticket_work(world: World) -> dict[str, Any]:
     link = ticket_link(
         source=world.ticket_a, target=world.ticket_b, kind=LinkKind.RELATED, actor=agent
     )
-    return {"macro_global": global_macro, "macro_agent": own, "link_ab": link}
+    bulk = macro_bulk_enqueue(macro=own, tickets=[world.ticket_a], actor=agent)
+    return {"macro_global": global_macro, "macro_agent": own, "link_ab": link, "bulk_apply": bulk}
 
 
 def _seed_admin_only(world: World) -> dict[str, Any]:
