@@ -279,9 +279,11 @@ def macro_render(*, macro: Macro, ticket: Ticket | None, actor: User, custom: st
 
 
 def _locked(ticket: Ticket) -> Ticket:
+    """The ticket's row, locked once for all the macro's steps: the services below are
+    told so (``locked=True``) and change this instance as they change the row."""
     return (
         Ticket.objects.select_for_update(of=("self",))
-        .select_related("stage", "requester")
+        .select_related("stage", "workflow", "requester")
         .get(pk=ticket.pk)
     )
 
@@ -293,7 +295,7 @@ def _stage(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]
     stage = macro.set_stage
     if stage is None or ticket.stage_id == stage.pk:
         return ticket, []
-    ticket = services.ticket_transition(ticket=ticket, to_stage=stage, actor=actor)
+    ticket = services.ticket_transition(ticket=ticket, to_stage=stage, actor=actor, locked=True)
     return ticket, [f"Stage: {stage.name}"]
 
 
@@ -331,10 +333,14 @@ def _assignee(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[s
 def _tags(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:
     said = []
     if macro.add_tags:
-        ticket = services.ticket_tag_add(ticket=ticket, tags=macro.add_tags, actor=actor)
+        ticket = services.ticket_tag_add(
+            ticket=ticket, tags=macro.add_tags, actor=actor, locked=True
+        )
         said.append(f"Tags added: {', '.join(macro.add_tags)}")
     if macro.remove_tags:
-        ticket = services.ticket_tag_remove(ticket=ticket, tags=macro.remove_tags, actor=actor)
+        ticket = services.ticket_tag_remove(
+            ticket=ticket, tags=macro.remove_tags, actor=actor, locked=True
+        )
         said.append(f"Tags removed: {', '.join(macro.remove_tags)}")
     return ticket, said
 
@@ -361,7 +367,7 @@ def _reply_and_change(
     macro: Macro, ticket: Ticket, actor: User, *, body: str
 ) -> tuple[Ticket, Comment, list[str]]:
     comment = services.comment_create(
-        ticket=ticket, author=actor, body=body, is_internal=macro.is_internal
+        ticket=ticket, author=actor, body=body, is_internal=macro.is_internal, locked=True
     )
     ticket, changes = _make_changes(macro, ticket, actor)
     return ticket, comment, changes
@@ -436,11 +442,19 @@ GONE = "The ticket no longer exists."
 
 
 def _chunk_outcomes(bulk: _Bulk, ids: Sequence[int]) -> list[Outcome]:
-    """One chunk, in the caller's transaction: its tickets read in one query (each is
-    locked by the first service that changes it), each applied in a savepoint, then the
-    chunk's ``macro.applied`` events in one INSERT and its uses counted, last, so that
-    the macro's row is locked only until the commit that follows."""
-    found = Ticket.objects.select_related("stage", "requester").in_bulk(ids)
+    """One chunk, in the caller's transaction: its tickets read and locked in one query
+    (in id order, as every service that locks several tickets does, so that two chunks
+    never wait for each other in a circle; the services are then told they hold them),
+    each applied in a savepoint, then the chunk's ``macro.applied`` events in one INSERT
+    and its uses counted, last, so that the macro's row is locked only until the commit
+    that follows."""
+    rows = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("stage", "workflow", "requester")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    found = {ticket.pk: ticket for ticket in rows}
     bulk.events = []
     outcomes = [
         _try_one(bulk, found[pk]) if pk in found else _refused(Ticket.key_for(pk), GONE)

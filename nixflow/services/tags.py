@@ -158,10 +158,10 @@ def _apply(
     return ticket
 
 
-def _begin(ticket: Ticket, actor: User | None) -> Ticket:
+def _begin(ticket: Ticket, actor: User | None, *, locked: bool = False) -> Ticket:
     require_agent(actor, "tag tickets")
     ticket_services._require_can_view(actor, ticket)
-    return ticket_services._lock(ticket)
+    return ticket_services._held(ticket, locked=locked)
 
 
 @transaction.atomic
@@ -179,19 +179,24 @@ def ticket_tags_set(*, ticket: Ticket, tags: Sequence[str], actor: User | None) 
 
 
 @transaction.atomic
-def ticket_tag_add(*, ticket: Ticket, tags: Sequence[str], actor: User | None) -> Ticket:
-    """Add ``tags`` to the ticket's (its others stay); agents only. As ticket_tags_set."""
+def ticket_tag_add(
+    *, ticket: Ticket, tags: Sequence[str], actor: User | None, locked: bool = False
+) -> Ticket:
+    """Add ``tags`` to the ticket's (its others stay); agents only. As ticket_tags_set
+    (``locked``: see comment_create)."""
     names = clean_tag_names(tags)
-    ticket = _begin(ticket, actor)
+    ticket = _begin(ticket, actor, locked=locked)
     return _apply(ticket, actor, add=_resolve(names, actor), remove=[])
 
 
 @transaction.atomic
-def ticket_tag_remove(*, ticket: Ticket, tags: Sequence[str], actor: User | None) -> Ticket:
+def ticket_tag_remove(
+    *, ticket: Ticket, tags: Sequence[str], actor: User | None, locked: bool = False
+) -> Ticket:
     """Take ``tags`` off the ticket; agents only. Names no tag has, or tags the ticket
     doesn't have, are nothing to remove: never an error, never a new tag."""
     names = clean_tag_names(tags)
-    ticket = _begin(ticket, actor)
+    ticket = _begin(ticket, actor, locked=locked)
     return _apply(ticket, actor, add=[], remove=list(tags_named(names)))
 
 

@@ -66,6 +66,13 @@ def _lock(ticket: Ticket) -> Ticket:
     )
 
 
+def _held(ticket: Ticket, *, locked: bool) -> Ticket:
+    """The ticket's locked row: the caller's own when it says so (``locked``: locked in
+    this transaction, and the instance as the row stands, e.g. a macro making several
+    changes one after the other), else locked and loaded now."""
+    return ticket if locked else _lock(ticket)
+
+
 # Optimistic concurrency: Ticket.version counts the changes of the ticket and its
 # conversation, so that "the version I loaded" tells a client (the API's If-Match, the
 # admin's collision warning) whether anything changed since. Every change goes through
@@ -339,7 +346,9 @@ def _allowed_targets(stage: Stage) -> str:
 
 
 @transaction.atomic
-def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) -> Ticket:
+def ticket_transition(
+    *, ticket: Ticket, to_stage: Stage, actor: User | None, locked: bool = False
+) -> Ticket:
     """Move the ticket along an allowed transition of its workflow.
 
     Entering a RESOLVED stage sets ``resolved_at``; entering CLOSED sets ``closed_at``
@@ -347,7 +356,7 @@ def ticket_transition(*, ticket: Ticket, to_stage: Stage, actor: User | None) ->
     category (a reopen) clears both.
     """
     _require_can_view(actor, ticket)
-    ticket = _lock(ticket)
+    ticket = _held(ticket, locked=locked)
     current = ticket.stage
     if to_stage.workflow_id != ticket.workflow_id:
         raise ValidationError(
@@ -471,16 +480,19 @@ def comment_create(
     body: str,
     is_internal: bool = False,
     attachments: Sequence[UploadedFile] = (),
+    locked: bool = False,
 ) -> Comment:
     """Add a public or internal comment; the first public agent comment is the first
-    response. Requesters write only public comments, on tickets they can see."""
+    response. Requesters write only public comments, on tickets they can see.
+    ``locked``: the caller locked the ticket in this transaction and holds it as the row
+    stands (``_held``), as ticket_transition and the tag services also take it."""
     if not body.strip():
         raise ValidationError({"body": "A comment needs a body."})
     if is_internal and not author.is_agent:
         raise PermissionDenied("Requesters cannot write internal comments.")
     _require_can_view(author, ticket)
     _validate_attachments(attachments)
-    ticket = _lock(ticket)
+    ticket = _held(ticket, locked=locked)
     storage_quota_check(user=author, ticket=ticket, uploads=attachments)
     now = timezone.now()
     comment = Comment(ticket=ticket, author=author, body=body, is_internal=is_internal, created=now)

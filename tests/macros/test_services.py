@@ -223,6 +223,21 @@ def test_a_stage_the_ticket_is_in_already_is_no_change(
     assert services.macro_apply(macro=macro, ticket=ticket, actor=agent).changes == []
 
 
+def test_a_macros_changes_each_count_the_version_once_on_the_row_locked_once(
+    agent: User, ticket: Ticket, stages: dict[str, Stage]
+) -> None:
+    macro = make_macro(set_stage=stages["Waiting on requester"], add_tags=["vpn"])
+    before = Ticket.objects.get(pk=ticket.pk).version
+
+    applied = services.macro_apply(macro=macro, ticket=ticket, actor=agent)
+
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.version == before + 3  # the reply, the stage, the tag
+    assert applied.ticket.version == stored.version  # the instance kept in step
+    assert stored.stage == stages["Waiting on requester"]
+    assert list(stored.tags.values_list("name", flat=True)) == ["vpn"]
+
+
 def test_usage_is_counted(agent: User, ticket: Ticket, requester: User) -> None:
     macro = make_macro()
     services.macro_apply(macro=macro, ticket=ticket, actor=agent)
