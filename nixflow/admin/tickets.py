@@ -520,6 +520,7 @@ class TicketAdmin(
     )
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("title", "description", "requester__username", "requester__email")
+    search_rank = "search_rank"  # nixflow.search ranks title over description over comments
     search_help_text = (
         'Words (all required), "a phrase", prefix*, -excluded, a or b; a key (NF-12); or '
         "a requester's username, e-mail or name. Searches the whole conversation."
@@ -552,8 +553,9 @@ class TicketAdmin(
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Ticket], search_term: str
     ) -> tuple[QuerySet[Ticket], bool]:
-        """A key, or words AND-ed, each served by an index (nixflow.admin.ticket_search)."""
-        return search_tickets(queryset, search_term), False
+        """A key, a requester, or words over the whole conversation (nixflow.search),
+        best match first until a column is chosen."""
+        return self.rank_first(request, search_tickets(queryset, search_term)), False
 
     # --- actions ------------------------------------------------------------------------
     @admin.action(description="Assign to me", permissions=["change"])

@@ -60,7 +60,7 @@ from typing import Any, ClassVar
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
@@ -450,6 +450,9 @@ class FastListAdmin(admin.ModelAdmin):
     # themselves (a trigram index finds candidates, each is then checked), about 8 rows
     # per match of a word in one ticket of eight.
     search_count_cap: ClassVar[int] = 1_000
+    # The annotation a ranking search sets on its results (get_search_results), by which
+    # the list is ordered, best first, until a column is chosen; None: no ranking.
+    search_rank: ClassVar[str | None] = None
     # Pages reached by number (OFFSET at most (n-1)*list_per_page); further by cursor.
     max_numbered_pages: ClassVar[int] = 10
 
@@ -458,6 +461,15 @@ class FastListAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return FastChangeList
+
+    def rank_first(self, request: HttpRequest, results: QuerySet[Any]) -> QuerySet[Any]:
+        """A ranking search's ``results`` (get_search_results) best first, while no
+        column was chosen: the list's order (set before the search, by Django) after the
+        ``search_rank`` annotation, so that keyset pages follow the rank too."""
+        rank = self.search_rank
+        if not rank or ORDER_VAR in request.GET or rank not in results.query.annotations:
+            return results
+        return results.order_by(f"-{rank}", *results.query.order_by)
 
     def action_checkbox(self, obj: Any) -> SafeString:
         """Django's checkbox, written directly: rendering it through the form widget's

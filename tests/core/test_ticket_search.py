@@ -102,6 +102,22 @@ def test_the_api_says_where_the_words_were_found_in_the_callers_view(
     assert plain["search_snippet"] is None
 
 
+def test_the_admin_list_shows_the_best_match_first_until_a_column_is_chosen(
+    agent_client: Client, requester: User, agent: User, workflow: Workflow
+) -> None:
+    # Oldest first: title, comment, description; so rank, age and key orders all differ.
+    in_title = new_ticket(requester, title="Router down")
+    in_comment = new_ticket(requester, title="Mail problem")
+    services.comment_create(ticket=in_comment, author=agent, body="Rebooted the router.")
+    in_description = new_ticket(requester, title="Slow", description="since the router reboot")
+
+    ranked = agent_client.get(url("ticket_changelist"), {"q": "router"})
+    by_key = agent_client.get(url("ticket_changelist"), {"q": "router", "o": "1"})
+
+    assert rows(ranked) == [in_title, in_description, in_comment]
+    assert rows(by_key) == [in_title, in_comment, in_description]
+
+
 def test_the_found_column_is_there_only_while_searching(
     agent_client: Client, requester: User, workflow: Workflow
 ) -> None:
