@@ -20,28 +20,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
 from macros import sandbox, selectors, services, tools
-from macros.models import BulkApply, Macro, Scope
+from macros.models import EDITABLE_FIELDS, BulkApply, Macro, Scope
 from nixflow.models import Team, User
 from nixflow.toolkit.admin import EVERYTHING, READ_ONLY, RolePermissionsMixin, plural
 from nixflow.toolkit.auth import is_admin, signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 
-FORM_FIELDS = (
-    "name",
-    "body",
-    "is_internal",
-    "is_active",
-    "scope",
-    "owner",
-    "owner_team",
-    "set_stage",
-    "set_priority",
-    "set_team",
-    "assignment",
-    "assignee",
-    "add_tags",
-    "remove_tags",
-)
+FORM_FIELDS = EDITABLE_FIELDS
 
 
 @admin.register(Macro)

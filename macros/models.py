@@ -34,6 +34,26 @@ class Assignment(models.TextChoices):
     UNASSIGN = "unassign", "Unassign"
 
 
+# What a person sets on a macro, in the order the API shows it: the service's allowed
+# keys, the admin form's service fields and the API's writable fields are these.
+EDITABLE_FIELDS = (
+    "name",
+    "body",
+    "is_internal",
+    "scope",
+    "owner",
+    "owner_team",
+    "set_stage",
+    "set_priority",
+    "set_team",
+    "assignment",
+    "assignee",
+    "add_tags",
+    "remove_tags",
+    "is_active",
+)
+
+
 class Macro(models.Model):
     """A canned reply (public or an internal note) and the changes that go with it."""
 

@@ -37,7 +37,7 @@ from eventlog.models import EventLog
 from eventlog.outbox import Message, outbox_enqueue_many
 from eventlog.services import event_record_many
 from macros import events, sandbox, selectors
-from macros.models import Assignment, BulkApply, Macro, Scope
+from macros.models import EDITABLE_FIELDS, Assignment, BulkApply, Macro, Scope
 from nixflow import services
 from nixflow.models import Comment, Priority, Ticket, User
 from nixflow.services.tags import clean_tag_names
@@ -45,24 +45,7 @@ from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError, error_text
 from nixflow.toolkit.services import changes_payload, model_update
 
-MACRO_FIELDS = frozenset(
-    {
-        "name",
-        "body",
-        "is_internal",
-        "scope",
-        "owner",
-        "owner_team",
-        "set_stage",
-        "set_priority",
-        "set_team",
-        "assignment",
-        "assignee",
-        "add_tags",
-        "remove_tags",
-        "is_active",
-    }
-)
+MACRO_FIELDS = frozenset(EDITABLE_FIELDS)
 # Tickets per transaction; in the background also per task, so that several workers
 # share a job (1,000 tickets: 20 chunks for the workers to take as they are free).
 BULK_CHUNK = 50

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from macros import selectors
-from macros.models import BODY_MAX, TAG_NAME_MAX, Assignment, Macro, Scope
+from macros.models import BODY_MAX, EDITABLE_FIELDS, TAG_NAME_MAX, Assignment, Macro, Scope
 from nixflow.api.schema import NOT_BLANK
 from nixflow.api.serializers import (
     COMMENT_BODY_NOT_BLANK,
@@ -36,20 +36,7 @@ class MacroSerializer(serializers.ModelSerializer):
         model = Macro
         fields = [
             "id",
-            "name",
-            "body",
-            "is_internal",
-            "scope",
-            "owner",
-            "owner_team",
-            "set_stage",
-            "set_priority",
-            "set_team",
-            "assignment",
-            "assignee",
-            "add_tags",
-            "remove_tags",
-            "is_active",
+            *EDITABLE_FIELDS,
             "changes",
             "usage_count",
             "last_used_at",
