@@ -66,6 +66,7 @@ from textwrap import shorten
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from bench.kept import record_load, recorded_load, wanted_load
 from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,38 +218,13 @@ def verdict(medians: dict[str, float], limit: float = MAX_MEDIAN_MS) -> list[str
 
 
 # --- the database -----------------------------------------------------------------------
-def wanted_load(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "tickets": args.tickets,
-        "comments_per_ticket": args.comments_per_ticket,
-        "seed": args.seed,
-        "version": LOAD_VERSION,
-    }
-
-
-def recorded_load(database: str) -> dict[str, Any] | None:
-    from tests.support.processes import admin_connection
-
-    with admin_connection() as conn:
-        row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            [database],
-        ).fetchone()
-    if row is None or not row[0]:
-        return None
-    with contextlib.suppress(ValueError):
-        return json.loads(row[0])
-    return None
-
-
 def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     """The benchmark's database, loaded as ``args`` ask: kept from an earlier run when
     its recorded load matches, else rebuilt. Returns what is known of its load."""
-    from psycopg import sql
 
     from tests.support.processes import admin_connection, create_database
 
-    wanted, database = wanted_load(args), args.database
+    wanted, database = wanted_load(args, LOAD_VERSION), args.database
     recorded = None if args.fresh else recorded_load(database)
     if recorded is not None and {k: recorded.get(k) for k in wanted} == wanted:
         say(f"== reusing {database} (loaded {recorded.get('loaded_at')})")
@@ -295,11 +271,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
             "load_summary": output.strip().splitlines()[-1],
             "load_average_during_load": [round(x, 2) for x in load],
         }
-        conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(database), sql.Literal(json.dumps(info))
-            )
-        )
+    record_load(database, info)
     say(f"   {info['load_summary']}")
     return {**info, "reused": False}
 

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.kept import record_load, recorded_load, wanted_load
 from bench.tickets_api import BenchError, Stats, bench_main, child_env, machine, manage, say
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,36 +70,12 @@ class Query:
 
 
 # --- the database -------------------------------------------------------------------------
-def wanted_load(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "tickets": args.tickets,
-        "comments_per_ticket": args.comments_per_ticket,
-        "seed": args.seed,
-        "version": LOAD_VERSION,
-    }
-
-
-def recorded_load(database: str) -> dict[str, Any] | None:
-    from tests.support.processes import admin_connection
-
-    with admin_connection() as conn:
-        row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            [database],
-        ).fetchone()
-    if row is None or not row[0]:
-        return None
-    with contextlib.suppress(ValueError):
-        return json.loads(row[0])
-    return None
-
-
 def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     """The benchmark's database, kept from an earlier run when its recorded load matches
     ``args``, else built. Returns what is known of its load."""
     from tests.support.processes import create_database
 
-    wanted, database = wanted_load(args), args.database
+    wanted, database = wanted_load(args, LOAD_VERSION), args.database
     recorded = None if args.fresh else recorded_load(database)
     if recorded is not None and {k: recorded.get(k) for k in wanted} == wanted:
         say(f"== reusing {database} (loaded {recorded.get('loaded_at')})")
@@ -133,7 +110,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
         "load_summary": output.strip().splitlines()[-1],
         "load_average_during_load": [round(x, 2) for x in load],
     }
-    _record(database, info)
+    record_load(database, info)
     say(f"   {info['load_summary']}")
     return {**info, "reused": False}
 
@@ -175,19 +152,6 @@ def _vacuum(database: str) -> None:
 
     with admin_connection(database) as conn:
         conn.execute("VACUUM (ANALYZE)")
-
-
-def _record(database: str, info: dict[str, Any]) -> None:
-    from psycopg import sql
-
-    from tests.support.processes import admin_connection
-
-    with admin_connection(database) as conn:
-        conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(database), sql.Literal(json.dumps(info))
-            )
-        )
 
 
 def use(database: str) -> None:
