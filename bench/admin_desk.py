@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import statistics
@@ -67,7 +66,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bench.kept import record_load, recorded_load, wanted_load
-from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say
+from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -497,15 +496,7 @@ def run(args: argparse.Namespace) -> int:
         load_average=load_average,
         notes=notes,
     )
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "admin_desk.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.output / "admin_desk.md").write_text(text)
-    say(text)
-    if results["problems"]:
-        say("FAILED: " + "; ".join(results["problems"]))
-        return 1
-    return 0
+    return write_results(args.output, "admin_desk", results, markdown(results))
 
 
 def report(

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -46,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.kept import record_load, recorded_load, wanted_load
-from bench.tickets_api import BenchError, Stats, bench_main, child_env, machine, manage, say
+from bench.tickets_api import (
+    BenchError,
+    Stats,
+    bench_main,
+    child_env,
+    machine,
+    manage,
+    say,
+    write_results,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -308,15 +316,7 @@ def run(args: argparse.Namespace) -> int:
         load_average.append(os.getloadavg()[0])
         connection.close()
     results = report(mix, args, load, server_version, load_average)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "ticket_search.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.output / "ticket_search.md").write_text(text)
-    say(text)
-    if results["problems"]:
-        say("FAILED: " + "; ".join(results["problems"]))
-        return 1
-    return 0
+    return write_results(args.output, "ticket_search", results, markdown(results))
 
 
 def report(

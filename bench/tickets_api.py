@@ -526,6 +526,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_results(output: Path, name: str, results: dict[str, Any], text: str) -> int:
+    """Write ``<name>.json`` and ``.md`` under ``output``, print the report, and return
+    the exit status a benchmark with a ``problems`` list ends with (1: a target missed)."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output / f"{name}.md").write_text(text)
+    say(text)
+    if results["problems"]:
+        say("FAILED: " + "; ".join(results["problems"]))
+        return 1
+    return 0
+
+
 def bench_main(
     parse: Callable[[Sequence[str]], argparse.Namespace],
     measure_run: Callable[[argparse.Namespace], int],
