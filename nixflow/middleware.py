@@ -18,8 +18,9 @@ import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 API_PREFIX = "/api/"  # nixflow/urls.py
 
@@ -49,3 +50,29 @@ class UserTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class UserLanguageMiddleware:
+    """The signed-in person's own language (``User.language``) before the browser's.
+
+    After LocaleMiddleware, which has activated the language of the cookie or of
+    ``Accept-Language`` (and marks responses ``Vary: Accept-Language``), and after
+    AuthenticationMiddleware. A code that is not (or no longer) one of LANGUAGES is
+    ignored rather than failing the page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        code = getattr(user, "language", "") if user is not None else ""
+        if code and code in _languages():
+            translation.activate(code)
+            request.LANGUAGE_CODE = code
+        return self.get_response(request)
+
+
+@lru_cache(maxsize=1)
+def _languages() -> frozenset[str]:
+    return frozenset(code for code, _name in settings.LANGUAGES)

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "notifications",
     "macros",
     "helpcenter",
+    "portal",
+    "csat",
     "eventlog",
     "nixflow.apps.NixflowAdminConfig",  # django.contrib.admin, with NixFlow's site
     "django.contrib.auth",
@@ -107,11 +109,15 @@ MIDDLEWARE = [
     "nixflow.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the page: the browser's Accept-Language (or the language cookie),
+    # then UserLanguageMiddleware below puts the signed-in person's own choice first.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Dates in the signed-in user's time zone (User.time_zone), else TIME_ZONE.
     "nixflow.middleware.UserTimeZoneMiddleware",
+    "nixflow.middleware.UserLanguageMiddleware",
     "eventlog.context.CorrelationIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "nixflow.security.LoginThrottleMiddleware",
@@ -168,7 +174,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The desk's own language: mail to someone who chose none, and pages when the browser
+# asks for none we have. People choose theirs (User.language); see docs/languages.md.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -236,6 +245,9 @@ EMAIL_TRUSTED_ARC_SEALERS = env.list("EMAIL_TRUSTED_ARC_SEALERS", default=[])
 # mailbox (Postfix: recipient_delimiter = +), else replies would bounce. The token
 # travels in our Message-ID either way.
 EMAIL_REPLY_TO_TOKENS = env.bool("EMAIL_REPLY_TO_TOKENS", default=False)
+# Where people reach the desk: links in mail sent without a request at hand (sign-in
+# links, satisfaction surveys, invitations) start with it (nixflow.toolkit.site).
+NIXFLOW_SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
 # How long a form submitter may take to confirm an existing account's address (seconds).
 FORMS_CONFIRMATION_MAX_AGE = env.int("FORMS_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)

@@ -18,6 +18,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("sla.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("macros.api.urls")),
+    path("", include("csat.api.urls")),
     path("forms/", include("forms_builder.api.urls")),
     path("knowledge/", include("knowledge.api.urls")),
 ]
@@ -31,6 +32,8 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("forms/", include("forms_builder.urls")),
     path("help/", include("helpcenter.urls")),
+    path("portal/", include("portal.urls")),
+    path("satisfaction/", include("csat.urls")),
 ]
 
 # A form over DATA_UPLOAD_MAX_MEMORY_SIZE gets a page that says so, not "Bad Request".

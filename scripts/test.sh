@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/browser_deps.sh
 scripts/mail_deps.sh
+scripts/axe_deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 source scripts/embedded_db_guard.sh

@@ -22,6 +22,14 @@ class Availability(models.TextChoices):
     AWAY = "away", "Away"
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The desk's languages (settings.LANGUAGES), read when a form asks: a callable, so
+    adding a language changes no migration."""
+    from django.conf import settings
+
+    return [(code, str(name)) for code, name in settings.LANGUAGES]
+
+
 class NixflowUserManager(UserManager["User"]):
     def create_superuser(
         self, username: str, email: str | None = None, password: str | None = None, **extra: Any
@@ -55,6 +63,18 @@ class User(AbstractUser):
         default=Availability.AVAILABLE,
         db_default=Availability.AVAILABLE,
         help_text="Agents who are away get no new tickets from auto-assignment.",
+    )
+
+    # A code of settings.LANGUAGES ("de"); empty: the browser's Accept-Language on pages,
+    # the desk's LANGUAGE_CODE in mail. Pages and every mail to the person use it
+    # (nixflow.middleware.UserLanguageMiddleware, nixflow.toolkit.language).
+    language = models.CharField(
+        max_length=16,
+        choices=language_choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Pages and mail are in this language. Empty: the browser's, or the desk's.",
     )
 
     objects: ClassVar[NixflowUserManager] = NixflowUserManager()

@@ -89,7 +89,7 @@ def test_home_lists_categories_with_counts_and_articles(scene: None, client: Cli
     network = r'href="/help/c/network/">Network</a></h3>\s*<p class="muted">1 article<'
     assert re.search(network, text)
     assert text.count('href="/help/a/connect-to-the-vpn/"') == 2  # most viewed, recently updated
-    assert '<html lang="en-us">' in text
+    assert '<html lang="en">' in text
     assert 'class="skip-link" href="#main"' in text
 
 

@@ -56,3 +56,20 @@ def login(driver: webdriver.Chrome, base_url: str, username: str, password: str)
     WebDriverWait(driver, 15).until(
         expected_conditions.presence_of_element_located((By.ID, "user-tools"))
     )
+
+
+def screenshot(driver: webdriver.Chrome, name: str, width: int) -> str:
+    """The whole page at ``width`` px into var/screenshots/{name}-{width}.png, for a
+    person to look at (the tests assert on the page; the picture is for review)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(width, 1000)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(int(height) + 140, 6000))
+    path = folder / f"{name}-{width}.png"
+    driver.save_screenshot(str(path))
+    return str(path)
