@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
 from forms_builder import selectors, services
@@ -56,7 +57,7 @@ def client_ip(request: HttpRequest | Any) -> str | None:
 def _published_form(slug: str) -> CustomForm:
     form = selectors.form_get_published(slug=slug)
     if form is None:
-        raise Http404("No such form.")
+        raise Http404(gettext("No such form."))
     return form
 
 
@@ -88,10 +89,12 @@ def _render(
 def _throttled(
     request: HttpRequest, form: CustomForm, values: dict[str, list[str]], wait: int
 ) -> HttpResponse:
-    message = (
-        "Too many forms were sent from your address. "
-        f"Please try again in {max(1, wait // 60)} minutes."
-    )
+    minutes = max(1, wait // 60)
+    message = ngettext(
+        "Too many forms were sent from your address. Please try again in %(minutes)d minute.",
+        "Too many forms were sent from your address. Please try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
     response = _render(
         request, form, values=values, errors={NON_FIELD_ERRORS: [message]}, status=429
     )
