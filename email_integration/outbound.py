@@ -2,6 +2,11 @@
 the notifications app's mail (to an agent, with their reply token; to a team's address,
 without one).
 
+Each message is written in its recipient's language (``language_for``: their
+``User.language``, else the desk's LANGUAGE_CODE; a team's address is nobody's account
+and gets LANGUAGE_CODE), whoever caused it, with dates in their time zone. The text
+people wrote (titles, comments) is sent as written.
+
 Both are event-log subscribers (after commit, at least once, idempotent): the handler
 writes one queued ``EmailMessage`` per recipient in its delivery transaction and queues
 the sending task in the outbox of that transaction (``eventlog.outbox``); the task sends
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import email
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -39,7 +44,9 @@ from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext, pgettext
 
 from email_integration import events, reply_tokens
 from email_integration.models import (
@@ -56,6 +63,8 @@ from eventlog.subscribers import subscribe
 from nixflow.models import Comment, Team, Ticket, User
 from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError
+from nixflow.toolkit.language import language_for, local_datetime
+from nixflow.toolkit.site import site_url
 
 # Names of the event-log subscribers (not event types: those are in events.py).
 ACKNOWLEDGE = "email.acknowledge_ticket"
@@ -406,21 +415,49 @@ def message_resend(*, actor: User, message: EmailMessage) -> EmailMessage:
     return locked
 
 
+def _name(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _reply_subject(ticket: Ticket) -> str:
+    # "AW:" in German: our own parsing strips it as it strips "Re:" (parsing.SUBJECT_PREFIX).
+    prefix = pgettext("prefix of the subject of a reply mail", "Re:")
+    return f"{prefix} [{ticket.key}] {ticket.title}"
+
+
+def _portal_url() -> str:
+    """Where a requester follows their requests: the portal's list, a plain link (no
+    credential in it: they sign in there)."""
+    try:
+        return site_url(reverse("portal:tickets"))
+    except NoReverseMatch:
+        return site_url("/portal/")
+
+
+def acknowledgement(ticket: Ticket, user: User) -> tuple[str, str]:
+    """(subject, body) of the acknowledgement, in the active language."""
+    subject = gettext("[%(key)s] Request received: %(title)s") % {
+        "key": ticket.key,
+        "title": ticket.title,
+    }
+    body = gettext(
+        "Hello %(name)s,\n\n"
+        "we received your request and opened ticket %(key)s: %(title)s\n"
+        "Reply to this message to add to it.\n\n"
+        "Follow your requests on the web: %(portal)s\n"
+    ) % {"name": _name(user), "key": ticket.key, "title": ticket.title, "portal": _portal_url()}
+    return subject, body
+
+
 def acknowledge_ticket(event: EventLog) -> None:
     ticket = Ticket.objects.select_related("requester").filter(pk=event.subject_id).first()
     if ticket is None:
         return
     for user in _recipients(ticket, exclude=set())[:1]:  # the requester only
+        with translation.override(language_for(user)):
+            subject, body = acknowledgement(ticket, user)
         queue_mail(
-            ticket=ticket,
-            to=user,
-            subject=f"[{ticket.key}] {ticket.title}",
-            body=(
-                f"Hello {user.get_full_name() or user.get_username()},\n\n"
-                f"we received your request and opened ticket {ticket.key}: {ticket.title}\n"
-                "Reply to this message to add to it.\n"
-            ),
-            auto_submitted="auto-replied",
+            ticket=ticket, to=user, subject=subject, body=body, auto_submitted="auto-replied"
         )
 
 
@@ -436,33 +473,63 @@ def notify_comment(event: EventLog) -> None:
         return
     ticket = comment.ticket
     for user in _recipients(ticket, exclude={comment.author_id}):
+        with translation.override(language_for(user)):
+            subject = _reply_subject(ticket)
+            wrote = gettext("%(name)s wrote:") % {"name": _name(comment.author)}
         queue_mail(
             ticket=ticket,
             to=user,
-            subject=f"Re: [{ticket.key}] {ticket.title}",
-            body=f"{comment.author.get_full_name() or comment.author.get_username()} wrote:\n\n"
-            f"{comment.body}\n",
+            subject=subject,
+            body=f"{wrote}\n\n{comment.body}\n",
             auto_submitted="auto-generated",
         )
+
+
+def notification_sentence(payload: dict[str, Any], reader: User | None) -> str:
+    """A notification's sentence in the active language, its dates in ``reader``'s time
+    zone: from the event's ``message`` (``notifications.events`` says its shape), else
+    the English ``text`` that every event has (events recorded before ``message``)."""
+    fallback = str(payload.get("text", ""))
+    message = payload.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+        return fallback
+    params = message.get("params")
+    params = dict(params) if isinstance(params, dict) else {}
+    for name in message.get("dates") or []:
+        try:
+            params[name] = local_datetime(datetime.fromisoformat(str(params[name])), reader)
+        except (KeyError, ValueError):
+            continue
+    try:
+        return gettext(message["text"]) % params
+    except (KeyError, ValueError, TypeError):
+        return fallback  # a translation that names other placeholders: English, not nothing
 
 
 def _agent_mail_body(*, to: User, text: str, comment: Comment | None) -> str:
     quoted = ""
     if comment is not None:
-        kind = "internal note" if comment.is_internal else "comment"
-        author = comment.author.get_full_name() or comment.author.get_username()
-        quoted = f"\n\n{author} wrote ({kind}):\n\n{comment.body}\n"
+        author = _name(comment.author)
+        if comment.is_internal:
+            wrote = gettext("%(name)s wrote (internal note):") % {"name": author}
+        else:
+            wrote = gettext("%(name)s wrote (comment):") % {"name": author}
+        quoted = f"\n\n{wrote}\n\n{comment.body}\n"
     return (
-        f"Hello {to.get_full_name() or to.get_username()},\n\n{text}.{quoted}\n\n"
-        "A reply to this message is added to the ticket as your public comment, which "
-        "the requester receives.\n"
+        gettext("Hello %(name)s,") % {"name": _name(to)}
+        + f"\n\n{text}.{quoted}\n\n"
+        + gettext(
+            "A reply to this message is added to the ticket as your public comment, which "
+            "the requester receives."
+        )
+        + "\n"
     )
 
 
 def notify_agent(event: EventLog) -> None:
     """Mail an agent a notification whose e-mail channel is on (notifications app):
     threaded with the ticket's mail and carrying their reply token, so that they can
-    answer by mail."""
+    answer by mail. In the agent's language, dates in their time zone."""
     payload = event.payload
     if "email" not in payload.get("channels", []):
         return
@@ -479,28 +546,31 @@ def notify_agent(event: EventLog) -> None:
         if isinstance(payload.get("comment_id"), int)
         else None
     )
-    queue_mail(
-        ticket=ticket,
-        to=to,
-        subject=f"Re: [{ticket.key}] {ticket.title}",
-        body=_agent_mail_body(to=to, text=str(payload.get("text", "")), comment=comment),
-        auto_submitted="auto-generated",
-    )
+    with translation.override(language_for(to)):
+        subject = _reply_subject(ticket)
+        text = notification_sentence(payload, to)
+        body = _agent_mail_body(to=to, text=text, comment=comment)
+    queue_mail(ticket=ticket, to=to, subject=subject, body=body, auto_submitted="auto-generated")
 
 
 def _team_mail_body(*, team: Team, text: str, ticket: Ticket) -> str:
     return (
-        f"Hello {team.name},\n\n{text}.\n\n{ticket.title}\n\n{ticket.description}\n\n"
-        "This message went to the team's address, not to a person: a reply to it is "
-        "added to the ticket as mail from whoever sends it, which the desk trusts as it "
-        "trusts any mail (a staff member's only when their mail can be vouched for).\n"
+        gettext("Hello %(name)s,") % {"name": team.name}
+        + f"\n\n{text}.\n\n{ticket.title}\n\n{ticket.description}\n\n"
+        + gettext(
+            "This message went to the team's address, not to a person: a reply to it is "
+            "added to the ticket as mail from whoever sends it, which the desk trusts as it "
+            "trusts any mail (a staff member's only when their mail can be vouched for)."
+        )
+        + "\n"
     )
 
 
 def notify_team(event: EventLog) -> None:
     """Mail a team's own address (``Team.email``) a notice of the notifications app (a
     new ticket in the team, unassigned), as the address is when the notice is
-    delivered: threaded with the ticket's mail, without a reply token (no user)."""
+    delivered: threaded with the ticket's mail, without a reply token (no user). An
+    address is nobody's account: in the desk's language (LANGUAGE_CODE) and time zone."""
     payload = event.payload
     team = Team.objects.filter(pk=payload.get("team_id")).first()
     ticket = Ticket.objects.filter(pk=payload.get("ticket_id")).first()
@@ -508,12 +578,15 @@ def notify_team(event: EventLog) -> None:
         return
     if team.email.lower() in _own_addresses():
         return  # a team address that is the desk's own mailbox would open a mail loop
+    with translation.override(language_for(None)):
+        text = notification_sentence(payload, None)
+        body = _team_mail_body(team=team, text=text, ticket=ticket)
     queue_mail(
         ticket=ticket,
         to=team.email,
         to_name=team.name,
         subject=f"[{ticket.key}] {ticket.title}",
-        body=_team_mail_body(team=team, text=str(payload.get("text", "")), ticket=ticket),
+        body=body,
         auto_submitted="auto-generated",
     )
 

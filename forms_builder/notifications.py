@@ -22,6 +22,8 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from eventlog.models import EventLog
 from eventlog.outbox import outbox_enqueue
@@ -34,6 +36,7 @@ from forms_builder.services.confirmation import (
     max_age,
 )
 from nixflow.models import User
+from nixflow.toolkit.language import language_for, local_datetime
 
 SUBSCRIBER = "forms.confirmation_mail"
 SEND_TASK = "forms_builder.send_confirmation_mail"
@@ -42,22 +45,37 @@ FALLBACK_SITE = "http://localhost:8000"
 
 
 def confirmation_mail(submission: FormSubmission, user: User, site: str) -> tuple[str, str]:
-    """(subject, body) of the message asking ``user`` to confirm ``submission``."""
+    """(subject, body) of the message asking ``user`` to confirm ``submission``, in
+    their language, the time of the submission in their time zone."""
     token = confirmation_token(submission=submission, user=user)
     url = (site or FALLBACK_SITE).rstrip("/") + reverse("forms_builder:confirm", args=[token])
-    # Folded to one line: a line break in a header would make every attempt fail.
-    name = " ".join(str(submission.form_snapshot.get("name", "a form")).split())
     days = max(1, max_age() // 86400)
-    subject = f"Please confirm your request: {name}"
-    body = (
-        f"Hello {user.get_full_name() or user.get_username()},\n\n"
-        f"someone filled in the form “{name}” on "
-        f"{submission.created:%Y-%m-%d at %H:%M} UTC and gave your e-mail address.\n\n"
-        "If it was you, confirm it here, and we will open your request under your "
-        f"account:\n\n    {url}\n\n"
-        f"The link works for {days} days. If it was not you, ignore this message: "
-        "nothing has been filed in your name.\n"
-    )
+    with translation.override(language_for(user)):
+        # Folded to one line: a line break in a header would make every attempt fail.
+        name = " ".join(str(submission.form_snapshot.get("name") or gettext("a form")).split())
+        subject = gettext("Please confirm your request: %(form)s") % {"form": name}
+        body = (
+            gettext("Hello %(name)s,") % {"name": user.get_full_name() or user.get_username()}
+            + "\n\n"
+            + gettext(
+                "someone filled in the form “%(form)s” on %(when)s and gave your e-mail address."
+            )
+            % {"form": name, "when": local_datetime(submission.created, user)}
+            + "\n\n"
+            + gettext(
+                "If it was you, confirm it here, and we will open your request under your account:"
+            )
+            + f"\n\n    {url}\n\n"
+            + ngettext(
+                "The link works for %(days)d day. If it was not you, ignore this message: "
+                "nothing has been filed in your name.",
+                "The link works for %(days)d days. If it was not you, ignore this message: "
+                "nothing has been filed in your name.",
+                days,
+            )
+            % {"days": days}
+            + "\n"
+        )
     return subject, body
 
 

@@ -8,7 +8,8 @@ ticket_key: the ticket's key), one per notification, in the transaction that wri
 
     {"recipient_id": int, "ticket_id": int, "kind": str, "reasons": [str, ...],
      "channels": ["in_admin", "email"] (those on for the recipient, at least one),
-     "text": str, "source_event_id": int, "comment_id": int | null}
+     "text": str, "source_event_id": int, "comment_id": int | null,
+     "message": {"text": str, "params": {name: str}, "dates": [name, ...]}}
 
 It is how the mail channel works: ``email_integration`` subscribes to it and mails the
 recipient when ``"email"`` is among the channels, loading the ticket, the recipient and
@@ -18,11 +19,23 @@ it stays forever, it carries ids and one sentence of usernames, ticket key and s
 names (``text``), never user-written text such as a comment or a ticket title (which
 their owners can edit or erase), nor an e-mail address.
 
+``text`` is the sentence in English, as the notification row keeps it. ``message``
+(added with translations; events recorded before lack it) is the same sentence to be
+translated when it is read: ``text`` an English message id with ``%(name)s``
+placeholders (in the notifications app's catalog), ``params`` their values, ``dates``
+the names of those parameters that are ISO 8601 datetimes, to be shown in the reader's
+time zone. A reader renders ``gettext(message["text"]) % params`` in the reader's
+language, and falls back to ``text`` when ``message`` is absent (an old event) or does
+not render (a message id since reworded is simply not translated).
+
 ``notification.team_notice`` (subject: the ``Team``; actor: None; ticket_key: the
 ticket's key), one per team told of an event at the team's own address (``Team.email``;
 today the kind ``team_unassigned``: a new ticket in the team, unassigned)::
 
-    {"team_id": int, "ticket_id": int, "kind": str, "text": str, "source_event_id": int}
+    {"team_id": int, "ticket_id": int, "kind": str, "text": str, "source_event_id": int,
+     "message": {"text": str, "params": {name: str}, "dates": [name, ...]}}
+
+(``message`` as in ``notification.created``; absent in events recorded before it.)
 
 A separate event, not a ``notification.created`` without a recipient: the address is no
 user, so it has no preferences, no notification row and no reply token, and readers of
@@ -53,7 +66,11 @@ TEAM_NOTICE = "notification.team_notice"
 
 
 def notification_created(
-    *, notification: Notification, ticket: Ticket, source_event_id: int
+    *,
+    notification: Notification,
+    ticket: Ticket,
+    source_event_id: int,
+    message: dict[str, Any] | None = None,
 ) -> None:
     channels = [
         name
@@ -74,11 +91,20 @@ def notification_created(
             "text": notification.text,
             "source_event_id": source_event_id,
             "comment_id": notification.comment_id,
+            **({"message": message} if message is not None else {}),
         },
     )
 
 
-def team_notice(*, team: Team, ticket: Ticket, kind: str, text: str, source_event_id: int) -> None:
+def team_notice(
+    *,
+    team: Team,
+    ticket: Ticket,
+    kind: str,
+    text: str,
+    source_event_id: int,
+    message: dict[str, Any] | None = None,
+) -> None:
     event_record(
         type=TEAM_NOTICE,
         subject=team,
@@ -90,6 +116,7 @@ def team_notice(*, team: Team, ticket: Ticket, kind: str, text: str, source_even
             "kind": kind,
             "text": text,
             "source_event_id": source_event_id,
+            **({"message": message} if message is not None else {}),
         },
     )
 

@@ -15,17 +15,26 @@ one rule here; nothing else moves. A rule may also name a team (``team``) whose 
 address hears of the event: "a new ticket in my team, unassigned" does, for
 ``Team.email``, which is not a user and so has no preferences and no notification row
 (``services.notification_deliver`` records a ``notification.team_notice`` for it).
+
+``describe`` gives a ``Sentence``: an English message id with named parameters, not a
+finished string, so that each reader gets it in their own language. The notification
+row and the event keep the English text (``Sentence.english``) for the admin and for
+readers of old events; the event also carries the message id and its parameters
+(``Sentence.payload``), from which the mail to the agent is written in the agent's
+language, with dates in the agent's time zone (``email_integration.outbound``). The
+message ids are marked with ``gettext_noop``: they are translated when read, never here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_noop
 
 from eventlog.models import EventLog
 from eventlog.services import SYSTEM
@@ -84,8 +93,31 @@ class Occasion:
             yield user_id, Reason.WATCHER
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence about an event: ``text`` is an English message id with named
+    placeholders (``%(key)s``), ``params`` their values (usernames, ticket keys, stage
+    and team names: never text users write at length), ``dates`` the parameters that are
+    ISO 8601 datetimes, shown in the reader's time zone."""
+
+    text: str
+    params: dict[str, str] = field(default_factory=dict)
+    dates: tuple[str, ...] = ()
+
+    def english(self) -> str:
+        values = {
+            name: _when(self.params[name]) if name in self.dates else value
+            for name, value in self.params.items()
+        }
+        return self.text % values
+
+    def payload(self) -> dict[str, object]:
+        """What an event keeps of it (``notifications.events``: ``message``)."""
+        return {"text": self.text, "params": dict(self.params), "dates": list(self.dates)}
+
+
 Finder = Callable[[Occasion], Iterable[tuple[int, str]]]
-Describer = Callable[[Occasion], str]
+Describer = Callable[[Occasion], Sentence]
 TeamFinder = Callable[[Occasion], Team | None]
 
 
@@ -146,12 +178,12 @@ def mentioned_user_ids(text: str) -> list[int]:
 
 
 # --- The kinds ---------------------------------------------------------------------------
-def _subject(occasion: Occasion, did: str, passive: str) -> str:
+def _subject(occasion: Occasion, did: str, passive: str, **params: str) -> Sentence:
     """ "alice assigned NF-12 to you", or without an actor "NF-12 was assigned to you"."""
-    key = occasion.ticket.key
+    params = {"key": occasion.ticket.key, **params}
     if occasion.who:
-        return did.format(who=occasion.who, key=key)
-    return passive.format(key=key)
+        return Sentence(did, {"who": occasion.who, **params})
+    return Sentence(passive, params)
 
 
 # ticket.created too: a ticket opened with an assignee chosen (by an agent, in the admin
@@ -160,13 +192,19 @@ def _subject(occasion: Occasion, did: str, passive: str) -> str:
     kind=Kind.ASSIGNED,
     event_type="ticket.created",
     describe=lambda o: _subject(
-        o, "{who} opened {key} and assigned it to you", "{key} was opened and assigned to you"
+        o,
+        gettext_noop("%(who)s opened %(key)s and assigned it to you"),
+        gettext_noop("%(key)s was opened and assigned to you"),
     ),
 )
 @register_kind(
     kind=Kind.ASSIGNED,
     event_type="ticket.assigned",
-    describe=lambda o: _subject(o, "{who} assigned {key} to you", "{key} was assigned to you"),
+    describe=lambda o: _subject(
+        o,
+        gettext_noop("%(who)s assigned %(key)s to you"),
+        gettext_noop("%(key)s was assigned to you"),
+    ),
 )
 def assigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
     assignee_id = occasion.payload.get("assignee_id")
@@ -174,16 +212,30 @@ def assigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
         yield assignee_id, Reason.ASSIGNED
 
 
-def _describe_arrival(occasion: Occasion) -> str:
+def _describe_arrival(occasion: Occasion) -> Sentence:
     team = occasion.arrived_team
-    where = team.name if team is not None else "your team"
     key = occasion.ticket.key
+    if team is None:
+        # The notice is moot (the ticket left or was taken), but a sentence is still due.
+        if occasion.event.type == "ticket.created":
+            return Sentence(
+                gettext_noop("New ticket %(key)s in your team, unassigned"), {"key": key}
+            )
+        return _subject(
+            occasion,
+            gettext_noop("%(who)s moved %(key)s to your team, unassigned"),
+            gettext_noop("%(key)s went to your team, unassigned"),
+        )
     if occasion.event.type == "ticket.created":
-        return f"New ticket {key} in {where}, unassigned"
+        return Sentence(
+            gettext_noop("New ticket %(key)s in %(team)s, unassigned"),
+            {"key": key, "team": team.name},
+        )
     return _subject(
         occasion,
-        f"{{who}} moved {{key}} to {where}, unassigned",
-        f"{{key}} went to {where}, unassigned",
+        gettext_noop("%(who)s moved %(key)s to %(team)s, unassigned"),
+        gettext_noop("%(key)s went to %(team)s, unassigned"),
+        team=team.name,
     )
 
 
@@ -219,7 +271,9 @@ def team_unassigned(occasion: Occasion) -> Iterator[tuple[int, str]]:
     kind=Kind.REQUESTER_REPLIED,
     event_type="ticket.commented",
     describe=lambda o: _subject(
-        o, "{who}, the requester, replied on {key}", "The requester replied on {key}"
+        o,
+        gettext_noop("%(who)s, the requester, replied on %(key)s"),
+        gettext_noop("The requester replied on %(key)s"),
     ),
 )
 def requester_replied(occasion: Occasion) -> Iterator[tuple[int, str]]:
@@ -229,12 +283,17 @@ def requester_replied(occasion: Occasion) -> Iterator[tuple[int, str]]:
         yield ticket.assignee_id, Reason.REQUESTER_REPLIED
 
 
-def _describe_mention(occasion: Occasion) -> str:
-    where = "an internal note" if occasion.payload.get("is_internal") else "a comment"
+def _describe_mention(occasion: Occasion) -> Sentence:
+    if occasion.payload.get("is_internal"):
+        return _subject(
+            occasion,
+            gettext_noop("%(who)s mentioned you in an internal note on %(key)s"),
+            gettext_noop("You were mentioned in an internal note on %(key)s"),
+        )
     return _subject(
         occasion,
-        f"{{who}} mentioned you in {where} on {{key}}",
-        f"You were mentioned in {where} on {{key}}",
+        gettext_noop("%(who)s mentioned you in a comment on %(key)s"),
+        gettext_noop("You were mentioned in a comment on %(key)s"),
     )
 
 
@@ -249,17 +308,23 @@ def mentioned(occasion: Occasion) -> Iterator[tuple[int, str]]:
         yield user_id, Reason.MENTIONED
 
 
-def _describe_transition(occasion: Occasion) -> str:
+def _describe_transition(occasion: Occasion) -> Sentence:
     changes = occasion.payload.get("changes")
     change = changes.get("stage") if isinstance(changes, dict) else None
     if isinstance(change, list) and len(change) == 2:
         old, new = change
         return _subject(
             occasion,
-            f"{{who}} moved {{key}} from {old} to {new}",
-            f"{{key}} moved from {old} to {new}",
+            gettext_noop("%(who)s moved %(key)s from %(old)s to %(new)s"),
+            gettext_noop("%(key)s moved from %(old)s to %(new)s"),
+            old=str(old),
+            new=str(new),
         )
-    return _subject(occasion, "{who} moved {key} to another stage", "{key} moved to another stage")
+    return _subject(
+        occasion,
+        gettext_noop("%(who)s moved %(key)s to another stage"),
+        gettext_noop("%(key)s moved to another stage"),
+    )
 
 
 @register_kind(
@@ -276,10 +341,29 @@ def _when(value: object) -> str:
         return str(value)
 
 
-def _describe_at_risk(occasion: Occasion) -> str:
-    metric = str(occasion.payload.get("metric_type", "")).replace("_", " ")
-    due = _when(occasion.payload.get("deadline"))
-    return f"The {metric} clock on {occasion.ticket.key} is at risk: due {due}"
+# One sentence per clock, whole, so that translators see it whole (German inflects).
+AT_RISK = {
+    "first_response": gettext_noop("The first response clock on %(key)s is at risk: due %(due)s"),
+    "next_response": gettext_noop("The next response clock on %(key)s is at risk: due %(due)s"),
+    "resolution": gettext_noop("The resolution clock on %(key)s is at risk: due %(due)s"),
+}
+BREACHED = {
+    "first_response": gettext_noop("The first response target on %(key)s was breached"),
+    "next_response": gettext_noop("The next response target on %(key)s was breached"),
+    "resolution": gettext_noop("The resolution target on %(key)s was breached"),
+}
+
+
+def _describe_at_risk(occasion: Occasion) -> Sentence:
+    metric = str(occasion.payload.get("metric_type", ""))
+    params = {"key": occasion.ticket.key, "due": str(occasion.payload.get("deadline"))}
+    if metric in AT_RISK:
+        return Sentence(AT_RISK[metric], params, dates=("due",))
+    return Sentence(
+        gettext_noop("The %(metric)s clock on %(key)s is at risk: due %(due)s"),
+        {**params, "metric": metric.replace("_", " ")},
+        dates=("due",),
+    )
 
 
 @register_kind(kind=Kind.SLA_AT_RISK, event_type="sla.at_risk", describe=_describe_at_risk)
@@ -287,9 +371,14 @@ def sla_at_risk(occasion: Occasion) -> Iterator[tuple[int, str]]:
     return occasion.assignee_and_watchers()
 
 
-def _describe_breach(occasion: Occasion) -> str:
-    target = str(occasion.payload.get("breach_type", "")).replace("_", " ")
-    return f"The {target} target on {occasion.ticket.key} was breached"
+def _describe_breach(occasion: Occasion) -> Sentence:
+    target = str(occasion.payload.get("breach_type", ""))
+    if target in BREACHED:
+        return Sentence(BREACHED[target], {"key": occasion.ticket.key})
+    return Sentence(
+        gettext_noop("The %(target)s target on %(key)s was breached"),
+        {"key": occasion.ticket.key, "target": target.replace("_", " ")},
+    )
 
 
 @register_kind(kind=Kind.SLA_BREACHED, event_type="sla.breached", describe=_describe_breach)

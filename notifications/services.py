@@ -112,11 +112,13 @@ def _tell_teams(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> No
         if team is None or not team.email or team.pk in told:
             continue
         told.add(team.pk)
+        sentence = rule.describe(occasion)
         events.team_notice(
             team=team,
             ticket=occasion.ticket,
             kind=rule.kind,
-            text=rule.describe(occasion)[:TEXT_LENGTH],
+            text=sentence.english()[:TEXT_LENGTH],
+            message=sentence.payload(),
             source_event_id=occasion.event.pk,
         )
 
@@ -145,6 +147,7 @@ def _tell_agents(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> l
         email = any(chosen[kind][1] for kind in told.kinds)
         if not (in_admin or email):
             continue
+        sentence = describe[told.kind](occasion)
         notification, created = Notification.objects.get_or_create(
             event_id=event.pk,
             recipient=user,
@@ -153,14 +156,19 @@ def _tell_agents(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> l
                 "comment": occasion.comment if "comment_id" in occasion.payload else None,
                 "kind": told.kind,
                 "reasons": told.reasons,
-                "text": describe[told.kind](occasion)[:TEXT_LENGTH],
+                # In English: the admin's list and old readers; mail is written in the
+                # recipient's language from the event's "message" (kinds.Sentence).
+                "text": sentence.english()[:TEXT_LENGTH],
                 "in_admin": in_admin,
                 "email": email,
             },
         )
         if created:
             events.notification_created(
-                notification=notification, ticket=ticket, source_event_id=event.pk
+                notification=notification,
+                ticket=ticket,
+                source_event_id=event.pk,
+                message=sentence.payload(),
             )
             written.append(notification)
     return written

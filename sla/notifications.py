@@ -1,6 +1,8 @@
 """Breach notifications: after commit, through the event log's subscribers, once each.
 
-The assignee, the watchers and the policy's escalation address are told of each breach.
+The assignee, the watchers and the policy's escalation address are told of each breach,
+each in their own language and time zone (the escalation address, nobody's account, in
+the desk's LANGUAGE_CODE and TIME_ZONE).
 The ``Delivery`` row of the subscriber makes a redelivered event send nothing twice;
 the mail is queued in the outbox of the delivery's transaction (``eventlog.outbox``) and
 sent by ``send_breach_mail`` in a worker, retried while the mail server fails.
@@ -13,10 +15,14 @@ import smtplib
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext, pgettext_lazy
 
 from eventlog.models import EventLog
 from eventlog.outbox import outbox_enqueue
 from eventlog.subscribers import subscribe
+from nixflow.models import User
+from nixflow.toolkit.language import language_for, local_datetime, zone_for
 from sla import events
 from sla.models import SLABreach
 
@@ -24,18 +30,72 @@ SUBSCRIBER = "sla.breach_mail"
 SEND_TASK = "sla.send_breach_mail"
 
 
-def recipients(breach: SLABreach) -> list[str]:
+# The breach types as the mail names them (the model's labels are not translated).
+TARGET_TITLES = {
+    "first_response": pgettext_lazy("SLA target, in a subject", "First response"),
+    "next_response": pgettext_lazy("SLA target, in a subject", "Next response"),
+    "resolution": pgettext_lazy("SLA target, in a subject", "Resolution"),
+}
+TARGET_NAMES = {
+    "first_response": pgettext_lazy("SLA target, in a sentence", "first response"),
+    "next_response": pgettext_lazy("SLA target, in a sentence", "next response"),
+    "resolution": pgettext_lazy("SLA target, in a sentence", "resolution"),
+}
+
+
+def readers(breach: SLABreach) -> list[tuple[str, User | None]]:
+    """Who is told, once per address: (address, the user, or None for the policy's
+    escalation address, which is nobody's account)."""
     ticket = breach.ticket
-    addresses = []
+    people: list[tuple[str, User | None]] = []
     if ticket.assignee is not None and ticket.assignee.email:
-        addresses.append(ticket.assignee.email)
-    addresses += [w.user.email for w in ticket.watchers.select_related("user") if w.user.email]
+        people.append((ticket.assignee.email, ticket.assignee))
+    people += [
+        (w.user.email, w.user) for w in ticket.watchers.select_related("user") if w.user.email
+    ]
     if breach.policy.escalation_email:
-        addresses.append(breach.policy.escalation_email)
-    return sorted(set(addresses), key=addresses.index)
+        people.append((breach.policy.escalation_email, None))
+    seen: set[str] = set()
+    chosen = []
+    for address, user in people:
+        if address not in seen:
+            seen.add(address)
+            chosen.append((address, user))
+    return chosen
+
+
+def recipients(breach: SLABreach) -> list[str]:
+    return [address for address, _user in readers(breach)]
+
+
+def breach_mail(breach: SLABreach, reader: User | None) -> tuple[str, str]:
+    """(subject, body) in the active language, the time in ``reader``'s time zone."""
+    ticket = breach.ticket
+    kind = breach.breach_type
+    subject = gettext("[%(key)s] SLA breached: %(target)s") % {
+        "key": ticket.key,
+        "target": TARGET_TITLES.get(kind, breach.get_breach_type_display()),
+    }
+    body = (
+        gettext(
+            "The %(target)s target of policy “%(policy)s” for ticket %(key)s (%(title)s) "
+            "was breached at %(when)s."
+        )
+        % {
+            "target": TARGET_NAMES.get(kind, breach.get_breach_type_display().lower()),
+            "policy": breach.policy.name,
+            "key": ticket.key,
+            "title": ticket.title,
+            "when": local_datetime(breach.breached_at, reader),
+        }
+        + "\n"
+    )
+    return subject, body
 
 
 def notify_breach(event: EventLog) -> None:
+    """One mail per language and time zone among the readers (usually one for all):
+    each reads it in their language (``language_for``), the time in their zone."""
     breach = (
         SLABreach.objects.select_related("ticket__assignee", "policy", "metric")
         .filter(pk=event.subject_id)
@@ -43,21 +103,19 @@ def notify_breach(event: EventLog) -> None:
     )
     if breach is None:
         return
-    to = recipients(breach)
-    if not to:
-        return
-    ticket = breach.ticket
-    subject = f"[{ticket.key}] SLA breached: {breach.get_breach_type_display()}"
-    body = (
-        f"The {breach.get_breach_type_display().lower()} target of policy "
-        f"{breach.policy.name!r} for ticket {ticket.key} ({ticket.title}) was breached at "
-        f"{breach.breached_at:%Y-%m-%d %H:%M} UTC.\n"
-    )
-    outbox_enqueue(
-        task=SEND_TASK,
-        kwargs={"subject": subject, "body": body, "to": to},
-        key=f"{SUBSCRIBER}:{breach.pk}",
-    )
+    groups: dict[tuple[str, str], list[tuple[str, User | None]]] = {}
+    for address, user in readers(breach):
+        key = (language_for(user), str(zone_for(user)))
+        groups.setdefault(key, []).append((address, user))
+    for n, ((language, _zone), group) in enumerate(groups.items()):
+        with translation.override(language):
+            subject, body = breach_mail(breach, group[0][1])
+        outbox_enqueue(
+            task=SEND_TASK,
+            kwargs={"subject": subject, "body": body, "to": [a for a, _u in group]},
+            # The first keeps the key of the days of one mail per breach.
+            key=f"{SUBSCRIBER}:{breach.pk}" + (f":{n}" if n else ""),
+        )
 
 
 @shared_task(

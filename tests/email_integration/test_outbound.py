@@ -76,7 +76,7 @@ def test_a_mailed_in_ticket_is_acknowledged_with_its_key_and_threading_headers(
     ((sender, recipients, message),) = smtp.messages
     assert recipients == ["carol@example.com"]
     assert sender == "help@desk.test"
-    assert message["Subject"] == f"[{ticket.key}] Printer on fire"
+    assert message["Subject"] == f"[{ticket.key}] Request received: Printer on fire"
     assert message["Auto-Submitted"] == "auto-replied"
     assert message["X-Auto-Response-Suppress"] == "All"
     assert message["In-Reply-To"] == f"<{inbound.message_id}>"
@@ -149,7 +149,7 @@ def test_the_console_backend_of_development_prints_the_mail(
     run_worker()
 
     printed = capsys.readouterr().out
-    assert f"Subject: [{ticket.key}] Printer on fire" in printed
+    assert f"Subject: [{ticket.key}] Request received: Printer on fire" in printed
     assert "To: Carol Example <carol@example.com>" in printed
     assert outbound().status == EmailMessageStatus.SENT
 
@@ -166,7 +166,7 @@ def test_the_locmem_backend_receives_the_stored_message(
     stored = outbound()
     assert sent.to == ["carol@example.com"]
     assert sent.message().as_bytes() == bytes(stored.raw)
-    assert sent.message()["Subject"] == f"[{ticket.key}] Printer on fire"
+    assert sent.message()["Subject"] == f"[{ticket.key}] Request received: Printer on fire"
     assert stored.status == EmailMessageStatus.SENT
 
 
@@ -180,7 +180,7 @@ def test_the_file_backend_writes_the_message_to_a_file(
 
     (written,) = tmp_path.iterdir()
     message = message_from_bytes(written.read_bytes(), policy=default_policy)
-    assert message["Subject"] == f"[{ticket.key}] Printer on fire"
+    assert message["Subject"] == f"[{ticket.key}] Request received: Printer on fire"
     assert message["Message-ID"].strip() == f"<{outbound().message_id}>"
 
 
@@ -202,7 +202,10 @@ def test_a_title_with_line_breaks_still_gets_its_mail_with_a_one_line_subject(
 
     ((_, recipients, message),) = smtp.messages
     assert recipients == ["carol@example.com"]
-    assert message["Subject"] == f"[{ticket.key}] Printer Bcc: everyone@evil.test fire"
+    assert (
+        message["Subject"]
+        == f"[{ticket.key}] Request received: Printer Bcc: everyone@evil.test fire"
+    )
     assert message["Bcc"] is None
     assert message["To"] == '"Carol Bcc: x@evil.test" <carol@example.com>'
     assert outbound().status == EmailMessageStatus.SENT

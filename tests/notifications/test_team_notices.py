@@ -220,6 +220,12 @@ def test_a_team_address_gets_one_mail_per_new_unassigned_ticket_without_a_reply_
         "kind": "team_unassigned",
         "text": f"New ticket {ticket.key} in Support, unassigned",
         "source_event_id": EventLog.objects.get(type="ticket.created").pk,
+        # The sentence again, to be translated when read (notifications.events).
+        "message": {
+            "text": "New ticket %(key)s in %(team)s, unassigned",
+            "params": {"key": ticket.key, "team": "Support"},
+            "dates": [],
+        },
     }
     assert "support-team@corp.test" not in str(notice.payload)
 
