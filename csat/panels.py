@@ -1,0 +1,69 @@
+"""The satisfaction panel of the ticket's admin page: the requester's answer, or where
+the survey stands when there is none yet."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.html import format_html, linebreaks
+from django.utils.safestring import SafeString
+
+from csat.models import Rating, RatingValue, Survey, SurveyStatus
+from nixflow.models import Ticket
+from nixflow.toolkit.formats import format_datetime
+
+PANEL_TITLE = "Satisfaction"
+
+
+def _survey_state(survey: Survey) -> str:
+    if survey.status == SurveyStatus.SCHEDULED:
+        return f"Survey due {format_datetime(survey.due_at)}."
+    if survey.status == SurveyStatus.SENT:
+        return (
+            f"Survey mailed {format_datetime(survey.sent_at)}; open until "
+            f"{format_datetime(survey.closes_at)}. No answer yet."
+        )
+    reason = f" ({survey.status_reason})" if survey.status_reason else ""
+    return f"Survey {survey.get_status_display().lower()}{reason}."
+
+
+def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
+    survey = Survey.objects.select_related("agent", "team").filter(ticket=ticket).first()
+    if survey is None:
+        return format_html('<p class="help">{}</p>', "No satisfaction survey for this ticket.")
+    rating = Rating.objects.filter(survey=survey).first()
+    if rating is None:
+        return format_html('<p class="help">{}</p>', _survey_state(survey))
+    credited = ", ".join(
+        name
+        for name in (
+            survey.agent.get_username() if survey.agent else "",
+            survey.team.name if survey.team else "",
+        )
+        if name
+    )
+    changed = (
+        format_html(" (changed {})", format_datetime(rating.updated))
+        if rating.updated != rating.created
+        else ""
+    )
+    return format_html(
+        '<p class="nf-csat nf-csat-{}"><strong>{}</strong> — rated {}{}{}</p>{}',
+        rating.rating,
+        "Good" if rating.rating == RatingValue.GOOD else "Bad",
+        format_datetime(rating.created),
+        changed,
+        format_html("; credited to {}", credited) if credited else "",
+        format_html(
+            '<blockquote class="nf-csat-comment">{}</blockquote>',
+            linebreaks(rating.comment, autoescape=True),
+        )
+        if rating.comment
+        else format_html('<p class="help">{}</p>', "No comment."),
+    )
+
+
+def register() -> None:
+    """Called by CsatConfig.ready."""
+    from nixflow.toolkit.panels import register_ticket_panel
+
+    register_ticket_panel(PANEL_TITLE, satisfaction_panel, order=30)
