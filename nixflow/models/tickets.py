@@ -100,6 +100,12 @@ class Ticket(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
+    # The last change the requester can see: the ticket's creation, a public comment, a
+    # stage change, a new title or description (the services keep it). ``updated`` also
+    # moves for internal notes, assignments and tags, so the portal shows and sorts by
+    # this one instead: an internal note must not show through as "activity". Empty for
+    # rows written without the services (load_data): read it as Coalesce(it, created).
+    public_updated = models.DateTimeField(null=True, blank=True, editable=False)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

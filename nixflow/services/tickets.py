@@ -240,6 +240,7 @@ def ticket_create(
         source=source,
         created=now,
         updated=now,
+        public_updated=now,
     )
     ticket.team = routing.route(ticket=ticket, origin=origin)
     picked = assignment.pick_for_new_ticket(ticket=ticket) if assignee is None else None
@@ -325,10 +326,13 @@ def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -
     now = timezone.now()
     if "title" in data:
         data = {**data, "title": data["title"].strip()}  # normalised as in ticket_create
+    also_set: dict[str, Any] = {"updated": now, "version": ticket.version + 1}
+    if {"title", "description"} & set(data):
+        also_set["public_updated"] = now  # what the requester reads (Ticket.public_updated)
     changes = model_update(
         instance=ticket,
         data=data,
-        also_set={"updated": now, "version": ticket.version + 1},
+        also_set=also_set,
         validate=_validate_ticket,
     )
     if not changes:
@@ -405,7 +409,15 @@ def move_to_stage(
         timestamps = {"resolved_at": None, "closed_at": None}
     changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
     ticket.stage = to_stage
-    ticket.save(update_fields=["stage", *touch(ticket, at), *(n for n in changes if n != "stage")])
+    ticket.public_updated = at  # the requester sees the stage (Ticket.public_updated)
+    ticket.save(
+        update_fields=[
+            "stage",
+            "public_updated",
+            *touch(ticket, at),
+            *(n for n in changes if n != "stage"),
+        ]
+    )
     _commit_change(
         ticket=ticket,
         actor=actor,
@@ -509,6 +521,10 @@ def comment_create(
 
     changes: dict[str, tuple[Any, Any]] = {}
     update_fields = touch(ticket, now)
+    if not is_internal:
+        # An internal note moves ``updated`` only: the requester must not see it happen.
+        ticket.public_updated = now
+        update_fields.append("public_updated")
     first_response = (
         author.is_agent
         and not is_internal
