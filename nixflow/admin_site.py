@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy
 
 from nixflow.models import User
 from nixflow.toolkit import queues
@@ -28,7 +29,7 @@ from nixflow.toolkit import queues
 class NixFlowAdminSite(admin.AdminSite):
     site_title = "NixFlow"
     site_header = "NixFlow"
-    index_title = "Desk"
+    index_title = gettext_lazy("Desk")
     # "View site": the help center, what requesters see of the desk (helpcenter app).
     site_url: str | None = "/help/"
     # The model lists (the desk's and the sidebar's): the apps agents use most first,

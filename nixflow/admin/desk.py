@@ -15,6 +15,8 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from nixflow.models import (
     DONE_CATEGORIES,
@@ -84,45 +86,45 @@ def requester_replied(queryset: QuerySet[Ticket], user: User) -> QuerySet[Ticket
 def register_core_queues() -> None:
     queues.register_queue(
         slug="mine",
-        title="My open tickets",
+        title=gettext_lazy("My open tickets"),
         tickets=my_open_tickets,
-        description="Assigned to you, not resolved or closed",
+        description=gettext_lazy("Assigned to you, not resolved or closed"),
         order=10,
     )
     queues.register_queue(
         slug="team-unassigned",
-        title="Unassigned in my teams",
+        title=gettext_lazy("Unassigned in my teams"),
         tickets=team_unassigned_tickets,
-        description="Open tickets of your teams nobody has taken yet",
+        description=gettext_lazy("Open tickets of your teams nobody has taken yet"),
         order=12,
     )
     queues.register_queue(
         slug="team-open",
-        title="My teams' open tickets",
+        title=gettext_lazy("My teams' open tickets"),
         tickets=team_open_tickets,
-        description="Every open ticket of your teams",
+        description=gettext_lazy("Every open ticket of your teams"),
         order=14,
     )
     queues.register_queue(
         slug="waiting",
-        title="Waiting on customer",
+        title=gettext_lazy("Waiting on customer"),
         tickets=waiting_on_customer,
-        description="Yours, waiting for the requester or a third party",
+        description=gettext_lazy("Yours, waiting for the requester or a third party"),
         order=16,
     )
     queues.register_queue(
         slug="requester-replied",
-        title="Updated by the requester",
+        title=gettext_lazy("Updated by the requester"),
         tickets=requester_replied,
-        description="Yours: the requester wrote since the last reply",
+        description=gettext_lazy("Yours: the requester wrote since the last reply"),
         tone="warning",
         order=18,
     )
     queues.register_queue(
         slug="unassigned",
-        title="Unassigned",
+        title=gettext_lazy("Unassigned"),
         tickets=unassigned_tickets,
-        description="Open tickets nobody has taken yet, in any team",
+        description=gettext_lazy("Open tickets nobody has taken yet, in any team"),
         order=20,
     )
 
@@ -131,10 +133,12 @@ class QueueFilter(admin.SimpleListFilter):
     """``?queue=<slug>``: the tickets of a registered queue, the very function the desk
     counts with. An unknown queue (a stale link) shows no tickets rather than all."""
 
-    title = "queue"
+    title = gettext_lazy("queue")
     parameter_name = "queue"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, StrOrPromise]]:
         return [(q.slug, q.title) for q in queues.queues_for(signed_in_user(request))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:

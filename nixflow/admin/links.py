@@ -26,6 +26,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from nixflow.models import Ticket, TicketLink
@@ -36,7 +38,7 @@ from nixflow.toolkit.errors import error_text
 from nixflow.toolkit.panels import register_ticket_panel
 from nixflow.toolkit.ticket_actions import register_ticket_action
 
-PANEL_TITLE = "Links and merges"
+PANEL_TITLE = gettext_lazy("Links and merges")
 
 # The relation in the words of the ticket whose page it is -> (stored kind, it is source)
 SIDE_KINDS: dict[str, tuple[str, bool]] = {
@@ -46,12 +48,21 @@ SIDE_KINDS: dict[str, tuple[str, bool]] = {
     "blocks": ("blocks", True),
     "blocked_by": ("blocks", False),
 }
+# The services' words for a side (nixflow.services.links.label_for), in the viewer's
+# language.
+LABEL_WORDS = {
+    "related to": gettext_lazy("related to"),
+    "duplicate of": gettext_lazy("duplicate of"),
+    "has duplicate": gettext_lazy("has duplicate"),
+    "blocks": gettext_lazy("blocks"),
+    "blocked by": gettext_lazy("blocked by"),
+}
 SIDE_LABELS = {
-    "related": "related to",
-    "duplicate_of": "duplicate of",
-    "has_duplicate": "has duplicate",
-    "blocks": "blocks",
-    "blocked_by": "blocked by",
+    "related": LABEL_WORDS["related to"],
+    "duplicate_of": LABEL_WORDS["duplicate of"],
+    "has_duplicate": LABEL_WORDS["has duplicate"],
+    "blocks": LABEL_WORDS["blocks"],
+    "blocked_by": LABEL_WORDS["blocked by"],
 }
 
 
@@ -73,13 +84,18 @@ def _ticket_link(pk: int, title: str = "") -> SafeString:
 def _merge_lines(ticket: Ticket) -> list[SafeString]:
     lines = []
     if ticket.merged_into_id is not None:
-        lines.append(format_html("<p>Merged into {}.</p>", _ticket_link(ticket.merged_into_id)))
+        lines.append(
+            format_html(
+                "<p>{}</p>",
+                format_html(gettext("Merged into {}."), _ticket_link(ticket.merged_into_id)),
+            )
+        )
     merged_here = Ticket.objects.filter(merged_into=ticket).order_by("pk")
     keys = format_html_join(
         ", ", "{}", ((_ticket_link(pk),) for pk in merged_here.values_list("pk", flat=True))
     )
     if keys:
-        lines.append(format_html("<p>Merged here: {}.</p>", keys))
+        lines.append(format_html("<p>{}</p>", format_html(gettext("Merged here: {}."), keys)))
     return lines
 
 
@@ -87,20 +103,22 @@ def _link_rows(request: HttpRequest, ticket: Ticket, may_change: bool) -> SafeSt
     rows = []
     for view in ticket_links(ticket=ticket, user=signed_in_user(request)):
         remove = (
-            _button(reverse("nixflow_ticket_unlink", args=[ticket.pk, view.link.pk]), "Remove")
+            _button(
+                reverse("nixflow_ticket_unlink", args=[ticket.pk, view.link.pk]), gettext("Remove")
+            )
             if may_change
             else ""
         )
         rows.append(
             format_html(
                 "<p>{} {} {}</p>",
-                view.label.capitalize(),
+                capfirst(LABEL_WORDS.get(view.label, view.label)),
                 _ticket_link(view.other.pk, view.other.title),
                 remove,
             )
         )
     if not rows:
-        return format_html("<p>{}</p>", "No links.")
+        return format_html("<p>{}</p>", gettext("No links."))
     return format_html_join("", "{}", ((r,) for r in rows))
 
 
@@ -122,19 +140,23 @@ def _forms(ticket: Ticket) -> SafeString:
         "", '<option value="{}">{}</option>', ((k, label) for k, label in SIDE_LABELS.items())
     )
     link = format_html(
-        '<p>This ticket <select name="link_kind" aria-label="How this ticket relates">{}'
+        '<p>{} <select name="link_kind" aria-label="{}">{}'
         '</select> <input type="text" name="link_ticket" placeholder="NF-12" maxlength="24"'
-        ' size="8" aria-label="The other ticket\'s key"> {}</p>',
+        ' size="8" aria-label="{}"> {}</p>',
+        gettext("This ticket"),
+        gettext("How this ticket relates"),
         options,
-        _button(reverse("nixflow_ticket_link", args=[ticket.pk]), "Add link"),
+        gettext("The other ticket's key"),
+        _button(reverse("nixflow_ticket_link", args=[ticket.pk]), gettext("Add link")),
     )
     if ticket.merged_into_id is not None:
         return link
     merge = format_html(
-        '<p>Merge this ticket into <input type="text" name="merge_into_key"'
-        ' placeholder="NF-12" maxlength="24" size="8" aria-label="Key of the ticket to merge'
-        ' into"> {}</p>',
-        _button(reverse("nixflow_ticket_merge", args=[ticket.pk]), "Merge"),
+        '<p>{} <input type="text" name="merge_into_key"'
+        ' placeholder="NF-12" maxlength="24" size="8" aria-label="{}"> {}</p>',
+        gettext("Merge this ticket into"),
+        gettext("Key of the ticket to merge into"),
+        _button(reverse("nixflow_ticket_merge", args=[ticket.pk]), gettext("Merge")),
     )
     return format_html("{}{}", link, merge)
 
@@ -156,7 +178,9 @@ def _target(request: HttpRequest, key: str) -> Ticket:
     ticket = Ticket.objects.filter(pk=number).first() if number is not None else None
     if ticket is None:
         raise ValidationError(
-            f"No such ticket: {key or '(none given)'}." if key else "Type a ticket key (NF-12)."
+            gettext("No such ticket: %(key)s.") % {"key": key}
+            if key
+            else gettext("Type a ticket key (NF-12).")
         )
     return ticket
 
@@ -184,7 +208,14 @@ def merge_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor,
         )
 
-    return _act(request, pk, act, lambda t, into: f"{t.key} merged into {into.key}.")
+    return _act(
+        request,
+        pk,
+        act,
+        lambda t, into: (
+            gettext("%(ticket)s merged into %(target)s.") % {"ticket": t.key, "target": into.key}
+        ),
+    )
 
 
 @require_POST
@@ -192,7 +223,7 @@ def link_view(request: HttpRequest, pk: int) -> HttpResponse:
     def act(ticket: Ticket, actor: Any) -> TicketLink:
         side = request.POST.get("link_kind", "")
         if side not in SIDE_KINDS:
-            raise ValidationError("Choose how the tickets are related.")
+            raise ValidationError(gettext("Choose how the tickets are related."))
         kind, outgoing = SIDE_KINDS[side]
         other = _target(request, request.POST.get("link_ticket", ""))
         source, target = (ticket, other) if outgoing else (other, ticket)
@@ -205,7 +236,11 @@ def link_view(request: HttpRequest, pk: int) -> HttpResponse:
             for k, (kind, out) in SIDE_KINDS.items()
             if kind == link.kind and out == (link.source_id == ticket.pk)
         )
-        return f"{ticket.key} is now {SIDE_LABELS[side]} {other.key}."
+        return gettext("%(ticket)s is now %(relation)s %(other)s.") % {
+            "ticket": ticket.key,
+            "relation": SIDE_LABELS[side],
+            "other": other.key,
+        }
 
     return _act(request, pk, act, done)
 
@@ -215,10 +250,10 @@ def unlink_view(request: HttpRequest, pk: int, link_id: int) -> HttpResponse:
     def act(ticket: Ticket, actor: Any) -> None:
         link = TicketLink.objects.filter(pk=link_id).select_related("source", "target").first()
         if link is None or ticket.pk not in (link.source_id, link.target_id):
-            raise ValidationError("That link was removed already.")
+            raise ValidationError(gettext("That link was removed already."))
         ticket_unlink(link=link, actor=actor)
 
-    return _act(request, pk, act, lambda t, _: "Link removed.")
+    return _act(request, pk, act, lambda t, _: gettext("Link removed."))
 
 
 def admin_urls() -> list[URLPattern]:
@@ -243,7 +278,7 @@ def merge_into_action(
     key = request.POST.get("merge_into", "")
     if not key.strip():
         model_admin.message_user(
-            request, "Type the key of the ticket to merge into.", messages.WARNING
+            request, gettext("Type the key of the ticket to merge into."), messages.WARNING
         )
         return
     try:
@@ -251,10 +286,17 @@ def merge_into_action(
         sources = [t for t in queryset.order_by("pk") if t.pk != target.pk]
         ticket_merge(sources=sources, target=target, actor=signed_in_user(request))
     except (ValidationError, PermissionDenied) as error:
-        model_admin.message_user(request, f"Not merged: {error_text(error)}", messages.ERROR)
+        model_admin.message_user(
+            request,
+            gettext("Not merged: %(reason)s") % {"reason": error_text(error)},
+            messages.ERROR,
+        )
         return
     keys = ", ".join(t.key for t in sources)
-    model_admin.message_user(request, f"Merged {keys} into {target.key}.")
+    model_admin.message_user(
+        request,
+        gettext("Merged %(tickets)s into %(target)s.") % {"tickets": keys, "target": target.key},
+    )
 
 
 def register() -> None:
@@ -262,13 +304,13 @@ def register() -> None:
     register_ticket_panel(PANEL_TITLE, links_panel, order=40)
     register_ticket_action(
         "merge_into",
-        "Merge into… (type the key next to the action)",
+        gettext_lazy("Merge into… (type the key next to the action)"),
         merge_into_action,
         fields={
             "merge_into": forms.CharField(
                 required=False,
                 max_length=24,
-                label="Merge into",
+                label=gettext_lazy("Merge into"),
                 widget=forms.TextInput(attrs={"placeholder": "NF-12", "size": 8}),
             )
         },

@@ -19,25 +19,30 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from nixflow.models import Ticket
 from nixflow.services import presence
 
-TITLE = "Who else is here"
-NOBODY = "Nobody else has this ticket open."
+TITLE = gettext_lazy("Who else is here")
+# Marked here, translated when shown.
+NOBODY = gettext_noop("Nobody else has this ticket open.")
 
 
 def _doing(other: presence.Presence) -> tuple[str, str]:
     if other.composing:
-        return ("nf-presence-composing", f"{other.name} is writing a reply")
-    return ("nf-presence-viewing", f"{other.name} is viewing")
+        return (
+            "nf-presence-composing",
+            gettext("%(name)s is writing a reply") % {"name": other.name},
+        )
+    return ("nf-presence-viewing", gettext("%(name)s is viewing") % {"name": other.name})
 
 
 def presence_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
     """The others on the ticket now, with what presence.js needs to keep it current."""
     user = request.user
     if not getattr(user, "is_agent", False):
-        return format_html('<p class="help">{}</p>', "Only agents see who else is here.")
+        return format_html('<p class="help">{}</p>', gettext("Only agents see who else is here."))
     presence.presence_beat(ticket=ticket, user=user, composing=False)  # type: ignore[arg-type]
     others = presence.presence_others(ticket=ticket, user=user)  # type: ignore[arg-type]
     items = format_html_join("", '<li class="{}">{}</li>', (_doing(o) for o in others))
@@ -49,7 +54,7 @@ def presence_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
         '<ul class="nf-presence-list" aria-live="polite">{items}</ul>'
         '<p class="nf-presence-none help"{none_hidden}>{nobody}</p>'
         '<p class="nf-presence-changed" data-testid="presence-changed" role="alert" hidden>'
-        '<span class="nf-presence-changed-text"></span> <a href="">Reload the ticket</a></p>'
+        '<span class="nf-presence-changed-text"></span> <a href="">{reload}</a></p>'
         "</div>"
         '<script src="{js}" defer></script>',
         css=static("nixflow/admin/presence.css"),
@@ -61,7 +66,8 @@ def presence_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
         heartbeat=presence.HEARTBEAT_SECONDS,
         items=items,
         none_hidden=" hidden" if others else "",
-        nobody=NOBODY,
+        nobody=gettext(NOBODY),
+        reload=gettext("Reload the ticket"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
 from nixflow.models import (
     Comment,
@@ -24,7 +25,7 @@ class CommentAdmin(FastListAdmin, RecordAdmin):
     # is_internal has no index: its count reads about cap / share-of-internal rows.
     count_cap = 1_000
 
-    @admin.display(description="body")
+    @admin.display(description=gettext_lazy("body"))
     def excerpt(self, comment: Comment) -> str:
         return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
 

@@ -32,6 +32,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
 
 from nixflow.models import SavedView, Team, Ticket, User
 from nixflow.services import saved_views as views
@@ -131,10 +132,12 @@ def _error_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(error.messages)
     if isinstance(error, messages.MessageFailure):
-        return "The search is not valid."
+        return gettext("The search is not valid.")
     # The first sentence: Django's FieldError goes on to list every field of the model.
     text = str(error).strip().split(". ")[0].rstrip(".")[:160]
-    return f"The ticket list cannot show this view: {text}." if text else "Not a valid view."
+    if not text:
+        return gettext("Not a valid view.")
+    return gettext("The ticket list cannot show this view: %(reason)s.") % {"reason": text}
 
 
 def view_url(view: SavedView) -> str:
@@ -154,7 +157,7 @@ def view_count(user: User, query: str, cap: int | None = None) -> ResultCount:
             return queues.capped_count(tickets, cap)
     except DatabaseError as error:
         logger.warning("Counting the saved view %r failed: %s", query, error)
-        raise ViewQueryError("The ticket list cannot show this view.") from error
+        raise ViewQueryError(gettext("The ticket list cannot show this view.")) from error
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,14 @@ class SavedViewForm(forms.ModelForm):
         model = SavedView
         fields = ("name", "team", "query", "position")
         widgets = {"query": forms.TextInput(attrs={"class": "vLargeTextField"})}
-        labels = {"team": "Shared with"}
+        labels = {"team": gettext_lazy("Shared with")}
         help_texts = {
-            "team": "Empty: only you see it. A team: its members see it, its leads may change it.",
-            "query": "The ticket list's filters, search and sort, as its address shows them.",
+            "team": gettext_lazy(
+                "Empty: only you see it. A team: its members see it, its leads may change it."
+            ),
+            "query": gettext_lazy(
+                "The ticket list's filters, search and sort, as its address shows them."
+            ),
         }
 
     user: User
@@ -260,8 +267,8 @@ class SavedViewAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdm
             return forms.ModelChoiceField(
                 queryset=Team.objects.none(),
                 required=False,
-                empty_label="Only me",
-                label="Shared with",
+                empty_label=gettext("Only me"),
+                label=gettext("Shared with"),
                 help_text=SavedViewForm.Meta.help_texts["team"],
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -300,13 +307,15 @@ class SavedViewAdmin(ServiceFormAdminMixin, RolePermissionsMixin, admin.ModelAdm
         # Saved from the ticket list: back to the list the view shows.
         if "_continue" in request.POST or "_addanother" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        self.message_user(request, f"Saved the view “{obj.name}”.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Saved the view “%(name)s”.") % {"name": obj.name}, messages.SUCCESS
+        )
         return redirect(view_url(obj))
 
-    @admin.display(description="shared with")
+    @admin.display(description=gettext_lazy("shared with"))
     def shared_with(self, view: SavedView) -> str:
-        return view.team.name if view.team else "Only me"
+        return view.team.name if view.team else gettext("Only me")
 
-    @admin.display(description="tickets")
+    @admin.display(description=gettext_lazy("tickets"))
     def open_link(self, view: SavedView) -> SafeString:
-        return format_html('<a href="{}">Open the list</a>', view_url(view))
+        return format_html('<a href="{}">{}</a>', view_url(view), gettext("Open the list"))

@@ -23,10 +23,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from nixflow import selectors, services
 from nixflow.models import DESK_SETTINGS_ID, DeskSettings, Tag, Ticket, User
-from nixflow.toolkit.admin import CHANGE, READ_ONLY, VIEW, bulk_apply, plural
+from nixflow.toolkit.admin import CHANGE, READ_ONLY, VIEW, bulk_apply
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.errors import error_text
@@ -41,7 +42,7 @@ class TagListFilter(admin.SimpleListFilter):
     index (nixflow.selectors.tickets_with_tag_id). The id, not the name, so a saved view
     survives a rename."""
 
-    title = "tag"
+    title = gettext_lazy("tag")
     parameter_name = "tag"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
@@ -53,7 +54,7 @@ class TagListFilter(admin.SimpleListFilter):
         if not value:
             return queryset
         if not value.isdigit() or len(value) > 18:
-            raise IncorrectLookupParameters(f"No tag {value!r}.")
+            raise IncorrectLookupParameters(gettext("No tag %(tag)r.") % {"tag": value})
         return selectors.tickets_with_tag_id(queryset, int(value))
 
 
@@ -61,8 +62,8 @@ class TagActionForm(ActionForm):
     into = forms.ModelChoiceField(
         queryset=Tag.objects.order_by(Lower("name")),
         required=False,
-        label="Into:",
-        empty_label="(for “Merge”)",
+        label=gettext_lazy("Into:"),
+        empty_label=gettext_lazy("(for “Merge”)"),
     )
 
 
@@ -83,13 +84,16 @@ class TagAdmin(ConfigurationAdmin):
     list_select_related = ("created_by",)
     service_fields = ("name",)
 
-    @admin.display(description="tickets")
+    @admin.display(description=gettext_lazy("tickets"))
     def tickets_link(self, tag: Tag) -> Any:
         url = reverse("admin:nixflow_ticket_changelist")
-        return format_html('<a href="{}?tag={}">Tickets with this tag</a>', url, tag.pk)
+        return format_html(
+            '<a href="{}?tag={}">{}</a>', url, tag.pk, gettext("Tickets with this tag")
+        )
 
     @admin.action(
-        description="Merge into the tag chosen next to the action", permissions=["change"]
+        description=gettext_lazy("Merge into the tag chosen next to the action"),
+        permissions=["change"],
     )
     def merge(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
         try:
@@ -97,7 +101,7 @@ class TagAdmin(ConfigurationAdmin):
         except ValidationError:
             into = None
         if into is None:
-            self.message_user(request, "Choose the tag to merge into.", messages.WARNING)
+            self.message_user(request, gettext("Choose the tag to merge into."), messages.WARNING)
             return
         actor = signed_in_user(request)
         merged = bulk_apply(
@@ -110,7 +114,15 @@ class TagAdmin(ConfigurationAdmin):
             noun="tag",
         )
         if merged:
-            self.message_user(request, f"Merged {plural(merged, 'tag')} into {into.name}.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Merged %(count)s tag into %(tag)s.",
+                    "Merged %(count)s tags into %(tag)s.",
+                    merged,
+                )
+                % {"count": merged, "tag": into.name},
+            )
 
     def create_with(self, obj: Tag, actor: User, data: dict[str, Any], rows: dict[str, Any]) -> Tag:
         return services.tag_create(name=data["name"], actor=actor)
@@ -162,10 +174,12 @@ def tag_action(
     queryset: QuerySet[Ticket],
     service: Callable[..., Ticket],
     *,
-    done: str,
+    done: Callable[[int, str], str],
+    failed: str,
 ) -> None:
     """The body of "Add tags" and "Remove tags": the names typed next to the action (the
-    action form's ``tag_names``), one service call per ticket, refusals reported."""
+    action form's ``tag_names``), one service call per ticket, refusals reported.
+    ``done(count, names)`` says what was done ("Tagged 3 tickets: vpn, billing.")."""
     try:
         field = model_admin.action_form.base_fields["tag_names"]
         names: list[str] = field.clean(request.POST.get("tag_names", ""))
@@ -174,7 +188,7 @@ def tag_action(
         return
     if not names:
         model_admin.message_user(
-            request, "Type the tags next to the action, comma-separated.", messages.WARNING
+            request, gettext("Type the tags next to the action, comma-separated."), messages.WARNING
         )
         return
     actor = signed_in_user(request)
@@ -184,12 +198,22 @@ def tag_action(
         list(queryset.order_by("pk")),
         lambda ticket: service(ticket=ticket, tags=names, actor=actor),
         label=lambda ticket: ticket.key,
-        failed=f"Could not {done.lower().removesuffix('ged')}",
+        failed=failed,
     )
     if changed:
-        model_admin.message_user(
-            request, f"{done} {plural(changed, 'ticket')}: {', '.join(names)}."
-        )
+        model_admin.message_user(request, done(changed, ", ".join(names)))
+
+
+def tagged_message(count: int, names: str) -> str:
+    return ngettext(
+        "Tagged %(count)s ticket: %(tags)s.", "Tagged %(count)s tickets: %(tags)s.", count
+    ) % {"count": count, "tags": names}
+
+
+def untagged_message(count: int, names: str) -> str:
+    return ngettext(
+        "Untagged %(count)s ticket: %(tags)s.", "Untagged %(count)s tickets: %(tags)s.", count
+    ) % {"count": count, "tags": names}
 
 
 # --- The ticket list's tags, under each title -----------------------------------------------

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 
 from nixflow import services
 from nixflow.admin.users import time_zone_choices
@@ -34,8 +35,8 @@ class TeamMembershipInline(RolePermissionsMixin, admin.TabularInline):
     fields = ("user", "is_lead", "last_assigned_at")
     readonly_fields = ("last_assigned_at",)
     extra = 1
-    verbose_name = "member"
-    verbose_name_plural = "members"
+    verbose_name = gettext_lazy("member")
+    verbose_name_plural = gettext_lazy("members")
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "user":  # only agents join teams (the service says so too)
@@ -79,7 +80,7 @@ class TeamAdmin(ConfigurationAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
-    @admin.display(description="members", ordering="member_count")
+    @admin.display(description=gettext_lazy("members"), ordering="member_count")
     def member_count(self, team: Team) -> int:
         return team.member_count  # type: ignore[attr-defined]
 
@@ -117,7 +118,7 @@ class TeamAdmin(ConfigurationAdmin):
         ``time_zone``: set it (``next`` names where to go back to)."""
         user = signed_in_user(request)
         if not user.is_agent:
-            raise PermissionDenied("Only agents have an availability.")
+            raise PermissionDenied(gettext("Only agents have an availability."))
         if request.method == "POST":
             try:
                 done = self._set_own(request, user)
@@ -134,7 +135,7 @@ class TeamAdmin(ConfigurationAdmin):
         context = {
             **self.admin_site.each_context(request),
             **_availability_context(request),
-            "title": "My availability and time zone",
+            "title": gettext("My availability and time zone"),
             "memberships": user.team_memberships.select_related("team").order_by("team__name"),
             "time_zones": time_zone_choices(),
             "time_zone": user.time_zone,
@@ -148,12 +149,16 @@ class TeamAdmin(ConfigurationAdmin):
             user = services.user_set_time_zone(
                 user=user, time_zone=request.POST["time_zone"], actor=user
             )
-            return f"Dates are now shown in {user.time_zone or settings.TIME_ZONE}."
+            return gettext("Dates are now shown in %(zone)s.") % {
+                "zone": user.time_zone or settings.TIME_ZONE
+            }
         services.user_set_availability(
             user=user, availability=request.POST.get("availability", ""), actor=user
         )
         user.refresh_from_db(fields=["availability"])
-        return f"You are now {user.get_availability_display().lower()}."
+        if user.availability == Availability.AWAY:
+            return gettext("You are now away.")
+        return gettext("You are now available.")
 
 
 def _availability_context(request: HttpRequest) -> dict[str, Any]:
@@ -163,9 +168,9 @@ def _availability_context(request: HttpRequest) -> dict[str, Any]:
     away = user.availability == Availability.AWAY  # type: ignore[union-attr]
     return {
         "availability_url": reverse("admin:nixflow_team_availability"),
-        "availability_label": "Away" if away else "Available",
+        "availability_label": gettext("Away") if away else gettext("Available"),
         "availability_next": Availability.AVAILABLE if away else Availability.AWAY,
-        "availability_action": "Set me available" if away else "Set me away",
+        "availability_action": gettext("Set me available") if away else gettext("Set me away"),
     }
 
 

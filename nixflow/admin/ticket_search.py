@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from nixflow.models import Role, Stage, StageCategory, Ticket, User
 from nixflow.search import people_matching, requester_condition, search_tickets
@@ -39,7 +40,7 @@ class StageCategoryFilter(admin.SimpleListFilter):
     ``stage_id = ANY(...)`` on nf_ticket_stage_created instead of a join to stages.
     """
 
-    title = "stage"
+    title = gettext_lazy("stage")
     parameter_name = "stage_category"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

@@ -24,10 +24,12 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import path, reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
-from nixflow.admin.tags import TagListFilter, tag_action
+from nixflow.admin.tags import TagListFilter, tag_action, tagged_message, untagged_message
 from nixflow.admin.ticket_list import TicketListMixin
 from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
 from nixflow.forms import (
@@ -61,7 +63,6 @@ from nixflow.toolkit.admin import (
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     bulk_apply,
-    plural,
     refusals_to_form,
 )
 from nixflow.toolkit.auth import signed_in_user
@@ -76,11 +77,11 @@ logger = logging.getLogger(__name__)
 
 # --- Tickets -----------------------------------------------------------------------------
 class AssignmentFilter(admin.SimpleListFilter):
-    title = "assignment"
+    title = gettext_lazy("assignment")
     parameter_name = "assignment"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("mine", "Assigned to me"), ("unassigned", "Unassigned")]
+        return [("mine", gettext("Assigned to me")), ("unassigned", gettext("Unassigned"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         if self.value() == "mine":
@@ -141,7 +142,7 @@ class TimelineEntry:
 
 def person(user: User | None) -> str:
     if user is None:
-        return "System"
+        return gettext("System")
     return user.get_full_name() or user.get_username()
 
 
@@ -161,6 +162,31 @@ def _comment_entry(comment: Comment, key: str) -> TimelineEntry:
     )
 
 
+# The history's field names in words; English as stored ("first_response_at" reads
+# "first response at"), other languages from the catalogs. A field not listed here
+# (one a newer service writes) is shown by its name.
+FIELD_LABELS = {
+    "ticket": gettext_lazy("ticket"),
+    "title": gettext_lazy("title"),
+    "description": gettext_lazy("description"),
+    "priority": gettext_lazy("priority"),
+    "stage": gettext_lazy("stage"),
+    "assignee": gettext_lazy("assignee"),
+    "team": gettext_lazy("team"),
+    "tags": gettext_lazy("tags"),
+    "watchers": gettext_lazy("watchers"),
+    "requester": gettext_lazy("requester"),
+    "workflow": gettext_lazy("workflow"),
+    "first_response_at": gettext_lazy("first response at"),
+    "resolved_at": gettext_lazy("resolved at"),
+    "closed_at": gettext_lazy("closed at"),
+}
+
+
+def field_label(field: str) -> str:
+    return str(FIELD_LABELS.get(field, field.replace("_", " ")))
+
+
 def _value(field: str, value: str) -> str:
     if field == "priority" and value in Priority.values:
         return str(Priority(value).label)
@@ -171,10 +197,12 @@ def system_line(row: HistoryLog) -> str:
     """A history row as one short line: "Stage: New → Open", "Assigned to bob"."""
     old, new = _value(row.field, row.old_value), _value(row.field, row.new_value)
     if row.field == "ticket":
-        return "Opened the ticket"
+        return gettext("Opened the ticket")
     if row.field == "assignee":
-        return f"Assigned to {new}" if row.new_value else f"Unassigned (was {old})"
-    label = row.field.replace("_", " ").capitalize()
+        if row.new_value:
+            return gettext("Assigned to %(agent)s") % {"agent": new}
+        return gettext("Unassigned (was %(agent)s)") % {"agent": old}
+    label = capfirst(field_label(row.field))
     if not row.old_value:
         return f"{label}: {new}"
     return f"{label}: {old} → {new}"
@@ -220,7 +248,7 @@ def history_rows(ticket: Ticket) -> list[HistoryRow]:
         HistoryRow(
             when=format_datetime(row.created),
             who=person(row.actor),
-            field=row.field.replace("_", " "),
+            field=field_label(row.field),
             old=_value(row.field, row.old_value),
             new=_value(row.field, row.new_value),
         )
@@ -257,20 +285,20 @@ class Composer:
 
 def stage_action_label(ticket: Ticket, stage: Stage) -> str:
     if stage.category == StageCategory.RESOLVED:
-        verb = "resolve"
+        label = gettext("Send and resolve")
     elif stage.category == StageCategory.CLOSED:
-        verb = "close"
+        label = gettext("Send and close")
     elif ticket.stage.category in replies.FINISHED:
-        verb = "reopen"
+        label = gettext("Send and reopen")
     else:
-        return f"Send and set {stage.name}"
+        return gettext("Send and set %(stage)s") % {"stage": stage.name}
     category = stage.get_category_display()
-    return f"Send and {verb}" + ("" if stage.name == category else f" ({stage.name})")
+    return label + ("" if stage.name == category else f" ({stage.name})")
 
 
 def composer_actions(ticket: Ticket) -> list[tuple[str, str]]:
     """ "Send", then "Send and <stage>" for each stage the workflow allows from here."""
-    return [("send", "Send")] + [
+    return [("send", pgettext("button", "Send"))] + [
         (f"stage:{stage.pk}", stage_action_label(ticket, stage))
         for stage in replies.reachable_stages(ticket)
     ]
@@ -289,7 +317,7 @@ def _tools(request: HttpRequest, ticket: Ticket) -> list[tuple[ComposerTool, lis
 def composer_form(request: HttpRequest, ticket: Ticket, **kwargs: Any) -> Composer:
     tools = _tools(request, ticket)
     form = ReplyComposerForm(
-        tools=[(tool.name, tool.label, choices) for tool, choices in tools], **kwargs
+        tools=[(tool.name, str(tool.label), choices) for tool, choices in tools], **kwargs
     )
     return Composer(form=form, actions=composer_actions(ticket), tools=[t for t, _ in tools])
 
@@ -346,7 +374,7 @@ def _insert(request: HttpRequest, ticket: Ticket, composer: Composer, name: str)
     tool = composer_tool(name)
     value = composer.form.cleaned_data.get(f"tool_{name}") or ""
     if tool is None or not value:
-        composer.errors.append("Choose what to insert first.")
+        composer.errors.append(gettext("Choose what to insert first."))
         return
     try:
         draft = tool.draft(request, ticket, value)
@@ -358,7 +386,9 @@ def _insert(request: HttpRequest, ticket: Ticket, composer: Composer, name: str)
     visibility = INTERNAL if draft.is_internal else PUBLIC
     _rebound(composer, reply_body=body, visibility=visibility, **{f"composer_{name}": value})
     composer.tool_changes = [f"{tool.label}: {change}" for change in draft.changes]
-    composer.notice = f"{tool.label} inserted. Its changes are made when you send."
+    composer.notice = gettext("%(tool)s inserted. Its changes are made when you send.") % {
+        "tool": tool.label
+    }
 
 
 def _parse_action(ticket: Ticket, action: str) -> tuple[Stage | None, bool, bool]:
@@ -374,7 +404,7 @@ def _parse_action(ticket: Ticket, action: str) -> tuple[Stage | None, bool, bool
             else None
         )
         if stage is None:
-            raise ValidationError("That stage is not in this ticket's workflow.")
+            raise ValidationError(gettext("That stage is not in this ticket's workflow."))
     return stage, confirmed, action == "keep"
 
 
@@ -398,7 +428,7 @@ def _send(request: HttpRequest, ticket: Ticket, composer: Composer, action: str)
     except replies.StaleReply as stale:
         composer.new_comments = [_comment_entry(c, ticket.key) for c in stale.comments]
         composer.notice = error_text(stale)
-        composer.confirm = (f"confirm:{action.removeprefix('confirm:')}", "Send anyway")
+        composer.confirm = (f"confirm:{action.removeprefix('confirm:')}", gettext("Send anyway"))
         _keep_files_note(composer)
         # The agent has seen them now: a plain "Send" after reading goes through too.
         _rebound(composer, seen_comment=stale.comments[-1].pk)
@@ -407,7 +437,7 @@ def _send(request: HttpRequest, ticket: Ticket, composer: Composer, action: str)
         composer.notice = error_text(question)
         composer.reopen = [
             (f"stage:{s.pk}", stage_action_label(ticket, s)) for s in question.stages
-        ] + [("keep", "Send without reopening")]
+        ] + [("keep", gettext("Send without reopening"))]
         _keep_files_note(composer)
         return ReplyOutcome(composer=composer)
     except (ValidationError, PermissionDenied) as error:
@@ -419,7 +449,7 @@ def _send(request: HttpRequest, ticket: Ticket, composer: Composer, action: str)
 
 def _keep_files_note(composer: Composer) -> None:
     if composer.form.cleaned_data.get("attachments"):
-        composer.errors.append("Nothing was sent: choose the files again before sending.")
+        composer.errors.append(gettext("Nothing was sent: choose the files again before sending."))
 
 
 def _run_tools(request: HttpRequest, ticket: Ticket, chosen: dict[str, str]) -> list[str]:
@@ -429,7 +459,10 @@ def _run_tools(request: HttpRequest, ticket: Ticket, chosen: dict[str, str]) -> 
     for name, value in chosen.items():
         tool = composer_tool(name)
         if tool is None:
-            raise ValidationError(f"“{name}” is no longer available; remove it and send again.")
+            raise ValidationError(
+                gettext("“%(tool)s” is no longer available; remove it and send again.")
+                % {"tool": name}
+            )
         done += [f"{tool.label}: {change}" for change in tool.on_send(request, ticket, value)]
     return done
 
@@ -438,13 +471,19 @@ def sent_message(reply: replies.Reply, done: list[str]) -> str:
     """What happened, in words: who was mailed, where the ticket went, what tools did."""
     comment, ticket = reply.comment, reply.ticket
     if comment.is_internal:
-        parts = [f"Internal note added to {ticket.key}."]
+        parts = [gettext("Internal note added to %(ticket)s.") % {"ticket": ticket.key}]
     elif address := replies.reply_mailed_to(comment):
-        parts = [f"Reply sent to {address}."]
+        parts = [gettext("Reply sent to %(address)s.") % {"address": address}]
     else:
-        parts = [f"Public reply added to {ticket.key}; no mail goes to the requester."]
+        parts = [
+            gettext("Public reply added to %(ticket)s; no mail goes to the requester.")
+            % {"ticket": ticket.key}
+        ]
     if reply.to_stage is not None:
-        parts.append(f"{ticket.key} is now {ticket.stage.name}.")
+        parts.append(
+            gettext("%(ticket)s is now %(stage)s.")
+            % {"ticket": ticket.key, "stage": ticket.stage.name}
+        )
     parts += [f"{line}." for line in done]
     return " ".join(parts)
 
@@ -454,7 +493,7 @@ def draft_json(request: HttpRequest, ticket: Ticket) -> JsonResponse:
     tool = composer_tool(request.GET.get("tool", ""))
     value = request.GET.get("value", "")
     if tool is None or not value:
-        return JsonResponse({"error": "Choose what to insert first."}, status=400)
+        return JsonResponse({"error": gettext("Choose what to insert first.")}, status=400)
     try:
         draft = tool.draft(request, ticket, value)
     except (ValidationError, PermissionDenied) as error:
@@ -521,7 +560,7 @@ class TicketAdmin(
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("title", "description", "requester__username", "requester__email")
     search_rank = "search_rank"  # nixflow.search ranks title over description over comments
-    search_help_text = (
+    search_help_text = gettext_lazy(
         'Words (all required), "a phrase", prefix*, -excluded, a or b; a key (NF-12); or '
         "a requester's username, e-mail or name. Searches the whole conversation."
     )
@@ -558,7 +597,7 @@ class TicketAdmin(
         return self.rank_first(request, search_tickets(queryset, search_term)), False
 
     # --- actions ------------------------------------------------------------------------
-    @admin.action(description="Assign to me", permissions=["change"])
+    @admin.action(description=gettext_lazy("Assign to me"), permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         me = signed_in_user(request)
         tickets = list(queryset.order_by("pk"))
@@ -572,12 +611,28 @@ class TicketAdmin(
             failed="Could not assign",
         )
         if assigned:
-            self.message_user(request, f"Assigned {plural(assigned, 'ticket')} to you.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Assigned %(count)s ticket to you.",
+                    "Assigned %(count)s tickets to you.",
+                    assigned,
+                )
+                % {"count": assigned},
+            )
         if already := len(tickets) - len(todo):
-            self.message_user(request, f"{plural(already, 'ticket')} already yours.", messages.INFO)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s ticket already yours.", "%(count)s tickets already yours.", already
+                )
+                % {"count": already},
+                messages.INFO,
+            )
 
     @admin.action(
-        description="Move to stage (choose it next to the action)", permissions=["change"]
+        description=gettext_lazy("Move to stage (choose it next to the action)"),
+        permissions=["change"],
     )
     def move_to_stage(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         try:
@@ -585,7 +640,9 @@ class TicketAdmin(
         except ValidationError:
             stage = None
         if stage is None:
-            self.message_user(request, "Choose the stage to move the tickets to.", messages.WARNING)
+            self.message_user(
+                request, gettext("Choose the stage to move the tickets to."), messages.WARNING
+            )
             return
         actor = signed_in_user(request)
         tickets = list(queryset.order_by("pk"))
@@ -599,31 +656,65 @@ class TicketAdmin(
             failed="Could not move",
         )
         if moved:
-            self.message_user(request, f"Moved {plural(moved, 'ticket')} to {stage.name}.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Moved %(count)s ticket to %(stage)s.",
+                    "Moved %(count)s tickets to %(stage)s.",
+                    moved,
+                )
+                % {"count": moved, "stage": stage.name},
+            )
         if already := len(tickets) - len(todo):
             self.message_user(
-                request, f"{plural(already, 'ticket')} already in {stage.name}.", messages.INFO
+                request,
+                ngettext(
+                    "%(count)s ticket already in %(stage)s.",
+                    "%(count)s tickets already in %(stage)s.",
+                    already,
+                )
+                % {"count": already, "stage": stage.name},
+                messages.INFO,
             )
 
-    @admin.action(description="Add tags (type them next to the action)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Add tags (type them next to the action)"), permissions=["change"]
+    )
     def add_tags(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        tag_action(self, request, queryset, services.ticket_tag_add, done="Tagged")
+        tag_action(
+            self,
+            request,
+            queryset,
+            services.ticket_tag_add,
+            done=tagged_message,
+            failed="Could not tag",
+        )
 
-    @admin.action(description="Remove tags (type them next to the action)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Remove tags (type them next to the action)"),
+        permissions=["change"],
+    )
     def remove_tags(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        tag_action(self, request, queryset, services.ticket_tag_remove, done="Untagged")
+        tag_action(
+            self,
+            request,
+            queryset,
+            services.ticket_tag_remove,
+            done=untagged_message,
+            failed="Could not untag",
+        )
 
     # --- the ticket page ----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         if obj is None:
             return [
                 (None, {"fields": ("title", "description", "priority")}),
-                ("People and process", {"fields": ("requester", "assignee", "workflow")}),
+                (gettext("People and process"), {"fields": ("requester", "assignee", "workflow")}),
             ]
         return [
             (None, {"fields": ("key", "title", "description")}),
             (
-                "Work",
+                pgettext("fieldset", "Work"),
                 {
                     "fields": (
                         "stage",
@@ -637,7 +728,10 @@ class TicketAdmin(
             ),
             # Folded (a <details> element, no script): the SLA clocks panel follows the
             # fieldsets, and should be in sight without scrolling past dates.
-            ("Details", {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)}),
+            (
+                gettext("Details"),
+                {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)},
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
@@ -711,7 +805,7 @@ class TicketAdmin(
         if formset.model is TicketWatcher:
             deleted = formset.deleted_forms
             for row in deleted:
-                with refusals_to_form("Watchers"):
+                with refusals_to_form(gettext("Watchers")):
                     services.ticket_unwatch(
                         ticket=ticket, user=row.instance.user, actor=signed_in_user(request)
                     )
@@ -719,7 +813,7 @@ class TicketAdmin(
             for row in formset.extra_forms:
                 if row in deleted or not row.has_changed():
                     continue
-                with refusals_to_form("Watchers"):
+                with refusals_to_form(gettext("Watchers")):
                     watcher = services.ticket_watch(
                         ticket=ticket, user=row.cleaned_data["user"], actor=signed_in_user(request)
                     )

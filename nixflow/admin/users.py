@@ -13,6 +13,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Field, Model
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from nixflow import services
 from nixflow.models import (
@@ -29,11 +30,16 @@ from nixflow.toolkit.auth import signed_in_user
 _RECORDED_BY_SERVICE = "_nixflow_recorded_by_service"
 
 
-@cache
 def time_zone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone this Python knows, by name, after "the desk's own" (empty)."""
-    names = sorted(zoneinfo.available_timezones())
-    return [("", f"The desk's time zone ({settings.TIME_ZONE})"), *((n, n) for n in names)]
+    """Every IANA zone this Python knows, by name, after "the desk's own" (empty, in the
+    reader's language)."""
+    desk = gettext("The desk's time zone (%(zone)s)") % {"zone": settings.TIME_ZONE}
+    return [("", desk), *_zones()]
+
+
+@cache
+def _zones() -> list[tuple[str, str]]:
+    return [(n, n) for n in sorted(zoneinfo.available_timezones())]
 
 
 # --- Users -------------------------------------------------------------------------------
@@ -46,11 +52,11 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
     search_fields = ("username", "email", "first_name", "last_name")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]  # set on the class; the stubs allow None
-        ("Service desk", {"fields": ("role", "time_zone")}),
+        (gettext_lazy("Service desk"), {"fields": ("role", "time_zone", "language")}),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
-        ("Service desk", {"fields": ("email", "role")}),
+        (gettext_lazy("Service desk"), {"fields": ("email", "role")}),
     )
     # What only a superuser may grant: superuser status, and Django's permission rows
     # (which third-party admin pages such as django-celery-beat's go by). A role admin
@@ -65,7 +71,7 @@ class UserAdmin(ServiceFormAdminMixin, RolePermissionsMixin, DjangoUserAdmin):
             return forms.ChoiceField(
                 choices=time_zone_choices(),
                 required=False,
-                label="Time zone",
+                label=gettext("Time zone"),
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)

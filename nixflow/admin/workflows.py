@@ -10,6 +10,7 @@ from django.contrib.admin.utils import unquote
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from nixflow import services
 from nixflow.forms import (
@@ -176,15 +177,15 @@ class WorkflowAdmin(
             )
         )
 
-    @admin.display(description="stages", ordering="stage_count")
+    @admin.display(description=gettext_lazy("stages"), ordering="stage_count")
     def stage_count(self, workflow: Workflow) -> int:
         return workflow.stage_count  # type: ignore[attr-defined]
 
-    @admin.display(description="transitions", ordering="transition_count")
+    @admin.display(description=gettext_lazy("transitions"), ordering="transition_count")
     def transition_count(self, workflow: Workflow) -> int:
         return workflow.transition_count  # type: ignore[attr-defined]
 
-    @admin.display(description="tickets", ordering="ticket_count")
+    @admin.display(description=gettext_lazy("tickets"), ordering="ticket_count")
     def ticket_count(self, workflow: Workflow) -> str:
         return capped_text(workflow.ticket_count, TICKET_COUNT_CAP)  # type: ignore[attr-defined]
 
@@ -193,7 +194,7 @@ class WorkflowAdmin(
         if obj is not None:
             return [(None, {"fields": fields})]
         # Transitions join stages that must exist first.
-        description = (
+        description = gettext(
             "Add the stages below and save; then add the transitions between them. "
             "New tickets start in the stage with the lowest position."
         )
@@ -266,7 +267,9 @@ class WorkflowAdmin(
             Exists(Ticket.objects.filter(workflow=OuterRef("pk")))
         )
         protected = [
-            f"{workflow.name}: it has tickets (deactivate it instead)" for workflow in in_use
+            gettext("%(workflow)s: it has tickets (deactivate it instead)")
+            % {"workflow": workflow.name}
+            for workflow in in_use
         ]
         if protected:
             return [], {}, set(), protected

@@ -96,7 +96,7 @@ class ResultCount(int):
     def __str__(self) -> str:
         number = f"{int(self):,}"
         if self.kind == "estimate":
-            return f"about {number}"
+            return gettext("about %(number)s") % {"number": number}
         if self.kind == "at_least":
             return f"{number}+"
         return number
@@ -396,7 +396,7 @@ class FastChangeList(ChangeList):
             return []
         links = []
         if self.has_previous:
-            links.append(PageLink("\u2039 Previous", self._previous_url(rows), "prev"))
+            links.append(PageLink(gettext("\u2039 Previous"), self._previous_url(rows), "prev"))
         numbered = self.paginator.num_pages
         for number in range(1, numbered + 1):
             current = number == self.page_num_shown
@@ -406,7 +406,7 @@ class FastChangeList(ChangeList):
             links.append(PageLink("…", None))
         next_url = self._next_url(rows)
         if next_url:
-            links.append(PageLink("Next \u203a", next_url, "next"))
+            links.append(PageLink(gettext("Next \u203a"), next_url, "next"))
         return links
 
     def _previous_url(self, rows: list[Any]) -> str:

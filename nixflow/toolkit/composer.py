@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django_stubs_ext import StrOrPromise
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -42,7 +44,7 @@ class Draft:
 @dataclass(frozen=True)
 class ComposerTool:
     name: str
-    label: str
+    label: StrOrPromise  # gettext_lazy(...): shown in the viewer's language
     choices: Callable[[HttpRequest, Ticket], list[tuple[str, str]]]
     draft: Callable[[HttpRequest, Ticket, str], Draft]
     on_send: Callable[[HttpRequest, Ticket, str], list[str]]

@@ -22,17 +22,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from nixflow.models import User
 from nixflow.toolkit.admin import (
     RolePermissionsMixin,
     ServiceFormAdminMixin,
-    plural,
     refusals_to_form,
     report_failures,
 )
@@ -103,8 +104,12 @@ class ServiceDeleteMixin:
         # Its count would include the refused rows: held back (message_user), said here.
         setattr(request, _HOLD_SUCCESS, True)
         noun = str(queryset.model._meta.verbose_name)
-        if len(rows) > len(failures):
-            self.message_user(request, f"Deleted {plural(len(rows) - len(failures), noun)}.")
+        if deleted := len(rows) - len(failures):
+            self.message_user(
+                request,
+                gettext("Deleted %(count)s %(items)s.")
+                % {"count": deleted, "items": model_ngettext(queryset.model._meta, deleted)},
+            )
         report_failures(self, request, "Could not delete", failures, noun=noun)  # type: ignore[arg-type]
 
     def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:

@@ -12,6 +12,10 @@ right after the ticket's own fields instead, above the conversation: for what an
 must see before anything else (the SLA clocks). A panel returns safe HTML (built with
 ``format_html``). One that fails is shown as unavailable and logged: a broken panel
 must not take the ticket page down with it.
+
+A title may be translatable (``gettext_lazy("Suggested articles")``): it is shown in the
+viewer's language, while the panel is registered, replaced and found (its ``slug``, the
+page's ``data-panel``) by its English text, whatever language is active.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import slugify
+from django.utils.translation import gettext
+from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
     from nixflow.models import Ticket
@@ -37,10 +45,14 @@ BELOW, FIELDS = "below", "fields"  # below the form; after the ticket's fields
 
 @dataclass(frozen=True)
 class TicketPanel:
-    title: str
+    title: StrOrPromise
     render: Render
     order: int
     placement: str = BELOW
+
+    @property
+    def key(self) -> str:
+        return untranslated(self.title)
 
 
 @dataclass(frozen=True)
@@ -48,29 +60,45 @@ class RenderedPanel:
     title: str
     html: SafeString
     placement: str = BELOW
+    slug: str = ""  # the English title's slug: the same in every language
 
 
 _panels: dict[str, TicketPanel] = {}
 
 
+def untranslated(text: StrOrPromise) -> str:
+    """The English text of a (lazily) translated string: a lazy string's hash and
+    value follow the active language, so a registry keyed by it would lose entries."""
+    with translation.override(None):
+        return str(text)
+
+
 def register_ticket_panel(
-    title: str, render: Render, *, order: int = 100, placement: str = BELOW
+    title: StrOrPromise, render: Render, *, order: int = 100, placement: str = BELOW
 ) -> None:
     """Add (or replace, by title) a panel of the ticket's admin page."""
-    _panels[title] = TicketPanel(title=title, render=render, order=order, placement=placement)
+    panel = TicketPanel(title=title, render=render, order=order, placement=placement)
+    _panels[panel.key] = panel
 
 
-def unregister_ticket_panel(title: str) -> None:
-    _panels.pop(title, None)
+def unregister_ticket_panel(title: StrOrPromise) -> None:
+    _panels.pop(untranslated(title), None)
 
 
 def render_ticket_panels(request: HttpRequest, ticket: Ticket) -> list[RenderedPanel]:
     rendered = []
-    for panel in sorted(_panels.values(), key=lambda p: (p.order, p.title)):
+    for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
         try:
             html = panel.render(request, ticket)
         except Exception:
-            logger.exception("Ticket panel %r failed for ticket %s", panel.title, ticket.pk)
-            html = format_html('<p class="errornote">{}</p>', "This panel is unavailable.")
-        rendered.append(RenderedPanel(title=panel.title, html=html, placement=panel.placement))
+            logger.exception("Ticket panel %r failed for ticket %s", panel.key, ticket.pk)
+            html = format_html('<p class="errornote">{}</p>', gettext("This panel is unavailable."))
+        rendered.append(
+            RenderedPanel(
+                title=str(panel.title),
+                html=html,
+                placement=panel.placement,
+                slug=slugify(panel.key),
+            )
+        )
     return rendered

@@ -7,10 +7,13 @@ add theirs in their ``AppConfig.ready()``, as the SLA app does for "At risk" and
 
     register_queue(
         slug="at-risk",
-        title="At risk",
+        title=gettext_lazy("At risk"),
         tickets=at_risk_tickets,  # (queryset, user) -> the queue's tickets of queryset
-        description="A clock will pass its deadline soon",
+        description=gettext_lazy("A clock will pass its deadline soon"),
     )
+
+Titles and descriptions are shown in the viewer's language when they are lazily
+translated strings, as above.
 
 A queue is a function that narrows a ticket queryset for a user. The desk applies it to
 all tickets to count them; the ticket list's ``queue`` filter (``?queue=<slug>``, see
@@ -35,6 +38,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import urlencode
+from django_stubs_ext import StrOrPromise
 
 from nixflow.toolkit.changelist import ResultCount, count_rows
 
@@ -59,9 +63,9 @@ def for_agents(user: User) -> bool:
 @dataclass(frozen=True)
 class Queue:
     slug: str
-    title: str
+    title: StrOrPromise
     tickets: Narrow
-    description: str = ""
+    description: StrOrPromise = ""
     # The ticket list's column to sort the queue's link by ("sla": the SLA column, most
     # urgent first; "-updated"), or "" for the list's own order. By name, because the
     # list's ``o`` parameter is a column's position, which the desk works out from the
@@ -100,9 +104,9 @@ _queues: dict[str, Queue] = {}
 def register_queue(
     *,
     slug: str,
-    title: str,
+    title: StrOrPromise,
     tickets: Narrow,
-    description: str = "",
+    description: StrOrPromise = "",
     sort: str = "",
     query: dict[str, str] | None = None,
     tone: str = "",
@@ -137,7 +141,7 @@ def queues_for(user: User) -> list[Queue]:
     """The queues ``user`` may see, in order."""
     return [
         queue
-        for queue in sorted(_queues.values(), key=lambda q: (q.order, q.title))
+        for queue in sorted(_queues.values(), key=lambda q: (q.order, str(q.title)))
         if queue.visible(user)
     ]
 
@@ -182,9 +186,9 @@ def counted_queues(
 @dataclass(frozen=True)
 class DeskLink:
     slug: str  # also the link's data-testid: "<slug>-link"
-    title: str
+    title: StrOrPromise
     url_name: str
-    description: str = ""
+    description: StrOrPromise = ""
     order: int = 100
     visible: Visible = for_agents
 
@@ -198,9 +202,9 @@ _links: dict[str, DeskLink] = {}
 def register_desk_link(
     *,
     slug: str,
-    title: str,
+    title: StrOrPromise,
     url_name: str,
-    description: str = "",
+    description: StrOrPromise = "",
     order: int = 100,
     visible: Visible = for_agents,
 ) -> DeskLink:
@@ -224,6 +228,6 @@ def unregister_desk_link(slug: str) -> None:
 def links_for(user: User) -> list[DeskLink]:
     return [
         link
-        for link in sorted(_links.values(), key=lambda k: (k.order, k.title))
+        for link in sorted(_links.values(), key=lambda k: (k.order, str(k.title)))
         if link.visible(user)
     ]

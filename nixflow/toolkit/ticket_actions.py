@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
     from django.contrib import admin
@@ -41,7 +42,7 @@ Run = Callable[["admin.ModelAdmin[Any]", "HttpRequest", "QuerySet[Ticket]"], "Ht
 @dataclass(frozen=True)
 class TicketAction:
     name: str
-    description: str
+    description: StrOrPromise  # gettext_lazy(...): shown in the viewer's language
     run: Run
     fields: Mapping[str, forms.Field] = field(default_factory=dict)
 
@@ -50,7 +51,11 @@ _actions: dict[str, TicketAction] = {}
 
 
 def register_ticket_action(
-    name: str, description: str, run: Run, *, fields: Mapping[str, forms.Field] | None = None
+    name: str,
+    description: StrOrPromise,
+    run: Run,
+    *,
+    fields: Mapping[str, forms.Field] | None = None,
 ) -> None:
     """Add (or replace, by name) an action of the admin's ticket list."""
     _actions[name] = TicketAction(name=name, description=description, run=run, fields=fields or {})

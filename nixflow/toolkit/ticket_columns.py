@@ -23,6 +23,9 @@ until an app registered that parameter (so the core names the place, the app fil
 ``ordering`` (optional, per choice) is the list's order while that choice is on and the
 agent has not sorted by a column: overdue tickets most overdue first, along the index
 that also finds them.
+
+Titles and choice labels may be lazily translated strings (``gettext_lazy("SLA")``):
+the list shows them in the viewer's language.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
+from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
     from nixflow.models import Ticket
@@ -51,7 +55,7 @@ FilterQuery = Callable[["QuerySet[Ticket]", str], "QuerySet[Ticket]"]
 @dataclass(frozen=True)
 class TicketColumn:
     name: str
-    title: str
+    title: StrOrPromise
     render: Cells
     ordering: Any | None
     order: int
@@ -63,7 +67,7 @@ _columns: dict[str, TicketColumn] = {}
 
 def register_ticket_column(
     name: str,
-    title: str,
+    title: StrOrPromise,
     render: Cells,
     *,
     ordering: Any | None = None,
@@ -132,8 +136,8 @@ class ColumnCell:
 @dataclass(frozen=True)
 class TicketFilter:
     parameter: str
-    title: str
-    choices: Sequence[tuple[str, str]]
+    title: StrOrPromise
+    choices: Sequence[tuple[str, StrOrPromise]]
     queryset: FilterQuery
     ordering: Mapping[str, Any]
 
@@ -143,8 +147,8 @@ _filters: dict[str, TicketFilter] = {}
 
 def register_ticket_filter(
     parameter: str,
-    title: str,
-    choices: Sequence[tuple[str, str]],
+    title: StrOrPromise,
+    choices: Sequence[tuple[str, StrOrPromise]],
     queryset: FilterQuery,
     *,
     ordering: Mapping[str, Any] | None = None,
@@ -177,7 +181,7 @@ class RegisteredFilter(admin.SimpleListFilter):
     def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
         registered = _filters.get(self.parameter_name)
         if registered is not None:
-            self.title = registered.title
+            self.title = str(registered.title)  # in the viewer's language
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Sequence[Any]:
