@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -185,11 +185,14 @@ def safe_next(request: HttpRequest, url: str | None) -> str:
     """``url`` when it is a local address of this site, else ``""``."""
     if not url or len(url) > 2000:
         return ""
-    if url_has_allowed_host_and_scheme(
+    if not url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return url
-    return ""
+        return ""
+    # Back to the sign-in pages would show a used link, or the form again.
+    if urlsplit(url).path.startswith(reverse("portal:signin")):
+        return ""
+    return url
 
 
 def local_next(url: str) -> str:

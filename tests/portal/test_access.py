@@ -295,6 +295,8 @@ def test_a_wrong_password_says_so_and_signs_nobody_in(client: Client, ann: User)
         ("/\\evil.example/", None),
         ("javascript:alert(1)", None),
         ("http://testserver.evil.example/", None),
+        ("http://testserver/portal/settings/", "http://testserver/portal/settings/"),
+        ("/portal/signin/link/MQ/abc-def/", None),  # back to a used link: no
     ],
 )
 def test_next_leads_only_within_the_site(ann: User, given: str, lands: str | None) -> None:
