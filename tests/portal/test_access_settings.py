@@ -99,9 +99,7 @@ def test_someone_without_a_password_sets_one_without_an_old_one(db: None) -> Non
     assert "Set a password" in page.content.decode()
     assert 'name="old_password"' not in page.content.decode()
 
-    done = client.post(
-        SETTINGS, {"form": "password", "new_password1": NEW, "new_password2": NEW}
-    )
+    done = client.post(SETTINGS, {"form": "password", "new_password1": NEW, "new_password2": NEW})
 
     assert done.status_code == 302
     nina.refresh_from_db()

@@ -19,7 +19,9 @@ from nixflow.models import User
 from nixflow.services import requester_get_or_create
 from portal import access
 from tests.support.axe import WIDTHS, assert_accessible, violations
-from tests.support.browser import browser, screenshot  # noqa: F401 -- the shared fixture
+from tests.support.browser import browser, screenshot
+
+__all__ = ["browser"]  # the shared fixture, used by name below
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
