@@ -43,7 +43,8 @@ def test_an_english_requester_gets_the_mail_in_english(worked_ticket: Ticket, mo
     outbox.run_inline()
     message = mail.outbox[0]
     assert message.subject == f"[{worked_ticket.key}] How did we do?"
-    assert "Good: http" in message.body and "Bad: http" in message.body
+    assert "Good: http" in message.body
+    assert "Bad: http" in message.body
     assert "You can change your answer for 7 days." in message.body
 
 

@@ -217,9 +217,7 @@ def test_two_concurrent_first_answers_make_one_rating(
     def answer(choice: str) -> None:
         try:
             barrier.wait(timeout=10)
-            codes.append(
-                Client().post(f"/satisfaction/{token}/", {"rating": choice}).status_code
-            )
+            codes.append(Client().post(f"/satisfaction/{token}/", {"rating": choice}).status_code)
         finally:
             connection.close()
 
