@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from nixflow.models import Ticket, User
 from nixflow.toolkit.admin import VIEW, RecordAdmin, RolePermissionsMixin
@@ -52,10 +53,6 @@ MAX_LISTED_IN_MESSAGE = 10
 def _ticket_link(ticket_id: int) -> SafeString:
     url = reverse("admin:nixflow_ticket_change", args=[ticket_id])
     return format_html('<a href="{}">{}</a>', url, Ticket.key_for(ticket_id))
-
-
-def _breaches(count: int) -> str:
-    return f"{count} breach{'' if count == 1 else 'es'}"
 
 
 class SLAConfigurationAdmin(ConfigurationAdmin):
@@ -126,15 +123,15 @@ class BusinessCalendarAdmin(SLAConfigurationAdmin):
             )
         )
 
-    @admin.display(description="working intervals", ordering="interval_count")
+    @admin.display(description=gettext_lazy("working intervals"), ordering="interval_count")
     def interval_count(self, calendar: BusinessCalendar) -> int | str:
-        return calendar.interval_count or "24x7"  # type: ignore[attr-defined]
+        return calendar.interval_count or gettext("24x7")  # type: ignore[attr-defined]
 
-    @admin.display(description="listed holidays", ordering="holiday_count")
+    @admin.display(description=gettext_lazy("listed holidays"), ordering="holiday_count")
     def holiday_count(self, calendar: BusinessCalendar) -> int:
         return calendar.holiday_count  # type: ignore[attr-defined]
 
-    @admin.display(description="policies", ordering="policy_count")
+    @admin.display(description=gettext_lazy("policies"), ordering="policy_count")
     def policy_count(self, calendar: BusinessCalendar) -> int:
         return calendar.policy_count  # type: ignore[attr-defined]
 
@@ -170,8 +167,11 @@ class SLAPolicyAdmin(SLAConfigurationAdmin):
     inlines = (SLATargetInline,)
     fieldsets = (
         (None, {"fields": ("name", "order", "is_active")}),
-        ("Applies to", {"fields": ("workflow", "priorities", "sources")}),
-        ("Clocks", {"fields": ("calendar", "warning_threshold", "escalation_email")}),
+        (gettext_lazy("Applies to"), {"fields": ("workflow", "priorities", "sources")}),
+        (
+            gettext_lazy("Clocks"),
+            {"fields": ("calendar", "warning_threshold", "escalation_email")},
+        ),
     )
     service_fields = services.POLICY_FIELDS
     writes = services.POLICY_WRITES
@@ -180,20 +180,20 @@ class SLAPolicyAdmin(SLAConfigurationAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[SLAPolicy]:
         return super().get_queryset(request).annotate(target_count=Count("targets"))
 
-    @admin.display(description="targets", ordering="target_count")
+    @admin.display(description=gettext_lazy("targets"), ordering="target_count")
     def target_count(self, policy: SLAPolicy) -> int:
         return policy.target_count  # type: ignore[attr-defined]
 
-    @admin.display(description="conditions")
+    @admin.display(description=gettext_lazy("conditions"))
     def conditions(self, policy: SLAPolicy) -> str:
         parts = []
         if policy.workflow is not None:
-            parts.append(f"workflow {policy.workflow.name}")
+            parts.append(gettext("workflow %(name)s") % {"name": policy.workflow.name})
         if policy.priorities:
-            parts.append(f"priority {', '.join(policy.priorities)}")
+            parts.append(gettext("priority %(values)s") % {"values": ", ".join(policy.priorities)})
         if policy.sources:
-            parts.append(f"source {', '.join(policy.sources)}")
-        return "; ".join(parts) or "every ticket"
+            parts.append(gettext("source %(values)s") % {"values": ", ".join(policy.sources)})
+        return "; ".join(parts) or gettext("every ticket")
 
     def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> Any:
         # Priorities and sources as checkboxes, not a comma-separated text field.
@@ -213,7 +213,11 @@ class SLAPolicyAdmin(SLAConfigurationAdmin):
         in_use = SLAPolicy.objects.filter(pk__in=[p.pk for p in objs]).filter(
             Exists(SLAMetric.objects.filter(policy=OuterRef("pk")))
         )
-        protected = [f"{p.name}: it has clocks on tickets (deactivate it instead)" for p in in_use]
+        protected = [
+            gettext("%(policy)s: it has clocks on tickets (deactivate it instead)")
+            % {"policy": p.name}
+            for p in in_use
+        ]
         if protected:
             return [], {}, set(), protected
         return super().get_deleted_objects(objs, request)
@@ -238,7 +242,7 @@ class TicketRecordAdmin(FastListAdmin, RecordAdmin):
             .defer("ticket__description")
         )
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=gettext_lazy("ticket"), ordering="ticket_id")
     def ticket_link(self, obj: SLAMetric | SLABreach) -> SafeString:
         return _ticket_link(obj.ticket_id)
 
@@ -278,26 +282,26 @@ class SLAMetricAdmin(TicketRecordAdmin):
     )
     readonly_fields = ("ticket_link", "target", "used", "paused_for")
 
-    @admin.display(description="target (business time)")
+    @admin.display(description=gettext_lazy("target (business time)"))
     def target(self, metric: SLAMetric) -> str:
         return format_duration(metric.target_seconds)
 
-    @admin.display(description="used (business time)")
+    @admin.display(description=gettext_lazy("used (business time)"))
     def used(self, metric: SLAMetric) -> str:
         return format_duration(metric.elapsed_seconds)
 
-    @admin.display(description="paused for (business time)")
+    @admin.display(description=gettext_lazy("paused for (business time)"))
     def paused_for(self, metric: SLAMetric) -> str:
         return format_duration(metric.paused_seconds)
 
 
 # A list filter, alike in shape to the core's and knowledge's: other lookups.
 class AcknowledgedFilter(admin.SimpleListFilter):
-    title = "acknowledged"
+    title = gettext_lazy("acknowledged")
     parameter_name = "acknowledged"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Yes"), ("no", "No")]
+        return [("yes", gettext("Yes")), ("no", gettext("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[SLABreach]) -> QuerySet[SLABreach]:
         if self.value() in {"yes", "no"}:
@@ -310,7 +314,9 @@ class AcknowledgeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         required=False,
         max_length=2000,
-        help_text="Why it happened or what was done about it; recorded on each breach.",
+        help_text=gettext_lazy(
+            "Why it happened or what was done about it; recorded on each breach."
+        ),
     )
 
 
@@ -337,7 +343,9 @@ class SLABreachAdmin(TicketRecordAdmin):
     def has_acknowledge_permission(self, request: HttpRequest) -> bool:
         return ACKNOWLEDGE in self._actions(request)
 
-    @admin.action(description="Acknowledge selected breaches", permissions=[ACKNOWLEDGE])
+    @admin.action(
+        description=gettext_lazy("Acknowledge selected breaches"), permissions=[ACKNOWLEDGE]
+    )
     def acknowledge_selected(
         self, request: HttpRequest, queryset: QuerySet[SLABreach]
     ) -> TemplateResponse | None:
@@ -354,7 +362,7 @@ class SLABreachAdmin(TicketRecordAdmin):
         shown = list(queryset.select_related("acknowledged_by").order_by("pk")[:MAX_LISTED])
         context = {
             **self.admin_site.each_context(request),
-            "title": "Acknowledge SLA breaches",
+            "title": gettext("Acknowledge SLA breaches"),
             "subtitle": None,
             "opts": self.model._meta,
             "form": form,
@@ -395,18 +403,37 @@ class SLABreachAdmin(TicketRecordAdmin):
             else:
                 acknowledged += 1
         if acknowledged:
-            self.message_user(request, f"Acknowledged {_breaches(acknowledged)}.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Acknowledged %(count)s breach.",
+                    "Acknowledged %(count)s breaches.",
+                    acknowledged,
+                )
+                % {"count": acknowledged},
+            )
         if already:
             self.message_user(
                 request,
-                f"{_breaches(len(already))} had been acknowledged before and keep that "
-                f"acknowledgement: {self._listing(already)}",
+                ngettext(
+                    "%(count)s breach had been acknowledged before and keep that "
+                    "acknowledgement: %(breaches)s",
+                    "%(count)s breaches had been acknowledged before and keep that "
+                    "acknowledgement: %(breaches)s",
+                    len(already),
+                )
+                % {"count": len(already), "breaches": self._listing(already)},
                 messages.WARNING,
             )
         if failed:
             self.message_user(
                 request,
-                f"Could not acknowledge {_breaches(len(failed))}: {self._listing(failed)}",
+                ngettext(
+                    "Could not acknowledge %(count)s breach: %(breaches)s",
+                    "Could not acknowledge %(count)s breaches: %(breaches)s",
+                    len(failed),
+                )
+                % {"count": len(failed), "breaches": self._listing(failed)},
                 messages.ERROR,
             )
 
@@ -414,4 +441,6 @@ class SLABreachAdmin(TicketRecordAdmin):
     def _listing(items: list[str]) -> str:
         shown = "; ".join(items[:MAX_LISTED_IN_MESSAGE])
         more = len(items) - MAX_LISTED_IN_MESSAGE
-        return f"{shown}; and {more} more" if more > 0 else shown
+        if more <= 0:
+            return shown
+        return gettext("%(shown)s; and %(more)s more") % {"shown": shown, "more": more}

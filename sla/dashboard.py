@@ -22,6 +22,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from nixflow.models import Priority, Ticket
 from nixflow.toolkit.auth import signed_in_user
@@ -50,9 +52,13 @@ def format_percent(value: float | None) -> str:
 class AcknowledgeForm(forms.Form):
     breach = forms.ModelChoiceField(
         queryset=SLABreach.objects.all(),
-        error_messages={"invalid_choice": "That breach does not exist (any more)."},
+        error_messages={"invalid_choice": gettext_lazy("That breach does not exist (any more).")},
     )
     note = forms.CharField(required=False, max_length=2000, strip=True)
+
+
+def last_days(days: int) -> str:
+    return ngettext("Last %(days)s day", "Last %(days)s days", days) % {"days": days}
 
 
 def _windows(figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -61,7 +67,7 @@ def _windows(figures: dict[str, Any]) -> list[dict[str, Any]]:
         {
             **figures[name],
             "window": name,
-            "title": f"Last {days} days",
+            "title": last_days(days),
             "percent": format_percent(figures[name]["compliance_percent"]),
         }
         for name, days in WINDOWS.items()
@@ -86,8 +92,11 @@ def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
                 "center": x + BAR_WIDTH / 2,
                 # Today and every seventh day before it: the same weekday, never crowded.
                 "dated": (len(days) - 1 - index) % 7 == 0,
-                "label": f"{day['date']:%a %d %b %Y}: {day['count']} "
-                + ("breach" if day["count"] == 1 else "breaches"),
+                # "Mon 07 Dec 2026: 3 breaches", the date in the reader's language.
+                "label": ngettext(
+                    "%(date)s: %(count)s breach", "%(date)s: %(count)s breaches", day["count"]
+                )
+                % {"date": date_format(day["date"], "D d M Y"), "count": day["count"]},
             }
         )
     return {
@@ -164,8 +173,11 @@ def _acknowledge(request: HttpRequest) -> None:
         return
     messages.success(
         request,
-        f"Acknowledged the {breach.get_breach_type_display().lower()} breach on "
-        f"{Ticket.key_for(breach.ticket_id)}.",
+        gettext("Acknowledged the %(type)s breach on %(ticket)s.")
+        % {
+            "type": breach.get_breach_type_display().lower(),
+            "ticket": Ticket.key_for(breach.ticket_id),
+        },
     )
 
 
@@ -181,8 +193,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     request.current_app = admin.site.name
     context = {
         **admin.site.each_context(request),
-        "title": "SLA dashboard",
-        "window_titles": [f"Last {days} days" for days in WINDOWS.values()],
+        "title": gettext("SLA dashboard"),
+        "window_titles": [last_days(days) for days in WINDOWS.values()],
         **dashboard_context(sla_summary()),
     }
     return TemplateResponse(request, "admin/sla/dashboard.html", context)
