@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils.html import format_html, linebreaks
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from csat.models import Rating, RatingValue, Survey, SurveyStatus
 from nixflow.models import Ticket
@@ -55,7 +55,8 @@ def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
         format_html("; credited to {}", credited) if credited else "",
         format_html(
             '<blockquote class="nf-csat-comment">{}</blockquote>',
-            linebreaks(rating.comment, autoescape=True),
+            # Escaped by linebreaks itself, which returns a plain str.
+            mark_safe(linebreaks(rating.comment, autoescape=True)),  # noqa: S308
         )
         if rating.comment
         else format_html('<p class="help">{}</p>', "No comment."),
