@@ -19,19 +19,20 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from nixflow.toolkit.admin import READ_ONLY, RolePermissionsMixin, plural
+from nixflow.toolkit.admin import READ_ONLY, RolePermissionsMixin
 from nixflow.toolkit.auth import signed_in_user
 from notifications import selectors, services
 from notifications.models import Channel, Kind, Notification
 
 
 class ReadFilter(admin.SimpleListFilter):
-    title = "status"
+    title = gettext_lazy("status")
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("unread", "Unread"), ("read", "Read")]
+        return [("unread", gettext("Unread")), ("read", gettext("Read"))]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Notification]
@@ -84,33 +85,49 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         # Only the signed-in agent's own, whatever their role: an admin's list is theirs too.
         return selectors.notification_list(user=signed_in_user(request))
 
-    @admin.display(description="Notification")
+    @admin.display(description=gettext_lazy("Notification"))
     def notification(self, obj: Notification) -> str:
         if obj.read_at is None:
             return format_html('<strong class="nf-unread" data-unread="1">{}</strong>', obj.text)
         return obj.text
 
-    @admin.display(description="Ticket")
+    @admin.display(description=gettext_lazy("Ticket"))
     def ticket_column(self, obj: Notification) -> str:
         return f"{obj.ticket.key} {obj.ticket.title}"
 
-    @admin.action(description="Mark selected notifications as read")
+    @admin.action(description=gettext_lazy("Mark selected notifications as read"))
     def mark_read(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         count = services.notification_mark_many(actor=signed_in_user(request), ids=ids, read=True)
-        messages.success(request, f"{plural(count, 'notification')} marked as read.")
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s notification marked as read.",
+                "%(count)s notifications marked as read.",
+                count,
+            )
+            % {"count": count},
+        )
 
-    @admin.action(description="Mark selected notifications as unread")
+    @admin.action(description=gettext_lazy("Mark selected notifications as unread"))
     def mark_unread(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         count = services.notification_mark_many(actor=signed_in_user(request), ids=ids, read=False)
-        messages.success(request, f"{plural(count, 'notification')} marked as unread.")
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s notification marked as unread.",
+                "%(count)s notifications marked as unread.",
+                count,
+            )
+            % {"count": count},
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         return super().changelist_view(
-            request, {"title": "My notifications", **(extra_context or {})}
+            request, {"title": gettext("My notifications"), **(extra_context or {})}
         )
 
     def change_view(
@@ -161,11 +178,11 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         )
         if request.method == "POST" and form.is_valid():
             services.notification_preferences_update(actor=user, user=user, choices=form.choices())
-            messages.success(request, "Your notification preferences were saved.")
+            messages.success(request, gettext("Your notification preferences were saved."))
             return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
-            "title": "My notification preferences",
+            "title": gettext("My notification preferences"),
             "subtitle": None,
             "opts": self.model._meta,
             "form": form,
