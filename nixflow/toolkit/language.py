@@ -14,7 +14,9 @@ Dates in mail go through ``local_datetime``: the recipient's time zone, else the
 from __future__ import annotations
 
 import datetime
+import os
 import zoneinfo
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -79,3 +81,36 @@ def user_set_language(*, user: User, language: str, actor: User | None) -> User:
             payload={"fields": sorted(changes), "changes": changes_payload(changes)},
         )
     return user
+
+
+def _in_folder(folder: Path, command: str, **options: object) -> None:
+    from django.core.management import call_command
+
+    here = Path.cwd()
+    os.chdir(folder)
+    try:
+        call_command(command, **options)
+    finally:
+        os.chdir(here)
+
+
+def catalog_update(app_dir: str | Path, *, language: str = "de") -> Path:
+    """Run ``makemessages`` for ``language`` in ``app_dir`` (an app's folder, with or
+    without its ``locale``), the way Django's documentation has it run from inside the
+    app; the catalog's path. For ``python manage.py shell -c`` from the project's root:
+    ``cd sla && python ../manage.py makemessages`` fails for an app holding a module
+    named like another app (``sla/notifications.py``), because Celery's Django fixup
+    puts the working directory first on ``sys.path`` while Django starts. Here Django
+    has started before the working directory changes."""
+    folder = Path(app_dir).resolve()
+    (folder / "locale").mkdir(exist_ok=True)
+    _in_folder(folder, "makemessages", locale=[language], no_location=True, verbosity=0)
+    return folder / "locale" / language / "LC_MESSAGES" / "django.po"
+
+
+def catalog_compile(app_dir: str | Path, *, language: str = "de") -> Path:
+    """``compilemessages`` for ``language`` in ``app_dir`` (as ``catalog_update``); the
+    compiled catalog's path."""
+    folder = Path(app_dir).resolve()
+    _in_folder(folder, "compilemessages", locale=[language], verbosity=0)
+    return folder / "locale" / language / "LC_MESSAGES" / "django.mo"
