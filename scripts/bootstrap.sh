@@ -4,13 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Python 3.11, 3.12 or 3.13 (Django 5.2 LTS supports them all); 3.11 unless PYTHON names
+# another: `make test PYTHON=python3.13` rebuilds .venv with it.
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-    echo "NixFlow needs Python 3.11 (Django 5.2 LTS); $PYTHON is $("$PYTHON" --version)." >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'; then
+    echo "NixFlow needs Python 3.11, 3.12 or 3.13 (Django 5.2 LTS); $PYTHON is $("$PYTHON" --version)." >&2
     exit 1
 fi
 
+wanted=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$wanted" ]; then
+    echo "Rebuilding .venv for Python $wanted"
+    rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
     echo "Creating .venv with $("$PYTHON" --version)"
     "$PYTHON" -m venv .venv
