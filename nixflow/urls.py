@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from nixflow.admin.links import admin_urls as link_admin_urls
 from nixflow.api.auth import TokenLoginView
 from nixflow.platform import health
+from nixflow.views_language import language_choose
 from sla.dashboard import dashboard_urls
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -34,6 +35,8 @@ urlpatterns = [
     path("help/", include("helpcenter.urls")),
     path("portal/", include("portal.urls")),
     path("satisfaction/", include("csat.urls")),
+    # The language chooser of the public pages (a cookie, and User.language when signed in).
+    path("language/", language_choose, name="language"),
 ]
 
 # A form over DATA_UPLOAD_MAX_MEMORY_SIZE gets a page that says so, not "Bad Request".
