@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, gettext_lazy
 
 from email_integration import accounts, outbound, services
 from email_integration.models import (
@@ -46,7 +47,7 @@ class EmailAccountForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Leave blank to keep the stored password.",
+        help_text=gettext_lazy("Leave blank to keep the stored password."),
     )
 
     class Meta:
@@ -62,7 +63,10 @@ def check_connection(account: EmailAccount) -> str:
         client.login(account.username, account.password)
         status, _ = client.select(account.folder, readonly=True)
         client.logout()
-        return f"IMAP login and folder {account.folder!r}: {status}"
+        return gettext("IMAP login and folder %(folder)r: %(status)s") % {
+            "folder": account.folder,
+            "status": status,
+        }
     if account.protocol == InboundProtocol.POP3:
         pop3_cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
         pop3 = pop3_cls(account.host, account.port or (995 if account.use_tls else 110), timeout=15)
@@ -70,8 +74,8 @@ def check_connection(account: EmailAccount) -> str:
         pop3.pass_(account.password)
         count, _ = pop3.stat()
         pop3.quit()
-        return f"POP3 login: {count} message(s) waiting"
-    return "No server to test: this account takes posted or ingested mail only."
+        return gettext("POP3 login: %(count)s message(s) waiting") % {"count": count}
+    return gettext("No server to test: this account takes posted or ingested mail only.")
 
 
 @admin.register(EmailAccount)
@@ -98,7 +102,7 @@ class EmailAccountAdmin(ConfigurationAdmin):
         # write-only input.
         return [name for name in fields if name != "password"]
 
-    @admin.display(description="last error")
+    @admin.display(description=gettext_lazy("last error"))
     def error(self, account: EmailAccount) -> str:
         return (account.last_error or "")[:80]
 
@@ -120,7 +124,7 @@ class EmailAccountAdmin(ConfigurationAdmin):
     def delete_with(self, obj: EmailAccount, actor: User) -> None:
         accounts.email_account_delete(actor=actor, account=obj)
 
-    @admin.action(description="Test the connection")
+    @admin.action(description=gettext_lazy("Test the connection"))
     def test_connection(self, request: HttpRequest, queryset: QuerySet[EmailAccount]) -> None:
         for account in queryset:
             try:
@@ -177,7 +181,7 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
     list_filter = ("status", "sender_auth", "message_type", "account")
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("subject",)
-    search_help_text = (
+    search_help_text = gettext_lazy(
         "A Message-ID (<...>), a sender's address, a ticket key (NF-12), or words of the subject."
     )
     list_select_related = ("ticket",)
@@ -202,23 +206,23 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
     ) -> tuple[QuerySet[EmailMessage], bool]:
         return search_messages(queryset, search_term), False
 
-    @admin.display(description="ticket")
+    @admin.display(description=gettext_lazy("ticket"))
     def ticket_link(self, message: EmailMessage) -> str:
         if message.ticket is None:  # list_select_related: no query
             return "-"
         url = reverse("admin:nixflow_ticket_change", args=[message.ticket_id])
         return format_html('<a href="{}">{}</a>', url, message.ticket.key)
 
-    @admin.display(description="reason")
+    @admin.display(description=gettext_lazy("reason"))
     def reason(self, message: EmailMessage) -> str:
         # Why a message is suspended, ignored or failed; "-" for the others. The whole
         # text is on the message's page.
         return Truncator(message.error_reason or "-").chars(140)
 
-    @admin.display(description="raw message")
+    @admin.display(description=gettext_lazy("raw message"))
     def raw_link(self, message: EmailMessage) -> str:
         url = reverse("admin:email_integration_emailmessage_raw", args=[message.pk])
-        return format_html('<a href="{}">Download the raw message (.eml)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Download the raw message (.eml)"))
 
     def get_urls(self) -> list:
         raw = path(
@@ -241,7 +245,8 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
         return self.has_view_permission(request)
 
     @admin.action(
-        description="Reprocess (failed or unprocessed) messages", permissions=["reprocess"]
+        description=gettext_lazy("Reprocess (failed or unprocessed) messages"),
+        permissions=["reprocess"],
     )
     def reprocess(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
         eligible = list(
@@ -253,14 +258,24 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
         ok = sum(m.status == EmailMessageStatus.PROCESSED for m in done)
         self.message_user(
             request,
-            f"Reprocessed {len(done)} message(s): {ok} processed, {len(done) - ok} not "
-            f"(see their status); {queryset.count() - len(eligible)} skipped as already done.",
+            gettext(
+                "Reprocessed %(count)s message(s): %(ok)s processed, %(not_ok)s not "
+                "(see their status); %(skipped)s skipped as already done."
+            )
+            % {
+                "count": len(done),
+                "ok": ok,
+                "not_ok": len(done) - ok,
+                "skipped": queryset.count() - len(eligible),
+            },
         )
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 
-    @admin.action(description="Resend (failed outbound) messages", permissions=["resend"])
+    @admin.action(
+        description=gettext_lazy("Resend (failed outbound) messages"), permissions=["resend"]
+    )
     def resend(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
         failures, queued = [], 0
         for message in queryset.order_by("id"):
@@ -270,7 +285,10 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
             except (ValidationError, PermissionDenied) as error:
                 failures.append(f"#{message.pk}: {error_text(error)}")
         if queued:
-            self.message_user(request, f"Queued {queued} message(s) to be sent again.")
+            self.message_user(
+                request,
+                gettext("Queued %(count)s message(s) to be sent again.") % {"count": queued},
+            )
         report_failures(self, request, "Could not resend", failures, noun="message")
 
     # Release and reject below mirror each other: two actions, two services.
@@ -278,29 +296,43 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
         return self.has_view_permission(request)
 
     @admin.action(
-        description="Release (suspended) messages: process them as their sender",
+        description=gettext_lazy("Release (suspended) messages: process them as their sender"),
         permissions=["release"],
     )
     def release(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
         # The service decides who may vouch for which sender (services.message_release).
-        self._review(request, queryset, services.message_release, "Released")
+        self._review(
+            request,
+            queryset,
+            services.message_release,
+            done=gettext("Released %(count)s message(s): %(outcomes)s."),
+            failed="Could not release",
+        )
 
     def has_reject_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 
     @admin.action(
-        description="Reject (suspended) messages: keep them, never process them",
+        description=gettext_lazy("Reject (suspended) messages: keep them, never process them"),
         permissions=["reject"],
     )
     def reject(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
-        self._review(request, queryset, services.message_reject, "Rejected")
+        self._review(
+            request,
+            queryset,
+            services.message_reject,
+            done=gettext("Rejected %(count)s message(s): %(outcomes)s."),
+            failed="Could not reject",
+        )
 
     def _review(
         self,
         request: HttpRequest,
         queryset: QuerySet[EmailMessage],
         review: Callable[..., EmailMessage],
-        done: str,
+        *,
+        done: str,  # "Released %(count)s message(s): %(outcomes)s."
+        failed: str,
     ) -> None:
         failures, reviewed = [], []
         for message in queryset.order_by("id"):
@@ -310,5 +342,5 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
                 failures.append(f"#{message.pk}: {error_text(error)}")
         if reviewed:
             outcomes = ", ".join(f"#{m.pk} {m.status}" for m in reviewed)
-            self.message_user(request, f"{done} {len(reviewed)} message(s): {outcomes}.")
-        report_failures(self, request, f"Could not {done[:-1].lower()}", failures, noun="message")
+            self.message_user(request, done % {"count": len(reviewed), "outcomes": outcomes})
+        report_failures(self, request, failed, failures, noun="message")

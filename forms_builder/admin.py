@@ -29,6 +29,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext_lazy
 
 from forms_builder import export, selectors, services
 from forms_builder.answers import answers, ticket_content
@@ -52,7 +53,6 @@ from nixflow.toolkit.admin import (
     VIEW,
     RolePermissionsMixin,
     bulk_apply,
-    plural,
 )
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
@@ -83,7 +83,9 @@ class ChoicesField(forms.CharField):
 class FormFieldForm(ModelForm):
     choices = ChoicesField(
         required=False,
-        help_text="One option per line (drop-down, radio and multiple-choice fields).",
+        help_text=gettext_lazy(
+            "One option per line (drop-down, radio and multiple-choice fields)."
+        ),
     )
 
     class Meta:
@@ -132,7 +134,7 @@ class FormFieldInline(RolePermissionsMixin, admin.StackedInline):
         (None, {"fields": (("order", "key", "field_type", "required"), "label")}),
         (None, {"fields": ("help_text", "placeholder", "choices")}),
         (
-            "Validation",
+            gettext_lazy("Validation"),
             {
                 "classes": ("collapse",),
                 "fields": (
@@ -144,7 +146,7 @@ class FormFieldInline(RolePermissionsMixin, admin.StackedInline):
             },
         ),
         (
-            "Shown only when",
+            gettext_lazy("Shown only when"),
             {"classes": ("collapse",), "fields": (("visible_when_field", "visible_when_value"),)},
         ),
     )
@@ -178,7 +180,7 @@ class CustomFormAdmin(ConfigurationAdmin):
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", ("status", "version"), "links")}),
         (
-            "The ticket it opens",
+            gettext_lazy("The ticket it opens"),
             {
                 "fields": (
                     ("workflow", "default_priority"),
@@ -188,35 +190,35 @@ class CustomFormAdmin(ConfigurationAdmin):
                 )
             },
         ),
-        ("Who and after", {"fields": ("login_required", "success_message")}),
+        (gettext_lazy("Who and after"), {"fields": ("login_required", "success_message")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CustomForm]:
         return selectors.form_list_with_counts(super().get_queryset(request))
 
-    @admin.display(description="fields", ordering="field_count")
+    @admin.display(description=gettext_lazy("fields"), ordering="field_count")
     def field_count(self, form: CustomForm) -> int:
         return getattr(form, "field_count", 0)
 
-    @admin.display(description="submissions", ordering="submission_count")
+    @admin.display(description=gettext_lazy("submissions"), ordering="submission_count")
     def submission_count(self, form: CustomForm) -> int:
         return getattr(form, "submission_count", 0)
 
-    @admin.display(description="open")
+    @admin.display(description=pgettext_lazy("verb", "open"))
     def links(self, form: CustomForm) -> SafeString | str:
         if form.pk is None:
             return "—"
         items = [
-            (reverse("admin:forms_builder_customform_preview", args=[form.pk]), "Preview"),
+            (reverse("admin:forms_builder_customform_preview", args=[form.pk]), gettext("Preview")),
             (
                 reverse("admin:forms_builder_formsubmission_changelist")
                 + f"?form__id__exact={form.pk}",
-                "Submissions",
+                gettext("Submissions"),
             ),
-            (reverse("admin:forms_builder_customform_export", args=[form.pk]), "CSV"),
+            (reverse("admin:forms_builder_customform_export", args=[form.pk]), gettext("CSV")),
         ]
         if form.status == FormStatus.PUBLISHED:
-            items.insert(0, (reverse("forms_builder:form", args=[form.slug]), "Page"))
+            items.insert(0, (reverse("forms_builder:form", args=[form.slug]), gettext("Page")))
         return format_html_join(" · ", '<a href="{}">{}</a>', items)
 
     # -- saving through the services ------------------------------------------------------
@@ -256,7 +258,10 @@ class CustomFormAdmin(ConfigurationAdmin):
         used = CustomForm.objects.filter(pk__in=pks).filter(
             Exists(FormSubmission.objects.filter(form=OuterRef("pk")))
         )
-        protected = [f"{form.name}: it has submissions (archive it instead)" for form in used]
+        protected = [
+            gettext("%(form)s: it has submissions (archive it instead)") % {"form": form.name}
+            for form in used
+        ]
         if protected:
             return [], {}, set(), protected
         return super().get_deleted_objects(objs, request)
@@ -274,20 +279,26 @@ class CustomFormAdmin(ConfigurationAdmin):
                 failures.append(" ".join(getattr(error, "messages", [str(error)])))
         if done:
             self.message_user(
-                request, f"{done} form(s) now {FormStatus(status).label.lower()}.", messages.SUCCESS
+                request,
+                gettext("%(count)s form(s) now %(status)s.")
+                % {"count": done, "status": FormStatus(status).label.lower()},
+                messages.SUCCESS,
             )
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
-    @admin.action(description="Publish the selected forms", permissions=["change"])
+    @admin.action(description=gettext_lazy("Publish the selected forms"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[CustomForm]) -> None:
         self._set_status(request, queryset, FormStatus.PUBLISHED)
 
-    @admin.action(description="Withdraw the selected forms (back to draft)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Withdraw the selected forms (back to draft)"),
+        permissions=["change"],
+    )
     def withdraw(self, request: HttpRequest, queryset: QuerySet[CustomForm]) -> None:
         self._set_status(request, queryset, FormStatus.DRAFT)
 
-    @admin.action(description="Archive the selected forms", permissions=["change"])
+    @admin.action(description=gettext_lazy("Archive the selected forms"), permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[CustomForm]) -> None:
         self._set_status(request, queryset, FormStatus.ARCHIVED)
 
@@ -348,7 +359,7 @@ class CustomFormAdmin(ConfigurationAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": form,
-            "title": f"Preview: {form.name}",
+            "title": gettext("Preview: %(form)s") % {"form": form.name},
             "fields": fields,
             "errors": errors,
             "error_summary": error_summary(fields, errors),
@@ -382,7 +393,7 @@ class SubmissionAttachmentInline(RolePermissionsMixin, admin.TabularInline):
     readonly_fields = fields
     extra = 0
 
-    @admin.display(description="file")
+    @admin.display(description=gettext_lazy("file"))
     def download(self, attachment: FormSubmissionAttachment) -> SafeString:
         url = reverse(
             "admin:forms_builder_formsubmission_file",
@@ -410,7 +421,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
     list_filter = ("status", "identity", "form", ("created", admin.DateFieldListFilter))
     list_select_related = ("form", "submitter")
     search_fields = ("=id", "submitter_email", "submitter__email", "submitter__username")
-    search_help_text = "A submission number or the submitter's e-mail address."
+    search_help_text = gettext_lazy("A submission number or the submitter's e-mail address.")
     ordering = ("-created", "-id")
     show_full_result_count = False
     actions = ["convert", "reject", "resend_confirmation"]
@@ -443,20 +454,20 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
     def has_convert_permission(self, request: HttpRequest) -> bool:
         return bool(self._actions(request))
 
-    @admin.display(description="submitter", ordering="submitter_email")
+    @admin.display(description=gettext_lazy("submitter"), ordering="submitter_email")
     def submitter_label(self, submission: FormSubmission) -> str:
         if submission.submitter is not None:
             return submission.submitter.email or submission.submitter.get_username()
         return submission.submitter_email
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=gettext_lazy("ticket"), ordering="ticket_id")
     def ticket_link(self, submission: FormSubmission) -> SafeString | str:
         if not submission.ticket_id:
             return "—"
         url = reverse("admin:nixflow_ticket_change", args=[submission.ticket_id])
         return format_html('<a href="{}">{}</a>', url, Ticket.key_for(submission.ticket_id))
 
-    @admin.display(description="answers (as the form read when submitted)")
+    @admin.display(description=gettext_lazy("answers (as the form read when submitted)"))
     def answer_table(self, submission: FormSubmission) -> SafeString:
         definition = Definition.from_snapshot(submission.form_snapshot)
         rows = format_html_join(
@@ -466,7 +477,7 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         )
         return format_html('<table class="nf-answers">{}</table>', rows)
 
-    @admin.action(description="Retry opening the ticket", permissions=["convert"])
+    @admin.action(description=gettext_lazy("Retry opening the ticket"), permissions=["convert"])
     def convert(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
         converted, failures = 0, []
         for submission in queryset:
@@ -480,13 +491,20 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             if result.ticket_id:
                 converted += 1
             else:
-                failures.append(f"Submission {result.pk}: {result.status_reason}")
+                failures.append(
+                    gettext("Submission %(number)s: %(reason)s")
+                    % {"number": result.pk, "reason": result.status_reason}
+                )
         if converted:
-            self.message_user(request, f"{converted} submission(s) converted.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(count)s submission(s) converted.") % {"count": converted},
+                messages.SUCCESS,
+            )
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
-    @admin.action(description="Reject (no ticket)", permissions=["convert"])
+    @admin.action(description=gettext_lazy("Reject (no ticket)"), permissions=["convert"])
     def reject(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
         rejected, failures = 0, []
         for submission in queryset:
@@ -496,11 +514,17 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             except (ValidationError, PermissionDenied) as error:
                 failures.append(" ".join(getattr(error, "messages", [str(error)])))
         if rejected:
-            self.message_user(request, f"{rejected} submission(s) rejected.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(count)s submission(s) rejected.") % {"count": rejected},
+                messages.SUCCESS,
+            )
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
-    @admin.action(description="Send the confirmation mail again", permissions=["convert"])
+    @admin.action(
+        description=gettext_lazy("Send the confirmation mail again"), permissions=["convert"]
+    )
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[FormSubmission]) -> None:
         actor, site = signed_in_user(request), request.build_absolute_uri("/")
         sent = bulk_apply(
@@ -510,13 +534,19 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             lambda submission: services.confirmation_mail_resend(
                 submission=submission, actor=actor, site=site
             ),
-            label=lambda submission: f"Submission {submission.pk}",
+            label=lambda submission: gettext("Submission %(number)s") % {"number": submission.pk},
             failed="Could not send the confirmation mail of",
             noun="submission",
         )
         if sent:
             self.message_user(
-                request, f"Confirmation mail queued for {plural(sent, 'submission')}."
+                request,
+                ngettext(
+                    "Confirmation mail queued for %(count)s submission.",
+                    "Confirmation mail queued for %(count)s submissions.",
+                    sent,
+                )
+                % {"count": sent},
             )
 
     def get_urls(self) -> list[URLPattern]:
