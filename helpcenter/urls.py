@@ -1,7 +1,13 @@
-"""The help center's pages, under /help/."""
+"""The help center's pages, under /help/.
+
+The fixed pages come first; ``/help/<slug>/`` is a category's page, so no category may
+have a slug a fixed page uses (``knowledge.models.RESERVED_CATEGORY_SLUGS``, refused by
+the category service; a test keeps the two in step). Anything else under /help/ is the
+help center's own 404.
+"""
 
 from django.contrib.sitemaps.views import sitemap
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 
 from helpcenter import views
 from helpcenter.sitemaps import SITEMAPS
@@ -11,11 +17,10 @@ app_name = "helpcenter"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path("search/", views.search_page, name="search"),
-    path("search/<uuid:token>/a/<slug:slug>/", views.search_click, name="search-click"),
-    path("c/<slug:slug>/", views.category, name="category"),
-    path("a/<slug:slug>/", views.article, name="article"),
-    path("a/<slug:slug>/helpful/", views.rate, name="rate"),
-    path("a/<slug:slug>/feedback/", views.feedback, name="feedback"),
+    path("search/<uuid:token>/articles/<slug:slug>/", views.search_click, name="search-click"),
+    path("articles/<slug:slug>/", views.article, name="article"),
+    path("articles/<slug:slug>/helpful/", views.rate, name="rate"),
+    path("articles/<slug:slug>/feedback/", views.feedback, name="feedback"),
     # django.contrib.sitemaps' view with our template: the app need not be installed.
     path(
         "sitemap.xml",
@@ -23,4 +28,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"sitemaps": SITEMAPS, "template_name": "helpcenter/sitemap.xml"},
         name="sitemap",
     ),
+    # The first release's addresses: answered for good with a 301 to today's.
+    path("a/<slug:slug>/", views.former_article_address, name="former-article"),
+    path("c/<slug:slug>/", views.former_category_address, name="former-category"),
+    path("search/<uuid:token>/a/<slug:slug>/", views.search_click),
+    path("<slug:slug>/", views.category, name="category"),
+    re_path(r"^.*$", views.unknown_path, name="unknown"),
 ]

@@ -65,6 +65,14 @@ class Visibility(models.TextChoices):
     INTERNAL = "INTERNAL", "Internal (agents only)"
 
 
+# A category's page is /help/<slug>/, beside the help center's fixed pages: a category
+# with one of these slugs would hide a page (or be hidden by it), so none may have one.
+# Keep in step with helpcenter/urls.py (a test there checks every fixed path is here).
+RESERVED_CATEGORY_SLUGS = frozenset(
+    {"a", "c", "articles", "search", "sitemap", "sitemap-xml", "static", "media", "feedback"}
+)
+
+
 class KnowledgeCategory(models.Model):
     """Where articles are filed: a tree (``parent``), addressed by a unique slug."""
 
@@ -92,12 +100,25 @@ class KnowledgeCategory(models.Model):
                 name="knowledge_category_not_own_parent",
                 violation_error_message="A category cannot be its own parent.",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(slug__in=sorted(RESERVED_CATEGORY_SLUGS)),
+                name="knowledge_category_slug_not_reserved",
+                violation_error_message="This slug is an address of the help center.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
+        if self.slug in RESERVED_CATEGORY_SLUGS:
+            taken = ", ".join(sorted(RESERVED_CATEGORY_SLUGS))
+            raise ValidationError(
+                {
+                    "slug": f"“{self.slug}” is an address of the help center (/help/{self.slug}/); "
+                    f"choose another slug. Reserved: {taken}."
+                }
+            )
         # A check constraint sees one row; a cycle through several needs the tree.
         seen: set[int] = {self.pk} if self.pk else set()
         parent = self.parent
@@ -212,6 +233,14 @@ class KnowledgeArticle(models.Model):
                 F("published_at").desc(nulls_last=True), F("id").desc(), name="kb_article_recent"
             ),
             models.Index(fields=["-updated"], name="kb_article_updated"),
+            # The help center's "related articles": a category's most read published
+            # articles, read in order and stopped at the first few (a category holds
+            # thousands; sorting them all for five took half a second at 100,000).
+            models.Index(
+                fields=["category", "-view_count", "-id"],
+                condition=models.Q(status="PUBLISHED"),
+                name="kb_article_category_popular",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -287,12 +316,22 @@ class KnowledgeArticleVersion(models.Model):
 
 
 class KnowledgeArticleRating(models.Model):
-    """One reader's answer to "Was this article helpful?"; they may change it."""
+    """One reader's answer to "Was this article helpful?"; they may change it.
+
+    A signed-in reader is their ``user``; an anonymous one their ``reader_key``
+    (``knowledge.services.viewer_key_for``: a hash standing for their browser, never
+    their address), one answer per article for each.
+    """
 
     article = models.ForeignKey(KnowledgeArticle, on_delete=models.CASCADE, related_name="ratings")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="knowledge_ratings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="knowledge_ratings",
     )
+    reader_key = models.CharField(max_length=64, blank=True, db_default="")
     helpful = models.BooleanField()
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
@@ -301,10 +340,55 @@ class KnowledgeArticleRating(models.Model):
         ordering = ["-updated"]
         constraints = [
             models.UniqueConstraint(fields=["article", "user"], name="knowledge_rating_once"),
+            models.UniqueConstraint(
+                fields=["article", "reader_key"],
+                condition=models.Q(user__isnull=True),
+                name="knowledge_rating_once_anonymous",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(reader_key=""),
+                name="knowledge_rating_has_reader",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} on {self.article_id}: {'yes' if self.helpful else 'no'}"
+        reader = self.user_id or self.reader_key[:12]
+        return f"{reader} on {self.article_id}: {'yes' if self.helpful else 'no'}"
+
+
+class KnowledgeArticleFormerSlug(models.Model):
+    """A slug an article had: its old address keeps answering, with a 301 to the
+    current one. Written by ``article_update`` when the slug changes; a slug given to
+    another article (new or changed) is that article's from then on, and its row here
+    is removed in the same transaction."""
+
+    slug = models.SlugField(max_length=220, unique=True)
+    article = models.ForeignKey(
+        KnowledgeArticle, on_delete=models.CASCADE, related_name="former_slugs"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.slug} → {self.article_id}"
+
+
+class KnowledgeCategoryFormerSlug(models.Model):
+    """A slug a category had (as ``KnowledgeArticleFormerSlug``, for categories)."""
+
+    slug = models.SlugField(max_length=120, unique=True)
+    category = models.ForeignKey(
+        KnowledgeCategory, on_delete=models.CASCADE, related_name="former_slugs"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.slug} → {self.category_id}"
 
 
 class KnowledgeArticleView(models.Model):

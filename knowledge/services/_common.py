@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,14 +36,21 @@ def lock_article(article: KnowledgeArticle) -> KnowledgeArticle:
     return KnowledgeArticle.objects.select_for_update().get(pk=article.pk)
 
 
-def unique_slug(model: Any, text: str, *, exclude_pk: int | None = None, limit: int) -> str:
-    """``slugify(text)``, with ``-2``, ``-3``, … when taken (one query)."""
+def unique_slug(
+    model: Any,
+    text: str,
+    *,
+    exclude_pk: int | None = None,
+    limit: int,
+    reserved: Collection[str] = (),
+) -> str:
+    """``slugify(text)``, with ``-2``, ``-3``, … when taken (one query) or ``reserved``."""
     base = slugify(text)[: limit - 8].strip("-") or "item"
     taken = set(
         model.objects.filter(slug__startswith=base)
         .exclude(pk=exclude_pk)
         .values_list("slug", flat=True)
-    )
+    ) | set(reserved)
     if base not in taken:
         return base
     n = 2

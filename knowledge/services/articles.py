@@ -21,6 +21,7 @@ from knowledge.models import (
     STATUS_TRANSITIONS,
     KBCategory,
     KnowledgeArticle,
+    KnowledgeArticleFormerSlug,
     KnowledgeArticleStatus,
     KnowledgeArticleVersion,
     KnowledgeCategory,
@@ -125,6 +126,8 @@ def article_create(
     article.slug = slug or unique_slug(KnowledgeArticle, article.title, limit=220)
     article.full_clean()
     save_new(article)
+    # A former address of another article is this one's from now on.
+    KnowledgeArticleFormerSlug.objects.filter(slug=article.slug).delete()
     tags = list(tags)
     if tags:
         article.tags.set(tags)
@@ -177,6 +180,8 @@ def article_update(
     changed = (["tags"] if tags is not None else []) + list(changes)
     if not changed:
         return article
+    if "slug" in changes:
+        _keep_former_slug(article, old=changes["slug"][0])
     content_changed = any(name in CONTENT_FIELDS for name in changed)
     if content_changed:
         _render_into(article)
@@ -199,6 +204,14 @@ def article_update(
         payload={"fields": changed, "version": article.version},
     )
     return article
+
+
+def _keep_former_slug(article: KnowledgeArticle, *, old: str) -> None:
+    """The article's old slug keeps leading to it (the help center answers it with a
+    301); its new slug, if it was a former address of any article (this one's included),
+    is only its current one now."""
+    KnowledgeArticleFormerSlug.objects.filter(slug=article.slug).delete()
+    KnowledgeArticleFormerSlug.objects.update_or_create(slug=old, defaults={"article": article})
 
 
 @transaction.atomic

@@ -35,21 +35,34 @@ VIEW_WINDOW = timedelta(minutes=30)
 
 
 @transaction.atomic
-def article_rate(*, article: KnowledgeArticle, user: User, helpful: bool) -> KnowledgeArticleRating:
-    """Record ``user``'s answer to "Was this helpful?"; a second call changes it.
+def article_rate(
+    *, article: KnowledgeArticle, user: User | None, helpful: bool, reader_key: str = ""
+) -> KnowledgeArticleRating:
+    """Record a reader's answer to "Was this helpful?"; a second call changes it.
+
+    A signed-in ``user`` answers once per article; an anonymous reader (``user`` None or
+    anonymous) once per ``reader_key`` (``viewer_key_for(user=None, client=...)``: what
+    stands for their browser), which they must then give.
 
     The article row is locked, so that the figures on it are recounted from the
     ratings by one transaction at a time (a recount, not an increment: it cannot
     drift, whatever happened before).
     """
-    if not getattr(user, "is_authenticated", False):
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    if not signed_in and not reader_key.startswith("anon:"):
         raise PermissionDenied("Sign in to rate articles.")
     require_reader(user, article)
     article = lock_article(article)
     now = timezone.now()
-    rating, created = KnowledgeArticleRating.objects.get_or_create(
-        article=article, user=user, defaults={"helpful": helpful, "created": now, "updated": now}
-    )
+    defaults = {"helpful": helpful, "created": now, "updated": now}
+    if signed_in:
+        rating, created = KnowledgeArticleRating.objects.get_or_create(
+            article=article, user=user, defaults=defaults
+        )
+    else:
+        rating, created = KnowledgeArticleRating.objects.get_or_create(
+            article=article, user=None, reader_key=reader_key[:64], defaults=defaults
+        )
     if not created and rating.helpful == helpful:
         return rating
     if not created:
@@ -64,8 +77,8 @@ def article_rate(*, article: KnowledgeArticle, user: User, helpful: bool) -> Kno
     events.publish(
         events.ARTICLE_RATED,
         subject=article,
-        actor=user,
-        payload={"helpful": helpful, "changed": not created},
+        actor=user if signed_in else None,
+        payload={"helpful": helpful, "changed": not created, "anonymous": not signed_in},
     )
     return rating
 
@@ -98,11 +111,20 @@ def article_view_record(
     )
     if recent.exists():  # the common case, answered without a lock or a write
         return False
+    outer = connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
+            # Views are analytics, as searches are (services.search_record): this
+            # transaction alone commits without waiting for the WAL to reach the disk,
+            # which cost a reader more than the rest of the page. A crash may lose the
+            # last fraction of a second of views, nothing else. Inside a caller's
+            # transaction, its durability is left alone. (One statement with the lock:
+            # one round trip.)
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"knowledge.view:{article.pk}:{viewer_key}"],
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), set_config("
+                "'synchronous_commit', CASE WHEN %s THEN current_setting('synchronous_commit')"
+                " ELSE 'off' END, true)",
+                [f"knowledge.view:{article.pk}:{viewer_key}", outer],
             )
         if recent.exists():
             return False
@@ -118,25 +140,42 @@ def article_view_record(
 
 @transaction.atomic
 def feedback_create(
-    *, article: KnowledgeArticle, author: User, comment: str, contact: str = ""
+    *,
+    article: KnowledgeArticle,
+    author: User | None,
+    comment: str,
+    contact: str = "",
+    as_request: bool = False,
 ) -> KnowledgeArticleFeedback:
-    """A reader's comment on an article they can read, for its editors."""
-    if not getattr(author, "is_authenticated", False):
-        raise PermissionDenied("Sign in to send feedback.")
-    require_reader(author, article)
+    """A reader's comment on an article they can read, for its editors.
+
+    Anonymous readers (``author`` None) may comment on public articles; their comment
+    stays feedback. A signed-in reader may send it ``as_request``: a ticket is opened
+    for them at once (as ``feedback_create_ticket`` opens one for an agent) and the
+    feedback is closed with a link to it.
+    """
+    signed_in = bool(getattr(author, "is_authenticated", False))
+    require_reader(author if signed_in else None, article)
     if not comment.strip():
         raise ValidationError({"comment": "Tell us what is wrong or missing."})
+    if as_request and not signed_in:
+        raise PermissionDenied("Sign in to send your comment as a request.")
     feedback = KnowledgeArticleFeedback(
-        article=article, author=author, comment=comment.strip(), contact=contact.strip()
+        article=article,
+        author=author if signed_in else None,
+        comment=comment.strip(),
+        contact=contact.strip(),
     )
     feedback.full_clean()
     feedback.save()
     events.publish(
         events.FEEDBACK_CREATED,
         subject=feedback,
-        actor=author,
+        actor=author if signed_in else None,
         payload={"article_id": article.pk},
     )
+    if as_request and author is not None:  # signed in: checked above
+        _feedback_to_ticket(feedback, actor=author, requester=author)
     return feedback
 
 
@@ -186,8 +225,18 @@ def feedback_create_ticket(*, feedback: KnowledgeArticleFeedback, actor: User) -
     when the author's account is gone, and close the feedback with a link to it."""
     require_agent(actor, "turn feedback into tickets")
     feedback = _lock_open_feedback(feedback)
+    author = feedback.author
+    requester = author if author is not None and author.is_active else actor
+    return _feedback_to_ticket(feedback, actor=actor, requester=requester)
+
+
+def _feedback_to_ticket(
+    feedback: KnowledgeArticleFeedback, *, actor: User, requester: User
+) -> Ticket:
+    """Open the ticket for open ``feedback`` (locked or just written by the caller) and
+    close the feedback with a link to it; ``actor`` is the agent who turns it into a
+    ticket, or its author sending it as a request."""
     article = feedback.article
-    requester = feedback.author if feedback.author and feedback.author.is_active else actor
     lines = [
         f"Feedback on the knowledge base article “{article.title}” (#{article.pk}):",
         "",

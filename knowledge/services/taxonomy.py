@@ -19,7 +19,12 @@ from django.db.models import Model
 from django.db.models.deletion import ProtectedError
 
 from knowledge import events
-from knowledge.models import KnowledgeCategory, KnowledgeTag
+from knowledge.models import (
+    RESERVED_CATEGORY_SLUGS,
+    KnowledgeCategory,
+    KnowledgeCategoryFormerSlug,
+    KnowledgeTag,
+)
 from knowledge.services._common import (
     SLUG_TAKEN,
     require_agent,
@@ -81,7 +86,10 @@ def _cleaned(data: dict[str, Any], model: Any, pk: int, name: str, limit: int) -
     if isinstance(data.get("name"), str):
         data["name"] = data["name"].strip()
     if data.get("slug") == "":
-        data["slug"] = unique_slug(model, data.get("name", name), exclude_pk=pk, limit=limit)
+        reserved = RESERVED_CATEGORY_SLUGS if model is KnowledgeCategory else frozenset()
+        data["slug"] = unique_slug(
+            model, data.get("name", name), exclude_pk=pk, limit=limit, reserved=reserved
+        )
     return data
 
 
@@ -106,17 +114,27 @@ def category_create(
     description: str = "",
     position: int = 0,
 ) -> KnowledgeCategory:
-    """A new category (under ``parent``); the slug is made from the name when empty."""
+    """A new category (under ``parent``); the slug is made from the name when empty.
+    A slug the help center uses for its own pages (``RESERVED_CATEGORY_SLUGS``:
+    /help/search/, /help/articles/, …) is refused with a ValidationError on ``slug``."""
     require_agent(actor, "manage knowledge categories")
     category = KnowledgeCategory(
         name=name.strip(),
-        slug=slug or unique_slug(KnowledgeCategory, name, limit=_CATEGORY_SLUG_LENGTH),
+        slug=slug
+        or unique_slug(
+            KnowledgeCategory,
+            name,
+            limit=_CATEGORY_SLUG_LENGTH,
+            reserved=RESERVED_CATEGORY_SLUGS,
+        ),
         parent=parent,
         description=description,
         position=position,
     )
     category.full_clean()
     save_new(category, _CATEGORY_TAKEN)
+    # A former address of another category is this one's from now on.
+    KnowledgeCategoryFormerSlug.objects.filter(slug=category.slug).delete()
     events.publish(
         events.CATEGORY_CREATED, subject=category, actor=actor, payload=_category_values(category)
     )
@@ -136,6 +154,13 @@ def category_update(
     data = _cleaned(data, KnowledgeCategory, category.pk, category.name, _CATEGORY_SLUG_LENGTH)
     with unique_violations_as_errors(_CATEGORY_TAKEN):
         changes = model_update(instance=category, data=data, allowed=CATEGORY_FIELDS)
+    if "slug" in changes:
+        # The old address keeps leading here (a 301 in the help center); the new one,
+        # if it was any category's former address, is only this one's current one now.
+        KnowledgeCategoryFormerSlug.objects.filter(slug=category.slug).delete()
+        KnowledgeCategoryFormerSlug.objects.update_or_create(
+            slug=changes["slug"][0], defaults={"category": category}
+        )
     if changes:
         events.publish(
             events.CATEGORY_UPDATED,

@@ -83,9 +83,9 @@ def test_a_visitor_goes_from_home_to_a_category_an_article_and_a_search(
     shoot(browser, "search", width)
     results.find_element(By.PARTIAL_LINK_TEXT, "Connect to the").click()
     wait_for_title(browser, "Connect to the VPN · NixFlow")
-    assert browser.current_url == f"{live_server.url}/help/a/connect-to-the-vpn/"
+    assert browser.current_url == f"{live_server.url}/help/articles/connect-to-the-vpn/"
 
-    browser.get(f"{live_server.url}/help/a/no-such-article/")
+    browser.get(f"{live_server.url}/help/articles/no-such-article/")
     wait_for_title(browser, "Page not found · NixFlow")
     shoot(browser, "not-found", width)
 
@@ -101,7 +101,7 @@ def test_an_agent_reads_an_internal_article_and_answers_was_it_helpful(
     UserFactory(username="desk", role=Role.AGENT)
     login(browser, live_server.url, "desk", "correct horse battery staple")
     browser.set_window_size(width, 1000)
-    browser.get(f"{live_server.url}/help/a/{internal_article.slug}/")
+    browser.get(f"{live_server.url}/help/articles/{internal_article.slug}/")
     assert browser.find_element(By.CLASS_NAME, "badge").text == "Internal"
     assert INTERNAL_MARKER in browser.find_element(By.TAG_NAME, "h1").text
     browser.find_element(By.CSS_SELECTOR, "button[value=yes]").click()
@@ -118,7 +118,12 @@ def test_the_help_pages_load_with_no_csp_violation_or_console_error(
     live_server: LiveServer, logging_browser: WebDriver, scene: None
 ) -> None:
     logging_browser.delete_all_cookies()
-    pages = ["/help/", "/help/c/network/", "/help/a/connect-to-the-vpn/", "/help/search/?q=vpn"]
+    pages = [
+        "/help/",
+        "/help/network/",
+        "/help/articles/connect-to-the-vpn/",
+        "/help/search/?q=vpn",
+    ]
     for page in pages:
         messages = console_after(logging_browser, f"{live_server.url}{page}", (By.TAG_NAME, "h1"))
         assert messages == [], page  # no CSP violation, no missing stylesheet, nothing
