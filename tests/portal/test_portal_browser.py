@@ -20,7 +20,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from nixflow.models import Comment
 from tests.portal.conftest import INTERNAL_MARKER
 from tests.support.axe import assert_accessible
-from tests.support.browser import browser, screenshot  # noqa: F401 -- the shared fixture
+from tests.support.browser import browser, screenshot
+
+__all__ = ["browser"]  # the shared fixture, used by name below
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
