@@ -47,6 +47,11 @@ class PasswordSigninForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Two forms on the page, the link first: focus stays where the reader puts it.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+
     def clean(self) -> dict[str, Any]:
         given = (self.cleaned_data.get("username") or "").strip()
         if "@" in given:
@@ -245,9 +250,15 @@ def signout(request: HttpRequest) -> HttpResponse:
 def _password_form(user: User, data: Any = None) -> SetPasswordForm[User] | PasswordChangeForm:
     # The current password is asked whenever there is one, however the person signed in
     # (a link in a mailbox someone else can read must not be enough to take the account).
-    if user.has_usable_password():
-        return PasswordChangeForm(user, data)
-    return SetPasswordForm(user, data)
+    form: SetPasswordForm[User] | PasswordChangeForm
+    form = (
+        PasswordChangeForm(user, data)
+        if user.has_usable_password()
+        else SetPasswordForm(user, data)
+    )
+    for field in form.fields.values():  # the profile form comes first on the page
+        field.widget.attrs.pop("autofocus", None)
+    return form
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

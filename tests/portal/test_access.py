@@ -399,3 +399,11 @@ def test_the_sign_in_mail_is_built_in_the_readers_language(
 
     assert german == "TEST-DE Anmeldelink"
     assert english == "Your sign-in link"
+
+
+def test_the_sign_in_page_offers_both_ways_and_takes_no_focus(client: Client) -> None:
+    page = client.get(SIGNIN + "?next=/portal/settings/").content.decode()
+    assert 'name="how" value="link"' in page
+    assert 'name="how" value="password"' in page
+    assert page.count('name="next" value="/portal/settings/"') == 2
+    assert "autofocus" not in page
