@@ -169,3 +169,17 @@ def test_deflections_are_counted_over_a_period(db: None, settings: Any) -> None:
     assert deflection_count(since=now - timedelta(days=9), until=now - timedelta(days=3)) == 0
     settings.PORTAL_DEFLECTION_WINDOW_MINUTES = 300  # a longer window catches the late one
     assert deflection_count(since=since, until=until, now=now + timedelta(days=1)) == 2
+
+
+def test_agents_read_the_attempts_in_the_admin(db: None) -> None:
+    from nixflow.models import Role
+
+    ada = UserFactory(username="ada", role=Role.AGENT)
+    ana = UserFactory(username="ana")
+    row = attempt(ana, started=timezone.now(), opened_after=timedelta(minutes=1))
+    client = client_for(ada)
+    listing = client.get("/admin/portal/deflectionattempt/")
+    assert listing.status_code == 200
+    assert "printer jam" in listing.content.decode()
+    assert client.get(f"/admin/portal/deflectionattempt/{row.pk}/change/").status_code == 200
+    assert client.get("/admin/portal/deflectionattempt/add/").status_code == 403
