@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from eventlog.models import EventLog, OutboxMessage, Seal
 from eventlog.selectors import event_subjects, event_types
@@ -20,7 +21,7 @@ SUBJECT = re.compile(r"(?P<app>[a-z_][a-z0-9_]*)\.(?P<model>[a-z_][a-z0-9_]*):(?
 
 
 class EventTypeFilter(admin.SimpleListFilter):
-    title = "type"
+    title = pgettext_lazy("event", "type")
     parameter_name = "type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -34,7 +35,7 @@ class SubjectFilter(admin.SimpleListFilter):
     """What the events are about (nixflow.ticket, sla.slapolicy, ...): its choices by a
     loose index scan, its filter on eventlog_subject_id's leading columns."""
 
-    title = "subject"
+    title = pgettext_lazy("event", "subject")
     parameter_name = "subject"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -75,7 +76,7 @@ class EventLogAdmin(FastListAdmin, ReadOnlyAdmin):
     list_filter = (EventTypeFilter, SubjectFilter)
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("ticket_key",)
-    search_help_text = (
+    search_help_text = gettext_lazy(
         "A ticket key (NF-12), a correlation id, a subject as listed (nixflow.ticket:12), "
         "or an actor's username (\"system\" for the system's events)."
     )
@@ -85,7 +86,7 @@ class EventLogAdmin(FastListAdmin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in EventLog._meta.fields if f.name != "row_hash"]
     exclude = ("row_hash",)
 
-    @admin.display(description="subject")
+    @admin.display(description=pgettext_lazy("event", "subject"))
     def subject(self, obj: EventLog) -> str:
         return f"{obj.subject_app}.{obj.subject_model}:{obj.subject_id}"
 
@@ -141,7 +142,7 @@ class OutboxMessageAdmin(FastListAdmin, ReadOnlyAdmin):
     list_filter = (("published_at", admin.EmptyFieldListFilter), "task")
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("key",)
-    search_help_text = "A message's key, or a correlation id."
+    search_help_text = gettext_lazy("A message's key, or a correlation id.")
     ordering = ("-id",)
     sortable_by = ("id",)
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]

@@ -24,6 +24,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_lazy, ngettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from knowledge import selectors, services, suggestions
 from knowledge.models import (
@@ -49,7 +51,6 @@ from nixflow.toolkit.admin import (
     RolePermissionsMixin,
     ServiceFormAdminMixin,
     bulk_apply,
-    plural,
     refusals_to_form,
     related_count,
 )
@@ -68,17 +69,18 @@ def _for_each(
     rows: Iterable[Any],
     do: Callable[[Any], object],
     *,
-    verb: str,
+    done: StrOrPromise,
     noun: str,
     label: Callable[[Any], str],
 ) -> None:
     """A bulk action: ``do`` (a service call) for each row, then one message with how
-    many it changed ("Published 3 articles.") and one listing each refusal."""
-    done = bulk_apply(
+    many it changed (``done``, an ``ngettext_lazy`` pair counting ``%(count)s``:
+    "Published 3 articles.") and one listing each refusal."""
+    count = bulk_apply(
         model_admin, request, rows, do, label=label, failed="Did not change", noun=noun
     )
-    if done:
-        model_admin.message_user(request, f"{verb} {plural(done, noun)}.")
+    if count:
+        model_admin.message_user(request, done % {"count": count})
 
 
 # --- Articles ------------------------------------------------------------------------------
@@ -86,8 +88,10 @@ class ArticleForm(ModelForm):
     note = forms.CharField(
         required=False,
         max_length=300,
-        help_text="What changed and why: the note of the new version (title, summary and "
-        "body changes make one).",
+        help_text=gettext_lazy(
+            "What changed and why: the note of the new version (title, summary and "
+            "body changes make one)."
+        ),
     )
 
     class Meta:
@@ -95,9 +99,11 @@ class ArticleForm(ModelForm):
         fields = ["title", "slug", "summary", "body", "kind", "visibility", "category", "tags"]
         widgets = {"body": forms.Textarea(attrs={"rows": 24, "class": "vLargeTextField"})}
         help_texts = {
-            "body": "Markdown. Rendered to HTML and sanitized on save: scripts, event "
-            "handlers and javascript: links are removed.",
-            "slug": "Made from the title when left empty.",
+            "body": gettext_lazy(
+                "Markdown. Rendered to HTML and sanitized on save: scripts, event "
+                "handlers and javascript: links are removed."
+            ),
+            "slug": gettext_lazy("Made from the title when left empty."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -117,7 +123,7 @@ class AttachmentUploadForm(forms.Form):
 class TicketLinkInline(ReadOnlyInline):
     model = KnowledgeArticleTicketLink
     fields = ("ticket", "linked_by", "created")
-    verbose_name_plural = "tickets this article helped with"
+    verbose_name_plural = gettext_lazy("tickets this article helped with")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[KnowledgeArticleTicketLink]:
         return super().get_queryset(request).select_related("ticket", "linked_by")
@@ -156,7 +162,9 @@ class KnowledgeArticleAdmin(
     list_filter = ("status", "visibility", "kind", "category")
     list_select_related = ("category", "author")
     search_fields = ("title",)
-    search_help_text = 'Words of the article (full-text, "phrases", -exclusions), or its id.'
+    search_help_text = gettext_lazy(
+        'Words of the article (full-text, "phrases", -exclusions), or its id.'
+    )
     show_full_result_count = False
     ordering = ("-updated",)
     actions = ("submit_for_review", "publish", "archive", "return_to_draft")
@@ -189,42 +197,52 @@ class KnowledgeArticleAdmin(
         content = ("title", "slug", "summary", "body", "note")
         meta = ("kind", "visibility", "category", "tags")
         if obj is None:
-            return [(None, {"fields": content}), ("Filing", {"fields": meta})]
+            return [(None, {"fields": content}), (gettext("Filing"), {"fields": meta})]
         return [
             (None, {"fields": content}),
-            ("Filing", {"fields": meta}),
+            (gettext("Filing"), {"fields": meta}),
             (
-                "Publishing",
+                gettext("Publishing"),
                 {"fields": ("status", "version", "version_history", "author", "published_at")},
             ),
-            ("Readers", {"fields": ("view_count", "helpful_count", "not_helpful_count")}),
-            ("Preview", {"fields": ("rendered",)}),
+            (
+                gettext("Readers"),
+                {"fields": ("view_count", "helpful_count", "not_helpful_count")},
+            ),
+            (gettext("Preview"), {"fields": ("rendered",)}),
         ]
 
     def get_inlines(self, request: HttpRequest, obj: KnowledgeArticle | None) -> list[type[Any]]:
         return [] if obj is None else [AttachmentInline, TicketLinkInline, FeedbackInline]
 
-    @admin.display(description="helpful")
+    @admin.display(description=gettext_lazy("helpful"))
     def helpfulness(self, article: KnowledgeArticle) -> str:
         total = article.helpful_count + article.not_helpful_count
-        return f"{100 * article.helpful_count // total} % of {total}" if total else "-"
+        if not total:
+            return "-"
+        return gettext("%(percent)s %% of %(total)s") % {
+            "percent": 100 * article.helpful_count // total,
+            "total": total,
+        }
 
-    @admin.display(description="open feedback", ordering="open_feedback")
+    @admin.display(description=gettext_lazy("open feedback"), ordering="open_feedback")
     def open_feedback(self, article: KnowledgeArticle) -> int:
         return article.open_feedback  # type: ignore[attr-defined]
 
-    @admin.display(description="rendered body")
+    @admin.display(description=gettext_lazy("rendered body"))
     def rendered(self, article: KnowledgeArticle) -> SafeString:
         # body_html is the output of knowledge.rendering: sanitized by nh3 on save, so
         # it is safe to show as HTML here as anywhere else.
         return mark_safe(f'<div class="kb-rendered">{article.body_html}</div>')  # noqa: S308
 
-    @admin.display(description="versions")
+    @admin.display(description=gettext_lazy("versions"))
     def version_history(self, article: KnowledgeArticle) -> SafeString:
         return format_html(
-            '<a href="{}">Versions, diff and restore</a> · <a href="{}">Attach a file</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk]),
+            gettext("Versions, diff and restore"),
             reverse("admin:knowledge_knowledgearticle_attach", args=[article.pk]),
+            gettext("Attach a file"),
         )
 
     def get_search_results(
@@ -294,7 +312,7 @@ class KnowledgeArticleAdmin(
         request: HttpRequest,
         queryset: QuerySet[KnowledgeArticle],
         to_status: KnowledgeArticleStatus,
-        verb: str,
+        done: StrOrPromise,
     ) -> None:
         actor = signed_in_user(request)
         _for_each(
@@ -302,28 +320,52 @@ class KnowledgeArticleAdmin(
             request,
             [article for article in queryset.order_by("pk") if article.status != to_status],
             lambda a: services.article_transition(article=a, to_status=to_status, actor=actor),
-            verb=verb,
+            done=done,
             noun="article",
             label=lambda a: f"“{a.title}”",
         )
 
     # Same shape as the ticket admin's actions (decorator, one-line call): each names its own
     # service move.
-    @admin.action(description="Submit for review", permissions=["change"])
+    @admin.action(description=gettext_lazy("Submit for review"), permissions=["change"])
     def submit_for_review(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        self._move(request, queryset, KnowledgeArticleStatus.IN_REVIEW, "Submitted")
+        self._move(
+            request,
+            queryset,
+            KnowledgeArticleStatus.IN_REVIEW,
+            ngettext_lazy("Submitted %(count)s article.", "Submitted %(count)s articles.", "count"),
+        )
 
-    @admin.action(description="Publish", permissions=["change"])
+    @admin.action(description=gettext_lazy("Publish"), permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        self._move(request, queryset, KnowledgeArticleStatus.PUBLISHED, "Published")
+        self._move(
+            request,
+            queryset,
+            KnowledgeArticleStatus.PUBLISHED,
+            ngettext_lazy("Published %(count)s article.", "Published %(count)s articles.", "count"),
+        )
 
-    @admin.action(description="Archive", permissions=["change"])
+    @admin.action(description=gettext_lazy("Archive"), permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        self._move(request, queryset, KnowledgeArticleStatus.ARCHIVED, "Archived")
+        self._move(
+            request,
+            queryset,
+            KnowledgeArticleStatus.ARCHIVED,
+            ngettext_lazy("Archived %(count)s article.", "Archived %(count)s articles.", "count"),
+        )
 
-    @admin.action(description="Return to draft", permissions=["change"])
+    @admin.action(description=gettext_lazy("Return to draft"), permissions=["change"])
     def return_to_draft(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticle]) -> None:
-        self._move(request, queryset, KnowledgeArticleStatus.DRAFT, "Returned to draft")
+        self._move(
+            request,
+            queryset,
+            KnowledgeArticleStatus.DRAFT,
+            ngettext_lazy(
+                "Returned to draft %(count)s article.",
+                "Returned to draft %(count)s articles.",
+                "count",
+            ),
+        )
 
     # --- versions: list, diff, restore; attachment upload -----------------------------
     # Route declarations, alike the forms admin's: other pages.
@@ -374,7 +416,9 @@ class KnowledgeArticleAdmin(
     def versions_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         article = self._article(request, object_id)
         context = {
-            **self._context(request, article, f"Versions of “{article.title}”"),
+            **self._context(
+                request, article, gettext("Versions of “%(title)s”") % {"title": article.title}
+            ),
             "versions": selectors.version_list(article=article),
         }
         return TemplateResponse(request, "admin/knowledge/knowledgearticle/versions.html", context)
@@ -388,13 +432,18 @@ class KnowledgeArticleAdmin(
         old = selectors.version_get(article=article, number=numbers[0])
         new = selectors.version_get(article=article, number=numbers[1])
         if old is None or new is None:
-            self.message_user(request, "Choose two existing versions to compare.", messages.ERROR)
+            self.message_user(
+                request, gettext("Choose two existing versions to compare."), messages.ERROR
+            )
             return HttpResponseRedirect(
                 reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk])
             )
         context = {
             **self._context(
-                request, article, f"Version {old.number} → {new.number} of “{article.title}”"
+                request,
+                article,
+                gettext("Version %(old)s → %(new)s of “%(title)s”")
+                % {"old": old.number, "new": new.number, "title": article.title},
             ),
             "old": old,
             "new": new,
@@ -417,7 +466,11 @@ class KnowledgeArticleAdmin(
         except (ValidationError, PermissionDenied) as error:
             self.message_user(request, error_text(error), messages.ERROR)
         else:
-            self.message_user(request, f"Restored version {number} as version {article.version}.")
+            self.message_user(
+                request,
+                gettext("Restored version %(old)s as version %(new)s.")
+                % {"old": number, "new": article.version},
+            )
         return HttpResponseRedirect(
             reverse("admin:knowledge_knowledgearticle_versions", args=[article.pk])
         )
@@ -435,11 +488,11 @@ class KnowledgeArticleAdmin(
             except (ValidationError, PermissionDenied) as error:
                 form.add_error("file", error_text(error))
             else:
-                self.message_user(request, "File attached.")
+                self.message_user(request, gettext("File attached."))
                 return HttpResponseRedirect(
                     reverse("admin:knowledge_knowledgearticle_change", args=[article.pk])
                 )
-        context = {**self._context(request, article, "Attach a file"), "form": form}
+        context = {**self._context(request, article, gettext("Attach a file")), "form": form}
         return TemplateResponse(request, "admin/knowledge/knowledgearticle/attach.html", context)
 
 
@@ -476,7 +529,7 @@ class TaxonomyAdmin(ConfigurationAdmin):
         counts = related_count(model.objects.all(), field)
         return super().get_queryset(request).annotate(article_count=counts)
 
-    @admin.display(description="articles", ordering="article_count")
+    @admin.display(description=gettext_lazy("articles"), ordering="article_count")
     def article_count(self, row: Any) -> int:
         return int(row.article_count)
 
@@ -537,37 +590,45 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # readers write feedback through the API
 
-    @admin.display(description="comment")
+    @admin.display(description=gettext_lazy("comment"))
     def excerpt(self, feedback: KnowledgeArticleFeedback) -> str:
         return feedback.comment if len(feedback.comment) <= 80 else feedback.comment[:79] + "…"
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=gettext_lazy("ticket"), ordering="ticket_id")
     def ticket_key(self, feedback: KnowledgeArticleFeedback) -> str:
         return Ticket.key_for(feedback.ticket_id) if feedback.ticket_id else ""
 
     def _each(
-        self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback], do: Any, verb: str
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[KnowledgeArticleFeedback],
+        do: Any,
+        done: StrOrPromise,
     ) -> None:
         _for_each(
             self,
             request,
             queryset.order_by("pk"),
             do,
-            verb=verb,
+            done=done,
             noun="feedback item",
             label=lambda f: f"#{f.pk}",
         )
 
-    @admin.action(description="Resolve (the article was fixed)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Resolve (the article was fixed)"), permissions=["change"]
+    )
     def resolve(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:
         self._each(
             request,
             queryset,
             lambda f: services.feedback_resolve(feedback=f, actor=signed_in_user(request)),
-            "Resolved",
+            ngettext_lazy(
+                "Resolved %(count)s feedback item.", "Resolved %(count)s feedback items.", "count"
+            ),
         )
 
-    @admin.action(description="Dismiss", permissions=["change"])
+    @admin.action(description=gettext_lazy("Dismiss"), permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]) -> None:
         self._each(
             request,
@@ -575,10 +636,12 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
             lambda f: services.feedback_resolve(
                 feedback=f, actor=signed_in_user(request), status=FeedbackStatus.DISMISSED
             ),
-            "Dismissed",
+            ngettext_lazy(
+                "Dismissed %(count)s feedback item.", "Dismissed %(count)s feedback items.", "count"
+            ),
         )
 
-    @admin.action(description="Turn into a ticket", permissions=["change"])
+    @admin.action(description=gettext_lazy("Turn into a ticket"), permissions=["change"])
     def turn_into_ticket(
         self, request: HttpRequest, queryset: QuerySet[KnowledgeArticleFeedback]
     ) -> None:
@@ -586,7 +649,11 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
             request,
             queryset,
             lambda f: services.feedback_create_ticket(feedback=f, actor=signed_in_user(request)),
-            "Turned into tickets:",
+            ngettext_lazy(
+                "Turned into tickets: %(count)s feedback item.",
+                "Turned into tickets: %(count)s feedback items.",
+                "count",
+            ),
         )
 
 
@@ -594,11 +661,11 @@ class KnowledgeArticleFeedbackAdmin(RolePermissionsMixin, admin.ModelAdmin):
 # The two report filters below share a shape with each other and other apps' list filters:
 # different lookups.
 class ZeroResultsFilter(admin.SimpleListFilter):
-    title = "results"
+    title = gettext_lazy("results")
     parameter_name = "results"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("none", "Found nothing"), ("some", "Found articles")]
+        return [("none", gettext("Found nothing")), ("some", gettext("Found articles"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "none":
@@ -609,11 +676,11 @@ class ZeroResultsFilter(admin.SimpleListFilter):
 
 
 class ClickedFilter(admin.SimpleListFilter):
-    title = "click-through"
+    title = gettext_lazy("click-through")
     parameter_name = "clicked"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "An article was opened"), ("no", "Nothing was opened")]
+        return [("yes", gettext("An article was opened")), ("no", gettext("Nothing was opened"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
@@ -641,7 +708,7 @@ class KnowledgeSearchHistoryAdmin(FastListAdmin, RolePermissionsMixin, admin.Mod
     list_select_related = ("user", "clicked_article")
     list_filter = (ZeroResultsFilter, ClickedFilter)
     search_fields = ("normalized_query",)
-    search_help_text = "Words of the query."
+    search_help_text = gettext_lazy("Words of the query.")
     ordering = ("-created", "-id")
     # Along kb_search_created only: the other columns have no index.
     sortable_by = ("created",)
@@ -679,7 +746,7 @@ class KnowledgeSearchHistoryAdmin(FastListAdmin, RolePermissionsMixin, admin.Mod
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Knowledge base searches",
+            "title": gettext("Knowledge base searches"),
             "days": days,
             "day_choices": REPORT_DAYS,
             "report": report,
@@ -698,7 +765,7 @@ def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
     ``KnowledgeConfig.ready`` registers this one. Titles are escaped by ``format_html``."""
     articles = suggestions.articles_suggested_for_ticket(ticket=ticket, user=request.user)
     if not articles:
-        return format_html('<p class="help">{}</p>', "No suggested articles.")
+        return format_html('<p class="help">{}</p>', gettext("No suggested articles."))
     items = format_html_join(
         "",
         '<li><a href="{}">{}</a>{}</li>',
@@ -706,7 +773,7 @@ def ticket_suggestions_panel(request: HttpRequest, ticket: Any) -> SafeString:
             (
                 reverse("admin:knowledge_knowledgearticle_change", args=[article.pk]),
                 article.title,
-                " (helped with this ticket)" if getattr(article, "linked", False) else "",
+                gettext(" (helped with this ticket)") if getattr(article, "linked", False) else "",
             )
             for article in articles
         ),

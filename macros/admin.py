@@ -18,11 +18,12 @@ from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from macros import sandbox, selectors, services, tools
 from macros.models import EDITABLE_FIELDS, BulkApply, Macro, Scope
 from nixflow.models import Team, User
-from nixflow.toolkit.admin import EVERYTHING, READ_ONLY, RolePermissionsMixin, plural
+from nixflow.toolkit.admin import EVERYTHING, READ_ONLY, RolePermissionsMixin
 from nixflow.toolkit.auth import is_admin, signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 
@@ -49,9 +50,9 @@ class MacroAdmin(ConfigurationAdmin):
 
     fieldsets = (
         (None, {"fields": ("name", "body", "is_internal", "is_active")}),
-        ("Who may use it", {"fields": ("scope", "owner", "owner_team")}),
+        (gettext_lazy("Who may use it"), {"fields": ("scope", "owner", "owner_team")}),
         (
-            "Changes when applied",
+            gettext_lazy("Changes when applied"),
             {
                 "fields": (
                     "set_stage",
@@ -64,7 +65,10 @@ class MacroAdmin(ConfigurationAdmin):
                 )
             },
         ),
-        ("Preview and use", {"fields": ("preview", "changes_made", "usage_count", "last_used_at")}),
+        (
+            gettext_lazy("Preview and use"),
+            {"fields": ("preview", "changes_made", "usage_count", "last_used_at")},
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Macro]:
@@ -133,25 +137,25 @@ class MacroAdmin(ConfigurationAdmin):
     def delete_with(self, obj: Any, actor: User) -> None:
         services.macro_delete(macro=obj, actor=actor)
 
-    @admin.display(description="scope", ordering="scope")
+    @admin.display(description=gettext_lazy("scope"), ordering="scope")
     def scope_column(self, obj: Macro) -> str:
         return obj.scope_label
 
-    @admin.display(description="preview (example values)")
+    @admin.display(description=gettext_lazy("preview (example values)"))
     def preview(self, obj: Macro) -> str:
         if obj.pk is None:
-            return "Saved macros show their body rendered here."
+            return gettext("Saved macros show their body rendered here.")
         try:
             text = sandbox.render_body(obj.body, ticket=None, agent=obj.owner or obj.created_by)
         except ValidationError as error:
             return " ".join(error.messages)
         return format_html('<pre class="macro-preview">{}</pre>', text)
 
-    @admin.display(description="applying it changes")
+    @admin.display(description=gettext_lazy("applying it changes"))
     def changes_made(self, obj: Macro) -> str:
         said = tools.describe(obj) if obj.pk else []
         if not said:
-            return "Nothing but the reply."
+            return gettext("Nothing but the reply.")
         return format_html_join("", "<div>{}</div>", ((line,) for line in said))
 
 
@@ -194,35 +198,57 @@ class BulkApplyAdmin(RolePermissionsMixin, admin.ModelAdmin):
         if job.done_count:
             self.message_user(
                 request,
-                f"Done: the macro {job.macro_name!r} was applied to "
-                f"{plural(job.done_count, 'ticket')}.",
+                ngettext(
+                    "Done: the macro %(macro)r was applied to %(count)s ticket.",
+                    "Done: the macro %(macro)r was applied to %(count)s tickets.",
+                    job.done_count,
+                )
+                % {"macro": job.macro_name, "count": job.done_count},
                 messages.SUCCESS,
             )
         if job.failed_count:
             self.message_user(
                 request,
-                f"{plural(job.failed_count, 'ticket')} could not be changed: see below.",
+                ngettext(
+                    "%(count)s ticket could not be changed: see below.",
+                    "%(count)s tickets could not be changed: see below.",
+                    job.failed_count,
+                )
+                % {"count": job.failed_count},
                 messages.WARNING,
             )
 
-    @admin.display(description="progress")
+    @admin.display(description=gettext_lazy("progress"))
     def progress(self, obj: BulkApply) -> str:
-        handled = obj.done_count + obj.failed_count
-        state = "done" if obj.is_finished else "applying…"
-        counts = f"{obj.done_count} applied, {obj.failed_count} refused"
-        return f"{handled} of {obj.total} ({counts}), {state}"
+        values = {
+            "handled": obj.done_count + obj.failed_count,
+            "total": obj.total,
+            "done": obj.done_count,
+            "failed": obj.failed_count,
+        }
+        if obj.is_finished:
+            return (
+                gettext("%(handled)s of %(total)s (%(done)s applied, %(failed)s refused), done")
+                % values
+            )
+        return (
+            gettext("%(handled)s of %(total)s (%(done)s applied, %(failed)s refused), applying…")
+            % values
+        )
 
-    @admin.display(description="refused")
+    @admin.display(description=gettext_lazy("refused"))
     def refusals(self, obj: BulkApply) -> str:
         failures = obj.failures or []
         if not failures:
-            return "None."
+            return gettext("None.")
         shown = failures[:MAX_REFUSALS_SHOWN]
         rows = format_html_join(
             "", "<div>{}: {}</div>", ((f.get("ticket", ""), f.get("message", "")) for f in shown)
         )
         more = len(failures) - len(shown)
-        return format_html("{}{}", rows, f"and {more} more" if more > 0 else "")
+        return format_html(
+            "{}{}", rows, gettext("and %(more)s more") % {"more": more} if more > 0 else ""
+        )
 
 
 __all__ = ["BulkApplyAdmin", "MacroAdmin", "Scope"]

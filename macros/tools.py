@@ -11,11 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from macros import sandbox, selectors, services
 from macros.models import Assignment, Macro
 from nixflow.models import Priority, Ticket
-from nixflow.toolkit.admin import plural, report_failures
+from nixflow.toolkit.admin import report_failures
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.composer import ComposerTool, Draft, register_composer_tool
 from nixflow.toolkit.errors import error_text
@@ -26,22 +27,23 @@ def describe(macro: Macro) -> list[str]:
     """What applying the macro changes, in words ("Stage → Resolved")."""
     said = []
     if macro.set_stage is not None:
-        said.append(f"Stage → {macro.set_stage.name}")
+        said.append(gettext("Stage → %(stage)s") % {"stage": macro.set_stage.name})
     if macro.set_priority:
-        said.append(f"Priority → {Priority(macro.set_priority).label}")
+        priority = Priority(macro.set_priority).label
+        said.append(gettext("Priority → %(priority)s") % {"priority": priority})
     if macro.set_team is not None:
-        said.append(f"Team → {macro.set_team}")
-    assign = {
-        Assignment.USER: f"Assignee → {macro.assignee}",
-        Assignment.APPLIER: "Assignee → you",
-        Assignment.UNASSIGN: "Assignee → nobody",
-    }.get(Assignment(macro.assignment))
-    if assign:
-        said.append(assign)
+        said.append(gettext("Team → %(team)s") % {"team": macro.set_team})
+    assignment = Assignment(macro.assignment)
+    if assignment == Assignment.USER:
+        said.append(gettext("Assignee → %(agent)s") % {"agent": macro.assignee})
+    elif assignment == Assignment.APPLIER:
+        said.append(gettext("Assignee → you"))
+    elif assignment == Assignment.UNASSIGN:
+        said.append(gettext("Assignee → nobody"))
     if macro.add_tags:
-        said.append(f"Tags + {', '.join(macro.add_tags)}")
+        said.append(gettext("Tags + %(tags)s") % {"tags": ", ".join(macro.add_tags)})
     if macro.remove_tags:
-        said.append(f"Tags - {', '.join(macro.remove_tags)}")
+        said.append(gettext("Tags - %(tags)s") % {"tags": ", ".join(macro.remove_tags)})
     return said
 
 
@@ -53,7 +55,7 @@ def _usable(request: HttpRequest, ticket: Ticket, value: str) -> Macro:
         .first()
     )
     if macro is None:
-        raise ValidationError("No such macro that you may use on this ticket.")
+        raise ValidationError(gettext("No such macro that you may use on this ticket."))
     return macro
 
 
@@ -76,7 +78,7 @@ def composer_on_send(request: HttpRequest, ticket: Ticket, value: str) -> list[s
 
 COMPOSER_TOOL = ComposerTool(
     name="macro",
-    label="Macro",
+    label=gettext_lazy("Macro"),
     choices=composer_choices,
     draft=composer_draft,
     on_send=composer_on_send,
@@ -96,8 +98,8 @@ def macro_field() -> MacroChoiceField:
     return MacroChoiceField(
         Macro.objects.filter(is_active=True).select_related("owner", "owner_team"),
         required=False,
-        label="Macro",
-        empty_label="Macro…",
+        label=gettext_lazy("Macro"),
+        empty_label=gettext_lazy("Macro…"),
     )
 
 
@@ -115,7 +117,13 @@ def _apply_now(
     done = sum(outcome.ok for outcome in outcomes)
     if done:
         model_admin.message_user(
-            request, f"Applied the macro {macro.name!r} to {plural(done, 'ticket')}."
+            request,
+            ngettext(
+                "Applied the macro %(macro)r to %(count)s ticket.",
+                "Applied the macro %(macro)r to %(count)s tickets.",
+                done,
+            )
+            % {"macro": macro.name, "count": done},
         )
     failures = [f"{o.ticket_key}: {o.message}" for o in outcomes if not o.ok]
     report_failures(model_admin, request, f"Could not apply {macro.name!r} to", failures)
@@ -127,13 +135,21 @@ def _queue(
     job = services.macro_bulk_enqueue(macro=macro, tickets=ids, actor=signed_in_user(request))
     model_admin.message_user(
         request,
-        f"Applying the macro {macro.name!r} to {plural(len(ids), 'ticket')} in the "
-        "background. This page follows it and says when it is done.",
+        ngettext(
+            "Applying the macro %(macro)r to %(count)s ticket in the background. This page "
+            "follows it and says when it is done.",
+            "Applying the macro %(macro)r to %(count)s tickets in the background. This page "
+            "follows it and says when it is done.",
+            len(ids),
+        )
+        % {"macro": macro.name, "count": len(ids)},
     )
     return HttpResponseRedirect(reverse("admin:macros_bulkapply_change", args=[job.pk]))
 
 
-@admin.action(permissions=["change"], description="Apply a macro (choose it next to the action)")
+@admin.action(
+    permissions=["change"], description=gettext_lazy("Apply a macro (choose it next to the action)")
+)
 def apply_macro_action(
     model_admin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Ticket]
 ) -> HttpResponse | None:
@@ -143,7 +159,9 @@ def apply_macro_action(
     job's page, which says when they are done (a thousand tickets take seconds)."""
     macro = _chosen_macro(request)
     if macro is None:
-        model_admin.message_user(request, "Choose a macro next to the action.", messages.ERROR)
+        model_admin.message_user(
+            request, gettext("Choose a macro next to the action."), messages.ERROR
+        )
         return None
     ids = list(queryset.order_by("pk").values_list("pk", flat=True))
     try:
@@ -159,7 +177,7 @@ def register() -> None:
     register_composer_tool(COMPOSER_TOOL)
     register_ticket_action(
         "apply_macro",
-        "Apply a macro (choose it next to the action)",
+        gettext_lazy("Apply a macro (choose it next to the action)"),
         apply_macro_action,  # a queued job answers with the redirect to its page
         fields={"macro": macro_field()},
     )
