@@ -44,6 +44,9 @@ def test_accept_language_de_gives_a_german_help_page() -> None:
     assert '<html lang="de">' in html
     assert "Zum Inhalt springen" in html  # "Skip to content"
     assert 'aria-label="Sprache"' in html  # the chooser, named in German
+    # Each language is named in itself, whatever the page's.
+    assert 'lang="en" hreflang="en">English</a>' in html
+    assert 'lang="de" aria-current="true">Deutsch</span>' in html
 
 
 def test_without_a_choice_the_page_is_in_the_desks_language() -> None:
