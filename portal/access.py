@@ -47,6 +47,7 @@ import hashlib
 import logging
 import smtplib
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -117,7 +118,7 @@ class SigninTokenGenerator(PasswordResetTokenGenerator):
     that changes with every sign-in (``last_login`` to the microsecond: Django drops the
     microseconds, which would let a link outlive a sign-in in the same second)."""
 
-    def __init__(self, *, purpose: str, max_age_seconds: Any) -> None:
+    def __init__(self, *, purpose: str, max_age_seconds: Callable[[], int]) -> None:
         super().__init__()
         self.key_salt = f"portal.access.{purpose}"
         self._max_age_seconds = max_age_seconds

@@ -17,6 +17,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext
 from pytest_django.fixtures import Settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -127,6 +128,8 @@ def test_forged_altered_and_foreign_links_sign_nobody_in(ann: User) -> None:
         f"/portal/signin/link/{ann_uid}/no-dash-at-all-{'x' * 300}/",
         f"/portal/signin/link/!!!/{token}/",
         f"/portal/signin/link/{'A' * 40}/{token}/",
+        f"/portal/signin/link/{urlsafe_base64_encode(b'9' * 30)}/{token}/",  # past bigint
+        f"/portal/signin/link/{urlsafe_base64_encode(b'-1')}/{token}/",
     ]:
         client = Client()
         response = client.post(path)
