@@ -185,3 +185,16 @@ def test_the_list_costs_the_same_queries_for_3_or_30_tickets(db: None) -> None:
         return len(plain) * 1000 + len(searched)
 
     assert queries(3) == queries(30)
+
+
+def test_the_portal_speaks_the_requesters_language(portal_scene: Any) -> None:
+    ana = portal_scene.ana
+    ana.language = "de"
+    ana.save(update_fields=["language"])
+    client = client_for(ana)
+    listing = client.get("/portal/").content.decode()
+    assert "Meine Anfragen" in listing
+    assert "Letzte Aktivität" in listing
+    page = client.get(f"/portal/tickets/{portal_scene.ticket.key}/").content.decode()
+    assert "Antwort senden" in page
+    assert "Eingegangen" in page  # the status in plain German words
