@@ -2,9 +2,6 @@
 language cookie the chooser sets, then ``Accept-Language``, then LANGUAGE_CODE; and the
 chooser itself (/language/): a plain link for anonymous readers, a form that saves the
 choice for signed-in people, and only local addresses to go back to.
-
-The module is also the URL configuration of its tests: the project's URLs with the
-chooser's, as nixflow/urls.py has them.
 """
 
 from __future__ import annotations
@@ -12,22 +9,13 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import URLPattern, URLResolver, path
 
 from eventlog.models import EventLog
-from nixflow import urls as project_urls
 from nixflow.models import User
 from nixflow.toolkit.language import language_for
-from nixflow.views_language import language_choose
 from tests.factories import UserFactory
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("language/", language_choose, name="language"),
-    *project_urls.urlpatterns,
-]
-handler400 = project_urls.handler400
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_languages")]
+pytestmark = pytest.mark.django_db
 
 COOKIE = settings.LANGUAGE_COOKIE_NAME
 HELP = "/help/"

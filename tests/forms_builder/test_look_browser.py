@@ -21,13 +21,7 @@ from tests.factories import UserFactory
 from tests.support.axe import WIDTHS, assert_accessible, violations
 from tests.support.browser import screenshot
 
-# The project's URLs with the language chooser's (/language/), as tests/test_languages.py
-# has them.
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.browser,
-    pytest.mark.urls("tests.test_languages"),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 ANSWERS = {"service": "VPN", "impact": "Just me", "details": "No tunnel."}
 
