@@ -244,18 +244,18 @@ def _filters(request: HttpRequest) -> _Filters:
     if wanted:
         found.category = next((c for c in found.categories if c.slug == wanted), None)
         if found.category is None:
-            found.unknown.append(_("category"))
+            found.unknown.append(_("Category"))
     wanted = request.GET.get("tag", "")
     if wanted:
         found.tag = next((t for t in found.tags if t.slug == wanted), None)
         if found.tag is None:
-            found.unknown.append(_("tag"))
+            found.unknown.append(_("Tag"))
     wanted = request.GET.get("kind", "")
     if wanted:
         if wanted in KBCategory.values:
             found.kind = wanted
         else:
-            found.unknown.append(_("kind of article"))
+            found.unknown.append(_("Kind of article"))
     return found
 
 

@@ -324,3 +324,19 @@ def test_get_is_refused_on_the_write_addresses(
     public_article: KnowledgeArticle, requester_client: Client
 ) -> None:
     assert requester_client.get("/help/articles/connect-to-the-vpn/helpful/").status_code == 405
+
+
+def test_a_german_reader_reads_the_help_center_in_german(scene: None, client: Client) -> None:
+    home = client.get("/help/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="de">' in home
+    assert "Wie können wir helfen?" in home
+    assert "1 Artikel" in home
+    article = client.get(
+        "/help/articles/connect-to-the-vpn/", HTTP_ACCEPT_LANGUAGE="de"
+    ).content.decode()
+    assert "War dieser Artikel hilfreich?" in article
+    assert "Anleitung" in article  # the kind of article
+    search = client.get("/help/search/?q=vpn", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "1 Artikel gefunden" in search
+    missing = client.get("/help/nothing/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Diese Seite finden wir nicht" in missing
