@@ -1,0 +1,172 @@
+"""The admin in the agent's own language: the headings, buttons and messages we wrote are
+German for an agent whose User.language is "de" (Django's own admin strings too), and
+English, as written, for an agent who chose English.
+
+What German says is the catalogs' business: the test asks the catalogs for each string
+and checks that they translate it and that the page shows that translation, so that a
+string left out of a catalog, or a page that does not translate it, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, pgettext, pgettext_lazy
+
+from macros import services as macro_services
+from macros.models import Macro, Scope
+from nixflow.models import Ticket, User
+from nixflow.toolkit import panels
+from tests.factories import AgentFactory, RequesterFactory
+from tests.helpers import new_ticket
+
+pytestmark = pytest.mark.django_db
+
+DESK = "admin:index"
+
+
+def german(text: str, context: str | None = None) -> str:
+    """``text`` as the German catalogs have it; fails when they do not translate it."""
+    with translation.override("de"):
+        shown = pgettext(context, text) if context else gettext(text)
+    assert shown != text, f"no German for {text!r}"
+    return shown
+
+
+def page(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.fixture
+def german_agent(db: None) -> User:
+    return AgentFactory(username="greta", language="de")
+
+
+@pytest.fixture
+def english_agent(db: None) -> User:
+    return AgentFactory(username="emma", language="en")
+
+
+@pytest.fixture
+def desk_ticket(german_agent: User) -> Ticket:
+    return new_ticket(RequesterFactory())
+
+
+@pytest.fixture
+def macro(german_agent: User) -> Macro:
+    return macro_services.macro_create(
+        actor=None,
+        data={"name": "Greeting", "body": "Hello", "scope": Scope.GLOBAL},
+    )
+
+
+def signed_in(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+# --- German --------------------------------------------------------------------------------
+def test_a_german_agent_reads_the_desk_in_german(client: Client, german_agent: User) -> None:
+    html = page(signed_in(client, german_agent), reverse(DESK))
+    for heading in ("Your work", "Saved views", "Records and settings", "My open tickets"):
+        assert german(heading) in html
+    assert "Your work" not in html
+    assert 'lang="de"' in html
+    assert "Abmelden" in html  # Django's own German: "Log out"
+
+
+def test_a_german_agent_reads_the_ticket_page_in_german(
+    client: Client, german_agent: User, desk_ticket: Ticket
+) -> None:
+    url = reverse("admin:nixflow_ticket_change", args=[desk_ticket.pk])
+    html = page(signed_in(client, german_agent), url)
+    assert german("Conversation") in html
+    assert german("Reply", "noun") in html
+    assert german("Send as") in html
+    assert german("Send", "button") in html
+    assert german("Links and merges") in html
+    # Panels keep their English slug whatever the language: scripts and tests find them.
+    assert 'data-panel="links-and-merges"' in html
+    assert ">Conversation<" not in html
+
+
+def test_a_german_agent_reads_the_ticket_list_in_german(
+    client: Client, german_agent: User, desk_ticket: Ticket
+) -> None:
+    html = page(signed_in(client, german_agent), reverse("admin:nixflow_ticket_changelist"))
+    assert german("Save this view") in html
+    assert german("Assign to me") in html  # the action bar
+    assert german("Apply a macro (choose it next to the action)") in html  # the macros app's
+
+
+def test_a_german_agent_reads_a_macro_in_german(
+    client: Client, german_agent: User, macro: Macro
+) -> None:
+    url = reverse("admin:macros_macro_change", args=[macro.pk])
+    html = page(signed_in(client, german_agent), url)
+    for text in ("Who may use it", "Changes when applied", "Preview and use"):
+        assert german(text) in html
+    assert german("Nothing but the reply.") in html
+    assert "Who may use it" not in html
+    # The catalog's own words, so that the test fails if the German is wrong, not only
+    # missing.
+    assert "Wer es verwenden darf" in html
+
+
+def test_a_german_agent_gets_german_messages(
+    client: Client, german_agent: User, desk_ticket: Ticket
+) -> None:
+    client = signed_in(client, german_agent)
+    response = client.post(
+        reverse("admin:nixflow_ticket_changelist"),
+        {"action": "apply_macro", "_selected_action": [desk_ticket.pk], "macro": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "Wählen Sie neben der Aktion ein Makro aus." in response.content.decode()
+
+
+# --- English -------------------------------------------------------------------------------
+def test_an_english_agent_reads_the_desk_in_english(client: Client, english_agent: User) -> None:
+    html = page(signed_in(client, english_agent), reverse(DESK))
+    for heading in ("Your work", "Saved views", "Records and settings", "My open tickets"):
+        assert heading in html
+    assert german("Your work") not in html
+    assert "Log out" in html
+
+
+def test_an_english_agent_reads_a_macro_in_english(
+    client: Client, english_agent: User, macro: Macro
+) -> None:
+    html = page(
+        signed_in(client, english_agent), reverse("admin:macros_macro_change", args=[macro.pk])
+    )
+    assert "Who may use it" in html
+    assert "Nothing but the reply." in html
+    assert "Wer es verwenden darf" not in html
+
+
+def test_an_english_agent_reads_the_ticket_page_in_english(
+    client: Client, english_agent: User, desk_ticket: Ticket
+) -> None:
+    url = reverse("admin:nixflow_ticket_change", args=[desk_ticket.pk])
+    html = page(signed_in(client, english_agent), url)
+    assert ">Conversation<" in html
+    assert ">Links and merges<" in html
+
+
+# --- The registries of translated titles ------------------------------------------------
+def test_a_panel_with_a_translated_title_is_found_by_its_english_title_in_any_language() -> None:
+    title = pgettext_lazy("fieldset", "Work")  # any string the catalogs translate
+    panels.register_ticket_panel(title, lambda request, ticket: "", order=999)
+    try:
+        with translation.override("de"):
+            assert "Work" in panels._panels
+            panels.unregister_ticket_panel("Work")
+        assert "Work" not in panels._panels
+    finally:
+        panels.unregister_ticket_panel("Work")
