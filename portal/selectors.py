@@ -79,11 +79,16 @@ def activity() -> Coalesce:
 
 def mine_filter(user: User) -> Q:
     """The tickets ``user`` requested or watches, whatever their role: the portal is
-    one's own desk, so agents see there what they asked for, not the whole desk. The
-    watch test is a semi-join, so each branch reads its own index and no DISTINCT is
-    needed (as in ``nixflow.selectors.ticket_visibility_filter``)."""
-    watched = TicketWatcher.objects.filter(user=user).values("ticket_id")
-    return Q(requester=user) | Q(pk__in=watched)
+    one's own desk, so agents see there what they asked for, not the whole desk.
+
+    One ``id IN (requested UNION ALL watched)``: each branch reads its own index
+    ((requester, -created) and the watchers' (user, ticket)), and PostgreSQL joins the
+    few thousand ids to the table by primary key. ``requester = x OR id IN (watched)``,
+    the core's visibility filter, makes it scan the whole table instead (an OR with a
+    sub-plan cannot use the indexes): 300 ms among a million tickets."""
+    requested = Ticket.objects.filter(requester=user).order_by().values("pk")
+    watched = TicketWatcher.objects.filter(user=user).order_by().values("ticket_id")
+    return Q(pk__in=requested.union(watched, all=True))
 
 
 # --- the list -------------------------------------------------------------------------
