@@ -18,7 +18,8 @@ from knowledge.models import KnowledgeArticle, KnowledgeArticleRating
 from nixflow.models import Role
 from tests.factories import UserFactory
 from tests.helpcenter.conftest import INTERNAL_MARKER
-from tests.support.browser import browser, login
+from tests.support.axe import assert_accessible
+from tests.support.browser import browser, login, screenshot
 from tests.test_security import console_after, logging_browser
 
 __all__ = ["browser", "logging_browser"]  # the shared fixtures, used by name below
@@ -130,3 +131,44 @@ def test_the_help_pages_load_with_no_csp_violation_or_console_error(
         # Our stylesheet applied (a static file, not an inline block): the header's colour.
         header = logging_browser.find_element(By.CLASS_NAME, "site-header")
         assert header.value_of_css_property("background-color") == "rgba(22, 58, 122, 1)"
+
+
+# --- accessibility: axe-core, WCAG 2.1 AA, at 375 and 1440 px -------------------------
+HELP_PAGES = {
+    "home": "/help/",
+    "category": "/help/network/",
+    "article": "/help/articles/connect-to-the-vpn/",
+    "article-thanks": "/help/articles/connect-to-the-vpn/?thanks=2",
+    "search": "/help/search/?q=vpn",
+    "search-typo": "/help/search/?q=connecct&category=network&kind=NOPE",
+    "search-empty": "/help/search/",
+    "not-found": "/help/no/such/page/",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HELP_PAGES))
+def test_each_help_page_has_no_accessibility_violation(
+    live_server: LiveServer, browser: WebDriver, scene: None, name: str
+) -> None:
+    browser.delete_all_cookies()
+    url = f"{live_server.url}{HELP_PAGES[name]}"
+    assert_accessible(browser, url)
+    for width in (375, 1440):
+        browser.set_window_size(width, 900)
+        browser.get(url)
+        assert no_horizontal_scroll(browser), f"{name} scrolls sideways at {width} px"
+        screenshot(browser, f"helpcenter-a11y-{name}", width)
+
+
+def test_the_agents_internal_article_and_german_pages_have_no_violation(
+    live_server: LiveServer, browser: WebDriver, scene: None, internal_article: KnowledgeArticle
+) -> None:
+    UserFactory(username="desk2", role=Role.AGENT)
+    login(browser, live_server.url, "desk2", "correct horse battery staple")
+    assert_accessible(browser, f"{live_server.url}/help/articles/{internal_article.slug}/")
+    assert_accessible(browser, f"{live_server.url}/help/search/?q=vpn")
+    browser.delete_all_cookies()
+    browser.get(f"{live_server.url}/language/?language=de&next=/help/")
+    assert_accessible(browser, f"{live_server.url}/help/articles/connect-to-the-vpn/")
+    assert "War dieser Artikel hilfreich?" in browser.page_source
+    screenshot(browser, "helpcenter-a11y-article-de", 375)
