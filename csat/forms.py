@@ -11,7 +11,7 @@ class RatingForm(forms.Form):
     rating = forms.ChoiceField(
         choices=RatingValue.choices,
         widget=forms.RadioSelect,
-        label=_("How did we do?"),
+        label=_("Your rating"),
         error_messages={
             "required": _("Choose good or bad."),
             "invalid_choice": _("Choose good or bad."),

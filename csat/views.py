@@ -11,11 +11,14 @@ with a page that says so.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -30,15 +33,27 @@ PROBLEM_STATUS = {services.LinkState.INVALID: 400, services.LinkState.CLOSED: 41
 def _render(
     request: HttpRequest, survey: Survey | None, response: TemplateResponse
 ) -> HttpResponse:
-    """Render in the requester's own language when they chose one (as their mail was);
-    otherwise the one the request asked for."""
+    """Render in the requester's own language and time zone when they chose them (as
+    their mail was written); otherwise in those the request asked for. Nobody is signed
+    in here, so the middleware cannot know them."""
     requester = survey.requester if survey is not None else None
     language = getattr(requester, "language", "") or ""
-    if language:
-        with translation.override(language):
-            response.render()
-        response["Content-Language"] = language
+    zone = _zone(getattr(requester, "time_zone", "") or "")
+    with ExitStack() as stack:
+        if language:
+            stack.enter_context(translation.override(language))
+            response["Content-Language"] = language
+        if zone is not None:
+            stack.enter_context(timezone.override(zone))
+        response.render()
     return response
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _problem(request: HttpRequest, link: services.Link) -> HttpResponse:

@@ -16,6 +16,7 @@ from nixflow import services as core
 from nixflow.models import Stage, Team, Ticket, User, Workflow
 from tests.factories import TeamFactory
 from tests.helpers import new_ticket
+from tests.support.browser import browser  # noqa: F401 -- the shared Selenium fixture
 
 
 @pytest.fixture
