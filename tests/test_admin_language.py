@@ -9,11 +9,15 @@ string left out of a catalog, or a page that does not translate it, fails here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, pgettext, pgettext_lazy
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from macros import services as macro_services
 from macros.models import Macro, Scope
@@ -21,10 +25,14 @@ from nixflow.models import Ticket, User
 from nixflow.toolkit import panels
 from tests.factories import AgentFactory, RequesterFactory
 from tests.helpers import new_ticket
+from tests.support.browser import browser, login, screenshot
+
+__all__ = ["browser"]  # the shared fixture, used by name below
 
 pytestmark = pytest.mark.django_db
 
 DESK = "admin:index"
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 
 
 def german(text: str, context: str | None = None) -> str:
@@ -170,3 +178,37 @@ def test_a_panel_with_a_translated_title_is_found_by_its_english_title_in_any_la
         assert "Work" not in panels._panels
     finally:
         panels.unregister_ticket_panel("Work")
+
+
+# --- In a browser ----------------------------------------------------------------------------
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_german_agent_sees_the_desk_and_a_ticket_in_german_in_a_browser(
+    browser: WebDriver, live_server: Any
+) -> None:
+    """Signed in through the login page, the German agent's desk and ticket page are
+    German at 1440 and 375 px (screenshots in var/screenshots/admin-de-*.png). Headings
+    are compared without case: the desk's stylesheet capitalises some."""
+    greta = AgentFactory(username="greta", language="de")
+    ticket = new_ticket(RequesterFactory(), title="Drucker brennt")
+    login(browser, live_server.url, "greta", PASSWORD)
+    browser.get(f"{live_server.url}{reverse(DESK)}")
+    assert (
+        browser.find_element(By.ID, "nf-queues-title").text.casefold()
+        == german("Your work").casefold()
+    )
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de"
+    for width in (1440, 375):
+        screenshot(browser, "admin-de-desk", width)
+    browser.get(f"{live_server.url}{reverse('admin:nixflow_ticket_change', args=[ticket.pk])}")
+    assert (
+        browser.find_element(By.ID, "nf-timeline-title").text.casefold()
+        == german("Conversation").casefold()
+    )
+    assert (
+        browser.find_element(By.ID, "nf-composer-title").text.casefold()
+        == german("Reply", "noun").casefold()
+    )
+    for width in (1440, 375):
+        screenshot(browser, "admin-de-ticket", width)
+    assert greta.language == "de"
