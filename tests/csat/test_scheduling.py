@@ -208,3 +208,21 @@ def test_tickets_of_another_workflow_follow_its_own_policy(requester: User, agen
     ticket = new_ticket(requester, workflow=workflow)
     core.ticket_transition(ticket=ticket, to_stage=workflow.stages.get(name="Done"), actor=agent)
     assert not Survey.objects.exists()
+
+
+def test_the_migration_schedules_a_task_celery_knows() -> None:
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from nixflow.celery import app as celery_app
+
+    migration = importlib.import_module("csat.migrations.0002_survey_schedule")
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name=migration.TASK_NAME).delete()
+    migration.create_schedule(django_apps, None)
+    task = PeriodicTask.objects.get(name=migration.TASK_NAME)
+    celery_app.loader.import_default_modules()
+    assert task.task in celery_app.tasks
+    assert (task.interval.every, task.interval.period) == (1, "minutes")
