@@ -14,6 +14,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -34,10 +35,11 @@ def _render(
     request: HttpRequest, survey: Survey | None, response: TemplateResponse
 ) -> HttpResponse:
     """Render in the requester's own language and time zone when they chose them (as
-    their mail was written); otherwise in those the request asked for. Nobody is signed
-    in here, so the middleware cannot know them."""
+    their mail was written): nobody needs to be signed in here, so the middleware may
+    not know them. A language chosen in this browser (the chooser's cookie) or by
+    whoever is signed in comes first."""
     requester = survey.requester if survey is not None else None
-    language = getattr(requester, "language", "") or ""
+    language = _language(request, requester)
     zone = _zone(getattr(requester, "time_zone", "") or "")
     with ExitStack() as stack:
         if language:
@@ -47,6 +49,15 @@ def _render(
             stack.enter_context(timezone.override(zone))
         response.render()
     return response
+
+
+def _language(request: HttpRequest, requester: User | None) -> str:
+    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
+        return ""
+    if getattr(request.user, "is_authenticated", False) and getattr(request.user, "language", ""):
+        return ""
+    code = getattr(requester, "language", "") or ""
+    return code if code in {code for code, _name in settings.LANGUAGES} else ""
 
 
 def _zone(name: str) -> ZoneInfo | None:

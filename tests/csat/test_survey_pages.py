@@ -203,7 +203,14 @@ def test_the_page_speaks_the_requesters_language(
     response = client.get(survey_links()["good"], HTTP_ACCEPT_LANGUAGE="en")
     html = response.content.decode()
     assert '<html lang="de">' in html
-    assert "Wie waren wir?" in html or "Wie zufrieden" in html
+    assert "Wie zufrieden waren Sie?" in html
+    assert response["Content-Language"] == "de"
+
+    # A language chosen in this browser comes first.
+    client.cookies["django_language"] = "en"
+    html = client.get(survey_links()["good"], HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="en">' in html
+    assert "How did we do?" in html
 
 
 @pytest.mark.django_db(transaction=True)
