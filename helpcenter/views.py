@@ -222,6 +222,17 @@ class _Filters:
     kind: str = ""
     unknown: list[str] = field(default_factory=list)
 
+    def options(self, kinds: list[tuple[str, str]]) -> dict[str, list[tuple[str, str, bool]]]:
+        """Each filter's choices as (value, label, chosen): the page renders 50 of them
+        on every search, and a template loop that compares rows costs more than this."""
+        chosen_category = self.category.pk if self.category else None
+        chosen_tag = self.tag.pk if self.tag else None
+        return {
+            "category": [(c.slug, c.name, c.pk == chosen_category) for c in self.categories],
+            "tag": [(t.slug, t.name, t.pk == chosen_tag) for t in self.tags],
+            "kind": [(value, label, value == self.kind) for value, label in kinds],
+        }
+
     @property
     def params(self) -> dict[str, str]:
         """The chosen filters as query parameters (for the pager's links)."""
@@ -269,7 +280,11 @@ def search_page(request: HttpRequest) -> TemplateResponse:
     kinds = [
         (value, KIND_LABELS.get(KBCategory(value), label)) for value, label in KBCategory.choices
     ]
-    context: dict[str, Any] = {"query": query, "filters": filters, "kinds": kinds}
+    context: dict[str, Any] = {
+        "query": query,
+        "filters": filters,
+        "options": filters.options(kinds),
+    }
     if not query.strip():
         return _page(request, "search.html", context)
     if len(query) > MAX_QUERY_CHARS:
