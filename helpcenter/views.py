@@ -222,7 +222,7 @@ class _Filters:
     kind: str = ""
     unknown: list[str] = field(default_factory=list)
 
-    def options(self, kinds: list[tuple[str, str]]) -> dict[str, list[tuple[str, str, bool]]]:
+    def options(self, kinds: list[tuple[str, Any]]) -> dict[str, list[tuple[str, Any, bool]]]:
         """Each filter's choices as (value, label, chosen): the page renders 50 of them
         on every search, and a template loop that compares rows costs more than this."""
         chosen_category = self.category.pk if self.category else None
