@@ -157,3 +157,13 @@ def test_the_form_pages_follow_the_language_too() -> None:
     html = page(Client(), "/forms/", accept_language="de")
     assert '<html lang="de">' in html
     assert "<h1>Formulare</h1>" in html
+
+
+def test_the_chooser_adds_no_cookie_to_an_anonymous_page() -> None:
+    """The help center's anonymous pages are cached by ETag: the chooser, a link there,
+    must not give them a CSRF cookie (they vary by cookie anyway: signed in, people see
+    them otherwise)."""
+    response = Client().get(HELP, headers={"accept-language": "de"})
+    assert response.status_code == 200
+    assert not response.cookies
+    assert "csrfmiddlewaretoken" not in response.content.decode()
