@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from csat.models import Rating, Survey
 from tests.support.axe import assert_accessible
-from tests.support.browser import screenshot
+from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -102,3 +102,30 @@ def test_the_form_with_an_error_is_accessible(
     for width in (375, 1440):
         browser.set_window_size(width, 900)
         assert violations(browser) == []
+
+
+def test_staff_see_the_rating_on_the_ticket_and_the_summary_in_the_admin(
+    live_server: LiveServer,
+    browser: webdriver.Chrome,
+    mailed_survey: Survey,
+    survey_links: Callable[[], dict[str, str]],
+    agent: object,
+) -> None:
+    from django.test import Client
+
+    token = survey_links()["bad"].split("/")[2]
+    Client().post(f"/satisfaction/{token}/", {"rating": "bad", "comment": "Two days\nto answer."})
+    login(browser, live_server.url, "agent", "correct horse battery staple")
+
+    browser.get(f"{live_server.url}/admin/csat/rating/")
+    summary = browser.find_element(By.ID, "csat-summary").text
+    assert "1 rating, 0% good" in summary
+    assert "agent" in summary
+    assert "Service desk" in summary
+    screenshot(browser, "csat-admin-ratings", 1440)
+
+    browser.get(f"{live_server.url}/admin/nixflow/ticket/{mailed_survey.ticket_id}/change/")
+    panel = browser.find_element(By.CSS_SELECTOR, ".nf-csat")
+    assert panel.text.startswith("Bad")
+    browser.execute_script("arguments[0].scrollIntoView()", panel)
+    screenshot(browser, "csat-admin-panel", 1440)
