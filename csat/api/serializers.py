@@ -9,13 +9,19 @@ from nixflow.models import Ticket
 class RatingSerializer(serializers.ModelSerializer[Rating]):
     ticket = serializers.SerializerMethodField(help_text="The ticket's key, such as NF-12.")
     agent = serializers.IntegerField(
-        source="agent_id", allow_null=True, help_text="The assignee when it was resolved."
+        source="agent_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The assignee when it was resolved.",
     )
-    agent_username = serializers.CharField(source="agent.username", allow_null=True, default=None)
+    agent_username = serializers.CharField(source="agent.username", read_only=True, allow_null=True)
     team = serializers.IntegerField(
-        source="team_id", allow_null=True, help_text="The ticket's team when it was resolved."
+        source="team_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The ticket's team when it was resolved.",
     )
-    team_name = serializers.CharField(source="team.name", allow_null=True, default=None)
+    team_name = serializers.CharField(source="team.name", read_only=True, allow_null=True)
 
     class Meta:
         model = Rating
