@@ -9,11 +9,16 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.test import Client
+from pytest_django.live_server_helper import LiveServer
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from eventlog.models import EventLog
 from nixflow.models import User
 from nixflow.toolkit.language import language_for
 from tests.factories import UserFactory
+from tests.support.axe import assert_accessible
+from tests.support.browser import browser, screenshot  # noqa: F401 -- the shared fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +172,17 @@ def test_the_chooser_adds_no_cookie_to_an_anonymous_page() -> None:
     assert response.status_code == 200
     assert not response.cookies
     assert "csrfmiddlewaretoken" not in response.content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_language_page_is_accessible_at_both_widths(
+    live_server: LiveServer,
+    browser: webdriver.Chrome,  # noqa: F811 -- the shared fixture, imported above
+) -> None:
+    browser.delete_all_cookies()
+    assert_accessible(browser, f"{live_server.url}/language/?language=xx&next=/forms/")
+    screenshot(browser, "language-unknown", 375)
+    browser.find_element(By.CSS_SELECTOR, "main a[hreflang=de]").click()
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "de"
+    assert browser.current_url == f"{live_server.url}/forms/"
