@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from knowledge.models import KBCategory, KnowledgeArticle, KnowledgeSearchHistory, Visibility
 from nixflow.models import User
@@ -128,3 +130,33 @@ def test_page_numbers_out_of_range_are_bounded(printers: None, client: Client) -
     last = client.get("/help/search/?q=printer&page=500").content.decode()
     assert "Page 100" in last
     assert "No article matches" in last
+
+
+def test_a_full_page_of_results_takes_no_more_queries_than_one_result(
+    printers: None, client: Client
+) -> None:
+    client.get("/help/search/?q=printer")  # the filter lists, kept a minute, are made
+    with CaptureQueriesContext(connection) as one:
+        client.get("/help/search/?q=backdoor+printer+driver+9")
+    with CaptureQueriesContext(connection) as full:
+        page = client.get("/help/search/?q=printer&tag=office").content.decode()
+    assert len(_results(page)) == 10
+    assert len(full) <= len(one)
+
+
+def test_a_category_page_of_twenty_takes_no_more_queries_than_one(
+    client: Client, agent: User
+) -> None:
+    small, big = (
+        CategoryFactory(name="Small", slug="small"),
+        CategoryFactory(name="Big", slug="big"),
+    )
+    ArticleFactory(title="Alone", slug="alone", category=small, author=agent)
+    for n in range(25):
+        ArticleFactory(title=f"Many {n}", slug=f"many-{n}", category=big, author=agent)
+    with CaptureQueriesContext(connection) as one:
+        client.get("/help/small/")
+    with CaptureQueriesContext(connection) as full:
+        page = client.get("/help/big/").content.decode()
+    assert page.count('href="/help/articles/many-') == 20
+    assert len(full) <= len(one)
