@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from knowledge import events
@@ -112,30 +112,47 @@ def article_view_record(
     if recent.exists():  # the common case, answered without a lock or a write
         return False
     outer = connection.in_atomic_block
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Views are analytics, as searches are (services.search_record): this
-            # transaction alone commits without waiting for the WAL to reach the disk,
-            # which cost a reader more than the rest of the page. A crash may lose the
-            # last fraction of a second of views, nothing else. Inside a caller's
-            # transaction, its durability is left alone. (One statement with the lock:
-            # one round trip.)
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), set_config("
-                "'synchronous_commit', CASE WHEN %s THEN current_setting('synchronous_commit')"
-                " ELSE 'off' END, true)",
-                [f"knowledge.view:{article.pk}:{viewer_key}", outer],
-            )
-        if recent.exists():
-            return False
-        KnowledgeArticleView.objects.create(
-            article_id=article.pk,
-            user=user if getattr(user, "is_authenticated", False) else None,
-            viewer_key=viewer_key,
-            viewed_at=at,
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Views are analytics, as searches are (services.search_record): this
+        # transaction alone commits without waiting for the WAL to reach the disk,
+        # which cost a reader more than the rest of the page. A crash may lose the
+        # last fraction of a second of views, nothing else. Inside a caller's
+        # transaction, its durability is left alone. (One statement with the lock:
+        # one round trip.)
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), set_config("
+            "'synchronous_commit', CASE WHEN %s THEN current_setting('synchronous_commit')"
+            " ELSE 'off' END, true)",
+            [f"knowledge.view:{article.pk}:{viewer_key}", outer],
         )
-        KnowledgeArticle.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
-    return True
+        # Under the lock, a new statement (so a new snapshot: it sees a view the
+        # lock's previous holder committed) checks, inserts and counts in one round
+        # trip: every first read of an article pays for it.
+        cursor.execute(
+            _COUNT_VIEW_SQL,
+            {
+                "article": article.pk,
+                "user": user.pk if user is not None and user.is_authenticated else None,
+                "key": viewer_key,
+                "at": at,
+                "since": at - VIEW_WINDOW,
+            },
+        )
+        return bool(cursor.rowcount)
+
+
+_COUNT_VIEW_SQL = f"""
+WITH recent AS (
+    SELECT 1 FROM {KnowledgeArticleView._meta.db_table}
+    WHERE article_id = %(article)s AND viewer_key = %(key)s AND viewed_at > %(since)s
+), added AS (
+    INSERT INTO {KnowledgeArticleView._meta.db_table} (article_id, user_id, viewer_key, viewed_at)
+    SELECT %(article)s, %(user)s, %(key)s, %(at)s WHERE NOT EXISTS (SELECT 1 FROM recent)
+    RETURNING 1
+)
+UPDATE {KnowledgeArticle._meta.db_table} SET view_count = view_count + 1
+WHERE id = %(article)s AND EXISTS (SELECT 1 FROM added)
+"""  # noqa: S608 -- table names from the models, values as parameters
 
 
 @transaction.atomic
