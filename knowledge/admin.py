@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_lazy, ngettext_lazy
-from django_stubs_ext import StrOrPromise
 
 from knowledge import selectors, services, suggestions
 from knowledge.models import (
@@ -58,6 +57,10 @@ from nixflow.toolkit.auth import require_agent, signed_in_user
 from nixflow.toolkit.changelist import MIN_TEXT_WORD, FastListAdmin, search_words
 from nixflow.toolkit.config_admin import ConfigurationAdmin, ServiceDeleteMixin
 from nixflow.toolkit.errors import error_text
+
+if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
+    from django_stubs_ext import StrOrPromise
 
 REPORT_DAYS = (7, 30, 90)
 

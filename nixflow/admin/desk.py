@@ -10,13 +10,12 @@ query, so the desk costs one query per queue however many there are."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
-from django_stubs_ext import StrOrPromise
 
 from nixflow.models import (
     DONE_CATEGORIES,
@@ -29,6 +28,10 @@ from nixflow.models import (
 from nixflow.toolkit import queues
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.queues import my_team_ids
+
+if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
+    from django_stubs_ext import StrOrPromise
 
 
 # --- the core's queues ------------------------------------------------------------------

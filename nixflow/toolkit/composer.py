@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django_stubs_ext import StrOrPromise
-
 if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
     from django.http import HttpRequest
+    from django_stubs_ext import StrOrPromise
 
     from nixflow.models import Ticket
 

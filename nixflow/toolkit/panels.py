@@ -31,9 +31,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 from django.utils.translation import gettext
-from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
+    from django_stubs_ext import StrOrPromise
+
     from nixflow.models import Ticket
 
 logger = logging.getLogger(__name__)

@@ -38,11 +38,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import urlencode
-from django_stubs_ext import StrOrPromise
 
 from nixflow.toolkit.changelist import ResultCount, count_rows
 
 if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
+    from django_stubs_ext import StrOrPromise
+
     from nixflow.models import Ticket, User
 
 logger = logging.getLogger(__name__)

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
-from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
     from django.contrib import admin
     from django.db.models import QuerySet
     from django.http import HttpRequest, HttpResponse
+    from django_stubs_ext import StrOrPromise
 
     from nixflow.models import Ticket
 

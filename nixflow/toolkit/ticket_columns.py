@@ -39,9 +39,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
-from django_stubs_ext import StrOrPromise
 
 if TYPE_CHECKING:
+    # Types only: django-stubs-ext is a development dependency.
+    from django_stubs_ext import StrOrPromise
+
     from nixflow.models import Ticket
 
 logger = logging.getLogger(__name__)
