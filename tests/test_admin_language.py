@@ -23,7 +23,7 @@ from macros import services as macro_services
 from macros.models import Macro, Scope
 from nixflow.models import Ticket, User
 from nixflow.toolkit import panels
-from tests.factories import AgentFactory, RequesterFactory
+from tests.factories import AdminFactory, AgentFactory, RequesterFactory
 from tests.helpers import new_ticket
 from tests.support.browser import browser, login, screenshot
 
@@ -165,6 +165,15 @@ def test_an_english_agent_reads_the_ticket_page_in_english(
     html = page(signed_in(client, english_agent), url)
     assert ">Conversation<" in html
     assert ">Links and merges<" in html
+
+
+def test_an_admin_sets_a_persons_language_on_their_user_page(client: Client) -> None:
+    agent = AgentFactory(username="newcomer")
+    html = page(
+        signed_in(client, AdminFactory()), reverse("admin:nixflow_user_change", args=[agent.pk])
+    )
+    assert 'name="language"' in html
+    assert '<option value="de">Deutsch</option>' in html
 
 
 # --- The registries of translated titles ------------------------------------------------
