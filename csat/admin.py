@@ -20,13 +20,31 @@ from django.utils.safestring import SafeString
 
 from csat import selectors
 from csat.models import Rating, Survey, SurveyPolicy
-from nixflow.models import Ticket
+from nixflow.models import Role, Ticket, User
 from nixflow.toolkit.admin import READ_ONLY, RecordAdmin, RolePermissionsMixin
 
 
 def _ticket_link(ticket_id: int) -> SafeString:
     url = reverse("admin:nixflow_ticket_change", args=[ticket_id])
     return format_html('<a href="{}">{}</a>', url, Ticket.key_for(ticket_id))
+
+
+class AgentFilter(admin.SimpleListFilter):
+    """The desk's agents and admins (a short list), not every user the foreign key could
+    name, nor a DISTINCT over the ratings to find those rated (RelatedOnlyFieldListFilter)."""
+
+    title = "agent"
+    parameter_name = "agent__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        agents = User.objects.filter(role__in=[Role.AGENT, Role.ADMIN]).order_by("username")
+        return [(str(pk), name) for pk, name in agents.values_list("pk", "username")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rating]) -> QuerySet[Rating]:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(agent_id=int(value)) if value.isdigit() else queryset.none()
 
 
 @admin.register(SurveyPolicy)
@@ -64,8 +82,8 @@ class RatingAdmin(RecordAdmin):
     list_display = ("ticket_ref", "rating", "agent", "team", "created", "updated", "has_comment")
     list_filter = (
         "rating",
-        ("agent", admin.RelatedOnlyFieldListFilter),
-        ("team", admin.RelatedOnlyFieldListFilter),
+        AgentFilter,
+        "team",
         ("created", admin.DateFieldListFilter),
     )
     list_select_related = ("agent", "team")
@@ -89,9 +107,10 @@ class RatingAdmin(RecordAdmin):
         if isinstance(response, TemplateResponse) and changelist is not None:
             ratings: QuerySet[Rating] = changelist.queryset
             assert response.context_data is not None  # noqa: S101 -- checked above
+            teams = selectors.rating_summary(ratings, by="team")
             response.context_data["csat_summary"] = {
-                "total": selectors.rating_totals(ratings),
+                "total": selectors.rating_totals(teams),
                 "agents": selectors.rating_summary(ratings, by="agent"),
-                "teams": selectors.rating_summary(ratings, by="team"),
+                "teams": teams,
             }
         return response
