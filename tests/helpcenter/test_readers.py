@@ -160,3 +160,35 @@ def test_files_of_internal_articles_are_for_agents_only(
     page = staff.get(f"/help/articles/{internal_article.slug}/").content.decode()
     assert f'href="{url}"' in page
     assert staff.get(url).status_code == 200
+
+
+def test_related_articles_share_the_category_first_then_a_tag(
+    public_article: KnowledgeArticle, agent: User, client: Client
+) -> None:
+    from tests.knowledge.factories import ArticleFactory, CategoryFactory, TagFactory
+
+    vpn = TagFactory(name="vpn", slug="vpn")
+    public_article.tags.add(vpn)
+    elsewhere = CategoryFactory(name="Phones", slug="phones")
+    same = ArticleFactory(title="VPN logs", slug="vpn-logs", category=public_article.category)
+    tagged = ArticleFactory(title="VPN on a phone", slug="vpn-phone", category=elsewhere)
+    tagged.tags.add(vpn)
+    hidden = ArticleFactory(
+        title=f"VPN keys {INTERNAL_MARKER}",
+        slug="vpn-keys",
+        category=elsewhere,
+        visibility="INTERNAL",
+    )
+    hidden.tags.add(vpn)
+    ArticleFactory(title="Unrelated", slug="unrelated", category=elsewhere)
+
+    page = client.get(ARTICLE).content.decode()
+    related = page[page.index('id="related-title"') :]
+    assert related.index(f'href="/help/articles/{same.slug}/"') < related.index(
+        f'href="/help/articles/{tagged.slug}/"'
+    )
+    assert "unrelated" not in related
+    assert INTERNAL_MARKER not in page
+    staff = Client()
+    staff.force_login(agent)
+    assert 'href="/help/articles/vpn-keys/"' in staff.get(ARTICLE).content.decode()
