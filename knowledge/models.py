@@ -241,6 +241,13 @@ class KnowledgeArticle(models.Model):
                 condition=models.Q(status="PUBLISHED"),
                 name="kb_article_category_popular",
             ),
+            # The help center's "most viewed": the same, over every category (sorting
+            # every published article by views took a fifth of a second at 100,000).
+            models.Index(
+                fields=["-view_count", "-id"],
+                condition=models.Q(status="PUBLISHED"),
+                name="kb_article_popular",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

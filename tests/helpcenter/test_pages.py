@@ -30,6 +30,8 @@ PAGES = [
     "/help/articles/connect-to-the-vpn/",
     "/help/search/?q=vpn",
     "/help/sitemap.xml",
+    "/help/sitemap-articles.xml",
+    "/help/sitemap-categories.xml",
 ]
 
 
@@ -79,7 +81,9 @@ def test_agents_also_read_internal_articles_marked_internal_but_never_drafts(
     assert INTERNAL_MARKER.encode() in search.content
     assert agent_client.get("/help/articles/vpn-draft/").status_code == 404
     # The sitemap is the anonymous one, whoever fetches it.
-    assert INTERNAL_MARKER.encode() not in agent_client.get("/help/sitemap.xml").content
+    for sitemap in ("/help/sitemap-articles.xml", "/help/sitemap-categories.xml"):
+        assert INTERNAL_MARKER.encode() not in agent_client.get(sitemap).content
+        assert b"runbooks" not in agent_client.get(sitemap).content
 
 
 def test_home_lists_categories_with_counts_and_articles(scene: None, client: Client) -> None:
@@ -244,15 +248,41 @@ def test_search_pages_and_bad_input(scene: None, client: Client, agent: User) ->
 
 # --- sitemap ---------------------------------------------------------------------------
 def test_the_sitemap_lists_public_articles_and_categories_only(scene: None, client: Client) -> None:
-    response = client.get("/help/sitemap.xml")
-    assert response["Content-Type"].startswith("application/xml")
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    root = ET.fromstring(response.content)  # noqa: S314 (our own page)
-    locations = {loc.text for loc in root.findall("s:url/s:loc", ns)}
+    index = client.get("/help/sitemap.xml")
+    assert index["Content-Type"].startswith("application/xml")
+    root = ET.fromstring(index.content)  # noqa: S314 (our own page)
+    sections = [loc.text or "" for loc in root.findall("s:sitemap/s:loc", ns)]
+    assert sections == [
+        "http://testserver/help/sitemap-articles.xml",
+        "http://testserver/help/sitemap-categories.xml",
+    ]
+    locations = set()
+    for section in sections:
+        page = client.get(section.removeprefix("http://testserver"))
+        assert page.status_code == 200
+        root = ET.fromstring(page.content)  # noqa: S314 (our own page)
+        locations |= {loc.text for loc in root.findall("s:url/s:loc", ns)}
     assert locations == {
         "http://testserver/help/articles/connect-to-the-vpn/",
         "http://testserver/help/network/",
     }
+    assert client.get("/help/sitemap-nothing.xml").status_code == 404
+
+
+def test_the_articles_sitemap_pages_by_ten_thousand(
+    public_article: KnowledgeArticle, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpcenter.sitemaps import ArticleSitemap
+
+    monkeypatch.setattr(ArticleSitemap, "limit", 2)
+    for n in range(3):
+        ArticleFactory(title=f"Printer {n}", slug=f"printer-{n}")
+    index = client.get("/help/sitemap.xml").content.decode()
+    assert "/help/sitemap-articles.xml?p=2</loc>" in index
+    second = client.get("/help/sitemap-articles.xml?p=2").content.decode()
+    assert second.count("<url>") == 2
+    assert client.get("/help/sitemap-articles.xml?p=3").status_code == 404
 
 
 # --- "Was this helpful?" -------------------------------------------------------------
