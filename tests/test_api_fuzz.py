@@ -45,6 +45,7 @@ from schemathesis.generation.meta import TestPhase
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from nixflow import services as core
 from tests.fuzz.world import World, build_world
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
@@ -271,6 +272,36 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None
     return st.sampled_from([known, path_parameters])
 
 
+def seed_ratings(world: World) -> None:
+    """Two answered satisfaction surveys, so that ``GET /api/csat/`` lists rows and each
+    field of a rating is checked against the schema: one credited to the agent and a team,
+    with a comment; one credited to nobody (a ticket resolved unassigned), without. As
+    production makes them: resolving arms the survey, the worker marks it sent, the
+    requester answers."""
+    from csat import services as csat
+    from csat.models import Survey
+    from nixflow.models import StageCategory, Ticket
+    from tests.factories import TeamFactory
+
+    resolved = world.workflow.stages.filter(category=StageCategory.RESOLVED).first()
+    assert resolved is not None, "the default workflow has a resolved stage"
+    team = TeamFactory(name="Fuzz desk")
+    for title, credited, rating, comment in (
+        ("Printer fixed", True, "good", "Quick and kind."),
+        ("Screen replaced", False, "bad", ""),
+    ):
+        ticket = core.ticket_create(requester=world.requester, title=title, actor=world.requester)
+        if credited:
+            Ticket.objects.filter(pk=ticket.pk).update(assignee=world.agent, team=team)
+        core.ticket_transition(
+            ticket=Ticket.objects.get(pk=ticket.pk), to_stage=resolved, actor=world.agent
+        )
+        survey = Survey.objects.get(ticket=ticket)
+        sent = csat.survey_mark_sent(survey_id=survey.pk, requester_id=world.requester.pk)
+        assert sent is not None, survey.status_reason
+        csat.rating_record(survey=sent, requester=world.requester, rating=rating, comment=comment)
+
+
 @pytest.fixture(scope="module")
 def world(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
@@ -295,6 +326,7 @@ def world(
             transaction.atomic(),
         ):
             CURRENT["world"] = build_world()
+            seed_ratings(CURRENT["world"])
             yield CURRENT["world"]
             transaction.set_rollback(True)
     finally:
@@ -446,3 +478,15 @@ def test_the_schema_links_the_main_resources_to_their_operations() -> None:
         if isinstance(operation, dict) and "operationId" in operation
     }
     assert {target for targets in linked.values() for target in targets} <= operation_ids
+
+
+def test_the_ratings_list_has_rows_to_check(world: World, client: Any) -> None:
+    """The fuzzed ``GET /api/csat/`` answers with rows (seed_ratings), not an empty page
+    whose schema says nothing about a rating's fields."""
+    response = client.get("/api/csat/", HTTP_AUTHORIZATION=f"Token {world.tokens['agent']}")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert {(row["rating"], row["agent"] is None) for row in rows} == {
+        ("good", False),
+        ("bad", True),
+    }

@@ -14,7 +14,9 @@ it, rolled back after.
 Every response is also searched for text its reader must never see: requester B's
 tickets, comments, submissions and mail for requester A and the other way round;
 internal comments, internal and draft articles and draft forms for requesters and
-anonymous callers; a stored mail password for anyone. The lists are checked for exactly
+anonymous callers; a stored mail password for anyone; and on the requester side (the
+portal, the survey pages, the help center, the forms, the language chooser) the
+internal note on A's ticket for anyone, staff included. The lists are checked for exactly
 what each actor should find, the admin's bulk actions for what each role may do, and
 every admin page for a requester who was made staff by mistake.
 
@@ -28,7 +30,20 @@ Routes that are intentionally public (anonymous callers get 2xx):
   everyone); the click of a search is recorded for any reader of the article;
 - ``/api/forms/{slug}/schema/`` and ``submit/``, ``/forms/…``: a public form is filled in
   by anyone, who gives an e-mail address instead of signing in; login-required
-  forms are not.
+  forms are not;
+- ``/help/…``: the help center's pages show published public articles to everyone
+  (internal ones to staff); anonymous readers answer "Was this helpful?" (once per
+  reader) and send feedback; the first release's ``/help/a/…`` and ``/help/c/…`` are a
+  301 to today's address for any slug;
+- ``/portal/signin/``, ``/portal/signin/link/…``, ``/portal/signout/``: where one signs
+  in and out of the portal; a mailed link's token is the key (a forged one is a 404,
+  an old one a 410, for everyone). The portal's other pages send anonymous visitors to
+  ``/portal/signin/?next=…`` (classify() calls that "login");
+- ``/satisfaction/{token}/…``: the survey pages, opened from the mail without signing
+  in: the signed token is the key, for whoever holds the link (a made-up token is a
+  400 for everyone, a survey past its time a 410);
+- ``/language/``: the language chooser, a reader's own browser setting (for someone
+  signed in, their account's language too).
 """
 
 from __future__ import annotations
@@ -56,7 +71,7 @@ from tests.support.matrix import (
     ACTORS,
     CONFLICT,
     DENIED,
-    FORBIDDEN_MARKERS,
+    GONE,
     HIDDEN,
     INVALID,
     LOGIN,
@@ -75,6 +90,7 @@ from tests.support.matrix import (
     discover_routes,
     display,
     fill,
+    forbidden_markers,
     seed_world,
 )
 
@@ -792,6 +808,8 @@ API = [
         POST=AGENTS,
         body=lambda w: None,
     ),
+    # Satisfaction ratings: staff figures (a requester has their answer on the survey).
+    entry("/api/csat/", GET=AGENTS),
     # Working a ticket (issue 18): macros, merge, links, presence.
     entry("/api/macros/", GET=AGENTS, POST=AGENTS, body=json_body(name="Matrix two", body="Hi")),
     entry(
@@ -837,6 +855,232 @@ API = [
     ),
 ]
 
+# --- The requester side: the portal and the survey pages -------------------------------
+# The portal is one's own desk: a ticket the person neither requested nor follows is a
+# 404, for staff too. The agent follows A's open ticket; the admin follows nothing.
+FOLLOWED_BY_AGENT = Row(LOGIN, OK, HIDDEN, OK, HIDDEN)
+OWN_A = Row(LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)  # A's, followed by nobody else
+PORTAL_SIGNED_IN = Row(LOGIN, OK, OK, OK, OK)
+PORTAL_NOBODY = Row(LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)
+
+
+def stage_of(ticket: str, to: str) -> Callable[[World], Body]:
+    def body(w: World) -> Body:
+        found = getattr(w, ticket)
+        found.refresh_from_db()
+        target = w.workflow.stages.get(name=to)
+        return Multipart({"from": found.stage_id, "to": target.pk})
+
+    return body
+
+
+def link_at(token: str) -> Callable[[World], Params]:
+    return lambda w: {"uidb64": w.link_uid_a, "token": getattr(w, token)}
+
+
+PORTAL = [
+    # Signing in and out: open to everyone (a signed-in visitor is sent on).
+    entry("/portal/signin/", GET=EVERYONE),
+    entry(
+        "/portal/signin/",
+        "password",
+        POST=EVERYONE,  # signed in as A, sent to the portal
+        body=lambda w: Multipart(
+            {"how": "password", "username": w.users["requester_a"].username, "password": PASSWORD}
+        ),
+    ),
+    entry(
+        "/portal/signin/",
+        "mail me a link",
+        POST=EVERYONE,  # the same answer for any address: on to link/
+        body=lambda w: Multipart({"how": "link", "email": w.users["requester_a"].email}),
+    ),
+    entry("/portal/signin/link/", GET=EVERYONE),
+    # A mailed link: the token is the key, whoever holds it (GET shows a button, POST
+    # signs in as A); a forged one is a 404, an old one 410, for everyone.
+    entry(
+        "/portal/signin/link/{uidb64}/{token}/",
+        "valid",
+        at=link_at("link_token_a"),
+        GET=EVERYONE,
+        POST=EVERYONE,
+        body=lambda w: Multipart({}),
+    ),
+    entry(
+        "/portal/signin/link/{uidb64}/{token}/",
+        "made up",
+        at=lambda w: {"uidb64": w.link_uid_a, "token": "cz1abc-0123456789abcdef"},
+        GET=NOBODY,
+        POST=NOBODY,
+        body=lambda w: Multipart({}),
+    ),
+    entry(
+        "/portal/signin/link/{uidb64}/{token}/",
+        "expired",
+        at=link_at("link_token_a_expired"),
+        GET=Row(GONE, GONE, GONE, GONE, GONE),
+        POST=Row(GONE, GONE, GONE, GONE, GONE),
+        body=lambda w: Multipart({}),
+    ),
+    # GET asks; POST signs out and goes to the sign-in page (no ``next``: not a refusal).
+    entry("/portal/signout/", GET=EVERYONE, POST=EVERYONE, body=lambda w: Multipart({})),
+    entry(
+        "/portal/settings/",
+        GET=PORTAL_SIGNED_IN,
+        POST=PORTAL_SIGNED_IN,
+        body=lambda w: Multipart({"first_name": "Matrix", "last_name": "Reader"}),
+    ),
+    # The person's tickets and new requests.
+    entry("/portal/", GET=PORTAL_SIGNED_IN),
+    entry("/portal/", "search", at=lambda w: {"?": "q=printer&status=all"}, GET=PORTAL_SIGNED_IN),
+    entry("/portal/tickets/{key}/", at=ticket_a, GET=FOLLOWED_BY_AGENT),
+    entry("/portal/tickets/{key}/", "B's", at=ticket_b, GET=Row(LOGIN, HIDDEN, OK, HIDDEN, HIDDEN)),
+    entry("/portal/tickets/{key}/", "resolved", at=resolved_ticket_a, GET=OWN_A),
+    entry(
+        "/portal/tickets/{key}/",
+        "no such key",
+        at=lambda w: {"key": "NF-99999999"},
+        GET=PORTAL_NOBODY,
+    ),
+    entry(
+        "/portal/tickets/{key}/reply/",
+        at=ticket_a,
+        POST=FOLLOWED_BY_AGENT,  # followers reply too
+        body=lambda w: Multipart({"body": "It jams again.", "confirmed": "1"}),
+    ),
+    entry(
+        "/portal/tickets/{key}/reply/",
+        "empty",
+        at=ticket_a,
+        POST=Row(LOGIN, INVALID, HIDDEN, INVALID, HIDDEN),
+        body=lambda w: Multipart({"body": " "}),
+    ),
+    # Reopening is the requester's (Resolved -> Open lets requesters in the default
+    # workflow); a follower has no such button.
+    entry(
+        "/portal/tickets/{key}/stage/",
+        "reopen",
+        at=resolved_ticket_a,
+        POST=OWN_A,
+        body=stage_of("ticket_a_resolved", "Open"),
+    ),
+    entry(
+        "/portal/tickets/{key}/stage/",
+        "a follower's",
+        at=ticket_a,
+        POST=Row(LOGIN, INVALID, HIDDEN, INVALID, HIDDEN),
+        body=stage_of("ticket_a", "Open"),
+    ),
+    # A requester always follows their own; a follower stops following.
+    entry(
+        "/portal/tickets/{key}/unwatch/",
+        at=ticket_a,
+        POST=Row(LOGIN, INVALID, HIDDEN, OK, HIDDEN),
+        body=lambda w: Multipart({}),
+    ),
+    entry(
+        "/portal/tickets/{key}/files/{attachment_id}/",
+        "public comment",
+        at=lambda w: {**ticket_a(w), "attachment_id": w.attachment_public_a},
+        GET=FOLLOWED_BY_AGENT,
+    ),
+    entry(
+        "/portal/tickets/{key}/files/{attachment_id}/",
+        "internal note",
+        at=lambda w: {**ticket_a(w), "attachment_id": w.attachment_internal_a},
+        GET=PORTAL_NOBODY,
+    ),
+    entry(
+        "/portal/tickets/{key}/files/{attachment_id}/",
+        "another ticket's file",
+        at=lambda w: {**resolved_ticket_a(w), "attachment_id": w.attachment_public_a},
+        GET=PORTAL_NOBODY,
+    ),
+    entry(
+        "/portal/new/",
+        GET=PORTAL_SIGNED_IN,
+        POST=PORTAL_SIGNED_IN,  # filed, then sent to the new ticket's page
+        body=lambda w: Multipart({"subject": "Scanner is slow", "description": "Very slow."}),
+    ),
+    entry(
+        "/portal/new/",
+        "find answers",
+        at=lambda w: {"?": "subject=printer jams"},
+        GET=PORTAL_SIGNED_IN,
+    ),
+    entry(
+        "/portal/new/suggestions/",
+        at=lambda w: {"?": "subject=printer jams"},
+        GET=PORTAL_SIGNED_IN,
+    ),
+    # A suggestion's link records the opening on the attempt of the page that showed it:
+    # A's attempt is A's own (anyone else: no such suggestion).
+    entry(
+        "/portal/new/{token}/open/{article_id}/",
+        at=lambda w: {"token": w.deflection_a.token, "article_id": w.article_public.pk},
+        GET=OWN_A,
+    ),
+    entry(
+        "/portal/new/{token}/open/{article_id}/",
+        "not shown",
+        at=lambda w: {"token": w.deflection_a.token, "article_id": w.article_internal.pk},
+        GET=PORTAL_NOBODY,
+    ),
+]
+
+
+def survey(token: str) -> Callable[[World], Params]:
+    return lambda w: {"token": getattr(w, token)}
+
+
+MADE_UP_SURVEY = "eyJ0IjoxLCJ1IjoxfQ:1vMadeUp:notasignature"
+
+
+def vote(choice: str) -> Callable[[World], Body]:
+    return lambda w: Multipart({"rating": choice, "comment": "Thanks."})
+
+
+# No sign-in: the signed token is the key, for whoever holds the link. A made-up token
+# is 400 for everyone, a survey past its time 410.
+SATISFACTION = [
+    *(
+        entry(
+            "/satisfaction/{token}/",
+            note,
+            at=at,
+            GET=row,
+            POST=row,
+            body=vote("bad"),
+        )
+        for note, at, row in (
+            ("A's", survey("survey_token_a"), EVERYONE),
+            ("made up", lambda w: {"token": MADE_UP_SURVEY}, ALL_INVALID),
+            ("closed", survey("survey_token_b_closed"), Row(GONE, GONE, GONE, GONE, GONE)),
+        )
+    ),
+    *(
+        entry(
+            "/satisfaction/{token}/{choice}/",
+            note,
+            at=lambda w, at=at: {**at(w), "choice": "good"},
+            GET=row,
+            POST=row,
+            body=vote("good"),
+        )
+        for note, at, row in (
+            ("A's", survey("survey_token_a"), EVERYONE),
+            ("made up", lambda w: {"token": MADE_UP_SURVEY}, ALL_INVALID),
+        )
+    ),
+    entry("/satisfaction/{token}/thanks/", "A's", at=survey("survey_token_a"), GET=EVERYONE),
+    entry(
+        "/satisfaction/{token}/thanks/",
+        "made up",
+        at=lambda w: {"token": MADE_UP_SURVEY},
+        GET=ALL_INVALID,
+    ),
+]
+
 # --- HTML pages outside the admin -------------------------------------------------------
 PAGES = [
     entry("/healthz", GET=EVERYONE),
@@ -875,23 +1119,31 @@ PAGES = [
     entry("/help/", GET=EVERYONE),
     entry("/help/sitemap.xml", GET=EVERYONE),
     entry("/help/search/", at=lambda w: {"?": "q=printer jams"}, GET=EVERYONE),
-    entry("/help/c/{slug}/", at=slug("category"), GET=EVERYONE),
-    entry("/help/c/{slug}/", "empty", at=slug("category_spare"), GET=NOBODY),
-    entry("/help/a/{slug}/", "public", at=slug("article_public"), GET=EVERYONE),
-    entry("/help/a/{slug}/", "internal", at=slug("article_internal"), GET=STAFF_READ),
-    entry("/help/a/{slug}/", "draft", at=slug("article_draft"), GET=NOBODY),
-    entry(
-        "/help/search/{token}/a/{slug}/",
-        "public",
-        at=lambda w: {"token": SEARCH_TOKEN, "slug": w.article_public.slug},
-        GET=EVERYONE,
+    entry("/help/{slug}/", at=slug("category"), GET=EVERYONE),
+    entry("/help/{slug}/", "empty", at=slug("category_spare"), GET=NOBODY),
+    entry("/help/articles/{slug}/", "public", at=slug("article_public"), GET=EVERYONE),
+    entry("/help/articles/{slug}/", "internal", at=slug("article_internal"), GET=STAFF_READ),
+    entry("/help/articles/{slug}/", "draft", at=slug("article_draft"), GET=NOBODY),
+    # Anything else under /help/: the help center's own 404.
+    entry("/help/.*", GET=NOBODY, POST=NOBODY, body=lambda w: Multipart({})),
+    # The first release's addresses: a 301 to today's for any slug, whoever asks (the
+    # new address then answers as above, so the redirect tells nothing).
+    entry("/help/a/{slug}/", "internal", at=slug("article_internal"), GET=EVERYONE),
+    entry("/help/c/{slug}/", "empty", at=slug("category_spare"), GET=EVERYONE),
+    *(
+        entry(
+            path,
+            note,
+            at=lambda w, name=name: {"token": SEARCH_TOKEN, "slug": getattr(w, name).slug},
+            GET=row,
+        )
+        for path in ("/help/search/{token}/articles/{slug}/", "/help/search/{token}/a/{slug}/")
+        for note, name, row in (
+            ("public", "article_public", EVERYONE),
+            ("internal", "article_internal", STAFF_READ),
+        )
     ),
-    entry(
-        "/help/search/{token}/a/{slug}/",
-        "internal",
-        at=lambda w: {"token": SEARCH_TOKEN, "slug": w.article_internal.slug},
-        GET=STAFF_READ,
-    ),
+    # "Was this helpful?" and feedback: anonymous readers too (once per reader).
     *(
         entry(
             path,
@@ -901,14 +1153,34 @@ PAGES = [
             body=lambda w, data=data: Multipart(data),
         )
         for path, data in (
-            ("/help/a/{slug}/helpful/", {"helpful": "yes"}),
-            ("/help/a/{slug}/feedback/", {"comment": "Step 2 is out of date."}),
+            ("/help/articles/{slug}/helpful/", {"helpful": "yes"}),
+            ("/help/articles/{slug}/feedback/", {"comment": "Step 2 is out of date."}),
         )
         for note, name, row in (
-            ("public", "article_public", Row(LOGIN, OK, OK, OK, OK)),
-            ("internal", "article_internal", Row(LOGIN, HIDDEN, HIDDEN, OK, OK)),
+            ("public", "article_public", EVERYONE),
+            ("internal", "article_internal", STAFF_READ),
         )
     ),
+    # The language chooser: a reader's own browser (and signed-in, their account).
+    entry("/language/", GET=EVERYONE),
+    entry(
+        "/language/",
+        "German",
+        at=lambda w: {"?": "language=de&next=/help/"},
+        GET=EVERYONE,
+        POST=EVERYONE,
+        body=lambda w: Multipart({"language": "de", "next": "/portal/"}),
+    ),
+    entry(
+        "/language/",
+        "unknown",
+        at=lambda w: {"?": "language=xx"},
+        GET=ALL_INVALID,
+        POST=ALL_INVALID,
+        body=lambda w: Multipart({"language": "xx"}),
+    ),
+    *PORTAL,
+    *SATISFACTION,
 ]
 
 # --- The admin --------------------------------------------------------------------------
@@ -963,6 +1235,13 @@ ADMIN_MODELS: dict[str, tuple[str, str, Callable[[World], Any]]] = {
     "eventlog.eventlog": ("view", "view", lambda w: w.event_a.pk),
     "eventlog.seal": ("view", "view", lambda w: w.seal.pk),
     "eventlog.outboxmessage": ("view", "view", lambda w: w.outbox_message.pk),
+    # Satisfaction: admins set the policy per workflow, agents read it; surveys and
+    # ratings are records (read-only for both).
+    "csat.surveypolicy": ("view", ALL, lambda w: w.survey_policy.pk),
+    "csat.survey": ("view", "view", lambda w: w.survey_a.pk),
+    "csat.rating": ("view", "view", lambda w: w.rating_a.pk),
+    # What a requester did on "New request": read-only records.
+    "portal.deflectionattempt": ("view", "view", lambda w: w.deflection_a.pk),
     # Own rows only: its pages are in ADMIN_PAGES (OWN_ROWS_ONLY).
     "notifications.notification": ("view", "view", lambda w: w.notification_agent.pk),
 }
@@ -1316,7 +1595,7 @@ def test_permission_matrix(case: Case, world: World, client: Client) -> None:
         f"{case}: got {response.status_code} ({got}) {_excerpt(response)}"
     )
     text = body_text(response)
-    leaked = [marker for marker in FORBIDDEN_MARKERS[case.actor] if marker in text]
+    leaked = [m for m in forbidden_markers(case.actor, case.entry.pattern) if m in text]
     assert not leaked, f"{case}: the response shows {leaked}:\n{text[:2000]}"
 
 
@@ -1368,7 +1647,7 @@ def test_a_requester_made_staff_gets_nothing_from_the_admin(
     case = Case(item, method, "staff_requester", expected)
     response = case.send(client, world)
     assert classify(response) in expected.accepts, f"{case}: got {response.status_code}"
-    leaked = [m for m in FORBIDDEN_MARKERS["requester_a"] if m in body_text(response)]
+    leaked = [m for m in forbidden_markers("requester_a", item.pattern) if m in body_text(response)]
     assert not leaked, f"{case}: the response shows {leaked}"
 
 
@@ -1556,6 +1835,40 @@ def test_bulk_actions_need_the_declared_permissions(
     action_form = response.context.get("action_form")
     shown = set() if action_form is None else set(dict(action_form.fields["action"].choices))
     assert shown - {""} == offered
+
+
+# --- What the portal lists ---------------------------------------------------------------
+def _portal_listed(client: Client, world: World, actor: str, query: str) -> set[str]:
+    client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[actor]
+    response = client.get(f"/portal/?{query}")
+    assert response.status_code == 200, response.content[:500]
+    text = response.content.decode()
+    return {key for key in world.tickets_of("admin") if f"/portal/tickets/{key}/" in text}
+
+
+@pytest.mark.parametrize("actor", ["requester_a", "requester_b", "agent", "admin"])
+def test_the_portal_lists_what_the_reader_requested_or_follows(
+    actor: str, world: World, client: Client
+) -> None:
+    """One's own desk: requested or followed, whatever the role (the agent follows A's
+    open ticket; the admin follows nothing and requested nothing)."""
+    listed = _portal_listed(client, world, actor, "status=all")
+    if actor in REQUESTERS:
+        assert listed == world.tickets_of(actor)
+        assert (world.ticket_a.key in listed) == (actor == "requester_a")
+        assert (world.ticket_b.key in listed) == (actor == "requester_b")
+    else:
+        assert listed == ({world.ticket_a.key} if actor == "agent" else set())
+
+
+@pytest.mark.parametrize("actor", ["requester_a", "agent"])
+def test_the_portal_search_does_not_find_words_of_internal_notes(
+    actor: str, world: World, client: Client
+) -> None:
+    """ "contract" is only in the internal note on A's ticket; "tray" is in its public
+    comment."""
+    assert _portal_listed(client, world, actor, "status=all&q=contract") == set()
+    assert _portal_listed(client, world, actor, "status=all&q=tray") == {world.ticket_a.key}
 
 
 def test_the_matrix_is_large_and_says_who_asks() -> None:

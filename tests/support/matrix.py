@@ -10,7 +10,15 @@
   shows, each app's part written by that app's services (so history, events and SLA
   clocks come along). Private text carries a marker (``MARKER_A``, ``MARKER_B``,
   ``MARKER_INTERNAL``, and the mail password ``MARKER_SECRET``), so that a test can tell
-  from any response whether something leaked.
+  from any response whether something leaked. The internal note on requester A's ticket
+  carries ``MARKER_NOTE`` as well: no page of the requester side (the portal, the
+  survey pages, the help center, the forms, the language chooser) shows it to anyone,
+  staff included (``forbidden_markers``);
+- the requester side's keys: the satisfaction survey of A's resolved ticket (a signed
+  token, and one of a survey whose time to answer has passed), sign-in links of A's
+  (valid and expired), and a "New request" attempt of A's that suggested the public
+  article. The agent follows A's open ticket, so that the portal shows it to a staff
+  member too (the public side only), and the admin follows nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -31,6 +39,7 @@ from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from nixflow.models import Comment, HistoryLog, Role, Stage, Ticket, User, Workflow
@@ -47,6 +56,11 @@ MARKER_B = "bprivatezq5519"
 MARKER_INTERNAL = "internalzq4402"
 # Stored secrets (the mail account's password) are written, never shown, to anyone.
 MARKER_SECRET = "secretzq9061"
+# In the internal note on A's ticket (its body and its file's name) besides
+# MARKER_INTERNAL: internal articles carry MARKER_INTERNAL too, and staff may read those
+# on the requester side (the help center, suggestions); a ticket's internal note they
+# never find there.
+MARKER_NOTE = "notezq8126"
 FORBIDDEN_MARKERS: dict[str, tuple[str, ...]] = {
     "anonymous": (MARKER_A, MARKER_B, MARKER_INTERNAL, MARKER_SECRET),
     "requester_a": (MARKER_B, MARKER_INTERNAL, MARKER_SECRET),
@@ -54,6 +68,16 @@ FORBIDDEN_MARKERS: dict[str, tuple[str, ...]] = {
     "agent": (MARKER_SECRET,),
     "admin": (MARKER_SECRET,),
 }
+# The requester side: pages a requester reads, whoever opens them.
+REQUESTER_SIDE = ("/portal/", "/satisfaction/", "/help/", "/forms/", "/language/")
+
+
+def forbidden_markers(actor: str, pattern: str) -> tuple[str, ...]:
+    """What ``actor`` must never read in the answer of ``pattern``."""
+    markers = FORBIDDEN_MARKERS.get(actor, FORBIDDEN_MARKERS["requester_a"])
+    if pattern.startswith(REQUESTER_SIDE):
+        return (*markers, MARKER_NOTE)
+    return markers
 
 
 # --- What they get ----------------------------------------------------------------------
@@ -78,6 +102,7 @@ HIDDEN = outcome("404", "hidden")  # someone else's, or not for you: as if it di
 NOT_ALLOWED = outcome("405", "not_allowed")
 INVALID = outcome("400", "invalid")  # allowed in, but the request itself is refused
 CONFLICT = outcome("409", "conflict")  # allowed in, but the object's state refuses it
+GONE = outcome("410", "gone")  # a link whose time has passed
 LOGIN = outcome("login", "login")  # redirected to a login page
 TO_INDEX = outcome("admin index", "index")
 
@@ -92,11 +117,19 @@ class Row(NamedTuple):
     admin: Outcome
 
 
+# The portal's sign-in page: a redirect there that carries ``next`` is "sign in first";
+# without it, it is where signing out ends (``?signed_out=1``), an answer like any other.
+PORTAL_SIGNIN = "/portal/signin/"
+
+
 def classify(response: HttpResponseBase) -> str:
     code = response.status_code
     if 300 <= code < 400:
-        location = urlsplit(response.get("Location", "")).path
+        target = urlsplit(response.get("Location", ""))
+        location = target.path
         if location.endswith("/login/"):
+            return "login"
+        if location == PORTAL_SIGNIN and "next" in parse_qs(target.query):
             return "login"
         if location == "/admin/":
             # The admin's answer to an object id it cannot find, and to a logout without
@@ -110,6 +143,7 @@ def classify(response: HttpResponseBase) -> str:
         405: "not_allowed",
         400: "invalid",
         409: "conflict",
+        410: "gone",
     }.get(code, "ok" if 200 <= code < 300 else f"status {code}")
 
 
@@ -291,9 +325,11 @@ def seed_world() -> World:
     internal = services.comment_create(
         ticket=ticket_a,
         author=agent,
-        body=f"Printer vendor contract lapsed {MARKER_INTERNAL}.",
+        body=f"Printer vendor contract lapsed {MARKER_INTERNAL} {MARKER_NOTE}.",
         is_internal=True,
-        attachments=[SimpleUploadedFile(f"{MARKER_INTERNAL}.txt", b"contract", "text/plain")],
+        attachments=[
+            SimpleUploadedFile(f"{MARKER_INTERNAL}-{MARKER_NOTE}.txt", b"contract", "text/plain")
+        ],
     )
     services.comment_create(ticket=ticket_b, author=agent, body=f"Which model? {MARKER_B}")
 
@@ -321,10 +357,14 @@ def seed_world() -> World:
     world.objects.update(_seed_notifications(world))
     world.objects.update(_seed_teams(world))
     world.objects.update(_seed_ticket_work(world))
+    world.objects.update(_seed_surveys(world))
+    world.objects.update(_seed_portal(world))
     for actor, user in [*users.items(), ("staff_requester", staff_requester)]:
         client = Client()
         client.force_login(user)
         world.sessions[actor] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    # After the sign-ins above: a sign-in link is made of the last sign-in's time.
+    world.objects.update(_seed_signin_links(world))
     return world
 
 
@@ -469,6 +509,9 @@ def _seed_knowledge(world: World) -> dict[str, Any]:
     def article(title: str, body: str, visibility: str, status: str) -> Any:
         made = services.article_create(
             title=title,
+            # Without the marker: pages echo the address asked for (a "sign in" link
+            # back to it), which is no leak of the article.
+            slug=slugify(title.replace(MARKER_INTERNAL, "")),
             body=body,
             visibility=Visibility(visibility),
             category=category,
@@ -637,5 +680,80 @@ def _seed_admin_only(world: World) -> dict[str, Any]:
         "clocked": ClockedSchedule.objects.create(clocked_time=timezone.now() + timedelta(days=1)),
         "periodic_task": PeriodicTask.objects.create(
             name="Matrix task", task="nixflow.matrix", interval=interval
+        ),
+    }
+
+
+def _seed_surveys(world: World) -> dict[str, Any]:
+    """The survey of A's resolved ticket, mailed and answered (its signed token is the
+    key of its pages), and one of B's whose time to answer has passed; a policy row."""
+    from csat import services
+    from csat.models import Survey, SurveyPolicy
+    from nixflow import services as core
+
+    a, b, agent = world.users["requester_a"], world.users["requester_b"], world.users["agent"]
+    resolved = Stage.objects.get(workflow=world.workflow, name="Resolved")
+    policy = SurveyPolicy.objects.create(workflow=world.workflow, changeable_days=7)
+    ticket_b_resolved = core.ticket_create(requester=b, title="Monitor cable", actor=b)
+    core.ticket_transition(ticket=ticket_b_resolved, to_stage=resolved, actor=agent)
+    surveys = {}
+    for name, ticket, requester in (
+        ("survey_a", world.ticket_a_resolved, a),
+        ("survey_b_closed", ticket_b_resolved, b),
+    ):
+        # Resolving armed and queued it (csat.receivers); the worker would mail it.
+        survey = Survey.objects.get(ticket=ticket)
+        sent = services.survey_mark_sent(survey_id=survey.pk, requester_id=requester.pk)
+        assert sent is not None, survey.status_reason
+        surveys[name] = sent
+    Survey.objects.filter(pk=surveys["survey_b_closed"].pk).update(
+        closes_at=timezone.now() - timedelta(minutes=1)
+    )
+    rating = services.rating_record(
+        survey=surveys["survey_a"], requester=a, rating="good", comment="Quick and kind."
+    ).rating
+    return {
+        **surveys,
+        "ticket_b_resolved": ticket_b_resolved,
+        "survey_policy": policy,
+        "rating_a": rating,
+        "survey_token_a": services.survey_token(ticket_id=world.ticket_a_resolved.pk,
+                                                requester_id=a.pk),
+        "survey_token_b_closed": services.survey_token(ticket_id=ticket_b_resolved.pk,
+                                                       requester_id=b.pk),
+    }  # fmt: skip
+
+
+def _seed_portal(world: World) -> dict[str, Any]:
+    """A "New request" attempt of A's that showed the public article; the agent follows
+    A's ticket (the admin follows nothing)."""
+    from nixflow import services as core
+    from portal.models import DeflectionAttempt
+    from portal.services import deflection_shown
+
+    a = world.users["requester_a"]
+    token = str(uuid.uuid4())
+    deflection_shown(
+        requester=a, token=token, subject="Printer jams", article_ids=[world.article_public.pk]
+    )
+    core.ticket_watch(ticket=world.ticket_a, user=world.users["agent"], actor=world.users["agent"])
+    return {"deflection_a": DeflectionAttempt.objects.get(token=token)}
+
+
+def _seed_signin_links(world: World) -> dict[str, Any]:
+    """A's sign-in links: one that works (until someone signs in as A) and one whose
+    time has passed."""
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from portal.access import signin_tokens
+
+    a = User.objects.get(pk=world.users["requester_a"].pk)  # with the last sign-in's time
+    expired_at = signin_tokens._num_seconds(signin_tokens._now()) - 2 * 86400
+    return {
+        "link_uid_a": urlsafe_base64_encode(force_bytes(a.pk)),
+        "link_token_a": signin_tokens.make_token(a),
+        "link_token_a_expired": signin_tokens._make_token_with_timestamp(
+            a, expired_at, signin_tokens.secret
         ),
     }
