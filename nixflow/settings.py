@@ -251,6 +251,17 @@ NIXFLOW_SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 NIXFLOW_MAIL_FROM_NAME = env.str("NIXFLOW_MAIL_FROM_NAME", default="NixFlow Service Desk")
 # How long a form submitter may take to confirm an existing account's address (seconds).
 FORMS_CONFIRMATION_MAX_AGE = env.int("FORMS_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
+# The portal's sign-in (portal/access.py): how long a mailed sign-in link and an
+# invitation work, and how many links one address and one client may ask for.
+PORTAL_SIGNIN_LINK_MINUTES = env.int("PORTAL_SIGNIN_LINK_MINUTES", default=30)
+PORTAL_INVITATION_DAYS = env.int("PORTAL_INVITATION_DAYS", default=7)
+PORTAL_SIGNIN_LINK_ADDRESS_RATE = env.str("PORTAL_SIGNIN_LINK_ADDRESS_RATE", default="5/hour")
+PORTAL_SIGNIN_LINK_CLIENT_RATE = env.str("PORTAL_SIGNIN_LINK_CLIENT_RATE", default="20/hour")
+# Satisfaction surveys (csat) of a workflow without its own policy: sent or not, minutes
+# after the resolution, and days the answer stays changeable.
+CSAT_DEFAULT_ENABLED = env.bool("CSAT_DEFAULT_ENABLED", default=True)
+CSAT_DEFAULT_DELAY_MINUTES = env.int("CSAT_DEFAULT_DELAY_MINUTES", default=0)
+CSAT_DEFAULT_CHANGEABLE_DAYS = env.int("CSAT_DEFAULT_CHANGEABLE_DAYS", default=7)
 # Outbound mail (email_integration/tasks.py): a failing send is retried after
 # BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
 # as failed with its reason; the sweeper re-queues what stayed queued STUCK_SECONDS past
