@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -39,7 +39,6 @@ from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
-from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from nixflow.models import Comment, HistoryLog, Role, Stage, Ticket, User, Workflow
@@ -148,7 +147,9 @@ def classify(response: HttpResponseBase) -> str:
 
 
 def body_text(response: HttpResponseBase) -> str:
-    """The body (streamed ones read to the end) and the download file name, lower case."""
+    """The body (streamed ones read to the end) and the download file name, lower case,
+    without the address asked for: a page that links back to it (a 404's "sign in and
+    come back") tells the reader only what they sent."""
     if getattr(response, "streaming", False):
         # The test client closes the response once the content is read to its end;
         # closing it again would fire request_finished, whose handler closes the
@@ -157,7 +158,12 @@ def body_text(response: HttpResponseBase) -> str:
     else:
         content = response.content  # type: ignore[attr-defined]
     disposition = response.get("Content-Disposition", "")
-    return (content.decode("utf-8", "replace") + "\n" + disposition).lower()
+    text = (content.decode("utf-8", "replace") + "\n" + disposition).lower()
+    request = getattr(response, "wsgi_request", None)
+    if request is not None:
+        for asked in sorted({request.path, quote(request.path)}, key=len, reverse=True):
+            text = text.replace(asked.lower(), "")
+    return text
 
 
 # --- The routes -------------------------------------------------------------------------
@@ -509,9 +515,6 @@ def _seed_knowledge(world: World) -> dict[str, Any]:
     def article(title: str, body: str, visibility: str, status: str) -> Any:
         made = services.article_create(
             title=title,
-            # Without the marker: pages echo the address asked for (a "sign in" link
-            # back to it), which is no leak of the article.
-            slug=slugify(title.replace(MARKER_INTERNAL, "")),
             body=body,
             visibility=Visibility(visibility),
             category=category,
