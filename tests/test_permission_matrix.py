@@ -1855,6 +1855,12 @@ def staff_lists_hold_both_requesters(client: Client, world: World, actor: str) -
     assert world.feedback_a.pk in _ids(_get(client, world, actor, "/api/knowledge/feedback/"))
 
 
+def ratings_listed(client: Client, world: World, actor: str) -> None:
+    rows = _get(client, world, actor, "/api/csat/")["results"]
+    assert {row["id"] for row in rows} == {world.rating_a.pk}
+    assert rows[0]["ticket"] == world.ticket_a_resolved.key
+
+
 LISTS: list[tuple[str, ListCheck, tuple[str, ...]]] = [
     ("GET /api/tickets/ lists exactly the caller's tickets", tickets_listed,
      (*REQUESTERS, *STAFF_ACTORS)),
@@ -1878,6 +1884,7 @@ LISTS: list[tuple[str, ListCheck, tuple[str, ...]]] = [
      category_counts, ACTORS),
     ("GET the staff lists (mail, events, breaches, feedback) hold A's and B's",
      staff_lists_hold_both_requesters, STAFF_ACTORS),
+    ("GET /api/csat/ lists the desk's ratings to staff", ratings_listed, STAFF_ACTORS),
 ]  # fmt: skip
 
 
