@@ -75,6 +75,14 @@ def _ticket_or_404(request: HttpRequest, key: str) -> Any:
     return ticket
 
 
+def _row_id(number: int) -> int:
+    """A URL's id as a row id; beyond bigint it names no row (and PostgreSQL would
+    refuse the comparison), so 404."""
+    if not 0 < number < 2**63:
+        raise Http404(_("No such file."))
+    return number
+
+
 def _messages_of(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
 
@@ -252,7 +260,7 @@ def unwatch(request: HttpRequest, key: str) -> HttpResponse:
 @signed_in
 def attachment(request: HttpRequest, key: str, attachment_id: int) -> HttpResponseBase:
     ticket = _ticket_or_404(request, key)
-    found = selectors.public_attachment(ticket=ticket, attachment_id=attachment_id)
+    found = selectors.public_attachment(ticket=ticket, attachment_id=_row_id(attachment_id))
     if found is None:
         raise Http404(_("No such file."))
     try:
@@ -379,6 +387,7 @@ def suggestions(request: HttpRequest) -> HttpResponse:
 def open_suggestion(request: HttpRequest, token: uuid.UUID, article_id: int) -> HttpResponse:
     """A suggestion's link: record the opening on the page's attempt, then go to the
     article in the help center."""
+    article_id = _row_id(article_id)
     if not deflection_opened(requester=_user(request), token=str(token), article_id=article_id):
         raise Http404(_("No such suggestion."))
     from knowledge.models import KnowledgeArticle

@@ -198,3 +198,21 @@ def test_the_portal_speaks_the_requesters_language(portal_scene: Any) -> None:
     page = client.get(f"/portal/tickets/{portal_scene.ticket.key}/").content.decode()
     assert "Antwort senden" in page
     assert "Eingegangen" in page  # the status in plain German words
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/portal/tickets/NF-99999999999999999999999/",
+        "/portal/tickets/NF-1/files/99999999999999999999999/",
+        "/portal/?after=OTk5OTktMTItMzFUMDA6MDA6MDArMDA6MDB8OTk5OTk5OTk5OTk5OTk5OTk5OTk5",
+        "/portal/?q=%22%22%22&status=all",
+        "/portal/?q=-printer&status=all",
+        "/portal/new/00000000-0000-0000-0000-000000000000/open/99999999999999999999999/",
+        "/portal/new/suggestions/?subject=%00%01",
+    ],
+)
+def test_odd_addresses_answer_without_an_error(portal_scene: Any, path: str) -> None:
+    path = path.replace("NF-1/", f"{portal_scene.ticket.key}/")
+    response = client_for(portal_scene.ana).get(path)
+    assert response.status_code in (200, 404), response.status_code
