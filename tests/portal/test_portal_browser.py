@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from nixflow import services
 from nixflow.models import Comment
 from tests.portal.conftest import INTERNAL_MARKER
 from tests.support.axe import assert_accessible
@@ -83,6 +84,15 @@ def test_portal_pages_have_no_accessibility_violations(
     browser.get(f"{base}/new/")
     screenshot(browser, "portal-new", 1440)
     screenshot(browser, "portal-new", 375)
+    # A resolved request, with its "Reopen" button, and a follower's view.
+    ticket = portal_scene.ticket
+    resolved = ticket.workflow.stages.get(category="RESOLVED")
+    services.ticket_transition(ticket=ticket, to_stage=resolved, actor=portal_scene.ada)
+    assert_accessible(browser, f"{base}/tickets/{ticket.key}/")
+    screenshot(browser, "portal-ticket-resolved", 375)
+    sign_in(browser, live_server.url, portal_scene.wes)
+    assert_accessible(browser, f"{base}/?status=all")
+    assert_accessible(browser, f"{base}/tickets/{ticket.key}/")
 
 
 def test_suggestions_appear_as_the_requester_types(
