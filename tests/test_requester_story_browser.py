@@ -60,6 +60,16 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 
+# An attachment's answer to the page's own session: status, type and body (base64).
+FETCH = """
+const [url, done] = arguments;
+fetch(url, {credentials: "same-origin"}).then(async (r) => {
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  done({status: r.status, type: r.headers.get("Content-Type") || "",
+        body: btoa(String.fromCharCode(...bytes))});
+}).catch((e) => done({status: 0, type: "", body: "", error: String(e)}));
+"""
+
 SETUP = """
 from rest_framework.authtoken.models import Token
 from nixflow.models import Role, Stage, User, Workflow
@@ -199,6 +209,12 @@ def test_a_requester_signs_in_from_the_mail_replies_with_a_file_and_rates_the_re
             "SELECT a.filename FROM nixflow_attachment a JOIN nixflow_comment c "
             "ON c.id = a.comment_id WHERE c.body = 'A photo of the black screen.'"
         ) == [("screen-photo.png",)]
+        # The file comes back as it was sent, to her own session.
+        href = browser.find_element(By.LINK_TEXT, "screen-photo.png").get_attribute("href")
+        fetched = browser.execute_async_script(FETCH, href)
+        assert fetched["status"] == 200, fetched
+        assert fetched["type"].startswith("image/png"), fetched
+        assert base64.b64decode(fetched["body"]) == PNG
         shots(browser, "reply")
 
         # 3. The agent answers, writes an internal note and resolves the ticket.
@@ -217,6 +233,11 @@ def test_a_requester_signs_in_from_the_mail_replies_with_a_file_and_rates_the_re
         )  # fmt: skip
         assert status == 200, moved
 
+        # The note is on the ticket (so its absence below means something).
+        assert db.sql(
+            "SELECT is_internal FROM nixflow_comment WHERE ticket_id = %s AND body LIKE %s",
+            [ticket_id, f"%{MARKER}%"],
+        ) == [(True,)]
         browser.refresh()
         wait_for_title(browser, key)
         assert "A new power adapter is on its way to you." in main_text(browser)
