@@ -10,6 +10,7 @@ here starts from that filter, so no page can show more than search would find.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,14 +143,13 @@ def _audience(user: Any) -> str:
 
 
 def article_by_slug(*, user: Any, slug: str) -> KnowledgeArticle | None:
-    """The article with its rendered body and tags, if this reader may find it; None
-    whether it does not exist or is not for them (both are the same 404). Its files are
-    ``attachments_of``'s, asked only when the article has some."""
+    """The article, if this reader may find it, for what is sent about it (a rating, a
+    comment, a search's click); None whether it does not exist or is not for them (both
+    are the same 404). The page reads its article with ``article_freshness``, its files
+    with ``attachments_of`` (asked only when it has some)."""
     return (
         KnowledgeArticle.objects.filter(selectors.searchable_filter(user), slug=slug)
-        .defer("body", "body_text", "search_vector", "title_vector")
-        .select_related("category")
-        .prefetch_related("tags")
+        .defer("body", "body_html", "body_text", "search_vector", "title_vector")
         .first()
     )
 
@@ -173,24 +173,36 @@ def article_moved_to(*, user: Any, slug: str) -> str | None:
 
 @dataclass(frozen=True)
 class Freshness:
-    """What the article page's conditional GET is answered from, and what the page
-    reuses of it (the reader's rating, whether the article has files)."""
+    """What the article page's conditional GET is answered from, and the page itself:
+    the article as the page shows it (with its category set and its tags), whether it
+    has files, and the reader's own rating."""
 
     etag: str
     last_modified: datetime
+    article: KnowledgeArticle
+    tags: list[KnowledgeTag]
     files: int
     helpful: bool | None  # the reader's own answer; None: not given
 
 
-def article_freshness(*, user: Any, slug: str, reader_key: str = "") -> Freshness | None:
-    """What the article page's ``ETag`` and ``Last-Modified`` are made of, in one small
-    query: the article's id, version and last change, its files and category name, and
-    the reader's own rating (the page shows it; an anonymous reader's is found by
-    ``reader_key``). None when the reader may not find the article.
+# The article's columns the page shows (the body as rendered on save, not its Markdown).
+_PAGE_FIELDS = (
+    "id", "title", "slug", "summary", "body_html", "kind", "status", "visibility",
+    "category_id", "version", "updated", "published_at",
+)  # fmt: skip
 
-    Written in SQL, with ``searchable_filter``'s rule as ``knowledge.search`` writes it:
-    every article page asks it first, and building it through the ORM (two aggregates,
-    two subqueries) cost more CPU than the rest of a 304."""
+
+def article_freshness(*, user: Any, slug: str, reader_key: str = "") -> Freshness | None:
+    """The article this reader may find at ``slug``, with what its page's ``ETag`` and
+    ``Last-Modified`` are made of: its id, version and last change, its files, its
+    category's name, and the reader's own rating (the page shows it; an anonymous
+    reader's is found by ``reader_key``). None when the reader may not find it.
+
+    One SQL statement, with ``searchable_filter``'s rule as ``knowledge.search`` writes
+    it: every article page asks it first, a 304 asks nothing else, and a full page takes
+    the article from it too (the ORM's three queries for the article, its category and
+    tags cost more CPU than the rest of the page's reads). A 304 carries the rendered
+    body from the database for nothing: a few kilobytes on a local socket."""
     params: dict[str, Any] = {"slug": slug, "published": KnowledgeArticleStatus.PUBLISHED}
     visible = ""
     if not selectors.is_agent(user):
@@ -202,29 +214,51 @@ def article_freshness(*, user: Any, slug: str, reader_key: str = "") -> Freshnes
         mine, params["key"] = "r.user_id IS NULL AND r.reader_key = %(key)s", reader_key
     else:
         mine = "false"
+    columns = ", ".join(f"a.{name}" for name in _PAGE_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(_FRESHNESS_SQL.format(visible=visible, mine=mine), params)
+        cursor.execute(_FRESHNESS_SQL.format(columns=columns, visible=visible, mine=mine), params)
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, version, updated, category_name, files, last_file, helpful, rated = row
-    changes = [updated, last_file, rated]
+    values = row[: len(_PAGE_FIELDS)]
+    category_name, category_slug, files, last_file, helpful, rated, tags = row[len(values) :]
+    article = KnowledgeArticle.from_db(None, _PAGE_FIELDS, values)
+    article.category = (
+        KnowledgeCategory.from_db(
+            None, ("id", "name", "slug"), (article.category_id, category_name, category_slug)
+        )
+        if article.category_id is not None
+        else None
+    )
+    if isinstance(tags, str):  # json_agg arrives decoded by psycopg; a string elsewhere
+        tags = json.loads(tags)
+    changes = [article.updated, last_file, rated]
     last = max(change for change in changes if change is not None)
     who = f"user{user.pk}" if getattr(user, "is_authenticated", False) else "anon"
-    # The attachments and the category's name are on the page but change without
+    # The attachments, category's name and tags are on the page but change without
     # touching the article's ``updated``: they are in the tag, hashed with the rest.
-    facts = [pk, version, updated, files, last_file, category_name, who]
-    facts.append("-" if helpful is None else str(helpful))
-    tag = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
-    return Freshness(etag=tag, last_modified=last, files=files, helpful=helpful)
+    facts = [article.pk, article.version, article.updated, files, last_file, category_name]
+    facts += [tags, who, "-" if helpful is None else str(helpful)]
+    return Freshness(
+        etag=hashlib.sha256(repr(facts).encode()).hexdigest()[:32],
+        last_modified=last,
+        article=article,
+        tags=[KnowledgeTag.from_db(None, ("id", "name", "slug"), tag) for tag in tags],
+        files=files,
+        helpful=helpful,
+    )
 
 
 _FRESHNESS_SQL = """
-SELECT a.id, a.version, a.updated, c.name,
+SELECT {columns}, c.name, c.slug,
        (SELECT count(*) FROM knowledge_knowledgearticleattachment f WHERE f.article_id = a.id),
        (SELECT max(f.created) FROM knowledge_knowledgearticleattachment f
         WHERE f.article_id = a.id),
-       mine.helpful, mine.updated
+       mine.helpful, mine.updated,
+       (SELECT coalesce(json_agg(json_build_array(t.id, t.name, t.slug) ORDER BY t.name), '[]')
+        FROM knowledge_knowledgearticle_tags at
+        JOIN knowledge_knowledgetag t ON t.id = at.knowledgetag_id
+        WHERE at.knowledgearticle_id = a.id)
 FROM knowledge_knowledgearticle a
 LEFT JOIN knowledge_knowledgecategory c ON c.id = a.category_id
 LEFT JOIN LATERAL (
@@ -235,12 +269,13 @@ WHERE a.slug = %(slug)s AND a.status = %(published)s {visible}
 """
 
 
-def related_articles(*, user: Any, article: KnowledgeArticle) -> list[KnowledgeArticle]:
+def related_articles(
+    *, user: Any, article: KnowledgeArticle, tags: list[KnowledgeTag]
+) -> list[KnowledgeArticle]:
     """Up to ``RELATED_SIZE`` other articles this reader may find: the most read of the
     article's category, then, when that leaves room, the most read of a window of
     articles sharing one of its tags. The KB keeps no relation of its own; category and
-    tags are the nearest things it has. ``article.tags`` is prefetched by
-    ``article_by_slug``.
+    tags are the nearest things it has (``tags``: the article's).
 
     The category's list is read from an index in order of views
     (``kb_article_category_popular``) and stops at the first few. Tags are shared by
@@ -257,7 +292,7 @@ def related_articles(*, user: Any, article: KnowledgeArticle) -> list[KnowledgeA
     if article.category_id is not None:
         same = shown.filter(category_id=article.category_id)
         related = list(same.order_by("-view_count", "-id")[:RELATED_SIZE])
-    tag_ids = [tag.pk for tag in article.tags.all()]
+    tag_ids = [tag.pk for tag in tags]
     if len(related) < RELATED_SIZE and tag_ids:
         through = KnowledgeArticle.tags.through.objects
         window = (

@@ -172,20 +172,21 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     A 304 answers a reader whose copy is current: the article's version and change time
     and the reader's own rating are in the ETag. Only a full answer counts a view."""
     fresh = _freshness(request, slug)
-    found = None if fresh is None else reading.article_by_slug(user=request.user, slug=slug)
-    if found is None or fresh is None:
+    if fresh is None:
         moved_to = reading.article_moved_to(user=request.user, slug=slug)
         if moved_to is not None:
             return HttpResponsePermanentRedirect(
                 reverse("helpcenter:article", kwargs={"slug": moved_to})
             )
         return not_found(request)
+    found = fresh.article
     user = request.user if request.user.is_authenticated else None
     services.article_view_record(article=found, user=user, viewer_key=_viewer_key(request))
     context = {
         "article": found,
         "internal": reading.is_internal(found),
-        "related": reading.related_articles(user=request.user, article=found),
+        "tags": fresh.tags,
+        "related": reading.related_articles(user=request.user, article=found, tags=fresh.tags),
         "attachments": reading.attachments_of(found) if fresh.files else [],
         "kind": KIND_LABELS[KBCategory(found.kind)],
         "my_rating": fresh.helpful,
