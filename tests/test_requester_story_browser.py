@@ -10,8 +10,8 @@ ticket and replies with a PNG -> the agent answers, writes an internal note and
 resolves the ticket through the API -> Rosa's page shows the answer, never the note ->
 the survey mail arrives -> Rosa opens its "good" link, confirms and adds a comment ->
 the rating is on the ticket, in the database and in the admin's panel. Greta, whose
-language is German, gets her invitation and an asked-for sign-in link in German and
-reads the portal in German.
+language is German, gets her invitation, an asked-for sign-in link and her survey in
+German, and reads the portal and the survey's pages in German.
 
 Screenshots of the main steps at 375 and 1440 px: var/screenshots/story-*.png.
 """
@@ -55,6 +55,7 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.browser]
 MARKER = "zq-story-internal-7731"
 PASSWORD = "correct horse battery staple"
 LINK = re.compile(r"(https?://\S+/portal/signin/link/\S+)")
+GOOD_LINK = re.compile(r"(https?://\S+/satisfaction/\S+/good/)")
 # A 1x1 PNG, the file Rosa attaches.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -189,6 +190,10 @@ def test_a_requester_signs_in_from_the_mail_replies_with_a_file_and_rates_the_re
         wait_for_title(browser, "My requests")
         assert browser.current_url.rstrip("/") == base + "/portal"
         shots(browser, "list")
+        browser.get(link)  # the invitation worked once
+        wait_for_title(browser, "This link does not work")
+        browser.get(f"{base}/portal/")
+        wait_for_title(browser, "My requests")
         browser.find_element(By.LINK_TEXT, "Laptop does not start").click()
         wait_for_title(browser, key)
 
@@ -249,7 +254,7 @@ def test_a_requester_signs_in_from_the_mail_replies_with_a_file_and_rates_the_re
         survey = mail_to(smtp, "rosa@example.com", "How did we do?")
         assert key in str(survey["Subject"])
         assert survey["Content-Language"] == "en"
-        good = mailed_link(survey, re.compile(r"(https?://\S+/satisfaction/\S+/good/)"))
+        good = mailed_link(survey, GOOD_LINK)
         browser.get(good)
         wait_for_title(browser, "How did we do?")
         assert browser.find_element(By.ID, "id_rating_0").is_selected()
@@ -316,6 +321,22 @@ def test_a_requester_signs_in_from_the_mail_replies_with_a_file_and_rates_the_re
         wait_for_title(browser, greta_ticket["key"])
         assert "Ihre Antwort" in main_text(browser)
         shots(browser, "de-ticket")
+
+        # Her ticket resolved, the survey and its page are German too.
+        status, moved = call(
+            base, "POST", f"/api/tickets/{greta_ticket['key']}/transition/", token,
+            {"stage": int(ids["RESOLVED"])},
+        )  # fmt: skip
+        assert status == 200, moved
+        survey = mail_to(smtp, "greta@example.com", "Wie zufrieden waren Sie?")
+        assert survey["Content-Language"] == "de"
+        browser.get(mailed_link(survey, GOOD_LINK))
+        wait_for_title(browser, "Wie zufrieden waren Sie?")
+        shots(browser, "de-survey")
+        browser.find_element(By.CSS_SELECTOR, ".survey-form button[type=submit]").click()
+        wait_for_title(browser, "Vielen Dank")
+        assert "Vielen Dank für Ihre Antwort" in main_text(browser)
+        shots(browser, "de-thanks")
 
 
 def _answers(url: str) -> bool:
