@@ -57,7 +57,7 @@ from urllib.parse import urlencode, urlsplit
 from celery import Task, shared_task
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -297,8 +297,16 @@ MAX_RETRIES = 5
 
 
 def _send(task: Task, *, user: User, subject: str, body: str) -> str:
+    # Auto-Submitted: an out-of-office reply to it would be a mail loop (RFC 3834).
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={"Content-Language": language_for(user), "Auto-Submitted": "auto-generated"},
+    )
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
+        message.send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as error:
         if task.request.retries < MAX_RETRIES:
             raise task.retry(exc=error, countdown=5 * 2**task.request.retries) from None

@@ -367,6 +367,18 @@ def test_the_sign_in_mail_is_in_german_for_a_german_reader(client: Client, ann: 
 
     assert mail.outbox[0].subject == subject
     assert opening in str(mail.outbox[0].body)
+    assert mail.outbox[0].extra_headers["Content-Language"] == "de"
+
+
+def test_the_sign_in_mail_is_marked_automatic_so_auto_replies_do_not_answer_it(
+    client: Client, ann: User
+) -> None:
+    client.post(SIGNIN, {"how": "link", "email": "ann@example.com"})
+    mailed_links()
+
+    message = mail.outbox[0].message()
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Content-Language"] == "en"
 
 
 def test_the_sign_in_mail_is_in_english_for_a_reader_without_a_language(ann: User) -> None:
