@@ -39,11 +39,15 @@ from django.test import override_settings
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.config._phases import InferenceConfig
-from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.openapi.checks import RejectedPositiveData
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+)
 
 from nixflow import services as core
 from tests.fuzz.world import World, build_world
@@ -186,14 +190,23 @@ def refused_for_data(case: Any, response: Any) -> bool:
     # A cursor is opaque: only the ones the API wrote (``next``, ``previous``) are read.
     if body == {"detail": "Invalid cursor"} and "cursor" in (case.query or {}):
         return True
-    # Each field named is data-dependent, or holds a name, slug or address another row
-    # already has (the message says so, whatever the field).
+    # Each field named is data-dependent, holds a name, slug or address another row
+    # already has, or a NUL byte (the message says so, whatever the field).
     fields = DATA_DEPENDENT.get(label, set())
     return (
         isinstance(body, dict)
         and bool(body)
-        and all(name in fields or taken(messages) for name, messages in body.items())
+        and all(
+            name in fields or taken(messages) or null_characters(messages)
+            for name, messages in body.items()
+        )
     )
+
+
+def null_characters(messages: Any) -> bool:
+    """Django's refusal of a NUL byte in text: PostgreSQL cannot store one, and JSON
+    Schema has no way to say "any string but NUL" short of a pattern on every field."""
+    return isinstance(messages, list) and messages == ["Null characters are not allowed."]
 
 
 def taken(messages: Any) -> bool:
@@ -285,7 +298,8 @@ def seed_ratings(world: World) -> None:
 
     resolved = world.workflow.stages.filter(category=StageCategory.RESOLVED).first()
     assert resolved is not None, "the default workflow has a resolved stage"
-    team = TeamFactory(name="Fuzz desk")
+    # With an address: a team without one breaks the schema (see the xfail below).
+    team = TeamFactory(name="Fuzz desk", email="desk@fuzz.test")
     for title, credited, rating, comment in (
         ("Printer fixed", True, "good", "Quick and kind."),
         ("Screen replaced", False, "bad", ""),
@@ -480,13 +494,33 @@ def test_the_schema_links_the_main_resources_to_their_operations() -> None:
     assert {target for targets in linked.values() for target in targets} <= operation_ids
 
 
-def test_the_ratings_list_has_rows_to_check(world: World, client: Any) -> None:
+def test_the_ratings_list_has_rows_to_check(world: World) -> None:
     """The fuzzed ``GET /api/csat/`` answers with rows (seed_ratings), not an empty page
-    whose schema says nothing about a rating's fields."""
-    response = client.get("/api/csat/", HTTP_AUTHORIZATION=f"Token {world.tokens['agent']}")
+    whose schema says nothing about a rating's fields. Called as the fuzzer calls, through
+    the WSGI application: Django's test client would connect again the signal that closes
+    the connection after a request, which the world fixture disconnected."""
+    case = SCHEMA["/api/csat/"]["GET"].Case()
+    response = case.call(headers={"Authorization": f"Token {world.tokens['agent']}"})
     assert response.status_code == 200
     rows = response.json()["results"]
     assert {(row["rating"], row["agent"] is None) for row in rows} == {
         ("good", False),
         ("bad", True),
     }
+
+
+@pytest.mark.xfail(
+    reason='known bug: GET /api/teams/ answers "email": "" for a team without an '
+    "address, which the schema's format: email refuses (nixflow/api/teams.py TeamSerializer)",
+    raises=FailureGroup,
+    strict=True,
+)
+def test_a_team_without_an_address_answers_as_its_schema_says(world: World) -> None:
+    from tests.factories import TeamFactory
+
+    TeamFactory(name="No address", email="")
+    case = SCHEMA["/api/teams/"]["GET"].Case()
+    case.call_and_validate(
+        headers={"Authorization": f"Token {world.tokens['agent']}"},
+        checks=[response_schema_conformance],
+    )
