@@ -175,9 +175,11 @@ def queue_mail(
     body: str,
     auto_submitted: str,
     to_name: str = "",
+    language: str = "",
 ) -> EmailMessage | None:
     """Build and store one outbound message; sent after commit by ``send_queued``.
-    ``to`` is a user, or an address that is no user's (``to_name`` its display name)."""
+    ``to`` is a user, or an address that is no user's (``to_name`` its display name);
+    ``language`` the one subject and body are in (the ``Content-Language`` header)."""
     account, thread = _account_for(ticket)
     if account is None:
         return None  # no mail account configured: the desk doesn't send mail
@@ -195,6 +197,8 @@ def queue_mail(
         in_reply_to=in_reply_to,
         references=references,
     )
+    if language:
+        headers["Content-Language"] = language
     mail = DjangoEmailMessage(
         subject=subject,
         body=body,
@@ -454,10 +458,16 @@ def acknowledge_ticket(event: EventLog) -> None:
     if ticket is None:
         return
     for user in _recipients(ticket, exclude=set())[:1]:  # the requester only
-        with translation.override(language_for(user)):
+        language = language_for(user)
+        with translation.override(language):
             subject, body = acknowledgement(ticket, user)
         queue_mail(
-            ticket=ticket, to=user, subject=subject, body=body, auto_submitted="auto-replied"
+            ticket=ticket,
+            to=user,
+            subject=subject,
+            body=body,
+            auto_submitted="auto-replied",
+            language=language,
         )
 
 
@@ -473,7 +483,8 @@ def notify_comment(event: EventLog) -> None:
         return
     ticket = comment.ticket
     for user in _recipients(ticket, exclude={comment.author_id}):
-        with translation.override(language_for(user)):
+        language = language_for(user)
+        with translation.override(language):
             subject = _reply_subject(ticket)
             wrote = gettext("%(name)s wrote:") % {"name": _name(comment.author)}
         queue_mail(
@@ -482,6 +493,7 @@ def notify_comment(event: EventLog) -> None:
             subject=subject,
             body=f"{wrote}\n\n{comment.body}\n",
             auto_submitted="auto-generated",
+            language=language,
         )
 
 
@@ -578,7 +590,8 @@ def notify_team(event: EventLog) -> None:
         return
     if team.email.lower() in _own_addresses():
         return  # a team address that is the desk's own mailbox would open a mail loop
-    with translation.override(language_for(None)):
+    language = language_for(None)
+    with translation.override(language):
         text = notification_sentence(payload, None)
         body = _team_mail_body(team=team, text=text, ticket=ticket)
     queue_mail(
@@ -588,6 +601,7 @@ def notify_team(event: EventLog) -> None:
         subject=f"[{ticket.key}] {ticket.title}",
         body=body,
         auto_submitted="auto-generated",
+        language=language,
     )
 
 

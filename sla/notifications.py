@@ -14,7 +14,7 @@ import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.utils import translation
 from django.utils.translation import gettext, pgettext_lazy
 
@@ -112,7 +112,12 @@ def notify_breach(event: EventLog) -> None:
             subject, body = breach_mail(breach, group[0][1])
         outbox_enqueue(
             task=SEND_TASK,
-            kwargs={"subject": subject, "body": body, "to": [a for a, _u in group]},
+            kwargs={
+                "subject": subject,
+                "body": body,
+                "to": [a for a, _u in group],
+                "language": language,
+            },
             # The first keeps the key of the days of one mail per breach.
             key=f"{SUBSCRIBER}:{breach.pk}" + (f":{n}" if n else ""),
         )
@@ -125,8 +130,10 @@ def notify_breach(event: EventLog) -> None:
     retry_backoff_max=300,
     max_retries=10,
 )
-def send_breach_mail(subject: str, body: str, to: list[str]) -> None:
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+def send_breach_mail(subject: str, body: str, to: list[str], language: str = "") -> None:
+    # ``language``: absent from what was queued before mail was translated.
+    headers = {"Content-Language": language} if language else {}
+    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, to, headers=headers).send()
 
 
 def register() -> None:

@@ -63,6 +63,7 @@ def test_a_german_requester_gets_the_acknowledgement_in_german_with_the_portal_l
     assert ack.text_body.startswith("Hallo anna,\n\nwir haben Ihre Anfrage erhalten")
     assert f"das Ticket {ticket.key} eröffnet" in ack.text_body
     assert "Ihre Anfragen im Web verfolgen: http://localhost:8000/portal/" in ack.text_body
+    assert b"\nContent-Language: de\n" in bytes(ack.raw)
 
 
 def test_an_english_requester_gets_it_in_english_whatever_the_agents_language(
@@ -74,6 +75,7 @@ def test_an_english_requester_gets_it_in_english_whatever_the_agents_language(
     assert ack.subject == f"[{ticket.key}] Request received: Printer on fire"
     assert "we received your request and opened ticket" in ack.text_body
     assert "Follow your requests on the web: http://localhost:8000/portal/" in ack.text_body
+    assert b"\nContent-Language: en\n" in bytes(ack.raw)
 
 
 def test_an_agents_reply_reaches_each_reader_in_their_own_language(
@@ -203,6 +205,7 @@ def test_a_breach_mail_goes_to_each_reader_in_their_language(settings: Settings)
     assert set(by_address) == {"jan@desk.test", "oncall@example.com"}
     key = breach.ticket.key
     assert by_address["jan@desk.test"].subject.startswith(f"[{key}] SLA verletzt: ")
+    assert by_address["jan@desk.test"].extra_headers["Content-Language"] == "de"
     assert "wurde am 7. Dezember 2026 10:00 CET verletzt." in by_address["jan@desk.test"].body
     assert by_address["oncall@example.com"].subject.startswith(f"[{key}] SLA breached: ")
     assert "was breached at 7 Dec 2026, 09:00 UTC." in by_address["oncall@example.com"].body
