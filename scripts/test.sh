@@ -7,6 +7,7 @@ scripts/bootstrap.sh
 scripts/browser_deps.sh
 scripts/mail_deps.sh
 scripts/axe_deps.sh
+scripts/gettext_deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 source scripts/embedded_db_guard.sh
