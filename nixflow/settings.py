@@ -262,6 +262,12 @@ PORTAL_SIGNIN_LINK_CLIENT_RATE = env.str("PORTAL_SIGNIN_LINK_CLIENT_RATE", defau
 CSAT_DEFAULT_ENABLED = env.bool("CSAT_DEFAULT_ENABLED", default=True)
 CSAT_DEFAULT_DELAY_MINUTES = env.int("CSAT_DEFAULT_DELAY_MINUTES", default=0)
 CSAT_DEFAULT_CHANGEABLE_DAYS = env.int("CSAT_DEFAULT_CHANGEABLE_DAYS", default=7)
+# The portal's lists and new requests (portal/selectors.py, portal/views.py): tickets a
+# page, whether a plain request is offered beside the forms, and how long after opening a
+# suggested article a request still counts against its deflection.
+PORTAL_PAGE_SIZE = env.int("PORTAL_PAGE_SIZE", default=25)
+PORTAL_SIMPLE_REQUESTS = env.bool("PORTAL_SIMPLE_REQUESTS", default=True)
+PORTAL_DEFLECTION_WINDOW_MINUTES = env.int("PORTAL_DEFLECTION_WINDOW_MINUTES", default=30)
 # Outbound mail (email_integration/tasks.py): a failing send is retried after
 # BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
 # as failed with its reason; the sweeper re-queues what stayed queued STUCK_SECONDS past
