@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
+from django.utils.translation import gettext
 
 from forms_builder.models import FormFieldType
 from forms_builder.validation import Definition, FieldSpec, human_size
@@ -109,12 +110,20 @@ def page_fields(
         if spec.type == FormFieldType.FILE:
             types = ", ".join(f".{ext}" for ext in spec.allowed_file_types)
             page.accept = ",".join(f".{ext}" for ext in spec.allowed_file_types)
-            page.file_note = f"At most {human_size(spec.max_size)}" + (
-                f"; {types}." if types else "."
-            )
+            size = human_size(spec.max_size)
+            if types:
+                page.file_note = gettext("At most %(size)s; %(types)s.") % {
+                    "size": size,
+                    "types": types,
+                }
+            else:
+                page.file_note = gettext("At most %(size)s.") % {"size": size}
         if spec.visible_when_field:
             controller = labels.get(spec.visible_when_field, spec.visible_when_field)
-            page.condition = f"Answer this only if “{controller}” is “{spec.visible_when_value}”."
+            page.condition = gettext("Answer this only if “%(field)s” is “%(value)s”.") % {
+                "field": controller,
+                "value": spec.visible_when_value,
+            }
         shown.append(page)
     return shown
 
@@ -144,7 +153,7 @@ def error_summary(
             0,
             {
                 "target": f"id_{SUBMITTER_EMAIL}",
-                "label": "Your e-mail address",
+                "label": gettext("Your e-mail address"),
                 "message": errors[SUBMITTER_EMAIL][0],
             },
         )

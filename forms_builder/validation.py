@@ -32,6 +32,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from forms_builder.models import (
     CHOICE_TYPES,
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
     from forms_builder.models import CustomForm, FormField
 
 SNAPSHOT_SCHEMA = 1
-REQUIRED = "This field is required."
-UNKNOWN = "This form has no such field."
+REQUIRED = gettext_lazy("This field is required.")
+UNKNOWN = gettext_lazy("This form has no such field.")
 # Upper bounds when the designer set none: a text field is a line, a text area a letter.
 DEFAULT_MAX_LENGTH = {FormFieldType.TEXT: 1000, FormFieldType.TEXTAREA: 20000}
 MAX_EMAIL_LENGTH = 254
@@ -73,7 +74,12 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "odt": (b"PK\x03\x04",),
     "ods": (b"PK\x03\x04",),
 }
-TYPE_NAMES = {"jpg": "JPEG image", "jpeg": "JPEG image", "png": "PNG image", "gif": "GIF image"}
+TYPE_NAMES = {
+    "jpg": gettext_lazy("JPEG image"),
+    "jpeg": gettext_lazy("JPEG image"),
+    "png": gettext_lazy("PNG image"),
+    "gif": gettext_lazy("GIF image"),
+}
 
 
 # --- The definition -----------------------------------------------------------------------
@@ -315,7 +321,7 @@ class _Cleaning:
 
     def run(self) -> CleanedSubmission:
         unknown = sorted({*self.data, *self.files} - set(self.by_key))
-        errors: dict[str, list[str]] = {key: [UNKNOWN] for key in unknown}
+        errors: dict[str, list[str]] = {key: [str(UNKNOWN)] for key in unknown}
         answers: dict[str, Any] = {}
         uploads: dict[str, UploadedFile] = {}
         for spec in self.definition.fields:
@@ -363,7 +369,7 @@ def _single(spec: FieldSpec, raw: Any) -> Any:
     """One value: a QueryDict's one-element list unwrapped; several are refused."""
     if isinstance(raw, list | tuple):
         if len(raw) > 1:
-            raise _Invalid("Give one answer, not several.")
+            raise _Invalid(gettext("Give one answer, not several."))
         return raw[0] if raw else None
     return raw
 
@@ -383,7 +389,7 @@ def _clean_field(spec: FieldSpec, raw: Any, files: Mapping[str, Sequence[Uploade
     value = _single(spec, raw)
     if _is_empty(value):
         if spec.required:
-            raise _Invalid(REQUIRED)
+            raise _Invalid(str(REQUIRED))
         return None
     cleaner = _CLEANERS[kind]
     return cleaner(spec, value)
@@ -391,11 +397,11 @@ def _clean_field(spec: FieldSpec, raw: Any, files: Mapping[str, Sequence[Uploade
 
 def _text_value(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise _Invalid("Enter text.")
+        raise _Invalid(gettext("Enter text."))
     text = str(value)
     if "\x00" in text:
         # PostgreSQL can store no NUL character in text or JSON.
-        raise _Invalid("Null characters are not allowed.")
+        raise _Invalid(gettext("Null characters are not allowed."))
     return text
 
 
@@ -403,17 +409,29 @@ def _check_length(spec: FieldSpec, text: str, default_max: int | None = None) ->
     maximum = spec.max_length if spec.max_length is not None else default_max
     if spec.min_length is not None and len(text) < spec.min_length:
         raise _Invalid(
-            f"Ensure this value has at least {spec.min_length} characters (it has {len(text)})."
+            ngettext(
+                "Ensure this value has at least %(limit)d character (it has %(length)d).",
+                "Ensure this value has at least %(limit)d characters (it has %(length)d).",
+                spec.min_length,
+            )
+            % {"limit": spec.min_length, "length": len(text)}
         )
     if maximum is not None and len(text) > maximum:
-        raise _Invalid(f"Ensure this value has at most {maximum} characters (it has {len(text)}).")
+        raise _Invalid(
+            ngettext(
+                "Ensure this value has at most %(limit)d character (it has %(length)d).",
+                "Ensure this value has at most %(limit)d characters (it has %(length)d).",
+                maximum,
+            )
+            % {"limit": maximum, "length": len(text)}
+        )
 
 
 def _check_pattern(spec: FieldSpec, text: str) -> None:
     # Patterns are written by staff, and answers are bounded by max_length, which bounds
     # the cost of a careless expression.
     if spec.pattern and re.fullmatch(spec.pattern, text) is None:
-        raise _Invalid(spec.pattern_message or "Enter a value in the expected format.")
+        raise _Invalid(spec.pattern_message or gettext("Enter a value in the expected format."))
 
 
 def _clean_text(spec: FieldSpec, value: Any) -> str:
@@ -430,11 +448,11 @@ def _clean_text(spec: FieldSpec, value: Any) -> str:
 def _clean_email(spec: FieldSpec, value: Any) -> str:
     text = _text_value(value).strip()
     if len(text) > MAX_EMAIL_LENGTH:
-        raise _Invalid(f"Ensure this value has at most {MAX_EMAIL_LENGTH} characters.")
+        raise _Invalid(_at_most_characters(MAX_EMAIL_LENGTH))
     try:
         EmailValidator()(text)
     except ValidationError as exc:
-        raise _Invalid("Enter a valid e-mail address, like name@example.com.") from exc
+        raise _Invalid(gettext("Enter a valid e-mail address, like name@example.com.")) from exc
     _check_length(spec, text)
     return text
 
@@ -444,11 +462,13 @@ def _clean_url(spec: FieldSpec, value: Any) -> str:
     if "://" not in text:
         text = f"https://{text}"
     if len(text) > MAX_URL_LENGTH:
-        raise _Invalid(f"Ensure this value has at most {MAX_URL_LENGTH} characters.")
+        raise _Invalid(_at_most_characters(MAX_URL_LENGTH))
     try:
         URLValidator(schemes=["http", "https"])(text)
     except ValidationError as exc:
-        raise _Invalid("Enter a valid web address, like https://example.com/page.") from exc
+        raise _Invalid(
+            gettext("Enter a valid web address, like https://example.com/page.")
+        ) from exc
     _check_length(spec, text)
     return text
 
@@ -459,7 +479,9 @@ def _clean_phone(spec: FieldSpec, value: Any) -> str:
     low, high = PHONE_DIGITS
     if not PHONE.fullmatch(text) or not low <= digits <= high:
         raise _Invalid(
-            "Enter a phone number of digits, spaces and + ( ) - only, e.g. +44 20 7946 0958."
+            gettext(
+                "Enter a phone number of digits, spaces and + ( ) - only, e.g. +44 20 7946 0958."
+            )
         )
     _check_length(spec, text)
     _check_pattern(spec, text)
@@ -468,23 +490,27 @@ def _clean_phone(spec: FieldSpec, value: Any) -> str:
 
 def _clean_number(spec: FieldSpec, value: Any) -> int | float:
     if isinstance(value, bool):
-        raise _Invalid("Enter a number.")
+        raise _Invalid(gettext("Enter a number."))
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation as exc:
-        raise _Invalid("Enter a number.") from exc
+        raise _Invalid(gettext("Enter a number.")) from exc
     if not number.is_finite():
-        raise _Invalid("Enter a number.")
+        raise _Invalid(gettext("Enter a number."))
     number = number.normalize()
     if len(number.as_tuple().digits) > MAX_NUMBER_DIGITS or number.adjusted() >= MAX_NUMBER_DIGITS:
-        raise _Invalid(f"Enter a number of at most {MAX_NUMBER_DIGITS} digits.")
+        raise _Invalid(
+            gettext("Enter a number of at most %(digits)d digits.") % {"digits": MAX_NUMBER_DIGITS}
+        )
     if spec.min_value is not None and number < spec.min_value:
         raise _Invalid(
-            f"Ensure this value is greater than or equal to {_decimal_text(spec.min_value)}."
+            gettext("Ensure this value is greater than or equal to %(limit)s.")
+            % {"limit": _decimal_text(spec.min_value)}
         )
     if spec.max_value is not None and number > spec.max_value:
         raise _Invalid(
-            f"Ensure this value is less than or equal to {_decimal_text(spec.max_value)}."
+            gettext("Ensure this value is less than or equal to %(limit)s.")
+            % {"limit": _decimal_text(spec.max_value)}
         )
     if number == number.to_integral_value():
         return int(number)
@@ -498,7 +524,7 @@ def _clean_date(spec: FieldSpec, value: Any) -> str:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise _Invalid("Enter a valid date as YYYY-MM-DD, e.g. 2026-03-02.")
+        raise _Invalid(gettext("Enter a valid date as YYYY-MM-DD, e.g. 2026-03-02."))
     return parsed.isoformat()
 
 
@@ -509,7 +535,9 @@ def _clean_datetime(spec: FieldSpec, value: Any) -> str:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise _Invalid("Enter a valid date and time as YYYY-MM-DD HH:MM, e.g. 2026-03-02 09:30.")
+        raise _Invalid(
+            gettext("Enter a valid date and time as YYYY-MM-DD HH:MM, e.g. 2026-03-02 09:30.")
+        )
     if timezone.is_naive(parsed):
         # Browsers send datetime-local without an offset: it is the desk's local time.
         parsed = timezone.make_aware(parsed)
@@ -519,9 +547,7 @@ def _clean_datetime(spec: FieldSpec, value: Any) -> str:
 def _clean_choice(spec: FieldSpec, value: Any) -> str:
     text = _text_value(value).strip()
     if text not in spec.choices:
-        raise _Invalid(
-            f"Select a valid choice. {_quote(text)} is not one of the available choices."
-        )
+        raise _Invalid(_not_a_choice(text))
     return text
 
 
@@ -538,17 +564,29 @@ def _clean_multiselect(spec: FieldSpec, raw: Any) -> list[str]:
         if not text:
             continue
         if text not in spec.choices:
-            raise _Invalid(
-                f"Select a valid choice. {_quote(text)} is not one of the available choices."
-            )
+            raise _Invalid(_not_a_choice(text))
         if text not in chosen:
             chosen.append(text)
     if not chosen and spec.required:
-        raise _Invalid(REQUIRED)
+        raise _Invalid(str(REQUIRED))
     if chosen and spec.min_length is not None and len(chosen) < spec.min_length:
-        raise _Invalid(f"Choose at least {spec.min_length} options.")
+        raise _Invalid(
+            ngettext(
+                "Choose at least %(count)d option.",
+                "Choose at least %(count)d options.",
+                spec.min_length,
+            )
+            % {"count": spec.min_length}
+        )
     if spec.max_length is not None and len(chosen) > spec.max_length:
-        raise _Invalid(f"Choose at most {spec.max_length} options.")
+        raise _Invalid(
+            ngettext(
+                "Choose at most %(count)d option.",
+                "Choose at most %(count)d options.",
+                spec.max_length,
+            )
+            % {"count": spec.max_length}
+        )
     # Stored in the options' order, whatever order they were sent in.
     return [choice for choice in spec.choices if choice in chosen]
 
@@ -564,9 +602,9 @@ def _clean_checkbox(spec: FieldSpec, raw: Any) -> bool:
     elif isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         checked = value.strip().lower() in TRUE_WORDS
     else:
-        raise _Invalid("Answer yes or no.")
+        raise _Invalid(gettext("Answer yes or no."))
     if spec.required and not checked:
-        raise _Invalid("Tick this box to continue.")
+        raise _Invalid(gettext("Tick this box to continue."))
     return checked
 
 
@@ -574,41 +612,74 @@ def _clean_file(spec: FieldSpec, raw: Any, uploads: Sequence[UploadedFile]) -> U
     sent = [] if raw is _MISSING else raw if isinstance(raw, list | tuple) else [raw]
     if any(not _is_empty(value) for value in sent):
         # JSON can't carry a file; a text value here is a client's mistake.
-        raise _Invalid("Send the file itself, as multipart/form-data; this field takes an upload.")
+        raise _Invalid(
+            gettext("Send the file itself, as multipart/form-data; this field takes an upload.")
+        )
     if len(uploads) > 1:
-        raise _Invalid("Upload one file here.")
+        raise _Invalid(gettext("Upload one file here."))
     if not uploads:
         if spec.required:
-            raise _Invalid("Choose a file to upload.")
+            raise _Invalid(gettext("Choose a file to upload."))
         return None
     upload = uploads[0]
     name = _original_name(upload)
     size = upload.size or 0
     if size > spec.max_size:
         raise _Invalid(
-            f"{name} is {human_size(size)}; files here can be at most {human_size(spec.max_size)}."
+            gettext("%(name)s is %(size)s; files here can be at most %(limit)s.")
+            % {"name": name, "size": human_size(size), "limit": human_size(spec.max_size)}
         )
     if size == 0:
-        raise _Invalid(f"{name} is empty.")
+        raise _Invalid(gettext("%(name)s is empty.") % {"name": name})
     extension = os.path.splitext(name)[1].lower().lstrip(".")
     if spec.allowed_file_types and extension not in spec.allowed_file_types:
-        allowed = ", ".join(f".{ext}" for ext in spec.allowed_file_types)
-        shown = f"of type .{extension}" if extension else "without an extension"
-        raise _Invalid(f"{name}: files {shown} are not accepted here; allowed: {allowed}.")
+        raise _Invalid(_type_refused(name, extension, spec.allowed_file_types))
     signatures = SIGNATURES.get(extension)
     if signatures:
         upload.seek(0)
         head = upload.read(16)
         upload.seek(0)
         if not head.startswith(signatures):
-            kind = TYPE_NAMES.get(extension, f"{extension.upper()} file")
-            raise _Invalid(f"{name} is not a {kind}, whatever its name says.")
+            kind = TYPE_NAMES.get(extension) or gettext("%(type)s file") % {
+                "type": extension.upper()
+            }
+            raise _Invalid(
+                gettext("%(name)s is not a %(kind)s, whatever its name says.")
+                % {"name": name, "kind": kind}
+            )
     return upload
+
+
+def _type_refused(name: str, extension: str, allowed_types: Sequence[str]) -> str:
+    allowed = ", ".join(f".{ext}" for ext in allowed_types)
+    if extension:
+        refused = gettext(
+            "%(name)s: files of type .%(extension)s are not accepted here; allowed: %(allowed)s."
+        )
+    else:
+        refused = gettext(
+            "%(name)s: files without an extension are not accepted here; allowed: %(allowed)s."
+        )
+    return refused % {"name": name, "extension": extension, "allowed": allowed}
 
 
 def _original_name(upload: UploadedFile) -> str:
     name = os.path.basename((upload.name or "").replace("\\", "/")).strip()
     return name[:255] or "file"
+
+
+def _at_most_characters(limit: int) -> str:
+    return ngettext(
+        "Ensure this value has at most %(limit)d character.",
+        "Ensure this value has at most %(limit)d characters.",
+        limit,
+    ) % {"limit": limit}
+
+
+def _not_a_choice(text: str) -> str:
+    return gettext("Select a valid choice. %(value)s is not one of the available choices.") % {
+        "value": _quote(text)
+    }
 
 
 def _quote(text: str) -> str:
@@ -621,7 +692,7 @@ def human_size(size: int) -> str:
     for unit in ("bytes", "KB", "MB"):
         if value < 1024 or unit == "MB":
             if unit == "bytes":
-                return f"{size} bytes"
+                return ngettext("%(size)d byte", "%(size)d bytes", size) % {"size": size}
             text = f"{value:.1f}".rstrip("0").rstrip(".")
             return f"{text} {unit}"
         value /= 1024
