@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import hashlib
 import html
 import re
 import time
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -23,6 +25,7 @@ from html.parser import HTMLParser
 import nh3
 from django.conf import settings
 from mailparser_reply import EmailReplyParser
+from mailparser_reply import parser as reply_parser
 
 MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|rif|tr)\s*(\[\d+\])?\s*:\s*)+", re.I)
@@ -80,8 +83,26 @@ class ParsedMessage:
         return sanitize_html(self.html) if self.html else ""
 
 
+class _ReusedHeaders(HeaderRegistry):
+    """The header registry of ``email.policy.default``, remembering recent headers.
+
+    That policy builds a header object (a full RFC 5322 parse) each time a header is
+    read, and the library reads a part's Content-Type again for every question asked
+    of it (``get_content_maintype``, ``get_content``, ``is_multipart`` in the parser):
+    about ten parses of one header a message, a tenth of processing a message.
+    Header objects are immutable strings, so an equal header is reused.
+    """
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 -- one module-level instance, never freed
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        return super().__call__(name, value)
+
+
+POLICY = email.policy.default.clone(header_factory=_ReusedHeaders())
+
+
 def message_from_bytes(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)
+    return email.message_from_bytes(raw, policy=POLICY)
 
 
 def header_text(message: Message, name: str) -> str:
@@ -382,15 +403,45 @@ def _payload(part: Message, defects: list[str]) -> bytes | None:
     return payload if isinstance(payload, bytes) else None
 
 
+class _FirstReply(reply_parser.EmailMessage):
+    """mailparser_reply's message, read only as far as its first reply.
+
+    ``read()`` finds every quoted header of the whole text (one large regex) and cuts
+    out each reply's signature and disclaimers; intake keeps only the first reply, so
+    ``first_reply`` stops at the header that ends it: the same reply, read the same way
+    (``read().replies[0]``), without reading the quoted history behind it.
+    """
+
+    def first_reply(self) -> reply_parser.EmailReply:
+        current, previous = 0, ""
+        for match in self.HEADER_REGEX.finditer(self.text):
+            for header in filter(None, match.groups()):  # as read() flattens findall()
+                position = self.text.find(header, current + 1 if current > 0 else current)
+                content = self.text[current:position]
+                current, previous_header, previous = max(position, 0), previous, header
+                if content.strip():
+                    return self._reply(previous_header, content)
+        return self._reply(previous, self.text[current:])
+
+    def _reply(self, header: str, content: str) -> reply_parser.EmailReply:
+        disclaimers, signatures = self._process_signatures_disclaimers(content)
+        return reply_parser.EmailReply(
+            headers=header, content=content, signatures=signatures, disclaimers=disclaimers
+        )
+
+
+# The languages as the library's parser normalises them (it drops those it lacks).
+_REPLY_LANGUAGES = EmailReplyParser(languages=REPLY_LANGUAGES).languages
+
+
 def reply_text(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        replies = EmailReplyParser(languages=REPLY_LANGUAGES).read(text=text).replies
+        reply = _FirstReply(text=text, languages=list(_REPLY_LANGUAGES)).first_reply()
     except Exception:
         return text.strip()
-    body = replies[0].body.strip() if replies else ""
-    return body or text.strip()
+    return reply.body.strip() or text.strip()
 
 
 def sanitize_html(value: str) -> str:

@@ -4,9 +4,10 @@ fixed number of queries per message."""
 from __future__ import annotations
 
 import pytest
+from mailparser_reply import EmailReplyParser
 from pytest_django.fixtures import DjangoAssertNumQueries, Settings
 
-from email_integration import services
+from email_integration import parsing, services
 from email_integration.models import EmailAccount, EmailMessage, EmailMessageStatus
 from eventlog.models import EventLog
 from nixflow import services as core_services
@@ -122,3 +123,33 @@ def test_one_failing_message_leaves_the_rest_of_its_batch_processed(
     assert sorted(Ticket.objects.values_list("title", flat=True)) == ["Second try", "Unrelated"]
     received = EventLog.objects.filter(type="email.received")
     assert sorted(int(e.subject_id) for e in received) == [done[1].pk, done[2].pk]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Printer broken.",
+        "Thanks!\n\nOn Mon, 1 Jan 2024 at 10:00, Bob <bob@example.org> wrote:\n> old\n> older",
+        "\n\nOn Monday you wrote:\n> only quoted",
+        (
+            "Danke!\n\nAm 01.01.2024 um 10:00 schrieb Bob <bob@example.de>:\n> alt\n\n"
+            "On Monday you wrote:\n> older"
+        ),
+        "Top\n-----Original Message-----\nFrom: x@example.org\nSent: today\n\nold text\n",
+        "Fixed it.\n\nBest regards,\nAnn\n\nOn Monday you wrote:\n> x",
+        "Sent from my iPhone",
+    ],
+)
+def test_the_reply_text_is_the_first_reply_the_reply_parser_reads(text: str) -> None:
+    # Intake reads only as far as the first reply (parsing._FirstReply): the same
+    # text as the library's whole read, which finds every reply of the thread.
+    whole = EmailReplyParser(languages=parsing.REPLY_LANGUAGES).read(text=text)
+    assert parsing.reply_text(text) == (whole.replies[0].body.strip() or text.strip())
+
+
+def test_a_header_read_twice_is_parsed_once() -> None:
+    raw = mail(subject="Printer")
+    first, second = parsing.message_from_bytes(raw), parsing.message_from_bytes(raw)
+    assert first["Subject"] == "Printer"
+    assert first["Subject"] is second["Subject"]  # reused: parsing.POLICY
+    assert first.get_content_type() == "text/plain"
