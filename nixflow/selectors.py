@@ -12,15 +12,25 @@ from nixflow.models import Comment, HistoryLog, Tag, Ticket, TicketWatcher, User
 
 
 def ticket_visibility_filter(user: User) -> Q:
-    """Requesters see the tickets they requested or watch; agents and admins see all.
-
-    The watch test is a semi-join (``IN (SELECT ticket_id ...)``) rather than a join on
-    watchers, so the list needs no DISTINCT and each branch can use its own index.
-    """
+    """Requesters see the tickets they requested or watch; agents and admins see all."""
     if user.is_agent:
         return Q()
-    watched = TicketWatcher.objects.filter(user=user).values("ticket_id")
-    return Q(requester=user) | Q(pk__in=watched)
+    return requested_or_watched(user)
+
+
+def requested_or_watched(user: User) -> Q:
+    """The tickets ``user`` requested or watches, whatever their role (the portal shows
+    agents theirs too).
+
+    One ``id IN (requested UNION ALL watched)``: each branch reads its own index
+    ((requester, -created) and the watchers' (user, ticket)), and PostgreSQL joins the
+    few thousand ids to the table by primary key, with no DISTINCT. ``requester = x OR
+    id IN (watched)`` makes it scan the whole table instead (an OR with a sub-plan cannot
+    use the indexes): 300 ms among a million tickets.
+    """
+    requested = Ticket.objects.filter(requester=user).order_by().values("pk")
+    watched = TicketWatcher.objects.filter(user=user).order_by().values("ticket_id")
+    return Q(pk__in=requested.union(watched, all=True))
 
 
 def ticket_tag_names() -> ArraySubquery:

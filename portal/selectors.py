@@ -46,6 +46,7 @@ from nixflow.models import (
     User,
 )
 from nixflow.search import TicketSearch, snippets
+from nixflow.selectors import requested_or_watched
 from portal.models import DeflectionAttempt
 
 DONE = (StageCategory.RESOLVED, StageCategory.CLOSED)
@@ -79,16 +80,8 @@ def activity() -> Coalesce:
 
 def mine_filter(user: User) -> Q:
     """The tickets ``user`` requested or watches, whatever their role: the portal is
-    one's own desk, so agents see there what they asked for, not the whole desk.
-
-    One ``id IN (requested UNION ALL watched)``: each branch reads its own index
-    ((requester, -created) and the watchers' (user, ticket)), and PostgreSQL joins the
-    few thousand ids to the table by primary key. ``requester = x OR id IN (watched)``,
-    the core's visibility filter, makes it scan the whole table instead (an OR with a
-    sub-plan cannot use the indexes): 300 ms among a million tickets."""
-    requested = Ticket.objects.filter(requester=user).order_by().values("pk")
-    watched = TicketWatcher.objects.filter(user=user).order_by().values("ticket_id")
-    return Q(pk__in=requested.union(watched, all=True))
+    one's own desk, so agents see there what they asked for, not the whole desk."""
+    return requested_or_watched(user)
 
 
 # --- the list -------------------------------------------------------------------------

@@ -3,6 +3,8 @@ service; output serializers render rows. None of them writes to the database."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
@@ -117,6 +119,16 @@ class TicketSerializer(serializers.ModelSerializer):
             "search_snippet",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Ticket) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not getattr(request.user, "is_agent", False):
+            # A requester's "updated" is the last change they can see: `updated` also
+            # moves for an internal note, whose time they must not learn.
+            seen = instance.public_updated or instance.created
+            data["updated"] = self.fields["updated"].to_representation(seen)
+        return data
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_search_snippet(self, ticket: Ticket) -> str | None:

@@ -278,6 +278,23 @@ def test_requester_never_sees_internal_comments_but_the_agent_does(
     ]
 
 
+def test_an_internal_note_does_not_move_the_requesters_updated_time(
+    api_client: APIClient, requester: User, agent: User, ticket: Ticket
+) -> None:
+    url = f"/api/tickets/{ticket.key}/"
+    before = as_user(APIClient(), requester).get(url).json()["updated"]
+
+    services.comment_create(ticket=ticket, author=agent, body="Internal note", is_internal=True)
+    as_requester = as_user(APIClient(), requester).get(url).json()["updated"]
+    as_agent = as_user(api_client, agent).get(url).json()["updated"]
+    listed = as_user(APIClient(), requester).get("/api/tickets/").json()["results"][0]
+
+    assert as_requester == before == listed["updated"]
+    assert as_agent > before  # agents see every change
+    services.comment_create(ticket=ticket, author=agent, body="Public reply")
+    assert as_user(APIClient(), requester).get(url).json()["updated"] > before
+
+
 def test_requester_cannot_write_an_internal_comment(
     api_client: APIClient, requester: User, ticket: Ticket
 ) -> None:
