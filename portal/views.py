@@ -87,6 +87,19 @@ def _messages_of(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
 
 
+# PostgreSQL's text cannot hold a NUL character: a search or a suggestion drops it, a
+# text to be stored is refused with this message (never a database error).
+NUL = "\x00"
+
+
+def _nul_message() -> str:
+    return _("Remove the null character (an invisible control character) from your text.")
+
+
+def _no_nul(text: str) -> str:
+    return text.replace(NUL, "")
+
+
 # --- the list -------------------------------------------------------------------------
 @require_GET
 @signed_in
@@ -94,7 +107,7 @@ def tickets(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", selectors.OPEN)
     if status not in selectors.STATUSES:
         status = selectors.OPEN
-    query = request.GET.get("q", "")[:MAX_QUERY].strip()
+    query = _no_nul(request.GET.get("q", ""))[:MAX_QUERY].strip()
     after = request.GET.get("after", "")[:200]
     page = selectors.ticket_page(user=_user(request), status=status, query=query, after=after)
     return render(
@@ -142,34 +155,33 @@ def ticket(request: HttpRequest, key: str) -> HttpResponse:
     return _ticket_page(request, _ticket_or_404(request, key))
 
 
+def _reply_refused(ticket: Any, body: str) -> tuple[int, str] | None:
+    """(status, message) when a reply can't be taken as written, else None."""
+    if not body.strip():
+        return 400, _("Write a reply first.")
+    if NUL in body:
+        return 400, _nul_message()
+    if len(body) > MAX_TEXT:
+        return 400, _("A reply can be at most %(n)d characters.") % {"n": MAX_TEXT}
+    if ticket.stage.category == "CLOSED":
+        return 409, _("This request is closed: replies are not taken any more.")
+    return None
+
+
 @require_POST
 @signed_in
 def reply(request: HttpRequest, key: str) -> HttpResponse:
     ticket = _ticket_or_404(request, key)
     body = request.POST.get("body", "")
     files = request.FILES.getlist("files")
-    if not body.strip():
-        return _ticket_page(request, ticket, status=400, errors=[_("Write a reply first.")])
-    if len(body) > MAX_TEXT:
-        return _ticket_page(
-            request,
-            ticket,
-            status=400,
-            body=body,
-            errors=[_("A reply can be at most %(n)d characters.") % {"n": MAX_TEXT}],
-        )
+    refused = _reply_refused(ticket, body)
+    if refused is not None:
+        status, message = refused
+        return _ticket_page(request, ticket, status=status, body=_no_nul(body), errors=[message])
     try:
         seen = int(request.POST.get("seen", "0"))
     except ValueError:
         seen = 0
-    if ticket.stage.category == "CLOSED":
-        return _ticket_page(
-            request,
-            ticket,
-            status=409,
-            body=body,
-            errors=[_("This request is closed: replies are not taken any more.")],
-        )
     try:
         portal_reply(
             ticket=ticket,
@@ -300,11 +312,15 @@ def simple_requests_allowed() -> bool:
 
 def _request_errors(subject: str, description: str) -> dict[str, str]:
     errors = {}
-    if not subject.strip():
+    if NUL in subject:
+        errors["subject"] = _nul_message()
+    elif not subject.strip():
         errors["subject"] = _("Give your request a subject.")
     elif len(subject) > MAX_SUBJECT:
         errors["subject"] = _("A subject can be at most %(n)d characters.") % {"n": MAX_SUBJECT}
-    if not description.strip():
+    if NUL in description:
+        errors["description"] = _nul_message()
+    elif not description.strip():
         errors["description"] = _("Describe what you need.")
     elif len(description) > MAX_TEXT:
         errors["description"] = _("A description can be at most %(n)d characters.") % {
@@ -358,6 +374,8 @@ def new(request: HttpRequest) -> HttpResponse:
                 return redirect("portal:ticket", key=created.key)
         context["general"] += lost
         return render(request, "portal/new.html", context, status=400)
+    context["subject"] = _no_nul(context["subject"])
+    context["description"] = _no_nul(context["description"])
     if context["subject"].strip():
         context["searched"] = True
         context["suggestions"] = _suggestions(
@@ -372,7 +390,7 @@ def new(request: HttpRequest) -> HttpResponse:
 def suggestions(request: HttpRequest) -> HttpResponse:
     """The suggestions as an HTML fragment, for the page's script (same markup as the
     page renders without JavaScript)."""
-    subject = request.GET.get("subject", "")[:MAX_SUBJECT]
+    subject = _no_nul(request.GET.get("subject", ""))[:MAX_SUBJECT]
     token = _attempt_token(request.GET.get("attempt", ""))
     found = _suggestions(request, subject, token) if subject.strip() else []
     return render(

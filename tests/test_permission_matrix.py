@@ -873,8 +873,6 @@ PORTAL_NOBODY = Row(LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)
 # Bad input on a page: refused with a message (400), or cleaned and taken; never a 500.
 TAKEN_OR_REFUSED = Outcome("2xx/400", frozenset({"ok", "invalid"}))
 PORTAL_BAD_INPUT = Row(LOGIN, *[TAKEN_OR_REFUSED] * 4)
-SIGNED_IN_ACTORS = "requester_a requester_b agent admin"
-NUL_BUG = "a NUL byte reaches PostgreSQL, which refuses it in text: a 500, not a message"
 
 
 def stage_of(ticket: str, to: str) -> Callable[[World], Body]:
@@ -1026,20 +1024,18 @@ PORTAL = [
         at=lambda w: {"?": "subject=printer jams"},
         GET=PORTAL_SIGNED_IN,
     ),
-    # Bad input: refused or taken, never a 500 (bug= marks the 500s left, reported).
+    # Bad input: refused or taken, never a 500.
     entry(
         "/portal/",
         "a NUL in the search",
         at=lambda w: {"?": "status=all&q=jam%00s"},
         GET=PORTAL_BAD_INPUT,
-        bug=(f"GET /portal/?q=jam%00s: {NUL_BUG} (portal.selectors.ticket_page)", SIGNED_IN_ACTORS),
     ),
     entry(
         "/portal/new/",
         "a NUL in the request",
         POST=PORTAL_BAD_INPUT,
         body=lambda w: Multipart({"subject": "Scanner\x00 slow", "description": "Slow\x00."}),
-        bug=(f"POST /portal/new/ with a NUL: {NUL_BUG} (ticket_create)", SIGNED_IN_ACTORS),
     ),
     *(
         entry(
@@ -1047,13 +1043,6 @@ PORTAL = [
             "a NUL in the subject",
             at=lambda w: {"?": "subject=printer%20jams%00"},
             GET=PORTAL_BAD_INPUT,
-            bug=(
-                (
-                    f"GET {path}?subject=printer%20jams%00: {NUL_BUG} (deflection_shown "
-                    "saves the subject when articles were suggested)"
-                ),
-                SIGNED_IN_ACTORS,
-            ),
         )
         for path in ("/portal/new/", "/portal/new/suggestions/")
     ),
@@ -1063,7 +1052,6 @@ PORTAL = [
         at=ticket_a,
         POST=Row(LOGIN, TAKEN_OR_REFUSED, HIDDEN, TAKEN_OR_REFUSED, HIDDEN),
         body=lambda w: Multipart({"body": "It jams\x00 again.", "confirmed": "1"}),
-        bug=(f"POST /portal/tickets/<key>/reply/ with a NUL: {NUL_BUG}", "requester_a agent"),
     ),
     entry(
         "/portal/new/{token}/open/{article_id}/",

@@ -121,6 +121,39 @@ def test_an_empty_reply_is_refused(portal_scene: Any) -> None:
     assert "Write a reply first." in response.content.decode()
 
 
+def test_a_null_character_is_refused_with_a_message_not_a_database_error(
+    portal_scene: Any,
+) -> None:
+    ticket = portal_scene.ticket
+    ana = client_for(portal_scene.ana)
+    comments = Comment.objects.count()
+    tickets = Ticket.objects.count()
+
+    reply = ana.post(
+        f"/portal/tickets/{ticket.key}/reply/", {"body": "Jam\x00med", "seen": seen(ticket)}
+    )
+    filed = ana.post("/portal/new/", {"subject": "Scanner\x00 slow", "description": "Slow."})
+
+    assert reply.status_code == filed.status_code == 400
+    assert "Remove the null character" in reply.content.decode()
+    assert "Remove the null character" in filed.content.decode()
+    assert (Comment.objects.count(), Ticket.objects.count()) == (comments, tickets)
+
+
+def test_a_null_character_in_a_search_or_a_subject_to_suggest_for_is_dropped(
+    portal_scene: Any,
+) -> None:
+    ana = client_for(portal_scene.ana)
+
+    for url in (
+        "/portal/?status=all&q=jam%00s",
+        "/portal/new/?subject=printer%20jams%00",
+        "/portal/new/suggestions/?subject=printer%20jams%00",
+    ):
+        assert ana.get(url).status_code == 200, url
+    assert ana.post("/portal/new/", {"subject": "printer\x00", "find": "1"}).status_code == 200
+
+
 def test_a_reply_written_while_the_desk_answered_is_held_back_once(portal_scene: Any) -> None:
     ticket = portal_scene.ticket
     loaded = seen(ticket)
