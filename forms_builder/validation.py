@@ -728,17 +728,28 @@ def definition_errors(
     keys = [row.key for row in rows]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
-        problems.append(f"Each field needs its own key; repeated: {', '.join(duplicates)}.")
+        problems.append(
+            gettext("Each field needs its own key; repeated: %(keys)s.")
+            % {"keys": ", ".join(duplicates)}
+        )
     reserved = sorted(set(keys) & set(RESERVED_KEYS))
     if reserved:
-        problems.append(f"These keys are reserved: {', '.join(reserved)}.")
+        problems.append(
+            gettext("These keys are reserved: %(keys)s.") % {"keys": ", ".join(reserved)}
+        )
     if publishing and not rows:
-        problems.append("A published form needs at least one field.")
+        problems.append(gettext("A published form needs at least one field."))
     files = sum(row.field_type == FormFieldType.FILE for row in rows)
     if files > settings.NIXFLOW_MAX_ATTACHMENTS:
         problems.append(
-            f"A form can have at most {settings.NIXFLOW_MAX_ATTACHMENTS} file fields "
-            "(the attachments of one ticket comment)."
+            ngettext(
+                "A form can have at most %(limit)d file field "
+                "(the attachments of one ticket comment).",
+                "A form can have at most %(limit)d file fields "
+                "(the attachments of one ticket comment).",
+                settings.NIXFLOW_MAX_ATTACHMENTS,
+            )
+            % {"limit": settings.NIXFLOW_MAX_ATTACHMENTS}
         )
     by_key = {row.key: row for row in rows}
     return problems + _visibility_problems(by_key) + _mapping_problems(form, by_key)
@@ -752,48 +763,67 @@ def _visibility_problems(by_key: Mapping[str, FormField]) -> list[str]:
         controller = by_key.get(row.visible_when_field)
         if controller is None:
             problems.append(
-                f"{row.key}: it is shown when {row.visible_when_field!r} has some answer, "
-                "but the form has no field with that key."
+                gettext(
+                    "%(key)s: it is shown when %(controller)s has some answer, "
+                    "but the form has no field with that key."
+                )
+                % {"key": row.key, "controller": repr(row.visible_when_field)}
             )
         elif controller.field_type == FormFieldType.FILE:
-            problems.append(f"{row.key}: visibility can't depend on a file field.")
+            problems.append(
+                gettext("%(key)s: visibility can't depend on a file field.") % {"key": row.key}
+            )
         elif controller.field_type in CHOICE_TYPES and (
             row.visible_when_value.strip() not in [c.strip() for c in controller.choices or ()]
         ):
             problems.append(
-                f"{row.key}: {row.visible_when_value!r} is not an option of {controller.key!r}."
+                gettext("%(key)s: %(value)s is not an option of %(controller)s.")
+                % {
+                    "key": row.key,
+                    "value": repr(row.visible_when_value),
+                    "controller": repr(controller.key),
+                }
             )
     loop = _visibility_loop(by_key)
     if loop:
-        problems.append(f"Visibility rules go round in a circle: {' → '.join(loop)}.")
+        problems.append(
+            gettext("Visibility rules go round in a circle: %(loop)s.") % {"loop": " → ".join(loop)}
+        )
     return problems
 
 
 def _mapping_problems(form: CustomForm, by_key: Mapping[str, FormField]) -> list[str]:
     """The title template, description field and priority mapping name real fields."""
     problems = [
-        f"The title template names {{{name}}}, which is not a field key."
+        gettext("The title template names %(name)s, which is not a field key.")
+        % {"name": f"{{{name}}}"}
         for name in _template_keys(form.title_template)
         if name not in by_key
     ]
     if form.description_field and form.description_field not in by_key:
-        problems.append(f"The description field {form.description_field!r} is not a field key.")
+        problems.append(
+            gettext("The description field %(key)s is not a field key.")
+            % {"key": repr(form.description_field)}
+        )
     if not form.priority_field:
         if form.priority_map:
-            problems.append("A priority map needs a priority field.")
+            problems.append(gettext("A priority map needs a priority field."))
         return problems
     row = by_key.get(form.priority_field)
     if row is None:
-        problems.append(f"The priority field {form.priority_field!r} is not a field key.")
+        problems.append(
+            gettext("The priority field %(key)s is not a field key.")
+            % {"key": repr(form.priority_field)}
+        )
     elif row.field_type not in {FormFieldType.SELECT, FormFieldType.RADIO}:
-        problems.append("The priority field must be a drop-down or radio field.")
+        problems.append(gettext("The priority field must be a drop-down or radio field."))
     elif isinstance(form.priority_map, dict):
         options = {c.strip() for c in row.choices or ()}
         unknown = sorted(set(form.priority_map) - options)
         if unknown:
             problems.append(
-                f"The priority map lists answers that {row.key!r} does not offer: "
-                f"{', '.join(unknown)}."
+                gettext("The priority map lists answers that %(key)s does not offer: %(answers)s.")
+                % {"key": repr(row.key), "answers": ", ".join(unknown)}
             )
     return problems
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from forms_builder.models import CustomForm, FormFieldType
-from forms_builder.validation import Definition, FieldSpec, clean_submission
+from forms_builder.validation import Definition, FieldSpec, clean_submission, definition_errors
 from tests.factories import UserFactory
 from tests.forms_builder.conftest import MakeForm, pdf
 from tests.forms_builder.factories import field
@@ -114,3 +114,33 @@ def test_the_engine_speaks_the_active_language_with_counts_filled_in(
     spec: FieldSpec, value: Any, language: str, message: str
 ) -> None:
     assert refusal(spec, value, language) == message
+
+
+@pytest.mark.parametrize(
+    ("language", "problems"),
+    [
+        (
+            "en",
+            [
+                "A published form needs at least one field.",
+                "The title template names {what}, which is not a field key.",
+                "A priority map needs a priority field.",
+            ],
+        ),
+        (
+            "de",
+            [
+                "Ein veröffentlichtes Formular braucht mindestens ein Feld.",
+                "Die Titelvorlage nennt {what}, das kein Feldschlüssel ist.",
+                "Eine Prioritätszuordnung braucht ein Prioritätsfeld.",
+            ],
+        ),
+    ],
+)
+def test_a_designer_reads_what_is_wrong_with_a_form_in_their_language(
+    language: str, problems: list[str]
+) -> None:
+    form = CustomForm(name="Broken", title_template="About {what}", priority_map={"a": "URGENT"})
+
+    with translation.override(language):
+        assert definition_errors(form, [], publishing=True) == problems
