@@ -3,8 +3,13 @@ fixed number of queries per message."""
 
 from __future__ import annotations
 
+import re._constants as constants
+import re._parser as sre_parser
+from typing import Any
+
 import pytest
 from mailparser_reply import EmailReplyParser
+from mailparser_reply import parser as reply_parser
 from pytest_django.fixtures import DjangoAssertNumQueries, Settings
 
 from email_integration import parsing, services
@@ -153,3 +158,39 @@ def test_a_header_read_twice_is_parsed_once() -> None:
     assert first["Subject"] == "Printer"
     assert first["Subject"] is second["Subject"]  # reused: parsing.POLICY
     assert first.get_content_type() == "text/plain"
+
+
+def _starts_at_a_line(nodes: Any) -> bool:
+    """Whether a parsed pattern can match only at a line start or at a line break."""
+    op, value = nodes[0]
+    if op == constants.AT:
+        return value in {constants.AT_BEGINNING, constants.AT_BEGINNING_LINE}
+    if op == constants.LITERAL:
+        return bool(value == ord("\n"))
+    if op == constants.SUBPATTERN:
+        return _starts_at_a_line(value[3])
+    if op in {constants.MAX_REPEAT, constants.MIN_REPEAT}:
+        return bool(value[0] >= 1) and _starts_at_a_line(value[2])
+    if op == constants.BRANCH:
+        return all(_starts_at_a_line(branch) for branch in value[1])
+    return False
+
+
+def test_every_quoted_header_pattern_starts_at_a_line() -> None:
+    # What lets parsing._at_line_breaks try the header patterns at line breaks only.
+    message = reply_parser.EmailMessage(text="x", languages=list(parsing.REPLY_LANGUAGES))
+    pattern = message.HEADER_REGEX
+    assert _starts_at_a_line(sre_parser.parse(pattern.pattern, pattern.flags).data)
+    assert not _starts_at_a_line(sre_parser.parse("a|^b").data)
+
+
+def test_the_guarded_header_pattern_finds_the_same_headers() -> None:
+    message = reply_parser.EmailMessage(text="x", languages=list(parsing.REPLY_LANGUAGES))
+    text = (
+        "Hi, as I said On Monday you wrote: nothing\nOn Monday Bob wrote:\n> x\n"
+        "From: a@example.org\nSent: today\n-----Original Message-----\n"
+    )
+    whole = [m.groups() for m in message.HEADER_REGEX.finditer(text)]
+    guarded = parsing._at_line_breaks(message.HEADER_REGEX)
+    assert [m.groups() for m in guarded.finditer(text)] == whole
+    assert len(whole) >= 2
