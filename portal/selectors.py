@@ -39,6 +39,7 @@ from django.utils.translation import pgettext_lazy
 from nixflow.models import (
     Attachment,
     Comment,
+    HistoryLog,
     StageCategory,
     Ticket,
     TicketWatcher,
@@ -194,6 +195,19 @@ def ticket_get(*, user: User, key: str) -> Ticket | None:
         .annotate(activity=activity(), watching=Exists(watching))
         .first()
     )
+
+
+def opened_by(*, ticket: Ticket) -> User:
+    """Who opened ``ticket``: its creation's history row names them (an agent, through
+    the admin or the API, opens tickets for requesters); the requester when none does
+    (rows loaded without the services)."""
+    row = (
+        HistoryLog.objects.filter(ticket=ticket, field="ticket", new_value="created")
+        .select_related("actor")
+        .order_by("id")
+        .first()
+    )
+    return row.actor if row is not None and row.actor is not None else ticket.requester
 
 
 def public_comments(*, ticket: Ticket) -> QuerySet[Comment]:

@@ -138,6 +138,7 @@ def _ticket_page(
         "status_text": selectors.status_text(ticket.stage.category),
         "closed": ticket.stage.category == "CLOSED",
         "comments": comments,
+        "opener": selectors.opened_by(ticket=ticket),
         "seen_comment_id": comments[-1].pk if comments else 0,
         "actions": selectors.stage_actions(ticket=ticket, user=user),
         "is_requester": ticket.requester_id == user.pk,

@@ -76,6 +76,28 @@ def test_the_requester_and_a_watcher_see_the_public_conversation(portal_scene: A
         assert "In progress" in page or "Received" in page
 
 
+def test_the_first_message_names_who_opened_the_request(portal_scene: Any) -> None:
+    opened_for_her = services.ticket_create(
+        requester=portal_scene.ana,
+        title="New badge",
+        description="Your badge is ready at the front desk.",
+        actor=portal_scene.ada,
+    )
+
+    def first_message(ticket: Ticket) -> str:
+        page = client_for(portal_scene.ana).get(f"/portal/tickets/{ticket.key}/")
+        conversation = page.content.decode().split('class="conversation"', 1)[1]
+        return conversation.split("</li>", 1)[0]
+
+    by_agent = first_message(opened_for_her)
+    by_herself = first_message(portal_scene.ticket)
+    assert "<strong>Ada" in by_agent
+    assert "Service desk" in by_agent
+    assert "Ana Alves" not in by_agent
+    assert "<strong>Ana Alves</strong>" in by_herself
+    assert "Service desk" not in by_herself
+
+
 @pytest.mark.parametrize("who", ["ben", "ada"])
 def test_someone_elses_ticket_is_not_found(portal_scene: Any, who: str) -> None:
     """Ben and the agent did not ask for it nor follow it: 404, as for no ticket."""
