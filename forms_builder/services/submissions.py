@@ -43,6 +43,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import EmailValidator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from forms_builder import events
 from forms_builder.answers import ticket_content
@@ -91,23 +92,25 @@ def _clean_submitter_email(value: str) -> tuple[str, str]:
     """(address, problem); the address is what identifies a public form's requester."""
     email = (value or "").strip()
     if not email:
-        return "", "Give your e-mail address, so that we can reply."
+        return "", _("Give your e-mail address, so that we can reply.")
     if len(email) > 254 or "\x00" in email:
-        return "", "Enter a valid e-mail address, like name@example.com."
+        return "", _("Enter a valid e-mail address, like name@example.com.")
     try:
         EmailValidator()(email)
     except ValidationError:
-        return "", "Enter a valid e-mail address, like name@example.com."
+        return "", _("Enter a valid e-mail address, like name@example.com.")
     return email, ""
 
 
 def _check_can_submit(form: CustomForm, submitter: User | None) -> None:
     if form.status != FormStatus.PUBLISHED:
-        raise PermissionDenied(f"The form {form.name!r} is not open for submissions.")
+        raise PermissionDenied(
+            _("The form %(name)s is not open for submissions.") % {"name": repr(form.name)}
+        )
     if submitter is None and form.login_required:
-        raise PermissionDenied("Sign in to fill in this form.")
+        raise PermissionDenied(_("Sign in to fill in this form."))
     if submitter is not None and not submitter.is_active:
-        raise PermissionDenied("This account is not active.")
+        raise PermissionDenied(_("This account is not active."))
 
 
 def _clean(
