@@ -412,10 +412,6 @@ class _FirstReply(reply_parser.EmailMessage):
     (``read().replies[0]``), without reading the quoted history behind it.
     """
 
-    @property
-    def HEADER_REGEX(self) -> re.Pattern[str]:  # noqa: N802 -- the library's name
-        return _at_line_breaks(super().HEADER_REGEX)
-
     def first_reply(self) -> reply_parser.EmailReply:
         current, previous = 0, ""
         for match in self.HEADER_REGEX.finditer(self.text):
@@ -451,11 +447,24 @@ def _at_line_breaks(pattern: re.Pattern[str]) -> re.Pattern[str]:
 _REPLY_LANGUAGES = EmailReplyParser(languages=REPLY_LANGUAGES).languages
 
 
+@functools.cache
+def _reply_patterns() -> dict[str, re.Pattern[str]]:
+    """The library's patterns for our languages, built once: it builds them again for
+    every message (forty joins of its language tables), and they never change."""
+    template = reply_parser.EmailMessage(text="", languages=list(_REPLY_LANGUAGES))
+    return {
+        "_header_regex": _at_line_breaks(template.HEADER_REGEX),
+        "_disclaimers_regex": template.DISCLAIMERS_REGEX,
+        "_signature_regex": template.SIGNATURE_REGEX,
+    }
+
+
 def reply_text(text: str) -> str:
     if not text.strip():
         return ""
     try:
-        reply = _FirstReply(text=text, languages=list(_REPLY_LANGUAGES)).first_reply()
+        languages = list(_REPLY_LANGUAGES)
+        reply = _FirstReply(text=text, languages=languages, **_reply_patterns()).first_reply()
     except Exception:
         return text.strip()
     return reply.body.strip() or text.strip()
