@@ -4,10 +4,15 @@ the survey stands when there is none yet."""
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, linebreaks
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from csat.models import Rating, RatingValue, Survey, SurveyStatus
+from csat.services import survey_token
 from nixflow.models import Ticket
 from nixflow.toolkit.formats import format_datetime
 
@@ -63,8 +68,51 @@ def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
     )
 
 
+def requester_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
+    """The portal's ticket page, for its requester: answer the survey there too (the
+    same pages as the mail's links), or see the answer given. Nothing for followers, and
+    nothing before the survey was mailed."""
+    if request.user.pk != ticket.requester_id:
+        return SafeString("")
+    survey = Survey.objects.filter(ticket=ticket, status=SurveyStatus.SENT).first()
+    if survey is None or survey.closes_at is None:
+        return SafeString("")
+    rating = Rating.objects.filter(survey=survey).first()
+    open_ = timezone.now() < survey.closes_at
+    token = survey_token(ticket_id=ticket.pk, requester_id=ticket.requester_id)
+    if rating is not None:
+        answer = (
+            pgettext("satisfaction rating", "Good")
+            if rating.rating == RatingValue.GOOD
+            else pgettext("satisfaction rating", "Bad")
+        )
+        said = format_html("{} <strong>{}</strong>", _("Your answer:"), answer)
+        if not open_:
+            return format_html("<p>{}</p>", said)
+        return format_html(
+            '<p>{} <a href="{}">{}</a></p>',
+            said,
+            reverse("csat:survey", args=[token]),
+            _("Change your answer"),
+        )
+    if not open_:
+        return SafeString("")
+    return format_html(
+        '<p>{}</p><p class="csat-choices"><a class="button" href="{}">{}</a> '
+        '<a class="button button--quiet" href="{}">{}</a></p>',
+        _("How did we do with your request?"),
+        reverse("csat:survey_choice", args=[token, RatingValue.GOOD]),
+        pgettext("satisfaction rating", "Good"),
+        reverse("csat:survey_choice", args=[token, RatingValue.BAD]),
+        pgettext("satisfaction rating", "Bad"),
+    )
+
+
 def register() -> None:
     """Called by CsatConfig.ready."""
-    from nixflow.toolkit.panels import register_ticket_panel
+    from nixflow.toolkit.panels import REQUESTER, register_ticket_panel
 
     register_ticket_panel(PANEL_TITLE, satisfaction_panel, order=30)
+    register_ticket_panel(
+        gettext_lazy("Your opinion"), requester_panel, order=30, audience=REQUESTER
+    )

@@ -28,6 +28,7 @@ from nixflow import services
 from nixflow.models import Stage, User
 from nixflow.services.replies import StaleReply
 from nixflow.toolkit.downloads import attachment_response
+from nixflow.toolkit.panels import REQUESTER, render_ticket_panels
 from portal import selectors
 from portal.services import (
     StageChanged,
@@ -139,6 +140,12 @@ def _ticket_page(
         "closed": ticket.stage.category == "CLOSED",
         "comments": comments,
         "opener": selectors.opened_by(ticket=ticket),
+        # What other apps show the requester about the ticket (the satisfaction survey).
+        "panels": [
+            panel
+            for panel in render_ticket_panels(request, ticket, audience=REQUESTER)
+            if panel.html
+        ],
         "seen_comment_id": comments[-1].pk if comments else 0,
         "actions": selectors.stage_actions(ticket=ticket, user=user),
         "is_requester": ticket.requester_id == user.pk,

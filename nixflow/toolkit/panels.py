@@ -1,4 +1,4 @@
-"""Panels that feature apps add to the ticket's admin page.
+"""Panels that feature apps add to a ticket's pages: the admin's, and the portal's.
 
 The core imports no feature app (they build on it, never the other way round), yet
 agents want on the ticket's page what other apps know about it: suggested knowledge
@@ -12,6 +12,11 @@ right after the ticket's own fields instead, above the conversation: for what an
 must see before anything else (the SLA clocks). A panel returns safe HTML (built with
 ``format_html``). One that fails is shown as unavailable and logged: a broken panel
 must not take the ticket page down with it.
+
+A panel is for staff on the admin's ticket page unless registered with
+``audience=REQUESTER``: then the requester portal's ticket page shows it, to the people
+who may read that ticket there (the requester and followers), who must never see
+anything internal in it.
 
 A title may be translatable (``gettext_lazy("Suggested articles")``): it is shown in the
 viewer's language, while the panel is registered, replaced and found (its ``slug``, the
@@ -43,6 +48,7 @@ logger = logging.getLogger(__name__)
 Render = Callable[[HttpRequest, "Ticket"], SafeString]
 
 BELOW, FIELDS = "below", "fields"  # below the form; after the ticket's fields
+STAFF, REQUESTER = "staff", "requester"  # the admin's ticket page; the portal's
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class TicketPanel:
     render: Render
     order: int
     placement: str = BELOW
+    audience: str = STAFF
 
     @property
     def key(self) -> str:
@@ -65,7 +72,8 @@ class RenderedPanel:
     slug: str = ""  # the English title's slug: the same in every language
 
 
-_panels: dict[str, TicketPanel] = {}
+_panels: dict[str, TicketPanel] = {}  # the admin's, by English title
+_registries: dict[str, dict[str, TicketPanel]] = {STAFF: _panels, REQUESTER: {}}
 
 
 def untranslated(text: StrOrPromise) -> str:
@@ -76,20 +84,29 @@ def untranslated(text: StrOrPromise) -> str:
 
 
 def register_ticket_panel(
-    title: StrOrPromise, render: Render, *, order: int = 100, placement: str = BELOW
+    title: StrOrPromise,
+    render: Render,
+    *,
+    order: int = 100,
+    placement: str = BELOW,
+    audience: str = STAFF,
 ) -> None:
-    """Add (or replace, by title) a panel of the ticket's admin page."""
-    panel = TicketPanel(title=title, render=render, order=order, placement=placement)
-    _panels[panel.key] = panel
+    """Add (or replace, by title and audience) a panel of a ticket's page."""
+    panel = TicketPanel(
+        title=title, render=render, order=order, placement=placement, audience=audience
+    )
+    _registries[audience][panel.key] = panel
 
 
-def unregister_ticket_panel(title: StrOrPromise) -> None:
-    _panels.pop(untranslated(title), None)
+def unregister_ticket_panel(title: StrOrPromise, *, audience: str = STAFF) -> None:
+    _registries[audience].pop(untranslated(title), None)
 
 
-def render_ticket_panels(request: HttpRequest, ticket: Ticket) -> list[RenderedPanel]:
+def render_ticket_panels(
+    request: HttpRequest, ticket: Ticket, *, audience: str = STAFF
+) -> list[RenderedPanel]:
     rendered = []
-    for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
+    for panel in sorted(_registries[audience].values(), key=lambda p: (p.order, p.key)):
         try:
             html = panel.render(request, ticket)
         except Exception:
