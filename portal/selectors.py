@@ -325,8 +325,8 @@ def attempt_get(*, user: User, token: str) -> DeflectionAttempt | None:
     return DeflectionAttempt.objects.filter(token=token, requester=user).first()
 
 
-def suggested_articles(*, user: User, subject: str, description: str = "") -> Sequence[Any]:
-    """Published articles ``user`` may read that may answer a request with this subject
+def suggested_articles(*, subject: str, description: str = "") -> Sequence[Any]:
+    """Published public articles that may answer a request with this subject
     (``knowledge.suggestions``, the ticket page's suggestions, on text not yet a
     ticket); empty when the knowledge base is not installed."""
     from django.apps import apps
@@ -338,7 +338,9 @@ def suggested_articles(*, user: User, subject: str, description: str = "") -> Se
     # Never saved: its words only. pk 0 is no ticket (ids start at 1), so "articles
     # linked to this ticket" is simply none.
     draft = Ticket(pk=0, title=subject, description=description)
-    return articles_suggested_for_ticket(ticket=draft, user=user, limit=5)
+    # Published public articles only, whoever asks: the portal is the requester's side
+    # (an agent filing a request of their own gets what a requester would read).
+    return articles_suggested_for_ticket(ticket=draft, user=None, limit=5)
 
 
 def published_forms() -> list[Any]:

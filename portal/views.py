@@ -304,9 +304,7 @@ def _suggestions(
 ) -> list[Any]:
     user = _user(request)
     articles = list(
-        selectors.suggested_articles(
-            user=user, subject=subject[:MAX_SUBJECT], description=description[:2000]
-        )
+        selectors.suggested_articles(subject=subject[:MAX_SUBJECT], description=description[:2000])
     )
     deflection_shown(
         requester=user, token=token, subject=subject, article_ids=[a.pk for a in articles]
