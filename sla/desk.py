@@ -27,6 +27,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models import Ticket
 from nixflow.toolkit.formats import format_datetime, format_duration, format_time_left
@@ -37,11 +39,11 @@ OPEN = Q(status__in=OPEN_STATUSES) | Q(status=SLAStatus.BREACHED, completed_at__
 
 OVERDUE, AT_RISK, ON_TRACK, PAUSED, NONE = "overdue", "at_risk", "on_track", "paused", "none"
 STATES = [
-    (OVERDUE, "Overdue"),
-    (AT_RISK, "At risk"),
-    (ON_TRACK, "On track"),
-    (PAUSED, "Paused"),
-    (NONE, "No clock"),
+    (OVERDUE, _("Overdue")),
+    (AT_RISK, _("At risk")),
+    (ON_TRACK, _("On track")),
+    (PAUSED, _("Paused")),
+    (NONE, _("No clock")),
 ]
 # Most urgent first; tickets without a running clock last (the btree's own order).
 URGENCY_ORDERING = F("sla_due_at").asc(nulls_last=True)
@@ -74,20 +76,34 @@ def urgency(metrics: Sequence[SLAMetric], *, now: datetime) -> Urgency | None:
             state = AT_RISK
         else:
             state = ON_TRACK
-        title = f"{first.get_metric_type_display()} due {format_datetime(deadline)}"
+        title = gettext("%(metric)s due %(deadline)s") % {
+            "metric": first.get_metric_type_display(),
+            "deadline": format_datetime(deadline),
+        }
         return Urgency(state, format_time_left(deadline, now=now), title)
     if metrics:
-        return Urgency(PAUSED, "paused", "No clock runs while the ticket waits")
+        return Urgency(
+            PAUSED,
+            pgettext("SLA clock", "paused"),
+            gettext("No clock runs while the ticket waits"),
+        )
     return None
 
 
 def _unbroken_duration(text: str) -> SafeString:
     """ "overdue 16 h 42 min" with the duration kept on one line, so that a narrow cell
     breaks before or after it ("overdue" / "16 h 42 min"), never inside it."""
-    if text.startswith("overdue "):
-        return format_html('overdue <span class="nf-nowrap">{}</span>', text[len("overdue ") :])
-    if text.endswith(" left"):
-        return format_html('<span class="nf-nowrap">{}</span> left', text[: -len(" left")])
+    # The words around the duration as format_left writes them in the active language.
+    for template in (gettext("overdue %(duration)s"), gettext("%(duration)s left")):
+        before, _marker, after = template.partition("%(duration)s")
+        if (
+            _marker
+            and len(text) > len(before) + len(after)
+            and text.startswith(before)
+            and text.endswith(after)
+        ):
+            duration = text[len(before) : len(text) - len(after)]
+            return format_html('{}<span class="nf-nowrap">{}</span>{}', before, duration, after)
     return format_html("{}", text)
 
 
@@ -145,10 +161,13 @@ def filter_by_state(tickets: QuerySet[Ticket], state: str) -> QuerySet[Ticket]:
 # --- the ticket's page --------------------------------------------------------------------
 def _clock_row(metric: SLAMetric, now: datetime) -> tuple[Any, ...]:
     if metric.completed_at is not None:
-        left = f"{metric.get_status_display()} {format_datetime(metric.completed_at)}"
+        left = gettext("%(status)s %(when)s") % {
+            "status": metric.get_status_display(),
+            "when": format_datetime(metric.completed_at),
+        }
         deadline = format_datetime(metric.deadline, empty="")
     elif metric.status == SLAStatus.CANCELLED:
-        left, deadline = "cancelled", ""
+        left, deadline = pgettext("SLA clock", "cancelled"), ""
     elif _is_due(metric) and metric.deadline is not None:
         left, deadline = (
             format_time_left(metric.deadline, now=now),
@@ -157,7 +176,8 @@ def _clock_row(metric: SLAMetric, now: datetime) -> tuple[Any, ...]:
     else:
         # Paused: no deadline; the business time it will have once it runs again.
         remaining = max(metric.target_seconds - metric.elapsed_seconds, 0)
-        left, deadline = f"paused, {format_duration(remaining)} left", ""
+        left = gettext("paused, %(duration)s left") % {"duration": format_duration(remaining)}
+        deadline = ""
     state = urgency([metric], now=now) if metric.completed_at is None else None
     css = f"nf-sla nf-sla-{state.state.replace('_', '-')}" if state else "nf-sla"
     return (
@@ -180,16 +200,23 @@ def clocks_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
         .order_by("-started_at", "-id")
     )
     if not metrics:
-        return format_html('<p class="help">{}</p>', "No SLA policy applies to this ticket.")
+        return format_html(
+            '<p class="help">{}</p>', gettext("No SLA policy applies to this ticket.")
+        )
     rows = format_html_join(
         "",
         '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class="{}">{}</span></td></tr>',
         (_clock_row(metric, now) for metric in metrics),
     )
     return format_html(
-        '<table class="nf-clocks"><thead><tr><th scope="col">Metric</th>'
-        '<th scope="col">Policy</th><th scope="col">Status</th><th scope="col">Deadline</th>'
-        '<th scope="col">Time left</th></tr></thead><tbody>{}</tbody></table>',
+        '<table class="nf-clocks"><thead><tr><th scope="col">{}</th>'
+        '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+        gettext("Metric"),
+        gettext("Policy"),
+        gettext("Status"),
+        gettext("Deadline"),
+        gettext("Time left"),
         rows,
     )
 
@@ -199,10 +226,10 @@ def register() -> None:
     from nixflow.toolkit.panels import FIELDS, register_ticket_panel
     from nixflow.toolkit.ticket_columns import register_ticket_column, register_ticket_filter
 
-    register_ticket_column("sla", "SLA", sla_cells, ordering=URGENCY_ORDERING, order=10)
+    register_ticket_column("sla", _("SLA"), sla_cells, ordering=URGENCY_ORDERING, order=10)
     # Overdue, at risk and on track tickets most urgent first: the order of the index
     # (nf_ticket_sla_due_created) that also finds them, so PostgreSQL reads the range in order.
     by_urgency = dict.fromkeys((OVERDUE, AT_RISK, ON_TRACK), URGENCY_ORDERING)
-    register_ticket_filter("sla", "SLA", STATES, filter_by_state, ordering=by_urgency)
+    register_ticket_filter("sla", _("SLA"), STATES, filter_by_state, ordering=by_urgency)
     # Next to the ticket's fields: the time left is what an agent looks for first.
-    register_ticket_panel("SLA clocks", clocks_panel, order=5, placement=FIELDS)
+    register_ticket_panel(_("SLA clocks"), clocks_panel, order=5, placement=FIELDS)

@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models import Ticket, User
 from nixflow.toolkit import queues
@@ -66,35 +67,35 @@ def breaching_soon_tickets(queryset: QuerySet[Ticket], user: User) -> QuerySet[T
 def register() -> None:
     queues.register_queue(
         slug="at-risk",
-        title="At risk",
+        title=_("At risk"),
         tickets=at_risk_tickets,
-        description="A clock passes its deadline soon",
+        description=_("A clock passes its deadline soon"),
         sort="sla",  # least time left first, on nf_ticket_sla_due_created
         tone="warning",
         order=30,
     )
     queues.register_queue(
         slug="breaching-soon",
-        title="Breaching within the hour",
+        title=_("Breaching within the hour"),
         tickets=breaching_soon_tickets,
-        description="Yours or your teams': a deadline in the next hour",
+        description=_("Yours or your teams': a deadline in the next hour"),
         sort="sla",  # the nearest deadline first, a range of nf_ticket_sla_due_created
         tone="warning",
         order=35,
     )
     queues.register_queue(
         slug="breached",
-        title="Breached",
+        title=_("Breached"),
         tickets=breached_tickets,
-        description="A running clock is past its deadline",
+        description=_("A running clock is past its deadline"),
         sort="sla",  # most overdue first: a range of nf_ticket_sla_due_created, no sort
         tone="danger",
         order=40,
     )
     queues.register_desk_link(
         slug="sla-dashboard",
-        title="SLA dashboard",
+        title=_("SLA dashboard"),
         url_name="sla_dashboard",
-        description="Compliance, breaches to acknowledge, clocks at risk",
+        description=_("Compliance, breaches to acknowledge, clocks at risk"),
         order=10,
     )
