@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from nixflow.models import User
@@ -22,13 +23,13 @@ class KnowledgeConfig(AppConfig):
         from nixflow.toolkit.panels import register_ticket_panel
         from nixflow.toolkit.queues import register_desk_link
 
-        register_ticket_panel("Suggested articles", ticket_suggestions_panel, order=10)
+        register_ticket_panel(_("Suggested articles"), ticket_suggestions_panel, order=10)
         register_renamed_types(FORMER_TYPES)
         register_desk_link(
             slug="kb-searches",
-            title="Knowledge base searches",
+            title=_("Knowledge base searches"),
             url_name="admin:knowledge_knowledgesearchhistory_report",
-            description="What people search for, and the searches that find nothing",
+            description=_("What people search for, and the searches that find nothing"),
             order=30,
         )
 
