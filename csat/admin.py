@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from csat import selectors
 from csat.models import Rating, Survey, SurveyPolicy
@@ -69,7 +70,7 @@ class SurveyAdmin(RecordAdmin):
     list_select_related = ("agent", "team")
     exclude = ("requester",)  # the person's account, not needed to read the survey
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=_("ticket"), ordering="ticket_id")
     def ticket_ref(self, survey: Survey) -> SafeString:
         return _ticket_link(survey.ticket_id)
 
@@ -91,11 +92,11 @@ class RatingAdmin(RecordAdmin):
     # on each page view; the date filter's fixed ranges need no query of their own.
     exclude = ("survey",)
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=_("ticket"), ordering="ticket_id")
     def ticket_ref(self, rating: Rating) -> SafeString:
         return _ticket_link(rating.ticket_id)
 
-    @admin.display(description="comment", boolean=True)
+    @admin.display(description=_("comment"), boolean=True)
     def has_comment(self, rating: Rating) -> bool:
         return bool(rating.comment)
 

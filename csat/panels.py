@@ -16,25 +16,30 @@ from csat.services import survey_token
 from nixflow.models import Ticket
 from nixflow.toolkit.formats import format_datetime
 
-PANEL_TITLE = "Satisfaction"
+PANEL_TITLE = gettext_lazy("Satisfaction")
 
 
 def _survey_state(survey: Survey) -> str:
     if survey.status == SurveyStatus.SCHEDULED:
-        return f"Survey due {format_datetime(survey.due_at)}."
+        return _("Survey due %(due)s.") % {"due": format_datetime(survey.due_at)}
     if survey.status == SurveyStatus.SENT:
-        return (
-            f"Survey mailed {format_datetime(survey.sent_at)}; open until "
-            f"{format_datetime(survey.closes_at)}. No answer yet."
-        )
-    reason = f" ({survey.status_reason})" if survey.status_reason else ""
-    return f"Survey {survey.get_status_display().lower()}{reason}."
+        return _("Survey mailed %(sent)s; open until %(closes)s. No answer yet.") % {
+            "sent": format_datetime(survey.sent_at),
+            "closes": format_datetime(survey.closes_at),
+        }
+    status = survey.get_status_display().lower()
+    if survey.status_reason:
+        return _("Survey %(status)s (%(reason)s).") % {
+            "status": status,
+            "reason": survey.status_reason,
+        }
+    return _("Survey %(status)s.") % {"status": status}
 
 
 def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
     survey = Survey.objects.select_related("agent", "team").filter(ticket=ticket).first()
     if survey is None:
-        return format_html('<p class="help">{}</p>', "No satisfaction survey for this ticket.")
+        return format_html('<p class="help">{}</p>', _("No satisfaction survey for this ticket."))
     rating = Rating.objects.filter(survey=survey).first()
     if rating is None:
         return format_html('<p class="help">{}</p>', _survey_state(survey))
@@ -47,24 +52,26 @@ def satisfaction_panel(request: HttpRequest, ticket: Ticket) -> SafeString:
         if name
     )
     changed = (
-        format_html(" (changed {})", format_datetime(rating.updated))
+        format_html(" ({})", _("changed %(when)s") % {"when": format_datetime(rating.updated)})
         if rating.updated != rating.created
         else ""
     )
     return format_html(
-        '<p class="nf-csat nf-csat-{}"><strong>{}</strong> — rated {}{}{}</p>{}',
+        '<p class="nf-csat nf-csat-{}"><strong>{}</strong> — {}{}{}</p>{}',
         rating.rating,
-        "Good" if rating.rating == RatingValue.GOOD else "Bad",
-        format_datetime(rating.created),
+        pgettext("satisfaction rating", "Good")
+        if rating.rating == RatingValue.GOOD
+        else pgettext("satisfaction rating", "Bad"),
+        _("rated %(when)s") % {"when": format_datetime(rating.created)},
         changed,
-        format_html("; credited to {}", credited) if credited else "",
+        format_html("; {}", _("credited to %(names)s") % {"names": credited}) if credited else "",
         format_html(
             '<blockquote class="nf-csat-comment">{}</blockquote>',
             # Escaped by linebreaks itself, which returns a plain str.
             mark_safe(linebreaks(rating.comment, autoescape=True)),  # noqa: S308
         )
         if rating.comment
-        else format_html('<p class="help">{}</p>', "No comment."),
+        else format_html('<p class="help">{}</p>', _("No comment.")),
     )
 
 
