@@ -11,6 +11,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models import DeskSettings, Stage, Ticket, Transition, User, Workflow
 from nixflow.services.tags import split_tag_names
@@ -47,8 +49,8 @@ class TicketAddForm(forms.ModelForm):
     workflow = forms.ModelChoiceField(
         queryset=Workflow.objects.filter(is_active=True),
         required=False,
-        empty_label="Default workflow",
-        help_text="The ticket starts in the first stage of this workflow.",
+        empty_label=_("Default workflow"),
+        help_text=_("The ticket starts in the first stage of this workflow."),
     )
 
     class Meta:
@@ -79,8 +81,8 @@ class TagNamesField(forms.CharField):
 
 def tags_help_text() -> str:
     if DeskSettings.load().tags_locked:
-        return "Comma-separated. The tag list is locked: only existing tags (see Tags)."
-    return "Comma-separated, e.g. “VPN, billing”. A new name adds the tag."
+        return gettext("Comma-separated. The tag list is locked: only existing tags (see Tags).")
+    return gettext("Comma-separated, e.g. “VPN, billing”. A new name adds the tag.")
 
 
 class TicketChangeForm(forms.ModelForm):
@@ -89,7 +91,9 @@ class TicketChangeForm(forms.ModelForm):
     stage = StageChoiceField(queryset=Stage.objects.none())
     # Not the model's ``tags``: the admin's save_related would set the relation itself.
     # TicketAdmin.save_model saves them through services.ticket_tags_set.
-    tag_names = TagNamesField(label="Tags", widget=forms.TextInput(attrs={"class": "vTextField"}))
+    tag_names = TagNamesField(
+        label=_("Tags"), widget=forms.TextInput(attrs={"class": "vTextField"})
+    )
 
     class Meta:
         model = Ticket
@@ -99,7 +103,7 @@ class TicketChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         ticket = self.instance
         if "team" in self.fields:
-            self.fields["team"].help_text = (
+            self.fields["team"].help_text = gettext(
                 "Moving it is recorded; a team that assigns automatically may give it to "
                 "one of its agents when nobody has it."
             )
@@ -108,12 +112,14 @@ class TicketChangeForm(forms.ModelForm):
         stage = cast(StageChoiceField, self.fields["stage"])
         stage.queryset = allowed.order_by("position")
         names = [s.name for s in stage.queryset if s.pk != ticket.stage_id]
-        allowed_text = ", ".join(names) if names else "none (it is a final stage)"
-        stage.help_text = f"Allowed from {ticket.stage.name}: {allowed_text}."
-        stage.error_messages["invalid_choice"] = (
-            f"{ticket.key} cannot move from {ticket.stage.name} to that stage. "
-            f"Allowed: {allowed_text}."
-        )
+        allowed_text = ", ".join(names) if names else gettext("none (it is a final stage)")
+        stage.help_text = gettext("Allowed from %(stage)s: %(allowed)s.") % {
+            "stage": ticket.stage.name,
+            "allowed": allowed_text,
+        }
+        stage.error_messages["invalid_choice"] = gettext(
+            "%(key)s cannot move from %(stage)s to that stage. Allowed: %(allowed)s."
+        ) % {"key": ticket.key, "stage": ticket.stage.name, "allowed": allowed_text}
         if "tag_names" in self.fields:
             names = sorted((tag.name for tag in ticket.tags.all()), key=str.casefold)
             self.fields["tag_names"].initial = ", ".join(names)
@@ -136,12 +142,12 @@ class TicketActionForm(ActionForm):
     to_stage = WorkflowStageChoiceField(
         queryset=Stage.objects.select_related("workflow").order_by("workflow__name", "position"),
         required=False,
-        label="Stage:",
-        empty_label="(for “Move to stage”)",
+        label=_("Stage:"),
+        empty_label=_("(for “Move to stage”)"),
     )
     tag_names = TagNamesField(
-        label="Tags:",
-        widget=forms.TextInput(attrs={"placeholder": "for “Add/Remove tags”", "size": 18}),
+        label=_("Tags:"),
+        widget=forms.TextInput(attrs={"placeholder": _("for “Add/Remove tags”"), "size": 18}),
     )
 
 
@@ -177,7 +183,8 @@ class StageInlineFormSet(forms.BaseInlineFormSet):
             Exists(Ticket.objects.filter(stage=OuterRef("pk")))
         )
         errors = [
-            f"Stage {stage.name} has tickets; move them to another stage before deleting it."
+            gettext("Stage %(stage)s has tickets; move them to another stage before deleting it.")
+            % {"stage": stage.name}
             for stage in in_use.order_by("position")
         ]
         if errors:
@@ -196,13 +203,16 @@ class ReplyComposerForm(forms.Form):
     hidden ``composer_<name>`` that keeps the inserted choice until the reply is sent."""
 
     reply_body = forms.CharField(
-        label="Reply",
+        label=_("Reply"),
         required=False,  # "insert" posts an empty one; sending checks it (clean_for_send)
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "Write your reply…"}),
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": _("Write your reply…")}),
     )
     visibility = forms.ChoiceField(
-        choices=[(PUBLIC, "Public reply (the requester reads it)"), (INTERNAL, "Internal note")],
+        choices=[
+            (PUBLIC, _("Public reply (the requester reads it)")),
+            (INTERNAL, _("Internal note")),
+        ],
         initial=PUBLIC,
         widget=forms.RadioSelect,
     )

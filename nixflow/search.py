@@ -32,6 +32,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_save
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.events import TICKET_MERGED, TICKET_UPDATED
 from nixflow.models import Comment, Ticket, User
@@ -129,7 +130,7 @@ def register() -> None:
     ticket_event.connect(on_ticket_event, dispatch_uid="nixflow.search")
     post_save.connect(on_row_saved, sender=Ticket, dispatch_uid="nixflow.search.ticket")
     post_save.connect(on_row_saved, sender=Comment, dispatch_uid="nixflow.search.comment")
-    register_ticket_column("search", "Found", admin_cells, order=10, shown=searching)
+    register_ticket_column("search", _("Found"), admin_cells, order=10, shown=searching)
 
 
 # --- searching ----------------------------------------------------------------------------

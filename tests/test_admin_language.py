@@ -23,6 +23,8 @@ from macros import services as macro_services
 from macros.models import Macro, Scope
 from nixflow.models import Ticket, User
 from nixflow.toolkit import panels
+from nixflow.toolkit.admin import report_failures
+from nixflow.toolkit.formats import format_duration, format_left
 from tests.factories import AdminFactory, AgentFactory, RequesterFactory
 from tests.helpers import new_ticket
 from tests.support.browser import browser, login, screenshot
@@ -136,6 +138,62 @@ def test_a_german_agent_gets_german_messages(
     )
     assert response.status_code == 200
     assert "Wählen Sie neben der Aktion ein Makro aus." in response.content.decode()
+
+
+def test_a_german_agent_reads_the_composer_and_the_feature_panels_in_german(
+    client: Client, german_agent: User, desk_ticket: Ticket
+) -> None:
+    url = reverse("admin:nixflow_ticket_change", args=[desk_ticket.pk])
+    html = page(signed_in(client, german_agent), url)
+    assert "Öffentliche Antwort (der Anfragende liest sie)" in html
+    assert german("Write your reply…") in html
+    for text in ("SLA clocks", "No SLA policy applies to this ticket.", "Satisfaction"):
+        assert german(text) in html
+    assert german("No satisfaction survey for this ticket.") in html
+    assert "Public reply (the requester reads it)" not in html
+
+
+def test_a_german_agent_reads_the_sla_filter_and_the_feature_links_in_german(
+    client: Client, german_agent: User, desk_ticket: Ticket
+) -> None:
+    html = page(signed_in(client, german_agent), reverse("admin:nixflow_ticket_changelist"))
+    assert german("At risk") in html  # the SLA filter's choices
+    assert german("No clock") in html
+    desk = page(signed_in(client, german_agent), reverse(DESK))
+    assert german("Knowledge base searches") in desk
+    assert german("Notifications") in desk
+
+
+def test_durations_and_deadlines_read_in_the_active_language() -> None:
+    with translation.override("de"):
+        assert format_duration(8100) == "2 Std. 15 Min."
+        assert format_duration(93_600) == "1 T. 2 Std."
+        assert format_left(-2400) == "überfällig seit 40 Min."
+        assert format_left(600) == "noch 10 Min."
+    with translation.override("en"):
+        assert format_duration(8100) == "2 h 15 min"
+        assert format_duration(30) == "0 min"
+        assert format_left(-2400) == "overdue 40 min"
+
+
+class _Messages:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def message_user(self, request: Any, message: str, level: int) -> None:
+        self.sent.append(message)
+
+
+def test_a_bulk_actions_failures_are_reported_in_the_active_language() -> None:
+    failures = [f"NF-{n}: Nein." for n in range(1, 13)]
+    german_admin, english_admin = _Messages(), _Messages()
+    with translation.override("de"):
+        report_failures(german_admin, None, "Could not move", failures)  # type: ignore[arg-type]
+    with translation.override("en"):
+        report_failures(english_admin, None, "Could not move", failures[:1])  # type: ignore[arg-type]
+    assert german_admin.sent[0].startswith("Verschieben fehlgeschlagen (12 Tickets): NF-1: Nein.;")
+    assert german_admin.sent[0].endswith("NF-10: Nein; und 2 weitere.")
+    assert english_admin.sent == ["Could not move 1 ticket: NF-1: Nein."]
 
 
 # --- English -------------------------------------------------------------------------------

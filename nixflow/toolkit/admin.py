@@ -23,6 +23,8 @@ from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Sub
 from django.db.models.functions import Coalesce
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext, gettext_noop, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from eventlog.services import event_record
 from nixflow.events import ADMIN_ADDED, ADMIN_CHANGED, ADMIN_DELETED
@@ -175,7 +177,7 @@ class ServiceRefusalMixin:
 def add_refusal(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
     """Errors on the form's fields where the service named one, else on the form."""
     if isinstance(error, PermissionDenied):
-        form.add_error(None, str(error) or "You are not allowed to make this change.")
+        form.add_error(None, str(error) or gettext("You are not allowed to make this change."))
     elif hasattr(error, "error_dict"):
         for name, errors in error.error_dict.items():
             form.add_error(name if name in form.fields else None, errors)
@@ -230,8 +232,40 @@ def related_count(queryset: QuerySet[Any], field: str) -> Coalesce:
     )
 
 
+# The nouns bulk actions count, in the active language ("3 Tickets"); another noun
+# (a model's verbose_name, already translated) gets the English plural of ``plural``.
+COUNTED = {
+    "ticket": ngettext_lazy("%(count)d ticket", "%(count)d tickets", "count"),
+    "message": ngettext_lazy("%(count)d message", "%(count)d messages", "count"),
+    "tag": ngettext_lazy("%(count)d tag", "%(count)d tags", "count"),
+    "article": ngettext_lazy("%(count)d article", "%(count)d articles", "count"),
+    "submission": ngettext_lazy("%(count)d submission", "%(count)d submissions", "count"),
+    "feedback item": ngettext_lazy("%(count)d feedback item", "%(count)d feedback items", "count"),
+    "comment": ngettext_lazy("%(count)d comment", "%(count)d comments", "count"),
+}
+
+# What the admin's bulk actions pass as ``failed`` to report_failures and bulk_apply,
+# for the catalogs; report_failures translates whatever it is given.
+FAILED_PHRASES = (
+    gettext_noop("Could not assign"),
+    gettext_noop("Could not delete"),
+    gettext_noop("Could not merge"),
+    gettext_noop("Could not move"),
+    gettext_noop("Could not reject"),
+    gettext_noop("Could not release"),
+    gettext_noop("Could not resend"),
+    gettext_noop("Could not send the confirmation mail of"),
+    gettext_noop("Could not tag"),
+    gettext_noop("Could not untag"),
+    gettext_noop("Did not change"),
+)
+
+
 def plural(count: int, singular: str, plural: str | None = None) -> str:
-    """3, "ticket" → "3 tickets"; 1, "ticket" → "1 ticket"."""
+    """3, "ticket" → "3 tickets"; 1, "ticket" → "1 ticket"; in the active language for
+    the nouns of ``COUNTED``."""
+    if plural is None and singular in COUNTED:
+        return str(COUNTED[singular] % {"count": count})
     return f"{count} {singular if count == 1 else (plural or singular + 's')}"
 
 
@@ -252,10 +286,16 @@ def report_failures(
         return
     shown = "; ".join(failures[:MAX_LISTED_ERRORS])
     more = len(failures) - MAX_LISTED_ERRORS
-    suffix = f"; and {more} more" if more > 0 else ""
+    suffix = gettext("; and %(count)d more") % {"count": more} if more > 0 else ""
     model_admin.message_user(
         request,
-        f"{what} {plural(len(failures), noun)}: {shown.rstrip('.')}{suffix}.",
+        gettext("%(failed)s %(items)s: %(failures)s%(more)s.")
+        % {
+            "failed": gettext(what),
+            "items": plural(len(failures), noun),
+            "failures": shown.rstrip("."),
+            "more": suffix,
+        },
         messages.ERROR,
     )
 
@@ -294,9 +334,9 @@ class RecordAdmin(RolePermissionsMixin, admin.ModelAdmin):
     ordering: ClassVar[tuple[str, ...]] = ("-id",)
     show_full_result_count = False
     search_fields = ("ticket__id",)
-    search_help_text = "A ticket key, such as NF-12."
+    search_help_text = _("A ticket key, such as NF-12.")
 
-    @admin.display(description="ticket", ordering="ticket_id")
+    @admin.display(description=_("ticket"), ordering="ticket_id")
     def ticket_key(self, obj: Comment | HistoryLog) -> str:
         return Ticket.key_for(obj.ticket_id)
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 NO_VALUE = "—"
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -35,23 +36,28 @@ def format_duration(value: float | timedelta | None, *, empty: str = NO_VALUE) -
     if value is None:
         return empty
     minutes = int(abs(_seconds(value)) // MINUTE)
-    if minutes == 0:
-        return "0 min"
     days, minutes = divmod(minutes, DAY // MINUTE)
     hours, minutes = divmod(minutes, HOUR // MINUTE)
+    units = {"days": days, "hours": hours, "minutes": minutes}
+    # Abbreviations, the same for one and many ("1 d", "3 d"); translators may change
+    # the unit's letters and their order, not the numbers.
     if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
+        if hours:
+            return gettext("%(days)d d %(hours)d h") % units
+        return gettext("%(days)d d") % units
     if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
+        if minutes:
+            return gettext("%(hours)d h %(minutes)d min") % units
+        return gettext("%(hours)d h") % units
+    return gettext("%(minutes)d min") % units
 
 
 def format_left(seconds: float | timedelta) -> str:
     """Time to a deadline: "2 h 15 min left", or "overdue 40 min" at zero and below."""
     left = _seconds(seconds)
     if left <= 0:
-        return f"overdue {format_duration(left)}"
-    return f"{format_duration(left)} left"
+        return gettext("overdue %(duration)s") % {"duration": format_duration(left)}
+    return gettext("%(duration)s left") % {"duration": format_duration(left)}
 
 
 def format_time_left(deadline: datetime, *, now: datetime | None = None) -> str:
