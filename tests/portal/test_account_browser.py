@@ -37,6 +37,14 @@ def assert_shown_page_accessible(driver: webdriver.Chrome) -> None:
         assert not found, f"{driver.current_url} at {width} px: {found}"
 
 
+def wait_for_text(driver: webdriver.Chrome, text: str) -> None:
+    """The page after a POST says ``text`` (its title is the same as before the POST, so
+    waiting for the title could read the old page while the new one loads)."""
+    WebDriverWait(driver, 15).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "main"), text)
+    )
+
+
 def wait_for_title(driver: webdriver.Chrome, text: str) -> None:
     WebDriverWait(driver, 10).until(expected_conditions.title_contains(text))
 
@@ -77,13 +85,11 @@ def test_a_requester_signs_in_with_a_mailed_link_and_sets_a_password(
     wait_for_title(browser, "Your settings")
     Select(browser.find_element(By.ID, "id_time_zone")).select_by_value("Europe/Berlin")
     browser.find_element(By.CSS_SELECTOR, "input[value=profile] ~ button").click()
-    wait_for_title(browser, "Your settings")
-    assert "Your settings were saved." in browser.find_element(By.TAG_NAME, "main").text
+    wait_for_text(browser, "Your settings were saved.")
     browser.find_element(By.ID, "id_new_password1").send_keys(NEW)
     browser.find_element(By.ID, "id_new_password2").send_keys(NEW)
     browser.find_element(By.CSS_SELECTOR, "input[value=password] ~ button").click()
-    wait_for_title(browser, "Your settings")
-    assert "Your password was saved." in browser.find_element(By.TAG_NAME, "main").text
+    wait_for_text(browser, "Your password was saved.")
     nina.refresh_from_db()
     assert nina.time_zone == "Europe/Berlin"
     assert nina.check_password(NEW)
