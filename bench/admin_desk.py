@@ -54,7 +54,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,8 +64,8 @@ from textwrap import shorten
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bench.kept import record_load, recorded_load, wanted_load
-from bench.tickets_api import BenchError, bench_main, child_env, machine, manage, say, write_results
+from bench.kept import open_kept, record_load, recorded_load, wanted_load
+from bench.tickets_api import BenchError, bench_main, machine, manage, say, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -275,13 +274,6 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
     return {**info, "reused": False}
 
 
-def use(database: str) -> None:
-    from django.db import connections
-
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = database
-
-
 # --- what to request --------------------------------------------------------------------
 @dataclass
 class Target:
@@ -460,20 +452,11 @@ def measure(desk: Desk, targets: list[Target], runs: int, warmup: int) -> None:
 
 # --- the run ----------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
-    from tests.support.processes import database_url, drop_database
-
     with contextlib.ExitStack() as cleanup:
-        var_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="nf-bench-")))
-        env = child_env(database_url(args.database), var_dir)
-        if args.drop:
-            cleanup.callback(drop_database, args.database)
-        load = prepare_database(args, env)
-        use(args.database)
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            server_version = cursor.fetchone()[0]
+        opened = open_kept(args, cleanup, prepare_database)
+        if opened is None:
+            return 0
+        load, server_version = opened.load, opened.server_version
         desk = Desk()
         notes: list[str] = []
         say(f"== finding the pages (signed in as {desk.agent.username})")
@@ -486,7 +469,6 @@ def run(args: argparse.Namespace) -> int:
         load_average = [os.getloadavg()[0]]
         measure(desk, targets, args.runs, args.warmup)
         load_average.append(os.getloadavg()[0])
-        connection.close()
 
     results = report(
         targets,

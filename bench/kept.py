@@ -1,13 +1,17 @@
 """Benchmark databases kept between runs: loading a million tickets takes a quarter of
 an hour or more, so the benchmarks that need one (admin_desk, ticket_search) keep it
 under a name per size and record on it, with ``COMMENT ON DATABASE``, what was loaded.
-The next run with the same parameters reuses it."""
+The next run with the same parameters reuses it (``open_kept`` starts such a run)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -49,3 +53,48 @@ def record_load(database: str, info: dict[str, Any]) -> None:
                 sql.Identifier(database), sql.Literal(json.dumps(info))
             )
         )
+
+
+def use(database: str) -> None:
+    """Point this process's Django at ``database`` (the benchmarks that time pages in
+    process: the client's requests then read the kept data)."""
+    from django.db import connections
+
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = database
+
+
+@dataclass(frozen=True)
+class Opened:
+    load: dict[str, Any]  # what prepare returned: the load's figures, reused or not
+    server_version: str
+
+
+def open_kept(
+    args: argparse.Namespace,
+    cleanup: contextlib.ExitStack,
+    prepare: Callable[[argparse.Namespace, dict[str, str]], dict[str, Any]],
+) -> Opened | None:
+    """What each kept-database benchmark's run starts with: a scratch var dir, the child
+    processes' environment on ``args.database``, the drop at the end with ``--drop``, the
+    load (``prepare``, which reuses what matches), then Django pointed at it. None when
+    ``--load-only`` says to stop there."""
+    from bench.tickets_api import child_env, say
+    from tests.support.processes import database_url, drop_database
+
+    var_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="nf-bench-")))
+    env = child_env(database_url(args.database), var_dir)
+    if args.drop:
+        cleanup.callback(drop_database, args.database)
+    load = prepare(args, env)
+    if getattr(args, "load_only", False):
+        say("== loaded; --load-only: nothing timed")
+        return None
+    use(args.database)
+    from django.db import connection
+
+    cleanup.callback(connection.close)  # closed before the drop above (last in, first out)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server_version = cursor.fetchone()[0]
+    return Opened(load=load, server_version=server_version)

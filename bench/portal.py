@@ -35,19 +35,17 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.kept import record_load, recorded_load, wanted_load
+from bench.kept import open_kept, record_load, recorded_load, wanted_load
 from bench.tickets_api import (
     BenchError,
     Stats,
     bench_main,
-    child_env,
     machine,
     manage,
     say,
@@ -155,13 +153,6 @@ def _vacuum(database: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
-def use(database: str) -> None:
-    from django.db import connections
-
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = database
-
-
 # --- the timing ---------------------------------------------------------------------------
 def search_word() -> str:
     """A word of the requester's public conversation that a few of their tickets have."""
@@ -217,28 +208,15 @@ def measure(args: argparse.Namespace) -> dict[str, list[float]]:
 
 # --- the run ----------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
-    from tests.support.processes import database_url, drop_database
-
     with contextlib.ExitStack() as cleanup:
-        var_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="nf-bench-")))
-        env = child_env(database_url(args.database), var_dir)
-        if args.drop:
-            cleanup.callback(drop_database, args.database)
-        load = prepare_database(args, env)
-        if args.load_only:
-            say("== loaded; --load-only: nothing timed")
+        opened = open_kept(args, cleanup, prepare_database)
+        if opened is None:
             return 0
-        use(args.database)
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            server_version = cursor.fetchone()[0]
+        load, server_version = opened.load, opened.server_version
         say(f"== timing the portal's list: {args.runs} runs after {args.warmup}")
         load_average = [os.getloadavg()[0]]
         samples = measure(args)
         load_average.append(os.getloadavg()[0])
-        connection.close()
     results = report(samples, args, load, server_version, load_average)
     return write_results(args.output, "portal", results, markdown(results))
 

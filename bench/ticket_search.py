@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,12 +43,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.kept import record_load, recorded_load, wanted_load
+from bench.kept import open_kept, record_load, recorded_load, use, wanted_load
 from bench.tickets_api import (
     BenchError,
     Stats,
     bench_main,
-    child_env,
     machine,
     manage,
     say,
@@ -160,13 +158,6 @@ def _vacuum(database: str) -> None:
 
     with admin_connection(database) as conn:
         conn.execute("VACUUM (ANALYZE)")
-
-
-def use(database: str) -> None:
-    from django.db import connections
-
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = database
 
 
 # --- the queries ----------------------------------------------------------------------------
@@ -292,29 +283,16 @@ def measure(mix: list[Query], args: argparse.Namespace) -> None:
 
 # --- the run ----------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
-    from tests.support.processes import database_url, drop_database
-
     with contextlib.ExitStack() as cleanup:
-        var_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="nf-bench-")))
-        env = child_env(database_url(args.database), var_dir)
-        if args.drop:
-            cleanup.callback(drop_database, args.database)
-        load = prepare_database(args, env)
-        if args.load_only:
-            say("== loaded; --load-only: nothing timed")
+        opened = open_kept(args, cleanup, prepare_database)
+        if opened is None:
             return 0
-        use(args.database)
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            server_version = cursor.fetchone()[0]
+        load, server_version = opened.load, opened.server_version
         mix = query_mix()
         say(f"== timing {len(mix)} queries: {args.runs} runs, baseline {args.baseline_runs}")
         load_average = [os.getloadavg()[0]]
         measure(mix, args)
         load_average.append(os.getloadavg()[0])
-        connection.close()
     results = report(mix, args, load, server_version, load_average)
     return write_results(args.output, "ticket_search", results, markdown(results))
 
