@@ -589,11 +589,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # As in production (and as the other benchmarks' servers run): with DEBUG on, Django
-    # keeps every query and renders debug context, and pages take several times longer.
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    return bench_main(parse_args, run, argv)
+    return bench_main(parse_args, run, argv, in_process=True)
 
 
 if __name__ == "__main__":

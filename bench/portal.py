@@ -296,11 +296,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # As in production (and as the other benchmarks' servers run): no debug bookkeeping,
-    # which would keep every query and render templates uncached.
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    return bench_main(parse_args, run, argv)
+    return bench_main(parse_args, run, argv, in_process=True)
 
 
 if __name__ == "__main__":

@@ -543,9 +543,19 @@ def bench_main(
     parse: Callable[[Sequence[str]], argparse.Namespace],
     measure_run: Callable[[argparse.Namespace], int],
     argv: Sequence[str] | None = None,
+    *,
+    in_process: bool = False,
 ) -> int:
     """What every bench module's ``main`` does: parse, set Django up, run; exit 2 when the
-    run itself failed (as opposed to measuring a missed target, which is 1)."""
+    run itself failed (as opposed to measuring a missed target, which is 1).
+
+    ``in_process``: the benchmark times pages in this process (Django's test client), so
+    Django runs as in production, as the other benchmarks' servers do: with DEBUG on it
+    keeps every query and renders debug context, and pages take several times longer.
+    """
+    if in_process:
+        os.environ["DEBUG"] = "false"
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
     args = parse(sys.argv[1:] if argv is None else argv)
     # Django settings find the database server: DATABASE_URL, else the embedded one.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nixflow.settings")
