@@ -64,7 +64,14 @@ from textwrap import shorten
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bench.kept import open_kept, record_load, recorded_load, wanted_load
+from bench.kept import (
+    add_kept_arguments,
+    kept_database_name,
+    open_kept,
+    record_load,
+    recorded_load,
+    wanted_load,
+)
 from bench.tickets_api import BenchError, bench_main, machine, manage, say, write_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -577,12 +584,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--max-choices", type=int, default=6, help="Choices timed per filter at most (6)."
     )
-    parser.add_argument("--fresh", action="store_true", help="Rebuild the kept database.")
-    parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--database", help=f"Database name (default {DATABASE_PREFIX}_<tickets>).")
+    add_kept_arguments(parser, results=RESULTS, prefix=DATABASE_PREFIX)
     args = parser.parse_args(argv)
-    args.database = args.database or f"{DATABASE_PREFIX}_{args.tickets}"
+    args.database = kept_database_name(args, DATABASE_PREFIX, args.tickets)
     if args.tickets < 1 or args.runs < 1 or args.warmup < 0 or args.deep_page < 1:
         parser.error("--tickets, --runs and --deep-page must be positive, --warmup 0 or more")
     return args

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.kept import record_load, recorded_load
+from bench.kept import add_kept_arguments, kept_database_name, record_load, recorded_load
 from bench.tickets_api import (
     BenchError,
     bench_main,
@@ -429,13 +429,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=300, help="Timed requests per page.")
     parser.add_argument("--warmup", type=int, default=30, help="Untimed requests first.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fresh", action="store_true", help="Rebuild the kept database.")
-    parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")
-    parser.add_argument("--load-only", action="store_true", help="Build or migrate; time nothing.")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--database", help=f"Database name (default {DATABASE_PREFIX}_<articles>).")
+    add_kept_arguments(parser, results=RESULTS, prefix=DATABASE_PREFIX)
     args = parser.parse_args(argv)
-    args.database = args.database or f"{DATABASE_PREFIX}_{args.articles}"
+    args.database = kept_database_name(args, DATABASE_PREFIX, args.articles)
     if args.articles < 1 or args.requests < 1 or args.warmup < 0:
         parser.error("--articles and --requests must be positive, --warmup 0 or more")
     if not 0 < args.published_share <= 1:

@@ -98,3 +98,18 @@ def open_kept(
         cursor.execute("SHOW server_version")
         server_version = cursor.fetchone()[0]
     return Opened(load=load, server_version=server_version)
+
+
+def add_kept_arguments(parser: argparse.ArgumentParser, *, results: Path, prefix: str) -> None:
+    """The options every kept-database benchmark takes; ``kept_database_name`` then
+    names the database when ``--database`` did not."""
+    parser.add_argument("--fresh", action="store_true", help="Rebuild the kept database.")
+    parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")
+    parser.add_argument("--load-only", action="store_true", help="Load or migrate; time nothing.")
+    parser.add_argument("--output", type=Path, default=results)
+    parser.add_argument("--database", help=f"Database name (default {prefix}_<size>).")
+
+
+def kept_database_name(args: argparse.Namespace, prefix: str, size: int) -> str:
+    """``--database``, else one database per size: ``<prefix>_<size>``."""
+    return str(args.database or f"{prefix}_{size}")

@@ -43,7 +43,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.kept import open_kept, record_load, recorded_load, use, wanted_load
+from bench.kept import (
+    add_kept_arguments,
+    kept_database_name,
+    open_kept,
+    record_load,
+    recorded_load,
+    use,
+    wanted_load,
+)
 from bench.tickets_api import (
     BenchError,
     Stats,
@@ -379,13 +387,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fresh", action="store_true", help="Rebuild the database.")
-    parser.add_argument("--drop", action="store_true", help="Drop the database at the end.")
-    parser.add_argument("--load-only", action="store_true", help="Load, time nothing.")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--database", help=f"Database (default {DATABASE_PREFIX}_<tickets>).")
+    add_kept_arguments(parser, results=RESULTS, prefix=DATABASE_PREFIX)
     args = parser.parse_args(argv)
-    args.database = args.database or f"{DATABASE_PREFIX}_{args.tickets}"
+    args.database = kept_database_name(args, DATABASE_PREFIX, args.tickets)
     return args
 
 
