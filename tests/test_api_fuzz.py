@@ -39,7 +39,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.config._phases import InferenceConfig
-from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
+from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 from schemathesis.openapi.checks import RejectedPositiveData
@@ -298,7 +298,7 @@ def seed_ratings(world: World) -> None:
 
     resolved = world.workflow.stages.filter(category=StageCategory.RESOLVED).first()
     assert resolved is not None, "the default workflow has a resolved stage"
-    # With an address: a team without one breaks the schema (see the xfail below).
+    # With an address (one without is checked on its own below).
     team = TeamFactory(name="Fuzz desk", email="desk@fuzz.test")
     for title, credited, rating, comment in (
         ("Printer fixed", True, "good", "Quick and kind."),
@@ -509,12 +509,6 @@ def test_the_ratings_list_has_rows_to_check(world: World) -> None:
     }
 
 
-@pytest.mark.xfail(
-    reason='known bug: GET /api/teams/ answers "email": "" for a team without an '
-    "address, which the schema's format: email refuses (nixflow/api/teams.py TeamSerializer)",
-    raises=FailureGroup,
-    strict=True,
-)
 def test_a_team_without_an_address_answers_as_its_schema_says(world: World) -> None:
     from tests.factories import TeamFactory
 

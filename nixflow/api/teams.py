@@ -59,6 +59,12 @@ class TeamMemberSerializer(serializers.ModelSerializer):
 
 class TeamSerializer(serializers.ModelSerializer):
     members = TeamMemberSerializer(source="memberships", many=True, read_only=True)
+    # A string, not an EmailField: a team without an address answers "", which the
+    # schema's format: email would call invalid.
+    email = serializers.CharField(
+        read_only=True,
+        help_text="The team's own address (notices to the team go there); empty when none.",
+    )
 
     class Meta:
         model = Team
