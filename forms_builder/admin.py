@@ -22,7 +22,8 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -99,6 +100,7 @@ class FormFieldForm(ModelForm):
             *FIELD_SETTINGS,
             "visible_when_field",
             "visible_when_value",
+            "ticket_field",
         )
 
 
@@ -149,6 +151,7 @@ class FormFieldInline(RolePermissionsMixin, admin.StackedInline):
             gettext_lazy("Shown only when"),
             {"classes": ("collapse",), "fields": (("visible_when_field", "visible_when_value"),)},
         ),
+        (gettext_lazy("Ticket field"), {"classes": ("collapse",), "fields": ("ticket_field",)}),
     )
 
     def get_extra(self, request: HttpRequest, obj: CustomForm | None = None, **kwargs: Any) -> int:
@@ -559,7 +562,9 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def file_view(self, request: HttpRequest, object_id: str, attachment_id: int) -> FileResponse:
+    def file_view(
+        self, request: HttpRequest, object_id: str, attachment_id: int
+    ) -> HttpResponseBase:
         submission = self.get_object(request, unquote(object_id))
         if submission is None or not self.has_view_permission(request, submission):
             raise Http404("No such submission.")
@@ -572,5 +577,8 @@ class FormSubmissionAdmin(RolePermissionsMixin, admin.ModelAdmin):
         except FileNotFoundError as exc:
             raise Http404("The file is missing from storage.") from exc
         return attachment_response(
-            handle, filename=attachment.original_name, content_type=attachment.content_type
+            handle,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+            request=request,
         )

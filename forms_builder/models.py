@@ -301,6 +301,21 @@ class FormField(models.Model):
         help_text="… has this answer (for a check box: yes or no; for multiple choice: "
         "one of the chosen options).",
     )
+    # The ticket's custom field the answer is copied into when a submission becomes a
+    # ticket (forms_builder.validation checks that the types fit when the form is saved).
+    # SET_NULL: only a field no ticket holds a value for can be deleted, and then the
+    # form simply stops copying the answer (it still reads in the ticket's description).
+    # No index: a desk's forms have hundreds of fields, read whole when a ticket field
+    # is deleted (rare), and an index would only cost the designer's saves.
+    ticket_field = models.ForeignKey(
+        "nixflow.TicketField",
+        on_delete=models.SET_NULL,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="form_fields",
+        help_text="Copy the answer into this custom field of the ticket.",
+    )
 
     class Meta:
         ordering = ["order", "id"]

@@ -40,7 +40,7 @@ from forms_builder.models import (
     FormFieldType,
     parse_extensions,
 )
-from nixflow.models import Priority
+from nixflow.models import FieldType, Priority, TicketField, Workflow
 
 if TYPE_CHECKING:
     from forms_builder.models import CustomForm, FormField
@@ -104,6 +104,8 @@ class FieldSpec:
     allowed_file_types: tuple[str, ...] = ()
     visible_when_field: str = ""
     visible_when_value: str = ""
+    # The name of the ticket's custom field the answer is copied into ("": none).
+    ticket_field: str = ""
 
     @classmethod
     def from_model(cls, row: FormField) -> FieldSpec:
@@ -126,6 +128,7 @@ class FieldSpec:
             allowed_file_types=parse_extensions(row.allowed_file_types or ""),
             visible_when_field=row.visible_when_field,
             visible_when_value=row.visible_when_value,
+            ticket_field=row.ticket_field.name if row.ticket_field is not None else "",
         )
 
     @classmethod
@@ -174,7 +177,7 @@ class Definition:
 
     @classmethod
     def from_form(cls, form: CustomForm, rows: Iterable[FormField] | None = None) -> Definition:
-        rows = form.fields.all() if rows is None else rows
+        rows = form.fields.select_related("ticket_field") if rows is None else rows
         return cls(
             name=form.name,
             slug=form.slug,
@@ -752,7 +755,92 @@ def definition_errors(
             % {"limit": settings.NIXFLOW_MAX_ATTACHMENTS}
         )
     by_key = {row.key: row for row in rows}
-    return problems + _visibility_problems(by_key) + _mapping_problems(form, by_key)
+    return (
+        problems
+        + _visibility_problems(by_key)
+        + _mapping_problems(form, by_key)
+        + _ticket_field_problems(form, rows)
+    )
+
+
+# Which custom ticket field types each form field type's answers can be copied into:
+# the answer as the form checked it is a value the ticket field takes. A number may be
+# fractional (a decimal field takes any; a whole-number field drops a fractional answer).
+TICKET_FIELD_TYPES: dict[str, frozenset[str]] = {
+    FormFieldType.TEXT: frozenset({FieldType.TEXT, FieldType.LONG_TEXT}),
+    FormFieldType.TEXTAREA: frozenset({FieldType.LONG_TEXT}),
+    FormFieldType.EMAIL: frozenset({FieldType.TEXT, FieldType.LONG_TEXT}),
+    FormFieldType.PHONE: frozenset({FieldType.TEXT, FieldType.LONG_TEXT}),
+    FormFieldType.URL: frozenset({FieldType.URL, FieldType.TEXT, FieldType.LONG_TEXT}),
+    FormFieldType.NUMBER: frozenset({FieldType.NUMBER, FieldType.DECIMAL}),
+    FormFieldType.DATE: frozenset({FieldType.DATE}),
+    FormFieldType.DATETIME: frozenset({FieldType.TEXT}),
+    FormFieldType.SELECT: frozenset({FieldType.CHOICE, FieldType.TEXT}),
+    FormFieldType.RADIO: frozenset({FieldType.CHOICE, FieldType.TEXT}),
+    FormFieldType.MULTISELECT: frozenset({FieldType.MULTIPLE_CHOICE}),
+    FormFieldType.CHECKBOX: frozenset({FieldType.CHECKBOX}),
+}
+
+
+def _ticket_field_problems(form: CustomForm, rows: Sequence[FormField]) -> list[str]:
+    """Answers copied into custom ticket fields: a field of the form's workflow, active,
+    of a type that takes the answer, its choices covering the question's options, and
+    each ticket field filled by one question at most."""
+    problems: list[str] = []
+    mapped = [row for row in rows if row.ticket_field_id is not None]
+    if not mapped:
+        return problems
+    targets = {
+        f.pk: f
+        for f in TicketField.objects.prefetch_related("workflows").filter(
+            pk__in={row.ticket_field_id for row in mapped}
+        )
+    }
+    workflow_id = (
+        form.workflow_id
+        or Workflow.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    )
+    seen: dict[int, str] = {}
+    for row in mapped:
+        target = targets.get(row.ticket_field_id)  # type: ignore[arg-type]
+        if target is None:
+            continue  # deleted meanwhile: the foreign key refuses it
+        problem = _ticket_field_problem(row, target, workflow_id)
+        if problem is None and target.pk in seen:
+            problem = gettext("%(field)s is already filled from %(other)s.") % {
+                "field": target.label,
+                "other": seen[target.pk],
+            }
+        seen.setdefault(target.pk, row.key)
+        if problem is not None:
+            problems.append(f"{row.key}: {problem}")
+    return problems
+
+
+def _ticket_field_problem(
+    row: FormField, target: TicketField, workflow_id: int | None
+) -> str | None:
+    if not target.is_active:
+        return gettext("the ticket field %(field)s is not active.") % {"field": target.label}
+    workflows = {w.pk for w in target.workflows.all()}
+    if workflows and workflow_id not in workflows:
+        return gettext("the ticket field %(field)s is not a field of this form's workflow.") % {
+            "field": target.label
+        }
+    if target.type not in TICKET_FIELD_TYPES.get(row.field_type, frozenset()):
+        return gettext("a %(question)s answer cannot fill the %(type)s field %(field)s.") % {
+            "question": FormFieldType(row.field_type).label.lower(),
+            "type": FieldType(target.type).label.lower(),
+            "field": target.label,
+        }
+    if target.type in {FieldType.CHOICE, FieldType.MULTIPLE_CHOICE}:
+        missing = sorted({c.strip() for c in row.choices or ()} - set(target.choices))
+        if missing:
+            return gettext("%(field)s has no choice %(options)s.") % {
+                "field": target.label,
+                "options": ", ".join(repr(m) for m in missing),
+            }
+    return None
 
 
 def _visibility_problems(by_key: Mapping[str, FormField]) -> list[str]:

@@ -23,7 +23,7 @@ from forms_builder.models import (
     SubmitterIdentity,
 )
 from forms_builder.validation import Definition
-from nixflow.models import Priority, Ticket, Workflow
+from nixflow.models import Priority, Ticket, TicketField, Workflow
 
 
 class FormFieldSerializer(serializers.ModelSerializer):
@@ -32,6 +32,14 @@ class FormFieldSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=200), required=False, default=list
     )
     order = serializers.IntegerField(min_value=0, required=False)
+    ticket_field = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=TicketField.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The name of a custom ticket field (/api/fields/) the answer is copied "
+        "into when a submission becomes a ticket; its type must take the answer.",
+    )
 
     class Meta:
         model = FormField
@@ -44,6 +52,7 @@ class FormFieldSerializer(serializers.ModelSerializer):
             "order",
             "visible_when_field",
             "visible_when_value",
+            "ticket_field",
         )
 
 

@@ -204,6 +204,7 @@ class FormViewSet(viewsets.GenericViewSet):
         fields = []
         for spec in definition.fields:
             item = spec.to_dict()
+            item.pop("ticket_field")  # the desk's own records: not the public's business
             item["max_file_size"] = spec.max_size if spec.type == FormFieldType.FILE else None
             fields.append(item)
         data = {

@@ -45,6 +45,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from eventlog.context import acting_via
 from forms_builder import events
 from forms_builder.answers import ticket_content
 from forms_builder.models import (
@@ -57,8 +58,14 @@ from forms_builder.models import (
 )
 from forms_builder.services.files import StoredFile, remove_files, storage, store_files
 from forms_builder.validation import CleanedSubmission, Definition, clean_submission
+from nixflow.fields import fields_for_workflow, value_clean
 from nixflow.models import Source, Ticket, User, Workflow
-from nixflow.services import comment_create, requester_get_or_create, ticket_create
+from nixflow.services import (
+    comment_create,
+    requester_get_or_create,
+    ticket_create,
+    ticket_fields_set,
+)
 from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError, error_text
 
@@ -297,6 +304,44 @@ def _attach_files(
     return [a.file.name or "" for a in comment.attachments.all()]
 
 
+def ticket_field_values(
+    definition: Definition, data: Mapping[str, Any], *, workflow_id: int
+) -> dict[str, Any]:
+    """The answers of questions mapped onto custom ticket fields, as those fields store
+    them, by field name. The form was checked against the fields when it was saved, but
+    a field may have changed since (a choice removed, the field deactivated or moved to
+    other workflows): an answer a field no longer takes is left out, never a reason to
+    refuse the ticket. Every answer also reads in the ticket's description."""
+    fields = fields_for_workflow(workflow_id)
+    values: dict[str, Any] = {}
+    for spec in definition.fields:
+        field = fields.get(spec.ticket_field) if spec.ticket_field else None
+        if field is None or data.get(spec.key) is None:
+            continue
+        try:
+            value = value_clean(field, data[spec.key])
+        except ValidationError as error:
+            logger.info("Answer %s not copied to field %s: %s", spec.key, field.name, error)
+            continue
+        if value is not None:
+            values[field.name] = value
+    return values
+
+
+def _copy_to_ticket_fields(
+    ticket: Ticket, submission: FormSubmission, definition: Definition
+) -> None:
+    """Set the mapped answers on the new ticket, as the system on the form's behalf
+    (requesters set no custom fields themselves): one ``ticket.updated`` whose history
+    rows say "form: <name>"."""
+    values = ticket_field_values(definition, submission.data, workflow_id=ticket.workflow_id)
+    if not values:
+        return
+    form = submission.form
+    with acting_via({"kind": "form", "id": form.pk, "name": form.name}):
+        ticket_fields_set(ticket=ticket, actor=None, values=values, locked=True)
+
+
 def _convert(
     submission: FormSubmission,
     definition: Definition,
@@ -330,6 +375,7 @@ def _convert(
             actor=actor,
             origin=submission.form.slug,  # routing rules may name the form
         )
+        _copy_to_ticket_fields(ticket, submission, definition)
         if stored:
             copies.extend(_attach_files(ticket, requester, definition, stored))
     except (ValidationError, PermissionDenied) as error:
