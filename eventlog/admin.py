@@ -72,7 +72,9 @@ class EventLogAdmin(FastListAdmin, ReadOnlyAdmin):
     """Newest first along the primary key, paged by keys past the first pages, counts
     estimated or capped (nixflow.toolkit.changelist); each search is one index."""
 
-    list_display = ("id", "occurred_at", "type", "actor_label", "subject", "ticket_key")
+    list_display = ("id", "occurred_at", "type", "actor_shown", "subject", "ticket_key")
+    # A requester's label is person:<id>; their current name comes from this join.
+    list_select_related = ("actor",)
     list_filter = (EventTypeFilter, SubjectFilter)
     # Listed for the search box; get_search_results does the searching.
     search_fields = ("ticket_key",)
@@ -85,6 +87,10 @@ class EventLogAdmin(FastListAdmin, ReadOnlyAdmin):
     list_per_page = 50
     readonly_fields = [f.name for f in EventLog._meta.fields if f.name != "row_hash"]
     exclude = ("row_hash",)
+
+    @admin.display(description=pgettext_lazy("event", "actor"), ordering=None)
+    def actor_shown(self, obj: EventLog) -> str:
+        return obj.actor_name
 
     @admin.display(description=pgettext_lazy("event", "subject"))
     def subject(self, obj: EventLog) -> str:

@@ -61,6 +61,40 @@ def _pass_correlation_id(headers: dict[str, Any] | None = None, **kwargs: Any) -
         headers[TASK_HEADER] = str(current())
 
 
+# --- "via": what made a change that no person made directly --------------------------
+# An automation rule acting on a ticket calls the same services a person would; it runs
+# them under ``acting_via({"kind": "rule", "id": 7, "name": "VIP to Tier 2",
+# "version": 3})``, and every event recorded meanwhile carries that description under
+# the payload key "via" (``eventlog.services.event_build``), as the core's history rows
+# carry its label. Nested blocks describe the innermost cause.
+
+_via: ContextVar[dict[str, Any] | None] = ContextVar("via", default=None)
+
+
+def current_via() -> dict[str, Any] | None:
+    return _via.get()
+
+
+@contextmanager
+def acting_via(cause: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Record the events of a block as caused by ``cause`` (JSON: kind, id, name, ...)."""
+    token = _via.set(cause)
+    try:
+        yield cause
+    finally:
+        _via.reset(token)
+
+
+def via_label(cause: dict[str, Any] | None) -> str:
+    """How a person reads a cause: "rule: VIP to Tier 2 (v3)"; "" for none."""
+    if not cause:
+        return ""
+    label = f"{cause.get('kind', 'via')}: {cause.get('name', cause.get('id', ''))}"
+    if cause.get("version") is not None:
+        label += f" (v{cause['version']})"
+    return label[:200]
+
+
 _task_tokens: dict[str, Any] = {}
 
 

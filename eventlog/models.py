@@ -12,13 +12,74 @@ checks it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    ValuesIterable,
+    ValuesListIterable,
+)
 from django.utils import timezone
 
+from eventlog.personal import ERASED, PersonalJSONField, reveal, reveal_payloads
+
 HASH_BYTES = 32  # SHA-256
+# The actor label of an actor who is not staff: their name is personal data, so the log
+# holds "person:<user id>" and shows their current name (``EventLog.actor_name``).
+PERSON_LABEL_PREFIX = "person:"
+
+
+class EventLogQuerySet(models.QuerySet["EventLog"]):
+    """Rows come back with their personal values decrypted (``eventlog.personal``): the
+    keys of everything fetched are loaded in one query, not one per row."""
+
+    def _fetch_all(self) -> None:
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._result_cache:
+            self._reveal(self._result_cache)
+
+    def iterator(self, chunk_size: int | None = None) -> Iterator[Any]:
+        batch: list[Any] = []
+        size = chunk_size or 2000
+        for row in super().iterator(chunk_size=chunk_size):
+            batch.append(row)
+            if len(batch) >= size:
+                self._reveal(batch)
+                yield from batch
+                batch = []
+        self._reveal(batch)
+        yield from batch
+
+    def _reveal(self, rows: list[Any]) -> None:
+        if not rows:
+            return
+        iterable = self._iterable_class
+        fields: tuple[str, ...] = getattr(self, "_fields", None) or ()
+        if issubclass(iterable, ModelIterable):
+            reveal(row for row in rows if isinstance(row, EventLog))
+        elif issubclass(iterable, ValuesIterable):
+            if "payload" in rows[0]:
+                payloads = reveal_payloads([row["payload"] for row in rows])
+                for row, payload in zip(rows, payloads, strict=True):
+                    row["payload"] = payload
+        elif issubclass(iterable, FlatValuesListIterable):
+            if fields == ("payload",):
+                rows[:] = reveal_payloads(rows)
+        elif issubclass(iterable, ValuesListIterable) and "payload" in fields:
+            at = fields.index("payload")
+            payloads = reveal_payloads([row[at] for row in rows])
+            rows[:] = [
+                (*row[:at], payload, *row[at + 1 :])
+                for row, payload in zip(rows, payloads, strict=True)
+            ]
 
 
 class EventLog(models.Model):
@@ -48,15 +109,21 @@ class EventLog(models.Model):
     subject_model = models.CharField(max_length=100)
     subject_id = models.CharField(max_length=64)
     ticket_key = models.CharField(max_length=32, blank=True)
-    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # Personal values inside are stored encrypted under their person's key
+    # (eventlog.personal): the row hash covers the ciphertext, which erasure never edits.
+    payload = PersonalJSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     correlation_id = models.UUIDField()
     # Both set by the database on insert (see above); the defaults only satisfy NOT NULL.
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     row_hash = models.BinaryField(max_length=HASH_BYTES, default=b"", editable=False)
 
+    objects = EventLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         verbose_name = "event"
+        # Related access (a delivery's event) and refresh_from_db decrypt too.
+        base_manager_name = "objects"
         # Every filter of the API and admin pairs with the id order of cursor pagination.
         indexes = [
             models.Index(fields=["type", "-id"], name="eventlog_type_id"),
@@ -83,6 +150,40 @@ class EventLog(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type} {self.subject_model}:{self.subject_id}"
+
+    @property
+    def actor_name(self) -> str:
+        """Who acted, for people to read: the label, or for a ``person:`` label the
+        actor's current username (``ERASED`` once the account is gone). Lists
+        ``select_related("actor")`` so that this costs no query per row."""
+        if not self.actor_label.startswith(PERSON_LABEL_PREFIX):
+            return self.actor_label
+        try:
+            actor = self.actor
+        except ObjectDoesNotExist:  # the account was deleted (no constraint, see above)
+            actor = None
+        return actor.get_username() if actor is not None else ERASED
+
+
+class PersonKey(models.Model):
+    """One person's key for their personal values in the log (``eventlog.personal``).
+
+    Deleting the row erases every such value for good, without touching an event. Neither
+    column names the person: ``person_ref`` is an HMAC of their address, ``key`` the
+    random AES-256 key encrypted with ``NIXFLOW_SECRET_KEYS`` (a Fernet token).
+    """
+
+    person_ref = models.CharField(max_length=64, unique=True)
+    key = models.TextField()
+    # Read by rotate_secrets (email_integration), which re-encrypts every such column.
+    key.fernet_encrypted = True  # type: ignore[attr-defined]
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "person key"
+
+    def __str__(self) -> str:
+        return f"Person key #{self.pk}"
 
 
 class Seal(models.Model):

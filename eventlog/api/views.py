@@ -62,7 +62,7 @@ class EventFilter(django_filters.FilterSet):
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail, read-only: nothing in the API (or anywhere) changes an event."""
 
-    queryset = EventLog.objects.defer("row_hash")
+    queryset = EventLog.objects.defer("row_hash").select_related("actor")
     serializer_class = EventSerializer
     permission_classes = [IsAgent]
     pagination_class = EventCursorPagination

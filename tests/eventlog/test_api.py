@@ -40,7 +40,7 @@ def test_agents_list_events_newest_first_with_their_details(
     body = response.json()
     assert [e["type"] for e in body["results"]] == ["ticket.transitioned", "ticket.created"]
     newest = body["results"][0]
-    assert newest["actor"] == {"id": agent.pk, "label": "agent"}
+    assert newest["actor"] == {"id": agent.pk, "label": "agent", "name": "agent"}
     assert newest["subject"] == {"app": "nixflow", "model": "ticket", "id": str(tickets[0].pk)}
     assert newest["ticket_key"] == tickets[0].key
     assert newest["payload"]["changes"]["stage"] == ["New", "Open"]

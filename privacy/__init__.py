@@ -1,0 +1,1 @@
+"""Data-subject requests: export everything the desk holds about a person, or erase it."""
