@@ -17,10 +17,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from eventlog.models import EventLog
 from nixflow.toolkit.admin import READ_ONLY, RolePermissionsMixin
 from nixflow.toolkit.auth import signed_in_user
 from notifications import selectors, services
@@ -65,6 +66,20 @@ class PreferencesForm(forms.Form):
         }
 
 
+def _subject_page(notification: Notification) -> str:
+    """A notice about no ticket opens the admin page of what its event is about (a
+    webhook endpoint), or the list when there is none."""
+    event = EventLog.objects.filter(pk=notification.event_id).first()
+    if event is not None:
+        try:
+            return reverse(
+                f"admin:{event.subject_app}_{event.subject_model}_change", args=[event.subject_id]
+            )
+        except NoReverseMatch:
+            pass
+    return reverse("admin:notifications_notification_changelist")
+
+
 @admin.register(Notification)
 class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
     agent_actions = admin_actions = READ_ONLY
@@ -93,7 +108,7 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("Ticket"))
     def ticket_column(self, obj: Notification) -> str:
-        return f"{obj.ticket.key} {obj.ticket.title}"
+        return f"{obj.ticket.key} {obj.ticket.title}" if obj.ticket is not None else "—"
 
     @admin.action(description=gettext_lazy("Mark selected notifications as read"))
     def mark_read(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
@@ -145,6 +160,8 @@ class NotificationAdmin(RolePermissionsMixin, admin.ModelAdmin):
         if notification is None:
             raise Http404("No such notification of yours.")
         services.notification_mark_read(actor=signed_in_user(request), notification=notification)
+        if notification.ticket_id is None:
+            return HttpResponseRedirect(_subject_page(notification))
         return HttpResponseRedirect(
             reverse("admin:nixflow_ticket_change", args=[notification.ticket_id])
         )

@@ -11,6 +11,9 @@ ticket_key: the ticket's key), one per notification, in the transaction that wri
      "text": str, "source_event_id": int, "comment_id": int | null,
      "message": {"text": str, "params": {name: str}, "dates": [name, ...]}}
 
+``ticket_id`` is null (and ``ticket_key`` empty) for a notice about no ticket, told to
+admins (kind ``webhook_disabled``); such a notice is not mailed.
+
 It is how the mail channel works: ``email_integration`` subscribes to it and mails the
 recipient when ``"email"`` is among the channels, loading the ticket, the recipient and
 the comment (core rows) by their ids. Why this shape: a feature app cannot import
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventlog.personal import person_of, personal
 from eventlog.services import event_record
 from nixflow.models import Team, Ticket, User
 from notifications.models import Notification
@@ -65,10 +69,16 @@ PREFERENCES_UPDATED = "notification.preferences.updated"
 TEAM_NOTICE = "notification.team_notice"
 
 
+def _about(ticket: Ticket | None, value: Any) -> Any:
+    """A notice's text names people and quotes the ticket (its title, who wrote): stored
+    encrypted under the requester's key (eventlog.personal), erasable with them."""
+    return personal(value, person=person_of(ticket.requester)) if ticket is not None else value
+
+
 def notification_created(
     *,
     notification: Notification,
-    ticket: Ticket,
+    ticket: Ticket | None,
     source_event_id: int,
     message: dict[str, Any] | None = None,
 ) -> None:
@@ -81,17 +91,17 @@ def notification_created(
         type=NOTIFICATION_CREATED,
         subject=notification,
         actor=None,
-        ticket_key=ticket.key,
+        ticket_key=ticket.key if ticket is not None else "",
         payload={
             "recipient_id": notification.recipient_id,
-            "ticket_id": ticket.pk,
+            "ticket_id": ticket.pk if ticket is not None else None,
             "kind": notification.kind,
             "reasons": list(notification.reasons),
             "channels": channels,
-            "text": notification.text,
+            "text": _about(ticket, notification.text),
             "source_event_id": source_event_id,
             "comment_id": notification.comment_id,
-            **({"message": message} if message is not None else {}),
+            **({"message": _about(ticket, message)} if message is not None else {}),
         },
     )
 
@@ -114,9 +124,9 @@ def team_notice(
             "team_id": team.pk,
             "ticket_id": ticket.pk,
             "kind": kind,
-            "text": text,
+            "text": _about(ticket, text),
             "source_event_id": source_event_id,
-            **({"message": message} if message is not None else {}),
+            **({"message": _about(ticket, message)} if message is not None else {}),
         },
     )
 

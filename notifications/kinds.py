@@ -56,7 +56,8 @@ class Occasion:
     @property
     def who(self) -> str:
         """Who acted, as the event log recorded them; empty for the system."""
-        label = self.event.actor_label
+        # actor_name: a requester's label is person:<id>, shown as their current name.
+        label = self.event.actor_name
         return "" if label == SYSTEM else label
 
     @cached_property
@@ -134,6 +135,35 @@ class KindRule:
 _rules: dict[str, list[KindRule]] = {}
 
 
+@dataclass(frozen=True)
+class NoticeRule:
+    """A kind about no ticket but the desk's own configuration (a webhook endpoint the
+    desk disabled): told to every active admin but the actor, described from the event
+    alone. ``applies`` picks the events of its type that deserve the notice."""
+
+    kind: str
+    event_type: str
+    describe: Callable[[EventLog], Sentence]
+    applies: Callable[[EventLog], bool]
+
+
+_notices: dict[str, NoticeRule] = {}
+
+
+def register_notice(
+    *,
+    kind: str,
+    event_type: str,
+    describe: Callable[[EventLog], Sentence],
+    applies: Callable[[EventLog], bool] = lambda event: True,
+) -> None:
+    _notices[event_type] = NoticeRule(kind, event_type, describe, applies)
+
+
+def notice_for(event_type: str) -> NoticeRule | None:
+    return _notices.get(event_type)
+
+
 def register_kind(
     *, kind: str, event_type: str, describe: Describer, team: TeamFinder | None = None
 ) -> Callable[[Finder], Finder]:
@@ -149,7 +179,7 @@ def rules_for(event_type: str) -> list[KindRule]:
 
 
 def event_types() -> list[str]:
-    return sorted(_rules)
+    return sorted(set(_rules) | set(_notices))
 
 
 # --- Mentions ----------------------------------------------------------------------------
@@ -384,3 +414,18 @@ def _describe_breach(occasion: Occasion) -> Sentence:
 @register_kind(kind=Kind.SLA_BREACHED, event_type="sla.breached", describe=_describe_breach)
 def sla_breached(occasion: Occasion) -> Iterator[tuple[int, str]]:
     return occasion.assignee_and_watchers()
+
+
+# --- Notices to admins -------------------------------------------------------------------
+# The webhooks app records webhook.disabled (payload: name, automatic, reason, ...); the
+# desk disabling an endpoint by itself is what admins must hear of. Read by type and
+# payload only, as every rule here reads other apps' events.
+register_notice(
+    kind=Kind.WEBHOOK_DISABLED,
+    event_type="webhook.disabled",
+    describe=lambda event: Sentence(
+        gettext_noop("Webhook endpoint %(name)s was disabled after failing for too long"),
+        {"name": str((event.payload or {}).get("name", ""))},
+    ),
+    applies=lambda event: bool((event.payload or {}).get("automatic")),
+)

@@ -34,6 +34,8 @@ class Kind(models.TextChoices):
     SLA_BREACHED = "sla_breached", "An SLA target on my ticket was breached"
     SLA_AT_RISK = "sla_at_risk", "An SLA clock on my ticket is at risk"
     STAGE_CHANGED = "stage_changed", "A ticket I work on or watch changed stage"
+    # About no ticket: the desk's own configuration, told to admins (kinds.register_notice).
+    WEBHOOK_DISABLED = "webhook_disabled", "A webhook endpoint was disabled after failing"
 
 
 class Reason(models.TextChoices):
@@ -46,6 +48,7 @@ class Reason(models.TextChoices):
     ASSIGNEE = "assignee", "You are the ticket's assignee"
     WATCHER = "watcher", "You watch the ticket"
     TEAM_MEMBER = "team_member", "You are in the ticket's team"
+    ADMIN = "admin", "You are an admin of the desk"
 
 
 # Strongest first: a recipient's notification takes the kind (then the reason) that comes
@@ -74,6 +77,8 @@ DEFAULTS: dict[str, tuple[bool, bool]] = {
     Kind.SLA_BREACHED: (True, True),
     Kind.SLA_AT_RISK: (True, False),
     Kind.STAGE_CHANGED: (True, False),
+    # Listed only: the mail channel threads with a ticket, and this is about none.
+    Kind.WEBHOOK_DISABLED: (True, False),
 }
 
 
@@ -81,7 +86,11 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    # None for a notice about no ticket (a webhook endpoint disabled): opening it goes to
+    # the admin page of its event's subject instead.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     # The event told: no database constraint, as with the event log's own actor column
     # (the log is append-only and lives on its own).
     event = models.ForeignKey(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from eventlog.models import EventLog
@@ -27,6 +28,7 @@ from notifications.models import (
     Kind,
     Notification,
     NotificationPreference,
+    Reason,
 )
 
 TEXT_LENGTH = Notification._meta.get_field("text").max_length or 300
@@ -90,6 +92,9 @@ def notification_deliver(*, event: EventLog) -> list[Notification]:
     those kinds has it on: a reason they want to hear of is never lost to a stronger one
     they muted. A recipient with no channel on gets nothing.
     """
+    notice = kinds.notice_for(event.type)
+    if notice is not None:
+        return _tell_admins(event, notice) if notice.applies(event) else []
     rules = kinds.rules_for(event.type)
     ticket = _ticket_of(event) if rules else None
     if ticket is None:
@@ -167,6 +172,45 @@ def _tell_agents(occasion: kinds.Occasion, rules: Sequence[kinds.KindRule]) -> l
             events.notification_created(
                 notification=notification,
                 ticket=ticket,
+                source_event_id=event.pk,
+                message=sentence.payload(),
+            )
+            written.append(notification)
+    return written
+
+
+def _tell_admins(event: EventLog, notice: kinds.NoticeRule) -> list[Notification]:
+    """A notice about no ticket, to every active admin (superusers included) but the
+    actor, on the channels their preference for its kind has on."""
+    admins = list(
+        User.objects.filter(is_active=True)
+        .filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
+        .exclude(pk=event.actor_id or 0)
+        .order_by("pk")
+    )
+    preferences = selectors.preferences_of(user_ids=[u.pk for u in admins])
+    sentence = notice.describe(event)
+    written = []
+    for user in admins:
+        in_admin, email = preferences[user.pk][notice.kind]
+        if not (in_admin or email):
+            continue
+        notification, created = Notification.objects.get_or_create(
+            event_id=event.pk,
+            recipient=user,
+            defaults={
+                "ticket": None,
+                "kind": notice.kind,
+                "reasons": [Reason.ADMIN],
+                "text": sentence.english()[:TEXT_LENGTH],
+                "in_admin": in_admin,
+                "email": email,
+            },
+        )
+        if created:
+            events.notification_created(
+                notification=notification,
+                ticket=None,
                 source_event_id=event.pk,
                 message=sentence.payload(),
             )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.models import Kind, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
+    # Null for a notice about no ticket (kind webhook_disabled, told to admins).
     ticket_key = serializers.SerializerMethodField()
-    ticket_title = serializers.CharField(source="ticket.title", read_only=True)
+    ticket_title = serializers.SerializerMethodField()
     is_read = serializers.BooleanField(read_only=True)
     reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
 
@@ -33,8 +35,13 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         ]
         read_only_fields = fields
 
-    def get_ticket_key(self, notification: Notification) -> str:
-        return notification.ticket.key
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ticket_key(self, notification: Notification) -> str | None:
+        return notification.ticket.key if notification.ticket is not None else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ticket_title(self, notification: Notification) -> str | None:
+        return notification.ticket.title if notification.ticket is not None else None
 
 
 class MarkedSerializer(serializers.Serializer[Any]):
