@@ -11,7 +11,8 @@ like any other field but never appears in an event (``events.SECRET_FIELDS``).
 ``data`` maps model field names to values (``ACCOUNT_FIELDS``), as a form's
 or serializer's validated data has them; a ``password`` that is empty or missing on
 update keeps the stored one (the admin and the API never show it, so an empty input
-means "unchanged").
+means "unchanged"); so does an empty ``oauth_client_secret``. The OAuth2 tokens are
+the system's (``email_integration.oauth``), never set here.
 """
 
 from __future__ import annotations
@@ -30,10 +31,38 @@ from nixflow.toolkit.services import model_update
 
 # Kept by the system (polling), never set through these services.
 SYSTEM_FIELDS = frozenset(
-    {"id", "last_polled_at", "last_error", "imap_uidvalidity", "imap_last_uid"}
+    {
+        "id",
+        "last_polled_at",
+        "last_error",
+        "imap_uidvalidity",
+        "imap_last_uid",
+        # OAuth2: kept by the consent flow and token refresh (email_integration.oauth).
+        "oauth_refresh_token",
+        "oauth_access_token",
+        "oauth_expires_at",
+        "oauth_authorized_at",
+        "oauth_error",
+    }
 )
 ACCOUNT_FIELDS = tuple(
     field.name for field in EmailAccount._meta.fields if field.name not in SYSTEM_FIELDS
+)
+# Secrets the admin and the API never show: empty on update means "keep the stored one".
+WRITE_ONLY_FIELDS = ("password", "oauth_client_secret")
+# Changing one of these ends a refusal recorded by the token refresh (oauth_error): the
+# next refresh tries the provider again with the new client or endpoints.
+OAUTH_CONFIG_FIELDS = frozenset(
+    {
+        "auth_method",
+        "oauth_provider",
+        "oauth_tenant",
+        "oauth_client_id",
+        "oauth_client_secret",
+        "oauth_authorize_url",
+        "oauth_token_url",
+        "oauth_scope",
+    }
 )
 
 
@@ -59,6 +88,7 @@ def _snapshot(account: EmailAccount) -> dict[str, Any]:
         value = getattr(account, f"{name}_id") if name == "workflow" else getattr(account, name)
         shown[name] = value
     shown["has_password"] = bool(account.password)
+    shown["has_oauth_client_secret"] = bool(account.oauth_client_secret)
     return shown
 
 
@@ -80,11 +110,15 @@ def email_account_update(
     """Change the fields of ``data`` that differ; nothing changed, no event."""
     _require_admin(actor, "change")
     wanted = _fields(data)
-    if not wanted.get("password"):
-        wanted.pop("password", None)  # empty: keep the stored secret
+    for name in WRITE_ONLY_FIELDS:
+        if not wanted.get(name):
+            wanted.pop(name, None)  # empty: keep the stored secret
     with transaction.atomic():
         locked = EmailAccount.objects.select_for_update().get(pk=account.pk)
         changes = model_update(instance=locked, data=wanted)
+        if OAUTH_CONFIG_FIELDS & set(changes) and locked.oauth_error:
+            locked.oauth_error = ""
+            locked.save(update_fields=["oauth_error"])
         if changes:
             events.publish(
                 events.ACCOUNT_UPDATED,

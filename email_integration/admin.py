@@ -9,16 +9,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, gettext_lazy
 
-from email_integration import accounts, outbound, services
+from email_integration import accounts, oauth, outbound, services
 from email_integration.models import (
+    AuthMethod,
     EmailAccount,
     EmailAttachment,
     EmailMessage,
@@ -38,6 +41,7 @@ from nixflow.toolkit.changelist import MIN_TEXT_WORD, FastListAdmin, search_word
 from nixflow.toolkit.config_admin import ConfigurationAdmin
 from nixflow.toolkit.downloads import attachment_response
 from nixflow.toolkit.errors import error_text
+from nixflow.toolkit.site import site_url
 
 
 class EmailAccountForm(forms.ModelForm):
@@ -50,9 +54,37 @@ class EmailAccountForm(forms.ModelForm):
         help_text=gettext_lazy("Leave blank to keep the stored password."),
     )
 
+    oauth_client_secret = forms.CharField(
+        label=gettext_lazy("OAuth2 client secret"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=gettext_lazy(
+            "Leave blank to keep the stored secret (or to use the provider's from the settings)."
+        ),
+    )
+
     class Meta:
         model = EmailAccount
         fields = list(accounts.ACCOUNT_FIELDS)
+
+
+OAUTH_FIELDS = (
+    "auth_method",
+    "oauth_status",
+    "oauth_provider",
+    "oauth_tenant",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_authorize_url",
+    "oauth_token_url",
+    "oauth_scope",
+)
+SMTP_FIELDS = ("smtp_host", "smtp_port", "smtp_security")
+
+
+def _change_url(pk: int) -> str:
+    return reverse("admin:email_integration_emailaccount_change", args=[pk])
 
 
 def check_connection(account: EmailAccount) -> str:
@@ -60,7 +92,7 @@ def check_connection(account: EmailAccount) -> str:
     if account.protocol == InboundProtocol.IMAP:
         cls = imaplib.IMAP4_SSL if account.use_tls else imaplib.IMAP4
         client = cls(account.host, account.port or (993 if account.use_tls else 143), timeout=15)
-        client.login(account.username, account.password)
+        oauth.imap_login(client, account)
         status, _ = client.select(account.folder, readonly=True)
         client.logout()
         return gettext("IMAP login and folder %(folder)r: %(status)s") % {
@@ -70,8 +102,7 @@ def check_connection(account: EmailAccount) -> str:
     if account.protocol == InboundProtocol.POP3:
         pop3_cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
         pop3 = pop3_cls(account.host, account.port or (995 if account.use_tls else 110), timeout=15)
-        pop3.user(account.username)
-        pop3.pass_(account.password)
+        oauth.pop3_login(pop3, account)
         count, _ = pop3.stat()
         pop3.quit()
         return gettext("POP3 login: %(count)s message(s) waiting") % {"count": count}
@@ -85,11 +116,128 @@ class EmailAccountAdmin(ConfigurationAdmin):
 
     form = EmailAccountForm
     agent_actions = READ_ONLY
-    list_display = ("name", "address", "protocol", "host", "is_active", "last_polled_at", "error")
-    list_filter = ("protocol", "is_active")
+    list_display = (
+        "name",
+        "address",
+        "protocol",
+        "host",
+        "auth_method",
+        "is_active",
+        "polling",
+        "last_polled_at",
+        "error",
+    )
+    list_filter = ("protocol", "auth_method", "is_active")
     search_fields = ("name", "address")
-    readonly_fields = ("last_polled_at", "last_error")
+    readonly_fields = ("last_polled_at", "last_error", "oauth_status")
     actions = ["test_connection"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: EmailAccount | None = None) -> Any:
+        fields = self.get_fields(request, obj)
+        grouped = {*OAUTH_FIELDS, *SMTP_FIELDS}
+        return [
+            (None, {"fields": [name for name in fields if name not in grouped]}),
+            (
+                gettext_lazy("Sign-in"),
+                {"fields": [name for name in OAUTH_FIELDS if name in fields]},
+            ),
+            (
+                gettext_lazy("Sending through the account's SMTP server"),
+                {
+                    "fields": [name for name in SMTP_FIELDS if name in fields],
+                    "description": gettext_lazy(
+                        "Empty host: mail goes out through the desk's mail server settings."
+                    ),
+                },
+            ),
+        ]
+
+    @admin.display(description=gettext_lazy("OAuth2 status"))
+    def oauth_status(self, account: EmailAccount) -> str:
+        if account.pk is None or account.auth_method != AuthMethod.OAUTH2:
+            return gettext("Not used: the account signs in with its password.")
+        if account.oauth_error:
+            state = account.oauth_error  # "The provider refused: <its error>"
+            label = gettext("Re-authorize")
+        elif not account.oauth_refresh_token:
+            state, label = gettext("Not authorized yet."), gettext("Authorize")
+        else:
+            state = gettext("Authorized on %(when)s; access token valid until %(expires)s.") % {
+                "when": date_format(localtime(account.oauth_authorized_at), "DATETIME_FORMAT")
+                if account.oauth_authorized_at
+                else "—",
+                "expires": date_format(localtime(account.oauth_expires_at), "DATETIME_FORMAT")
+                if account.oauth_expires_at
+                else "—",
+            }
+            label = gettext("Re-authorize")
+        link = reverse("admin:email_integration_emailaccount_oauth_authorize", args=[account.pk])
+        return format_html(
+            '<span class="oauth-state">{}</span><br><a class="button" href="{}">{}</a>',
+            state,
+            link,
+            label,
+        )
+
+    def get_urls(self) -> list:
+        authorize = path(
+            "<int:pk>/oauth/authorize/",
+            self.admin_site.admin_view(self.oauth_authorize_view),
+            name="email_integration_emailaccount_oauth_authorize",
+        )
+        # One fixed address for every account: the redirect URI registered with the
+        # provider. The account is in the state the admin's session keeps.
+        callback = path(
+            "oauth/callback/",
+            self.admin_site.admin_view(self.oauth_callback_view),
+            name="email_integration_emailaccount_oauth_callback",
+        )
+        return [authorize, callback, *super().get_urls()]
+
+    def oauth_authorize_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        """Send the admin to the provider's consent page (its answer comes back to
+        ``oauth_callback_view``)."""
+        account = get_object_or_404(EmailAccount, pk=pk)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        redirect_uri = site_url(reverse("admin:email_integration_emailaccount_oauth_callback"))
+        try:
+            url = oauth.consent_start(
+                actor=signed_in_user(request),
+                account=account,
+                redirect_uri=redirect_uri,
+                session=request.session,
+            )
+        except oauth.OAuthError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(_change_url(account.pk))
+        return HttpResponseRedirect(url)
+
+    def oauth_callback_view(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            account = oauth.consent_finish(
+                actor=signed_in_user(request),
+                params=request.GET.dict(),
+                session=request.session,
+            )
+        except oauth.OAuthError as error:
+            self.message_user(
+                request,
+                gettext("Authorization failed: %(error)s") % {"error": error},
+                messages.ERROR,
+            )
+            if error.account_id is None:  # no account: the state was not ours
+                return HttpResponseRedirect(
+                    reverse("admin:email_integration_emailaccount_changelist")
+                )
+            return HttpResponseRedirect(_change_url(error.account_id))
+        self.message_user(
+            request,
+            gettext("%(account)s is authorized: it signs in with OAuth2 from now on.")
+            % {"account": account.name},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(_change_url(account.pk))
 
     def get_fields(
         self, request: HttpRequest, obj: EmailAccount | None = None
@@ -100,11 +248,15 @@ class EmailAccountAdmin(ConfigurationAdmin):
         # A view-only page (agents) prints every field's stored value as text, which for
         # the password is the secret itself: only editors get the field, as the form's
         # write-only input.
-        return [name for name in fields if name != "password"]
+        return [name for name in fields if name not in accounts.WRITE_ONLY_FIELDS]
+
+    @admin.display(description=gettext_lazy("polling"))
+    def polling(self, account: EmailAccount) -> str:
+        return oauth.pause_reason(account)
 
     @admin.display(description=gettext_lazy("last error"))
     def error(self, account: EmailAccount) -> str:
-        return (account.last_error or "")[:80]
+        return (account.last_error or account.oauth_error or "")[:80]
 
     def service_data(self, form: forms.ModelForm, change: bool) -> dict[str, Any]:
         # Every field, also on a change: the service keeps the stored password when the
@@ -238,7 +390,10 @@ class EmailMessageAdmin(FastListAdmin, RolePermissionsMixin, admin.ModelAdmin):
         message = get_object_or_404(EmailMessage, pk=pk)
         # Served as a download, never rendered: a message can carry anything.
         return attachment_response(
-            bytes(message.raw), filename=f"message-{message.pk}.eml", content_type="message/rfc822"
+            bytes(message.raw),
+            filename=f"message-{message.pk}.eml",
+            content_type="message/rfc822",
+            request=request,
         )
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:

@@ -7,6 +7,7 @@ class EmailIntegrationConfig(AppConfig):
     verbose_name = "Email integration"
 
     def ready(self) -> None:
-        from email_integration import outbound
+        from email_integration import automation, outbound
 
         outbound.register()  # acknowledgements and comment mail, after commit
+        automation.register()  # mail that automation rules ask for

@@ -16,85 +16,49 @@ django-cryptography) or derive their keys from ``SECRET_KEY`` and a salt
 re-encrypting data. The field below is the thin part: encrypt on the way to the
 database, decrypt on the way out.
 
+The keys and the Fernet calls are shared with the other apps that keep secrets
+(``nixflow/toolkit/crypto.py``); this module adds the empty value and the field.
+
 Stored form: the Fernet token as text (it starts ``gAAAAA``); an empty secret is stored
 as the empty string, so "has a password" stays a plain comparison.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from functools import cache
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.db import models
 
+from nixflow.toolkit import crypto as _shared
+from nixflow.toolkit.crypto import SecretUnreadable, development_key, new_key
 
-class SecretUnreadable(Exception):  # noqa: N818 -- named for what the operator sees
-    """A stored secret that none of the configured keys decrypts."""
+__all__ = [
+    "EncryptedTextField",
+    "SecretUnreadable",
+    "decrypt",
+    "development_key",
+    "encrypt",
+    "new_key",
+    "rotate",
+]
 
-
-def development_key(secret_key: str) -> str:
-    """The key used when ``NIXFLOW_SECRET_KEYS`` is unset (development and tests only)."""
-    digest = hashlib.sha256(f"nixflow-secret-keys:{secret_key}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()
-
-
-@cache
-def _fernet() -> MultiFernet:
-    keys = list(settings.NIXFLOW_SECRET_KEYS)
-    if not keys:
-        raise ImproperlyConfigured("NIXFLOW_SECRET_KEYS is empty: secrets cannot be stored.")
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except (ValueError, TypeError) as error:
-        raise ImproperlyConfigured(
-            "NIXFLOW_SECRET_KEYS must be Fernet keys (32 url-safe base64-encoded bytes each; "
-            "make one with `manage.py rotate_secrets --new-key`)."
-        ) from error
-
-
-def _forget_keys(*, setting: str, **kwargs: Any) -> None:
-    if setting == "NIXFLOW_SECRET_KEYS":
-        _fernet.cache_clear()
-
-
-setting_changed.connect(_forget_keys, dispatch_uid="email_integration.crypto")
-
-
-def new_key() -> str:
-    return Fernet.generate_key().decode()
+UNREADABLE = (
+    "A stored secret cannot be decrypted with any key in NIXFLOW_SECRET_KEYS "
+    "(was a key removed before `manage.py rotate_secrets` ran?)."
+)
 
 
 def encrypt(value: str) -> str:
-    return _fernet().encrypt(value.encode()).decode() if value else ""
+    return _shared.encrypt(value) if value else ""
 
 
 def decrypt(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as error:
-        raise SecretUnreadable(
-            "A stored secret cannot be decrypted with any key in NIXFLOW_SECRET_KEYS "
-            "(was a key removed before `manage.py rotate_secrets` ran?)."
-        ) from error
+    return _shared.decrypt(token, unreadable=UNREADABLE) if token else ""
 
 
-# Same shape as decrypt above, another Fernet call and message (rotation names no command).
 def rotate(token: str) -> str:
     """The same secret encrypted under the first key (raises SecretUnreadable)."""
-    if not token:
-        return ""
-    try:
-        return _fernet().rotate(token.encode()).decode()
-    except InvalidToken as error:
-        raise SecretUnreadable("A stored secret cannot be decrypted with any key.") from error
+    return _shared.rotate(token) if token else ""
 
 
 class EncryptedTextField(models.TextField):

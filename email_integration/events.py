@@ -17,6 +17,11 @@ Payloads:
   ``"secrets_changed": [field, ...]``: the event says *that* the password changed, never
   what it was or became. A save that changes nothing records no event.
 - ``email.account.deleted`` — ``{"name", "address"}`` (the row is gone afterwards).
+- ``email.account.oauth_authorized`` — an admin authorized an OAuth2 account through the
+  provider's consent flow (``email_integration.oauth``): ``{"provider", "scope"}``.
+- ``email.account.oauth_failed`` — the provider refused to refresh the account's access
+  token (revoked, lapsed, a wrong client secret); the account needs authorizing again:
+  ``{"reason"}`` (the provider's error code and description). The actor is the system.
 - ``email.received`` — subject: the stored inbound ``EmailMessage``; actor: the system.
   ``{"status", "message_type", "from", "reason", "sender_auth"}`` once intake processed
   it (ticket, comment, ignored, failed, suspended).
@@ -37,11 +42,14 @@ from typing import Any
 
 from django.db import models
 
+from eventlog.personal import personal
 from eventlog.services import event_record
 
 ACCOUNT_CREATED = "email.account.created"
 ACCOUNT_UPDATED = "email.account.updated"
 ACCOUNT_DELETED = "email.account.deleted"
+OAUTH_AUTHORIZED = "email.account.oauth_authorized"
+OAUTH_FAILED = "email.account.oauth_failed"
 
 RECEIVED = "email.received"
 SUSPENDED = "email.suspended"
@@ -57,6 +65,8 @@ ALL = frozenset(
         ACCOUNT_CREATED,
         ACCOUNT_UPDATED,
         ACCOUNT_DELETED,
+        OAUTH_AUTHORIZED,
+        OAUTH_FAILED,
         RECEIVED,
         SUSPENDED,
         RELEASED,
@@ -68,7 +78,9 @@ ALL = frozenset(
 )
 
 # Fields of EmailAccount whose values never leave the row: events name them, never show them.
-SECRET_FIELDS = frozenset({"password"})
+SECRET_FIELDS = frozenset(
+    {"password", "oauth_client_secret", "oauth_refresh_token", "oauth_access_token"}
+)
 
 
 # Same shape as knowledge.events.publish: each app's own way into the event log, checking its own
@@ -92,6 +104,25 @@ def publish(
         payload=payload or {},
         ticket_key=ticket_key,
     )
+
+
+# Addresses, and reasons that may quote them (a suspension names the sender, a bounce its
+# recipient), are the people's personal data: stored encrypted under their key
+# (eventlog.personal), so that erasing them leaves the log verifiable.
+def of_sender(address: str, value: Any) -> Any:
+    """``value`` (the address itself, or a reason quoting it) as ``address``'s."""
+    return personal(value, person=address) if address.strip() else value
+
+
+def recipients(addresses: list[str]) -> list[Any]:
+    """Each recipient's address under their own key."""
+    return [of_sender(address, address) for address in addresses]
+
+
+def of_recipients(addresses: list[str], value: Any) -> Any:
+    """A reason about a message to ``addresses`` (a bounce may quote any of them): under
+    the first recipient's key."""
+    return of_sender(addresses[0], value) if addresses else value
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from email_integration import services
+from email_integration import oauth, services
 from email_integration.models import EmailAccount, EmailMessageStatus, InboundProtocol
 
 TIMEOUT = 30
@@ -52,7 +52,7 @@ def poll_imap(account: EmailAccount) -> PollResult:
     cls = imaplib.IMAP4_SSL if account.use_tls else imaplib.IMAP4
     client = cls(account.host, account.port or (993 if account.use_tls else 143), timeout=TIMEOUT)
     try:
-        client.login(account.username, account.password)
+        oauth.imap_login(client, account)
         status, data = client.select(account.folder)
         if status != "OK":
             raise imaplib.IMAP4.error(f"cannot select folder {account.folder!r}: {data}")
@@ -92,8 +92,7 @@ def poll_pop3(account: EmailAccount) -> PollResult:
     cls = poplib.POP3_SSL if account.use_tls else poplib.POP3
     client = cls(account.host, account.port or (995 if account.use_tls else 110), timeout=TIMEOUT)
     try:
-        client.user(account.username)
-        client.pass_(account.password)
+        oauth.pop3_login(client, account)
         _, listing, _ = client.list()
         for line in listing:
             number = line.split()[0].decode()

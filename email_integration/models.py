@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from email_integration.crypto import EncryptedTextField
 from nixflow.models import Comment, Priority, Ticket, Workflow
@@ -28,6 +30,25 @@ class InboundProtocol(models.TextChoices):
     IMAP = "IMAP", "IMAP"
     POP3 = "POP3", "POP3"
     NONE = "NONE", "None (posted or ingested mail only)"
+
+
+class AuthMethod(models.TextChoices):
+    PASSWORD = "password", "Password"
+    OAUTH2 = "oauth2", "OAuth2 (XOAUTH2 / OAUTHBEARER)"
+
+
+class OAuthProvider(models.TextChoices):
+    """Presets of ``email_integration.oauth.PROVIDERS``; custom: the account's own URLs."""
+
+    MICROSOFT = "microsoft", "Microsoft 365"
+    GOOGLE = "google", "Google"
+    CUSTOM = "custom", "Custom endpoints"
+
+
+class SMTPSecurity(models.TextChoices):
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", "Implicit TLS (SMTPS)"
+    NONE = "none", "None (loopback or trusted network only)"
 
 
 class EmailAccount(models.Model):
@@ -83,11 +104,123 @@ class EmailAccount(models.Model):
         ),
     )
 
+    # OAuth2 (email_integration/oauth.py): the refresh token an admin obtained once
+    # through the provider's consent flow; access tokens are got from it as needed.
+    auth_method = models.CharField(
+        "sign-in method",
+        max_length=16,
+        choices=AuthMethod.choices,
+        default=AuthMethod.PASSWORD,
+        db_default=AuthMethod.PASSWORD,
+    )
+    oauth_provider = models.CharField(
+        "OAuth2 provider",
+        max_length=16,
+        choices=OAuthProvider.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    oauth_tenant = models.CharField(
+        "OAuth2 tenant",
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Microsoft 365: the directory (tenant) id or domain; empty: organizations.",
+    )
+    oauth_client_id = models.CharField(
+        "OAuth2 client ID",
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=(
+            "Empty: the provider's from the settings (EMAIL_OAUTH_MICROSOFT_CLIENT_ID, "
+            "EMAIL_OAUTH_GOOGLE_CLIENT_ID)."
+        ),
+    )
+    oauth_client_secret = EncryptedTextField(
+        "OAuth2 client secret", blank=True, default="", db_default=""
+    )
+    oauth_authorize_url = models.URLField(
+        "OAuth2 authorization URL",
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Custom provider only.",
+    )
+    oauth_token_url = models.URLField(
+        "OAuth2 token URL",
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Custom provider only.",
+    )
+    oauth_scope = models.CharField(
+        "OAuth2 scopes",
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Space-separated scopes; empty: the provider's mail scopes.",
+    )
+    # Kept by the system (the consent flow and token refresh), never by a form.
+    oauth_refresh_token = EncryptedTextField(
+        "OAuth2 refresh token", blank=True, default="", db_default=""
+    )
+    oauth_access_token = EncryptedTextField(
+        "OAuth2 access token", blank=True, default="", db_default=""
+    )
+    oauth_expires_at = models.DateTimeField("access token expires at", null=True, blank=True)
+    oauth_authorized_at = models.DateTimeField("OAuth2 authorized at", null=True, blank=True)
+    oauth_error = models.TextField(
+        "OAuth2 refusal",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the provider refused the last refresh.",
+    )
+    # Sending through the account's own SMTP server (empty host: the desk's EMAIL_* mail
+    # backend, as before). Authenticates as the account: its password, or XOAUTH2.
+    smtp_host = models.CharField("SMTP host", max_length=255, blank=True, default="", db_default="")
+    smtp_port = models.PositiveIntegerField(
+        "SMTP port",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
+    )
+    smtp_security = models.CharField(
+        "SMTP security",
+        max_length=16,
+        choices=SMTPSecurity.choices,
+        default=SMTPSecurity.STARTTLS,
+        db_default=SMTPSecurity.STARTTLS,
+    )
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>"
+
+    def clean(self) -> None:
+        if self.auth_method != AuthMethod.OAUTH2:
+            return
+        if not self.oauth_provider:
+            raise ValidationError(
+                {"oauth_provider": gettext("An OAuth2 account needs a provider.")}
+            )
+        if self.oauth_provider == OAuthProvider.CUSTOM:
+            missing = {
+                name: gettext("A custom provider needs this URL.")
+                for name in ("oauth_authorize_url", "oauth_token_url")
+                if not getattr(self, name)
+            }
+            if missing:
+                raise ValidationError(missing)
 
 
 class EmailThread(models.Model):

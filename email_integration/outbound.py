@@ -48,7 +48,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext
 
-from email_integration import events, reply_tokens
+from email_integration import events, oauth, reply_tokens
 from email_integration.models import (
     EmailAccount,
     EmailMessage,
@@ -283,12 +283,19 @@ def claim(message_id: int) -> EmailMessage | None:
     ).update(status=EmailMessageStatus.SENDING, next_attempt_at=lease)
     if not claimed:
         return None  # sent or failed already, claimed by another task, or rolled back
-    return EmailMessage.objects.select_related("ticket").get(pk=message_id)
+    return EmailMessage.objects.select_related("ticket", "account").get(pk=message_id)
 
 
 def send_message(message: EmailMessage) -> None:
-    """Send a message through Django's configured mail backend (raises on failure)."""
-    get_connection(fail_silently=False).send_messages([StoredMail(message)])
+    """Send a message through its account's own SMTP server when it has one (signed in
+    with its password or OAuth2 token, ``oauth.AccountSMTPBackend``), else through
+    Django's configured mail backend (raises on failure)."""
+    account = message.account
+    if account.smtp_host:
+        connection: Any = oauth.AccountSMTPBackend(account)
+    else:
+        connection = get_connection(fail_silently=False)
+    connection.send_messages([StoredMail(message)])
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -317,7 +324,7 @@ def record_sent(message: EmailMessage) -> None:
             subject=message,
             actor=None,
             ticket_key=_ticket_key(message),
-            payload={"to": list(message.to_addresses), "attempts": attempts},
+            payload={"to": events.recipients(list(message.to_addresses)), "attempts": attempts},
         )
 
 
@@ -340,7 +347,11 @@ def record_failure(message: EmailMessage, error: BaseException) -> int | None:
                 subject=message,
                 actor=None,
                 ticket_key=_ticket_key(message),
-                payload={"to": list(message.to_addresses), "attempts": attempts, "reason": reason},
+                payload={
+                    "to": events.recipients(list(message.to_addresses)),
+                    "attempts": attempts,
+                    "reason": events.of_recipients(list(message.to_addresses), reason),
+                },
             )
             return None
         delay = backoff_seconds(attempts)
@@ -399,9 +410,9 @@ def message_resend(*, actor: User, message: EmailMessage) -> EmailMessage:
         ):
             raise ConflictError("Only outbound messages that failed can be resent.")
         payload = {
-            "to": list(locked.to_addresses),
+            "to": events.recipients(list(locked.to_addresses)),
             "previous_attempts": locked.attempts,
-            "previous_reason": locked.error_reason,
+            "previous_reason": events.of_recipients(list(locked.to_addresses), locked.error_reason),
         }
         locked.status = EmailMessageStatus.QUEUED
         locked.attempts = 0

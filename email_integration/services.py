@@ -603,7 +603,10 @@ def _received_events(message: EmailMessage) -> list[EventLog]:
                 type=events.SUSPENDED,
                 subject=message,
                 actor=None,
-                payload={"from": message.from_address, "reason": message.error_reason},
+                payload={
+                    "from": events.of_sender(message.from_address, message.from_address),
+                    "reason": events.of_sender(message.from_address, message.error_reason),
+                },
             )
         )
     return received
@@ -618,8 +621,8 @@ def _received_event(message: EmailMessage) -> EventLog:
         payload={
             "status": message.status,
             "message_type": message.message_type,
-            "from": message.from_address,
-            "reason": message.error_reason,
+            "from": events.of_sender(message.from_address, message.from_address),
+            "reason": events.of_sender(message.from_address, message.error_reason),
             "sender_auth": message.sender_auth,
         },
     )
@@ -1068,7 +1071,10 @@ def message_release(*, message: EmailMessage, actor: User) -> EmailMessage:
             events.RELEASED,
             subject=locked,
             actor=actor,
-            payload={"from": locked.from_address, "reason": locked.error_reason},
+            payload={
+                "from": events.of_sender(locked.from_address, locked.from_address),
+                "reason": events.of_sender(locked.from_address, locked.error_reason),
+            },
         )
         return message_process(message=locked)
 
@@ -1084,6 +1090,9 @@ def message_reject(*, message: EmailMessage, actor: User) -> EmailMessage:
             events.REJECTED,
             subject=locked,
             actor=actor,
-            payload={"from": locked.from_address, "reason": locked.error_reason},
+            payload={
+                "from": events.of_sender(locked.from_address, locked.from_address),
+                "reason": events.of_sender(locked.from_address, locked.error_reason),
+            },
         )
     return locked

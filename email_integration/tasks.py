@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from email_integration import fetchers, outbound, services
+from email_integration import fetchers, oauth, outbound, services
 from email_integration.models import EmailAccount, EmailMessage
 
 
@@ -57,7 +57,12 @@ def sweep_outbound() -> int:
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def poll_account(account_id: int) -> dict[str, int]:
-    account = EmailAccount.objects.filter(pk=account_id, is_active=True).first()
+    # Paused accounts too: a poll queued before the grant was refused is dropped.
+    account = (
+        EmailAccount.objects.filter(pk=account_id, is_active=True)
+        .exclude(oauth.polling_paused())
+        .first()
+    )
     if account is None:
         return {}
     result = fetchers.poll_account(account)
@@ -67,11 +72,18 @@ def poll_account(account_id: int) -> dict[str, int]:
 @shared_task
 def poll_due_accounts() -> int:
     """Queue a poll for each active account whose interval has passed (beat, every
-    minute: PeriodicTask "Mail polling", created by migration)."""
+    minute: PeriodicTask "Mail polling", created by migration). OAuth2 accounts an admin
+    must authorize (again) are paused (``oauth.polling_paused``): they could only fail
+    without asking anyone; authorizing them resumes their polling."""
     now = timezone.now()
+    accounts = (
+        EmailAccount.objects.filter(is_active=True)
+        .exclude(protocol="NONE")
+        .exclude(oauth.polling_paused())
+    )
     due = [
         account.pk
-        for account in EmailAccount.objects.filter(is_active=True).exclude(protocol="NONE")
+        for account in accounts
         if account.last_polled_at is None
         or account.last_polled_at + timedelta(seconds=account.poll_interval_seconds) <= now
     ]

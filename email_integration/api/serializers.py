@@ -1,8 +1,23 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from email_integration.models import EmailAccount, EmailAttachment, EmailMessage
+
+# A custom provider's endpoints: empty, or http(s):// (Django's URL check, which also
+# takes ftp://, decides the rest: a host it accepts, no spaces). JSON Schema's "uri"
+# format would promise any RFC 3986 URI ("a:b"), which the field refuses.
+OAUTH_URL_SCHEMA = {
+    "type": "string",
+    "maxLength": 500,
+    "pattern": r"^\s*$|^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+}
+
+
+@extend_schema_field(OAUTH_URL_SCHEMA)
+class OAuthUrlField(serializers.URLField):
+    pass
 
 
 class EmailAccountSerializer(serializers.ModelSerializer):
@@ -18,6 +33,29 @@ class EmailAccountSerializer(serializers.ModelSerializer):
         style={"input_type": "password"},
     )
     has_password = serializers.SerializerMethodField()
+    oauth_client_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    has_oauth_client_secret = serializers.SerializerMethodField()
+    oauth_authorize_url = OAuthUrlField(
+        label="OAuth2 authorization URL",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Custom provider only.",
+    )
+    oauth_token_url = OAuthUrlField(
+        label="OAuth2 token URL",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Custom provider only.",
+    )
+    oauth_authorized = serializers.SerializerMethodField()
 
     class Meta:
         model = EmailAccount
@@ -38,13 +76,43 @@ class EmailAccountSerializer(serializers.ModelSerializer):
             "is_active",
             "poll_interval_seconds",
             "trusted_authserv_id",
+            "auth_method",
+            "oauth_provider",
+            "oauth_tenant",
+            "oauth_client_id",
+            "oauth_client_secret",
+            "has_oauth_client_secret",
+            "oauth_authorize_url",
+            "oauth_token_url",
+            "oauth_scope",
+            "oauth_authorized",
+            "oauth_authorized_at",
+            "oauth_expires_at",
+            "oauth_error",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
             "last_polled_at",
             "last_error",
         ]
-        read_only_fields = ["last_polled_at", "last_error"]
+        # The OAuth2 grant is made in the admin's consent flow (a browser round trip
+        # through the provider), never written through the API.
+        read_only_fields = [
+            "last_polled_at",
+            "last_error",
+            "oauth_authorized_at",
+            "oauth_expires_at",
+            "oauth_error",
+        ]
 
     def get_has_password(self, account: EmailAccount) -> bool:
         return bool(account.password)
+
+    def get_has_oauth_client_secret(self, account: EmailAccount) -> bool:
+        return bool(account.oauth_client_secret)
+
+    def get_oauth_authorized(self, account: EmailAccount) -> bool:
+        return bool(account.oauth_refresh_token) and not account.oauth_error
 
 
 # Read-only Meta alike the core's brief serializers: the columns of another model.

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -123,7 +123,9 @@ service pop3-login {{
 """
 
 
-def start_dovecot() -> Dovecot:
+def start_dovecot(template: str = CONFIG, files: Mapping[str, str] | None = None) -> Dovecot:
+    """A private Dovecot from ``template`` (``CONFIG``'s placeholders), with ``files``
+    (name → text, formatted like the template) written next to its config first."""
     if shutil.which("dovecot") is None:
         raise RuntimeError("Dovecot is not installed: run scripts/mail_deps.sh (make test does).")
     for _attempt in range(5):
@@ -132,17 +134,19 @@ def start_dovecot() -> Dovecot:
         root.chmod(0o755)
         (root / "home").mkdir(mode=0o755)
         imap_port, pop3_port = free_port(), free_port()
+        values = {
+            "root": root,
+            "name": root.name,
+            "password": PASSWORD,
+            "uid": MAIL_UID,
+            "imap_port": imap_port,
+            "pop3_port": pop3_port,
+        }
+        for name, text in (files or {}).items():
+            (root / name).write_text(text.format(**values))
+            (root / name).chmod(0o644)
         config = root / "dovecot.conf"
-        config.write_text(
-            CONFIG.format(
-                root=root,
-                name=root.name,
-                password=PASSWORD,
-                uid=MAIL_UID,
-                imap_port=imap_port,
-                pop3_port=pop3_port,
-            )
-        )
+        config.write_text(template.format(**values))
         process = subprocess.Popen(
             ["dovecot", "-F", "-c", str(config)],
             stdout=subprocess.DEVNULL,

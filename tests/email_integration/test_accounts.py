@@ -152,6 +152,8 @@ def test_an_account_with_mail_is_not_deleted(admin_user: User, api_client: APICl
 def admin_form(values: dict[str, Any]) -> dict[str, Any]:
     """The admin's add/change form as a browser posts it (unchecked boxes are absent)."""
     form = {name: "" for name in accounts.ACCOUNT_FIELDS if name != "id"}
+    # Selects without an empty choice: a browser posts the selected default.
+    form |= {"auth_method": "password", "smtp_security": "starttls"}
     for name, value in values.items():
         if isinstance(value, bool):
             if value:

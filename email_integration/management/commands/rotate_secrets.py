@@ -19,7 +19,8 @@ def encrypted_fields() -> list[tuple[str, str, str]]:
         (model._meta.db_table, model._meta.pk.column, field.column)
         for model in apps.get_models()
         for field in model._meta.concrete_fields
-        if isinstance(field, crypto.EncryptedTextField)
+        # Other apps' Fernet columns under the same keys say so (eventlog.PersonKey.key).
+        if isinstance(field, crypto.EncryptedTextField) or getattr(field, "fernet_encrypted", False)
     ]
 
 
