@@ -10,12 +10,11 @@ test:  ## set up and run lint, the migration gate and every test
 bench:  ## every benchmark of bench/ at full size, then a summary; ONLY=load,sla picks some, ARGS go to them
 	ONLY="$(ONLY)" bench/run.sh $(ARGS)
 
-lint:
+lint:  ## ruff, mypy and the migration lint; PYTHON=python3.13 runs them on 3.13 (.venv-3.13)
 	scripts/bootstrap.sh
-	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
-	.venv/bin/mypy
-	.venv/bin/python manage.py lint_migrations  # safe under a running release (docs/deploy.md)
+	. scripts/python_env.sh && export PATH="$$PWD/$$VENV/bin:$$PATH" && \
+		ruff check . && ruff format --check . && mypy && \
+		python manage.py lint_migrations  # safe under a running release (docs/deploy.md)
 
 db-start:
 	scripts/bootstrap.sh

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-ORDER=(tickets_api eventlog email_ingest knowledge_search sla admin_desk assignment portal help_center)
+ORDER=(tickets_api eventlog email_ingest knowledge_search sla admin_desk assignment portal help_center reports automation webhooks)
 LAST=load
 
 available=()

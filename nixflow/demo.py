@@ -495,7 +495,7 @@ RESPONSE_HOURS = {
     Priority.NORMAL: 3.0,
     Priority.LOW: 8.0,
 }
-DEMO_DAYS = 60
+DEMO_DAYS = 90  # the reports' widest preset range: their charts have a full one
 
 
 def _pick(rng: random.Random, weights: Mapping[K, int]) -> K:
@@ -700,14 +700,18 @@ class Planner:
     def _date(self, plan: TicketPlan, fate: str) -> None:
         """Place the ticket in the last ``DEMO_DAYS`` days so that its last step is past.
 
-        Done tickets spread over the whole window; tickets still in progress had their
-        last step recently (nobody leaves a ticket untouched for six weeks).
+        Done tickets spread over the whole window; of the tickets still in progress, two
+        in five had their last step recently and the others have waited days or weeks
+        (every backlog has a tail, which the backlog report's age buckets show; and the
+        volume report's days stay alike rather than peak in the last three).
         """
         last = max((s.after for s in plan.steps), default=timedelta(0))
         window = timedelta(days=DEMO_DAYS)
         done = fate in {"Closed", "Rejected"}
         if done:
             idle = (window - last) * self.rng.random() if last < window else timedelta(0)
+        elif self.rng.random() < 0.6:
+            idle = timedelta(days=self.rng.uniform(2, 30))
         else:
             idle = timedelta(hours=min(_hours(self.rng, 10, 1.0), 60))
         if last + idle > window:  # a very slow ticket: squeeze its steps into the window

@@ -12,8 +12,13 @@ them (usernames, stage names, ISO times):
                         "assignee_id": int | None} ("team" in "changes" when routing gave it
                        a team; "assignee" when whoever opened it chose one; an assignee
                        auto-assignment picked follows as its own ticket.assigned. Events
-                       recorded before 2026-12-07 have neither key)
-  ticket.updated       {} (title, description, priority in "changes")
+                       recorded before 2026-12-07 have neither key); "fields": [custom field
+                       names, sorted] when it was opened with custom field values, each
+                       also "field.<name>" in "changes"
+  ticket.updated       {} (title, description, priority in "changes"); when custom
+                       fields changed, {"fields": [their names, sorted]} and
+                       "field.<name>" in "changes" (values as the history shows them:
+                       lists ", "-joined, checkboxes yes/no, users by username)
   ticket.transitioned  {"from_stage_id", "to_stage_id", "from_category", "to_category"}
   ticket.assigned      {"assignee_id": int | None, "previous_assignee_id": int | None}
                        (actor None when auto-assignment picked the agent)
@@ -67,6 +72,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.dispatch import Signal
 
+from eventlog.personal import person_of, personal
 from eventlog.services import event_record
 
 if TYPE_CHECKING:
@@ -174,6 +180,16 @@ TAG_DELETED = "tag.deleted"
 TAG_MERGED = "tag.merged"
 DESK_SETTINGS_UPDATED = "desk_settings.updated"
 
+# --- Custom ticket fields ---------------------------------------------------------------
+# Subject: the field (nixflow.services.fields). A field is {"name", "label", "type",
+# "help_text", "choices", "workflow_ids", "required_stage_ids", "position", "is_active"}.
+#   ticket_field.created  the field
+#   ticket_field.updated  {"fields": [changed keys, sorted], "changes": {key: [old, new]}}
+#   ticket_field.deleted  the field as it was
+TICKET_FIELD_CREATED = "ticket_field.created"
+TICKET_FIELD_UPDATED = "ticket_field.updated"
+TICKET_FIELD_DELETED = "ticket_field.deleted"
+
 # What an admin page added, changed or deleted, for models whose writes have no services
 # of their own (nixflow.toolkit.admin.RolePermissionsMixin records them). Payload:
 # {"object": str(obj)[:200], "change": the admin's change message} (no "change" on
@@ -198,19 +214,38 @@ class TicketEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+# Changes whose values are the requester's personal data (their words, their username,
+# what they typed into custom fields): stored encrypted under the requester's key
+# (eventlog.personal), so that erasing them leaves the log verifiable. Stage names,
+# priorities, tags and agents' usernames are the desk's, and stay plain.
+PERSONAL_CHANGES = frozenset({"title", "description", "requester"})
+
+
+# A user's own names, in user.* events (their address is never recorded at all).
+PERSONAL_USER_FIELDS = frozenset({"username", "first_name", "last_name"})
+
+
+def _is_personal_change(name: str) -> bool:
+    return name in PERSONAL_CHANGES or name.startswith("field.")
+
+
 def publish(event: TicketEvent) -> None:
     """Record the event in the event log, then run every receiver, all in the caller's
     transaction; an exception propagates and rolls the change back."""
+    changes: dict[str, Any] = {name: list(values) for name, values in event.changes.items()}
+    if any(_is_personal_change(name) for name in changes):
+        person = person_of(event.ticket.requester)
+        changes = {
+            name: personal(values, person=person) if _is_personal_change(name) else values
+            for name, values in changes.items()
+        }
     event_record(
         type=event.type,
         subject=event.ticket,
         actor=event.actor,
         ticket_key=event.ticket.key,
         occurred_at=event.occurred_at,
-        payload={
-            **event.payload,
-            "changes": {name: list(values) for name, values in event.changes.items()},
-        },
+        payload={**event.payload, "changes": changes},
     )
     ticket_event.send(sender=TicketEvent, event=event)
 
@@ -234,7 +269,18 @@ def publish_deletion(
 def record_user_event(
     *, type: str, user: User, actor: User | None, payload: dict[str, Any]
 ) -> None:
-    """Append a ``user.*`` event about ``user`` in the caller's transaction."""
+    """Append a ``user.*`` event about ``user`` in the caller's transaction; the user's
+    username and names are stored encrypted under their key (``eventlog.personal``)."""
+    person = person_of(user)
+    payload = {
+        key: personal(value, person=person) if key in PERSONAL_USER_FIELDS else value
+        for key, value in payload.items()
+    }
+    if isinstance(payload.get("changes"), dict):
+        payload["changes"] = {
+            key: personal(value, person=person) if key in PERSONAL_USER_FIELDS else value
+            for key, value in payload["changes"].items()
+        }
     event_record(type=type, subject=user, actor=actor, payload=payload)
 
 
@@ -248,5 +294,6 @@ def record_workflow_event(
 def record_config_event(
     *, type: str, subject: Model, actor: User | None, payload: dict[str, Any]
 ) -> None:
-    """Append a ``team.*`` or ``routing_rule.*`` event in the caller's transaction."""
+    """Append a configuration event (``team.*``, ``routing_rule.*``, ``tag.*``,
+    ``ticket_field.*``, ...) in the caller's transaction."""
     event_record(type=type, subject=subject, actor=actor, payload=payload)

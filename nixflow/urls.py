@@ -6,6 +6,7 @@ from nixflow.admin.links import admin_urls as link_admin_urls
 from nixflow.api.auth import TokenLoginView
 from nixflow.platform import health
 from nixflow.views_language import language_choose
+from reports.pages import report_urls
 from sla.dashboard import dashboard_urls
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -20,6 +21,10 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("notifications.api.urls")),
     path("", include("macros.api.urls")),
     path("", include("csat.api.urls")),
+    path("automation/", include("automation.api.urls")),
+    path("", include("webhooks.api.urls")),
+    path("", include("api_tokens.api.urls")),
+    path("reports/", include("reports.api.urls")),
     path("forms/", include("forms_builder.api.urls")),
     path("knowledge/", include("knowledge.api.urls")),
 ]
@@ -28,12 +33,14 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", include(dashboard_urls())),
+    path("admin/", include(report_urls())),
     path("admin/", include(link_admin_urls())),  # merge and link forms of the ticket page
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("forms/", include("forms_builder.urls")),
     path("help/", include("helpcenter.urls")),
     path("portal/", include("portal.urls")),
+    path("sso/", include("sso.urls")),
     path("satisfaction/", include("csat.urls")),
     # The language chooser of the public pages (a cookie, and User.language when signed in).
     path("language/", language_choose, name="language"),

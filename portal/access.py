@@ -164,6 +164,15 @@ def link_path(*, user: User, token: str, next_url: str = "") -> str:
     return path + ("?" + urlencode({"next": next_url}) if next_url else "")
 
 
+def _links_refused(user: User) -> bool:
+    """A mailed link is a way in beside the password: while single sign-on switches the
+    staff's passwords off (sso, ``OIDC_STAFF_PASSWORDS``), it must not sign staff in
+    either, or the switch would be a detour away from the provider's own checks."""
+    from sso.backends import staff_passwords_refused
+
+    return staff_passwords_refused(user)
+
+
 def link_check(*, uidb64: str, token: str) -> LinkCheck:
     """What a link does: the account it signs in to, if it is valid. Only active
     accounts are signed in; an inactive account's links are invalid."""
@@ -172,7 +181,7 @@ def link_check(*, uidb64: str, token: str) -> LinkCheck:
     except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
         return LinkCheck(LinkState.INVALID)
     user = User.objects.filter(pk=pk).first()
-    if user is None or not user.is_active or len(token) > 100:
+    if user is None or not user.is_active or len(token) > 100 or _links_refused(user):
         return LinkCheck(LinkState.INVALID)
     states = {signin_tokens.state(user, token), invitation_tokens.state(user, token)}
     for state in (LinkState.VALID, LinkState.EXPIRED):
@@ -318,7 +327,7 @@ def _send(task: Task, *, user: User, subject: str, body: str) -> str:
 @shared_task(name=SEND_LINK_TASK, bind=True, max_retries=MAX_RETRIES)
 def send_signin_link(self: Task, email: str, next: str = "") -> str:
     user = User.objects.filter(email__iexact=email.strip()).exclude(email="").first()
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or _links_refused(user):
         return "nobody to mail"  # nothing tells the person who asked
     subject, body = signin_link_mail(user, local_next(next))
     return _send(self, user=user, subject=subject, body=body)

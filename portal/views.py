@@ -287,7 +287,9 @@ def attachment(request: HttpRequest, key: str, attachment_id: int) -> HttpRespon
         file = found.file.open("rb")
     except FileNotFoundError as error:
         raise Http404(_("This file is missing.")) from error
-    return attachment_response(file, filename=found.filename, content_type=found.content_type)
+    return attachment_response(
+        file, filename=found.filename, content_type=found.content_type, request=request
+    )
 
 
 # --- new request ----------------------------------------------------------------------

@@ -26,6 +26,11 @@ echo "== dumping $PGDATABASE (PostgreSQL $SERVER_MAJOR) with $PG_BIN/pg_dump"
 "$PG_BIN/pg_dump" --format=custom --compress=6 --file="$dest/database.dump.partial"
 mv "$dest/database.dump.partial" "$dest/database.dump"
 
+if [ -n "${STORAGE_URL:-}" ]; then
+    # Files are in the bucket, not under MEDIA_ROOT: version or replicate the bucket
+    # after the dump (docs/storage.md, "Backups with object storage").
+    echo "== files are in object storage (STORAGE_URL): not in this backup" >&2
+fi
 echo "== archiving $MEDIA_ROOT"
 if [ -d "$MEDIA_ROOT" ]; then
     tar -C "$MEDIA_ROOT" -cf "$dest/media.tar" .
@@ -40,6 +45,7 @@ fi
     echo "server_major: $SERVER_MAJOR"
     echo "pg_dump: $("$PG_BIN/pg_dump" --version)"
     echo "media_root: $MEDIA_ROOT"
+    echo "object_storage: $([ -n "${STORAGE_URL:-}" ] && echo "yes, files not in media.tar" || echo no)"
 } >"$dest/MANIFEST"
 (cd "$dest" && sha256sum database.dump media.tar MANIFEST >SHA256SUMS)
 echo "$dest"

@@ -1,33 +1,26 @@
 #!/usr/bin/env bash
-# Create .venv and install NixFlow with its pinned dependencies. Re-installs only when
-# pyproject.toml changed, so `make run` / `make test` start fast the second time.
+# Create the virtualenv and install NixFlow with its pinned dependencies. Re-installs only
+# when pyproject.toml changed, so `make run` / `make test` start fast the second time.
+# PYTHON picks the interpreter (3.11 by default, 3.12 or 3.13) and with it the virtualenv:
+# .venv for 3.11, .venv-3.13 for 3.13 (scripts/python_env.sh; VENV overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python_env.sh
 
-# Python 3.11, 3.12 or 3.13 (Django 5.2 LTS supports them all); 3.11 unless PYTHON names
-# another: `make test PYTHON=python3.13` rebuilds .venv with it.
-PYTHON=${PYTHON:-python3.11}
-command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
-if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'; then
-    echo "NixFlow needs Python 3.11, 3.12 or 3.13 (Django 5.2 LTS); $PYTHON is $("$PYTHON" --version)." >&2
-    exit 1
+if [ -x "$VENV/bin/python" ] && [ "$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$PYTHON_VERSION" ]; then
+    echo "Rebuilding $VENV for Python $PYTHON_VERSION"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "Creating $VENV with $("$PYTHON" --version)"
+    "$PYTHON" -m venv "$VENV"
 fi
 
-wanted=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$wanted" ]; then
-    echo "Rebuilding .venv for Python $wanted"
-    rm -rf .venv
-fi
-if [ ! -x .venv/bin/python ]; then
-    echo "Creating .venv with $("$PYTHON" --version)"
-    "$PYTHON" -m venv .venv
-fi
-
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-    echo "Installing NixFlow and its pinned dependencies into .venv"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
-    rm -f .venv/.installed-*
+    echo "Installing NixFlow and its pinned dependencies into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi

@@ -2,11 +2,11 @@
 # (nixflow/platform/embedded_db.py) and stop it again on exit -- unless it was already running
 # when we came, in which case it belongs to someone else (another `make run`).
 if [ -z "${DATABASE_URL:-}" ]; then
-    if .venv/bin/python -m nixflow.platform.embedded_db status >/dev/null; then
+    if "${VENV:-.venv}/bin/python" -m nixflow.platform.embedded_db status >/dev/null; then
         NIXFLOW_STOP_DB=no
     else
         NIXFLOW_STOP_DB=yes
-        .venv/bin/python -m nixflow.platform.embedded_db start
+        "${VENV:-.venv}/bin/python" -m nixflow.platform.embedded_db start
     fi
 else
     NIXFLOW_STOP_DB=no
@@ -14,6 +14,6 @@ fi
 
 stop_embedded_db() {
     if [ "$NIXFLOW_STOP_DB" = yes ]; then
-        .venv/bin/python -m nixflow.platform.embedded_db stop || true
+        "${VENV:-.venv}/bin/python" -m nixflow.platform.embedded_db stop || true
     fi
 }

@@ -3,8 +3,9 @@
 # then web + Celery worker + beat until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python_env.sh
 scripts/bootstrap.sh
-export PATH="$PWD/.venv/bin:$PATH"
+export PATH="$PWD/$VENV/bin:$PATH"
 export NIXFLOW_PORT=${NIXFLOW_PORT:-8000}
 
 source scripts/embedded_db_guard.sh

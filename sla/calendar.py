@@ -32,10 +32,11 @@ Semantics
   is true at 09:00 and false at 17:00. ``add_business_seconds`` returns the instant the
   span is used up, so a span that ends exactly at closing time ends at 17:00 (not at the
   next opening); a span of 0 returns ``start`` even outside working time.
-- **No working time.** ``add_business_seconds`` and ``next_working_instant`` raise
-  ``ValueError`` when they find no working time within ~3 years, instead of looping
-  forever. Functions over a bounded range (``business_seconds``, ``working_periods``,
-  ``is_working_time``) never raise for that; they just find nothing.
+- **No working time.** ``add_business_seconds``, ``subtract_business_seconds`` and
+  ``next_working_instant`` raise ``ValueError`` when they find no working time within
+  ~3 years, instead of looping forever. Functions over a bounded range
+  (``business_seconds``, ``working_periods``, ``is_working_time``) never raise for that;
+  they just find nothing.
 """
 
 from __future__ import annotations
@@ -155,6 +156,42 @@ def add_business_seconds(
             return s + remaining
         remaining -= e - s
     raise AssertionError("unreachable: _fragments is endless or raises")  # pragma: no cover
+
+
+def subtract_business_seconds(
+    spec: CalendarSpec, end: datetime.datetime, seconds: int
+) -> datetime.datetime:
+    """The latest instant (UTC) with ``seconds`` of working time between it and ``end``:
+    ``add_business_seconds`` run backwards, what "more than 5 business days ago" needs.
+
+    ``seconds == 0`` gives ``end`` itself. Being the latest such instant, a span used up
+    exactly at an opening time ends there (Monday 09:00, not the Friday 17:00 before, which
+    has as much working time up to ``end``). Raises ``ValueError`` for negative ``seconds``
+    and when the calendar has no working time in the ~3 years before ``end``.
+    """
+    if seconds < 0:
+        raise ValueError(f"seconds must not be negative, not {seconds}")
+    end = _utc(end)
+    remaining = datetime.timedelta(seconds=seconds)
+    if seconds == 0 or _is_plain_24x7(spec):
+        return end - remaining
+    # _fragments walks forwards only, so walk back a week at a time and read each week's
+    # periods from its end; a period cut at a week's edge is counted in two pieces.
+    week = 7 * _DAY
+    window_end, idle_days = end, 0
+    while idle_days <= _MAX_IDLE_DAYS:
+        window_start = window_end - week
+        periods = list(working_periods(spec, window_start, window_end))
+        for s, e in reversed(periods):
+            if remaining <= e - s:
+                return e - remaining
+            remaining -= e - s
+        idle_days = 0 if periods else idle_days + 7
+        window_end = window_start
+    raise ValueError(
+        f"the calendar has no working time in the {_MAX_IDLE_DAYS} days "
+        f"before {window_end.isoformat()}"
+    )
 
 
 def is_working_time(spec: CalendarSpec, at: datetime.datetime) -> bool:

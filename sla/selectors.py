@@ -25,11 +25,12 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from nixflow.models import Ticket
+from nixflow.platform import replica
 from sla.models import (
     MetricType,
     SLABreach,
@@ -257,7 +258,7 @@ def sla_at_risk(*, now: datetime, limit: int = AT_RISK_LIMIT) -> dict[str, Any]:
     overdue, and hiding it would hide a stalled monitor. Each row is one clock, so a
     ticket with two clocks at risk appears twice.
     """
-    with connection.cursor() as cursor:
+    with replica.reads_connection().cursor() as cursor:
         cursor.execute(_AT_RISK, {"now": now, "limit": limit})
         rows = cursor.fetchall()
     count = rows[0][1] if rows else 0
@@ -355,7 +356,7 @@ def sla_breaches_per_day(*, now: datetime, days: int = TREND_DAYS) -> list[dict[
     first = last - timedelta(days=days - 1)
     start = datetime.combine(first, time(), tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
-    with connection.cursor() as cursor:
+    with replica.reads_connection().cursor() as cursor:
         cursor.execute(
             _BREACHES_PER_DAY, {"first": first, "last": last, "start": start, "end": end}
         )
@@ -383,11 +384,13 @@ def sla_summary(*, now: datetime | None = None) -> dict[str, Any]:
 def _snapshot() -> Iterator[None]:
     """One read-only REPEATABLE READ transaction, so every figure comes from the same
     moment (the medians rely on the tally's count matching the clocks they read). Inside
-    a caller's transaction, that transaction's isolation applies."""
-    if connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+    a caller's transaction, that transaction's isolation applies. On the read replica
+    when one is configured (``nixflow.platform.replica``)."""
+    with replica.replica_reads() as using:
+        if connections[using].in_atomic_block:
+            yield
+            return
+        with transaction.atomic(using=using):
+            with connections[using].cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield

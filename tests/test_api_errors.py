@@ -101,6 +101,17 @@ def test_a_comment_and_a_form_submission_use_the_same_json_limits(
         assert "nested deeper" in assert_bad_request(response)["detail"], url
 
 
+def test_brackets_inside_a_broken_string_are_not_counted_as_nesting(
+    requester_api: APIClient,
+) -> None:
+    body = '{"title": "' + "[" * 5_000
+
+    response = post_raw(requester_api, "/api/tickets/", body, "application/json")
+
+    detail = assert_bad_request(response)["detail"]
+    assert detail.startswith("JSON parse error - Unterminated string"), detail
+
+
 def test_bytes_that_are_not_utf8_are_400(requester_api: APIClient) -> None:
     body = b'{"title": "\xff\xfe"}'
 

@@ -416,7 +416,7 @@ def test_production_settings_load_and_pass_check_deploy_with_the_compose_environ
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr

@@ -95,7 +95,7 @@ def production_env(var_dir: Path, **variables: str | None) -> dict[str, str]:
     return controlled_env(var_dir, **complete)
 
 
-def run(args: list[str], env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess:
+def run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -268,8 +268,12 @@ def production_database() -> Iterator[str]:
 def test_production_settings_pass_the_deploy_checks(
     production_database: str, var_dir: Path
 ) -> None:
+    # A production desk shares its broker and its cache between hosts (W010, W011).
     env = production_env(
-        var_dir, DATABASE_URL=production_database, CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
+        var_dir,
+        DATABASE_URL=production_database,
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        CACHE_URL="redis://127.0.0.1:6379/1",
     )
     migrate = run([sys.executable, "manage.py", "migrate", "--noinput"], env)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr

@@ -43,7 +43,7 @@ def project_apps() -> list[Path]:
     folders = []
     for config in apps.get_app_configs():
         folder = Path(config.path).resolve()
-        if folder.is_relative_to(ROOT) and ".venv" not in folder.parts:
+        if folder.is_relative_to(ROOT) and "site-packages" not in folder.parts:
             folders.append(folder)
     return sorted(folders)
 

@@ -9,6 +9,7 @@ One module per part of the desk; importing them registers their ModelAdmins.
 
 from nixflow.admin.beat import register_beat_admins
 from nixflow.admin.desk import QueueFilter, register_core_queues
+from nixflow.admin.fields import TicketFieldAdmin
 from nixflow.admin.records import CommentAdmin, HistoryLogAdmin
 from nixflow.admin.saved_views import SavedViewAdmin
 from nixflow.admin.tags import DeskSettingsAdmin, TagAdmin
@@ -31,6 +32,7 @@ __all__ = [
     "TagAdmin",
     "TeamAdmin",
     "TicketAdmin",
+    "TicketFieldAdmin",
     "TransitionInline",
     "UserAdmin",
     "WatcherInline",

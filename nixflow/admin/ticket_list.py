@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from nixflow.admin.fields import custom_field_filters, field_ordering, uses_custom_fields
 from nixflow.admin.tags import attach_tag_labels, tag_labels
 from nixflow.models import Priority, Ticket, User, priority_rank
 from nixflow.toolkit.formats import format_datetime_html
@@ -88,8 +89,9 @@ class TicketListMixin(_Base):
         if first.startswith("-"):
             return ("created", "pk")
         # Unsorted, a registered filter may ask for its own order (overdue: most overdue
-        # first), which then comes before the tie-break.
-        chosen = None if first else filter_ordering(request.GET)
+        # first), or "sort by field" for a custom field's value (nixflow.admin.fields),
+        # which then comes before the tie-break.
+        chosen = None if first else (filter_ordering(request.GET) or field_ordering(request.GET))
         return ("-created", "-pk") if chosen is None else (chosen, "-created", "-pk")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
@@ -97,6 +99,23 @@ class TicketListMixin(_Base):
         # (which keyset paging can continue from), still served by nf_ticket_priority_rank.
         queryset: QuerySet[Ticket] = super().get_queryset(request)
         return queryset.annotate(priority_rank=priority_rank())
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # A filter per custom field and the sort by one (nixflow.admin.fields), read once
+        # a request: the desk asks again for every saved view it counts.
+        fields = getattr(request, "_nixflow_field_filters", None)
+        if (
+            fields is None
+            and request.resolver_match is None
+            and not uses_custom_fields(request.GET)
+        ):
+            # A request built in code (the desk counting a saved view) that filters by
+            # no custom field needs none of them: no query for each view.
+            fields = []
+        if fields is None:
+            fields = custom_field_filters()
+            setattr(request, "_nixflow_field_filters", fields)  # noqa: B010 -- not a field
+        return [*super().get_list_filter(request), *fields]
 
     def get_list_display(self, request: HttpRequest) -> Any:
         columns = [ColumnCell(c) for c in ticket_columns() if c.shown is None or c.shown(request)]

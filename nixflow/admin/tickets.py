@@ -29,6 +29,14 @@ from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from nixflow import services
 from nixflow.admin.desk import QueueFilter
+from nixflow.admin.fields import (
+    NewTicketFieldsMixin,
+    changed_values,
+    new_ticket_fields,
+    ticket_form_fields,
+    with_custom_fields,
+    with_new_ticket_fields,
+)
 from nixflow.admin.tags import TagListFilter, tag_action, tagged_message, untagged_message
 from nixflow.admin.ticket_list import TicketListMixin
 from nixflow.admin.ticket_search import AgentListFilter, StageCategoryFilter, search_tickets
@@ -184,7 +192,8 @@ FIELD_LABELS = {
 
 
 def field_label(field: str) -> str:
-    return str(FIELD_LABELS.get(field, field.replace("_", " ")))
+    # A custom field's history rows are named field.<name> (nixflow.services.fields).
+    return str(FIELD_LABELS.get(field, field.removeprefix("field.").replace("_", " ")))
 
 
 def _value(field: str, value: str) -> str:
@@ -707,9 +716,11 @@ class TicketAdmin(
     # --- the ticket page ----------------------------------------------------------------
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         if obj is None:
+            custom = tuple(new_ticket_fields())
             return [
                 (None, {"fields": ("title", "description", "priority")}),
                 (gettext("People and process"), {"fields": ("requester", "assignee", "workflow")}),
+                *([(gettext("Custom fields"), {"fields": custom})] if custom else []),
             ]
         return [
             (None, {"fields": ("key", "title", "description")}),
@@ -728,11 +739,17 @@ class TicketAdmin(
             ),
             # Folded (a <details> element, no script): the SLA clocks panel follows the
             # fieldsets, and should be in sight without scrolling past dates.
+            *self._custom_fields_fieldset(obj),
             (
                 gettext("Details"),
                 {"fields": TICKET_READONLY_ON_CHANGE[2:], "classes": ("collapse",)},
             ),
         ]
+
+    def _custom_fields_fieldset(self, ticket: Ticket) -> list[Any]:
+        """The ticket's custom fields (nixflow.admin.fields), when its workflow has any."""
+        names = tuple(ticket_form_fields(ticket))
+        return [(gettext("Custom fields"), {"fields": names})] if names else []
 
     def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         return () if obj is None else TICKET_READONLY_ON_CHANGE
@@ -740,7 +757,11 @@ class TicketAdmin(
     def get_form(
         self, request: HttpRequest, obj: Ticket | None = None, change: bool = False, **kwargs: Any
     ) -> type[ModelForm]:
-        kwargs["form"] = TicketAddForm if obj is None else TicketChangeForm
+        kwargs["form"] = (
+            with_new_ticket_fields(TicketAddForm)
+            if obj is None
+            else with_custom_fields(TicketChangeForm, obj)
+        )
         return super().get_form(request, obj, change, **kwargs)
 
     def get_inlines(self, request: HttpRequest, obj: Ticket | None) -> list[type[Any]]:
@@ -772,6 +793,11 @@ class TicketAdmin(
                     assignee=data["assignee"],
                     source=Source.WEB,
                     actor=actor,
+                    custom_fields=(
+                        form.custom_field_values()
+                        if isinstance(form, NewTicketFieldsMixin)
+                        else None
+                    ),
                 )
                 # The admin carries on with the form's instance (inlines, its log entry,
                 # the redirect): make it the row the service created.
@@ -785,6 +811,9 @@ class TicketAdmin(
                 for name in ("title", "description", "priority")
                 if name in form.changed_data
             }
+            values = changed_values(form, obj)
+            if values:  # before the stage: a field it requires may be filled in this save
+                own_fields["custom_fields"] = values
             if own_fields:
                 services.ticket_update(ticket=obj, actor=actor, data=own_fields)
             if "team" in form.changed_data:  # before the assignee: a new team may assign

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Literal, TypeVar, cast
 
 import django_filters
 from django import forms
-from django.db.models import Model, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import IsNull
+from django.http import QueryDict
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from nixflow.admin.fields import field_sort_value
 from nixflow.api.permissions import is_agent
-from nixflow.models import Priority, Source, StageCategory, Ticket, TicketQuerySet
+from nixflow.fields import value_parse
+from nixflow.models import (
+    FieldType,
+    Priority,
+    Source,
+    StageCategory,
+    Ticket,
+    TicketField,
+    TicketQuerySet,
+)
 from nixflow.search import search_tickets
 from nixflow.selectors import tickets_tagged
 from nixflow.toolkit.filters import UTCDateTimeFilter
@@ -126,6 +143,11 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields: list[str] = []
 
+    def filter_queryset(self, queryset: TicketQuerySet) -> TicketQuerySet:
+        queryset = super().filter_queryset(queryset)
+        user = getattr(self.request, "user", None)
+        return filter_custom_fields(queryset, self.data, agent=is_agent(user))
+
     def filter_tag(self, queryset: TicketQuerySet, name: str, value: str) -> TicketQuerySet:
         return tickets_tagged(queryset, value)
 
@@ -139,8 +161,9 @@ class TicketFilter(django_filters.FilterSet):
 
 
 class TicketOrderingFilter(OrderingFilter):
-    """``?ordering=`` over ``created``, ``updated``, ``priority`` and ``key``, ``-`` for
-    descending, comma-separated for several; default ``-created``.
+    """``?ordering=`` over ``created``, ``updated``, ``priority``, ``key`` and (agents)
+    ``field.<name>``, ``-`` for descending, comma-separated for several; default
+    ``-created``.
 
     With ``?search=`` and no ``ordering``, the best match comes first (``search_rank``,
     which the search annotates, then newest first).
@@ -148,16 +171,34 @@ class TicketOrderingFilter(OrderingFilter):
     ``priority`` sorts by rank (LOW < NORMAL < HIGH < URGENT), not alphabetically: it maps
     to the ``priority_rank`` annotation. The ordering always ends with ``id`` so that it is
     total, which the cursor pagination needs (its cursor is the row's ordering key).
-    Unknown names are ignored, as DRF's OrderingFilter does.
+    Unknown names are ignored, as DRF's OrderingFilter does, except ``field.<name>`` with
+    a name no custom field has: a 400 under ``ordering``.
+
+    ``field.<name>`` sorts by a custom field's value as the admin's "sort by field" does
+    (``nixflow.admin.fields.field_sort_value``), tickets without a value last in both
+    directions. It is two annotated terms, so that the cursor's keyset comparison never
+    meets a NULL: ``field_empty_<i>`` (false first, whatever the direction) and
+    ``field_value_<i>``, the value with a stand-in of its type where there is none (the
+    stand-ins all sort together behind the flag, and ``created``/``id`` break their ties).
     """
 
     fields = {"created": "created", "updated": "updated", "priority": "priority_rank", "key": "id"}
 
     def get_ordering(self, request: Request, queryset: Any, view: APIView) -> list[str]:
         terms: list[str] = []
+        custom = self._custom_fields(request)
         for raw in request.query_params.get(self.ordering_param, "").split(","):
             term = raw.strip()
-            name = self.fields.get(term.removeprefix("-"))
+            bare = term.removeprefix("-")
+            if bare.startswith(FIELD_PREFIX):
+                index = list(custom).index(bare.removeprefix(FIELD_PREFIX))
+                if f"field_empty_{index}" not in terms:
+                    terms.append(f"field_empty_{index}")
+                    terms.append(
+                        f"-field_value_{index}" if term.startswith("-") else f"field_value_{index}"
+                    )
+                continue
+            name = self.fields.get(bare)
             if name and name not in {t.lstrip("-") for t in terms}:
                 terms.append(f"-{name}" if term.startswith("-") else name)
         if not terms and request.query_params.get("search", "").strip():
@@ -168,6 +209,36 @@ class TicketOrderingFilter(OrderingFilter):
                 terms.append("-created")
             terms.append("id" if named.get("created") == "created" else "-id")
         return terms
+
+    def _custom_fields(self, request: Request) -> dict[str, TicketField]:
+        """The custom fields ``ordering`` names, in order of first mention (their index
+        names their annotations); read once a request (the pagination asks again)."""
+        cached = getattr(request, "_nixflow_order_fields", None)
+        if cached is not None:
+            return cast("dict[str, TicketField]", cached)
+        names: list[str] = []
+        for raw in request.query_params.get(self.ordering_param, "").split(","):
+            bare = raw.strip().removeprefix("-")
+            if bare.startswith(FIELD_PREFIX) and bare.removeprefix(FIELD_PREFIX) not in names:
+                names.append(bare.removeprefix(FIELD_PREFIX))
+        fields: dict[str, TicketField] = {}
+        if names:
+            if not is_agent(getattr(request, "user", None)):
+                raise exceptions.PermissionDenied("Only agents can sort by custom fields.")
+            found = {f.name: f for f in TicketField.objects.filter(name__in=names)}
+            unknown = [name for name in names if name not in found]
+            if unknown:
+                raise exceptions.ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"No custom field is named {name!r}; /api/fields/ lists them."
+                            for name in unknown
+                        ]
+                    }
+                )
+            fields = {name: found[name] for name in names}
+        setattr(request, "_nixflow_order_fields", fields)  # noqa: B010 -- not a field
+        return fields
 
     def get_valid_fields(
         self, queryset: Any, view: APIView, context: Mapping[str, Any] | None = None
@@ -183,6 +254,14 @@ class TicketOrderingFilter(OrderingFilter):
             # Only the ticket list uses this backend, so the queryset is a TicketQuerySet.
             ranked = cast(TicketQuerySet, queryset).with_priority_rank()
             queryset = cast("QuerySet[_M, _Row]", ranked)
+        for index, field in enumerate(self._custom_fields(request).values()):
+            value = field_sort_value(field)
+            queryset = queryset.annotate(
+                **{
+                    f"field_empty_{index}": IsNull(value, True),
+                    f"field_value_{index}": Coalesce(value, _stand_in(field)),
+                }
+            )
         return queryset.order_by(*ordering)
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
@@ -193,7 +272,84 @@ class TicketOrderingFilter(OrderingFilter):
                 "required": False,
                 "in": "query",
                 "description": f"Sort by {names}; `-` in front for descending, several "
-                "comma-separated. Default `-created`. `priority` sorts by rank, LOW to URGENT.",
+                "comma-separated. Default `-created`. `priority` sorts by rank, LOW to "
+                "URGENT. Agents also sort by a custom field (/api/fields/), "
+                "`field.<name>` or `-field.<name>`: numbers and decimals as numbers, "
+                "dates as dates, a checkbox false before true, other fields as text; "
+                "tickets without a value come last in both directions. A name no field "
+                "has is a 400 under `ordering`; requesters get 403.",
                 "schema": {"type": "string"},
             }
         ]
+
+
+# What a ticket without a value sorts as, behind the "empty" flag: any value of the type.
+_STAND_INS: dict[str, Any] = {
+    FieldType.NUMBER: 0,
+    FieldType.USER: 0,
+    FieldType.DECIMAL: Decimal(0),
+    FieldType.DATE: datetime.date(2000, 1, 1),
+    FieldType.CHECKBOX: False,
+}
+
+
+def _stand_in(field: TicketField) -> Value:
+    value = field_sort_value(field)
+    return Value(_STAND_INS.get(field.type, ""), output_field=value.output_field)
+
+
+# --- Custom fields: ?field.<name>=<value> --------------------------------------------------
+FIELD_PREFIX = "field."
+
+
+def filter_custom_fields(
+    queryset: TicketQuerySet, params: QueryDict, *, agent: bool
+) -> TicketQuerySet:
+    """The tickets whose custom fields hold every ``field.<name>=<value>`` of ``params``.
+
+    Each value is read as its field's type (``nixflow.fields.value_parse``) into the
+    form the services store, and all of them become one containment test,
+    ``custom_fields @> {"name": value, ...}``, which the ``nf_ticket_custom_fields``
+    GIN index (jsonb_path_ops) serves whatever the fields. A name given twice with two
+    values of a single-valued field asks for both, so nothing matches; a multiple choice
+    field's choices add up (tickets holding all of them). An empty value is no filter,
+    as for the other parameters. Only agents: requesters never see the values.
+    """
+    keys = [key for key in params if key.startswith(FIELD_PREFIX)]
+    if not keys:
+        return queryset
+    if not agent:
+        raise exceptions.PermissionDenied("Only agents can filter by custom fields.")
+    names = {key: key.removeprefix(FIELD_PREFIX) for key in keys}
+    fields = {f.name: f for f in TicketField.objects.filter(name__in=names.values())}
+    errors: dict[str, list[str]] = {}
+    values: list[tuple[str, Any]] = []
+    for key, name in names.items():
+        field = fields.get(name)
+        if field is None:
+            errors[key] = [f"No custom field is named {name!r}; /api/fields/ lists them."]
+            continue
+        try:
+            values += [(name, value_parse(field, t)) for t in params.getlist(key) if t.strip()]
+        except ValidationError as error:
+            errors[key] = error.messages
+    if errors:
+        raise exceptions.ValidationError(errors)
+    for document in _containment(values):
+        queryset = queryset.filter(custom_fields__contains=document)
+    return queryset
+
+
+def _containment(values: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """The documents that tickets must contain: one, unless a single-valued field was
+    given two values (then a second for the other, which no ticket can hold too)."""
+    wanted: dict[str, Any] = {}
+    also: list[dict[str, Any]] = []
+    for name, value in values:
+        if name not in wanted:
+            wanted[name] = value
+        elif isinstance(value, list):
+            wanted[name] = sorted({*wanted[name], *value})
+        elif wanted[name] != value:
+            also.append({name: value})
+    return [wanted, *also] if wanted else []

@@ -4,7 +4,11 @@ DRF's ``JSONParser`` turns a ``ValueError`` into a 400, but Python's JSON decode
 recurses once per nesting level: a body of 100,000 ``[`` raises ``RecursionError``,
 which is no ``ValueError`` and became a 500. A number such as ``1e400`` decodes to
 ``inf``, which DRF's strict JSON refuses only when written as ``Infinity``; an
-integer field given ``inf`` then raised ``OverflowError`` (a 500).
+integer field given ``inf`` then raised ``OverflowError`` (a 500). Where the decoder
+recursion stops differs between Python versions (3.12 counts the C stack, not
+``sys.getrecursionlimit()``): 5,000 ``[`` is a ``RecursionError`` on 3.11 and a plain
+"Expecting value" at the end on 3.13. Both are read as what they are, too deep, by
+measuring the nesting of what was read before the decoder gave up.
 
 ``JSONParser`` here (settings ``DEFAULT_PARSER_CLASSES``, and the views that name their
 own parsers) refuses, with 400 ``{"detail": …}``:
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import codecs
 import math
+import re
 from collections.abc import Mapping
+from json import JSONDecodeError
 from typing import IO, Any, cast
 
 from rest_framework import parsers
@@ -35,6 +41,24 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"Number out of range: {text[:40]}")
     return value
+
+
+# A JSON string (possibly cut off by the end of the body), and the brackets outside them.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of lists and objects in ``text``, JSON that may be cut off or
+    broken (strings are skipped, so a ``[`` inside one does not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _too_deep(document: Any) -> bool:
@@ -64,16 +88,23 @@ class JSONParser(parsers.JSONParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]
+        too_deep = f"JSON parse error - nested deeper than {MAX_DEPTH} levels."
         try:
-            document = json.load(
-                cast("IO[str]", codecs.getreader(encoding)(stream)),
-                parse_constant=json.strict_constant,
-                parse_float=_finite_float,
+            text = codecs.getreader(encoding)(cast("IO[bytes]", stream)).read()
+        except ValueError as exc:  # bytes that are not ``encoding``
+            raise ParseError(f"JSON parse error - {exc}") from exc
+        try:
+            document = json.loads(
+                text, parse_constant=json.strict_constant, parse_float=_finite_float
             )
         except RecursionError as exc:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from exc
+            raise ParseError(too_deep) from exc
+        except JSONDecodeError as exc:
+            if _nesting(text[: exc.pos]) > MAX_DEPTH:
+                raise ParseError(too_deep) from exc
+            raise ParseError(f"JSON parse error - {exc}") from exc
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         if _too_deep(document):
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+            raise ParseError(too_deep)
         return document

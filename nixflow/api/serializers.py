@@ -93,6 +93,11 @@ class TicketSerializer(serializers.ModelSerializer):
         help_text="In a list filtered with `search=`: where the words were found, as HTML "
         "(the text escaped, the words in <mark>); null otherwise (docs/search.md)."
     )
+    custom_fields = serializers.SerializerMethodField(
+        help_text="Agents: the ticket's custom field values by field name (/api/fields/; "
+        "a field without a value is absent). Null for requesters: the fields are the "
+        "desk's own records (docs/custom-fields.md)."
+    )
 
     class Meta:
         model = Ticket
@@ -117,6 +122,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "version",
             "merged_into",
             "search_snippet",
+            "custom_fields",
         ]
         read_only_fields = fields
 
@@ -129,6 +135,13 @@ class TicketSerializer(serializers.ModelSerializer):
             seen = instance.public_updated or instance.created
             data["updated"] = self.fields["updated"].to_representation(seen)
         return data
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
+    def get_custom_fields(self, ticket: Ticket) -> dict[str, Any] | None:
+        request = self.context.get("request")
+        if request is None or getattr(request.user, "is_agent", False):
+            return dict(ticket.custom_fields)
+        return None
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_search_snippet(self, ticket: Ticket) -> str | None:
@@ -248,6 +261,12 @@ class TicketCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Agents only: an active agent to take the ticket.",
     )
+    custom_fields = serializers.DictField(
+        required=False,
+        help_text="Agents only: custom field values by field name (/api/fields/ lists "
+        'them and their types); null, "" or [] clears one. A name that is not a field '
+        "of the ticket's workflow, or a value its type refuses, is a 400 naming it.",
+    )
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -273,6 +292,12 @@ class TicketUpdateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Agents only: the team that owns the ticket (/api/teams/), or null.",
+    )
+    custom_fields = serializers.DictField(
+        required=False,
+        help_text="Agents only: custom field values by field name (/api/fields/ lists "
+        'them and their types); null, "" or [] clears one. A name that is not a field '
+        "of the ticket's workflow, or a value its type refuses, is a 400 naming it.",
     )
 
     def validate(self, attrs: dict) -> dict:

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from nixflow.api.saved_views import ViewViewSet
 from nixflow.api.tags import TagViewSet
 from nixflow.api.teams import MeView, RoutingRuleViewSet, TeamViewSet
+from nixflow.api.ticket_fields import TicketFieldViewSet
 from nixflow.api.ticket_links import TicketLinksView, TicketLinkView, TicketMergeView
 from nixflow.api.views import TicketViewSet, WorkflowViewSet
 from nixflow.models import TICKET_KEY_PATTERN
@@ -18,6 +19,7 @@ router.register("views", ViewViewSet, basename="view")  # nixflow.api.saved_view
 router.register("tags", TagViewSet, basename="tag")  # nixflow.api.tags
 router.register("teams", TeamViewSet, basename="team")  # nixflow.api.teams
 router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
+router.register("fields", TicketFieldViewSet, basename="ticket-field")  # custom fields
 
 urlpatterns = [
     # nixflow.api.teams.MeView: views.MeView's GET plus the availability (GET, PATCH).

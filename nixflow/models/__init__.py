@@ -4,6 +4,7 @@ part; everything is importable from ``nixflow.models`` as before."""
 
 from nixflow.models.conversation import LINK_LABELS, LinkKind, TicketLink, TicketPresence
 from nixflow.models.desk import DESK_SETTINGS_ID, DeskSettings
+from nixflow.models.fields import FIELD_NAME_PATTERN, FieldType, TicketField
 from nixflow.models.teams import (
     AssignmentMode,
     RoutingRule,
@@ -33,6 +34,7 @@ from nixflow.models.workflows import DONE_CATEGORIES, Stage, StageCategory, Tran
 __all__ = [
     "DESK_SETTINGS_ID",
     "DONE_CATEGORIES",
+    "FIELD_NAME_PATTERN",
     "LINK_LABELS",
     "PRIORITY_RANK",
     "TICKET_KEY_PATTERN",
@@ -42,6 +44,7 @@ __all__ = [
     "Availability",
     "Comment",
     "DeskSettings",
+    "FieldType",
     "HistoryLog",
     "LinkKind",
     "NixflowUserManager",
@@ -56,6 +59,7 @@ __all__ = [
     "Team",
     "TeamMembership",
     "Ticket",
+    "TicketField",
     "TicketLink",
     "TicketPresence",
     "TicketQuerySet",

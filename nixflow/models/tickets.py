@@ -147,6 +147,17 @@ class Ticket(models.Model):
     # (``manage.py backfill_search``).
     search_agent = SearchDocumentField(null=True, editable=False)
     search_public = SearchDocumentField(null=True, editable=False)
+    # The values of the desk's custom fields (nixflow.models.fields.TicketField), keyed by
+    # the field's name: {"order_number": "A-1", "root_cause": "disk"}. Written only by
+    # the services, which validate each value against its field's type.
+    # db_default: a rolling deploy's old release inserts tickets without it.
+    custom_fields = models.JSONField(
+        default=dict, db_default=models.Value({}, models.JSONField()), blank=True, editable=False
+    )
+    # When the ticket entered its current stage (creation, every transition): what time
+    # rules ("waiting for more than 5 business days") measure from. NULL on rows written
+    # without the services (load_data) until backfilled: read it as Coalesce(it, created).
+    stage_entered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TicketQuerySet.as_manager()
 
@@ -199,6 +210,13 @@ class Ticket(models.Model):
             ),
             GinIndex(fields=["search_agent"], name="nf_ticket_search_agent"),
             GinIndex(fields=["search_public"], name="nf_ticket_search_public"),
+            # ?field.<name>=value is custom_fields @> {"name": value}: containment, which
+            # jsonb_path_ops serves for every field with one index.
+            GinIndex(
+                OpClass("custom_fields", name="jsonb_path_ops"), name="nf_ticket_custom_fields"
+            ),
+            # The time rules' scan: tickets of a stage that entered it before a cutoff.
+            models.Index(fields=["stage", "stage_entered_at"], name="nf_ticket_stage_entered"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -328,6 +346,9 @@ class HistoryLog(models.Model):
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
+    # What made the change when it was not a person's own action: "rule: VIP to Tier 2
+    # (v3)" for an automation rule. Empty for changes made directly.
+    via = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["created", "id"]

@@ -4,6 +4,9 @@
 match what this code needs; 200 otherwise, with the guard's warnings in ``warnings``
 (the database ahead of the code during a rolling deploy, post-deploy migrations pending),
 so a load balancer keeps the old release in service while the new one rolls out.
+It also answers 503 when the storage of uploaded files cannot take them: the bucket
+(STORAGE_URL) does not answer one HeadBucket within two seconds, or the media directory
+on disk is not writable (``nixflow.platform.storage.readiness_problems``, cached as long).
 """
 
 from django.http import HttpRequest, JsonResponse
@@ -11,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from nixflow.platform.schema_guard import cached_problems
+from nixflow.platform.storage import readiness_problems
 
 
 @never_cache
@@ -24,9 +28,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database is reachable and has everything this code uses."""
+    """Readiness: the database is reachable and has everything this code uses, and the
+    storage of uploaded files takes them."""
     found = cached_problems()
-    errors = [p.as_dict() for p in found if p.is_error]
+    errors = [p.as_dict() for p in found if p.is_error] + readiness_problems()
     warnings = [p.as_dict() for p in found if not p.is_error]
     if errors:
         body: dict[str, object] = {"status": "unavailable", "problems": errors}

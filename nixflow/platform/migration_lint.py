@@ -164,7 +164,8 @@ def project_apps() -> list[str]:
         config.label
         for config in apps.get_app_configs()
         if Path(config.path).resolve().is_relative_to(base)
-        and ".venv" not in Path(config.path).parts
+        # A virtualenv inside the checkout (.venv, .venv-3.13) holds third-party apps.
+        and "site-packages" not in Path(config.path).resolve().relative_to(base).parts
     )
 
 

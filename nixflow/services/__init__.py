@@ -24,6 +24,8 @@ types and payloads are in ``nixflow.events``). By subject:
   ``routing_rule_delete``, ``user_set_availability``, ``ticket_set_team``; routing
   (``routing.route``) and auto-assignment (``assignment``) run inside ``ticket_create``
   and on the ticket events that free an agent's capacity;
+- ``fields``: ``ticket_fields_set`` (agents: custom field values),
+  ``ticket_field_create``, ``ticket_field_update``, ``ticket_field_delete`` (admins);
 - ``tags``: ``ticket_tags_set``, ``ticket_tag_add``, ``ticket_tag_remove`` (agents; new
   names create tags unless the list is locked), ``tag_create``, ``tag_update``,
   ``tag_merge``, ``tag_delete`` (admins) and ``desk_settings_update`` (the lock).
@@ -31,6 +33,13 @@ types and payloads are in ``nixflow.events``). By subject:
 Import them from here (``from nixflow import services``; ``services.ticket_create``).
 """
 
+from nixflow.services.fields import (
+    TICKET_FIELD_FIELDS,
+    ticket_field_create,
+    ticket_field_delete,
+    ticket_field_update,
+    ticket_fields_set,
+)
 from nixflow.services.links import ticket_link, ticket_links, ticket_unlink
 from nixflow.services.merge import ticket_follow_merges, ticket_merge
 from nixflow.services.presence import (
@@ -99,6 +108,7 @@ __all__ = [
     "TEAM_FIELDS",
     "TICKET_FIELDS_FOR_AGENTS",
     "TICKET_FIELDS_FOR_REQUESTERS",
+    "TICKET_FIELD_FIELDS",
     "USER_FIELDS",
     "WORKFLOW_FIELDS",
     "ReopenQuestion",
@@ -128,6 +138,10 @@ __all__ = [
     "ticket_check_version",
     "ticket_create",
     "ticket_delete",
+    "ticket_field_create",
+    "ticket_field_delete",
+    "ticket_field_update",
+    "ticket_fields_set",
     "ticket_follow_merges",
     "ticket_link",
     "ticket_links",

@@ -3,7 +3,7 @@ history and publishes one ticket event."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from eventlog.context import current_via, via_label
+from eventlog.personal import person_of, personal
 from nixflow import events, selectors
+from nixflow.fields import document_apply, missing_for_stage
 from nixflow.models import (
     Attachment,
     Comment,
@@ -38,7 +41,8 @@ from nixflow.toolkit.services import model_update
 # changed field and publishes one event, all in one transaction (nixflow/events.py).
 
 TICKET_FIELDS_FOR_REQUESTERS = frozenset({"title", "description"})
-TICKET_FIELDS_FOR_AGENTS = frozenset({"title", "description", "priority"})
+# custom_fields: {name: value} of the desk's custom fields (nixflow.services.fields).
+TICKET_FIELDS_FOR_AGENTS = frozenset({"title", "description", "priority", "custom_fields"})
 
 
 def _display(value: Any) -> str:
@@ -161,8 +165,17 @@ def _commit_change(
     if count_version:
         _count_version(ticket)
     shown = {name: (_display(old), _display(new)) for name, (old, new) in changes.items()}
+    via = via_label(current_via())  # an automation rule's change says which rule
     HistoryLog.objects.bulk_create(
-        HistoryLog(ticket=ticket, actor=actor, field=name, old_value=old, new_value=new, created=at)
+        HistoryLog(
+            ticket=ticket,
+            actor=actor,
+            field=name,
+            old_value=old,
+            new_value=new,
+            created=at,
+            via=via,
+        )
         for name, (old, new) in shown.items()
     )
     events.publish(
@@ -209,6 +222,7 @@ def ticket_create(
     source: Source = Source.WEB,
     actor: User | None,
     origin: str = "",
+    custom_fields: Mapping[str, Any] | None = None,
 ) -> Ticket:
     """Open a ticket in the first stage of ``workflow`` (the default one when None).
 
@@ -216,18 +230,27 @@ def ticket_create(
     themselves and don't choose the assignee. The routing rules give it its team
     (``origin``: the mail account's name or the form's slug it came through), and that
     team's auto-assignment its assignee when none is given (nixflow.services.assignment).
+    ``custom_fields``: values of the workflow's custom fields, checked by their types
+    (agents and the system only; recorded with the creation, as ``field.<name>``).
+    Creation enters the first stage without the fields it requires: those rules guard
+    moves (``ticket_transition``), and a mail or a form must always become a ticket.
     """
     if actor is not None and not actor.is_agent:
         if requester.pk != actor.pk:
             raise PermissionDenied("Requesters can only open tickets for themselves.")
         if assignee is not None:
             raise PermissionDenied("Only agents can assign tickets.")
+        if custom_fields:
+            raise PermissionDenied("Only agents can set custom fields.")
     if not requester.is_active:
         raise ValidationError({"requester": f"{requester.username} is not an active user."})
     workflow = workflow or _default_workflow()
     if not workflow.is_active:
         raise ValidationError({"workflow": f"Workflow {workflow.name!r} is not active."})
     _validate_assignee(assignee)
+    document, field_changes = document_apply(
+        document={}, workflow_id=workflow.pk, values=dict(custom_fields or {})
+    )
     now = timezone.now()
     ticket = Ticket(
         title=title.strip(),
@@ -241,6 +264,8 @@ def ticket_create(
         created=now,
         updated=now,
         public_updated=now,
+        stage_entered_at=now,
+        custom_fields=document,
     )
     ticket.team = routing.route(ticket=ticket, origin=origin)
     picked = assignment.pick_for_new_ticket(ticket=ticket) if assignee is None else None
@@ -259,6 +284,7 @@ def ticket_create(
             # An assignee chosen by whoever opened it; auto-assignment's pick is recorded
             # after this, as its own ticket.assigned.
             **({"assignee": (None, assignee)} if assignee is not None else {}),
+            **field_changes,
         },
         at=now,
         payload={
@@ -268,6 +294,7 @@ def ticket_create(
             "source": ticket.source,
             "team_id": ticket.team_id,
             "assignee_id": assignee.pk if assignee is not None else None,
+            **({"fields": sorted(document)} if document else {}),
         },
     )
     if picked is not None:
@@ -292,9 +319,11 @@ def ticket_delete(*, ticket: Ticket, actor: User | None, reason: str = "") -> No
         actor=actor,
         occurred_at=timezone.now(),
         payload={
-            "title": ticket.title,
+            "title": personal(ticket.title, person=person_of(ticket.requester)),
             "requester_id": ticket.requester_id,
-            "requester": ticket.requester.get_username(),
+            "requester": personal(
+                ticket.requester.get_username(), person=person_of(ticket.requester)
+            ),
             "stage": ticket.stage.name,
             "priority": ticket.priority,
             "source": ticket.source,
@@ -308,10 +337,12 @@ def ticket_delete(*, ticket: Ticket, actor: User | None, reason: str = "") -> No
 
 @transaction.atomic
 def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -> Ticket:
-    """Change the ticket's own fields (title, description, priority).
+    """Change the ticket's own fields (title, description, priority) and, under
+    ``custom_fields``, values of its custom fields (``{name: value}``, None clears one).
 
     Stage, assignee and watchers have their own services; requesters may change only the
-    title and description of tickets they can see.
+    title and description of tickets they can see. One ``ticket.updated`` for all of it,
+    with ``{"fields": [names]}`` when custom fields changed.
     """
     allowed = (
         TICKET_FIELDS_FOR_AGENTS
@@ -324,22 +355,41 @@ def ticket_update(*, ticket: Ticket, actor: User | None, data: dict[str, Any]) -
     _require_can_view(actor, ticket)
     ticket = _lock(ticket)
     now = timezone.now()
+    data = dict(data)
+    field_changes: dict[str, tuple[str, str]] = {}
+    if "custom_fields" in data:
+        document, field_changes = document_apply(
+            document=ticket.custom_fields,
+            workflow_id=ticket.workflow_id,
+            values=data.pop("custom_fields") or {},
+        )
     if "title" in data:
-        data = {**data, "title": data["title"].strip()}  # normalised as in ticket_create
+        data["title"] = data["title"].strip()  # normalised as in ticket_create
     also_set: dict[str, Any] = {"updated": now, "version": ticket.version + 1}
     if {"title", "description"} & set(data):
         also_set["public_updated"] = now  # what the requester reads (Ticket.public_updated)
     changes = model_update(
-        instance=ticket,
-        data=data,
-        also_set=also_set,
-        validate=_validate_ticket,
+        instance=ticket, data=data, also_set=also_set, validate=_validate_ticket, save=False
     )
-    if not changes:
+    if not changes and not field_changes:
         return ticket
+    saved = [*changes, *also_set]
+    if field_changes:
+        for name, value in also_set.items():  # set by model_update only when it changed
+            setattr(ticket, name, value)
+        ticket.custom_fields = document
+        saved.append("custom_fields")
+    ticket.save(update_fields=saved)
     ticket.__dict__[_VERSION_SAVED] = True  # saved with the next version (see touch)
     _commit_change(
-        ticket=ticket, actor=actor, event_type=events.TICKET_UPDATED, changes=changes, at=now
+        ticket=ticket,
+        actor=actor,
+        event_type=events.TICKET_UPDATED,
+        changes={**changes, **field_changes},
+        at=now,
+        payload={"fields": sorted(n.removeprefix("field.") for n in field_changes)}
+        if field_changes
+        else None,
     )
     return ticket
 
@@ -357,7 +407,10 @@ def ticket_transition(
 
     Entering a RESOLVED stage sets ``resolved_at``; entering CLOSED sets ``closed_at``
     (and ``resolved_at`` when the ticket skipped RESOLVED); going back to an open
-    category (a reopen) clears both.
+    category (a reopen) clears both. A stage some custom fields are required for is
+    refused while any of them is empty ("Root cause is required to move to Resolved.").
+    Merges close tickets without that check (``move_to_stage``): a duplicate folded
+    into another ticket has nothing to record of its own.
     """
     _require_can_view(actor, ticket)
     ticket = _held(ticket, locked=locked)
@@ -384,7 +437,15 @@ def ticket_transition(
         raise PermissionDenied(
             f"Only agents can move a ticket from {current.name!r} to {to_stage.name!r}."
         )
-
+    missing = missing_for_stage(document=ticket.custom_fields, stage_id=to_stage.pk)
+    if missing:
+        raise ValidationError(
+            {
+                "custom_fields": [
+                    f"{field.label} is required to move to {to_stage.name}." for field in missing
+                ]
+            }
+        )
     return move_to_stage(ticket=ticket, to_stage=to_stage, actor=actor, at=timezone.now())
 
 
@@ -409,10 +470,12 @@ def move_to_stage(
         timestamps = {"resolved_at": None, "closed_at": None}
     changes.update(model_update(instance=ticket, data=timestamps, validate=None, save=False))
     ticket.stage = to_stage
+    ticket.stage_entered_at = at  # what time rules measure from
     ticket.public_updated = at  # the requester sees the stage (Ticket.public_updated)
     ticket.save(
         update_fields=[
             "stage",
+            "stage_entered_at",
             "public_updated",
             *touch(ticket, at),
             *(n for n in changes if n != "stage"),

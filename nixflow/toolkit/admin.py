@@ -26,9 +26,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext, gettext_noop, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from eventlog.personal import person_of, personal
 from eventlog.services import event_record
 from nixflow.events import ADMIN_ADDED, ADMIN_CHANGED, ADMIN_DELETED
-from nixflow.models import Comment, HistoryLog, Role, Ticket
+from nixflow.models import Comment, HistoryLog, Role, Ticket, User
 from nixflow.toolkit.errors import error_text
 
 Row = TypeVar("Row")
@@ -113,11 +114,14 @@ class RolePermissionsMixin:
         self, request: HttpRequest, type: str, obj: Model, payload: dict[str, Any]
     ) -> None:
         if self.record_admin_events:
+            label: Any = str(obj)[:200]
+            if isinstance(obj, User):  # a person's username: under their key
+                label = personal(label, person=person_of(obj))
             event_record(
                 type=type,
                 subject=obj,
                 actor=request.user,
-                payload={"object": str(obj)[:200], **payload},
+                payload={"object": label, **payload},
             )
 
 

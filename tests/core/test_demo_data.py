@@ -162,14 +162,14 @@ def test_seed_demo_goes_through_the_services_so_history_events_and_comments_exis
     assert tickets.exclude(assignee=None).values("assignee").distinct().count() >= 3
 
 
-def test_seed_demo_dates_tickets_over_the_last_60_days_consistently() -> None:
+def test_seed_demo_dates_tickets_over_the_last_90_days_consistently() -> None:
     command("seed_demo", "--core-only", "--tickets", "40")
 
     tickets = demo_tickets()
     now = timezone.now()
     oldest = tickets.order_by("created").first()
     assert oldest is not None
-    assert now - timedelta(days=61) < oldest.created < now - timedelta(days=7)
+    assert now - timedelta(days=91) < oldest.created < now - timedelta(days=7)
     assert_consistent(tickets)
     # Watching is not an update of the ticket (ticket_watch leaves `updated` alone).
     rows = [

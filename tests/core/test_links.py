@@ -316,7 +316,7 @@ def test_the_panels_buttons_work_in_a_browser(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from tests.support.browser import login
+    from tests.support.browser import login, message_containing
 
     agent = AgentFactory(username="linker")
     a, b, c = TicketFactory(title="Printer"), TicketFactory(title="Toner"), TicketFactory()
@@ -329,7 +329,7 @@ def test_the_panels_buttons_work_in_a_browser(
         field.clear()
         field.send_keys(b.key if width == 1440 else c.key)
         browser.find_element(By.XPATH, "//button[text()='Add link']").click()
-        assert "is now blocked by" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+        assert "is now blocked by" in message_containing(browser, "is now blocked by")
         panel = browser.find_element(By.CSS_SELECTOR, "[data-panel='links-and-merges']")
         browser.execute_script("arguments[0].scrollIntoView()", panel)
         browser.save_screenshot(str(tmp_path / f"links-{width}.png"))
@@ -339,7 +339,7 @@ def test_the_panels_buttons_work_in_a_browser(
 
     browser.find_element(By.NAME, "merge_into_key").send_keys(b.key)
     browser.find_element(By.XPATH, "//button[text()='Merge']").click()
-    assert f"merged into {b.key}" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    assert f"merged into {b.key}" in message_containing(browser, f"merged into {b.key}")
     a.refresh_from_db()
     assert a.merged_into_id == b.pk
     assert agent.is_agent

@@ -66,7 +66,14 @@ def loaded() -> tuple[str, QuerySet[Ticket]]:
 
 
 def test_every_app_with_a_load_module_is_found_through_the_app_registry() -> None:
-    assert set(extra_loaders()) == {"sla", "eventlog", "email_integration", "knowledge"}
+    assert set(extra_loaders()) == {
+        "sla",
+        "eventlog",
+        "email_integration",
+        "knowledge",
+        "csat",
+        "reports",
+    }
 
 
 def test_an_unknown_extra_is_refused_naming_the_ones_there_are() -> None:

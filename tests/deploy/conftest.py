@@ -37,7 +37,7 @@ from tests.support.processes import (
 
 _NOT_CODE = shutil.ignore_patterns(
     ".git",
-    ".venv",
+    ".venv*",
     "var",
     "staticfiles",
     "*_cache",

@@ -8,7 +8,7 @@ which objects an operation's path parameters can name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -85,6 +85,8 @@ class World:
     spare_tag: KnowledgeTag
     feedback_id: int
     search_id: str
+    # Custom fields, automation rules, webhooks, integration tokens: each with a spare.
+    more: dict[str, Any] = field(default_factory=dict)
 
     def path_values(self, method: str, path: str) -> dict[str, Any]:
         """Path parameters naming real objects for ``method path``.
@@ -131,6 +133,23 @@ class World:
             ("/api/knowledge/search/", {"search_id": self.search_id}),
             # A built-in view, which every agent has (saved ones are numbers).
             ("/api/views/", {"id": "mine"}),
+            *self._newer_by_prefix(spare=spare),
+        ]
+
+    def _newer_by_prefix(self, *, spare: bool) -> list[tuple[str, dict[str, Any]]]:
+        if not self.more:
+            return []
+        more = self.more
+        pick = "spare_" if spare else ""
+        return [
+            ("/api/fields/", {"id": more[f"{pick}field"].pk}),
+            ("/api/automation/rules/", {"id": more[f"{pick}rule"].pk}),
+            (
+                "/api/webhooks/",
+                {"id": more[f"{pick}endpoint"].pk, "delivery_id": more["delivery"].pk},
+            ),
+            ("/api/tokens/", {"id": more[f"{pick}token"].pk}),
+            ("/api/reports/", {"name": "volume"}),
         ]
 
 
@@ -239,7 +258,10 @@ def build_world() -> World:
         query="password", normalized_query="password", user=requester, results_count=1
     )
 
+    more = _newer(admin=admin, agent=agent, ticket=ticket)
+
     return World(
+        more=more,
         agent=agent,
         requester=requester,
         tokens=tokens,
@@ -268,3 +290,43 @@ def build_world() -> World:
         feedback_id=feedback.pk,
         search_id=str(search.token),
     )
+
+
+def _newer(*, admin: User, agent: User, ticket: Ticket) -> dict[str, Any]:
+    """Custom fields (one holding a value on the ticket, so that ``custom_fields`` is
+    checked with a value in it), an automation rule, a webhook endpoint with a delivery,
+    and the agent's integration tokens; a spare of each for the DELETE operations."""
+    from api_tokens.services import api_token_create
+    from automation.api.serializers import RuleWriteSerializer
+    from automation.services import rule_create
+    from nixflow.services import ticket_field_create, ticket_fields_set
+    from webhooks.services import endpoint_create, endpoint_send_test
+
+    made: dict[str, Any] = {}
+    for prefix, name, kind in (("", "asset_tag", "text"), ("spare_", "spare_count", "number")):
+        made[f"{prefix}field"] = ticket_field_create(
+            actor=admin, data={"name": name, "label": name.replace("_", " "), "type": kind}
+        )
+    ticket_fields_set(ticket=ticket, actor=agent, values={"asset_tag": "LAP-0042"})
+    for prefix, name in (("", "Fuzz rule"), ("spare_", "Spare rule")):
+        rule = RuleWriteSerializer(
+            data={
+                "name": name,
+                "trigger": "ticket_created",
+                "conditions": [{"field": "priority", "op": "is", "value": "HIGH"}],
+                "actions": [{"type": "add_tags", "tags": ["vip"]}],
+            }
+        )
+        rule.is_valid(raise_exception=True)
+        made[f"{prefix}rule"] = rule_create(actor=admin, data=dict(rule.validated_data))
+    for prefix, name in (("", "Fuzz hook"), ("spare_", "Spare hook")):
+        made[f"{prefix}endpoint"], _ = endpoint_create(
+            actor=admin,
+            data={"name": name, "url": f"https://hooks.example.com/{prefix}fuzz"},
+        )
+    made["delivery"] = endpoint_send_test(endpoint=made["endpoint"], actor=admin)
+    for prefix, name in (("", "Fuzz sync"), ("spare_", "Spare sync")):
+        made[f"{prefix}token"] = api_token_create(
+            actor=agent, name=name, scopes=["tickets:read"]
+        ).token
+    return made

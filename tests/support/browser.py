@@ -73,3 +73,35 @@ def screenshot(driver: webdriver.Chrome, name: str, width: int) -> str:
     path = folder / f"{name}-{width}.png"
     driver.save_screenshot(str(path))
     return str(path)
+
+
+def message_containing(driver: webdriver.Chrome, text: str, timeout: float = 15) -> str:
+    """The admin's message list once it holds ``text``.
+
+    After a click that posts a form, `find_element` may still answer from the page being
+    left (its own message list, or an element that goes stale while read); waiting for
+    the text rides out both."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def read(d: webdriver.Chrome) -> str | bool:
+        try:
+            shown = " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".messagelist"))
+        except StaleElementReferenceException:
+            return False
+        return shown if text in shown else False
+
+    return str(WebDriverWait(driver, timeout).until(read))
+
+
+def page_containing(driver: webdriver.Chrome, text: str, timeout: float = 15) -> str:
+    """The page's source once it holds ``text``: after a click that posts a form, the
+    page being left may still be the one read."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def read(d: webdriver.Chrome) -> str | bool:
+        source = d.page_source
+        return source if text in source else False
+
+    return str(WebDriverWait(driver, timeout).until(read))

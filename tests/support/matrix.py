@@ -71,9 +71,17 @@ FORBIDDEN_MARKERS: dict[str, tuple[str, ...]] = {
 REQUESTER_SIDE = ("/portal/", "/satisfaction/", "/help/", "/forms/", "/language/")
 
 
+# Secrets the seeded desk made and that no answer may hold, whoever asks: the webhook
+# endpoint's signing secret (shown once, when it was made), the integration tokens'
+# (shown once too) and the mail accounts' OAuth2 client secrets, refresh and access
+# tokens (written, never shown). seed_world fills it, lower case as body_text() reads
+# answers.
+SECRETS: list[str] = []
+
+
 def forbidden_markers(actor: str, pattern: str) -> tuple[str, ...]:
     """What ``actor`` must never read in the answer of ``pattern``."""
-    markers = FORBIDDEN_MARKERS.get(actor, FORBIDDEN_MARKERS["requester_a"])
+    markers = (*FORBIDDEN_MARKERS.get(actor, FORBIDDEN_MARKERS["requester_a"]), *SECRETS)
     if pattern.startswith(REQUESTER_SIDE):
         return (*markers, MARKER_NOTE)
     return markers
@@ -371,6 +379,8 @@ def seed_world() -> World:
         world.sessions[actor] = client.cookies[settings.SESSION_COOKIE_NAME].value
     # After the sign-ins above: a sign-in link is made of the last sign-in's time.
     world.objects.update(_seed_signin_links(world))
+    world.objects.update(_seed_tokens(world))
+    world.objects.update(_seed_fields_rules_webhooks(world))
     return world
 
 
@@ -418,17 +428,39 @@ def _raw_mail(sender: str, ticket: Ticket, marker: str) -> bytes:
 
 def _seed_mail(world: World) -> dict[str, Any]:
     from email_integration import services
-    from email_integration.models import EmailAccount, InboundProtocol
+    from email_integration.models import AuthMethod, EmailAccount, InboundProtocol, OAuthProvider
 
+    # Each account holds OAuth2 secrets of its own: the help account signs in with its
+    # password (so its consent page refuses to start), yet keeps what an earlier OAuth2
+    # setup stored; the spare one is an authorized OAuth2 account.
+    oauth = {
+        name: {
+            "oauth_client_secret": f"oauthclient{name}zq3307",
+            "oauth_refresh_token": f"oauthrefresh{name}zq6650",
+            "oauth_access_token": f"oauthaccess{name}zq2419",
+        }
+        for name in ("help", "spare")
+    }
     account = EmailAccount.objects.create(
         name="Matrix help",
         address="help@matrix.test",
         protocol=InboundProtocol.NONE,
         username="help",
         password=MARKER_SECRET,
+        oauth_provider=OAuthProvider.GOOGLE,
+        oauth_client_id="matrix-help.apps.example",
+        **oauth["help"],
     )
     spare = EmailAccount.objects.create(
-        name="Matrix unused", address="unused@matrix.test", protocol=InboundProtocol.NONE
+        name="Matrix unused",
+        address="unused@matrix.test",
+        protocol=InboundProtocol.NONE,
+        auth_method=AuthMethod.OAUTH2,
+        oauth_provider=OAuthProvider.GOOGLE,
+        oauth_client_id="matrix-spare.apps.example",
+        oauth_authorized_at=timezone.now(),
+        oauth_expires_at=timezone.now() + timedelta(hours=1),
+        **oauth["spare"],
     )
     mail = {}
     for actor, ticket, marker in (
@@ -439,7 +471,8 @@ def _seed_mail(world: World) -> dict[str, Any]:
         message, _ = services.message_store(account=account, raw=_raw_mail(sender, ticket, marker))
         mail[f"mail_{actor}"] = services.message_process(message=message)
         assert mail[f"mail_{actor}"].ticket_id == ticket.pk, mail[f"mail_{actor}"].error_reason
-    return {"account": account, "account_spare": spare, **mail}
+    secrets = [secret for stored in oauth.values() for secret in stored.values()]
+    return {"account": account, "account_spare": spare, "oauth_secrets": secrets, **mail}
 
 
 def _seed_forms(world: World) -> dict[str, Any]:
@@ -759,4 +792,92 @@ def _seed_signin_links(world: World) -> dict[str, Any]:
         "link_token_a_expired": signin_tokens._make_token_with_timestamp(
             a, expired_at, signin_tokens.secret
         ),
+    }
+
+
+# --- Integration tokens (api_tokens) -----------------------------------------------------
+# Actors the token-scope cases run as, and the scope labels their tokens are keyed by:
+# each scope alone, "any" (a token for routes that need no particular scope) and
+# "without:<area>" (every scope but the area's, the admin's only).
+TOKEN_ACTORS = ("requester_a", "agent", "admin")
+
+
+def _seed_tokens(world: World) -> dict[str, Any]:
+    """Requester A's and the agent's own integration tokens (the API's and the admin's
+    pages open them), and the token-scope cases' tokens: ``scoped_tokens[(actor,
+    label)]`` is the string of a token of ``actor``'s."""
+    from api_tokens.scopes import AREAS, SCOPES
+    from api_tokens.services import api_token_create
+
+    def make(actor: str, name: str, scopes: list[str]) -> Any:
+        return api_token_create(actor=world.users[actor], name=name, scopes=scopes)
+
+    scoped: dict[tuple[str, str], str] = {}
+    for actor in TOKEN_ACTORS:
+        for scope in SCOPES:
+            scoped[(actor, scope)] = make(actor, f"Matrix {scope}", [scope]).secret
+        scoped[(actor, "any")] = make(actor, "Matrix any", ["sla:read"]).secret
+    for area in AREAS:
+        others = [scope for scope in SCOPES if not scope.startswith(f"{area}:")]
+        scoped[("admin", f"without:{area}")] = make("admin", f"Matrix no {area}", others).secret
+    token_a = make("requester_a", f"Matrix script {MARKER_A}", ["tickets:read"])
+    token_agent = make("agent", "Matrix agent sync", ["tickets:write"])
+    return {
+        "token_a": token_a.token,
+        "token_agent": token_agent.token,
+        "scoped_tokens": scoped,
+        "token_secrets": [token_a.secret, token_agent.secret, *scoped.values()],
+    }
+
+
+# --- Custom fields, automation rules, webhooks ---------------------------------------------
+def _seed_fields_rules_webhooks(world: World) -> dict[str, Any]:
+    """A custom field whose value on A's ticket carries ``MARKER_INTERNAL`` (requesters
+    never read custom field values) and an unused one; an automation rule; a webhook
+    endpoint (its secret and the seeded tokens' go to ``SECRETS``) with one delivery."""
+    from automation.api.serializers import RuleWriteSerializer
+    from automation.services import rule_create
+    from nixflow.services import ticket_field_create
+    from nixflow.services.fields import ticket_fields_set
+    from webhooks.services import endpoint_create, endpoint_send_test
+
+    admin, agent = world.users["admin"], world.users["agent"]
+    field = ticket_field_create(
+        actor=admin, data={"name": "contract_ref", "label": "Contract", "type": "text"}
+    )
+    spare = ticket_field_create(
+        actor=admin, data={"name": "matrix_spare", "label": "Matrix unused", "type": "number"}
+    )
+    ticket_fields_set(
+        ticket=world.ticket_a, actor=agent, values={"contract_ref": f"C-{MARKER_INTERNAL}"}
+    )
+    world.ticket_a.refresh_from_db()
+    rule = RuleWriteSerializer(data=rule_definition("Matrix VIP rule", world.team.pk))
+    rule.is_valid(raise_exception=True)
+    endpoint, secret = endpoint_create(
+        actor=admin,
+        data={
+            "name": "Matrix hook",
+            "url": "https://hooks.example.com/matrix",
+            "event_types": ["ticket.*"],
+        },
+    )
+    delivery = endpoint_send_test(endpoint=endpoint, actor=admin)
+    SECRETS[:] = [made.lower() for made in (secret, *world.token_secrets, *world.oauth_secrets)]
+    return {
+        "ticket_field": field,
+        "ticket_field_spare": spare,
+        "rule": rule_create(actor=admin, data=dict(rule.validated_data)),
+        "endpoint": endpoint,
+        "delivery": delivery,
+    }
+
+
+def rule_definition(name: str, team_id: int) -> dict[str, Any]:
+    """An automation rule as the API takes it."""
+    return {
+        "name": name,
+        "trigger": "ticket_created",
+        "conditions": [{"field": "requester_domain", "op": "is", "value": "vip.example"}],
+        "actions": [{"type": "set_team", "team": team_id}],
     }

@@ -88,7 +88,7 @@ class ScratchDatabase:
         env.update(extra)
         return env
 
-    def manage(self, *args: str, migrations: str = "v2", timeout: int = 120) -> Outcome:
+    def manage(self, *args: str, migrations: str = "v2", timeout: int = 300) -> Outcome:
         return run([sys.executable, "manage.py", *args], self.env(migrations), timeout)
 
 
@@ -98,7 +98,7 @@ class Outcome:
     output: str
 
 
-def run(cmd: list[str], env: dict[str, str], timeout: int = 120) -> Outcome:
+def run(cmd: list[str], env: dict[str, str], timeout: int = 300) -> Outcome:
     done = subprocess.run(
         cmd,
         cwd=REPO,

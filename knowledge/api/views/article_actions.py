@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -215,7 +215,7 @@ class ArticleFilesMixin(ArticleBase):
         url_name="attachment",
         pagination_class=None,
     )
-    def attachment(self, request: Request, pk: str, attachment_id: str) -> FileResponse:
+    def attachment(self, request: Request, pk: str, attachment_id: str) -> HttpResponseBase:
         """Download a file of an article you can see (always as an attachment, never
         shown inline: the browser must not interpret it)."""
         article = self.get_object()
@@ -229,7 +229,12 @@ class ArticleFilesMixin(ArticleBase):
         except FileNotFoundError as error:
             logger.error("The file of knowledge attachment %s is missing: %s", found.pk, error)
             raise NotFound("The file of this attachment is missing.") from error
-        return attachment_response(file, filename=found.filename, content_type=found.content_type)
+        return attachment_response(
+            file,
+            filename=found.filename,
+            content_type=found.content_type,
+            request=request._request,
+        )
 
 
 class ArticleTicketsMixin(ArticleBase):

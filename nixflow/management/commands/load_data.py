@@ -40,6 +40,8 @@ What is and isn't generated:
   ``first_response_at``; the others are requester replies and agent notes, some internal.
 - The tickets' full-text search documents (``nixflow.search.refresh_documents``, one
   statement a batch, as the services would write them; docs/search.md).
+- ``stage_entered_at`` as the services would have set it: ``created`` for a ticket still
+  in its first stage, else ``updated`` (when the history says it moved).
 - Two history rows per ticket (created; the stage, summarised from the first stage to the
   current one) unless ``--no-history``. Watchers are not generated.
 - ``--teams`` teams (5 by default; made, named with the run's prefix, when the desk has
@@ -129,7 +131,8 @@ DAY = 24 * HOUR
 
 TICKET_COLUMNS = (
     "title, description, priority, workflow_id, stage_id, requester_id, assignee_id, "
-    "source, created, updated, first_response_at, resolved_at, closed_at, team_id"
+    "source, created, updated, first_response_at, resolved_at, closed_at, team_id, "
+    "stage_entered_at"
 )
 # Tags a desk's agents would use; a ticket gets none to three of them.
 TAG_NAMES = [
@@ -518,6 +521,9 @@ class Command(BaseCommand):
             resolved_at,
             closed_at,
             self.team_for(assignee),
+            # When it entered its stage (what time rules measure from): as the history
+            # rows say, at creation in the first stage, else at the last change.
+            created if option.stage_id == option.first_stage_id else updated,
         )
         return GeneratedTicket(
             row, option, requester, assignee, created, first_response_at, updated

@@ -3,7 +3,7 @@
 Creates the demo team (an admin, six agents) and twenty requesters at five customer
 companies, a second workflow ("Access requests", with a WAITING stage for the manager's
 approval) next to the default "Service desk", and a few hundred tickets spread over the
-last 60 days and every stage: most closed, some new, open, waiting or resolved, with
+last 90 days and every stage: most closed, some new, open, waiting or resolved, with
 public and internal comments, watchers, history and events. Tickets go through the
 services, then get their timestamps moved into the past (see ``nixflow/demo.py``).
 
@@ -117,7 +117,7 @@ class Command(BaseCommand):
                     username=username, email=email, role=role, first_name=first, last_name=last
                 )
             names = [u[0] for u in missing]
-            # Joined before the oldest demo ticket, which is up to 60 days old.
+            # Joined before the oldest demo ticket, which is up to DEMO_DAYS old.
             joined = timezone.now() - timedelta(days=demo.DEMO_DAYS + 30)
             User.objects.filter(username__in=names).update(password=hashed, date_joined=joined)
         return names
