@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -337,11 +337,10 @@ def deliveries_purge(*, days: int | None = None, batch_size: int = PURGE_BATCH) 
         return 0
     cutoff = timezone.now() - timedelta(days=days)
     keep = [pk for pk in selectors.newest_delivery_ids() if pk is not None]
-    finished_before = Q(last_attempt_at__lt=cutoff) | Q(
-        last_attempt_at__isnull=True, created__lt=cutoff
-    )
+    # The expression of the partial index webhooks_delivery_finished, so the batches read it.
     candidates = (
-        Delivery.objects.filter(finished_before, status__in=FINISHED)
+        Delivery.objects.alias(finished_at=Coalesce("last_attempt_at", "created"))
+        .filter(finished_at__lt=cutoff, status__in=FINISHED)
         .exclude(pk__in=keep)
         .order_by()
     )
