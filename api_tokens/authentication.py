@@ -37,6 +37,7 @@ from api_tokens import keys
 from api_tokens.areas import ANY, PUBLIC, UnclassifiedError, required_scope
 from api_tokens.models import ApiToken, LegacyTokenUse
 from api_tokens.scopes import scopes_allow
+from eventlog import context
 
 # last_used_at is written at most this often per token: a busy integration makes
 # hundreds of requests a minute, and one UPDATE a minute tells an admin as much.
@@ -81,6 +82,11 @@ class ScopedTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed("User inactive or deleted.")
         self._check_scope(request, token)
         self._touch(token, now)
+        # The request's changes name the token in their events and history rows, so an
+        # audit tells a person's own changes from an integration's made in their name.
+        context.via_for_request(
+            {"kind": "token", "id": token.pk, "name": token.name, "prefix": token.prefix}
+        )
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

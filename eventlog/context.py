@@ -45,12 +45,19 @@ def parse(value: object) -> uuid.UUID | None:
 
 
 class CorrelationIdMiddleware:
+    """The request's correlation id, and its scope for ``via_for_request``."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with correlated(parse(request.headers.get(HEADER))) as correlation_id:
-            response = self.get_response(request)
+            scope, via = _in_request.set(True), _via.set(None)
+            try:
+                response = self.get_response(request)
+            finally:
+                _via.reset(via)
+                _in_request.reset(scope)
         response[HEADER] = str(correlation_id)
         return response
 
@@ -66,7 +73,9 @@ def _pass_correlation_id(headers: dict[str, Any] | None = None, **kwargs: Any) -
 # them under ``acting_via({"kind": "rule", "id": 7, "name": "VIP to Tier 2",
 # "version": 3})``, and every event recorded meanwhile carries that description under
 # the payload key "via" (``eventlog.services.event_build``), as the core's history rows
-# carry its label. Nested blocks describe the innermost cause.
+# carry its label. Nested blocks describe the innermost cause. A request made with an
+# integration token is described by the token for the rest of the request
+# (``via_for_request``): {"kind": "token", "id": 12, "name": "CRM sync", "prefix": "3f9a01c2"}.
 
 _via: ContextVar[dict[str, Any] | None] = ContextVar("via", default=None)
 
@@ -83,6 +92,18 @@ def acting_via(cause: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield cause
     finally:
         _via.reset(token)
+
+
+_in_request: ContextVar[bool] = ContextVar("in_request", default=False)
+
+
+def via_for_request(cause: dict[str, Any]) -> None:
+    """Record the rest of the current request's events as caused by ``cause``: what the
+    API's authentication calls when a request is made with an integration token, which
+    DRF runs inside the view, after any middleware could open a block for it. The
+    request's scope (``CorrelationIdMiddleware``) ends it; outside a request, nothing."""
+    if _in_request.get():
+        _via.set(cause)
 
 
 def via_label(cause: dict[str, Any] | None) -> str:
