@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
@@ -172,6 +173,22 @@ def test_reopened_tickets_are_counted_by_the_tally_and_end_as_loaded(
         "resolved": tickets.exclude(resolved_at=None).count(),
     }
     assert not tickets.exclude(closed_at=None).filter(resolved_at=None).exists()
+
+
+def test_every_tally_is_analyzed_after_the_load_folded_it(
+    loaded: tuple[str, QuerySet[Ticket]],
+) -> None:
+    # A table never analyzed has reltuples -1: the planner would guess the size of a
+    # tally the reports read on every page (inside the test's transaction the load runs
+    # ANALYZE, without VACUUM).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE relkind = 'r' AND relname LIKE 'reports\\_%%daytally' ORDER BY relname"
+        )
+        tallies = dict(cursor.fetchall())
+    assert len(tallies) >= 10
+    assert {name for name, rows in tallies.items() if rows < 0} == set()
 
 
 def test_mail_that_became_no_ticket_is_ignored_suspended_or_failed_over_two_accounts(
