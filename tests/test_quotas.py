@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -20,6 +22,7 @@ from nixflow.models import Attachment, Comment, Ticket, User
 from tests.email_integration.messages import mail
 from tests.factories import TicketFactory
 from tests.helpers import as_user
+from tests.support.processes import admin_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +143,52 @@ def test_mail_over_the_quota_keeps_the_message_and_the_files_that_fit() -> None:
         "first.txt",
         "third.txt",
     ]
+
+
+def files_kept(root: str) -> list[Path]:
+    return [path for path in Path(root).rglob("*") if path.is_file()]
+
+
+def test_files_refused_by_the_quota_leave_nothing_in_storage(
+    settings: Settings, agent: User, ticket: Ticket
+) -> None:
+    with pytest.raises(ValidationError):
+        attach(ticket, agent, 101)
+
+    assert not Comment.objects.exists()
+    assert files_kept(settings.MEDIA_ROOT) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_is_stored_before_the_ticket_is_locked(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, agent: User
+) -> None:
+    # An upload to object storage takes as long as the file is large: whoever changes
+    # the ticket meanwhile must not wait for it. Another connection tries the row's lock
+    # at the moment the storage writes the file.
+    ticket = TicketFactory()
+    field = Attachment._meta.get_field("file")
+    storage = field.storage
+    real_save = storage.save
+    locked_while_saving: list[bool] = []
+
+    def save(name: str, content: object, max_length: int | None = None) -> str:
+        with admin_connection(connection.settings_dict["NAME"]) as other:
+            try:
+                other.execute(
+                    "SELECT 1 FROM nixflow_ticket WHERE id = %s FOR UPDATE NOWAIT", [ticket.pk]
+                )
+            except psycopg.errors.LockNotAvailable:
+                locked_while_saving.append(True)
+            else:
+                locked_while_saving.append(False)
+        return real_save(name, content, max_length=max_length)
+
+    monkeypatch.setattr(storage, "save", save)
+
+    comment = attach(ticket, agent, 10)
+
+    assert locked_while_saving == [False]
+    (attachment,) = comment.attachments.all()
+    assert attachment.file.read() == b"x" * 10
+    assert [path.name for path in files_kept(settings.MEDIA_ROOT)] == ["log.txt"]

@@ -3,6 +3,7 @@ history and publishes one ticket event."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from eventlog.context import current_via, via_label
@@ -36,6 +37,8 @@ from nixflow.toolkit.auth import require_agent
 from nixflow.toolkit.errors import ConflictError
 from nixflow.toolkit.quotas import storage_quota_check
 from nixflow.toolkit.services import model_update
+
+logger = logging.getLogger(__name__)
 
 # Every service below locks the ticket row, changes it, writes one HistoryLog row per
 # changed field and publishes one event, all in one transaction (nixflow/events.py).
@@ -547,6 +550,36 @@ def _validate_attachments(attachments: Sequence[UploadedFile]) -> None:
             )
 
 
+def _attachment_file_field() -> models.FileField:
+    return Attachment._meta.get_field("file")
+
+
+def _attachments_store(uploads: Sequence[UploadedFile]) -> list[str]:
+    """Write ``uploads`` to the attachments' storage, each under the name its row will
+    hold (``attachment_path``); the names, in order. A failure removes those written."""
+    field = _attachment_file_field()
+    names: list[str] = []
+    try:
+        for upload in uploads:
+            name = field.generate_filename(None, upload.name or "attachment")
+            names.append(field.storage.save(name, upload, max_length=field.max_length))
+    except BaseException:
+        _attachments_discard(names)
+        raise
+    return names
+
+
+def _attachments_discard(names: Sequence[str]) -> None:
+    """Remove files written for a comment that was not made (best effort: a file left
+    behind is never linked, and costs its bytes only)."""
+    field = _attachment_file_field()
+    for name in names:
+        try:
+            field.storage.delete(name)
+        except Exception:
+            logger.warning("Could not remove the unused attachment %s", name, exc_info=True)
+
+
 @transaction.atomic
 def comment_create(
     *,
@@ -567,20 +600,31 @@ def comment_create(
         raise PermissionDenied("Requesters cannot write internal comments.")
     _require_can_view(author, ticket)
     _validate_attachments(attachments)
-    ticket = _held(ticket, locked=locked)
-    storage_quota_check(user=author, ticket=ticket, uploads=attachments)
-    now = timezone.now()
-    comment = Comment(ticket=ticket, author=author, body=body, is_internal=is_internal, created=now)
-    comment.full_clean(exclude=["ticket", "author"], **_CHECKED_BY_THE_DATABASE)
-    comment.save()
-    for upload in attachments:
-        Attachment.objects.create(
+    # Written before the ticket is locked: an upload to object storage takes as long as
+    # the file is large, and every other change of the ticket would wait for it.
+    stored = _attachments_store(attachments)
+    try:
+        ticket = _held(ticket, locked=locked)
+        storage_quota_check(user=author, ticket=ticket, uploads=attachments)
+        now = timezone.now()
+        comment = Comment(
+            ticket=ticket, author=author, body=body, is_internal=is_internal, created=now
+        )
+        comment.full_clean(exclude=["ticket", "author"], **_CHECKED_BY_THE_DATABASE)
+        comment.save()
+    except BaseException:
+        _attachments_discard(stored)
+        raise
+    Attachment.objects.bulk_create(
+        Attachment(
             comment=comment,
-            file=upload,
+            file=name,
             filename=upload.name or "attachment",
             content_type=upload.content_type or "application/octet-stream",
             size=upload.size or 0,
         )
+        for upload, name in zip(attachments, stored, strict=True)
+    )
 
     changes: dict[str, tuple[Any, Any]] = {}
     update_fields = touch(ticket, now)
