@@ -8,7 +8,9 @@ and the ticket list's filters and sort by value.
   ``ticket.updated`` with everything the save changed).
 - ``with_new_ticket_fields``: the add page's form with the same inputs for the fields of
   every active workflow, checked against the workflow chosen and saved by
-  ``ticket_create`` (recorded with the ``ticket.created`` that opens the ticket).
+  ``ticket_create`` (recorded with the ``ticket.created`` that opens the ticket). A
+  script shows only the chosen workflow's inputs (``new_ticket_fields.js``); without it
+  the page offers them all.
 - ``custom_field_filters``: one sidebar filter per active field, ``?field.<name>=<value>``
   as the API reads it (a choice list for choice, checkbox and user fields; the value in
   use for the others, typed into the address), each a containment test served by the
@@ -201,9 +203,26 @@ def new_ticket_fields() -> dict[str, TicketField]:
 
 class NewTicketFieldsMixin(forms.BaseForm):
     """The add form's custom fields: a value filled for a field that the chosen workflow
-    does not have is an error on that input (the page offers every workflow's fields)."""
+    does not have is an error on that input (the page offers every workflow's fields).
+
+    The script shows the inputs of the chosen workflow's fields only and disables the
+    others, so that their values are not sent. It reads the workflows of a field of some
+    workflows from its input's ``data-workflows`` (``with_new_ticket_fields``) and what
+    "Default workflow" stands for from the workflow list's ``data-default-workflow``."""
 
     custom_field_inputs: ClassVar[dict[str, TicketField]] = {}
+
+    class Media:
+        js = ("nixflow/admin/new_ticket_fields.js",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        chooser = self.fields.get("workflow")
+        if chooser is None:
+            return
+        default = default_workflow()
+        if default is not None:
+            chooser.widget.attrs["data-default-workflow"] = str(default.pk)
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or self.cleaned_data
@@ -236,14 +255,19 @@ def default_workflow() -> Workflow | None:
 
 def with_new_ticket_fields(form: type[ModelForm]) -> type[ModelForm]:
     """``form`` (the add page's) with the inputs of the ticket page for each custom field
-    a new ticket may have (``new_ticket_fields``); a field of some workflows only says
-    which in its help text."""
+    a new ticket may have (``new_ticket_fields``); a field of some workflows says which in
+    its help text, and to the script in its input's ``data-workflows`` (their ids, space
+    separated; a field of every workflow has none)."""
     fields = new_ticket_fields()
     declared: dict[str, Any] = {"custom_field_inputs": fields}
     for input_name, field in fields.items():
         declared[input_name] = made = form_field(field)
-        workflows = sorted(w.name for w in field.workflows.all())
+        applies_to = field.workflows.all()
+        workflows = sorted(w.name for w in applies_to)
         if workflows:
+            made.widget.attrs["data-workflows"] = " ".join(
+                str(pk) for pk in sorted(w.pk for w in applies_to)
+            )
             only = gettext("Only for the workflows: %(workflows)s.") % {
                 "workflows": ", ".join(workflows)
             }

@@ -1,9 +1,11 @@
 """Custom fields on the admin's add-ticket page: the ticket page's inputs, their values
 recorded with the creation (history and the ``ticket.created`` event, as through the
-API), their validation, and fields that belong to another workflow."""
+API), their validation, fields that belong to another workflow, and what the page tells
+its script about them (``test_custom_fields_add_browser`` tries the script itself)."""
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -154,6 +156,66 @@ def test_a_field_of_another_workflow_is_refused_unless_that_workflow_is_chosen(
     ticket = Ticket.objects.get()
     assert ticket.workflow == returns
     assert ticket.custom_fields == {"rma": "R-1", "order_number": "A-17"}
+
+
+class PageReader(HTMLParser):
+    """The attributes of a page's named inputs (the first of each name) and its scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: dict[str, dict[str, str | None]] = {}
+        self.scripts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in {"input", "select", "textarea"} and found.get("name"):
+            self.inputs.setdefault(str(found["name"]), found)
+        if tag == "script" and found.get("src"):
+            self.scripts.append(str(found["src"]))
+
+
+def read_page(client: Client) -> PageReader:
+    reader = PageReader()
+    reader.feed(client.get(url("ticket_add")).content.decode())
+    return reader
+
+
+def test_the_add_page_names_each_fields_workflows_for_its_script(
+    agent_client: Client, workflow: Workflow
+) -> None:
+    returns = WorkflowFactory(name="Returns", stages=["Received", "Refunded"])
+    hardware = WorkflowFactory(name="Hardware", stages=["Booked", "Fixed"])
+    make_field("rma", workflows=[returns])
+    make_field("serial", FieldType.CHOICE, choices=["A", "B"], workflows=[hardware, returns])
+    make_field("parts", FieldType.MULTIPLE_CHOICE, choices=["Fan", "Disk"], workflows=[hardware])
+    make_field("due", FieldType.DATE, workflows=[hardware])
+    make_field("order_number")  # every workflow
+
+    page = read_page(agent_client)
+
+    assert page.inputs["cf_rma"]["data-workflows"] == str(returns.pk)
+    assert page.inputs["cf_serial"]["data-workflows"] == f"{returns.pk} {hardware.pk}"
+    assert page.inputs["cf_parts"]["data-workflows"] == str(hardware.pk)  # each checkbox
+    assert page.inputs["cf_due"]["data-workflows"] == str(hardware.pk)
+    assert "data-workflows" not in page.inputs["cf_order_number"]
+    # The built-in inputs are not the script's business.
+    assert "data-workflows" not in page.inputs["title"]
+    # "Default workflow", the empty choice, stands for this one.
+    assert page.inputs["workflow"]["data-default-workflow"] == str(workflow.pk)
+    assert any(src.endswith("nixflow/admin/new_ticket_fields.js") for src in page.scripts)
+
+
+def test_without_a_default_workflow_the_empty_choice_stands_for_none(
+    agent_client: Client, workflow: Workflow
+) -> None:
+    returns = WorkflowFactory(name="Returns", stages=["Received", "Refunded"])
+    make_field("rma", workflows=[returns])
+    Workflow.objects.filter(pk=workflow.pk).update(is_default=False)
+
+    page = read_page(agent_client)
+
+    assert page.inputs["cf_rma"]["data-workflows"] == str(returns.pk)
+    assert "data-default-workflow" not in page.inputs["workflow"]
 
 
 def test_without_fields_the_add_page_is_as_before(
