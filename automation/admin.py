@@ -10,6 +10,10 @@ the engine's validators is shown on the form.
 "Dry run" on the same page validates the edit as it stands (saved or not) and shows how
 many tickets of the last 30 days it would have matched, with links to examples, without
 saving anything. The list enables and disables rules in bulk, through the same service.
+
+Who reads a rule reads what it names by name, linked to its page ("Team is Tier 2"),
+and "deleted team #7" for a row deleted since (``automation.references``, one query per
+kind of row named, however many conditions name them).
 """
 
 from __future__ import annotations
@@ -24,13 +28,26 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from automation import services
 from automation.dry_run import DryRun
-from automation.forms import ACTION_TYPES, BUILT_IN_FIELDS, OPERATORS, RULE_FIELDS, RuleForm
+from automation.forms import (
+    ACTION_PARAMS,
+    ACTION_TYPES,
+    BUILT_IN_FIELDS,
+    CUSTOM_PREFIX,
+    MAIL_RECIPIENTS,
+    NO_VALUE,
+    OPERATORS,
+    RULE_FIELDS,
+    ActionForm,
+    RuleForm,
+)
 from automation.models import Rule
-from nixflow.models import User
+from automation.references import ACTION_KINDS, References
+from nixflow.models import Priority, Source, StageCategory, User
 from nixflow.toolkit.admin import READ_ONLY, bulk_apply
 from nixflow.toolkit.auth import signed_in_user
 from nixflow.toolkit.config_admin import ConfigurationAdmin
@@ -135,14 +152,16 @@ class RuleAdmin(ConfigurationAdmin):
     # --- The list ---------------------------------------------------------------------------
     @admin.display(description=gettext_lazy("conditions"))
     def conditions_shown(self, obj: Rule) -> str:
-        said = [_condition_words(c) for c in obj.conditions or []]
+        references = _references(obj)
+        said = [_condition_html(c, references) for c in obj.conditions or []]
         if not said:
             return gettext("None: every ticket of the trigger.")
         return format_html_join("", "<div>{}</div>", ((line,) for line in said))
 
     @admin.display(description=gettext_lazy("actions"))
     def actions_shown(self, obj: Rule) -> str:
-        said = [_action_words(a) for a in obj.actions or []]
+        references = _references(obj)
+        said = [_action_html(a, references) for a in obj.actions or []]
         if not said:
             return gettext("None.")
         return format_html_join("", "<div>{}</div>", ((line,) for line in said))
@@ -168,7 +187,8 @@ class RuleAdmin(ConfigurationAdmin):
             lambda rule: services.rule_update(rule=rule, actor=actor, data={"is_active": active}),
             label=str,
             failed="Did not change",
-            noun=str(Rule._meta.verbose_name),
+            # English, as bulk_apply counts it ("2 rules"): the verbose name is translated.
+            noun="rule",
         )
         if done:
             text = (
@@ -228,18 +248,103 @@ def dry_run_html(result: DryRun) -> str:
     )
 
 
-def _condition_words(condition: dict[str, Any]) -> str:
+# --- A rule in words ------------------------------------------------------------------------
+# What an agent reads on a rule's page: the rows it names by their names, linked to their
+# admin pages (``automation.references``), and fixed values by their labels.
+CHOICE_LABELS: dict[str, dict[str, Any]] = {
+    "priority": dict(Priority.choices),
+    "stage_category": dict(StageCategory.choices),
+    "channel": dict(Source.choices),
+}
+# An action's parameters by the names its row's fields give them.
+PARAM_LABELS: dict[str, Any] = {
+    key: ActionForm.base_fields[name].label
+    for params in ACTION_PARAMS.values()
+    for name, key in params
+}
+
+
+def _references(rule: Rule) -> References:
+    """The rows ``rule`` names, read once for both of its lists on the page."""
+    references = getattr(rule, "_references", None)
+    if references is None:
+        references = References(conditions=rule.conditions or [], actions=rule.actions or [])
+        rule._references = references  # type: ignore[attr-defined]
+    return references
+
+
+def _yes_no(value: bool) -> str:
+    return gettext("yes") if value else gettext("no")
+
+
+def _value_html(field: str, value: Any, references: References) -> SafeString:
+    kind = references.value_kind(field)
+    if kind is not None and value is not None:
+        return references.of(kind, value).html()
+    if isinstance(value, bool):
+        return format_html("{}", _yes_no(value))
+    if value is None:
+        return format_html("{}", gettext("none"))
+    return format_html("{}", CHOICE_LABELS.get(field, {}).get(value, value))
+
+
+def _field_label(field: str, references: References) -> Any:
+    if not field.startswith(CUSTOM_PREFIX):
+        return BUILT_IN_FIELDS.get(field, field)
+    custom = references.field(field)
+    if custom is not None:
+        return custom.label
+    return references.of("field", field[len(CUSTOM_PREFIX) :]).text
+
+
+def _condition_html(condition: dict[str, Any], references: References) -> SafeString:
     field = str(condition.get("field", ""))
-    label = BUILT_IN_FIELDS.get(field, field)
-    op = OPERATORS.get(str(condition.get("op", "")), condition.get("op", ""))
+    op = str(condition.get("op", ""))
+    label = _field_label(field, references)
+    said = OPERATORS.get(op, op)
+    if op in NO_VALUE:
+        return format_html("{} {}", label, said)
     value = condition.get("value")
-    return f"{label} {op}" + ("" if value is None else f" {value}")
+    values = value if isinstance(value, list) else [value]
+    shown = format_html_join(", ", "{}", ((_value_html(field, v, references),) for v in values))
+    return format_html("{} {} {}", label, said, shown)
 
 
-def _action_words(action: dict[str, Any]) -> str:
+# Action parameters whose values are fixed keys, said by their labels.
+PARAM_VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "to": MAIL_RECIPIENTS,
+    "priority": CHOICE_LABELS["priority"],
+}
+
+
+def _param_html(action: dict[str, Any], key: str, references: References) -> SafeString:
+    value = action.get(key)
+    if key in ACTION_KINDS:
+        if value is None:
+            return format_html("{}", gettext("nobody") if key == "assignee" else gettext("none"))
+        return references.of(ACTION_KINDS[key], value).html()
+    if key == "field":
+        return format_html("{}", _field_label(CUSTOM_PREFIX + str(value), references))
+    if key == "value" and action.get("type") == "set_field":
+        field = CUSTOM_PREFIX + str(action.get("field", ""))
+        values = value if isinstance(value, list) else [value]
+        return format_html_join(", ", "{}", ((_value_html(field, v, references),) for v in values))
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return format_html("{}", PARAM_VALUE_LABELS.get(key, {}).get(text, text))
+
+
+def _action_html(action: dict[str, Any], references: References) -> SafeString:
     kind = str(action.get("type", ""))
-    params = ", ".join(f"{k}: {v}" for k, v in action.items() if k != "type")
-    return f"{ACTION_TYPES.get(kind, kind)}" + (f" ({params})" if params else "")
+    title = ACTION_TYPES.get(kind, kind)
+    keys = [k for k in action if k != "type" and not (k == "address" and not action[k])]
+    if not keys:
+        return format_html("{}", title)
+    params = format_html_join(
+        ", ",
+        "{}: {}",
+        ((PARAM_LABELS.get(k, k), _param_html(action, k, references)) for k in keys),
+    )
+    return format_html("{} ({})", title, params)
 
 
 __all__ = ["RuleAdmin", "dry_run_html"]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AutomationConfig(AppConfig):
     name = "automation"
-    verbose_name = "Automation"
+    verbose_name = _("Automation")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -5,7 +5,9 @@ edits them here as two formsets: a condition row is field / operator / value, an
 row is a type and that type's parameters. The choices come from the desk as it is now:
 its stages, teams, agents, tags, custom fields (``TicketField``) and, when the webhooks
 app is installed, its endpoints (looked up through the app registry: feature apps do not
-import each other). ``RuleForm`` turns the rows into the lists the engine validates
+import each other), read once per page (``Desk``); what the saved rule names that the
+desk no longer offers (a deleted team) is kept in its row by name (``Kept``), never
+dropped unseen. ``RuleForm`` turns the rows into the lists the engine validates
 (``validate_conditions``, ``validate_actions``) and the services save, and back.
 
 The catalog at the top (operators, action types and their parameters) is also what the
@@ -14,7 +16,9 @@ API's schema lists, so the admin and the API offer the same things.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any, cast
 
 from django import forms
@@ -25,6 +29,7 @@ from django.utils.translation import gettext, gettext_lazy
 from automation.actions import validate_actions
 from automation.conditions import validate_conditions
 from automation.models import Rule
+from automation.references import ACTION_KINDS, References
 from nixflow.models import Priority, Role, Source, Stage, Tag, Team, User, Workflow
 from nixflow.models.fields import FieldType, TicketField
 from nixflow.models.workflows import StageCategory
@@ -131,32 +136,72 @@ def _fields() -> list[TicketField]:
     return list(TicketField.objects.filter(is_active=True).order_by("position", "name"))
 
 
-def value_choices(custom: Sequence[TicketField]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The values a condition can pick, grouped by field: each option is
-    ``<field>=<value>``, so the page's script shows the chosen field's options only."""
-    yes_no = [("true", gettext("yes")), ("false", gettext("no"))]
-    groups: list[tuple[str, Iterable[tuple[Any, Any]]]] = [
-        ("priority", Priority.choices),
-        ("stage", _stages()),
-        ("stage_category", StageCategory.choices),
-        ("workflow", [(w.pk, w.name) for w in Workflow.objects.order_by("name")]),
-        ("team", [(t.pk, t.name) for t in Team.objects.order_by("name")]),
-        ("assignee", _agents()),
-        ("channel", Source.choices),
-        ("tags", [(t.name, t.name) for t in Tag.objects.order_by("name")[:500]]),
-        ("business_hours", yes_no),
-    ]
-    for field in custom:
-        if field.type in (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE):
-            groups.append((CUSTOM_PREFIX + field.name, [(c, c) for c in field.choices]))
-        elif field.type == FieldType.CHECKBOX:
-            groups.append((CUSTOM_PREFIX + field.name, yes_no))
-    labels = {**BUILT_IN_FIELDS, **{CUSTOM_PREFIX + f.name: f.label for f in custom}}
-    return [
-        (str(labels[name]), [(f"{name}={value}", str(label)) for value, label in options])
-        for name, options in groups
-        if options
-    ]
+@dataclasses.dataclass
+class Desk:
+    """The desk's rows the rule page offers, read once per page: every row of both
+    formsets shares them (a query per row would grow with the rule)."""
+
+    custom: Sequence[TicketField] = ()
+    stages: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    workflows: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    teams: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    agents: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    tags: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    endpoints: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def read(cls) -> Desk:
+        return cls(
+            custom=_fields(),
+            stages=_stages(),
+            workflows=[(w.pk, w.name) for w in Workflow.objects.order_by("name")],
+            teams=[(t.pk, t.name) for t in Team.objects.order_by("name")],
+            agents=_agents(),
+            tags=[(t.name, t.name) for t in Tag.objects.order_by("name")[:500]],
+            endpoints=webhook_endpoints(),
+        )
+
+    @cached_property
+    def _groups(self) -> list[tuple[str, Iterable[tuple[Any, Any]]]]:
+        yes_no = [("true", gettext("yes")), ("false", gettext("no"))]
+        groups: list[tuple[str, Iterable[tuple[Any, Any]]]] = [
+            ("priority", Priority.choices),
+            ("stage", self.stages),
+            ("stage_category", StageCategory.choices),
+            ("workflow", self.workflows),
+            ("team", self.teams),
+            ("assignee", self.agents),
+            ("channel", Source.choices),
+            ("tags", self.tags),
+            ("business_hours", yes_no),
+        ]
+        for custom in self.custom:
+            if custom.type in (FieldType.CHOICE, FieldType.MULTIPLE_CHOICE):
+                groups.append((CUSTOM_PREFIX + custom.name, [(c, c) for c in custom.choices]))
+            elif custom.type == FieldType.CHECKBOX:
+                groups.append((CUSTOM_PREFIX + custom.name, yes_no))
+        return groups
+
+    @cached_property
+    def value_choices(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The values a condition can pick, grouped by field: each option is
+        ``<field>=<value>``, so the page's script shows the chosen field's options only."""
+        labels = {**BUILT_IN_FIELDS, **{CUSTOM_PREFIX + f.name: f.label for f in self.custom}}
+        return [
+            (str(labels[name]), [(f"{name}={value}", str(label)) for value, label in options])
+            for name, options in self._groups
+            if options
+        ]
+
+    @cached_property
+    def offered(self) -> frozenset[str]:
+        return frozenset(v for _, options in self.value_choices for v, _ in options)
+
+    @cached_property
+    def chosen_fields(self) -> frozenset[str]:
+        """The fields whose values are picked from a list (the others are typed), even
+        when the desk has none of their rows left."""
+        return frozenset(name for name, _ in self._groups)
 
 
 # --- Rows ----------------------------------------------------------------------------------
@@ -165,6 +210,68 @@ def _apply_choices(form: forms.Form, choices: dict[str, Any]) -> None:
         field = form.fields[name]
         if isinstance(field, forms.ChoiceField):
             field.choices = options
+
+
+@dataclasses.dataclass
+class Kept:
+    """What the saved rule names that the desk no longer offers (a deleted team, an
+    agent made inactive), added to the rows' choices by name: without them a row would
+    show nothing chosen, and saving it unchanged would quietly drop or change the value.
+    Offered, it is shown as "deleted team #7" and kept; the engine then refuses the
+    rule, naming the row, until someone edits it."""
+
+    # (condition field, option "<field>=<value>", what is said of it)
+    conditions: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    # action parameter -> [(id, what is said of it)]
+    actions: dict[str, list[tuple[int, str]]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rule: Rule, desk: Desk, references: References) -> Kept:
+        kept = cls()
+        for condition in rule.conditions or []:
+            name, value = str(condition.get("field", "")), condition.get("value")
+            kind = references.value_kind(name)
+            if kind is None or value is None or name not in desk.chosen_fields:
+                continue
+            for key in value if isinstance(value, list) else [value]:
+                option = f"{name}={_text(key)}"
+                if option not in desk.offered:
+                    kept.conditions.append((name, option, references.of(kind, key).text))
+        offered = {
+            "stage": desk.stages,
+            "team": desk.teams,
+            "assignee": desk.agents,
+            "endpoint": desk.endpoints,
+        }
+        for action in rule.actions or []:
+            for key, kind in ACTION_KINDS.items():
+                value = action.get(key)
+                known = {pk for pk, _ in offered[key]}
+                if isinstance(value, int) and value not in known:
+                    said = (value, references.of(kind, value).text)
+                    if said not in kept.actions.setdefault(key, []):
+                        kept.actions[key].append(said)
+        return kept
+
+
+def _with_kept(
+    groups: list[tuple[str, list[tuple[str, str]]]], kept: Kept, labels: dict[str, Any]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The value groups with the saved rule's values that are no longer offered added to
+    their field's group (the page's script shows a field's group by its options)."""
+    if not kept.conditions:
+        return groups
+    result = [(label, list(options)) for label, options in groups]
+    for name, option, said in kept.conditions:
+        group = next(
+            (opts for _, opts in result if opts and opts[0][0].startswith(f"{name}=")), None
+        )
+        if group is None:
+            group = []
+            result.append((str(labels.get(name, name)), group))
+        if option not in {value for value, _ in group}:
+            group.append((option, said))
+    return result
 
 
 class ConditionForm(forms.Form):
@@ -178,21 +285,24 @@ class ConditionForm(forms.Form):
         help_text=gettext_lazy("For “is one of”: values separated by commas."),
     )
 
-    def __init__(self, *args: Any, custom: Sequence[TicketField] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, desk: Desk | None = None, kept: Kept | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.custom = {CUSTOM_PREFIX + f.name: f for f in custom}
+        desk = desk if desk is not None else Desk.read()
+        self.custom = {CUSTOM_PREFIX + f.name: f for f in desk.custom}
         built_in = [(name, str(label)) for name, label in BUILT_IN_FIELDS.items()]
         custom_choices = [(name, f.label) for name, f in self.custom.items()]
         choices: list[Any] = [("", "---------"), (gettext("Ticket"), built_in)]
         if custom_choices:
             choices.append((gettext("Custom fields"), custom_choices))
-        _apply_choices(
-            self,
-            {"field": choices, "value_choice": [("", "---------"), *value_choices(custom)]},
-        )
+        values = _with_kept(desk.value_choices, kept or Kept(), BUILT_IN_FIELDS)
+        _apply_choices(self, {"field": choices, "value_choice": [("", "---------"), *values]})
         self.fields["value_choice"].widget.attrs["class"] = "rule-value-choice"
         self.fields["field"].widget.attrs["class"] = "rule-field"
         self.fields["op"].widget.attrs["class"] = "rule-op"
+        # The names of the ids a list of values gives as text ("3, 5"), under the row.
+        self.named: str = "" if self.is_bound else str(self.initial.get("named", ""))
 
     def condition(self) -> dict[str, Any]:
         """The row as the engine's JSON: {"field", "op", "value"}."""
@@ -223,22 +333,25 @@ class ConditionForm(forms.Form):
         return raw
 
 
-def condition_initial(condition: dict[str, Any], custom: Sequence[TicketField]) -> dict[str, Any]:
+def condition_initial(
+    condition: dict[str, Any], desk: Desk, references: References | None = None
+) -> dict[str, Any]:
     """A stored condition as its row's initial values."""
     field, op = str(condition.get("field", "")), str(condition.get("op", ""))
     value = condition.get("value")
     initial: dict[str, Any] = {"field": field, "op": op}
     if value is None or op in NO_VALUE:
         return initial
-    if isinstance(value, list):
-        initial["value"] = ", ".join(_text(v) for v in value)
-        return initial
+    kind = references.value_kind(field) if references is not None else None
     option = f"{field}={_text(value)}"
-    offered = {v for _, options in value_choices(custom) for v, _ in options}
-    if option in offered:
+    listed = field in desk.chosen_fields and kind is not None  # kept by name if gone (Kept)
+    if not isinstance(value, list) and (option in desk.offered or listed):
         initial["value_choice"] = option
-    else:
-        initial["value"] = _text(value)
+        return initial
+    values = value if isinstance(value, list) else [value]
+    initial["value"] = ", ".join(_text(v) for v in values)
+    if kind is not None and references is not None:  # ids typed as text: named under the row
+        initial["named"] = ", ".join(f"{v}: {references.of(kind, v).text}" for v in values)
     return initial
 
 
@@ -283,25 +396,34 @@ class ActionForm(forms.Form):
         label=gettext_lazy("webhook endpoint"), required=False, coerce=int
     )
 
-    def __init__(self, *args: Any, custom: Sequence[TicketField] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, desk: Desk | None = None, kept: Kept | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        desk = desk if desk is not None else Desk.read()
+        old = (kept or Kept()).actions
         blank = [("", "---------")]
         fields = self.fields
         choices: dict[str, Any] = {}
         choices["type"] = [*blank, *((k, str(v)) for k, v in ACTION_TYPES.items())]
         fields["type"].widget.attrs["class"] = "rule-action-type"
         choices["priority"] = [*blank, *Priority.choices]
-        choices["stage"] = [*blank, *_stages()]
-        choices["team"] = [*blank, *((t.pk, t.name) for t in Team.objects.order_by("name"))]
-        choices["assignee"] = [("", gettext("nobody (unassign)")), *_agents()]
-        choices["field"] = [*blank, *((f.name, f.label) for f in custom)]
+        choices["stage"] = [*blank, *desk.stages, *old.get("stage", [])]
+        choices["team"] = [*blank, *desk.teams, *old.get("team", [])]
+        choices["assignee"] = [
+            ("", gettext("nobody (unassign)")),
+            *desk.agents,
+            *old.get("assignee", []),
+        ]
+        choices["field"] = [*blank, *((f.name, f.label) for f in desk.custom)]
         choices["to"] = [*blank, *((k, str(v)) for k, v in MAIL_RECIPIENTS.items())]
-        choices["endpoint"] = [*blank, *webhook_endpoints()]
+        choices["endpoint"] = [*blank, *desk.endpoints, *old.get("endpoint", [])]
         _apply_choices(self, choices)
         for name in fields:
             if name != "type":
                 used_by = [t for t, params in ACTION_PARAMS.items() if name in dict(params)]
                 fields[name].widget.attrs["data-action-types"] = " ".join(used_by)
+        self.named = ""
 
     def action(self) -> dict[str, Any]:
         """The row as the engine's JSON: {"type", ...its parameters}."""
@@ -333,14 +455,18 @@ def action_initial(action: dict[str, Any]) -> dict[str, Any]:
 
 
 class RowFormSet(forms.BaseFormSet):
-    """Rows with the desk's custom fields passed to each (read once per page)."""
+    """Rows sharing the desk's choices (read once per page) and the saved rule's values
+    the desk no longer offers."""
 
-    def __init__(self, *args: Any, custom: Sequence[TicketField] = (), **kwargs: Any) -> None:
-        self.custom = custom
+    def __init__(
+        self, *args: Any, desk: Desk | None = None, kept: Kept | None = None, **kwargs: Any
+    ) -> None:
+        self.desk = desk if desk is not None else Desk.read()
+        self.kept = kept or Kept()
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
-        return {**super().get_form_kwargs(index), "custom": self.custom}
+        return {**super().get_form_kwargs(index), "desk": self.desk, "kept": self.kept}
 
     def kept_forms(self) -> list[forms.Form]:
         """The rows to save: filled in and not marked for deletion, in order."""
@@ -395,22 +521,27 @@ class RuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        custom = _fields()
+        desk = Desk.read()
         data = self.data if self.is_bound else None
         rule = self.instance
+        saved_conditions, saved_actions = rule.conditions or [], rule.actions or []
+        references = References(conditions=saved_conditions, actions=saved_actions)
+        kept = Kept.of(rule, desk, references)
         self.condition_formset = ConditionFormSet(
             data,
             prefix="conditions",
-            custom=custom,
-            initial=[condition_initial(c, custom) for c in (rule.conditions or [])]
-            if not self.is_bound
-            else None,
+            desk=desk,
+            kept=kept,
+            initial=None
+            if self.is_bound
+            else [condition_initial(c, desk, references) for c in saved_conditions],
         )
         self.action_formset = ActionFormSet(
             data,
             prefix="actions",
-            custom=custom,
-            initial=None if self.is_bound else [action_initial(a) for a in (rule.actions or [])],
+            desk=desk,
+            kept=kept,
+            initial=None if self.is_bound else [action_initial(a) for a in saved_actions],
         )
 
     @property

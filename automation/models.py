@@ -16,75 +16,86 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models import Ticket
 
 
 class Trigger(models.TextChoices):
-    TICKET_CREATED = "ticket_created", "Ticket created"
-    TICKET_UPDATED = "ticket_updated", "Ticket updated"
-    REQUESTER_COMMENTED = "requester_commented", "Requester commented"
-    AGENT_COMMENTED = "agent_commented", "Agent commented"
-    STAGE_CHANGED = "stage_changed", "Stage changed"
-    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
-    SLA_BREACHED = "sla_breached", "SLA breached"
-    MAIL_RECEIVED = "mail_received", "Mail received"
-    CSAT_RECEIVED = "csat_received", "Satisfaction rating received"
-    TIME = "time", "Time passed (checked periodically)"
+    TICKET_CREATED = "ticket_created", _("Ticket created")
+    TICKET_UPDATED = "ticket_updated", _("Ticket updated")
+    REQUESTER_COMMENTED = "requester_commented", _("Requester commented")
+    AGENT_COMMENTED = "agent_commented", _("Agent commented")
+    STAGE_CHANGED = "stage_changed", _("Stage changed")
+    SLA_AT_RISK = "sla_at_risk", _("SLA at risk")
+    SLA_BREACHED = "sla_breached", _("SLA breached")
+    MAIL_RECEIVED = "mail_received", _("Mail received")
+    CSAT_RECEIVED = "csat_received", _("Satisfaction rating received")
+    TIME = "time", _("Time passed (checked periodically)")
 
 
 class Match(models.TextChoices):
-    ALL = "all", "All conditions"
-    ANY = "any", "Any condition"
+    ALL = "all", _("All conditions")
+    ANY = "any", _("Any condition")
 
 
 class TimeBasis(models.TextChoices):
     """What a time rule measures from."""
 
-    STAGE_ENTERED = "stage_entered", "Entering its current stage"
-    CREATED = "created", "Its creation"
-    UPDATED = "updated", "Its last change"
-    PUBLIC_UPDATED = "public_updated", "Its last change the requester saw"
+    STAGE_ENTERED = "stage_entered", _("Entering its current stage")
+    CREATED = "created", _("Its creation")
+    UPDATED = "updated", _("Its last change")
+    PUBLIC_UPDATED = "public_updated", _("Its last change the requester saw")
 
 
 class TimeUnit(models.TextChoices):
-    HOURS = "hours", "Hours"
-    DAYS = "days", "Days"
-    BUSINESS_HOURS = "business_hours", "Business hours"
-    BUSINESS_DAYS = "business_days", "Business days"
+    HOURS = "hours", _("Hours")
+    DAYS = "days", _("Days")
+    BUSINESS_HOURS = "business_hours", _("Business hours")
+    BUSINESS_DAYS = "business_days", _("Business days")
 
 
 class Rule(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(
-        default=False, help_text="Rules start disabled: dry-run one before enabling it."
+        _("is active"),
+        default=False,
+        help_text=_("Rules start disabled: dry-run one before enabling it."),
     )
     position = models.PositiveIntegerField(
-        default=0, help_text="Rules of a trigger run in this order, lowest first."
+        _("position"), default=0, help_text=_("Rules of a trigger run in this order, lowest first.")
     )
-    trigger = models.CharField(max_length=24, choices=Trigger.choices)
-    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
-    conditions = models.JSONField(default=list, blank=True)
-    actions = models.JSONField(default=list, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=24, choices=Trigger.choices)
+    match = models.CharField(_("match"), max_length=3, choices=Match.choices, default=Match.ALL)
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    actions = models.JSONField(_("actions"), default=list, blank=True)
     stop_processing = models.BooleanField(
-        default=False, help_text="When this rule acts, later rules of the trigger do not run."
+        _("stop processing"),
+        default=False,
+        help_text=_("When this rule acts, later rules of the trigger do not run."),
     )
     # A time rule: "<basis> more than <amount> <unit> ago" (business units count the
     # calendar's working time).
-    time_basis = models.CharField(max_length=16, choices=TimeBasis.choices, blank=True)
-    time_amount = models.PositiveIntegerField(null=True, blank=True)
-    time_unit = models.CharField(max_length=16, choices=TimeUnit.choices, blank=True)
+    time_basis = models.CharField(
+        _("time basis"), max_length=16, choices=TimeBasis.choices, blank=True
+    )
+    time_amount = models.PositiveIntegerField(_("time amount"), null=True, blank=True)
+    time_unit = models.CharField(
+        _("time unit"), max_length=16, choices=TimeUnit.choices, blank=True
+    )
     calendar = models.ForeignKey(
         "sla.BusinessCalendar",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="The working hours business units count (and the business-hours "
-        "condition reads).",
+        verbose_name=_("calendar"),
+        help_text=_(
+            "The working hours business units count (and the business-hours condition reads)."
+        ),
     )
-    version = models.PositiveIntegerField(default=1, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -92,11 +103,14 @@ class Rule(models.Model):
         blank=True,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    updated = models.DateTimeField(default=timezone.now, editable=False)
+    created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated = models.DateTimeField(_("updated"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
         ordering = ["trigger", "position", "id"]
         indexes = [
             models.Index(
