@@ -5,6 +5,11 @@ computes: polylines for series over time, horizontal bars for categories.
 
 The chart is a picture of the table under it; the SVG's title and description say
 what it shows for screen readers, and the table holds every figure.
+
+Figures the chart writes out (the bars' values, the scale, the description) are
+grouped and punctuated in the agent's language, as the page's cards and tables
+(``_number``); coordinates are plain numbers, which the template writes with
+localization off.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import datetime
 import math
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 
 from reports.figures import Chart
@@ -42,8 +48,16 @@ def _nice_top(value: float) -> float:
     return 10 * power  # pragma: no cover - the loop always returns
 
 
+def _number(value: float) -> str:
+    """A figure in the agent's language, grouped by thousands: 282,417 / 282.417; a
+    whole float without its ".0"."""
+    if float(value).is_integer():
+        value = int(value)
+    return number_format(value, force_grouping=True)
+
+
 def _scale_label(value: float, unit: str) -> str:
-    text = f"{value:g}" if value < 10_000 else f"{value / 1000:g}k"
+    text = _number(value) if value < 10_000 else f"{_number(value / 1000)}k"
     return f"{text}%" if unit == "percent" else text
 
 
@@ -122,7 +136,7 @@ def _bars(chart: Chart) -> dict[str, Any]:
         bars.append(
             {
                 "label": str(label)[:18],
-                "value": value or 0,
+                "value": _number(value or 0),
                 "y": y,
                 "text_y": y + BAR_HEIGHT - 4,
                 "width": length,
@@ -153,8 +167,8 @@ def chart_geometry(chart: Chart) -> dict[str, Any]:
                 gettext("%(label)s from %(low)s%% to %(high)s%%")
                 % {
                     "label": s.label,
-                    "low": min(known),
-                    "high": max(known),
+                    "low": _number(min(known)),
+                    "high": _number(max(known)),
                 }
                 if known
                 else gettext("%(label)s: no figure") % {"label": s.label}
@@ -162,8 +176,8 @@ def chart_geometry(chart: Chart) -> dict[str, Any]:
         else:
             text = gettext("%(label)s: %(total)s in all, at most %(high)s") % {
                 "label": s.label,
-                "total": f"{sum(known):g}",
-                "high": f"{max(known, default=0):g}",
+                "total": _number(sum(known)),
+                "high": _number(max(known, default=0)),
             }
         totals.append(text)
     geometry["title"] = chart.title

@@ -6,8 +6,15 @@ requester made staff by mistake gets 403), a ``TemplateResponse`` with the site'
 context. The root URLconf includes ``report_urls()`` before ``admin.site.urls``.
 
 Each table's CSV (``?format=csv&table=<key>``, or ``/admin/reports/<name>.csv``) is
-written from the very cells the page shows (``cell_text``), so a spreadsheet holds
-what the reader saw.
+written by the same ``cell_text`` as the page's cells, so a spreadsheet holds what the
+reader saw, with one difference: the page writes numbers in the agent's language,
+grouped by thousands as Django's localization does ("282,417" in English, "282.417" in
+German), while the CSV writes them plain ("282417", "80.6%") so that a spreadsheet in
+any language reads them as numbers.
+
+On a phone, a table of more than two columns shows each row as a block of its cells,
+each with its column's label (``data-label``, reports/static/reports/reports.css), so
+that the page never scrolls sideways.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_lazy
 
 from nixflow.toolkit.formats import format_duration
@@ -36,14 +44,34 @@ PRESET_LABELS = [
     ("90", gettext_lazy("Last 90 days")),
 ]
 NUMERIC = frozenset({"count", "percent", "seconds"})
+# Tables wider than this many columns become stacked blocks on a phone (reports.css).
+STACK_OVER_COLUMNS = 2
+WIDE_TEXT = 20
 
 
-def cell_text(value: Any, unit: str, report: Report) -> str:
-    """One figure as the page and its CSV write it."""
+def number_text(value: float, unit: str, *, localized: bool = True) -> str:
+    """A count, or a percentage with one decimal, as Django's localization writes it in
+    the active language and grouped by thousands; plain with ``localized=False``."""
+    if unit == "percent":
+        # number_format cuts to decimal_pos rather than rounding: round first.
+        text = (
+            number_format(round(value, 1), decimal_pos=1, force_grouping=True)
+            if localized
+            else f"{value:.1f}"
+        )
+        return f"{text}%"
+    # Grouped as with USE_THOUSAND_SEPARATOR, which is off: on, it would group every
+    # number any template prints, ids and years included.
+    return number_format(value, force_grouping=True) if localized else str(value)
+
+
+def cell_text(value: Any, unit: str, report: Report, *, localized: bool = True) -> str:
+    """One figure as the page writes it, or with ``localized=False`` as its CSV does:
+    counts and percentages without the language's grouping and decimal separator."""
     if value is None or value == "":
         return NO_FIGURE if unit not in ("text",) else ""
-    if unit == "percent":
-        return f"{value:.1f}%"
+    if unit in ("count", "percent"):
+        return number_text(value, unit, localized=localized)
     if unit == "seconds":
         return format_duration(value)
     if unit == "datetime" and isinstance(value, datetime.datetime):
@@ -53,13 +81,44 @@ def cell_text(value: Any, unit: str, report: Report) -> str:
     return str(value)
 
 
-def table_cells(table: Table, report: Report) -> list[list[str]]:
+def table_cells(table: Table, report: Report, *, localized: bool = True) -> list[list[str]]:
     units = [column.unit for column in table.columns]
     keys = [column.key for column in table.columns]
     return [
-        [cell_text(row.get(key), unit, report) for key, unit in zip(keys, units, strict=True)]
+        [
+            cell_text(row.get(key), unit, report, localized=localized)
+            for key, unit in zip(keys, units, strict=True)
+        ]
         for row in table.rows
     ]
+
+
+def _table_context(table: Table, report: Report) -> dict[str, Any]:
+    """A table as the template draws it: each cell's text, whether it is a figure
+    (right-aligned), and its column's label (each cell's own label on a phone, where the
+    table is ``stacked``). A column of words longer than ``WIDE_TEXT`` (a rating's
+    comment) is ``wide``: on a phone its cells take a line of their own."""
+    rows = table_cells(table, report)
+    wide = [
+        column.unit not in NUMERIC and any(len(row[index]) > WIDE_TEXT for row in rows)
+        for index, column in enumerate(table.columns)
+    ]
+    return {
+        "table": table,
+        "stacked": len(table.columns) > STACK_OVER_COLUMNS,
+        "cells": [
+            [
+                {
+                    "text": text,
+                    "numeric": column.unit in NUMERIC,
+                    "wide": is_wide,
+                    "label": column.label,
+                }
+                for text, column, is_wide in zip(row, table.columns, wide, strict=True)
+            ]
+            for row in rows
+        ],
+    }
 
 
 def _require_agent(request: HttpRequest) -> None:
@@ -93,7 +152,7 @@ def _csv(report: Report, table_key: str | None) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow([str(column.label) for column in table.columns])
-    writer.writerows(table_cells(table, report))
+    writer.writerows(table_cells(table, report, localized=False))
     return response
 
 
@@ -136,14 +195,7 @@ def report_view(request: HttpRequest, name: str, csv_file: bool = False) -> Http
         "chart": chart_geometry(report.chart),
         "tables": [
             {
-                "table": table,
-                "cells": [
-                    [
-                        {"text": text, "numeric": column.unit in NUMERIC}
-                        for text, column in zip(row, table.columns, strict=True)
-                    ]
-                    for row in table_cells(table, report)
-                ],
+                **_table_context(table, report),
                 "csv_url": f"{page}?{filters.query(format='csv', table=table.key)}",
             }
             for table in report.tables

@@ -1,5 +1,6 @@
 """The reports in the admin: who may see them, what each page shows, and that each
-table's CSV holds exactly the cells of the table on the page."""
+table's CSV holds exactly the cells of the table on the page (its figures plain, where
+the page writes them in the agent's language)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 from django.test import Client
+from django.utils.formats import number_format
 
 from nixflow.models import Role, Team, User
 from reports.selectors import REPORTS, report_build
@@ -59,6 +61,18 @@ def page_tables(content: bytes) -> dict[str, list[list[str]]]:
     parser = Tables()
     parser.feed(content.decode())
     return parser.tables
+
+
+def as_shown(cell: str, unit: str) -> str:
+    """A CSV cell as the page writes it: counts and percentages localized by Django
+    (grouped by thousands in any case), everything else as it is."""
+    if cell == "—":
+        return cell
+    if unit == "count":
+        return number_format(int(cell), force_grouping=True)
+    if unit == "percent":
+        return f"{number_format(float(cell.removesuffix('%')), 1, force_grouping=True)}%"
+    return cell
 
 
 @pytest.fixture
@@ -128,7 +142,11 @@ def test_each_page_shows_the_reports_figures_and_every_tables_csv(
         rows = list(csv.reader(io.StringIO(csv_response.content.decode())))
         assert rows[0] == shown[0]  # the headers
         body = shown[1:] if table.rows else []
-        assert rows[1:] == body
+        units = [column.unit for column in table.columns]
+        assert [
+            [as_shown(cell, unit) for cell, unit in zip(row, units, strict=True)]
+            for row in rows[1:]
+        ] == body
         assert len(rows) - 1 == len(table.rows)
     # The .csv address gives the first table.
     first = agent_client.get(f"/admin/reports/{name}.csv?range=7")

@@ -208,7 +208,8 @@ def test_each_report_shows_the_databases_figures_on_a_phone_and_a_screen_accessi
             assert browser.find_element(By.CSS_SELECTOR, '[data-testid="report-chart"]')
             figures = {key: shown(browser, key) for key in expected[name]}
             assert figures == expected[name], (name, width)
-            # Nothing pushes the page sideways on a phone: wide tables scroll in place.
+            # Nothing pushes the page sideways on a phone (test_reports_phone.py: nor
+            # does a table scroll sideways in place).
             overflow = browser.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
