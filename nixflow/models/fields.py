@@ -14,6 +14,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models.workflows import Stage, Workflow
 
@@ -21,16 +22,16 @@ FIELD_NAME_PATTERN = r"[a-z][a-z0-9_]{0,49}"
 
 
 class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    LONG_TEXT = "long_text", "Long text"
-    NUMBER = "number", "Number"
-    DECIMAL = "decimal", "Decimal"
-    DATE = "date", "Date"
-    CHOICE = "choice", "Single choice"
-    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
-    CHECKBOX = "checkbox", "Checkbox"
-    USER = "user", "User"
-    URL = "url", "URL"
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    DECIMAL = "decimal", _("Decimal")
+    DATE = "date", _("Date")
+    CHOICE = "choice", _("Single choice")
+    MULTIPLE_CHOICE = "multiple_choice", _("Multiple choice")
+    CHECKBOX = "checkbox", _("Checkbox")
+    USER = "user", _("User")
+    URL = "url", _("URL")
 
 
 class TicketField(models.Model):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models.tickets import Priority, Source
 from nixflow.models.users import User
@@ -19,9 +20,9 @@ from nixflow.models.workflows import Workflow
 
 
 class AssignmentMode(models.TextChoices):
-    OFF = "off", "Off (assigned by hand)"
-    ROUND_ROBIN = "round_robin", "Round-robin"
-    LEAST_OPEN = "least_open", "Fewest open tickets"
+    OFF = "off", _("Off (assigned by hand)")
+    ROUND_ROBIN = "round_robin", _("Round-robin")
+    LEAST_OPEN = "least_open", _("Fewest open tickets")
 
 
 class Team(models.Model):

@@ -12,16 +12,17 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from nixflow.models.workflows import Stage, Workflow
 
 
 # --- Tickets ----------------------------------------------------------------------------
 class Priority(models.TextChoices):
-    LOW = "LOW", "Low"
-    NORMAL = "NORMAL", "Normal"
-    HIGH = "HIGH", "High"
-    URGENT = "URGENT", "Urgent"
+    LOW = "LOW", _("Low")
+    NORMAL = "NORMAL", _("Normal")
+    HIGH = "HIGH", _("High")
+    URGENT = "URGENT", _("Urgent")
 
 
 # Priorities are stored by name (readable in SQL, the API and history); this rank orders
@@ -30,10 +31,10 @@ PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority
 
 
 class Source(models.TextChoices):
-    WEB = "WEB", "Web"
-    API = "API", "API"
-    EMAIL = "EMAIL", "Email"
-    FORM = "FORM", "Form"
+    WEB = "WEB", _("Web")
+    API = "API", _("API")
+    EMAIL = "EMAIL", _("Email")
+    FORM = "FORM", _("Form")
 
 
 TICKET_KEY_PREFIX = "NF-"

@@ -7,19 +7,20 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower, Upper
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    REQUESTER = "requester", "Requester"
-    AGENT = "agent", "Agent"
-    ADMIN = "admin", "Admin"
+    REQUESTER = "requester", _("Requester")
+    AGENT = "agent", _("Agent")
+    ADMIN = "admin", _("Admin")
 
 
 class Availability(models.TextChoices):
     """Whether an agent takes new work: auto-assignment skips agents who are away."""
 
-    AVAILABLE = "available", "Available"
-    AWAY = "away", "Away"
+    AVAILABLE = "available", _("Available")
+    AWAY = "away", _("Away")
 
 
 def language_choices() -> list[tuple[str, str]]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 # --- Workflows --------------------------------------------------------------------------
 class StageCategory(models.TextChoices):
     """What a stage means to the clocks: SLA timers run, pause or stop by category."""
 
-    NEW = "NEW", "New"
-    OPEN = "OPEN", "Open"
-    WAITING = "WAITING", "Waiting"  # on the requester or a third party
-    RESOLVED = "RESOLVED", "Resolved"
-    CLOSED = "CLOSED", "Closed"
+    NEW = "NEW", _("New")
+    OPEN = "OPEN", _("Open")
+    WAITING = "WAITING", _("Waiting")  # on the requester or a third party
+    RESOLVED = "RESOLVED", _("Resolved")
+    CLOSED = "CLOSED", _("Closed")
 
 
 DONE_CATEGORIES = frozenset({StageCategory.RESOLVED, StageCategory.CLOSED})
