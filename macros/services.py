@@ -31,7 +31,7 @@ from django.core.exceptions import (
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.template import Template
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from eventlog.models import EventLog
 from eventlog.outbox import Message, outbox_enqueue_many
@@ -288,7 +288,10 @@ def _priority(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[s
     ticket = services.ticket_update(
         ticket=ticket, actor=actor, data={"priority": macro.set_priority}
     )
-    return ticket, [f"Priority: {Priority(macro.set_priority).label}"]
+    # In English whoever applies it: the words go into the event log's payload, which
+    # does not change language with the reader (the labels are translated for pages).
+    with translation.override("en"):
+        return ticket, [f"Priority: {Priority(macro.set_priority).label}"]
 
 
 def _team(macro: Macro, ticket: Ticket, actor: User) -> tuple[Ticket, list[str]]:

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection
 from django.test import RequestFactory
+from django.utils import translation
 
 from eventlog.models import EventLog
 from macros import selectors, services, tools
@@ -186,6 +187,20 @@ def test_every_change_goes_through_the_core(
     for name in ("stage", "priority", "team", "assignee", "tags"):
         assert name in fields
     assert EventLog.objects.filter(type="macro.applied", ticket_key=ticket.key).count() == 1
+
+
+def test_the_changes_the_event_log_keeps_are_in_english_whoever_applies(
+    agent: User, ticket: Ticket, desk_admin: User
+) -> None:
+    macro = make_macro(desk_admin, set_priority=Priority.HIGH)
+
+    with translation.override("de"):  # a German agent's request
+        applied = services.macro_apply(macro=macro, ticket=ticket, actor=agent)
+
+    assert applied.changes == ["Priority: High"]
+    event = EventLog.objects.get(type="macro.applied", ticket_key=ticket.key)
+    assert "Priority: High" in str(event.payload)
+    assert "Hoch" not in str(event.payload)
 
 
 def test_assign_to_the_applier_and_unassign(agent: User, ticket: Ticket, desk_admin: User) -> None:
