@@ -17,6 +17,7 @@ from django.template import Template, TemplateSyntaxError
 
 from nixflow.models import Ticket
 from nixflow.models.fields import FIELD_NAME_PATTERN
+from nixflow.toolkit.language import requester_priority
 from nixflow.toolkit.sandbox import (
     TAGS_ALLOWED,
     disallowed_tag,
@@ -91,7 +92,8 @@ def placeholders(*, ticket: Ticket, rule_name: str) -> dict[str, Any]:
         "ticket": {
             "key": ticket.key,
             "title": ticket.title,
-            "priority": str(ticket.get_priority_display()),
+            # In the requester's language: the text is written to them.
+            "priority": requester_priority(ticket),
             "stage": ticket.stage.name,
             "team": ticket.team.name if ticket.team else "",
             "created": ticket.created,

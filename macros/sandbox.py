@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.template import Template, TemplateSyntaxError
 
 from nixflow.models import Ticket, User
+from nixflow.toolkit.language import requester_priority
 from nixflow.toolkit.sandbox import (
     TAGS_ALLOWED,
     disallowed_tag,
@@ -100,7 +101,8 @@ def placeholders(*, ticket: Ticket | None, agent: User | None, custom: str = "")
         shown = {
             "key": ticket.key,
             "title": ticket.title,
-            "priority": str(ticket.get_priority_display()),
+            # In the requester's language: the text is written to them.
+            "priority": requester_priority(ticket),
             "stage": ticket.stage.name,
             "created": ticket.created,
         }

@@ -21,10 +21,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 
 from nixflow import events
-from nixflow.models import User
+from nixflow.models import Ticket, User
 from nixflow.toolkit.auth import require_admin
 from nixflow.toolkit.services import changes_payload, model_update
 
@@ -38,6 +38,13 @@ def language_for(user: User | None) -> str:
     """``user.language`` when it is one of the desk's languages, else LANGUAGE_CODE."""
     code = getattr(user, "language", "") if user is not None else ""
     return code if code in language_codes() else settings.LANGUAGE_CODE
+
+
+def requester_priority(ticket: Ticket) -> str:
+    """The ticket's priority as its requester reads it (their language): for texts
+    written to them, such as a macro's reply or an automation rule's mail."""
+    with translation.override(language_for(ticket.requester)):
+        return str(ticket.get_priority_display())
 
 
 def zone_for(user: User | None) -> datetime.tzinfo:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from macros import sandbox
 from macros.models import Scope
@@ -44,6 +45,16 @@ def ticket(requester: User) -> Ticket:
 def test_every_placeholder_renders(body: str, expected: str, ticket: Ticket, agent: User) -> None:
     shown = sandbox.render_body(body, ticket=ticket, agent=agent, custom="see you Monday")
     assert shown == expected.format(key=ticket.key, year=ticket.created.year)
+
+
+def test_the_priority_reads_in_the_requesters_language_not_the_agents(
+    ticket: Ticket, agent: User
+) -> None:
+    with translation.override("de"):  # a German agent applies the macro
+        assert sandbox.render_body("{{ ticket.priority }}", ticket=ticket, agent=agent) == "High"
+    ticket.requester.language = "de"
+    with translation.override("en"):
+        assert sandbox.render_body("{{ ticket.priority }}", ticket=ticket, agent=agent) == "Hoch"
 
 
 def test_a_name_missing_falls_back_to_the_username(ticket: Ticket, agent: User) -> None:
