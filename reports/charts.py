@@ -18,7 +18,7 @@ import datetime
 import math
 from typing import Any
 
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
 from reports.figures import Chart
@@ -102,7 +102,8 @@ def _lines(chart: Chart) -> dict[str, Any]:
     ticks = [
         {
             "x": x(index),
-            "text": label.strftime("%d %b") if isinstance(label, datetime.date) else str(label),
+            # The month's name in the reader's language ("03 Dez" on a German page).
+            "text": date_format(label, "d M") if isinstance(label, datetime.date) else str(label),
         }
         for index, label in enumerate(chart.labels)
         if (count - 1 - index) % every == 0

@@ -13,9 +13,12 @@ from typing import cast
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from knowledge.models import KnowledgeSearchHistory
 from nixflow.models import User
+from reports.charts import chart_geometry
+from reports.figures import Chart, Series
 from tests.factories import AgentFactory
 from tests.reports.support import at, report_filters
 from tests.reports.test_pages import page_tables
@@ -84,3 +87,19 @@ def test_the_chart_on_a_german_page_says_german_figures_at_plain_coordinates(
     assert coordinates
     for value in coordinates:
         float(value)  # "154,0" would raise: a German decimal comma is no SVG number
+
+
+def test_the_charts_dates_name_the_month_in_the_readers_language() -> None:
+    chart = Chart(
+        kind="lines",
+        title="Created",
+        unit="tickets",
+        labels=[date(2026, 12, 3), date(2026, 12, 4)],
+        series=[Series(key="created", label="Created", values=[1, 2])],
+    )
+    with translation.override("de"):
+        german = [tick["text"] for tick in chart_geometry(chart)["ticks"]]
+    with translation.override("en"):
+        english = [tick["text"] for tick in chart_geometry(chart)["ticks"]]
+    assert german == ["03 Dez", "04 Dez"]
+    assert english == ["03 Dec", "04 Dec"]
