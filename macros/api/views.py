@@ -16,7 +16,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -32,15 +31,19 @@ from macros.api.serializers import (
 )
 from macros.models import Macro
 from nixflow import selectors as ticket_selectors
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.permissions import IsAgent, is_agent
 from nixflow.api.serializers import CommentSerializer, TicketSerializer
 from nixflow.toolkit.auth import signed_in_user
 
 
-class MacroViewSet(viewsets.ModelViewSet):
+@config_schema(read=MacroSerializer, write=MacroWriteSerializer)
+class MacroViewSet(ConfigViewSet[Macro]):
     """Macros: canned replies with placeholders and the changes they make."""
 
     serializer_class = MacroSerializer
+    write_serializer_class = MacroWriteSerializer
+    writes = ConfigWrites(services.macro_create, services.macro_update, services.macro_delete)
     permission_classes = [IsAuthenticated, IsAgent]
     filter_backends: list[Any] = []
     conflicts = {"create": "A macro with this name exists already in that scope."}
@@ -49,36 +52,6 @@ class MacroViewSet(viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # the schema, built without a user
             return Macro.objects.none()
         return selectors.macros_visible(user=signed_in_user(self.request))
-
-    def _shown(self, macro: Macro, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=macro.pk)).data, code)
-
-    @extend_schema(request=MacroWriteSerializer, responses={201: MacroSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = MacroWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        macro = services.macro_create(
-            actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(macro, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=MacroWriteSerializer, responses=MacroSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        macro = self.get_object()
-        serializer = MacroWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        services.macro_update(
-            macro=macro, actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(macro)
-
-    @extend_schema(request=MacroWriteSerializer, responses=MacroSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.macro_delete(macro=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ApplyMacroView(APIView):

@@ -14,13 +14,14 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from nixflow import services
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.permissions import IsAdminOrAgentReadOnly, is_admin
 from nixflow.api.serializers import MeSerializer
 from nixflow.models import (
@@ -105,10 +106,13 @@ class TeamWriteSerializer(serializers.Serializer):
     members = TeamMemberInputSerializer(many=True, required=False)
 
 
-class TeamViewSet(viewsets.ModelViewSet):
+@config_schema(read=TeamSerializer, write=TeamWriteSerializer)
+class TeamViewSet(ConfigViewSet[Team]):
     """Agents read teams; admins change them (``team.created/updated/deleted``)."""
 
     serializer_class = TeamSerializer
+    write_serializer_class = TeamWriteSerializer
+    writes = ConfigWrites(services.team_create, services.team_update, services.team_delete)
     permission_classes = [IsAuthenticated, IsAdminOrAgentReadOnly]
     filter_backends: list[Any] = []
     pagination_class = None  # a desk has a handful of teams
@@ -123,38 +127,12 @@ class TeamViewSet(viewsets.ModelViewSet):
         )
     )
 
-    def _shown(self, team: Team, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=team.pk)).data, code)
-
-    @staticmethod
-    def _split(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-        members = data.pop("members", None)
-        return data, None if members is None else [dict(m) for m in members]
-
-    @extend_schema(request=TeamWriteSerializer, responses={201: TeamSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = TeamWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data, members = self._split(dict(serializer.validated_data))
-        team = services.team_create(actor=signed_in_user(request), data=data, members=members or [])
-        return self._shown(team, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=TeamWriteSerializer, responses=TeamSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        team = self.get_object()
-        serializer = TeamWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data, members = self._split(dict(serializer.validated_data))
-        services.team_update(team=team, actor=signed_in_user(request), data=data, members=members)
-        return self._shown(team)
-
-    @extend_schema(request=TeamWriteSerializer, responses=TeamSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.team_delete(team=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def _arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        # The services take the members apart from the team's fields; left out, a create
+        # makes a team without members and an update keeps them as they are.
+        if "members" not in data:
+            return {}
+        return {"members": [dict(member) for member in data.pop("members")]}
 
 
 # --- Routing rules ---------------------------------------------------------------------------
@@ -197,44 +175,19 @@ class RoutingRuleWriteSerializer(serializers.Serializer):
     requester_domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
 
 
-class RoutingRuleViewSet(viewsets.ModelViewSet):
+@config_schema(read=RoutingRuleSerializer, write=RoutingRuleWriteSerializer)
+class RoutingRuleViewSet(ConfigViewSet[RoutingRule]):
     """Admins only: the routing rules in the order they are tried."""
 
     serializer_class = RoutingRuleSerializer
+    write_serializer_class = RoutingRuleWriteSerializer
+    writes = ConfigWrites(
+        services.routing_rule_create, services.routing_rule_update, services.routing_rule_delete
+    )
     permission_classes = [IsAuthenticated, IsAdmin]
     filter_backends: list[Any] = []
     pagination_class = None
     queryset = RoutingRule.objects.order_by("position", "id")
-
-    def _shown(self, rule: RoutingRule, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=rule.pk)).data, code)
-
-    @extend_schema(request=RoutingRuleWriteSerializer, responses={201: RoutingRuleSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = RoutingRuleWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        rule = services.routing_rule_create(
-            actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(rule, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=RoutingRuleWriteSerializer, responses=RoutingRuleSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        rule = self.get_object()
-        serializer = RoutingRuleWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        services.routing_rule_update(
-            rule=rule, actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(rule)
-
-    @extend_schema(request=RoutingRuleWriteSerializer, responses=RoutingRuleSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.routing_rule_delete(rule=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Me ------------------------------------------------------------------------------------

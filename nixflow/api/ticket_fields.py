@@ -12,16 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from nixflow import services
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.permissions import IsAdminOrAgentReadOnly
 from nixflow.models import FIELD_NAME_PATTERN, FieldType, Stage, TicketField, Workflow
-from nixflow.toolkit.auth import signed_in_user
 
 
 class TicketFieldSerializer(serializers.ModelSerializer):
@@ -81,10 +78,15 @@ class TicketFieldWriteSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class TicketFieldViewSet(viewsets.ModelViewSet):
+@config_schema(read=TicketFieldSerializer, write=TicketFieldWriteSerializer)
+class TicketFieldViewSet(ConfigViewSet[TicketField]):
     """Agents read custom field definitions; admins change them."""
 
     serializer_class = TicketFieldSerializer
+    write_serializer_class = TicketFieldWriteSerializer
+    writes = ConfigWrites(
+        services.ticket_field_create, services.ticket_field_update, services.ticket_field_delete
+    )
     permission_classes = [IsAuthenticated, IsAdminOrAgentReadOnly]
     filter_backends: list[Any] = []
     pagination_class = None  # a desk has tens of fields, not thousands
@@ -96,33 +98,3 @@ class TicketFieldViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[TicketField]:
         return TicketField.objects.prefetch_related("workflows", "required_for_stages")
-
-    def _shown(self, field: TicketField, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=field.pk)).data, code)
-
-    @extend_schema(request=TicketFieldWriteSerializer, responses={201: TicketFieldSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = TicketFieldWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        field = services.ticket_field_create(
-            actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(field, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=TicketFieldWriteSerializer, responses=TicketFieldSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        field = self.get_object()
-        serializer = TicketFieldWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        services.ticket_field_update(
-            field=field, actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(field)
-
-    @extend_schema(request=TicketFieldWriteSerializer, responses=TicketFieldSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.ticket_field_delete(field=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)

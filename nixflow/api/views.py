@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from nixflow import search, selectors, services
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.exceptions import PayloadTooLarge
 from nixflow.api.filters import ID_SCHEMA, TicketFilter, TicketOrderingFilter
 from nixflow.api.pagination import DefaultPagination, TicketCursorPagination
@@ -579,7 +580,8 @@ def refuse_oversized_body(request: Request, *, with_attachments: bool) -> None:
         raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit}.")
 
 
-class WorkflowViewSet(viewsets.ModelViewSet):
+@config_schema(read=WorkflowSerializer, write=WorkflowWriteSerializer)
+class WorkflowViewSet(ConfigViewSet[Workflow]):
     """Workflows with their stages (in order) and the transitions allowed between them.
 
     Every authenticated user reads them, so that clients can show the lifecycle and offer
@@ -588,6 +590,15 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     """
 
     serializer_class = WorkflowSerializer
+    write_serializer_class = WorkflowWriteSerializer
+    writes = ConfigWrites(
+        # workflow_create takes the workflow's fields as arguments, not as ``data``.
+        create=lambda *, actor, data, **specs: services.workflow_create(
+            actor=actor, **specs, **data
+        ),
+        update=services.workflow_update,
+        delete=services.workflow_delete,
+    )
     filter_backends: list[Any] = []
     permission_classes = [IsAuthenticated, IsAdminOrReadOnly]
     conflicts = {
@@ -601,11 +612,9 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         Prefetch("transitions", queryset=Transition.objects.all()),
     )
 
-    def _shown(self, workflow: Workflow, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.get_queryset().get(pk=workflow.pk)).data, code)
-
-    @staticmethod
-    def _specs(data: dict[str, Any]) -> dict[str, Any]:
+    def _arguments(self, data: dict[str, Any]) -> dict[str, Any]:
+        # The stages and transitions, when sent, are the services' own arguments (the
+        # complete lists); left out, an update keeps them as they are.
         specs: dict[str, Any] = {}
         if "stages" in data:
             specs["stages"] = [services.StageSpec(**stage) for stage in data.pop("stages")]
@@ -614,32 +623,3 @@ class WorkflowViewSet(viewsets.ModelViewSet):
                 services.TransitionSpec(**transition) for transition in data.pop("transitions")
             ]
         return specs
-
-    @extend_schema(request=WorkflowWriteSerializer, responses={201: WorkflowSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = WorkflowWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        specs = self._specs(data)
-        workflow = services.workflow_create(actor=signed_in_user(request), **specs, **data)
-        return self._shown(workflow, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        workflow = self.get_object()
-        serializer = WorkflowWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        specs = self._specs(data)
-        services.workflow_update(
-            workflow=workflow, actor=signed_in_user(request), data=data, **specs
-        )
-        return self._shown(workflow)
-
-    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.workflow_delete(workflow=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,12 +15,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.pagination import KeysetCursorPagination
 from nixflow.api.teams import IsAdmin
 from nixflow.toolkit.auth import signed_in_user
@@ -45,10 +46,17 @@ class DeliveryCursorPagination(KeysetCursorPagination):
     page_size = 50
 
 
-class EndpointViewSet(viewsets.ModelViewSet[Endpoint]):
+@config_schema(
+    read=EndpointSerializer, write=EndpointWriteSerializer, created=EndpointWithSecretSerializer
+)
+class EndpointViewSet(ConfigViewSet[Endpoint]):
     """Webhook endpoints (``webhook.created/updated/deleted/disabled`` events)."""
 
     serializer_class = EndpointSerializer
+    write_serializer_class = EndpointWriteSerializer
+    writes = ConfigWrites(
+        services.endpoint_create, services.endpoint_update, services.endpoint_delete
+    )
     permission_classes = [IsAuthenticated, IsAdminForWebhooks]
     filter_backends: list[Any] = []
     pagination_class = None  # a desk has a handful of endpoints
@@ -57,41 +65,16 @@ class EndpointViewSet(viewsets.ModelViewSet[Endpoint]):
     def get_queryset(self) -> QuerySet[Endpoint]:
         return selectors.endpoints()
 
-    def _shown(self, endpoint: Endpoint, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(EndpointSerializer(self.get_queryset().get(pk=endpoint.pk)).data, code)
-
     def _with_secret(self, endpoint: Endpoint, secret: str, code: int) -> Response:
         serializer = EndpointWithSecretSerializer(
             self.get_queryset().get(pk=endpoint.pk), context={"secret": secret}
         )
         return Response(serializer.data, code)
 
-    @extend_schema(request=EndpointWriteSerializer, responses={201: EndpointWithSecretSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = EndpointWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint, secret = services.endpoint_create(
-            actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
+    def _created(self, created: tuple[Endpoint, str]) -> Response:
+        # endpoint_create answers the new endpoint and its secret, shown this once.
+        endpoint, secret = created
         return self._with_secret(endpoint, secret, status.HTTP_201_CREATED)
-
-    @extend_schema(request=EndpointWriteSerializer, responses=EndpointSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        endpoint = self.get_object()
-        serializer = EndpointWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        services.endpoint_update(
-            endpoint=endpoint, actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(endpoint)
-
-    @extend_schema(request=EndpointWriteSerializer, responses=EndpointSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.endpoint_delete(endpoint=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: EndpointWithSecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
