@@ -37,6 +37,7 @@ from tests.forms_builder.conftest import (  # noqa: F401 -- fixtures for public_
     public_form,
 )
 from tests.helpers import as_user
+from tests.storage.conftest import kb_and_form_files
 from tests.support.s3 import Bucket, S3Server, use_storage_url
 
 pytestmark = pytest.mark.django_db
@@ -369,17 +370,7 @@ def test_every_app_redirects_when_presigning(
     api_client: APIClient,
     public_form: CustomForm,  # noqa: F811
 ) -> None:
-    article = kb_services.article_create(title="Diagram", body="See the file.", author=agent)
-    kb = kb_services.attachment_add(
-        article=article, upload=SimpleUploadedFile("kb.png", PNG), actor=agent
-    )
-    submission = forms_services.submission_create(
-        form=public_form,
-        data={"service": "VPN", "impact": "Just me", "details": "No tunnel."},
-        files={"screenshot": [SimpleUploadedFile("form.png", PNG, content_type="image/png")]},
-        submitter=None,
-        submitter_email="ann@example.com",
-    )
+    article, kb, submission = kb_and_form_files(agent, public_form, title="Diagram")
     ticket_file = attach(ticket, agent, name="ticket.png", body=PNG, ctype="image/png")
     admin, portal = Client(), Client()
     admin.force_login(admin_user)

@@ -21,7 +21,6 @@ from rest_framework.test import APIClient
 
 from forms_builder import services as forms_services
 from forms_builder.models import CustomForm
-from knowledge import services as kb_services
 from nixflow import services
 from nixflow.models import Attachment, Ticket, User
 from nixflow.toolkit.downloads import (
@@ -38,6 +37,7 @@ from tests.forms_builder.conftest import (  # noqa: F401 -- fixtures for public_
     public_form,
 )
 from tests.helpers import as_user
+from tests.storage.conftest import kb_and_form_files
 from tests.support.s3 import Bucket, S3Server, use_storage_url
 
 pytestmark = pytest.mark.django_db
@@ -380,17 +380,7 @@ def test_every_download_view_answers_a_range(
     api_client: APIClient,
     public_form: CustomForm,  # noqa: F811
 ) -> None:
-    article = kb_services.article_create(title="Clip", body="See the file.", author=agent)
-    kb = kb_services.attachment_add(
-        article=article, upload=SimpleUploadedFile("kb.png", PNG), actor=agent
-    )
-    submission = forms_services.submission_create(
-        form=public_form,
-        data={"service": "VPN", "impact": "Just me", "details": "No tunnel."},
-        files={"screenshot": [SimpleUploadedFile("form.png", PNG, content_type="image/png")]},
-        submitter=None,
-        submitter_email="ann@example.com",
-    )
+    article, kb, submission = kb_and_form_files(agent, public_form, title="Clip")
     ticket_file = attach(ticket, agent, body=PNG)
     admin, portal = Client(), Client()
     admin.force_login(admin_user)
