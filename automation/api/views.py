@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -32,8 +32,8 @@ from automation.api.serializers import (
 )
 from automation.dry_run import rule_dry_run
 from automation.models import Rule
+from nixflow.api.config_views import ConfigViewSet, ConfigWrites, config_schema
 from nixflow.api.permissions import IsAdminOrAgentReadOnly
-from nixflow.toolkit.auth import signed_in_user
 
 MAX_DAYS = 366
 
@@ -51,10 +51,15 @@ class DaysSerializer(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=MAX_DAYS, required=False, default=30)
 
 
-class RuleViewSet(viewsets.ModelViewSet):
+@config_schema(read=RuleSerializer, write=RuleWriteSerializer)
+class RuleViewSet(ConfigViewSet[Rule]):
     """Automation rules: agents read them, admins write and dry-run them."""
 
     serializer_class = RuleSerializer
+    write_serializer_class = RuleWriteSerializer
+    writes = ConfigWrites(
+        create=services.rule_create, update=services.rule_update, delete=services.rule_delete
+    )
     permission_classes = [IsAuthenticated, IsAdminOrAgentReadOnly]
     filter_backends: list[Any] = []
     pagination_class = None  # a desk has tens of rules, read together in their order
@@ -63,35 +68,14 @@ class RuleViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Rule]:
         return Rule.objects.order_by("trigger", "position", "id")
 
-    def _shown(self, rule: Rule, *, code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(Rule.objects.get(pk=rule.pk)).data, code)
-
-    @extend_schema(request=RuleWriteSerializer, responses={201: RuleSerializer})
-    def create(self, request: Request) -> Response:
-        serializer = RuleWriteSerializer(data=request.data)
+    def _validated(
+        self, request: Request, *, partial: bool, row: Rule | None = None
+    ) -> dict[str, Any]:
+        # A change is checked against the rule it changes: the name's UniqueValidator
+        # leaves the rule itself out (a PUT that keeps the name is not "already exists").
+        serializer = RuleWriteSerializer(row, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        rule = services.rule_create(
-            actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(rule, code=status.HTTP_201_CREATED)
-
-    @extend_schema(request=RuleWriteSerializer, responses=RuleSerializer)
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
-        rule = self.get_object()
-        serializer = RuleWriteSerializer(rule, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        services.rule_update(
-            rule=rule, actor=signed_in_user(request), data=dict(serializer.validated_data)
-        )
-        return self._shown(rule)
-
-    @extend_schema(request=RuleWriteSerializer, responses=RuleSerializer)
-    def partial_update(self, request: Request, pk: str) -> Response:
-        return self.update(request, pk, partial=True)
-
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.rule_delete(rule=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return dict(serializer.validated_data)
 
     # --- Dry runs ---------------------------------------------------------------------------
     def _days(self, request: Request) -> int:

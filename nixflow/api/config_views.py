@@ -1,5 +1,5 @@
 """One shape for the API's configuration endpoints (teams, routing rules, workflows, ticket
-fields, macros, webhook endpoints).
+fields, macros, webhook endpoints, automation rules).
 
 Each reads through its ``get_queryset`` and writes through its app's services: a write
 serializer validates the input, one service makes the change (and records its event), and
@@ -81,7 +81,11 @@ class ConfigViewSet(viewsets.ModelViewSet[_M]):
         # Read back through get_queryset: its prefetches and annotations are the answer's.
         return Response(self.get_serializer(self.get_queryset().get(pk=row.pk)).data, code)
 
-    def _validated(self, request: Request, *, partial: bool) -> dict[str, Any]:
+    def _validated(
+        self, request: Request, *, partial: bool, row: _M | None = None
+    ) -> dict[str, Any]:
+        # ``row``: the row being changed (None on create), for a subclass whose input is
+        # checked against it; the input alone here.
         serializer = self.write_serializer_class(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
@@ -105,7 +109,7 @@ class ConfigViewSet(viewsets.ModelViewSet[_M]):
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         row = self.get_object()  # a row the caller cannot see is a 404 before any 400
-        data = self._validated(request, partial=partial)
+        data = self._validated(request, partial=partial, row=row)
         arguments = self._arguments(data)
         self.writes.update(
             **{self.writes.row: row}, actor=signed_in_user(request), data=data, **arguments

@@ -130,6 +130,18 @@ def test_a_name_taken_is_refused(boss: User) -> None:
     assert Rule.objects.count() == 1
 
 
+def test_a_rule_sent_again_under_its_own_name_is_not_a_name_taken(boss: User) -> None:
+    team = TeamFactory.create()
+    rule_id = client_for(boss).post(RULES, vip_rule(team.pk), format="json").json()["id"]
+
+    response = client_for(boss).put(
+        f"{RULES}{rule_id}/", vip_rule(team.pk, description="Whole again."), format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert Rule.objects.get(pk=rule_id).description == "Whole again."
+
+
 def test_delete_goes_through_the_service(boss: User) -> None:
     team = TeamFactory.create()
     rule_id = client_for(boss).post(RULES, vip_rule(team.pk), format="json").json()["id"]

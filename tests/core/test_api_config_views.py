@@ -28,6 +28,7 @@ def test_the_base_serves_every_configuration_endpoint() -> None:
     assert {
         "EndpointViewSet",
         "MacroViewSet",
+        "RuleViewSet",
         "RoutingRuleViewSet",
         "TeamViewSet",
         "TicketFieldViewSet",
