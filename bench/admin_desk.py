@@ -67,8 +67,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from bench.kept import (
     add_kept_arguments,
     kept_database_name,
+    load_recorded,
     open_kept,
-    record_load,
     recorded_load,
     wanted_load,
 )
@@ -269,16 +269,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
             [f" ({RARE_WORD})", args.tickets // 3],
         )
         conn.execute("ANALYZE nixflow_ticket")
-        info = {
-            **wanted,
-            "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "load_seconds": round(time.monotonic() - started, 1),
-            "load_summary": output.strip().splitlines()[-1],
-            "load_average_during_load": [round(x, 2) for x in load],
-        }
-    record_load(database, info)
-    say(f"   {info['load_summary']}")
-    return {**info, "reused": False}
+    return load_recorded(database, wanted, started=started, output=output, load=load)
 
 
 # --- what to request --------------------------------------------------------------------

@@ -50,8 +50,8 @@ from typing import Any
 from bench.kept import (
     add_kept_arguments,
     kept_database_name,
+    load_recorded,
     open_kept,
-    record_load,
     recorded_load,
     use,
     wanted_load,
@@ -116,16 +116,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
         show_stderr=True,
     )
     load.append(os.getloadavg()[0])
-    info = {
-        **wanted,
-        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "load_seconds": round(time.monotonic() - started, 1),
-        "load_summary": output.strip().splitlines()[-1],
-        "load_average_during_load": [round(x, 2) for x in load],
-    }
-    record_load(database, info)
-    say(f"   {info['load_summary']}")
-    return {**info, "reused": False}
+    return load_recorded(database, wanted, started=started, output=output, load=load)
 
 
 def set_scene(database: str, due: int) -> int:

@@ -9,8 +9,10 @@ import argparse
 import contextlib
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,27 @@ def record_load(database: str, info: dict[str, Any]) -> None:
                 sql.Identifier(database), sql.Literal(json.dumps(info))
             )
         )
+
+
+def load_recorded(
+    database: str, wanted: dict[str, Any], *, started: float, output: str, load: list[float]
+) -> dict[str, Any]:
+    """Record a load that just succeeded on its database (``record_load``): what was
+    ``wanted``, when, how long since ``started`` (``time.monotonic()``), the loader's last
+    line of ``output`` and the load averages sampled in ``load``; say the summary and return
+    the figures a benchmark reports, marked not reused."""
+    from bench.tickets_api import say
+
+    info = {
+        **wanted,
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_seconds": round(time.monotonic() - started, 1),
+        "load_summary": output.strip().splitlines()[-1],
+        "load_average_during_load": [round(x, 2) for x in load],
+    }
+    record_load(database, info)
+    say(f"   {info['load_summary']}")
+    return {**info, "reused": False}
 
 
 def use(database: str) -> None:
